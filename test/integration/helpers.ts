@@ -1,0 +1,50 @@
+/** Helpers for workerd tests: admins with tokens, and requests through the real Worker. */
+import { env, exports } from "cloudflare:workers";
+import type { Role } from "../../worker/core/roles";
+import { hashSecret, newSecret, secretPrefix } from "../../worker/lib/secrets";
+
+export interface TestAdmin {
+  id: number;
+  email: string;
+  role: Role;
+  token: string;
+}
+
+let counter = 0;
+
+/** Inserts an admin of `role` with a fresh API token. */
+export async function createAdmin(role: Role, email = `${role}${++counter}@example.com`): Promise<TestAdmin> {
+  const admin = await env.DB.prepare("INSERT INTO admin_users (email, name, role) VALUES (?, ?, ?) RETURNING id")
+    .bind(email, `Test ${role}`, role)
+    .first<{ id: number }>();
+  const token = newSecret("token");
+  await env.DB.prepare("INSERT INTO api_tokens (admin_id, kind, name, token_hash, prefix) VALUES (?, 'token', 'test', ?, ?)")
+    .bind(admin!.id, await hashSecret(token), secretPrefix(token))
+    .run();
+  return { id: admin!.id, email, role, token };
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Calls the Worker's fetch handler the way a client would. */
+export async function call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(opts.headers);
+  if (opts.token) headers.set("authorization", `Bearer ${opts.token}`);
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  return exports.default.fetch(new Request(`http://localhost${path}`, { method, headers, body }));
+}
+
+/** Like `call`, and parses the JSON answer. */
+export async function callJson<T = Record<string, unknown>>(method: string, path: string, opts: CallOptions = {}) {
+  const res = await call(method, path, opts);
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
+}

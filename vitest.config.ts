@@ -1,0 +1,54 @@
+/**
+ * Three test projects: `unit` (plain Node: worker/core, scripts, dashboard lib),
+ * `workers` (workerd via @cloudflare/vitest-plugin, real migrations and
+ * bindings from wrangler.toml) and `e2e` (real Chromium against `wrangler dev`).
+ */
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                TEST_MIGRATIONS: await readD1Migrations("migrations"),
+                ACCESS_TEAM_DOMAIN: `http://127.0.0.1:${inject<number>("sinkPort")}`,
+                ACCESS_AUD: "test-audience",
+                TEST_ACCESS_PRIVATE_JWK: inject<string>("accessPrivateJwk"),
+              },
+              queueConsumers: { notifications: { maxBatchTimeout: 0.05 } },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["./test/setup/provider-sink.ts"],
+          setupFiles: ["./test/setup/apply-migrations.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          environment: "node",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["./test/e2e/server.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

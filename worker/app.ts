@@ -1,0 +1,60 @@
+/**
+ * The HTTP app: public endpoints, the session login, and the admin API behind
+ * authentication and role checks. One sub-app per resource, one error path.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError, toErrorResponse } from "./lib/errors";
+import { authenticate, authorizeByMethod, resolveActor } from "./middleware/auth";
+import { createApi, jsonResponse } from "./routes/api";
+import { health } from "./routes/health";
+import { me } from "./routes/me";
+import { rules } from "./routes/rules";
+import { session } from "./routes/session";
+
+/** Largest configuration request body accepted, in bytes. */
+export const ADMIN_BODY_LIMIT = 64 * 1024;
+
+export const app = createApi();
+
+app.onError((err) => toErrorResponse(err));
+app.notFound((c) => toErrorResponse(new ApiError(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
+
+app.openapi(
+  createRoute({
+    method: "get",
+    path: "/healthz",
+    tags: ["public"],
+    summary: "Liveness: tiny, public, no secrets",
+    responses: { 200: jsonResponse(z.object({ ok: z.boolean(), time: z.string() }), "Alive") },
+  }),
+  (c) => c.json({ ok: true, time: new Date().toISOString() }, 200),
+);
+
+const tooLarge = () => {
+  throw new ApiError(413, `The body is larger than ${ADMIN_BODY_LIMIT} bytes.`);
+};
+app.use("/api/auth/*", bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
+app.route("/api/auth", session);
+
+const admin = createApi();
+admin.use("*", authenticate, authorizeByMethod, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
+admin.route("/", me);
+admin.route("/monitoring", health);
+admin.route("/monitoring", rules);
+app.route("/api/admin", admin);
+
+// The dashboard socket: authenticated like the admin API, then handed to the hub.
+app.get("/ws", async (c) => {
+  const actor = await resolveActor(c.req.raw, c.env, Date.now(), (p) => c.executionCtx.waitUntil(p));
+  if (!actor) throw new ApiError(401, "Authentication required.");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new ApiError(400, "Expected a WebSocket upgrade.");
+  return c.env.DASHBOARD_HUB.getByName("main").fetch(c.req.raw);
+});
+
+app.doc31("/api/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "Edge Monitor API", version: "1" },
+  security: [{ bearer: [] }],
+});
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

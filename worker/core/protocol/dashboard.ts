@@ -1,0 +1,42 @@
+/**
+ * Wire protocol of the dashboard WebSocket (`/ws`). The server sends a
+ * `snapshot` first, then `delta`s with a strictly increasing `seq`; a client
+ * that sees a gap sends `resync` and receives a new snapshot.
+ */
+
+export const TOPICS = ["services", "metrics", "alerts"] as const;
+export type Topic = (typeof TOPICS)[number];
+
+export type ServerMessage =
+  | { type: "snapshot"; seq: number; at: string; state: Partial<Record<Topic, unknown>> }
+  | { type: "delta"; seq: number; at: string; topic: Topic; data: unknown }
+  | { type: "error"; message: string };
+
+export type ClientMessage = { type: "resync" } | { type: "subscribe"; topics: Topic[] };
+
+/** Keep-alive text the runtime answers without waking the hub. */
+export const PING = "ping";
+export const PONG = "pong";
+
+const isTopic = (t: unknown): t is Topic => typeof t === "string" && (TOPICS as readonly string[]).includes(t);
+
+/** Parses untrusted socket input into a client message, or null when it is not one. */
+export function parseClientMessage(raw: string): ClientMessage | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof data !== "object" || data === null || !("type" in data)) return null;
+  if (data.type === "resync") return { type: "resync" };
+  if (data.type === "subscribe" && "topics" in data && Array.isArray(data.topics) && data.topics.every(isTopic)) {
+    return { type: "subscribe", topics: [...new Set(data.topics)] };
+  }
+  return null;
+}
+
+/** True when `seq` does not directly follow `lastSeq`: the client missed something. */
+export function hasGap(lastSeq: number, seq: number): boolean {
+  return seq !== lastSeq + 1;
+}

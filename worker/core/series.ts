@@ -1,0 +1,25 @@
+/** Series identity: a metric name, a service and a label set name one series. */
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface Sample {
+  metric: string;
+  service: string;
+  labels: Labels;
+  value: number;
+  /** Epoch ms when the value was observed. */
+  ts: number;
+}
+
+/**
+ * Canonical key of a series: labels sorted by name so that the same set in a
+ * different order names the same series.
+ *
+ * @example seriesKey("probe_up", "ecpay", { monitor: "3" }) // 'probe_up|ecpay|monitor="3"'
+ */
+export function seriesKey(metric: string, service: string, labels: Labels = {}): string {
+  const parts = Object.keys(labels)
+    .sort()
+    .map((name) => `${name}=${JSON.stringify(labels[name])}`);
+  return `${metric}|${service}|${parts.join(",")}`;
+}

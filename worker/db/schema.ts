@@ -1,0 +1,259 @@
+/**
+ * D1 schema (drizzle). Migrations in `migrations/` are generated from this file
+ * with `npm run db:generate` and never edited after they are applied.
+ *
+ * Time is data: every instant is an INTEGER of epoch milliseconds (UTC), named
+ * `*_at` (or `bucket_start` for rollups). The API renders them as ISO 8601.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { ROLE_RANK, type Role } from "../core/roles";
+import { CHANNELS, OPERATORS, RULE_KINDS, SEVERITIES } from "../core/rules/types";
+
+const now = sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`;
+const createdAt = () => integer("created_at").notNull().default(now);
+const updatedAt = () => integer("updated_at").notNull().default(now);
+const json = <T>(name: string) => text(name, { mode: "json" }).$type<T>();
+
+const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
+
+export const adminUsers = sqliteTable("admin_users", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  email: text("email").notNull().unique(),
+  name: text("name").notNull().default(""),
+  role: text("role", { enum: ROLES }).notNull().default("viewer"),
+  timezone: text("timezone").notNull().default("UTC"),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Admin API tokens and dashboard sessions; only the SHA-256 of the secret is stored. */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    adminId: integer("admin_id")
+      .notNull()
+      .references(() => adminUsers.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["token", "session"] }).notNull().default("token"),
+    name: text("name").notNull().default(""),
+    tokenHash: text("token_hash").notNull().unique(),
+    /** First characters of the secret, shown in lists so a token can be recognised. */
+    prefix: text("prefix").notNull(),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("api_tokens_admin_idx").on(t.adminId)],
+);
+
+export const INGEST_SCOPES = ["ingest", "heartbeat"] as const;
+
+/** Scoped keys for push ingest and heartbeats; hashed like admin tokens. */
+export const ingestKeys = sqliteTable("ingest_keys", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  scope: text("scope", { enum: INGEST_SCOPES }).notNull(),
+  keyHash: text("key_hash").notNull().unique(),
+  prefix: text("prefix").notNull(),
+  /** Samples per minute this key may push; null means the global default. */
+  rateLimitPerMinute: integer("rate_limit_per_minute"),
+  createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
+  lastUsedAt: integer("last_used_at"),
+  revokedAt: integer("revoked_at"),
+  createdAt: createdAt(),
+});
+
+export const MONITOR_KINDS = ["http", "prometheus", "heartbeat"] as const;
+
+export const monitors = sqliteTable(
+  "monitors",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    service: text("service").notNull(),
+    kind: text("kind", { enum: MONITOR_KINDS }).notNull(),
+    /** Kind-specific settings (url, method, expect, period, …) as validated JSON. */
+    config: json<Record<string, unknown>>("config").notNull(),
+    intervalSeconds: integer("interval_seconds").notNull().default(60),
+    /** Unguessable path segment of the heartbeat URL (heartbeat monitors only). */
+    heartbeatSlug: text("heartbeat_slug").unique(),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("monitors_service_idx").on(t.service)],
+);
+
+export const escalationPolicies = sqliteTable("escalation_policies", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  description: text("description").notNull().default(""),
+  steps: json<unknown[]>("steps").notNull(),
+  repeatCount: integer("repeat_count").notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+
+export const alertRules = sqliteTable(
+  "alert_rules",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    ruleName: text("rule_name").notNull(),
+    description: text("description").notNull().default(""),
+    metricName: text("metric_name").notNull(),
+    service: text("service"),
+    /** Label equality matchers a sample must carry, e.g. {"region":"tw"}. */
+    labels: json<Record<string, string>>("labels").notNull().default({}),
+    kind: text("kind", { enum: RULE_KINDS }).notNull().default("threshold"),
+    comparisonOperator: text("comparison_operator", { enum: OPERATORS }).notNull().default(">"),
+    thresholdValue: real("threshold_value").notNull(),
+    forSeconds: integer("for_seconds").notNull().default(0),
+    /** Kind-specific parameters (ratio denominator, window, anomaly sensitivity, …). */
+    params: json<Record<string, unknown>>("params").notNull().default({}),
+    severity: text("severity", { enum: SEVERITIES }).notNull(),
+    notificationChannels: json<string[]>("notification_channels").notNull(),
+    cooldownMinutes: integer("cooldown_minutes").notNull().default(15),
+    maxAlertsPerHour: integer("max_alerts_per_hour").notNull().default(4),
+    escalationPolicyId: integer("escalation_policy_id").references(() => escalationPolicies.id, {
+      onDelete: "set null",
+    }),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("alert_rules_metric_idx").on(t.metricName, t.service)],
+);
+
+export const ALERT_STATUSES = ["firing", "acknowledged", "resolved"] as const;
+
+/**
+ * One row per alert (a firing episode of a rule). `observed_at` is when the
+ * breaching sample was taken, `triggered_at` when the alert fired.
+ */
+export const alertHistory = sqliteTable(
+  "alert_history",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    alertRuleId: integer("alert_rule_id")
+      .notNull()
+      .references(() => alertRules.id, { onDelete: "cascade" }),
+    service: text("service"),
+    fingerprint: text("fingerprint").notNull(),
+    metricValue: real("metric_value"),
+    alertSeverity: text("alert_severity", { enum: SEVERITIES }).notNull(),
+    status: text("status", { enum: ALERT_STATUSES }).notNull().default("firing"),
+    message: text("message").notNull().default(""),
+    observedAt: integer("observed_at").notNull(),
+    triggeredAt: integer("triggered_at").notNull(),
+    acknowledgedAt: integer("acknowledged_at"),
+    acknowledgedBy: integer("acknowledged_by").references(() => adminUsers.id, {
+      onDelete: "set null",
+    }),
+    resolvedAt: integer("resolved_at"),
+    autoResolved: integer("auto_resolved", { mode: "boolean" }).notNull().default(false),
+    resolutionNotes: text("resolution_notes"),
+    escalationStep: integer("escalation_step").notNull().default(0),
+    notificationsSent: integer("notifications_sent").notNull().default(0),
+    notificationAttempts: integer("notification_attempts").notNull().default(0),
+  },
+  (t) => [
+    index("alert_history_rule_idx").on(t.alertRuleId, t.triggeredAt),
+    index("alert_history_status_idx").on(t.status, t.triggeredAt),
+  ],
+);
+
+export const adminNotificationPreferences = sqliteTable("admin_notification_preferences", {
+  adminId: integer("admin_id")
+    .primaryKey()
+    .references(() => adminUsers.id, { onDelete: "cascade" }),
+  email: text("email"),
+  /** E.164, e.g. +886912345678. */
+  phone: text("phone"),
+  slackMemberId: text("slack_member_id"),
+  emailEnabled: integer("email_enabled", { mode: "boolean" }).notNull().default(true),
+  smsEnabled: integer("sms_enabled", { mode: "boolean" }).notNull().default(false),
+  slackEnabled: integer("slack_enabled", { mode: "boolean" }).notNull().default(false),
+  /** Severities this admin is notified of. */
+  severities: json<string[]>("severities").notNull().default(["critical", "warning"]),
+  /** "HH:MM" local to `timezone`; both null means no quiet hours. */
+  quietHoursStart: text("quiet_hours_start"),
+  quietHoursEnd: text("quiet_hours_end"),
+  timezone: text("timezone").notNull().default("UTC"),
+  criticalBypassesQuietHours: integer("critical_bypasses_quiet_hours", { mode: "boolean" })
+    .notNull()
+    .default(true),
+  updatedAt: updatedAt(),
+});
+
+/** Alertmanager-style silences: every matcher must match an alert's labels. */
+export const silences = sqliteTable(
+  "silences",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    matchers: json<unknown[]>("matchers").notNull(),
+    startsAt: integer("starts_at").notNull(),
+    endsAt: integer("ends_at").notNull(),
+    createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
+    comment: text("comment").notNull().default(""),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("silences_ends_idx").on(t.endsAt)],
+);
+
+export const DELIVERY_STATUSES = ["queued", "sent", "failed", "dead", "skipped"] as const;
+
+export const notificationDeliveries = sqliteTable(
+  "notification_deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    alertId: integer("alert_id").references(() => alertHistory.id, { onDelete: "cascade" }),
+    recipient: text("recipient").notNull(),
+    channel: text("channel", { enum: CHANNELS }).notNull(),
+    event: text("event").notNull(),
+    /** (alert, event, escalation step, recipient, channel): the consumer's exactly-once guard. */
+    idempotencyKey: text("idempotency_key").notNull().unique(),
+    attempts: integer("attempts").notNull().default(0),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("queued"),
+    providerResponse: text("provider_response"),
+    lastError: text("last_error"),
+    enqueuedAt: integer("enqueued_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+  },
+  (t) => [index("notification_deliveries_alert_idx").on(t.alertId)],
+);
+
+/**
+ * Metric rollups. One row per series and bucket: raw samples stay in the
+ * MetricSeries Durable Object; D1 keeps 1-minute and 1-hour aggregates.
+ */
+export const systemMetrics = sqliteTable(
+  "system_metrics",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    metricName: text("metric_name").notNull(),
+    service: text("service").notNull().default(""),
+    labels: json<Record<string, string>>("labels").notNull().default({}),
+    seriesKey: text("series_key").notNull(),
+    resolutionSeconds: integer("resolution_seconds").notNull(),
+    bucketStart: integer("bucket_start").notNull(),
+    count: integer("count").notNull(),
+    sum: real("sum").notNull(),
+    min: real("min").notNull(),
+    max: real("max").notNull(),
+    p50: real("p50"),
+    p95: real("p95"),
+    p99: real("p99"),
+    /** Serialized mergeable quantile sketch, so minute buckets combine into hours. */
+    sketch: text("sketch"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("system_metrics_bucket_uq").on(t.seriesKey, t.resolutionSeconds, t.bucketStart),
+    index("system_metrics_lookup_idx").on(t.metricName, t.service, t.resolutionSeconds, t.bucketStart),
+  ],
+);

@@ -1,0 +1,18 @@
+/** Hono environment: generated bindings plus the per-request variables set by middleware. */
+import type { Actor } from "./middleware/auth";
+
+declare global {
+  // Secrets and optional settings live outside wrangler.toml (see .dev.vars.example),
+  // so `wrangler types` cannot see them; they are declared here, all optional.
+  interface Env {
+    /** https://<team>.cloudflareaccess.com: enables Cloudflare Access JWT login. */
+    ACCESS_TEAM_DOMAIN?: string;
+    /** Audience (AUD tag) of the Access application. */
+    ACCESS_AUD?: string;
+  }
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { actor: Actor };
+};

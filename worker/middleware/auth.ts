@@ -1,0 +1,92 @@
+/**
+ * Admin authentication, fail-closed: a bearer token, the dashboard's session
+ * cookie, or (when configured) a Cloudflare Access JWT for a known admin email.
+ * Nothing else gets in; there is no development bypass.
+ */
+import { createMiddleware } from "hono/factory";
+import { parse as parseCookies } from "hono/utils/cookie";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { requiredRoleForMethod, type Role, roleAllows } from "../core/roles";
+import { type AdminIdentity, findAdminByEmail, findAdminBySecretHash, touchToken } from "../db/auth";
+import { getDb } from "../db/client";
+import type { AppEnv } from "../env";
+import { ApiError } from "../lib/errors";
+import { hashSecret } from "../lib/secrets";
+
+export interface Actor extends AdminIdentity {
+  via: "token" | "session" | "access";
+}
+
+export const SESSION_COOKIE = "em_session";
+/** A token's last-use time is refreshed at most this often, to spare D1 a write per request. */
+const TOUCH_EVERY_MS = 60_000;
+
+const jwksByTeam = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+async function verifyAccessJwt(jwt: string, teamDomain: string, audience: string): Promise<string | null> {
+  const issuer = teamDomain.replace(/\/+$/, "");
+  let jwks = jwksByTeam.get(issuer);
+  if (!jwks) {
+    jwks = createRemoteJWKSet(new URL(`${issuer}/cdn-cgi/access/certs`));
+    jwksByTeam.set(issuer, jwks);
+  }
+  try {
+    const { payload } = await jwtVerify(jwt, jwks, { issuer, audience });
+    return typeof payload.email === "string" ? payload.email : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves the caller of a request to an admin, or null. Shared by the API and `/ws`. */
+export async function resolveActor(req: Request, env: Env, now: number, waitUntil: (p: Promise<unknown>) => void): Promise<Actor | null> {
+  const db = getDb(env.DB);
+  const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
+  const cookie = parseCookies(req.headers.get("cookie") ?? "", SESSION_COOKIE)[SESSION_COOKIE];
+  for (const [via, secret] of [["token", bearer], ["session", cookie]] as const) {
+    if (!secret) continue;
+    const row = await findAdminBySecretHash(db, via, await hashSecret(secret), now);
+    if (!row) return null; // a presented but unknown credential never falls through to another
+    const { tokenId, lastUsedAt, ...identity } = row;
+    if (lastUsedAt === null || now - lastUsedAt > TOUCH_EVERY_MS) waitUntil(touchToken(db, tokenId, now));
+    return { ...identity, via };
+  }
+  const accessJwt = req.headers.get("cf-access-jwt-assertion");
+  if (accessJwt && env.ACCESS_TEAM_DOMAIN && env.ACCESS_AUD) {
+    const email = await verifyAccessJwt(accessJwt, env.ACCESS_TEAM_DOMAIN, env.ACCESS_AUD);
+    const admin = email ? await findAdminByEmail(db, email) : null;
+    return admin ? { ...admin, via: "access" } : null;
+  }
+  return null;
+}
+
+/** Requires an authenticated admin and sets `actor`; 401 otherwise. */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const actor = await resolveActor(c.req.raw, c.env, Date.now(), (p) => c.executionCtx.waitUntil(p));
+  if (!actor) {
+    throw new ApiError(401, "Authentication required: send a bearer token or log in.", {
+      headers: { "WWW-Authenticate": 'Bearer realm="admin"' },
+    });
+  }
+  c.set("actor", actor);
+  await next();
+});
+
+function checkRole(actor: Actor, role: Role) {
+  if (!roleAllows(actor.role, role)) {
+    throw new ApiError(403, `This needs the ${role} role; you are ${actor.role}.`);
+  }
+}
+
+/** Requires at least `role`; 403 otherwise. */
+export const requireRole = (role: Role) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    checkRole(c.get("actor"), role);
+    await next();
+  });
+
+/** Viewers read, admins write: the role the request method needs; 403 otherwise. */
+export const authorizeByMethod = createMiddleware<AppEnv>(async (c, next) => {
+  checkRole(c.get("actor"), requiredRoleForMethod(c.req.method));
+  await next();
+});

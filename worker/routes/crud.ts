@@ -1,0 +1,208 @@
+/**
+ * One mechanism for the configuration resources (rules, monitors, keys,
+ * escalation policies, silences, admins): list, create, read, update, delete,
+ * validated from one field schema that also documents the routes in OpenAPI.
+ *
+ * PUT is a partial update: the body's fields are merged over the stored object
+ * and the result is validated as a whole, so cross-field rules still hold.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { asc, eq, gt, type InferInsertModel, type InferSelectModel } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Actor } from "../middleware/auth";
+import { getDb } from "../db/client";
+import { badRequest, notFound } from "../lib/errors";
+import {
+  commonErrors,
+  createApi,
+  IdParams,
+  issuesToDetails,
+  jsonBody,
+  jsonResponse,
+  notFoundError,
+} from "./api";
+
+type Table = SQLiteTable & { id: SQLiteColumn };
+type Row<T extends Table> = InferSelectModel<T>;
+
+export interface WriteContext<T extends Table> {
+  env: Env;
+  actor: Actor;
+  now: number;
+  /** The stored row, on update. */
+  existing?: Row<T>;
+}
+
+export interface CrudResource<T extends Table, F extends z.ZodObject, O extends z.ZodType> {
+  /** Singular, for messages and OpenAPI summaries: "Monitor". */
+  noun: string;
+  /** Path segment and list key: "monitors". */
+  collection: string;
+  table: T;
+  /** Writable fields; `refine` adds checks across fields. */
+  fields: F;
+  refine?: (input: z.output<F>, issue: (field: string, reason: string) => void) => void;
+  output: O;
+  /** Stored row → writable fields, for merging a partial update. */
+  toInput: (row: Row<T>) => z.input<F>;
+  /** Validated input → column values; `reveal` is added once to the create response (new secrets). */
+  toValues: (
+    input: z.output<F>,
+    ctx: WriteContext<T>,
+  ) => Promise<{ values: InferInsertModel<T>; reveal?: Record<string, unknown> }> | { values: InferInsertModel<T>; reveal?: Record<string, unknown> };
+  toOutput: (row: Row<T>, now: number, env: Env) => z.input<O>;
+  /** Runs after a write commits (e.g. tells a Durable Object); `row` is null after delete. */
+  afterWrite?: (env: Env, id: number, row: Row<T> | null) => Promise<void>;
+  /** Extra checks with database access, throwing ApiError (e.g. a referenced id exists). */
+  check?: (input: z.output<F>, ctx: WriteContext<T>) => Promise<void>;
+  /** Refuses a delete with an ApiError (e.g. the last owner). */
+  beforeDelete?: (row: Row<T>, ctx: WriteContext<T>) => Promise<void>;
+}
+
+const MAX_PAGE = 1000;
+
+/** Builds the five routes of a resource as an OpenAPI-documented sub-app. */
+export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.ZodType>(r: CrudResource<T, F, O>) {
+  const app = createApi();
+  const tags = [r.collection];
+  const full = r.fields.superRefine((input, ctx) =>
+    r.refine?.(input, (field, reason) => ctx.addIssue({ code: "custom", path: field.split("."), message: reason })),
+  );
+  const table = r.table as Table;
+
+  /** Validates a whole object (create, or update after merging). */
+  const validate = (body: unknown): z.output<F> => {
+    const parsed = full.safeParse(body);
+    if (!parsed.success) throw badRequest(issuesToDetails(parsed.error.issues), `Invalid ${r.noun.toLowerCase()}.`);
+    return parsed.data;
+  };
+
+  const load = async (env: Env, id: number): Promise<Row<T>> => {
+    const [row] = await getDb(env.DB).select().from(table).where(eq(table.id, id)).limit(1);
+    if (!row) throw notFound(`${r.noun} ${id}`);
+    return row as Row<T>;
+  };
+
+  const listRoute = createRoute({
+    method: "get",
+    path: `/${r.collection}`,
+    tags,
+    summary: `List ${r.collection}`,
+    request: { query: ListQuery },
+    responses: { 200: jsonResponse(createListSchema(r.collection, r.output), `The ${r.collection}`), ...commonErrors },
+  });
+  app.openapi(listRoute, async (c) => {
+    const { limit, cursor } = c.req.valid("query");
+    const rows = (await getDb(c.env.DB)
+      .select()
+      .from(table)
+      .where(cursor ? gt(table.id, cursor) : undefined)
+      .orderBy(asc(table.id))
+      .limit(limit + 1)) as Row<T>[];
+    const page = rows.slice(0, limit);
+    const now = Date.now();
+    const last = page.at(-1) as { id: number } | undefined;
+    const body = {
+      [r.collection]: page.map((row) => r.toOutput(row, now, c.env)),
+      next_cursor: rows.length > limit && last ? String(last.id) : null,
+    };
+    return c.json(body as never, 200);
+  });
+
+  const createRouteDef = createRoute({
+    method: "post",
+    path: `/${r.collection}`,
+    tags,
+    summary: `Create a ${r.noun.toLowerCase()}`,
+    request: jsonBody(r.fields),
+    responses: { 201: jsonResponse(r.output, `The new ${r.noun.toLowerCase()}`), ...commonErrors },
+  });
+  app.openapi(createRouteDef, async (c) => {
+    const now = Date.now();
+    const ctx = { env: c.env, actor: c.get("actor"), now };
+    const input = validate(await c.req.json());
+    await r.check?.(input, ctx);
+    const { values, reveal } = await r.toValues(input, ctx);
+    const [row] = (await getDb(c.env.DB).insert(table).values(values).returning()) as Row<T>[];
+    const created = row as Row<T>;
+    const id = (created as { id: number }).id;
+    await r.afterWrite?.(c.env, id, created);
+    return c.json({ ...(r.toOutput(created, now, c.env) as object), ...reveal } as never, 201);
+  });
+
+  const getRoute = createRoute({
+    method: "get",
+    path: `/${r.collection}/{id}`,
+    tags,
+    summary: `Get a ${r.noun.toLowerCase()}`,
+    request: { params: IdParams },
+    responses: { 200: jsonResponse(r.output, `The ${r.noun.toLowerCase()}`), ...commonErrors, ...notFoundError },
+  });
+  app.openapi(getRoute, async (c) => {
+    const row = await load(c.env, c.req.valid("param").id);
+    return c.json(r.toOutput(row, Date.now(), c.env) as never, 200);
+  });
+
+  const updateRoute = createRoute({
+    method: "put",
+    path: `/${r.collection}/{id}`,
+    tags,
+    summary: `Update a ${r.noun.toLowerCase()} (fields not sent keep their values)`,
+    request: { params: IdParams, ...jsonBody(r.fields.partial()) },
+    responses: { 200: jsonResponse(r.output, `The updated ${r.noun.toLowerCase()}`), ...commonErrors, ...notFoundError },
+  });
+  app.openapi(updateRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const existing = await load(c.env, id);
+    const now = Date.now();
+    const ctx = { env: c.env, actor: c.get("actor"), now, existing };
+    const body = (await c.req.json()) as Record<string, unknown>;
+    const input = validate({ ...r.toInput(existing), ...body });
+    await r.check?.(input, ctx);
+    const { values } = await r.toValues(input, ctx);
+    const stamped = "updatedAt" in table ? { ...values, updatedAt: now } : values;
+    const [row] = (await getDb(c.env.DB).update(table).set(stamped).where(eq(table.id, id)).returning()) as Row<T>[];
+    const updated = row as Row<T>;
+    await r.afterWrite?.(c.env, id, updated);
+    return c.json(r.toOutput(updated, now, c.env) as never, 200);
+  });
+
+  const deleteRoute = createRoute({
+    method: "delete",
+    path: `/${r.collection}/{id}`,
+    tags,
+    summary: `Delete a ${r.noun.toLowerCase()}`,
+    request: { params: IdParams },
+    responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundError },
+  });
+  app.openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const existing = await load(c.env, id);
+    await r.beforeDelete?.(existing, { env: c.env, actor: c.get("actor"), now: Date.now(), existing });
+    await getDb(c.env.DB).delete(table).where(eq(table.id, id));
+    await r.afterWrite?.(c.env, id, null);
+    return c.body(null, 204);
+  });
+
+  return app;
+}
+
+const ListQuery = z.object({
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE)
+    .default(500)
+    .openapi({ param: { name: "limit", in: "query" }, example: 100 }),
+  cursor: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" }, description: "next_cursor of the previous page" }),
+});
+
+function createListSchema<O extends z.ZodType>(collection: string, item: O) {
+  return z.object({ [collection]: z.array(item), next_cursor: z.string().nullable() });
+}
