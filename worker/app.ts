@@ -5,12 +5,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, toErrorResponse } from "./lib/errors";
-import { authenticate, authorizeByMethod, resolveActor } from "./middleware/auth";
+import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
+import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
+import { keys } from "./routes/keys";
 import { me } from "./routes/me";
+import { monitors } from "./routes/monitors";
+import { preferences } from "./routes/preferences";
 import { rules } from "./routes/rules";
 import { session } from "./routes/session";
+import { silences } from "./routes/silences";
+import { tokens } from "./routes/tokens";
+import { users } from "./routes/users";
 
 /** Largest configuration request body accepted, in bytes. */
 export const ADMIN_BODY_LIMIT = 64 * 1024;
@@ -40,8 +47,13 @@ app.route("/api/auth", session);
 const admin = createApi();
 admin.use("*", authenticate, authorizeByMethod, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 admin.route("/", me);
-admin.route("/monitoring", health);
-admin.route("/monitoring", rules);
+admin.route("/", tokens);
+admin.use("/users/*", requireRole("owner"));
+admin.use("/users", requireRole("owner"));
+admin.route("/", users);
+for (const resource of [health, rules, monitors, keys, escalationPolicies, silences, preferences]) {
+  admin.route("/monitoring", resource);
+}
 app.route("/api/admin", admin);
 
 // The dashboard socket: authenticated like the admin API, then handed to the hub.

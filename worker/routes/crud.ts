@@ -33,6 +33,13 @@ export interface WriteContext<T extends Table> {
   existing?: Row<T>;
 }
 
+export interface OutputContext {
+  now: number;
+  env: Env;
+  /** Origin of the request (scheme://host), for absolute URLs in responses. */
+  origin: string;
+}
+
 export interface CrudResource<T extends Table, F extends z.ZodObject, O extends z.ZodType> {
   /** Singular, for messages and OpenAPI summaries: "Monitor". */
   noun: string;
@@ -50,7 +57,7 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
     input: z.output<F>,
     ctx: WriteContext<T>,
   ) => Promise<{ values: InferInsertModel<T>; reveal?: Record<string, unknown> }> | { values: InferInsertModel<T>; reveal?: Record<string, unknown> };
-  toOutput: (row: Row<T>, now: number, env: Env) => z.input<O>;
+  toOutput: (row: Row<T>, ctx: OutputContext) => z.input<O>;
   /** Runs after a write commits (e.g. tells a Durable Object); `row` is null after delete. */
   afterWrite?: (env: Env, id: number, row: Row<T> | null) => Promise<void>;
   /** Extra checks with database access, throwing ApiError (e.g. a referenced id exists). */
@@ -100,10 +107,10 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
       .orderBy(asc(table.id))
       .limit(limit + 1)) as Row<T>[];
     const page = rows.slice(0, limit);
-    const now = Date.now();
+    const out = outputContext(c.env, c.req.url);
     const last = page.at(-1) as { id: number } | undefined;
     const body = {
-      [r.collection]: page.map((row) => r.toOutput(row, now, c.env)),
+      [r.collection]: page.map((row) => r.toOutput(row, out)),
       next_cursor: rows.length > limit && last ? String(last.id) : null,
     };
     return c.json(body as never, 200);
@@ -127,7 +134,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
-    return c.json({ ...(r.toOutput(created, now, c.env) as object), ...reveal } as never, 201);
+    return c.json({ ...(r.toOutput(created, outputContext(c.env, c.req.url, now)) as object), ...reveal } as never, 201);
   });
 
   const getRoute = createRoute({
@@ -140,7 +147,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   });
   app.openapi(getRoute, async (c) => {
     const row = await load(c.env, c.req.valid("param").id);
-    return c.json(r.toOutput(row, Date.now(), c.env) as never, 200);
+    return c.json(r.toOutput(row, outputContext(c.env, c.req.url)) as never, 200);
   });
 
   const updateRoute = createRoute({
@@ -164,7 +171,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const [row] = (await getDb(c.env.DB).update(table).set(stamped).where(eq(table.id, id)).returning()) as Row<T>[];
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
-    return c.json(r.toOutput(updated, now, c.env) as never, 200);
+    return c.json(r.toOutput(updated, outputContext(c.env, c.req.url, now)) as never, 200);
   });
 
   const deleteRoute = createRoute({
@@ -186,6 +193,8 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
 
   return app;
 }
+
+const outputContext = (env: Env, url: string, now = Date.now()): OutputContext => ({ env, now, origin: new URL(url).origin });
 
 const ListQuery = z.object({
   limit: z.coerce

@@ -1,0 +1,4 @@
+/** TODO(in progress): monitors routes. */
+import { createApi } from "./api";
+
+export const monitors = createApi();

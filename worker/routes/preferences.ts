@@ -1,0 +1,4 @@
+/** TODO(in progress): preferences routes. */
+import { createApi } from "./api";
+
+export const preferences = createApi();

@@ -1,0 +1,4 @@
+/** TODO(in progress): silences routes. */
+import { createApi } from "./api";
+
+export const silences = createApi();
