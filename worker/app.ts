@@ -45,13 +45,17 @@ app.use("/api/auth/*", bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge 
 app.route("/api/auth", session);
 
 const admin = createApi();
-admin.use("*", authenticate, authorizeByMethod, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
+admin.use("*", authenticate, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 admin.route("/", me);
+// Self-service: every role reads and writes its own notification preferences.
+// Registered before the method rule, which therefore never sees these routes.
+admin.route("/monitoring", preferences);
+admin.use("*", authorizeByMethod);
 admin.route("/", tokens);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);
-for (const resource of [health, rules, monitors, keys, escalationPolicies, silences, preferences]) {
+for (const resource of [health, rules, monitors, keys, escalationPolicies, silences]) {
   admin.route("/monitoring", resource);
 }
 app.route("/api/admin", admin);

@@ -28,8 +28,7 @@ export function parseInstant(value: unknown): number | null {
 /** True when `tz` is an IANA time zone name the runtime knows. */
 export function isTimeZone(tz: string): boolean {
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return tz.length > 0;
+    return new Intl.DateTimeFormat("en-US", { timeZone: tz }).resolvedOptions().timeZone.length > 0;
   } catch {
     return false;
   }

@@ -37,8 +37,9 @@ const sum = (xs: readonly Sample[]) => xs.reduce((acc, s) => acc + s.value, 0);
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
+  const at = (i: number) => sorted[i] ?? Number.NaN;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 }
 
 function verdict(rule: Rule, value: number, observedAt: number, what: string): Evaluation {

@@ -1,0 +1,186 @@
+/**
+ * Fail-closed auth across the whole admin API. The route list comes from the
+ * served OpenAPI document, so a newly added route is covered automatically.
+ */
+import { env } from "cloudflare:workers";
+import { importJWK, type JWK, SignJWT } from "jose";
+import { beforeAll, describe, expect, it } from "vitest";
+import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+
+type Route = { method: string; path: string };
+
+/** Routes every role may use on its own behalf (they act on the caller, not on shared configuration). */
+const SELF_SERVICE = new Set(["PUT /api/admin/monitoring/preferences"]);
+const OWNER_ONLY = (path: string) => path.startsWith("/api/admin/users");
+
+let routes: Route[];
+let viewer: TestAdmin;
+let admin: TestAdmin;
+let owner: TestAdmin;
+
+beforeAll(async () => {
+  const doc = await callJson<{ paths: Record<string, Record<string, unknown>> }>("GET", "/api/openapi.json");
+  expect(doc.status).toBe(200);
+  routes = Object.entries(doc.body.paths)
+    .filter(([path]) => path.startsWith("/api/admin/"))
+    .flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, "999999") })),
+    );
+  [viewer, admin, owner] = await Promise.all([createAdmin("viewer"), createAdmin("admin"), createAdmin("owner")]);
+});
+
+const send = (r: Route, token?: string) =>
+  call(r.method, r.path, { token, body: ["POST", "PUT", "PATCH"].includes(r.method) ? {} : undefined });
+const key = (r: Route) => `${r.method} ${r.path.replace(/999999/g, "{id}")}`;
+
+describe("admin API auth matrix", () => {
+  it("documents every configuration resource", () => {
+    const documented = new Set(routes.map(key));
+    for (const expected of [
+      "GET /api/admin/monitoring/rules",
+      "POST /api/admin/monitoring/rules",
+      "PUT /api/admin/monitoring/rules/{id}",
+      "DELETE /api/admin/monitoring/rules/{id}",
+      "POST /api/admin/monitoring/rules/{id}/test",
+      "GET /api/admin/monitoring/monitors",
+      "POST /api/admin/monitoring/keys",
+      "GET /api/admin/monitoring/escalation-policies",
+      "POST /api/admin/monitoring/silences",
+      "GET /api/admin/monitoring/preferences",
+      "PUT /api/admin/monitoring/preferences",
+      "GET /api/admin/monitoring/health/services",
+      "GET /api/admin/users",
+      "GET /api/admin/me",
+    ]) {
+      expect(documented, expected).toContain(expected);
+    }
+  });
+
+  it("answers 401 on every admin route without credentials or with an unknown token", async () => {
+    for (const r of routes) {
+      const anonymous = await send(r);
+      expect(anonymous.status, key(r)).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ error: "unauthorized" });
+      expect((await send(r, "emt_not-a-real-token")).status, key(r)).toBe(401);
+    }
+  });
+
+  it("lets a viewer read but answers 403 to a viewer's writes", async () => {
+    for (const r of routes) {
+      const status = (await send(r, viewer.token)).status;
+      const forbidden = OWNER_ONLY(r.path) || (r.method !== "GET" && !SELF_SERVICE.has(key(r)));
+      if (forbidden) expect(status, key(r)).toBe(403);
+      else expect([401, 403], key(r)).not.toContain(status);
+    }
+  });
+
+  it("lets an admin write configuration but not manage admins", async () => {
+    for (const r of routes) {
+      const status = (await send(r, admin.token)).status;
+      if (OWNER_ONLY(r.path)) expect(status, key(r)).toBe(403);
+      else expect([401, 403], key(r)).not.toContain(status);
+    }
+  });
+
+  it("lets an owner do everything", async () => {
+    for (const r of routes) {
+      expect([401, 403], key(r)).not.toContain((await send(r, owner.token)).status);
+    }
+  });
+});
+
+describe("dashboard session", () => {
+  it("exchanges a token for an HttpOnly, SameSite=Strict cookie that authenticates, then logs out", async () => {
+    const login = await call("POST", "/api/auth/session", { body: { token: admin.token } });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/^em_session=ems_[\w-]+;/);
+    expect(cookie).toContain("HttpOnly");
+    expect(cookie).toContain("SameSite=Strict");
+    expect(cookie).not.toContain("Secure"); // plain http://localhost in local development
+    const session = cookie.split(";")[0] ?? "";
+    const me = await callJson("GET", "/api/admin/me", { headers: { cookie: session } });
+    expect(me).toMatchObject({ status: 200, body: { email: admin.email, role: "admin" } });
+
+    const logout = await call("DELETE", "/api/auth/session", { headers: { cookie: session } });
+    expect(logout.status).toBe(204);
+    expect((await call("GET", "/api/admin/me", { headers: { cookie: session } })).status).toBe(401);
+  });
+
+  it("marks the cookie Secure outside localhost", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const res = await exports.default.fetch(
+      new Request("https://monitor.example.com/api/auth/session", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: admin.token }),
+      }),
+    );
+    expect(res.headers.get("set-cookie")).toContain("Secure");
+  });
+
+  it("refuses an unknown token and a missing one", async () => {
+    expect((await callJson("POST", "/api/auth/session", { body: { token: "emt_nope" } })).status).toBe(401);
+    const missing = await callJson<{ details: { field: string }[] }>("POST", "/api/auth/session", { body: {} });
+    expect(missing.status).toBe(400);
+    expect(missing.body.details.map((d) => d.field)).toEqual(["token"]);
+  });
+
+  it("stores only a hash of tokens and sessions", async () => {
+    const rows = await env.DB.prepare("SELECT * FROM api_tokens").all<Record<string, unknown>>();
+    expect(rows.results.length).toBeGreaterThan(0);
+    const dump = JSON.stringify(rows.results);
+    for (const who of [viewer, admin, owner]) expect(dump).not.toContain(who.token);
+    for (const row of rows.results) expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("Cloudflare Access", () => {
+  const sign = async (claims: Record<string, unknown>, opts: { aud?: string; exp?: string; jwk?: JWK } = {}) => {
+    const jwk = opts.jwk ?? (JSON.parse(env.TEST_ACCESS_PRIVATE_JWK) as JWK);
+    const key = await importJWK(jwk, "RS256");
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid: "test-key" })
+      .setIssuer(env.ACCESS_TEAM_DOMAIN ?? "")
+      .setAudience(opts.aud ?? env.ACCESS_AUD ?? "")
+      .setIssuedAt()
+      .setExpirationTime(opts.exp ?? "5m")
+      .sign(key);
+  };
+  const asAccess = (jwt: string) => call("GET", "/api/admin/me", { headers: { "cf-access-jwt-assertion": jwt } });
+
+  it("accepts a valid Access JWT for a known admin email", async () => {
+    const res = await asAccess(await sign({ email: owner.email.toUpperCase() }));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ email: owner.email, role: "owner" });
+  });
+
+  it("rejects a wrong audience, an expired token, an unknown email and a foreign key", async () => {
+    expect((await asAccess(await sign({ email: owner.email }, { aud: "other-app" }))).status).toBe(401);
+    expect((await asAccess(await sign({ email: owner.email }, { exp: "-1m" }))).status).toBe(401);
+    expect((await asAccess(await sign({ email: "stranger@example.com" }))).status).toBe(401);
+    const { generateKeyPair, exportJWK } = await import("jose");
+    const foreign = await exportJWK((await generateKeyPair("RS256", { extractable: true })).privateKey);
+    expect((await asAccess(await sign({ email: owner.email }, { jwk: foreign }))).status).toBe(401);
+    expect((await asAccess("not.a.jwt")).status).toBe(401);
+  });
+
+  it("never trusts the plain identity header without a JWT", async () => {
+    const res = await call("GET", "/api/admin/me", { headers: { "cf-access-authenticated-user-email": owner.email } });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe("WebSocket", () => {
+  it("refuses /ws without credentials and sends a snapshot to an authenticated client", async () => {
+    expect((await call("GET", "/ws", { headers: { upgrade: "websocket" } })).status).toBe(401);
+    const res = await call("GET", "/ws", { token: viewer.token, headers: { upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const first = new Promise<string>((resolve) => ws.addEventListener("message", (e) => resolve(String(e.data))));
+    ws.accept();
+    expect(JSON.parse(await first)).toMatchObject({ type: "snapshot", seq: 0 });
+    ws.close();
+  });
+});

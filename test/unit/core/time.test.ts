@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { isTimeZone, parseInstant, toIso } from "../../../worker/core/time";
+
+describe("parseInstant", () => {
+  it.each<[unknown, number | null]>([
+    [1795860000000, 1795860000000],
+    ["1795860000000", 1795860000000],
+    ["2026-11-26T10:00:00Z", Date.UTC(2026, 10, 26, 10)],
+    ["2026-11-26T18:00:00+08:00", Date.UTC(2026, 10, 26, 10)],
+    ["2026-11-26T10:00:00.250Z", Date.UTC(2026, 10, 26, 10) + 250],
+    ["next tuesday", null],
+    ["2026-13-45T00:00:00Z", null],
+    ["", null],
+    [-5, null],
+    [1.5, null],
+    [Number.NaN, null],
+    [null, null],
+    [{}, null],
+  ])("reads %j as %j", (input, expected) => {
+    expect(parseInstant(input)).toBe(expected);
+  });
+});
+
+describe("toIso", () => {
+  it("renders epoch ms as ISO UTC and keeps null", () => {
+    expect(toIso(Date.UTC(2026, 0, 2, 3, 4, 5))).toBe("2026-01-02T03:04:05.000Z");
+    expect(toIso(null)).toBeNull();
+  });
+});
+
+describe("isTimeZone", () => {
+  it("accepts IANA names and rejects others", () => {
+    expect(isTimeZone("Asia/Taipei")).toBe(true);
+    expect(isTimeZone("UTC")).toBe(true);
+    expect(isTimeZone("Mars/Olympus")).toBe(false);
+    expect(isTimeZone("")).toBe(false);
+  });
+});
