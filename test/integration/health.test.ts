@@ -1,0 +1,120 @@
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { seriesKey } from "../../worker/core/series";
+import worker from "../../worker/index";
+import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+
+type Services = { services: { service: string; status: string; latency_ms: number | null; message: string; last_checked_at: string | null }[] };
+
+let viewer: TestAdmin;
+
+async function addMonitor(name: string, service: string): Promise<number> {
+  const row = await env.DB.prepare(
+    "INSERT INTO monitors (name, service, kind, config, interval_seconds) VALUES (?, ?, 'http', '{}', 60) RETURNING id",
+  )
+    .bind(name, service)
+    .first<{ id: number }>();
+  if (!row) throw new Error("insert failed");
+  return row.id;
+}
+
+async function probe(monitorId: number, service: string, up: 0 | 1, latency: number, ts: number) {
+  const labels = { monitor: String(monitorId) };
+  await env.METRIC_SERIES.getByName(seriesKey("probe_up", service, labels)).record([{ metric: "probe_up", service, labels, value: up, ts }]);
+  await env.METRIC_SERIES.getByName(seriesKey("probe_latency_ms", service, labels)).record([
+    { metric: "probe_latency_ms", service, labels, value: latency, ts },
+  ]);
+}
+
+beforeAll(async () => {
+  viewer = await createAdmin("viewer");
+  const now = Date.now();
+  const api1 = await addMonitor("api health", "api");
+  const api2 = await addMonitor("api search", "api");
+  const db = await addMonitor("postgres", "database");
+  await addMonitor("email relay", "email");
+  await probe(api1, "api", 1, 120, now - 5_000);
+  await probe(api2, "api", 1, 340, now - 5_000);
+  await probe(db, "database", 0, 5000, now - 5_000);
+});
+
+describe("GET /health/services", () => {
+  it("derives each service's health from its monitors' latest probes", async () => {
+    const res = await callJson<Services>("GET", "/api/admin/monitoring/health/services", { token: viewer.token });
+    expect(res.status).toBe(200);
+    expect(res.body.services.map((s) => [s.service, s.status])).toEqual([
+      ["api", "healthy"],
+      ["database", "down"],
+      ["email", "unknown"],
+    ]);
+    expect(res.body.services[0]).toMatchObject({ latency_ms: 340, message: "2/2 monitors up" });
+    expect(res.body.services[2]).toMatchObject({ last_checked_at: null, message: "not checked yet" });
+  });
+});
+
+describe("cron", () => {
+  it("publishes service health to the live dashboard every minute", async () => {
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const res = await call("GET", "/ws", { token: viewer.token, headers: { upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const messages: string[] = [];
+    const next = () =>
+      new Promise<Record<string, unknown>>((resolve) => {
+        const check = () => (messages.length ? resolve(JSON.parse(messages.shift() ?? "")) : setTimeout(check, 5));
+        check();
+      });
+    ws.addEventListener("message", (e) => messages.push(String(e.data)));
+    ws.accept();
+    const snapshot = (await next()) as { type: string; seq: number; state: { services: Services["services"] } };
+    expect(snapshot.type).toBe("snapshot");
+    expect(snapshot.seq).toBeGreaterThanOrEqual(1);
+    expect(snapshot.state.services.map((s) => s.status)).toEqual(["healthy", "down", "unknown"]);
+
+    // The next publish arrives as a delta with the following seq.
+    await env.DASHBOARD_HUB.getByName("main").publish("services", []);
+    expect(await next()).toMatchObject({ type: "delta", seq: snapshot.seq + 1, topic: "services", data: [] });
+    ws.send(JSON.stringify({ type: "resync" }));
+    expect(await next()).toMatchObject({ type: "snapshot", seq: snapshot.seq + 1, state: { services: [] } });
+    ws.send("nonsense");
+    expect(await next()).toMatchObject({ type: "error" });
+    ws.close();
+  });
+});
+
+describe("notifications queue", () => {
+  it("keeps messages for a later attempt instead of acknowledging them unread", async () => {
+    const batch = createMessageBatch("notifications", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { kind: "test" } }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages.map((m) => m.msgId)).toEqual(["m1"]);
+  });
+});
+
+describe("public endpoints", () => {
+  it("serves a tiny /healthz without secrets and JSON 404s for unknown API paths", async () => {
+    const res = await exports.default.fetch(new Request("http://localhost/healthz"));
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(Object.keys(JSON.parse(text)).sort()).toEqual(["ok", "time"]);
+    expect(text.length).toBeLessThan(100);
+    const missing = await callJson("GET", "/api/nope");
+    expect(missing).toMatchObject({ status: 404, body: { error: "not_found" } });
+  });
+
+  it("serves the OpenAPI document", async () => {
+    const doc = await callJson<{ openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }>(
+      "GET",
+      "/api/openapi.json",
+    );
+    expect(doc.body.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.body.paths)).toContain("/api/admin/monitoring/rules/{id}/test");
+    expect(Object.keys(doc.body.components.schemas)).toEqual(expect.arrayContaining(["Rule", "RuleInput", "Error"]));
+  });
+});
