@@ -47,11 +47,12 @@ app.route("/api/auth", session);
 const admin = createApi();
 admin.use("*", authenticate, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 admin.route("/", me);
-// Self-service: every role reads and writes its own notification preferences.
-// Registered before the method rule, which therefore never sees these routes.
+// Self-service: every role manages its own notification preferences and API tokens
+// (a token carries its owner's role). Registered before the method rule, which
+// therefore never sees these routes.
 admin.route("/monitoring", preferences);
-admin.use("*", authorizeByMethod);
 admin.route("/", tokens);
+admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);

@@ -10,7 +10,11 @@ import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
 type Route = { method: string; path: string };
 
 /** Routes every role may use on its own behalf (they act on the caller, not on shared configuration). */
-const SELF_SERVICE = new Set(["PUT /api/admin/monitoring/preferences"]);
+const SELF_SERVICE = new Set([
+  "PUT /api/admin/monitoring/preferences",
+  "POST /api/admin/tokens",
+  "DELETE /api/admin/tokens/{id}",
+]);
 const OWNER_ONLY = (path: string) => path.startsWith("/api/admin/users");
 
 let routes: Route[];

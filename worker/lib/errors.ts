@@ -44,6 +44,18 @@ export const badRequest = (details: ErrorDetail[], message = "The request is inv
 export const notFound = (what: string) => new ApiError(404, `${what} not found.`);
 export const conflict = (message: string, details: ErrorDetail[] = []) => new ApiError(409, message, { details });
 
+/**
+ * A database UNIQUE violation (a concurrent duplicate that slipped past a
+ * check) as a 409 naming the column; any other error is returned unchanged.
+ */
+export function asConflict(err: unknown): unknown {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const column = e.message.match(/UNIQUE constraint failed: \w+\.(\w+)/)?.[1];
+    if (column) return conflict(`Another object already has this ${column}.`, [{ field: column, reason: "must be unique" }]);
+  }
+  return err;
+}
+
 /** Renders any thrown value as the API error body; unknown errors become a 500 without internals. */
 export function toErrorResponse(err: unknown): Response {
   if (err instanceof ApiError) {

@@ -9,10 +9,13 @@ import { badRequest, type ErrorDetail } from "../lib/errors";
 
 /** Zod issues as API error details: the dotted field path and the reason. */
 export function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): ErrorDetail[] {
-  return issues.map((issue) => {
-    const path = [...prefix, ...issue.path].map(String).join(".");
-    return { field: path || undefined, reason: issue.message };
-  });
+  const field = (path: readonly PropertyKey[]) => [...prefix, ...path].map(String).join(".") || undefined;
+  return issues.flatMap((issue) =>
+    // An unknown key is named itself, not only the object holding it.
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ field: field([...issue.path, key]), reason: "is not a known field" }))
+      : [{ field: field(issue.path), reason: issue.message }],
+  );
 }
 
 /** A sub-app: Hono with OpenAPI route definitions and the project's 400 shape. */

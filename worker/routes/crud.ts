@@ -11,9 +11,10 @@ import { asc, eq, gt, type InferInsertModel, type InferSelectModel } from "drizz
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Actor } from "../middleware/auth";
 import { getDb } from "../db/client";
-import { badRequest, notFound } from "../lib/errors";
+import { asConflict, badRequest, notFound } from "../lib/errors";
 import {
   commonErrors,
+  conflictError,
   createApi,
   IdParams,
   issuesToDetails,
@@ -40,7 +41,7 @@ export interface OutputContext {
   origin: string;
 }
 
-export interface CrudResource<T extends Table, F extends z.ZodObject, O extends z.ZodType> {
+export interface CrudResource<T extends Table, F extends z.ZodObject, O extends z.ZodObject> {
   /** Singular, for messages and OpenAPI summaries: "Monitor". */
   noun: string;
   /** Path segment and list key: "monitors". */
@@ -69,19 +70,26 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
 const MAX_PAGE = 1000;
 
 /** Builds the five routes of a resource as an OpenAPI-documented sub-app. */
-export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.ZodType>(r: CrudResource<T, F, O>) {
+export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.ZodObject>(r: CrudResource<T, F, O>) {
   const app = createApi();
   const tags = [r.collection];
-  const full = r.fields.superRefine((input, ctx) =>
-    r.refine?.(input, (field, reason) => ctx.addIssue({ code: "custom", path: field.split("."), message: reason })),
+  // Unknown fields are refused (a typo must not be silently ignored), but the
+  // read-only fields of the output (id, timestamps, …) may be sent back as read.
+  const readOnly = new Set(Object.keys(r.output.shape).filter((k) => !(k in r.fields.shape)));
+  const writable = (body: unknown) =>
+    typeof body === "object" && body !== null && !Array.isArray(body)
+      ? Object.fromEntries(Object.entries(body).filter(([k]) => !readOnly.has(k)))
+      : body;
+  const full = r.fields.strict().superRefine((input, ctx) =>
+    r.refine?.(input as z.output<F>, (field, reason) => ctx.addIssue({ code: "custom", path: field.split("."), message: reason })),
   );
   const table = r.table as Table;
 
   /** Validates a whole object (create, or update after merging). */
   const validate = (body: unknown): z.output<F> => {
-    const parsed = full.safeParse(body);
+    const parsed = full.safeParse(writable(body));
     if (!parsed.success) throw badRequest(issuesToDetails(parsed.error.issues), `Invalid ${r.noun.toLowerCase()}.`);
-    return parsed.data;
+    return parsed.data as z.output<F>;
   };
 
   const load = async (env: Env, id: number): Promise<Row<T>> => {
@@ -122,7 +130,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     tags,
     summary: `Create a ${r.noun.toLowerCase()}`,
     request: jsonBody(r.fields),
-    responses: { 201: jsonResponse(r.output, `The new ${r.noun.toLowerCase()}`), ...commonErrors },
+    responses: { 201: jsonResponse(r.output, `The new ${r.noun.toLowerCase()}`), ...commonErrors, ...conflictError },
   });
   app.openapi(createRouteDef, async (c) => {
     const now = Date.now();
@@ -130,7 +138,11 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const input = validate(await c.req.json());
     await r.check?.(input, ctx);
     const { values, reveal } = await r.toValues(input, ctx);
-    const [row] = (await getDb(c.env.DB).insert(table).values(values).returning()) as Row<T>[];
+    const [row] = (await getDb(c.env.DB)
+      .insert(table)
+      .values(values)
+      .returning()
+      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
@@ -156,7 +168,12 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     tags,
     summary: `Update a ${r.noun.toLowerCase()} (fields not sent keep their values)`,
     request: { params: IdParams, ...jsonBody(r.fields.partial()) },
-    responses: { 200: jsonResponse(r.output, `The updated ${r.noun.toLowerCase()}`), ...commonErrors, ...notFoundError },
+    responses: {
+      200: jsonResponse(r.output, `The updated ${r.noun.toLowerCase()}`),
+      ...commonErrors,
+      ...notFoundError,
+      ...conflictError,
+    },
   });
   app.openapi(updateRoute, async (c) => {
     const { id } = c.req.valid("param");
@@ -164,11 +181,16 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const now = Date.now();
     const ctx = { env: c.env, actor: c.get("actor"), now, existing };
     const body = (await c.req.json()) as Record<string, unknown>;
-    const input = validate({ ...r.toInput(existing), ...body });
+    const input = validate({ ...r.toInput(existing), ...(writable(body) as object) });
     await r.check?.(input, ctx);
     const { values } = await r.toValues(input, ctx);
     const stamped = "updatedAt" in table ? { ...values, updatedAt: now } : values;
-    const [row] = (await getDb(c.env.DB).update(table).set(stamped).where(eq(table.id, id)).returning()) as Row<T>[];
+    const [row] = (await getDb(c.env.DB)
+      .update(table)
+      .set(stamped)
+      .where(eq(table.id, id))
+      .returning()
+      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
     return c.json(r.toOutput(updated, outputContext(c.env, c.req.url, now)) as never, 200);
@@ -180,7 +202,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     tags,
     summary: `Delete a ${r.noun.toLowerCase()}`,
     request: { params: IdParams },
-    responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundError },
+    responses: { 204: { description: "Deleted" }, ...commonErrors, ...notFoundError, ...conflictError },
   });
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");

@@ -1,4 +1,285 @@
-/** TODO(in progress): monitors routes. */
-import { createApi } from "./api";
+/**
+ * Monitors: HTTP probes, Prometheus scrapes and heartbeats, as one flat body.
+ * Fields of another kind are refused by name; a kind's settings live in `config`.
+ */
+import { z } from "@hono/zod-openapi";
+import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
+import { crudRoutes } from "./crud";
+import { iso, MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 
-export const monitors = createApi();
+type Kind = (typeof MONITOR_KINDS)[number];
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+/** fetch() refuses a request body with these methods. */
+const BODYLESS_METHODS: readonly string[] = ["GET", "HEAD"];
+const MAX_BODY_BYTES = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 5000;
+
+const HttpUrl = z.url({ protocol: z.regexes.httpProtocol, error: "must be an http:// or https:// URL" }).max(2048);
+
+const HeaderSet = z
+  .record(
+    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header name"),
+    z
+      .string()
+      .max(8192)
+      .regex(/^[^\r\n\0]*$/, "must not contain line breaks"),
+  )
+  .refine((headers) => Object.keys(headers).length <= 20, "at most 20 headers");
+
+const RequestBody = z
+  .string()
+  .refine((body) => new TextEncoder().encode(body).length <= MAX_BODY_BYTES, `must be at most ${MAX_BODY_BYTES} bytes`);
+
+const Expect = z
+  .object({
+    status: z.array(z.number().int().min(100).max(599)).min(1).max(100).default([200]),
+    body_contains: z.string().min(1).max(10_000).optional(),
+    body_not_contains: z.string().min(1).max(10_000).optional(),
+    json_path: z
+      .object({
+        path: z.string().max(500).startsWith("$", 'must start with "$"'),
+        equals: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const CRON_FIELDS = [
+  { name: "minute", min: 0, max: 59 },
+  { name: "hour", min: 0, max: 23 },
+  { name: "day-of-month", min: 1, max: 31 },
+  {
+    name: "month",
+    min: 1,
+    max: 12,
+    names: ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+  },
+  { name: "day-of-week", min: 0, max: 7, names: ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] },
+] as const;
+type CronField = { name: string; min: number; max: number; names?: readonly string[] };
+
+function cronValue(token: string, f: CronField): number | null {
+  if (/^\d+$/.test(token)) {
+    const n = Number(token);
+    return n >= f.min && n <= f.max ? n : null;
+  }
+  const i = f.names?.indexOf(token.toUpperCase()) ?? -1;
+  return i < 0 ? null : f.min + i;
+}
+
+/** One comma-separated item: `*`, `n`, `a-b`, each optionally `/step`. */
+function cronItemOk(item: string, f: CronField): boolean {
+  const m = /^(?:\*|([0-9A-Za-z]+)(?:-([0-9A-Za-z]+))?)(?:\/(\d+))?$/.exec(item);
+  if (!m) return false;
+  const [, from, to, step] = m;
+  if (step !== undefined && (Number(step) < 1 || Number(step) > f.max)) return false;
+  if (from === undefined) return true;
+  const lo = cronValue(from, f);
+  const hi = to === undefined ? lo : cronValue(to, f);
+  return lo !== null && hi !== null && lo <= hi;
+}
+
+/** Why a 5-field cron expression is invalid, or null. */
+function cronError(expr: string): string | null {
+  const parts = expr.trim().split(/\s+/);
+  if (parts.length !== CRON_FIELDS.length) {
+    return `must have 5 fields (minute hour day-of-month month day-of-week), found ${parts.length}`;
+  }
+  for (const [i, f] of CRON_FIELDS.entries()) {
+    const part = parts[i] ?? "";
+    if (!part.split(",").every((item) => cronItemOk(item, f))) {
+      return `invalid ${f.name} field "${part}" (allowed ${f.min}-${f.max}, *, lists, ranges and /steps)`;
+    }
+  }
+  return null;
+}
+
+const Cron = z
+  .string()
+  .max(200)
+  .superRefine((expr, ctx) => {
+    const error = cronError(expr);
+    if (error) ctx.addIssue({ code: "custom", message: error });
+  })
+  .openapi({ example: "*/15 * * * *" });
+
+const MonitorFields = z
+  .object({
+    name: Name.openapi({ example: "ECPay gateway" }),
+    service: ServiceName.openapi({ example: "ecpay" }),
+    kind: z.enum(MONITOR_KINDS),
+    interval_seconds: z.number().int().min(5).max(3600).default(60),
+    is_active: z.boolean().default(true),
+    url: HttpUrl.nullish().openapi({ description: "http, prometheus (required): the URL to probe or scrape" }),
+    method: z.enum(METHODS).nullish().openapi({ description: "http: default GET" }),
+    headers: HeaderSet.nullish().openapi({ description: "http, prometheus: request headers, default {}" }),
+    body: RequestBody.nullish().openapi({ description: "http: request body, not with GET or HEAD" }),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(30_000)
+      .nullish()
+      .openapi({ description: "http, prometheus: default 5000, less than interval_seconds × 1000" }),
+    expect: Expect.nullish().openapi({
+      description: 'http: what a healthy answer looks like, default {"status": [200]}',
+    }),
+    follow_redirects: z.boolean().nullish().openapi({ description: "http, prometheus: default true" }),
+    metrics_allowlist: z
+      .array(MetricName)
+      .max(1000)
+      .nullish()
+      .openapi({ description: "prometheus: metric names to keep; null keeps all" }),
+    period_seconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(604_800)
+      .nullish()
+      .openapi({ description: "heartbeat: expected ping period (or cron)" }),
+    grace_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .nullish()
+      .openapi({ description: "heartbeat: lateness allowed before a ping counts as missed, default 0" }),
+    cron: Cron.nullish().openapi({
+      description: "heartbeat: 5-field cron schedule of expected pings (or period_seconds)",
+    }),
+    timezone: TimeZone.nullish().openapi({
+      description: "heartbeat with cron: time zone of the schedule, default UTC",
+    }),
+  })
+  .openapi("MonitorInput");
+
+type MonitorInput = z.output<typeof MonitorFields>;
+
+const CONFIG_KEYS = [
+  "url",
+  "method",
+  "headers",
+  "body",
+  "timeout_ms",
+  "expect",
+  "follow_redirects",
+  "metrics_allowlist",
+  "period_seconds",
+  "grace_seconds",
+  "cron",
+  "timezone",
+] as const;
+type ConfigKey = (typeof CONFIG_KEYS)[number];
+type Config = { [K in ConfigKey]: NonNullable<MonitorInput[K]> | null };
+
+const KEYS_OF: Record<Kind, readonly ConfigKey[]> = {
+  http: ["url", "method", "headers", "body", "timeout_ms", "expect", "follow_redirects"],
+  prometheus: ["url", "headers", "timeout_ms", "follow_redirects", "metrics_allowlist"],
+  heartbeat: ["period_seconds", "grace_seconds", "cron", "timezone"],
+};
+
+const NO_CONFIG = Object.fromEntries(CONFIG_KEYS.map((k) => [k, null])) as Config;
+
+/** The stored settings of the input's kind, defaults applied. */
+function configOf(input: MonitorInput): Partial<Config> {
+  const full: Config = {
+    url: input.url ?? null,
+    method: input.method ?? "GET",
+    headers: input.headers ?? {},
+    body: input.body ?? null,
+    timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    expect: input.expect ?? { status: [200] },
+    follow_redirects: input.follow_redirects ?? true,
+    metrics_allowlist: input.metrics_allowlist ?? null,
+    period_seconds: input.period_seconds ?? null,
+    grace_seconds: input.grace_seconds ?? 0,
+    cron: input.cron ?? null,
+    timezone: input.cron == null ? null : (input.timezone ?? "UTC"),
+  };
+  return Object.fromEntries(KEYS_OF[input.kind].map((k) => [k, full[k]]));
+}
+
+const MonitorOut = MonitorFields.extend({
+  id: z.number().int(),
+  heartbeat_url: z.string().nullable().openapi({ description: "heartbeat: the URL the job calls; null otherwise" }),
+  ...Timestamps,
+}).openapi("Monitor");
+
+type MonitorRow = typeof monitorTable.$inferSelect;
+
+export const monitors = crudRoutes({
+  noun: "Monitor",
+  collection: "monitors",
+  table: monitorTable,
+  fields: MonitorFields,
+  output: MonitorOut,
+  refine: (input, issue) => {
+    const keys = KEYS_OF[input.kind];
+    for (const key of CONFIG_KEYS) {
+      if (input[key] != null && !keys.includes(key)) {
+        issue(key, `not used by ${input.kind} monitors (leave it out or send null)`);
+      }
+    }
+    if (input.kind === "heartbeat") {
+      if (input.period_seconds == null && input.cron == null) {
+        issue("period_seconds", "a heartbeat monitor needs period_seconds or cron");
+      } else if (input.period_seconds != null && input.cron != null) {
+        issue("cron", "use period_seconds or cron, not both (send null for the other)");
+      }
+      if (input.timezone != null && input.cron == null) issue("timezone", "only used with cron");
+      return;
+    }
+    if (input.url == null) issue("url", `required for ${input.kind} monitors`);
+    const intervalMs = input.interval_seconds * 1000;
+    if ((input.timeout_ms ?? DEFAULT_TIMEOUT_MS) >= intervalMs) {
+      issue("timeout_ms", `must be less than interval_seconds × 1000 (${intervalMs} ms)`);
+    }
+    const method = input.method ?? "GET";
+    if (input.kind === "http" && input.body != null && BODYLESS_METHODS.includes(method)) {
+      issue("body", `not allowed with method ${method}`);
+    }
+  },
+  toInput: rowToInput,
+  toValues: (input, { existing }) => ({
+    values: {
+      name: input.name,
+      service: input.service,
+      kind: input.kind,
+      config: configOf(input),
+      intervalSeconds: input.interval_seconds,
+      isActive: input.is_active,
+      heartbeatSlug: input.kind === "heartbeat" ? (existing?.heartbeatSlug ?? newHeartbeatSlug()) : null,
+    },
+  }),
+  toOutput: (row, { origin }) => ({
+    id: row.id,
+    ...rowToInput(row),
+    heartbeat_url:
+      row.kind === "heartbeat" && row.heartbeatSlug ? `${origin}/api/heartbeat/${row.heartbeatSlug}` : null,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  }),
+});
+
+function rowToInput(row: MonitorRow) {
+  return {
+    name: row.name,
+    service: row.service,
+    kind: row.kind,
+    interval_seconds: row.intervalSeconds,
+    is_active: row.isActive,
+    // `config` is written only by configOf, after validation.
+    ...NO_CONFIG,
+    ...(row.config as Partial<Config>),
+  };
+}
+
+/** 24 random bytes, base64url: the unguessable path segment of a heartbeat URL. */
+function newHeartbeatSlug(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_");
+}

@@ -1,4 +1,104 @@
-/** TODO(in progress): users routes. */
-import { createApi } from "./api";
+/**
+ * Admin management (owner only, enforced in app.ts): CRUD on admins with guards
+ * that keep at least one owner, and `POST /users/{id}/tokens` to issue a token.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { and, count, eq, ne } from "drizzle-orm";
+import { ROLE_RANK, type Role } from "../core/roles";
+import { type Db, getDb } from "../db/client";
+import { adminUsers } from "../db/schema";
+import { conflict, notFound } from "../lib/errors";
+import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "./api";
+import { crudRoutes } from "./crud";
+import { Email, iso, TimeZone, Timestamps } from "./fields";
+import { CreatedToken, issueToken, NewToken } from "./tokens";
 
-export const users = createApi();
+const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
+
+const UserFields = z
+  .object({
+    email: Email.openapi({ example: "ops@example.com" }),
+    name: z.string().trim().max(200).default(""),
+    role: z.enum(ROLES),
+    timezone: TimeZone.default("UTC").openapi({ example: "Asia/Taipei" }),
+  })
+  .openapi("UserInput");
+
+const UserOut = z
+  .object({
+    id: z.number().int(),
+    email: z.string(),
+    name: z.string(),
+    role: z.enum(ROLES),
+    timezone: z.string(),
+    ...Timestamps,
+  })
+  .openapi("User");
+
+type UserRow = typeof adminUsers.$inferSelect;
+
+/** Refuses a change that would leave no owner once admin `id` stops being one. */
+async function ensureAnotherOwner(db: Db, id: number) {
+  const [others] = await db
+    .select({ n: count() })
+    .from(adminUsers)
+    .where(and(eq(adminUsers.role, "owner"), ne(adminUsers.id, id)));
+  if (!others || others.n === 0) {
+    throw conflict("That would remove the last owner; make another admin an owner first.", [
+      { field: "role", reason: "the last owner must stay an owner" },
+    ]);
+  }
+}
+
+const rowToInput = (row: UserRow) => ({ email: row.email, name: row.name, role: row.role, timezone: row.timezone });
+
+export const users = crudRoutes({
+  noun: "User",
+  collection: "users",
+  table: adminUsers,
+  fields: UserFields,
+  output: UserOut,
+  async check(input, { env, existing }) {
+    const db = getDb(env.DB);
+    const sameEmail = eq(adminUsers.email, input.email);
+    const [taken] = await db
+      .select({ id: adminUsers.id })
+      .from(adminUsers)
+      .where(existing ? and(sameEmail, ne(adminUsers.id, existing.id)) : sameEmail)
+      .limit(1);
+    if (taken) throw conflict("Another admin already has that email.", [{ field: "email", reason: "already in use" }]);
+    if (existing?.role === "owner" && input.role !== "owner") await ensureAnotherOwner(db, existing.id);
+  },
+  async beforeDelete(row, { env, actor }) {
+    if (row.id === actor.adminId) throw conflict("You cannot delete yourself; another owner can.");
+    if (row.role === "owner") await ensureAnotherOwner(getDb(env.DB), row.id);
+  },
+  toInput: rowToInput,
+  toValues: (input) => ({
+    values: { email: input.email, name: input.name, role: input.role, timezone: input.timezone },
+  }),
+  toOutput: (row: UserRow) => ({
+    id: row.id,
+    ...rowToInput(row),
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  }),
+});
+
+users.openapi(
+  createRoute({
+    method: "post",
+    path: "/users/{id}/tokens",
+    tags: ["users"],
+    summary: "Create an API token for an admin; the secret is shown once",
+    request: { params: IdParams, ...jsonBody(NewToken) },
+    responses: { 201: jsonResponse(CreatedToken, "The new token with its secret"), ...commonErrors, ...notFoundError },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const db = getDb(c.env.DB);
+    const [admin] = await db.select({ id: adminUsers.id }).from(adminUsers).where(eq(adminUsers.id, id)).limit(1);
+    if (!admin) throw notFound(`User ${id}`);
+    return c.json(await issueToken(db, id, c.req.valid("json")), 201);
+  },
+);
