@@ -61,6 +61,11 @@ export class DashboardHub extends DurableObject<Env> {
     const stored = await this.ctx.storage.list<unknown>({ prefix: "topic:" });
     const state: State = {};
     for (const [key, value] of stored) state[key.slice("topic:".length) as Topic] = value;
-    return { type: "snapshot", seq: (await this.ctx.storage.get<number>("seq")) ?? 0, at: new Date().toISOString(), state };
+    return {
+      type: "snapshot",
+      seq: (await this.ctx.storage.get<number>("seq")) ?? 0,
+      at: new Date().toISOString(),
+      state,
+    };
   }
 }

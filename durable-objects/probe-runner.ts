@@ -7,7 +7,10 @@ import { DurableObject } from "cloudflare:workers";
 export class ProbeRunner extends DurableObject<Env> {
   /** Sets the monitors this runner is responsible for. */
   async assign(monitorIds: number[]): Promise<void> {
-    await this.ctx.storage.put("monitors", [...new Set(monitorIds)].sort((a, b) => a - b));
+    await this.ctx.storage.put(
+      "monitors",
+      [...new Set(monitorIds)].sort((a, b) => a - b),
+    );
   }
 
   async assigned(): Promise<number[]> {

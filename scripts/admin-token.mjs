@@ -24,8 +24,11 @@ try {
   const target = { remote: opts.remote, persistTo: opts["persist-to"] };
   if (!opts.remote) applyMigrations(target);
   const { token, role } = issueAdminToken({ email: opts.email, role: opts.role, name: opts.name, ...target });
-  if (role !== opts.role) console.log(`Note: ${opts.email} already exists with role ${role}; its role was not changed.`);
-  console.log(`New API token for ${opts.email} (${role}) on the ${opts.remote ? "remote" : "local"} database. It is shown only once:`);
+  if (role !== opts.role)
+    console.log(`Note: ${opts.email} already exists with role ${role}; its role was not changed.`);
+  console.log(
+    `New API token for ${opts.email} (${role}) on the ${opts.remote ? "remote" : "local"} database. It is shown only once:`,
+  );
   console.log(token);
 } catch (err) {
   console.error(`admin:token: ${err.message.split("\n")[0]}`);

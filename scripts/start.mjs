@@ -17,10 +17,14 @@ const step = (text) => console.log(`\u25b8 ${text}`);
 function buildDashboard() {
   const require = createRequire(import.meta.url);
   const vite = path.join(path.dirname(require.resolve("vite/package.json")), "bin", "vite.js");
-  const res = spawnSync(process.execPath, [vite, "build", "--config", "dashboard/vite.config.ts", "--logLevel", "warn"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
+  const res = spawnSync(
+    process.execPath,
+    [vite, "build", "--config", "dashboard/vite.config.ts", "--logLevel", "warn"],
+    {
+      cwd: ROOT,
+      stdio: "inherit",
+    },
+  );
   if (res.status !== 0) throw new Error("the dashboard build failed (see above)");
 }
 
@@ -51,15 +55,23 @@ async function main() {
   buildDashboard();
   step("applying D1 migrations (local)");
   applyMigrations({ persistTo });
-  const { token } = issueAdminToken({ ...DEMO_OWNER, tokenName: "npm start", replaceTokenNamed: "npm start", persistTo });
+  const { token } = issueAdminToken({
+    ...DEMO_OWNER,
+    tokenName: "npm start",
+    replaceTokenNamed: "npm start",
+    persistTo,
+  });
 
   step(`starting the Worker on ${base}`);
   const child = spawnWrangler(
     [
       "dev",
-      "--port", String(port),
-      "--ip", "127.0.0.1",
-      "--var", "DEMO_MODE:1",
+      "--port",
+      String(port),
+      "--ip",
+      "127.0.0.1",
+      "--var",
+      "DEMO_MODE:1",
       "--show-interactive-dev-session=false",
       ...(persistTo ? ["--persist-to", persistTo] : []),
     ],

@@ -9,7 +9,15 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * Ensures the admin exists (an existing admin keeps its role) and returns a new token.
  * `replaceTokenNamed` revokes the admin's earlier tokens of that name first.
  */
-export function issueAdminToken({ email, role, name = "", tokenName = "cli", replaceTokenNamed, remote = false, persistTo }) {
+export function issueAdminToken({
+  email,
+  role,
+  name = "",
+  tokenName = "cli",
+  replaceTokenNamed,
+  remote = false,
+  persistTo,
+}) {
   if (!EMAIL.test(email ?? "")) throw new Error(`--email must be an email address (got ${JSON.stringify(email)})`);
   if (!ROLES.includes(role)) throw new Error(`--role must be one of ${ROLES.join(", ")} (got ${JSON.stringify(role)})`);
   const address = sqlString(email.toLowerCase());
@@ -23,7 +31,15 @@ export function issueAdminToken({ email, role, name = "", tokenName = "cli", rep
     `INSERT INTO api_tokens (admin_id, kind, name, token_hash, prefix) VALUES (${adminId}, 'token', ${sqlString(tokenName)}, ${sqlString(hashSecret(token))}, ${sqlString(secretPrefix(token))});`,
     `SELECT role FROM admin_users WHERE email = ${address};`,
   ];
-  const out = wrangler(["d1", "execute", "DB", ...d1Target({ remote, persistTo }), "--json", "--command", statements.join("\n")]);
+  const out = wrangler([
+    "d1",
+    "execute",
+    "DB",
+    ...d1Target({ remote, persistTo }),
+    "--json",
+    "--command",
+    statements.join("\n"),
+  ]);
   const results = JSON.parse(out);
   const actualRole = results.at(-1)?.results?.[0]?.role;
   return { token, role: actualRole ?? role };

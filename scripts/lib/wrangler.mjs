@@ -7,7 +7,12 @@ const require = createRequire(import.meta.url);
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const WRANGLER = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
-const env = () => ({ ...process.env, WRANGLER_SEND_METRICS: "false", NO_UPDATE_NOTIFIER: "1", CI: process.env.CI ?? "" });
+const env = () => ({
+  ...process.env,
+  WRANGLER_SEND_METRICS: "false",
+  NO_UPDATE_NOTIFIER: "1",
+  CI: process.env.CI ?? "",
+});
 
 /** Runs wrangler to completion; throws with its output when it fails. Returns stdout. */
 export function wrangler(args, { quiet = true } = {}) {

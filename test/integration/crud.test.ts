@@ -46,9 +46,14 @@ describe("shared CRUD behaviour", () => {
 
   it("turns concurrent duplicates into exactly one 201 and 409s, never a 500", async () => {
     const { token } = await createAdmin("admin");
-    const body = { name: "Payments on call", steps: [{ after_minutes: 0, channels: ["email"], targets: { roles: ["admin"] } }] };
+    const body = {
+      name: "Payments on call",
+      steps: [{ after_minutes: 0, channels: ["email"], targets: { roles: ["admin"] } }],
+    };
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => callJson<ErrorBody>("POST", "/api/admin/monitoring/escalation-policies", { token, body })),
+      Array.from({ length: 5 }, () =>
+        callJson<ErrorBody>("POST", "/api/admin/monitoring/escalation-policies", { token, body }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([201, 409, 409, 409, 409]);
@@ -64,7 +69,10 @@ describe("shared CRUD behaviour", () => {
     const err = await db
       .insert(escalationPolicies)
       .values(values)
-      .then(() => null, (e: unknown) => e);
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     const mapped = asConflict(err);
     expect(mapped).toBeInstanceOf(ApiError);
     expect(mapped).toMatchObject({ status: 409, details: [{ field: "name", reason: "must be unique" }] });

@@ -1,11 +1,25 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seriesKey } from "../../worker/core/series";
 import worker from "../../worker/index";
 import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
 
-type Services = { services: { service: string; status: string; latency_ms: number | null; message: string; last_checked_at: string | null }[] };
+type Services = {
+  services: {
+    service: string;
+    status: string;
+    latency_ms: number | null;
+    message: string;
+    last_checked_at: string | null;
+  }[];
+};
 
 let viewer: TestAdmin;
 
@@ -21,7 +35,9 @@ async function addMonitor(name: string, service: string): Promise<number> {
 
 async function probe(monitorId: number, service: string, up: 0 | 1, latency: number, ts: number) {
   const labels = { monitor: String(monitorId) };
-  await env.METRIC_SERIES.getByName(seriesKey("probe_up", service, labels)).record([{ metric: "probe_up", service, labels, value: up, ts }]);
+  await env.METRIC_SERIES.getByName(seriesKey("probe_up", service, labels)).record([
+    { metric: "probe_up", service, labels, value: up, ts },
+  ]);
   await env.METRIC_SERIES.getByName(seriesKey("probe_latency_ms", service, labels)).record([
     { metric: "probe_latency_ms", service, labels, value: latency, ts },
   ]);
@@ -88,7 +104,9 @@ describe("cron", () => {
 
 describe("notifications queue", () => {
   it("keeps messages for a later attempt instead of acknowledging them unread", async () => {
-    const batch = createMessageBatch("notifications", [{ id: "m1", timestamp: new Date(), attempts: 1, body: { kind: "test" } }]);
+    const batch = createMessageBatch("notifications", [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { kind: "test" } },
+    ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
@@ -109,10 +127,11 @@ describe("public endpoints", () => {
   });
 
   it("serves the OpenAPI document", async () => {
-    const doc = await callJson<{ openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } }>(
-      "GET",
-      "/api/openapi.json",
-    );
+    const doc = await callJson<{
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    }>("GET", "/api/openapi.json");
     expect(doc.body.openapi).toBe("3.1.0");
     expect(Object.keys(doc.body.paths)).toContain("/api/admin/monitoring/rules/{id}/test");
     expect(Object.keys(doc.body.components.schemas)).toEqual(expect.arrayContaining(["Rule", "RuleInput", "Error"]));

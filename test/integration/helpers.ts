@@ -18,7 +18,9 @@ export async function createAdmin(role: Role, email = `${role}${++counter}@examp
     .bind(email, `Test ${role}`, role)
     .first<{ id: number }>();
   const token = newSecret("token");
-  await env.DB.prepare("INSERT INTO api_tokens (admin_id, kind, name, token_hash, prefix) VALUES (?, 'token', 'test', ?, ?)")
+  await env.DB.prepare(
+    "INSERT INTO api_tokens (admin_id, kind, name, token_hash, prefix) VALUES (?, 'token', 'test', ?, ?)",
+  )
     .bind(admin!.id, await hashSecret(token), secretPrefix(token))
     .run();
   return { id: admin!.id, email, role, token };

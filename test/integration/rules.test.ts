@@ -33,7 +33,13 @@ describe("rules CRUD", () => {
   it("creates, reads, lists, partially updates and deletes a rule", async () => {
     const created = await callJson<Rule>("POST", BASE, { token: admin.token, body: paymentRule });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ ...paymentRule, params: {}, labels: {}, escalation_policy_id: null, created_by: admin.id });
+    expect(created.body).toMatchObject({
+      ...paymentRule,
+      params: {},
+      labels: {},
+      escalation_policy_id: null,
+      created_by: admin.id,
+    });
     expect(created.body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const id = created.body.id;
 
@@ -41,7 +47,10 @@ describe("rules CRUD", () => {
     const list = await callJson<{ rules: Rule[] }>("GET", BASE, { token: admin.token });
     expect(list.body.rules.map((r) => r.id)).toContain(id);
 
-    const updated = await callJson<Rule>("PUT", `${BASE}/${id}`, { token: admin.token, body: { threshold_value: 7.5 } });
+    const updated = await callJson<Rule>("PUT", `${BASE}/${id}`, {
+      token: admin.token,
+      body: { threshold_value: 7.5 },
+    });
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ ...paymentRule, threshold_value: 7.5 });
 
@@ -52,7 +61,12 @@ describe("rules CRUD", () => {
   it("keeps the rule's Durable Object in step with the API", async () => {
     const { body } = await callJson<Rule>("POST", BASE, { token: admin.token, body: paymentRule });
     const stub = env.ALERT_RULE.getByName(String(body.id));
-    expect(await stub.definition()).toMatchObject({ id: body.id, kind: "threshold", thresholdValue: 5, service: "ecpay" });
+    expect(await stub.definition()).toMatchObject({
+      id: body.id,
+      kind: "threshold",
+      thresholdValue: 5,
+      service: "ecpay",
+    });
     await callJson("PUT", `${BASE}/${body.id}`, { token: admin.token, body: { is_active: false } });
     expect(await stub.definition()).toBeNull();
     await callJson("PUT", `${BASE}/${body.id}`, { token: admin.token, body: { is_active: true, threshold_value: 9 } });
@@ -103,7 +117,15 @@ describe("rules CRUD", () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: "invalid_request" });
     expect(fieldsOf(res.body).sort()).toEqual(
-      ["comparison_operator", "for_seconds", "metric_name", "notification_channels", "rule_name", "severity", "threshold_value"].sort(),
+      [
+        "comparison_operator",
+        "for_seconds",
+        "metric_name",
+        "notification_channels",
+        "rule_name",
+        "severity",
+        "threshold_value",
+      ].sort(),
     );
     for (const d of (res.body as ErrorBody).details) expect(d.reason.length).toBeGreaterThan(3);
   });
@@ -111,10 +133,16 @@ describe("rules CRUD", () => {
   it("validates parameters against the rule kind", async () => {
     const missing = await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, kind: "ratio" } });
     expect(fieldsOf(missing.body)).toEqual(["params.denominator_metric"]);
-    const stray = await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, params: { window_seconds: 60 } } });
+    const stray = await callJson("POST", BASE, {
+      token: admin.token,
+      body: { ...paymentRule, params: { window_seconds: 60 } },
+    });
     expect(stray.status).toBe(400);
     expect(fieldsOf(stray.body)).toEqual(["params"]);
-    const absence = await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, kind: "absence", params: { window_seconds: 0 } } });
+    const absence = await callJson("POST", BASE, {
+      token: admin.token,
+      body: { ...paymentRule, kind: "absence", params: { window_seconds: 0 } },
+    });
     expect(fieldsOf(absence.body)).toEqual(["params.window_seconds"]);
   });
 
@@ -128,7 +156,10 @@ describe("rules CRUD", () => {
   });
 
   it("refuses an escalation policy that does not exist", async () => {
-    const res = await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, escalation_policy_id: 4242 } });
+    const res = await callJson("POST", BASE, {
+      token: admin.token,
+      body: { ...paymentRule, escalation_policy_id: 4242 },
+    });
     expect(res.status).toBe(400);
     expect(fieldsOf(res.body)).toEqual(["escalation_policy_id"]);
   });
@@ -140,7 +171,10 @@ describe("rules CRUD", () => {
       ["DELETE", `${BASE}/987654`],
       ["POST", `${BASE}/987654/test`],
     ] as const) {
-      const res = await callJson(method, path, { token: admin.token, body: method === "PUT" ? { threshold_value: 1 } : undefined });
+      const res = await callJson(method, path, {
+        token: admin.token,
+        body: method === "PUT" ? { threshold_value: 1 } : undefined,
+      });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body).toMatchObject({ error: "not_found" });
     }
@@ -164,7 +198,8 @@ describe("rules CRUD", () => {
   });
 
   it("pages through a long list with next_cursor", async () => {
-    for (let i = 0; i < 3; i++) await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, rule_name: `page ${i}` } });
+    for (let i = 0; i < 3; i++)
+      await callJson("POST", BASE, { token: admin.token, body: { ...paymentRule, rule_name: `page ${i}` } });
     const seen: number[] = [];
     let cursor: string | null = null;
     do {
@@ -192,11 +227,9 @@ describe("rule dry run", () => {
     const now = Date.now();
     await record("payment_failure_rate", 2.5, now - 20_000);
     await record("payment_failure_rate", 8.25, now - 5_000);
-    const res = await callJson<Record<string, unknown> & { notification: { title: string; body: string; channels: string[] } }>(
-      "POST",
-      `${BASE}/${body.id}/test`,
-      { token: admin.token },
-    );
+    const res = await callJson<
+      Record<string, unknown> & { notification: { title: string; body: string; channels: string[] } }
+    >("POST", `${BASE}/${body.id}/test`, { token: admin.token });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       rule_id: body.id,

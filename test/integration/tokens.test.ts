@@ -112,7 +112,10 @@ describe("own API tokens", () => {
 
   it("lets a viewer manage its own tokens, which stay read-only", async () => {
     const viewer = await createAdmin("viewer");
-    const created = await callJson<CreatedToken>("POST", "/api/admin/tokens", { token: viewer.token, body: { name: "mine" } });
+    const created = await callJson<CreatedToken>("POST", "/api/admin/tokens", {
+      token: viewer.token,
+      body: { name: "mine" },
+    });
     expect(created.status).toBe(201);
     expect(await listTokens(viewer.token)).toHaveLength(2);
     const write = await call("POST", "/api/admin/monitoring/silences", { token: created.body.token, body: {} });

@@ -39,11 +39,20 @@ export function deriveServiceHealth(readings: readonly MonitorReading[], now: nu
         (r) => r.up !== null && r.checkedAt !== null && now - r.checkedAt <= STALE_INTERVALS * r.intervalSeconds * 1000,
       );
       const down = fresh.filter((r) => r.up === 0);
-      const lastCheckedAt = rs.reduce<number | null>((m, r) => (r.checkedAt !== null && (m === null || r.checkedAt > m) ? r.checkedAt : m), null);
+      const lastCheckedAt = rs.reduce<number | null>(
+        (m, r) => (r.checkedAt !== null && (m === null || r.checkedAt > m) ? r.checkedAt : m),
+        null,
+      );
       const latencies = fresh.map((r) => r.latencyMs).filter((v): v is number => v !== null);
       const latencyMs = latencies.length ? Math.max(...latencies) : null;
       if (fresh.length === 0) {
-        return { service, status: "unknown", lastCheckedAt, latencyMs: null, message: lastCheckedAt === null ? "not checked yet" : "no recent check" };
+        return {
+          service,
+          status: "unknown",
+          lastCheckedAt,
+          latencyMs: null,
+          message: lastCheckedAt === null ? "not checked yet" : "no recent check",
+        };
       }
       const status: HealthStatus = down.length === 0 ? "healthy" : down.length === fresh.length ? "down" : "warning";
       const message =

@@ -43,6 +43,10 @@ export async function touchToken(db: Db, tokenId: number, now: number) {
 }
 
 export async function findAdminByEmail(db: Db, email: string): Promise<AdminIdentity | null> {
-  const [row] = await db.select(identityColumns).from(adminUsers).where(eq(adminUsers.email, email.toLowerCase())).limit(1);
+  const [row] = await db
+    .select(identityColumns)
+    .from(adminUsers)
+    .where(eq(adminUsers.email, email.toLowerCase()))
+    .limit(1);
   return row ?? null;
 }

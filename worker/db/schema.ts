@@ -35,7 +35,9 @@ export const apiTokens = sqliteTable(
     adminId: integer("admin_id")
       .notNull()
       .references(() => adminUsers.id, { onDelete: "cascade" }),
-    kind: text("kind", { enum: ["token", "session"] }).notNull().default("token"),
+    kind: text("kind", { enum: ["token", "session"] })
+      .notNull()
+      .default("token"),
     name: text("name").notNull().default(""),
     tokenHash: text("token_hash").notNull().unique(),
     /** First characters of the secret, shown in lists so a token can be recognised. */
@@ -95,7 +97,6 @@ export const escalationPolicies = sqliteTable("escalation_policies", {
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
-
 
 export const alertRules = sqliteTable(
   "alert_rules",
@@ -183,9 +184,7 @@ export const adminNotificationPreferences = sqliteTable("admin_notification_pref
   quietHoursStart: text("quiet_hours_start"),
   quietHoursEnd: text("quiet_hours_end"),
   timezone: text("timezone").notNull().default("UTC"),
-  criticalBypassesQuietHours: integer("critical_bypasses_quiet_hours", { mode: "boolean" })
-    .notNull()
-    .default(true),
+  criticalBypassesQuietHours: integer("critical_bypasses_quiet_hours", { mode: "boolean" }).notNull().default(true),
   updatedAt: updatedAt(),
 });
 

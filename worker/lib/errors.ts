@@ -51,7 +51,8 @@ export const conflict = (message: string, details: ErrorDetail[] = []) => new Ap
 export function asConflict(err: unknown): unknown {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     const column = e.message.match(/UNIQUE constraint failed: \w+\.(\w+)/)?.[1];
-    if (column) return conflict(`Another object already has this ${column}.`, [{ field: column, reason: "must be unique" }]);
+    if (column)
+      return conflict(`Another object already has this ${column}.`, [{ field: column, reason: "must be unique" }]);
   }
   return err;
 }

@@ -10,12 +10,20 @@ export type SecretKind = keyof typeof SECRET_PREFIX;
 const toHex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 function base64url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/** `byteLength` random bytes as unpadded base64url. */
+export function randomUrlSafe(byteLength: number): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(byteLength)));
 }
 
 /** A new secret of the given kind, e.g. `emt_3q2…` (47 characters). */
 export function newSecret(kind: SecretKind): string {
-  return SECRET_PREFIX[kind] + base64url(crypto.getRandomValues(new Uint8Array(32)));
+  return SECRET_PREFIX[kind] + randomUrlSafe(32);
 }
 
 /** Hex SHA-256 of a secret: what the database stores and looks up by. */

@@ -6,6 +6,12 @@ export function seriesStub(env: Env, metric: string, service: string, labels: La
 }
 
 /** Samples of one series since `since` (epoch ms), oldest first. */
-export async function readSeries(env: Env, metric: string, service: string, labels: Labels, since: number): Promise<Sample[]> {
+export async function readSeries(
+  env: Env,
+  metric: string,
+  service: string,
+  labels: Labels,
+  since: number,
+): Promise<Sample[]> {
   return seriesStub(env, metric, service, labels).since(since);
 }

@@ -39,11 +39,19 @@ async function verifyAccessJwt(jwt: string, teamDomain: string, audience: string
 }
 
 /** Resolves the caller of a request to an admin, or null. Shared by the API and `/ws`. */
-export async function resolveActor(req: Request, env: Env, now: number, waitUntil: (p: Promise<unknown>) => void): Promise<Actor | null> {
+export async function resolveActor(
+  req: Request,
+  env: Env,
+  now: number,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<Actor | null> {
   const db = getDb(env.DB);
   const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
   const cookie = parseCookies(req.headers.get("cookie") ?? "", SESSION_COOKIE)[SESSION_COOKIE];
-  for (const [via, secret] of [["token", bearer], ["session", cookie]] as const) {
+  for (const [via, secret] of [
+    ["token", bearer],
+    ["session", cookie],
+  ] as const) {
     if (!secret) continue;
     const row = await findAdminBySecretHash(db, via, await hashSecret(secret), now);
     if (!row) return null; // a presented but unknown credential never falls through to another

@@ -8,7 +8,10 @@ import type { AppEnv } from "../env";
 import { badRequest, type ErrorDetail } from "../lib/errors";
 
 /** Zod issues as API error details: the dotted field path and the reason. */
-export function issuesToDetails(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): ErrorDetail[] {
+export function issuesToDetails(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[] = [],
+): ErrorDetail[] {
   const field = (path: readonly PropertyKey[]) => [...prefix, ...path].map(String).join(".") || undefined;
   return issues.flatMap((issue) =>
     // An unknown key is named itself, not only the object holding it.
@@ -54,7 +57,11 @@ export const notFoundError = { 404: errorResponse("No such object") } as const;
 export const conflictError = { 409: errorResponse("Conflicts with existing data") } as const;
 
 export const IdParams = z.object({
-  id: z.coerce.number().int().positive().openapi({ param: { name: "id", in: "path" }, example: 1 }),
+  id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .openapi({ param: { name: "id", in: "path" }, example: 1 }),
 });
 
 /** Input instants: ISO 8601 or epoch milliseconds, as API.md promises. */

@@ -57,7 +57,9 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
   toValues: (
     input: z.output<F>,
     ctx: WriteContext<T>,
-  ) => Promise<{ values: InferInsertModel<T>; reveal?: Record<string, unknown> }> | { values: InferInsertModel<T>; reveal?: Record<string, unknown> };
+  ) =>
+    | Promise<{ values: InferInsertModel<T>; reveal?: Record<string, unknown> }>
+    | { values: InferInsertModel<T>; reveal?: Record<string, unknown> };
   toOutput: (row: Row<T>, ctx: OutputContext) => z.input<O>;
   /** Runs after a write commits (e.g. tells a Durable Object); `row` is null after delete. */
   afterWrite?: (env: Env, id: number, row: Row<T> | null) => Promise<void>;
@@ -80,9 +82,13 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     typeof body === "object" && body !== null && !Array.isArray(body)
       ? Object.fromEntries(Object.entries(body).filter(([k]) => !readOnly.has(k)))
       : body;
-  const full = r.fields.strict().superRefine((input, ctx) =>
-    r.refine?.(input as z.output<F>, (field, reason) => ctx.addIssue({ code: "custom", path: field.split("."), message: reason })),
-  );
+  const full = r.fields
+    .strict()
+    .superRefine((input, ctx) =>
+      r.refine?.(input as z.output<F>, (field, reason) =>
+        ctx.addIssue({ code: "custom", path: field.split("."), message: reason }),
+      ),
+    );
   const table = r.table as Table;
 
   /** Validates a whole object (create, or update after merging). */
@@ -146,7 +152,10 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
-    return c.json({ ...(r.toOutput(created, outputContext(c.env, c.req.url, now)) as object), ...reveal } as never, 201);
+    return c.json(
+      { ...(r.toOutput(created, outputContext(c.env, c.req.url, now)) as object), ...reveal } as never,
+      201,
+    );
   });
 
   const getRoute = createRoute({
@@ -216,7 +225,11 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   return app;
 }
 
-const outputContext = (env: Env, url: string, now = Date.now()): OutputContext => ({ env, now, origin: new URL(url).origin });
+const outputContext = (env: Env, url: string, now = Date.now()): OutputContext => ({
+  env,
+  now,
+  origin: new URL(url).origin,
+});
 
 const ListQuery = z.object({
   limit: z.coerce

@@ -20,7 +20,10 @@ export const Name = z.string().trim().min(1, "must not be empty").max(200);
 
 export const TimeZone = z.string().refine(isTimeZone, "must be an IANA time zone such as Asia/Taipei");
 
-export const Email = z.email("must be an email address").max(320).transform((e) => e.toLowerCase());
+export const Email = z
+  .email("must be an email address")
+  .max(320)
+  .transform((e) => e.toLowerCase());
 
 /** Stored epoch ms → ISO string in responses. */
 export const iso = (ms: number) => toIso(ms) as string;

@@ -18,9 +18,7 @@ const Seconds = (max: number) => z.number().int().min(1).max(max);
 /** Parameters each rule kind needs, snake_case as stored and sent. */
 const ParamsByKind = {
   threshold: z.object({}).strict(),
-  ratio: z
-    .object({ denominator_metric: MetricName, window_seconds: Seconds(86_400).default(300) })
-    .strict(),
+  ratio: z.object({ denominator_metric: MetricName, window_seconds: Seconds(86_400).default(300) }).strict(),
   absence: z.object({ window_seconds: Seconds(7 * 86_400) }).strict(),
   anomaly: z
     .object({
@@ -158,7 +156,11 @@ rules.openapi(
     tags: ["rules"],
     summary: "Dry-run a rule against the latest data: would it fire, and the notification it would send",
     request: { params: IdParams },
-    responses: { 200: jsonResponse(TestResult, "The verdict and a notification preview"), ...commonErrors, ...notFoundError },
+    responses: {
+      200: jsonResponse(TestResult, "The verdict and a notification preview"),
+      ...commonErrors,
+      ...notFoundError,
+    },
   }),
   async (c) => {
     const { id } = c.req.valid("param");

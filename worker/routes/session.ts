@@ -18,7 +18,13 @@ export const SESSION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const isLocalHost = (url: string) => ["localhost", "127.0.0.1", "[::1]"].includes(new URL(url).hostname);
 
 export const Me = z
-  .object({ id: z.number().int(), email: z.string(), name: z.string(), role: z.enum(["viewer", "admin", "owner"]), timezone: z.string() })
+  .object({
+    id: z.number().int(),
+    email: z.string(),
+    name: z.string(),
+    role: z.enum(["viewer", "admin", "owner"]),
+    timezone: z.string(),
+  })
   .openapi("Me");
 
 export const session = createApi();
@@ -59,7 +65,10 @@ session.openapi(
       maxAge: SESSION_TTL_MS / 1000,
     });
     const { adminId, email, name, role, timezone } = admin;
-    return c.json({ admin: { id: adminId, email, name, role, timezone }, expires_at: new Date(expiresAt).toISOString() }, 200);
+    return c.json(
+      { admin: { id: adminId, email, name, role, timezone }, expires_at: new Date(expiresAt).toISOString() },
+      200,
+    );
   },
 );
 

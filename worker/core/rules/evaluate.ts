@@ -70,7 +70,12 @@ export function evaluateRule(rule: Rule, data: RuleData, now: number): Evaluatio
       const den = (data.denominator ?? []).filter((s) => s.ts >= from);
       const total = sum(den);
       if (total === 0) {
-        return { state: "no_data", value: null, observedAt: null, reason: `no ${rule.params.denominatorMetric} in the last ${rule.params.windowSeconds}s` };
+        return {
+          state: "no_data",
+          value: null,
+          observedAt: null,
+          reason: `no ${rule.params.denominatorMetric} in the last ${rule.params.windowSeconds}s`,
+        };
       }
       const observedAt = Math.max(...num.map((s) => s.ts), ...den.map((s) => s.ts));
       return verdict(rule, (100 * sum(num)) / total, observedAt, `ratio over ${rule.params.windowSeconds}s`);
@@ -89,9 +94,17 @@ export function evaluateRule(rule: Rule, data: RuleData, now: number): Evaluatio
     }
     case "anomaly": {
       const from = since(rule.params.windowSeconds);
-      const history = data.samples.filter((s) => s.ts >= from).slice(0, -1).map((s) => s.value);
+      const history = data.samples
+        .filter((s) => s.ts >= from)
+        .slice(0, -1)
+        .map((s) => s.value);
       if (!latest || history.length < rule.params.minSamples) {
-        return { state: "no_data", value: null, observedAt: null, reason: `fewer than ${rule.params.minSamples} samples in the window` };
+        return {
+          state: "no_data",
+          value: null,
+          observedAt: null,
+          reason: `fewer than ${rule.params.minSamples} samples in the window`,
+        };
       }
       const center = median(history);
       // Median absolute deviation scaled to a standard deviation for normal data.

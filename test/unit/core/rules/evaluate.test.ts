@@ -42,9 +42,19 @@ describe("evaluateRule", () => {
   });
 
   it("computes a ratio over the window only, as a percentage", () => {
-    const rule = makeRule({ kind: "ratio", thresholdValue: 5, params: { denominatorMetric: "payments_total", windowSeconds: 60 } });
+    const rule = makeRule({
+      kind: "ratio",
+      thresholdValue: 5,
+      params: { denominatorMetric: "payments_total", windowSeconds: 60 },
+    });
     // 60 s window ending at now: samples at now-50s and now-10s count, now-120s does not.
-    const at = (ageS: number, value: number) => ({ metric: "x", service: "ecpay", labels: {}, value, ts: now - ageS * 1000 });
+    const at = (ageS: number, value: number) => ({
+      metric: "x",
+      service: "ecpay",
+      labels: {},
+      value,
+      ts: now - ageS * 1000,
+    });
     const result = evaluateRule(
       rule,
       { samples: [at(120, 100), at(50, 3), at(10, 4)], denominator: [at(120, 100), at(50, 50), at(10, 50)] },

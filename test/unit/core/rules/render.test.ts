@@ -7,7 +7,12 @@ describe("renderAlertText", () => {
     const rule = makeRule({ kind: "threshold", forSeconds: 60 });
     const text = renderAlertText(
       rule,
-      { state: "firing", value: 7.123456, observedAt: Date.UTC(2026, 10, 26, 10, 0, 0), reason: "latest value 7.123 > 5" },
+      {
+        state: "firing",
+        value: 7.123456,
+        observedAt: Date.UTC(2026, 10, 26, 10, 0, 0),
+        reason: "latest value 7.123 > 5",
+      },
       0,
     );
     expect(text.title).toBe("[CRITICAL] Payment Failure Rate > 5% on ecpay");
@@ -21,7 +26,11 @@ describe("renderAlertText", () => {
 
   it("says 'no data' and uses the evaluation time when nothing was observed", () => {
     const rule = makeRule({ kind: "threshold", service: null, severity: "warning" });
-    const text = renderAlertText(rule, { state: "no_data", value: null, observedAt: null, reason: "no samples yet" }, 0);
+    const text = renderAlertText(
+      rule,
+      { state: "no_data", value: null, observedAt: null, reason: "no samples yet" },
+      0,
+    );
     expect(text.title).toBe("[WARNING] Payment Failure Rate > 5%");
     expect(text.body).toContain("payment_failure_rate: no data (no samples yet)");
     expect(text.body).toContain("Observed at: 1970-01-01T00:00:00.000Z");

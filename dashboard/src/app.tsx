@@ -1,0 +1,81 @@
+import { useEffect } from "preact/hooks";
+import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+import { Layout } from "./components/layout";
+import { startLive, stopLive } from "./models/live";
+import { auth, checkSession } from "./models/session";
+import { LoginPage } from "./pages/login";
+import { MonitorsPage, NotFoundPage, PreferencesPage } from "./pages/placeholder";
+import { RulesPage } from "./pages/rules";
+import { StatusPage } from "./pages/status";
+
+function Redirect({ to }: { to: string }) {
+  const { route } = useLocation();
+  useEffect(() => route(to, true), [to]);
+  return null;
+}
+
+const Home = () => <Redirect to="/status" />;
+
+/** Moves focus to the new page's content after client-side navigation (not on the first render). */
+let firstRoute = true;
+function focusMain() {
+  if (firstRoute) {
+    firstRoute = false;
+    return;
+  }
+  requestAnimationFrame(() => document.getElementById("main")?.focus({ preventScroll: true }));
+}
+
+function Shell() {
+  const state = auth.value;
+  const authenticated = state.kind === "authenticated";
+
+  useEffect(() => {
+    if (authenticated) startLive();
+    else stopLive();
+  }, [authenticated]);
+
+  switch (state.kind) {
+    case "checking":
+      return (
+        <main class="splash" id="main">
+          <p role="status">Checking your session{"\u2026"}</p>
+        </main>
+      );
+    case "unreachable":
+      return (
+        <main class="splash" id="main">
+          <div class="error-box" role="alert">
+            <p>The dashboard cannot reach the server: {state.message}</p>
+            <button type="button" onClick={() => void checkSession()}>
+              Try again
+            </button>
+          </div>
+        </main>
+      );
+    case "anonymous":
+      return <LoginPage notice={state.notice} />;
+    case "authenticated":
+      return (
+        <Layout me={state.me}>
+          <Router onRouteChange={focusMain}>
+            <Route path="/" component={Home} />
+            <Route path="/status" component={StatusPage} />
+            <Route path="/rules" component={RulesPage} />
+            <Route path="/monitors" component={MonitorsPage} />
+            <Route path="/preferences" component={PreferencesPage} />
+            <Route default component={NotFoundPage} />
+          </Router>
+        </Layout>
+      );
+  }
+}
+
+export function App() {
+  useEffect(() => void checkSession(), []);
+  return (
+    <LocationProvider>
+      <Shell />
+    </LocationProvider>
+  );
+}

@@ -1,0 +1,57 @@
+import type { ComponentChildren } from "preact";
+import { useLocation } from "preact-iso";
+import type { Me } from "../lib/types";
+import { logOut, logoutError } from "../models/session";
+import { ConnectionIndicator } from "./connection-indicator";
+
+const NAV = [
+  { href: "/status", label: "Live status" },
+  { href: "/rules", label: "Rules" },
+  { href: "/monitors", label: "Monitors" },
+  { href: "/preferences", label: "Preferences" },
+] as const;
+
+/** The authenticated frame: header with navigation, live state and logout; the page below. */
+export function Layout({ me, children }: { me: Me; children: ComponentChildren }) {
+  const { path } = useLocation();
+  return (
+    <>
+      <a class="skip-link" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>
+        Skip to content
+      </a>
+      <header class="topbar">
+        <a class="brand" href="/status">
+          Edge Monitor
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((item) => (
+              <li key={item.href}>
+                <a href={item.href} aria-current={path === item.href ? "page" : undefined}>
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="topbar-end">
+          <ConnectionIndicator />
+          <span class="who" title={me.email}>
+            {me.name} <span class="muted">({me.role})</span>
+          </span>
+          <button type="button" onClick={() => void logOut()}>
+            Log out
+          </button>
+        </div>
+      </header>
+      {logoutError.value && (
+        <p class="error-banner" role="alert">
+          {logoutError.value}
+        </p>
+      )}
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  );
+}

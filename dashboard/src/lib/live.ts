@@ -1,0 +1,136 @@
+/**
+ * The dashboard socket's client side, as pure functions: parsing server
+ * frames, and folding snapshot/delta messages into state with gap detection.
+ * Protocol: worker/core/protocol/dashboard.ts.
+ */
+import type { ClientMessage, ServerMessage, Topic } from "../../../worker/core/protocol/dashboard";
+import { parseServices } from "./services";
+import type { ServiceHealth } from "./types";
+
+/** Keep-alive: sent as plain text every PING_INTERVAL_MS; the runtime answers "pong". */
+export const PING = "ping";
+export const PONG = "pong";
+export const PING_INTERVAL_MS = 25_000;
+
+export const RESYNC: ClientMessage = { type: "resync" };
+
+export type Frame = { kind: "pong" } | { kind: "message"; message: ServerMessage } | { kind: "invalid"; raw: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+const isSeq = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+
+/** Classifies one text frame from the server. Never throws. */
+export function parseFrame(raw: string): Frame {
+  if (raw === PONG) return { kind: "pong" };
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { kind: "invalid", raw };
+  }
+  if (!isObject(data)) return { kind: "invalid", raw };
+  const at = typeof data.at === "string" ? data.at : "";
+  if (data.type === "snapshot" && isSeq(data.seq) && isObject(data.state)) {
+    return {
+      kind: "message",
+      message: { type: "snapshot", seq: data.seq, at, state: data.state as Partial<Record<Topic, unknown>> },
+    };
+  }
+  if (data.type === "delta" && isSeq(data.seq) && typeof data.topic === "string") {
+    return {
+      kind: "message",
+      message: { type: "delta", seq: data.seq, at, topic: data.topic as Topic, data: data.data },
+    };
+  }
+  if (data.type === "error" && typeof data.message === "string") {
+    return { kind: "message", message: { type: "error", message: data.message } };
+  }
+  return { kind: "invalid", raw };
+}
+
+/** True when `seq` does not directly follow `lastSeq`: the client missed something (mirrors the server's `hasGap`). */
+export function hasGap(lastSeq: number, seq: number): boolean {
+  return seq !== lastSeq + 1;
+}
+
+export interface LiveState {
+  /** seq of the last snapshot or delta applied; null until this connection's first snapshot. */
+  lastSeq: number | null;
+  /** A resync was requested: ignore deltas until the new snapshot. */
+  resyncing: boolean;
+  /** Latest services from the socket; null when the socket has not sent any yet. */
+  services: ServiceHealth[] | null;
+  /** Server time (`at`) of the last message applied. */
+  updatedAt: string | null;
+  /** The last `error` message from the server. */
+  serverError: string | null;
+}
+
+export const initialLiveState = (): LiveState => ({
+  lastSeq: null,
+  resyncing: false,
+  services: null,
+  updatedAt: null,
+  serverError: null,
+});
+
+/** State for a fresh connection: sequence tracking restarts, data already shown stays until replaced. */
+export const onReconnect = (state: LiveState): LiveState => ({ ...state, lastSeq: null, resyncing: false });
+
+export interface Step {
+  state: LiveState;
+  /** A message to send back to the server, if any. */
+  reply?: ClientMessage;
+  /** Services this message brought, if any. */
+  services?: ServiceHealth[];
+  /**
+   * True when `services` came from a connection's first snapshot: the hub's last
+   * publication, possibly older than what the page fetched over HTTP meanwhile.
+   * Deltas and resync snapshots are never stale.
+   */
+  mayBeStale?: boolean;
+}
+
+/** Applies one topic's data to the state. Unknown topics and malformed data change nothing. */
+function applyTopic(state: LiveState, topic: string, data: unknown): LiveState {
+  if (topic === "services") {
+    const services = parseServices(data);
+    return services ? { ...state, services } : state;
+  }
+  return state; // "metrics", "alerts": shown by later dashboard pages
+}
+
+/** The step from `before` to `next`, reporting services when the message carried some. */
+function withServices(before: LiveState, next: LiveState, { mayBeStale }: { mayBeStale: boolean }): Step {
+  if (next.services === null || next.services === before.services) return { state: next };
+  return { state: next, services: next.services, mayBeStale };
+}
+
+/** Folds one server message into the state; asks for a resync when a delta does not follow on. */
+export function reduce(state: LiveState, message: ServerMessage): Step {
+  switch (message.type) {
+    case "snapshot": {
+      let next: LiveState = {
+        ...state,
+        lastSeq: message.seq,
+        resyncing: false,
+        updatedAt: message.at || state.updatedAt,
+      };
+      for (const [topic, data] of Object.entries(message.state)) next = applyTopic(next, topic, data);
+      return withServices(state, next, { mayBeStale: state.lastSeq === null && !state.resyncing });
+    }
+    case "delta": {
+      // Before this connection's first snapshot (it always comes first) or while a resync is under way, wait.
+      if (state.lastSeq === null || state.resyncing) return { state };
+      if (hasGap(state.lastSeq, message.seq)) return { state: { ...state, resyncing: true }, reply: RESYNC };
+      const next = applyTopic(
+        { ...state, lastSeq: message.seq, updatedAt: message.at || state.updatedAt },
+        message.topic,
+        message.data,
+      );
+      return withServices(state, next, { mayBeStale: false });
+    }
+    case "error":
+      return { state: { ...state, serverError: message.message } };
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Live service health: loaded over HTTP, then kept current by the dashboard
+ * socket (`/ws`, authenticated by the session cookie). The socket reconnects by
+ * itself (partysocket); sequence gaps trigger a resync (see lib/live.ts).
+ */
+import { signal } from "@preact/signals";
+import ReconnectingWebSocket from "partysocket/ws";
+import { isUnauthorized } from "../lib/api";
+import { initialLiveState, type LiveState, onReconnect, parseFrame, PING, PING_INTERVAL_MS, reduce } from "../lib/live";
+import type { ServiceHealth } from "../lib/types";
+import { api } from "./session";
+
+export type Connection = "offline" | "connecting" | "connected" | "reconnecting";
+
+export const connection = signal<Connection>("offline");
+/** Latest service health (HTTP answers, socket deltas and resyncs; a connection's first snapshot only when nothing is shown yet); null until the first arrives. */
+export const services = signal<ServiceHealth[] | null>(null);
+/** When `services` last changed (ISO). */
+export const servicesUpdatedAt = signal<string | null>(null);
+export const servicesError = signal<string | null>(null);
+export const servicesLoading = signal(false);
+
+let socket: ReconnectingWebSocket | null = null;
+let pingTimer: ReturnType<typeof setInterval> | undefined;
+let state: LiveState = initialLiveState();
+let lastSessionCheck = 0;
+let awaitingPong = false;
+/** Bumped by stopLive, so an HTTP answer that arrives after logout is dropped. */
+let generation = 0;
+
+const socketUrl = () => `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+
+function setServices(list: ServiceHealth[], at: string | null) {
+  services.value = list;
+  servicesUpdatedAt.value = at ?? new Date().toISOString();
+  servicesError.value = null;
+}
+
+function onFrame(ws: ReconnectingWebSocket, raw: unknown) {
+  awaitingPong = false; // anything from the server proves the connection alive
+  if (typeof raw !== "string") return;
+  const frame = parseFrame(raw);
+  if (frame.kind !== "message") return; // "pong", or something this version does not understand
+  const step = reduce(state, frame.message);
+  state = step.state;
+  if (step.reply) ws.send(JSON.stringify(step.reply));
+  // A connection's first snapshot may be older than what is shown (the HTTP answer; see the "open" handler).
+  if (step.services && (!step.mayBeStale || services.value === null)) setServices(step.services, state.updatedAt);
+}
+
+/** Every PING_INTERVAL_MS: a ping; when the previous one got no answer, the connection is dead: reconnect. */
+function keepAlive(ws: ReconnectingWebSocket) {
+  if (ws.readyState !== ws.OPEN) return;
+  if (awaitingPong) {
+    awaitingPong = false;
+    ws.reconnect();
+    return;
+  }
+  awaitingPong = true;
+  ws.send(PING);
+}
+
+/** A socket that keeps failing may mean the session is gone: ask the API (a 401 there logs out). */
+function checkSessionSoon() {
+  if (Date.now() - lastSessionCheck < 10_000) return;
+  lastSessionCheck = Date.now();
+  api.get("/api/admin/me").catch(() => {});
+}
+
+/** Opens the live connection (idempotent). */
+export function startLive(): void {
+  if (socket) return;
+  state = initialLiveState();
+  connection.value = "connecting";
+  let opened = false;
+  const ws = new ReconnectingWebSocket(socketUrl, undefined, {
+    minReconnectionDelay: 500,
+    maxReconnectionDelay: 10_000,
+    connectionTimeout: 8_000,
+  });
+  ws.addEventListener("open", () => {
+    if (socket !== ws) return;
+    state = onReconnect(state);
+    connection.value = "connected";
+    awaitingPong = false;
+    clearInterval(pingTimer);
+    pingTimer = setInterval(() => keepAlive(ws), PING_INTERVAL_MS);
+    // Back after a drop: whatever happened meanwhile may not be in the hub's snapshot; read the current state.
+    if (opened) void loadServices();
+    opened = true;
+  });
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    clearInterval(pingTimer);
+    connection.value = "reconnecting";
+    checkSessionSoon();
+  });
+  ws.addEventListener("message", (event) => {
+    if (socket === ws) onFrame(ws, event.data);
+  });
+  socket = ws;
+}
+
+/** Closes the live connection and forgets what it showed (on logout). */
+export function stopLive(): void {
+  generation += 1;
+  clearInterval(pingTimer);
+  const ws = socket;
+  socket = null;
+  ws?.close(1000, "logged out");
+  state = initialLiveState();
+  connection.value = "offline";
+  services.value = null;
+  servicesUpdatedAt.value = null;
+  servicesError.value = null;
+}
+
+/** (Re)loads service health over HTTP. */
+export async function loadServices(): Promise<void> {
+  const gen = generation;
+  servicesLoading.value = true;
+  try {
+    const { services: list } = await api.get<{ services: ServiceHealth[] }>("/api/admin/monitoring/health/services");
+    if (gen === generation) setServices(list, null);
+  } catch (err) {
+    if (gen === generation && !isUnauthorized(err))
+      servicesError.value = err instanceof Error ? err.message : String(err);
+  } finally {
+    servicesLoading.value = false;
+  }
+}
