@@ -4,9 +4,7 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../../worker/db/client";
 import { escalationPolicies } from "../../worker/db/schema";
 import { ApiError, asConflict } from "../../worker/lib/errors";
-import { callJson, createAdmin } from "./helpers";
-
-type ErrorBody = { error: string; details: { field?: string; reason: string }[] };
+import { callJson, createAdmin, type ErrorBody } from "./helpers";
 
 const rule = {
   rule_name: "API Response Time > 1000ms",

@@ -1,12 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { callJson, createAdmin, type TestAdmin } from "./helpers";
+import { callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
 
 const BASE = "/api/admin/monitoring/escalation-policies";
-
-interface ErrorBody {
-  error: string;
-  details: { field?: string; reason: string }[];
-}
 
 let admin: TestAdmin;
 let other: TestAdmin;

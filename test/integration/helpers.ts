@@ -50,3 +50,16 @@ export async function callJson<T = Record<string, unknown>>(method: string, path
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as T };
 }
+
+/** The API's error body. */
+export interface ErrorBody {
+  error: string;
+  message: string;
+  details: { field?: string; index?: number; reason: string }[];
+}
+
+/** Hex SHA-256, computed independently of the code under test. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,13 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+import { call, callJson, createAdmin, type TestAdmin, type ErrorBody, sha256Hex } from "./helpers";
 
 const BASE = "/api/admin/monitoring/keys";
-
-interface ErrorBody {
-  error: string;
-  details: { field?: string; reason: string }[];
-}
 
 let admin: TestAdmin;
 
@@ -17,12 +12,6 @@ beforeAll(async () => {
 
 /** A body that must be refused, the field the 400 must name, and the reason it must give. */
 type Case = [label: string, body: unknown, field: string, reason: RegExp];
-
-/** Independent of the Worker's own helper, so a wrong hash would show. */
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const readRow = (id: unknown) =>
   env.DB.prepare("SELECT * FROM ingest_keys WHERE id = ?").bind(id).first<Record<string, unknown>>();

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, callJson, createAdmin } from "./helpers";
+import { call, callJson, createAdmin, type ErrorBody } from "./helpers";
 
 const PATH = "/api/admin/monitoring/preferences";
 
@@ -18,11 +18,6 @@ interface Prefs {
   timezone: string;
   critical_bypasses_quiet_hours: boolean;
   updated_at: string | null;
-}
-
-interface ErrorBody {
-  error: string;
-  details: { field?: string; reason: string }[];
 }
 
 describe("notification preferences", () => {

@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seriesKey } from "../../worker/core/series";
-import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+import { call, callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
 
 type Rule = Record<string, unknown> & { id: number };
-type ErrorBody = { error: string; message: string; details: { field?: string; reason: string }[] };
 
 const BASE = "/api/admin/monitoring/rules";
 const paymentRule = {
@@ -127,7 +126,7 @@ describe("rules CRUD", () => {
         "threshold_value",
       ].sort(),
     );
-    for (const d of (res.body as ErrorBody).details) expect(d.reason.length).toBeGreaterThan(3);
+    for (const d of (res.body as unknown as ErrorBody).details) expect(d.reason.length).toBeGreaterThan(3);
   });
 
   it("validates parameters against the rule kind", async () => {

@@ -1,13 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { callJson, createAdmin, type TestAdmin } from "./helpers";
+import { callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
 
 const BASE = "/api/admin/monitoring/silences";
 const HOUR = 3_600_000;
-
-interface ErrorBody {
-  error: string;
-  details: { field?: string; reason: string }[];
-}
 
 let admin: TestAdmin;
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, callJson, createAdmin } from "./helpers";
+import { call, callJson, createAdmin, type ErrorBody, sha256Hex } from "./helpers";
 
 interface Token {
   id: number;
@@ -21,16 +21,6 @@ interface CreatedToken {
   expires_at: string | null;
   token: string;
 }
-
-interface ErrorBody {
-  error: string;
-  details: { field?: string; reason: string }[];
-}
-
-const sha256Hex = async (text: string) =>
-  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
 
 const listTokens = async (token: string) =>
   (await callJson<{ tokens: Token[] }>("GET", "/api/admin/tokens", { token })).body.tokens;

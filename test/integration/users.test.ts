@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { call, callJson, createAdmin } from "./helpers";
+import { call, callJson, createAdmin, type ErrorBody, sha256Hex } from "./helpers";
 
 interface User {
   id: number;
@@ -11,17 +11,6 @@ interface User {
   created_at: string;
   updated_at: string;
 }
-
-interface ErrorBody {
-  error: string;
-  message: string;
-  details: { field?: string; reason: string }[];
-}
-
-const sha256Hex = async (text: string) =>
-  [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)))]
-    .map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
 
 /** Makes `keep` the only owner, whatever earlier tests left behind. */
 async function onlyOwner(keep: number) {

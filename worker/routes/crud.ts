@@ -9,6 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { asc, eq, gt, type InferInsertModel, type InferSelectModel } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { toIso } from "../core/time";
 import type { Actor } from "../middleware/auth";
 import { getDb } from "../db/client";
 import { asConflict, badRequest, notFound } from "../lib/errors";
@@ -60,7 +61,12 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
   ) =>
     | Promise<{ values: InferInsertModel<T>; reveal?: Record<string, unknown> }>
     | { values: InferInsertModel<T>; reveal?: Record<string, unknown> };
-  toOutput: (row: Row<T>, ctx: OutputContext) => z.input<O>;
+  /**
+   * Row → response. By default: `id`, the writable fields (`toInput`), whatever
+   * `extraOutput` adds, and `created_at`/`updated_at` as ISO strings.
+   */
+  toOutput?: (row: Row<T>, ctx: OutputContext) => z.input<O>;
+  extraOutput?: (row: Row<T>, ctx: OutputContext) => Record<string, unknown>;
   /** Runs after a write commits (e.g. tells a Durable Object); `row` is null after delete. */
   afterWrite?: (env: Env, id: number, row: Row<T> | null) => Promise<void>;
   /** Extra checks with database access, throwing ApiError (e.g. a referenced id exists). */
@@ -90,6 +96,18 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
       ),
     );
   const table = r.table as Table;
+
+  const render = (row: Row<T>, ctx: OutputContext): unknown => {
+    if (r.toOutput) return r.toOutput(row, ctx);
+    const { id, createdAt, updatedAt } = row as { id: number; createdAt?: number; updatedAt?: number };
+    return {
+      id,
+      ...r.toInput(row),
+      ...r.extraOutput?.(row, ctx),
+      ...(createdAt === undefined ? {} : { created_at: toIso(createdAt) }),
+      ...(updatedAt === undefined ? {} : { updated_at: toIso(updatedAt) }),
+    };
+  };
 
   /** Validates a whole object (create, or update after merging). */
   const validate = (body: unknown): z.output<F> => {
@@ -124,7 +142,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const out = outputContext(c.env, c.req.url);
     const last = page.at(-1) as { id: number } | undefined;
     const body = {
-      [r.collection]: page.map((row) => r.toOutput(row, out)),
+      [r.collection]: page.map((row) => render(row, out)),
       next_cursor: rows.length > limit && last ? String(last.id) : null,
     };
     return c.json(body as never, 200);
@@ -152,10 +170,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
-    return c.json(
-      { ...(r.toOutput(created, outputContext(c.env, c.req.url, now)) as object), ...reveal } as never,
-      201,
-    );
+    return c.json({ ...(render(created, outputContext(c.env, c.req.url, now)) as object), ...reveal } as never, 201);
   });
 
   const getRoute = createRoute({
@@ -168,7 +183,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   });
   app.openapi(getRoute, async (c) => {
     const row = await load(c.env, c.req.valid("param").id);
-    return c.json(r.toOutput(row, outputContext(c.env, c.req.url)) as never, 200);
+    return c.json(render(row, outputContext(c.env, c.req.url)) as never, 200);
   });
 
   const updateRoute = createRoute({
@@ -202,7 +217,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
       .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
-    return c.json(r.toOutput(updated, outputContext(c.env, c.req.url, now)) as never, 200);
+    return c.json(render(updated, outputContext(c.env, c.req.url, now)) as never, 200);
   });
 
   const deleteRoute = createRoute({

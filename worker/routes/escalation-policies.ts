@@ -10,7 +10,7 @@ import { getDb } from "../db/client";
 import { adminUsers, escalationPolicies as policyTable } from "../db/schema";
 import { badRequest, conflict, type ErrorDetail } from "../lib/errors";
 import { crudRoutes } from "./crud";
-import { iso, Name, Timestamps } from "./fields";
+import { Name, Timestamps } from "./fields";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
 
@@ -99,12 +99,6 @@ export const escalationPolicies = crudRoutes({
   toInput: rowToInput,
   toValues: (input) => ({
     values: { name: input.name, description: input.description, steps: input.steps, repeatCount: input.repeat_count },
-  }),
-  toOutput: (row) => ({
-    id: row.id,
-    ...rowToInput(row),
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
   }),
 });
 

@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
 import { crudRoutes } from "./crud";
-import { iso, MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
+import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
 import { randomUrlSafe } from "../lib/secrets";
 
@@ -205,13 +205,9 @@ export const monitors = crudRoutes({
       heartbeatSlug: input.kind === "heartbeat" ? (existing?.heartbeatSlug ?? newHeartbeatSlug()) : null,
     },
   }),
-  toOutput: (row, { origin }) => ({
-    id: row.id,
-    ...rowToInput(row),
+  extraOutput: (row, { origin }) => ({
     heartbeat_url:
       row.kind === "heartbeat" && row.heartbeatSlug ? `${origin}/api/heartbeat/${row.heartbeatSlug}` : null,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
   }),
 });
 

@@ -104,13 +104,7 @@ export const rules = crudRoutes({
       createdBy: existing ? existing.createdBy : actor.adminId,
     },
   }),
-  toOutput: (row: RuleRow) => ({
-    id: row.id,
-    ...rowToInput(row),
-    created_by: row.createdBy,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-  }),
+  extraOutput: (row) => ({ created_by: row.createdBy }),
   afterWrite: async (env, id, row) => {
     await env.ALERT_RULE.getByName(String(id)).configure(row && row.isActive ? rowToRule(row) : null);
   },

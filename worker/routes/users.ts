@@ -10,7 +10,7 @@ import { adminUsers } from "../db/schema";
 import { conflict, notFound } from "../lib/errors";
 import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
-import { Email, iso, TimeZone, Timestamps } from "./fields";
+import { Email, TimeZone, Timestamps } from "./fields";
 import { CreatedToken, issueToken, NewToken } from "./tokens";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
@@ -76,12 +76,6 @@ export const users = crudRoutes({
   toInput: rowToInput,
   toValues: (input) => ({
     values: { email: input.email, name: input.name, role: input.role, timezone: input.timezone },
-  }),
-  toOutput: (row: UserRow) => ({
-    id: row.id,
-    ...rowToInput(row),
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
   }),
 });
 
