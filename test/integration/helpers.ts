@@ -1,5 +1,6 @@
 /** Helpers for workerd tests: admins with tokens, and requests through the real Worker. */
 import { env, exports } from "cloudflare:workers";
+import { expect } from "vitest";
 import type { Role } from "../../worker/core/roles";
 import { hashSecret, newSecret, secretPrefix } from "../../worker/lib/secrets";
 
@@ -62,4 +63,13 @@ export interface ErrorBody {
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Asserts GET, PUT (with `putBody`) and DELETE of an id that does not exist under `base` answer 404 not_found. */
+export async function expectUnknownIdNotFound(base: string, token: string, putBody: Record<string, unknown>) {
+  for (const [method, body] of [["GET"], ["PUT", putBody], ["DELETE"]] as const) {
+    const res = await callJson<ErrorBody>(method, `${base}/999999`, { token, body });
+    expect(res.status, method).toBe(404);
+    expect(res.body.error).toBe("not_found");
+  }
 }

@@ -1,6 +1,14 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, callJson, createAdmin, type TestAdmin, type ErrorBody, sha256Hex } from "./helpers";
+import {
+  call,
+  callJson,
+  createAdmin,
+  type TestAdmin,
+  type ErrorBody,
+  sha256Hex,
+  expectUnknownIdNotFound,
+} from "./helpers";
 
 const BASE = "/api/admin/monitoring/keys";
 
@@ -149,12 +157,7 @@ describe("ingest keys", () => {
   });
 
   it("answers 404 for an unknown id", async () => {
-    const path = `${BASE}/999999`;
-    for (const [method, body] of [["GET"], ["PUT", { name: "x" }], ["DELETE"]] as const) {
-      const res = await callJson<ErrorBody>(method, path, { token: admin.token, body });
-      expect(res.status).toBe(404);
-      expect(res.body.error).toBe("not_found");
-    }
+    await expectUnknownIdNotFound(BASE, admin.token, { name: "x" });
   });
 
   it("lets only admins create keys", async () => {

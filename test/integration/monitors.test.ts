@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
+import { callJson, createAdmin, type TestAdmin, type ErrorBody, expectUnknownIdNotFound } from "./helpers";
 
 const BASE = "/api/admin/monitoring/monitors";
 
@@ -252,12 +252,7 @@ describe("monitors", () => {
   });
 
   it("answers 404 for an unknown id", async () => {
-    const path = `${BASE}/999999`;
-    for (const [method, body] of [["GET"], ["PUT", { name: "x" }], ["DELETE"]] as const) {
-      const res = await callJson<ErrorBody>(method, path, { token: admin.token, body });
-      expect(res.status).toBe(404);
-      expect(res.body.error).toBe("not_found");
-    }
+    await expectUnknownIdNotFound(BASE, admin.token, { name: "x" });
   });
 
   it("lets viewers read but not write", async () => {

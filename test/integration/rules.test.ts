@@ -1,25 +1,15 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { DEMO_RULES } from "../../scripts/lib/seed.mjs";
 import { seriesKey } from "../../worker/core/series";
 import { call, callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
 
 type Rule = Record<string, unknown> & { id: number };
 
 const BASE = "/api/admin/monitoring/rules";
-const paymentRule = {
-  rule_name: "Payment Failure Rate > 5%",
-  metric_name: "payment_failure_rate",
-  service: "ecpay",
-  kind: "threshold",
-  comparison_operator: ">",
-  threshold_value: 5,
-  for_seconds: 60,
-  severity: "critical",
-  notification_channels: ["email", "slack"],
-  cooldown_minutes: 15,
-  max_alerts_per_hour: 4,
-  is_active: true,
-};
+// The seed's own example rule, so the demo configuration is proven valid too.
+const [seededPaymentRule] = DEMO_RULES;
+const paymentRule = { ...seededPaymentRule, is_active: true };
 
 let admin: TestAdmin;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
+import { callJson, createAdmin, type TestAdmin, type ErrorBody, expectUnknownIdNotFound } from "./helpers";
 
 const BASE = "/api/admin/monitoring/silences";
 const HOUR = 3_600_000;
@@ -149,11 +149,6 @@ describe("silences", () => {
   });
 
   it("answers 404 for an unknown id", async () => {
-    const path = `${BASE}/999999`;
-    for (const [method, body] of [["GET"], ["PUT", { comment: "x" }], ["DELETE"]] as const) {
-      const res = await callJson<ErrorBody>(method, path, { token: admin.token, body });
-      expect(res.status).toBe(404);
-      expect(res.body.error).toBe("not_found");
-    }
+    await expectUnknownIdNotFound(BASE, admin.token, { comment: "x" });
   });
 });
