@@ -7,10 +7,14 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
+import { demo } from "./demo/routes";
 import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
+import { heartbeat } from "./routes/heartbeat";
+import { ingest } from "./routes/ingest";
 import { keys } from "./routes/keys";
 import { me } from "./routes/me";
+import { metrics } from "./routes/metrics";
 import { monitors } from "./routes/monitors";
 import { preferences } from "./routes/preferences";
 import { rules } from "./routes/rules";
@@ -56,10 +60,21 @@ admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);
-for (const resource of [health, rules, monitors, keys, escalationPolicies, silences]) {
+for (const resource of [health, metrics, rules, monitors, keys, escalationPolicies, silences]) {
   admin.route("/monitoring", resource);
 }
 app.route("/api/admin", admin);
+
+// Collection: push ingest (scoped ingest keys) and heartbeat pings (the URL's key).
+app.route("/api", ingest);
+app.route("/api", heartbeat);
+
+// The demo shop exists only in demo mode (`npm start`).
+app.use("/demo/*", async (c, next) => {
+  if (c.env.DEMO_MODE !== "1") throw new ApiError(404, "The demo shop runs only in demo mode.");
+  await next();
+});
+app.route("/demo", demo);
 
 // The dashboard socket: authenticated like the admin API, then handed to the hub.
 app.get("/ws", async (c) => {

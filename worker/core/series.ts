@@ -9,6 +9,8 @@ export interface Sample {
   value: number;
   /** Epoch ms when the value was observed. */
   ts: number;
+  /** Why, for outcome series (probe_up, heartbeat_ok): "status 503", "keyword missing", … */
+  message?: string;
 }
 
 /**

@@ -82,6 +82,10 @@ export const monitors = sqliteTable(
     /** Unguessable path segment of the heartbeat URL (heartbeat monitors only). */
     heartbeatSlug: text("heartbeat_slug").unique(),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** Scheduling (cron-run monitors): when the next run is due, and the lease of a run in progress. */
+    nextDueAt: integer("next_due_at"),
+    leaseUntil: integer("lease_until"),
+    lastRunAt: integer("last_run_at"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -256,3 +260,22 @@ export const systemMetrics = sqliteTable(
     index("system_metrics_lookup_idx").on(t.metricName, t.service, t.resolutionSeconds, t.bucketStart),
   ],
 );
+
+export const HEARTBEAT_STATES = ["new", "ok", "running", "late", "failed"] as const;
+
+/** The latest pings of a heartbeat monitor and what they mean. */
+export const heartbeatState = sqliteTable("heartbeat_state", {
+  monitorId: integer("monitor_id")
+    .primaryKey()
+    .references(() => monitors.id, { onDelete: "cascade" }),
+  state: text("state", { enum: HEARTBEAT_STATES }).notNull().default("new"),
+  lastPingAt: integer("last_ping_at"),
+  lastStartAt: integer("last_start_at"),
+  lastFailAt: integer("last_fail_at"),
+  lastExitCode: integer("last_exit_code"),
+  lastRuntimeMs: integer("last_runtime_ms"),
+  /** Runtimes of recent successful runs (ms, newest last), to flag runs suspiciously fast or slow. */
+  recentRuntimesMs: json<number[]>("recent_runtimes_ms").notNull().default([]),
+  message: text("message"),
+  updatedAt: updatedAt(),
+});

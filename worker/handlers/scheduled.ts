@@ -1,11 +1,36 @@
-/** The per-minute cron: refreshes the live dashboard's service health. */
+/**
+ * The per-minute cron. Each job is independent glue owned by its module; one
+ * failing job is logged and does not stop the others.
+ */
+import { pushDemoMetrics } from "../demo/push";
 import { readMonitorHealth, toServiceHealthWire } from "../routes/health";
+import { checkHeartbeats } from "./heartbeats";
+import { runScheduledProbes, watchProbeRunners } from "./probes";
+import { recordDerivedMetrics, runRetention } from "./series-jobs";
 
-export async function handleScheduled(
-  controller: ScheduledController,
-  env: Env,
-  _ctx: ExecutionContext,
-): Promise<void> {
-  const services = await readMonitorHealth(env, controller.scheduledTime);
+type Job = [name: string, run: (env: Env, now: number) => Promise<void>];
+
+const publishHealth = async (env: Env, now: number) => {
+  const services = await readMonitorHealth(env, now);
   await env.DASHBOARD_HUB.getByName("main").publish("services", services.map(toServiceHealthWire));
+};
+
+const demoOnly = (run: Job[1]): Job[1] => (env, now) => (env.DEMO_MODE === "1" ? run(env, now) : Promise.resolve());
+
+export const JOBS: Job[] = [
+  ["demo", demoOnly(pushDemoMetrics)],
+  ["probes", runScheduledProbes],
+  ["watchdog", watchProbeRunners],
+  ["heartbeats", checkHeartbeats],
+  ["derived", recordDerivedMetrics],
+  ["retention", runRetention],
+  ["health", publishHealth],
+];
+
+export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+  const now = controller.scheduledTime;
+  const results = await Promise.allSettled(JOBS.map(([, run]) => run(env, now)));
+  results.forEach((result, i) => {
+    if (result.status === "rejected") console.error(`cron job ${JOBS[i]?.[0]} failed`, result.reason);
+  });
 }

@@ -1,0 +1,4 @@
+/** TODO(in progress): heartbeat routes. */
+import { createApi } from "./api";
+
+export const heartbeat = createApi();

@@ -1,0 +1,4 @@
+/** TODO(in progress): ingest routes. */
+import { createApi } from "./api";
+
+export const ingest = createApi();

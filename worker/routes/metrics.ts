@@ -1,0 +1,4 @@
+/** TODO(in progress): metrics routes. */
+import { createApi } from "./api";
+
+export const metrics = createApi();
