@@ -72,6 +72,8 @@ async function main() {
       "127.0.0.1",
       "--var",
       "DEMO_MODE:1",
+      "--var",
+      `DEMO_BASE_URL:http://127.0.0.1:${port}`,
       "--show-interactive-dev-session=false",
       ...(persistTo ? ["--persist-to", persistTo] : []),
     ],
