@@ -10,6 +10,11 @@ interface Secrets {
   ACCESS_TEAM_DOMAIN?: string;
   /** Audience (AUD tag) of the Access application. */
   ACCESS_AUD?: string;
+  /** Analytics Engine SQL API, for long-range history in production: account id and an Account Analytics Read token. */
+  AE_ACCOUNT_ID?: string;
+  AE_API_TOKEN?: string;
+  /** Base URL of the Cloudflare API (default https://api.cloudflare.com/client/v4). */
+  AE_SQL_API_BASE?: string;
 }
 
 declare global {
