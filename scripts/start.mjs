@@ -85,6 +85,8 @@ async function main() {
   await waitForHealthz(child);
   const created = await seedDemo(base, token);
   step(created.length ? `seeded the demo configuration: ${created.join(", ")}` : "demo configuration already present");
+  // One tick now, so pushed and probed data shows at once rather than at the next minute.
+  await tick();
   startCronTicker();
 
   console.log(
