@@ -5,7 +5,15 @@
  * from hibernation continues where it stopped.
  */
 import { DurableObject } from "cloudflare:workers";
-import { PING, PONG, parseClientMessage, type ServerMessage, type Topic } from "../worker/core/protocol/dashboard";
+import {
+  INCREMENTAL_TOPICS,
+  PING,
+  PONG,
+  parseClientMessage,
+  type ServerMessage,
+  type Topic,
+} from "../worker/core/protocol/dashboard";
+import { seriesIndex, toSampleWire } from "../worker/lib/series";
 
 type State = Partial<Record<Topic, unknown>>;
 
@@ -21,16 +29,22 @@ export class DashboardHub extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", { status: 426 });
     }
+    // Snapshot first, then join the broadcast: a delta published meanwhile shows up
+    // as a seq gap (the client resyncs) instead of arriving before the snapshot.
+    const snapshot = JSON.stringify(await this.snapshot());
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, ["dashboard"]);
-    server.send(JSON.stringify(await this.snapshot()));
+    server.send(snapshot);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Stores the new state of `topic` and broadcasts it as the next delta. Returns its seq. */
+  /**
+   * Broadcasts `data` as the next delta of `topic` and returns its seq. The whole
+   * state of a topic is stored for snapshots; incremental topics are not (see INCREMENTAL_TOPICS).
+   */
   async publish(topic: Topic, data: unknown): Promise<number> {
     const seq = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
-    await this.ctx.storage.put({ seq, [`topic:${topic}`]: data });
+    await this.ctx.storage.put(INCREMENTAL_TOPICS.has(topic) ? { seq } : { seq, [`topic:${topic}`]: data });
     const message: ServerMessage = { type: "delta", seq, at: new Date().toISOString(), topic, data };
     const text = JSON.stringify(message);
     for (const ws of this.ctx.getWebSockets("dashboard")) {
@@ -58,14 +72,13 @@ export class DashboardHub extends DurableObject<Env> {
   }
 
   private async snapshot(): Promise<ServerMessage> {
+    // The seq is read first, so the state is at least as new as it says.
+    const seq = (await this.ctx.storage.get<number>("seq")) ?? 0;
     const stored = await this.ctx.storage.list<unknown>({ prefix: "topic:" });
     const state: State = {};
     for (const [key, value] of stored) state[key.slice("topic:".length) as Topic] = value;
-    return {
-      type: "snapshot",
-      seq: (await this.ctx.storage.get<number>("seq")) ?? 0,
-      at: new Date().toISOString(),
-      state,
-    };
+    // The latest sample of every series comes from the index, the source of truth.
+    state.metrics = (await seriesIndex(this.env).list()).map(toSampleWire);
+    return { type: "snapshot", seq, at: new Date().toISOString(), state };
   }
 }

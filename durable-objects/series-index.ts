@@ -1,4 +1,206 @@
-/** SeriesIndex: the latest sample of every series (being built). */
+/**
+ * SeriesIndex: one instance ("main") holding the latest sample of every series, so
+ * health, realtime metrics and rules read many series in one call. Changes reach the
+ * live dashboard as a "metrics" delta at most once per second (an alarm throttles them).
+ */
 import { DurableObject } from "cloudflare:workers";
+import { type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { HEALTH_METRICS, readMonitorHealth, toServiceHealthWire } from "../worker/lib/health";
+import { toSampleWire } from "../worker/lib/series";
 
-export class SeriesIndex extends DurableObject<Env> {}
+/** Most rows `list` answers. */
+export const LIST_LIMIT = 10_000;
+/** Minimum time between two published deltas. */
+export const PUBLISH_INTERVAL_MS = 1_000;
+/** Keys per `IN (…)` query (at most 100 bound parameters). */
+const KEYS_PER_QUERY = 100;
+
+interface Row extends Record<string, SqlStorageValue> {
+  series_key: string;
+  metric: string;
+  service: string;
+  labels: string;
+  value: number;
+  ts: number;
+  message: string | null;
+}
+
+const COLUMNS = "series_key, metric, service, labels, value, ts, message";
+
+function toSample(r: Row): Sample {
+  const s: Sample = {
+    metric: r.metric,
+    service: r.service,
+    labels: JSON.parse(r.labels) as Labels,
+    value: r.value,
+    ts: r.ts,
+  };
+  if (r.message !== null) s.message = r.message;
+  return s;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export class SeriesIndex extends DurableObject<Env> {
+  /** Whether a publish is scheduled or running (then it publishes later changes too); undefined until read. */
+  private armed: boolean | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS latest (
+        series_key TEXT PRIMARY KEY, metric TEXT NOT NULL, service TEXT NOT NULL, labels TEXT NOT NULL,
+        value REAL NOT NULL, ts INTEGER NOT NULL, message TEXT, updated_at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS latest_metric_service ON latest (metric, service);
+      CREATE TABLE IF NOT EXISTS pending (series_key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, published_at INTEGER);
+      INSERT OR IGNORE INTO state (id, seq, published_at) VALUES (1, 0, NULL);
+    `);
+  }
+
+  /** Upserts the latest sample of each series; a sample replaces the held one only when newer. */
+  async update(latest: Sample[]): Promise<void> {
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    const changed = this.ctx.storage.transactionSync(() => {
+      const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
+      let n = 0;
+      for (const s of latest) {
+        const key = seriesKey(s.metric, s.service, s.labels);
+        const updated = sql
+          .exec(
+            `INSERT INTO latest (${COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
+               message = excluded.message, updated_at = excluded.updated_at
+             WHERE excluded.ts > latest.ts
+             RETURNING series_key`,
+            key,
+            s.metric,
+            s.service,
+            JSON.stringify(s.labels),
+            s.value,
+            s.ts,
+            s.message ?? null,
+            now,
+          )
+          .toArray().length;
+        if (updated) {
+          sql.exec("INSERT OR REPLACE INTO pending (series_key, seq) VALUES (?, ?)", key, seq);
+          n += 1;
+        }
+      }
+      return n;
+    });
+    if (changed === 0) return;
+    if (this.armed === undefined) {
+      const stored = await this.ctx.storage.getAlarm();
+      if (this.armed === undefined) this.armed = stored !== null;
+    }
+    if (this.armed) return;
+    this.armed = true;
+    const last = sql.exec<{ published_at: number | null }>("SELECT published_at FROM state").one().published_at;
+    await this.ctx.storage.setAlarm(Math.max(now, (last ?? 0) + PUBLISH_INTERVAL_MS));
+  }
+
+  /** Latest samples, optionally of one metric and/or service, ordered by metric, service (at most LIST_LIMIT). */
+  list(filter: { metric?: string; service?: string } = {}): Sample[] {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.metric !== undefined) {
+      where.push("metric = ?");
+      params.push(filter.metric);
+    }
+    if (filter.service !== undefined) {
+      where.push("service = ?");
+      params.push(filter.service);
+    }
+    return this.ctx.storage.sql
+      .exec<Row>(
+        `SELECT ${COLUMNS} FROM latest ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+         ORDER BY metric, service, series_key LIMIT ${LIST_LIMIT}`,
+        ...params,
+      )
+      .toArray()
+      .map(toSample);
+  }
+
+  /** The latest sample of each series key, in the order asked; null for an unknown series. */
+  get(keys: string[]): (Sample | null)[] {
+    const found = new Map<string, Sample>();
+    for (const part of chunks([...new Set(keys)], KEYS_PER_QUERY)) {
+      const rows = this.ctx.storage.sql
+        .exec<Row>(`SELECT ${COLUMNS} FROM latest WHERE series_key IN (${part.map(() => "?").join(", ")})`, ...part)
+        .toArray();
+      for (const r of rows) found.set(r.series_key, toSample(r));
+    }
+    return keys.map((k) => found.get(k) ?? null);
+  }
+
+  /** Forgets series (e.g. of a deleted monitor). */
+  remove(keys: string[]): void {
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      for (const part of chunks(keys, KEYS_PER_QUERY)) {
+        const marks = part.map(() => "?").join(", ");
+        sql.exec(`DELETE FROM latest WHERE series_key IN (${marks})`, ...part);
+        sql.exec(`DELETE FROM pending WHERE series_key IN (${marks})`, ...part);
+      }
+    });
+  }
+
+  /** Publishes everything changed since the last delta. */
+  override async alarm(): Promise<void> {
+    this.armed = true;
+    try {
+      this.armed = await this.publishPending();
+    } catch (err) {
+      this.armed = undefined;
+      throw err;
+    }
+  }
+
+  /** Sends pending changes as one delta; returns whether another publish is scheduled. */
+  private async publishPending(): Promise<boolean> {
+    const sql = this.ctx.storage.sql;
+    const rows = sql
+      .exec<Row & { seq: number }>(
+        `SELECT ${COLUMNS.split(", ")
+          .map((c) => `l.${c}`)
+          .join(
+            ", ",
+          )}, p.seq FROM pending p JOIN latest l USING (series_key) ORDER BY l.metric, l.service, l.series_key`,
+      )
+      .toArray();
+    const upTo = sql.exec<{ seq: number }>("SELECT seq FROM state").one().seq;
+    if (rows.length) {
+      try {
+        const hub = this.env.DASHBOARD_HUB.getByName("main");
+        await hub.publish(
+          "metrics",
+          rows.map((r) => toSampleWire(toSample(r))),
+        );
+        // A new probe or heartbeat reading can change a service's health: show it now, not at the next cron.
+        if (rows.some((r) => HEALTH_METRICS.has(r.metric))) {
+          const services = await readMonitorHealth(this.env, Date.now(), (keys) => this.get(keys));
+          await hub.publish("services", services.map(toServiceHealthWire));
+        }
+      } catch (err) {
+        // Still pending: the next alarm publishes them.
+        console.error("metrics delta publish failed", err);
+        await this.ctx.storage.setAlarm(Date.now() + PUBLISH_INTERVAL_MS);
+        return true;
+      }
+    }
+    const now = Date.now();
+    sql.exec("DELETE FROM pending WHERE seq <= ?", upTo);
+    sql.exec("UPDATE state SET published_at = ? WHERE id = 1", now);
+    // Changes made while publishing carry a newer seq and go out in the next delta.
+    const left = sql.exec<{ n: number }>("SELECT count(*) AS n FROM pending").one().n;
+    if (left) await this.ctx.storage.setAlarm(now + PUBLISH_INTERVAL_MS);
+    return left > 0;
+  }
+}

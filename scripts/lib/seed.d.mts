@@ -1,3 +1,9 @@
 export declare const DEMO_OWNER: { email: string; name: string; role: "owner" };
 export declare const DEMO_RULES: [Record<string, unknown>, ...Record<string, unknown>[]];
-export declare function seedDemo(baseUrl: string, token: string): Promise<string[]>;
+/** The demo monitors (API bodies) watching the demo shop at `baseUrl`. */
+export declare function demoMonitors(baseUrl: string): Record<string, unknown>[];
+export declare function seedDemo(
+  baseUrl: string,
+  token: string,
+  fetchImpl?: (url: string, init: RequestInit) => Promise<Response>,
+): Promise<string[]>;

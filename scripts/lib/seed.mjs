@@ -34,8 +34,47 @@ export const DEMO_RULES = [
   },
 ];
 
-async function api(baseUrl, token, method, path, body) {
-  const res = await fetch(`${baseUrl}${path}`, {
+/**
+ * Monitors watching the demo shop that the Worker simulates under /demo in demo mode.
+ * `baseUrl` is the Worker's own origin as the Worker itself can reach it.
+ */
+export function demoMonitors(baseUrl) {
+  const http = (name, service, path, interval_seconds, expect = { status: [200] }) => ({
+    name,
+    service,
+    kind: "http",
+    url: `${baseUrl}${path}`,
+    method: "GET",
+    interval_seconds,
+    timeout_ms: 5000,
+    expect,
+  });
+  return [
+    http("ECPay gateway", "ecpay", "/demo/ecpay/health", 30, { status: [200], body_contains: "ok" }),
+    http("Shop API", "api", "/demo/api/health", 15),
+    http("PostgreSQL", "database", "/demo/database/health", 60),
+    http("Redis", "redis", "/demo/redis/health", 60),
+    http("Email service", "email", "/demo/email/health", 60),
+    {
+      name: "Celery metrics",
+      service: "celery",
+      kind: "prometheus",
+      url: `${baseUrl}/demo/metrics`,
+      interval_seconds: 60,
+      timeout_ms: 5000,
+    },
+    {
+      name: "Celery beat: settle payments",
+      service: "celery",
+      kind: "heartbeat",
+      period_seconds: 60,
+      grace_seconds: 45,
+    },
+  ];
+}
+
+async function api(fetchImpl, baseUrl, token, method, path, body) {
+  const res = await fetchImpl(`${baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -45,15 +84,26 @@ async function api(baseUrl, token, method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
-/** Creates whichever demo objects are missing; returns the names it created. */
-export async function seedDemo(baseUrl, token) {
+/**
+ * Creates whichever demo objects are missing; returns the names it created.
+ * `fetchImpl` lets tests send the requests straight into a Worker.
+ */
+export async function seedDemo(baseUrl, token, fetchImpl = fetch) {
+  const call = (method, path, body) => api(fetchImpl, baseUrl, token, method, path, body);
   const created = [];
-  const { rules } = await api(baseUrl, token, "GET", "/api/admin/monitoring/rules?limit=1000");
-  const existing = new Set(rules.map((r) => r.rule_name));
+  const { rules } = await call("GET", "/api/admin/monitoring/rules?limit=1000");
+  const existingRules = new Set(rules.map((r) => r.rule_name));
   for (const rule of DEMO_RULES) {
-    if (existing.has(rule.rule_name)) continue;
-    await api(baseUrl, token, "POST", "/api/admin/monitoring/rules", rule);
+    if (existingRules.has(rule.rule_name)) continue;
+    await call("POST", "/api/admin/monitoring/rules", rule);
     created.push(rule.rule_name);
+  }
+  const { monitors } = await call("GET", "/api/admin/monitoring/monitors?limit=1000");
+  const existingMonitors = new Set(monitors.map((m) => m.name));
+  for (const monitor of demoMonitors(baseUrl)) {
+    if (existingMonitors.has(monitor.name)) continue;
+    await call("POST", "/api/admin/monitoring/monitors", monitor);
+    created.push(monitor.name);
   }
   return created;
 }

@@ -7,8 +7,8 @@ import {
 } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { seriesKey } from "../../worker/core/series";
 import worker from "../../worker/index";
+import { recordSamples } from "../../worker/lib/series";
 import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
 
 type Services = {
@@ -23,24 +23,36 @@ type Services = {
 
 let viewer: TestAdmin;
 
-async function addMonitor(name: string, service: string): Promise<number> {
+async function addMonitor(name: string, service: string, kind = "http", config: Record<string, unknown> = {}) {
   const row = await env.DB.prepare(
-    "INSERT INTO monitors (name, service, kind, config, interval_seconds) VALUES (?, ?, 'http', '{}', 60) RETURNING id",
+    "INSERT INTO monitors (name, service, kind, config, interval_seconds) VALUES (?, ?, ?, ?, 60) RETURNING id",
   )
-    .bind(name, service)
+    .bind(name, service, kind, JSON.stringify(config))
     .first<{ id: number }>();
   if (!row) throw new Error("insert failed");
   return row.id;
 }
 
-async function probe(monitorId: number, service: string, up: 0 | 1, latency: number, ts: number) {
+/** Stores probe results the way the probes do: through the series store, which indexes the latest. */
+async function probe(monitorId: number, service: string, up: 0 | 1, latency: number, ts: number, message?: string) {
   const labels = { monitor: String(monitorId) };
-  await env.METRIC_SERIES.getByName(seriesKey("probe_up", service, labels)).record([
-    { metric: "probe_up", service, labels, value: up, ts },
-  ]);
-  await env.METRIC_SERIES.getByName(seriesKey("probe_latency_ms", service, labels)).record([
-    { metric: "probe_latency_ms", service, labels, value: latency, ts },
-  ]);
+  await recordSamples(
+    env,
+    [
+      { metric: "probe_up", service, labels, value: up, ts, ...(message ? { message } : {}) },
+      { metric: "probe_latency_ms", service, labels, value: latency, ts },
+    ],
+    ts,
+  );
+}
+
+async function heartbeat(monitorId: number, service: string, ok: 0 | 1, ts: number, message?: string) {
+  const labels = { monitor: String(monitorId) };
+  await recordSamples(
+    env,
+    [{ metric: "heartbeat_ok", service, labels, value: ok, ts, ...(message ? { message } : {}) }],
+    ts,
+  );
 }
 
 beforeAll(async () => {
@@ -50,22 +62,32 @@ beforeAll(async () => {
   const api2 = await addMonitor("api search", "api");
   const db = await addMonitor("postgres", "database");
   await addMonitor("email relay", "email");
+  // A nightly-style task: pinged every 10 minutes with 5 minutes' grace, checked 20 minutes ago.
+  const beat = await addMonitor("celery beat", "celery", "heartbeat", { period_seconds: 600, grace_seconds: 300 });
+  const report = await addMonitor("daily report", "reports", "heartbeat", { period_seconds: 60, grace_seconds: 30 });
   await probe(api1, "api", 1, 120, now - 5_000);
   await probe(api2, "api", 1, 340, now - 5_000);
-  await probe(db, "database", 0, 5000, now - 5_000);
+  await probe(db, "database", 0, 5000, now - 5_000, "status 503");
+  await heartbeat(beat, "celery", 1, now - 20 * 60_000);
+  await heartbeat(report, "reports", 0, now - 10_000, "no ping for 95 s");
 });
 
 describe("GET /health/services", () => {
-  it("derives each service's health from its monitors' latest probes", async () => {
+  it("derives each service's health from its monitors' latest probes and heartbeats", async () => {
     const res = await callJson<Services>("GET", "/api/admin/monitoring/health/services", { token: viewer.token });
     expect(res.status).toBe(200);
     expect(res.body.services.map((s) => [s.service, s.status])).toEqual([
       ["api", "healthy"],
+      ["celery", "healthy"],
       ["database", "down"],
       ["email", "unknown"],
+      ["reports", "down"],
     ]);
     expect(res.body.services[0]).toMatchObject({ latency_ms: 340, message: "2/2 monitors up" });
-    expect(res.body.services[2]).toMatchObject({ last_checked_at: null, message: "not checked yet" });
+    // A failing service says why, from the message of its latest probe.
+    expect(res.body.services[2]).toMatchObject({ latency_ms: 5000, message: "postgres: status 503" });
+    expect(res.body.services[3]).toMatchObject({ last_checked_at: null, message: "not checked yet" });
+    expect(res.body.services[4]).toMatchObject({ latency_ms: null, message: "daily report: no ping for 95 s" });
   });
 });
 
@@ -84,12 +106,14 @@ describe("cron", () => {
         const check = () => (messages.length ? resolve(JSON.parse(messages.shift() ?? "")) : setTimeout(check, 5));
         check();
       });
-    ws.addEventListener("message", (e) => messages.push(String(e.data)));
+    ws.addEventListener("message", (e) => {
+      messages.push(String(e.data));
+    });
     ws.accept();
     const snapshot = (await next()) as { type: string; seq: number; state: { services: Services["services"] } };
     expect(snapshot.type).toBe("snapshot");
     expect(snapshot.seq).toBeGreaterThanOrEqual(1);
-    expect(snapshot.state.services.map((s) => s.status)).toEqual(["healthy", "down", "unknown"]);
+    expect(snapshot.state.services.map((s) => s.status)).toEqual(["healthy", "healthy", "down", "unknown", "down"]);
 
     // The next publish arrives as a delta with the following seq.
     await env.DASHBOARD_HUB.getByName("main").publish("services", []);

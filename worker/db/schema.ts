@@ -258,6 +258,8 @@ export const systemMetrics = sqliteTable(
   (t) => [
     uniqueIndex("system_metrics_bucket_uq").on(t.seriesKey, t.resolutionSeconds, t.bucketStart),
     index("system_metrics_lookup_idx").on(t.metricName, t.service, t.resolutionSeconds, t.bucketStart),
+    // The retention job deletes by age within a resolution.
+    index("system_metrics_retention_idx").on(t.resolutionSeconds, t.bucketStart),
   ],
 );
 

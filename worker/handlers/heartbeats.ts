@@ -1,2 +1,75 @@
-/** Cron glue for heartbeats (being built). */
-export async function checkHeartbeats(_env: Env, _now: number): Promise<void> {}
+/**
+ * Heartbeat glue: a ping applied to its monitor's state, and the per-minute check that
+ * marks silent jobs late and keeps every heartbeat_ok series continuous.
+ */
+import { applyHeartbeatEvent, type HeartbeatEvent, type HeartbeatStatus, heartbeatOkSample } from "../core/heartbeat";
+import type { Sample } from "../core/series";
+import { getDb } from "../db/client";
+import { findHeartbeatBySlug, listActiveHeartbeats, saveHeartbeatState } from "../db/heartbeats";
+import { ApiError } from "../lib/errors";
+import { recordSamples } from "../lib/series";
+
+/** A ping racing another ping of the same monitor re-reads and re-applies; this many times at most. */
+const MAX_ATTEMPTS = 5;
+
+/** Pings are answered after the state is saved; a failure to store samples is logged, not the caller's problem. */
+async function recordQuietly(env: Env, samples: Sample[], now: number): Promise<void> {
+  try {
+    await recordSamples(env, samples, now);
+  } catch (err) {
+    console.error("heartbeat samples not recorded", err);
+  }
+}
+
+/**
+ * Applies a ping to the active heartbeat monitor whose URL carries `slug`, saves the new
+ * state and records its samples. Throws a 404 ApiError for an unknown or inactive key.
+ */
+export async function recordHeartbeatPing(
+  env: Env,
+  slug: string,
+  event: Exclude<HeartbeatEvent, { type: "tick" }>,
+): Promise<HeartbeatStatus> {
+  const db = getDb(env.DB);
+  for (let attempt = 1; ; attempt++) {
+    const hb = await findHeartbeatBySlug(db, slug);
+    if (!hb) throw new ApiError(404, "No active heartbeat monitor has this key.");
+    const t = applyHeartbeatEvent(hb.monitor, hb.state, event);
+    const [saved] = await saveHeartbeatState(db, hb.monitor.id, t.state, hb.version, event.at);
+    if (saved) {
+      await recordQuietly(env, t.samples, event.at);
+      return t.state.status;
+    }
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new ApiError(409, "Too many simultaneous pings for this monitor; retry.", {
+        headers: { "retry-after": "1" },
+      });
+    }
+  }
+}
+
+/**
+ * The per-minute job: applies the passing of time to every active heartbeat monitor,
+ * saves the states that changed in one D1 batch, and records one heartbeat_ok sample per
+ * monitor (plus the samples of each change), so absence shows as a 0 and the series has
+ * no gaps. A state a ping changed meanwhile is left alone: the ping's view is newer.
+ */
+export async function checkHeartbeats(env: Env, now: number): Promise<void> {
+  const db = getDb(env.DB);
+  const checked = (await listActiveHeartbeats(db)).map((hb) => ({
+    hb,
+    t: applyHeartbeatEvent(hb.monitor, hb.state, { type: "tick", at: now }),
+  }));
+  const changed = checked.filter((c) => c.t.changed);
+  const applied = new Set<number>();
+  const [first, ...rest] = changed.map((c) => saveHeartbeatState(db, c.hb.monitor.id, c.t.state, c.hb.version, now));
+  if (first) {
+    const results = await db.batch([first, ...rest]);
+    for (const rows of results) for (const row of rows) applied.add(row.monitorId);
+  }
+  const samples = checked.flatMap(({ hb, t }) => {
+    if (!t.changed) return [heartbeatOkSample(hb.monitor, hb.state, now)];
+    return applied.has(hb.monitor.id) ? t.samples : [];
+  });
+  await recordSamples(env, samples, now);
+}

@@ -3,7 +3,7 @@
  * failing job is logged and does not stop the others.
  */
 import { pushDemoMetrics } from "../demo/push";
-import { readMonitorHealth, toServiceHealthWire } from "../routes/health";
+import { readMonitorHealth, toServiceHealthWire } from "../lib/health";
 import { checkHeartbeats } from "./heartbeats";
 import { runScheduledProbes, watchProbeRunners } from "./probes";
 import { recordDerivedMetrics, runRetention } from "./series-jobs";
@@ -15,7 +15,10 @@ const publishHealth = async (env: Env, now: number) => {
   await env.DASHBOARD_HUB.getByName("main").publish("services", services.map(toServiceHealthWire));
 };
 
-const demoOnly = (run: Job[1]): Job[1] => (env, now) => (env.DEMO_MODE === "1" ? run(env, now) : Promise.resolve());
+const demoOnly =
+  (run: Job[1]): Job[1] =>
+  (env, now) =>
+    env.DEMO_MODE === "1" ? run(env, now) : Promise.resolve();
 
 export const JOBS: Job[] = [
   ["demo", demoOnly(pushDemoMetrics)],
@@ -27,7 +30,11 @@ export const JOBS: Job[] = [
   ["health", publishHealth],
 ];
 
-export async function handleScheduled(controller: ScheduledController, env: Env, _ctx: ExecutionContext): Promise<void> {
+export async function handleScheduled(
+  controller: ScheduledController,
+  env: Env,
+  _ctx: ExecutionContext,
+): Promise<void> {
   const now = controller.scheduledTime;
   const results = await Promise.allSettled(JOBS.map(([, run]) => run(env, now)));
   results.forEach((result, i) => {

@@ -1,3 +1,49 @@
-/** Cron glue for the series store (being built). */
-export async function recordDerivedMetrics(_env: Env, _now: number): Promise<void> {}
-export async function runRetention(_env: Env, _now: number): Promise<void> {}
+/** Cron glue for the series store: derived metrics, and retention of the D1 rollups. */
+import { HOUR_MS, MINUTE_MS, parseRetention } from "../core/rollup";
+import { computeDerived, DERIVED_LOOKBACK_MS, derivedInputs, inputKey, type SeriesWindow } from "../core/derived";
+import { readSeries, recordSamples, seriesIndex } from "../lib/series";
+
+/**
+ * Derived metrics (core/derived.ts) at `now`: reads every label set of each input
+ * from the series store and records the values whose inputs are present.
+ */
+export async function recordDerivedMetrics(env: Env, now: number): Promise<void> {
+  const index = seriesIndex(env);
+  const since = now - DERIVED_LOOKBACK_MS;
+  const inputs = new Map<string, SeriesWindow[]>();
+  await Promise.all(
+    derivedInputs().map(async ({ metric, service }) => {
+      const series = await index.list({ metric, service });
+      const windows = await Promise.all(
+        series.map(async (s) => ({
+          labels: s.labels,
+          points: (await readSeries(env, metric, service, s.labels, since)).map((p) => ({ ts: p.ts, value: p.value })),
+        })),
+      );
+      inputs.set(inputKey(metric, service), windows);
+    }),
+  );
+  const derived = computeDerived(inputs, now);
+  if (derived.length) await recordSamples(env, derived, now);
+}
+
+/** Rows deleted per resolution and run; a backlog drains over the following minutes. */
+export const RETENTION_BATCH = 1_000;
+
+const deleteOlder = (env: Env, resolutionSeconds: number, before: number) =>
+  env.DB.prepare(
+    `DELETE FROM system_metrics WHERE id IN (
+       SELECT id FROM system_metrics WHERE resolution_seconds = ? AND bucket_start < ? LIMIT ?)`,
+  ).bind(resolutionSeconds, before, RETENTION_BATCH);
+
+/**
+ * Deletes minute rollups older than RETENTION_MINUTE_DAYS and hour rollups older than
+ * RETENTION_HOUR_DAYS from D1: two bounded statements in one batch per run.
+ */
+export async function runRetention(env: Env, now: number): Promise<void> {
+  const { minuteMs, hourMs } = parseRetention(env);
+  await env.DB.batch([
+    deleteOlder(env, MINUTE_MS / 1000, now - minuteMs),
+    deleteOlder(env, HOUR_MS / 1000, now - hourMs),
+  ]);
+}

@@ -8,6 +8,8 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 export interface ErrorDetail {
   field?: string;
   index?: number;
+  /** Line of a text body (Prometheus exposition) the reason refers to. */
+  line?: number;
   reason: string;
 }
 

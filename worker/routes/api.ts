@@ -37,7 +37,12 @@ export const ErrorSchema = z
     error: z.string().openapi({ example: "invalid_request" }),
     message: z.string(),
     details: z.array(
-      z.object({ field: z.string().optional(), index: z.number().int().optional(), reason: z.string() }),
+      z.object({
+        field: z.string().optional(),
+        index: z.number().int().optional(),
+        line: z.number().int().optional(),
+        reason: z.string(),
+      }),
     ),
   })
   .openapi("Error");

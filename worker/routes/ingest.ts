@@ -1,4 +1,333 @@
-/** TODO(in progress): ingest routes. */
-import { createApi } from "./api";
+/**
+ * Push ingest for holders of an ingest key: `POST /ingest` (JSON batches) and
+ * `POST /ingest/prometheus` (text exposition). A batch is stored whole or refused
+ * whole; 202 only once the series store has it.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import {
+  DEFAULT_SAMPLES_PER_MINUTE,
+  MAX_BATCH_SAMPLES,
+  MAX_BODY_BYTES,
+  readEnvelope,
+  type SampleProblem,
+  timestampProblem,
+  validateSamples,
+} from "../core/ingest";
+import { createBucket, giveBack, resize, take, type TokenBucket } from "../core/rate-limit";
+import { parseExposition } from "../core/prometheus/parse";
+import { expositionToSamples } from "../core/prometheus/to-samples";
+import { parseRetention } from "../core/rollup";
+import type { Sample } from "../core/series";
+import type { IngestKey } from "../db/ingest-keys";
+import { ApiError, badRequest, type ErrorDetail } from "../lib/errors";
+import { recordSamples } from "../lib/series";
+import { requireIngestKey } from "../middleware/ingest-auth";
+import { createApi, ErrorSchema, jsonResponse } from "./api";
+import { MetricName, ServiceName } from "./fields";
 
 export const ingest = createApi();
+
+const MAX_LISTED_PROBLEMS = 100;
+/** Seconds a client should wait after the series store failed. */
+const STORE_RETRY_AFTER_SECONDS = 5;
+
+// ---------------------------------------------------------------- request body
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+const tooLarge = (what: string) => new ApiError(413, `${what} The limit is ${MAX_BODY_BYTES} bytes per request.`);
+
+/** The body as text, refusing (413) anything over `MAX_BODY_BYTES` without buffering more than that. */
+async function readBodyText(req: Request): Promise<string> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) throw tooLarge(`The body is ${declared} bytes.`);
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge("The body is too large.");
+    }
+    chunks.push(value);
+  }
+  const bytes = chunks.length === 1 && chunks[0] ? chunks[0] : new Uint8Array(size);
+  if (chunks.length !== 1) {
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+  }
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw badRequest([{ reason: "the body is not valid UTF-8" }], "The body is not valid UTF-8 text.");
+  }
+}
+
+/** 415 unless the body is one of `accepted` media types, sent without a content coding. */
+function requireMediaType(c: Context, accepted: readonly string[]) {
+  const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+  if (!accepted.includes(type)) {
+    throw new ApiError(415, `Send the body as ${accepted.join(" or ")}${type ? `, not ${type}` : ""}.`);
+  }
+  const encoding = c.req.header("content-encoding")?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    throw new ApiError(415, `Content-Encoding ${encoding} is not supported; send the body uncompressed.`);
+  }
+}
+
+// ---------------------------------------------------------------- rate limit and storing
+
+// Buckets live in this isolate only: a key spread over several isolates (or
+// Cloudflare locations) gets the limit in each of them. Fine for now; a per-key
+// Durable Object would make it global at the cost of a round trip per request.
+const buckets = new Map<number, TokenBucket>();
+
+/** Takes `n` samples from the key's per-minute allowance: 429 (or 413 for a batch that can never fit). */
+function charge(key: IngestKey, n: number, now: number): void {
+  const limit = key.rateLimitPerMinute ?? DEFAULT_SAMPLES_PER_MINUTE;
+  const existing = buckets.get(key.id);
+  const bucket = !existing
+    ? createBucket(limit, now)
+    : existing.capacity === limit
+      ? existing
+      : resize(existing, limit, now);
+  const result = take(bucket, n, now);
+  buckets.set(key.id, result.bucket);
+  if (result.ok) return;
+  if (!Number.isFinite(result.retryAfterSeconds)) {
+    throw new ApiError(413, `This key may push ${limit} samples per minute; send at most that many per request.`);
+  }
+  throw new ApiError(429, `This key may push ${limit} samples per minute; retry in ${result.retryAfterSeconds} s.`, {
+    headers: { "Retry-After": String(result.retryAfterSeconds) },
+  });
+}
+
+function refund(key: IngestKey, n: number) {
+  const bucket = buckets.get(key.id);
+  if (bucket) buckets.set(key.id, giveBack(bucket, n));
+}
+
+/** Charges the key, then stores: resolves only once every sample is stored; 503 otherwise. */
+async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<void> {
+  charge(key, samples.length, now);
+  try {
+    await recordSamples(env, samples, now);
+  } catch (err) {
+    refund(key, samples.length);
+    console.error("ingest: storing samples failed", err);
+    throw new ApiError(503, "Storing the samples failed; the batch was not accepted. Retry it shortly.", {
+      code: "unavailable",
+      headers: { "Retry-After": String(STORE_RETRY_AFTER_SECONDS) },
+      cause: err,
+    });
+  }
+}
+
+/** Raw samples older than this are refused, by the same rule the series store applies. */
+const rawWindowMs = (env: Env) => parseRetention(env).rawMs;
+
+function problemsToError(problems: SampleProblem[], invalid: number, total: number): ApiError {
+  const details: ErrorDetail[] = problems.map(({ index, field, reason }) =>
+    field ? { index, field, reason } : { index, reason },
+  );
+  const listed =
+    problems.length >= MAX_LISTED_PROBLEMS ? ` Only the first ${MAX_LISTED_PROBLEMS} problems are listed.` : "";
+  return badRequest(details, `${invalid} of ${total} samples are invalid; nothing was stored.${listed}`);
+}
+
+// ---------------------------------------------------------------- POST /ingest (JSON)
+
+const security = [{ ingestKey: [] }];
+
+ingest.openAPIRegistry.registerComponent("securitySchemes", "ingestKey", {
+  type: "http",
+  scheme: "bearer",
+  description: 'A key with scope "ingest", created with POST /api/admin/monitoring/keys (shown once).',
+});
+
+const errors = (codes: Record<number, string>) =>
+  Object.fromEntries(
+    Object.entries(codes).map(([code, description]) => [code, jsonResponse(ErrorSchema, description)]),
+  );
+
+const ingestErrors = errors({
+  400: "Malformed JSON or invalid samples: every failing index, field and reason (nothing stored)",
+  401: "No, unknown or revoked key",
+  403: "The key is not an ingest key",
+  413: `More than ${MAX_BATCH_SAMPLES} samples or ${MAX_BODY_BYTES} bytes`,
+  415: "Unsupported Content-Type or Content-Encoding",
+  429: "The key's samples-per-minute limit is exhausted; see Retry-After",
+  503: "The series store failed; nothing was accepted; see Retry-After",
+});
+
+const SampleInput = z
+  .object({
+    metric: MetricName.openapi({ example: "payment_success_rate" }),
+    service: ServiceName.openapi({ example: "ecpay" }),
+    value: z.number().openapi({ example: 98.7, description: "A finite number" }),
+    ts: z.union([z.number(), z.string()]).optional().openapi({
+      description:
+        "Epoch milliseconds or ISO 8601 with a zone; default now. At most 5 minutes ahead, and within the raw window (24 h)",
+      example: 1795713275451,
+    }),
+    labels: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({
+        description: "At most 20; names are letters, digits and _, not starting with __",
+        example: { region: "tw" },
+      }),
+  })
+  .strict()
+  .openapi("IngestSample");
+
+const IngestBody = z
+  .object({ samples: z.array(SampleInput).max(MAX_BATCH_SAMPLES) })
+  .strict()
+  .openapi("IngestBatch");
+
+const Accepted = z.object({ accepted: z.number().int() }).openapi("IngestAccepted");
+
+// Validation is done by core/ingest.ts, not by this schema: it reads the body
+// with a byte limit and reports every failing sample index at once.
+ingest.openAPIRegistry.registerPath(
+  createRoute({
+    method: "post",
+    path: "/ingest",
+    tags: ["collection"],
+    summary: "Push samples (a batch is stored whole or refused whole)",
+    security,
+    request: { body: { required: true, content: { "application/json": { schema: IngestBody } } } },
+    responses: { 202: jsonResponse(Accepted, "Every sample is stored"), ...ingestErrors },
+  }),
+);
+
+ingest.post("/ingest", requireIngestKey("ingest"), async (c) => {
+  requireMediaType(c, ["application/json"]);
+  const text = await readBodyText(c.req.raw);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw badRequest([{ reason: (err as Error).message }], "The body is not valid JSON.");
+  }
+  const envelope = readEnvelope(body);
+  if (!envelope.ok) {
+    throw badRequest([
+      envelope.field ? { field: envelope.field, reason: envelope.reason } : { reason: envelope.reason },
+    ]);
+  }
+  const count = envelope.items.length;
+  if (count > MAX_BATCH_SAMPLES) {
+    throw new ApiError(413, `The batch has ${count} samples; the limit is ${MAX_BATCH_SAMPLES} per request.`);
+  }
+  const now = Date.now();
+  const result = validateSamples(envelope.items, { now, rawWindowMs: rawWindowMs(c.env) }, MAX_LISTED_PROBLEMS);
+  if (!result.ok) throw problemsToError(result.problems, result.invalid, count);
+  if (result.samples.length > 0) await store(c.env, c.get("ingestKey"), result.samples, now);
+  return c.json({ accepted: result.samples.length }, 202);
+});
+
+// ---------------------------------------------------------------- POST /ingest/prometheus (text)
+
+const EXPOSITION_TYPES = ["text/plain", "application/openmetrics-text"];
+const MAX_LISTED_DROPS = 100;
+
+const PrometheusQuery = z.object({
+  service: ServiceName.openapi({
+    param: { name: "service", in: "query" },
+    description: "The service every sample belongs to",
+    example: "celery",
+  }),
+});
+
+const PrometheusAccepted = z
+  .object({
+    accepted: z.number().int(),
+    dropped: z
+      .number()
+      .int()
+      .openapi({ description: "Samples left out: NaN or ±Inf values, names a series cannot hold" }),
+    dropped_details: z
+      .array(z.object({ name: z.string(), reason: z.string() }))
+      .openapi({ description: `Why, for the first ${MAX_LISTED_DROPS} dropped samples` }),
+  })
+  .openapi("PrometheusAccepted");
+
+const labelText = (labels: Record<string, string>) => {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+};
+
+ingest.openapi(
+  createRoute({
+    method: "post",
+    path: "/ingest/prometheus",
+    tags: ["collection"],
+    summary: "Push a Prometheus or OpenMetrics text exposition for one service",
+    description:
+      "Same limits as POST /ingest. Any malformed line refuses the whole body (400, with line numbers); samples with non-finite values are dropped and counted.",
+    security,
+    middleware: [requireIngestKey("ingest")] as const,
+    request: {
+      query: PrometheusQuery,
+      body: {
+        required: true,
+        content: {
+          "text/plain": {
+            schema: z
+              .string()
+              .openapi({ example: '# TYPE celery_queue_length gauge\ncelery_queue_length{queue="default"} 12\n' }),
+          },
+          "application/openmetrics-text": { schema: z.string() },
+        },
+      },
+    },
+    responses: { 202: jsonResponse(PrometheusAccepted, "Every kept sample is stored"), ...ingestErrors },
+  }),
+  async (c) => {
+    requireMediaType(c, EXPOSITION_TYPES);
+    const { service } = c.req.valid("query");
+    const text = await readBodyText(c.req.raw);
+    // One over the limit tells "too many" (413) apart from a body that fits.
+    const parsed = parseExposition(text, { maxSamples: MAX_BATCH_SAMPLES + 1 });
+    if (parsed.samples.length > MAX_BATCH_SAMPLES) {
+      throw new ApiError(
+        413,
+        `The exposition has more than ${MAX_BATCH_SAMPLES} samples; the limit is ${MAX_BATCH_SAMPLES} per request.`,
+      );
+    }
+    if (parsed.errors.length > 0) {
+      throw badRequest(
+        parsed.errors.map(({ line, reason }): ErrorDetail & { line: number } => ({ line, reason })),
+        "The exposition has malformed lines; nothing was stored.",
+      );
+    }
+    const now = Date.now();
+    const { samples, dropped } = expositionToSamples(parsed, { service, now });
+    const rules = { now, rawWindowMs: rawWindowMs(c.env) };
+    const late: ErrorDetail[] = [];
+    for (const s of samples) {
+      const problem = timestampProblem(s.ts, rules);
+      if (problem && late.length < MAX_LISTED_PROBLEMS) {
+        late.push({ field: `${s.metric}${labelText(s.labels)}`, reason: `timestamp ${problem}` });
+      }
+    }
+    if (late.length > 0) {
+      throw badRequest(late, "Some samples have timestamps outside the accepted range; nothing was stored.");
+    }
+    if (samples.length > 0) await store(c.env, c.get("ingestKey"), samples, now);
+    return c.json(
+      { accepted: samples.length, dropped: dropped.length, dropped_details: dropped.slice(0, MAX_LISTED_DROPS) },
+      202,
+    );
+  },
+);

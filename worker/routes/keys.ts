@@ -5,6 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { INGEST_SCOPES, ingestKeys } from "../db/schema";
 import { hashSecret, newSecret, secretPrefix } from "../lib/secrets";
+import { forgetIngestKeys } from "../middleware/ingest-auth";
 import { crudRoutes } from "./crud";
 import { iso, Name } from "./fields";
 
@@ -68,4 +69,6 @@ export const keys = crudRoutes({
     last_used_at: row.lastUsedAt === null ? null : iso(row.lastUsedAt),
     revoked_at: row.revokedAt === null ? null : iso(row.revokedAt),
   }),
+  // This isolate's key cache learns of changes at once; other isolates within its TTL.
+  afterWrite: async () => forgetIngestKeys(),
 });

@@ -1,4 +1,299 @@
-/** TODO(in progress): metrics routes. */
-import { createApi } from "./api";
+/**
+ * The read side of the series store: latest values (`/metrics/realtime`), the
+ * series of a metric, bucketed history, and per-service performance trends.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import {
+  historyRange,
+  LATENCY_METRICS,
+  PERIOD_MS,
+  PERIODS,
+  type HistoryPoint,
+  serviceTrends,
+  TREND_METRICS,
+} from "../core/history";
+import type { Sample } from "../core/series";
+import { loadPreferringHours } from "../lib/history/d1";
+import { readHistory } from "../lib/history/reader";
+import { historySources } from "../lib/history/sources";
+import { seriesIndex, seriesStub, toSampleWire } from "../lib/series";
+import { commonErrors, createApi, jsonResponse } from "./api";
+import { iso, LabelSet, MetricName, ServiceName } from "./fields";
+
+/** Most series `/metrics/series` describes (each costs one Durable Object call). */
+export const SERIES_LIMIT = 200;
+
+const query = (name: string, example?: string) => ({ param: { name, in: "query" as const }, example });
+
+const Period = z.enum(PERIODS).openapi(query("period", "24h"));
+
+/** Labels as a JSON object in one query parameter: `labels={"monitor":"3"}`. */
+const LabelsJson = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'must be a JSON object of label names to values, e.g. {"monitor":"3"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(LabelSet)
+  .openapi({ ...query("labels", '{"monitor":"3"}'), type: "string" });
+
+const SampleOut = z
+  .object({
+    metric: z.string(),
+    service: z.string(),
+    labels: z.record(z.string(), z.string()),
+    value: z.number(),
+    ts: z.string().openapi({ format: "date-time" }),
+    message: z.string().optional(),
+  })
+  .openapi("LatestSample");
+
+const Quantiles = {
+  p50: z.number().nullable(),
+  p95: z.number().nullable(),
+  p99: z.number().nullable(),
+};
+
+const PointOut = z
+  .object({
+    ts: z.string().openapi({ format: "date-time", description: "Start of the bucket" }),
+    count: z.number().int(),
+    min: z.number(),
+    max: z.number(),
+    avg: z.number(),
+    ...Quantiles,
+  })
+  .openapi("HistoryPoint");
 
 export const metrics = createApi();
+
+metrics.openapi(
+  createRoute({
+    method: "get",
+    path: "/metrics/realtime",
+    tags: ["metrics"],
+    summary: "The latest value of every series (optionally of one metric and/or service)",
+    request: {
+      query: z.object({
+        metric: MetricName.optional().openapi(query("metric")),
+        service: ServiceName.optional().openapi(query("service")),
+      }),
+    },
+    responses: {
+      200: jsonResponse(
+        z.object({ metrics: z.array(SampleOut), updated_at: z.string().openapi({ format: "date-time" }) }),
+        "Latest samples, by metric, service and labels",
+      ),
+      ...commonErrors,
+    },
+  }),
+  async (c) => {
+    const { metric, service } = c.req.valid("query");
+    const latest = await seriesIndex(c.env).list({
+      ...(metric === undefined ? {} : { metric }),
+      ...(service === undefined ? {} : { service }),
+    });
+    return c.json({ metrics: latest.map(toSampleWire), updated_at: iso(Date.now()) }, 200);
+  },
+);
+
+const SeriesOut = z
+  .object({
+    metric: z.string(),
+    service: z.string(),
+    labels: z.record(z.string(), z.string()),
+    latest: z.object({ value: z.number(), ts: z.string().openapi({ format: "date-time" }) }),
+    raw_count: z.number().int().openapi({ description: "Raw samples held in the series store" }),
+    oldest: z.string().nullable().openapi({ format: "date-time" }),
+    newest: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("SeriesInfo");
+
+metrics.openapi(
+  createRoute({
+    method: "get",
+    path: "/metrics/series",
+    tags: ["metrics"],
+    summary: `The series of a metric (at most ${SERIES_LIMIT}) with their latest value and raw sample counts`,
+    request: {
+      query: z.object({
+        metric: MetricName.openapi(query("metric")),
+        service: ServiceName.optional().openapi(query("service")),
+      }),
+    },
+    responses: {
+      200: jsonResponse(
+        z.object({ series: z.array(SeriesOut), total: z.number().int(), truncated: z.boolean() }),
+        "Series of the metric",
+      ),
+      ...commonErrors,
+    },
+  }),
+  async (c) => {
+    const { metric, service } = c.req.valid("query");
+    const all = await seriesIndex(c.env).list({ metric, ...(service === undefined ? {} : { service }) });
+    const shown = all.slice(0, SERIES_LIMIT);
+    const stats = await Promise.all(shown.map((s) => seriesStub(c.env, s.metric, s.service, s.labels).stats()));
+    const series = shown.map((s, i) => {
+      const st = stats[i] ?? { count: 0, oldest: null, newest: null };
+      return {
+        metric: s.metric,
+        service: s.service,
+        labels: { ...s.labels },
+        latest: { value: s.value, ts: iso(s.ts) },
+        raw_count: st.count,
+        oldest: st.oldest === null ? null : iso(st.oldest),
+        newest: st.newest === null ? null : iso(st.newest),
+      };
+    });
+    return c.json({ series, total: all.length, truncated: all.length > shown.length }, 200);
+  },
+);
+
+const wirePoint = (p: HistoryPoint) => ({
+  ts: iso(p.ts),
+  count: p.count,
+  min: p.min,
+  max: p.max,
+  avg: p.avg,
+  p50: p.p50,
+  p95: p.p95,
+  p99: p.p99,
+});
+
+const COUNT_METRICS = TREND_METRICS.filter((m) => !(LATENCY_METRICS as readonly string[]).includes(m));
+
+/** Services reporting a metric, by name. */
+async function servicesOf(env: Env, metricNames: readonly string[]): Promise<string[]> {
+  const index = seriesIndex(env);
+  const lists: Sample[][] = await Promise.all(metricNames.map((metric) => index.list({ metric })));
+  return [...new Set(lists.flat().map((s) => s.service))].sort();
+}
+
+metrics.openapi(
+  createRoute({
+    method: "get",
+    path: "/metrics/history",
+    tags: ["metrics"],
+    summary: "A metric's history in buckets: 1h by minute, 24h by 5 minutes, 7d and 30d by hour",
+    description:
+      "Without `labels`, every series of the metric on the service (or on every service, without `service`) " +
+      "is merged: counts, sums and extremes add up, quantiles come from merged sketches.",
+    request: {
+      query: z.object({
+        metric: MetricName.openapi(query("metric", "api_response_ms")),
+        service: ServiceName.optional().openapi(query("service", "api")),
+        period: Period.default("24h"),
+        labels: LabelsJson.optional(),
+      }),
+    },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          metric: z.string(),
+          service: z.string().nullable(),
+          labels: z.record(z.string(), z.string()).nullable(),
+          period: z.enum(PERIODS),
+          resolution_seconds: z.number().int(),
+          from: z.string().openapi({ format: "date-time" }),
+          to: z.string().openapi({ format: "date-time" }),
+          complete: z.boolean().openapi({ description: "False when the long-range store failed to answer" }),
+          points: z.array(PointOut),
+        }),
+        "Buckets with data, oldest first",
+      ),
+      ...commonErrors,
+    },
+  }),
+  async (c) => {
+    const { metric, service, period, labels } = c.req.valid("query");
+    const now = Date.now();
+    const range = historyRange(period, now);
+    const services = service === undefined ? await servicesOf(c.env, [metric]) : [service];
+    const { points, complete } = await readHistory(
+      { metric, services, labels: labels ?? null, ...range },
+      historySources(c.env, now, range.bucketSeconds),
+    );
+    return c.json(
+      {
+        metric,
+        service: service ?? null,
+        labels: labels ?? null,
+        period,
+        resolution_seconds: range.bucketSeconds,
+        from: iso(range.from),
+        to: iso(range.to),
+        complete,
+        points: points.map(wirePoint),
+      },
+      200,
+    );
+  },
+);
+
+const TrendOut = z
+  .object({
+    service: z.string(),
+    latency_ms: z.object(Quantiles),
+    error_rate: z.number().nullable().openapi({ description: "Share of failures, 0–1" }),
+    error_rate_source: z.enum(["requests", "probes"]).nullable(),
+    availability: z.number().nullable().openapi({ description: "Share of probes up, 0–1" }),
+    samples: z.object({ latency: z.number().int(), probes: z.number().int() }),
+  })
+  .openapi("ServiceTrend");
+
+metrics.openapi(
+  createRoute({
+    method: "get",
+    path: "/performance/trends",
+    tags: ["metrics"],
+    summary: "Per service over a period: latency quantiles, error rate and availability",
+    description:
+      "Latency merges probe_latency_ms and api_response_ms; the error rate comes from http_errors_total / " +
+      "http_requests_total when the service reports both, else from failed probes.",
+    request: { query: z.object({ period: Period.default("24h") }) },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          period: z.enum(PERIODS),
+          from: z.string().openapi({ format: "date-time" }),
+          to: z.string().openapi({ format: "date-time" }),
+          services: z.array(TrendOut),
+        }),
+        "Trends by service name",
+      ),
+      ...commonErrors,
+    },
+  }),
+  async (c) => {
+    const { period } = c.req.valid("query");
+    const now = Date.now();
+    const from = now - PERIOD_MS[period];
+    const services = await servicesOf(c.env, TREND_METRICS);
+    // Latency merges sketches; availability and counters need only counts, sums and extremes.
+    const [latency, others] = await Promise.all([
+      loadPreferringHours(c.env.DB, { metrics: LATENCY_METRICS, services }, from, now, now, {
+        hourSketches: true,
+        minuteSketches: true,
+      }),
+      loadPreferringHours(c.env.DB, { metrics: COUNT_METRICS, services }, from, now, now, {
+        hourSketches: false,
+        minuteSketches: false,
+      }),
+    ]);
+    const rows = [...latency, ...others];
+    const trends = serviceTrends(rows, services).map((t) => ({
+      service: t.service,
+      latency_ms: t.latency,
+      error_rate: t.errorRate,
+      error_rate_source: t.errorRateSource,
+      availability: t.availability,
+      samples: t.samples,
+    }));
+    return c.json({ period, from: iso(from), to: iso(now), services: trends }, 200);
+  },
+);

@@ -8,6 +8,7 @@ import { crudRoutes } from "./crud";
 import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
 import { randomUrlSafe } from "../lib/secrets";
+import { syncMonitorSchedule } from "../handlers/probes";
 
 type Kind = (typeof MONITOR_KINDS)[number];
 
@@ -209,6 +210,7 @@ export const monitors = crudRoutes({
     heartbeat_url:
       row.kind === "heartbeat" && row.heartbeatSlug ? `${origin}/api/heartbeat/${row.heartbeatSlug}` : null,
   }),
+  afterWrite: syncMonitorSchedule,
 });
 
 function rowToInput(row: MonitorRow) {

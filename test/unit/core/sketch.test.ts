@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { ALPHA, addValue, emptySketch, mergeInto, parseSketch, quantile, serializeSketch } from "../../../worker/core/sketch";
+import {
+  ALPHA,
+  addValue,
+  emptySketch,
+  mergeInto,
+  parseSketch,
+  quantile,
+  serializeSketch,
+} from "../../../worker/core/sketch";
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed: number) {
@@ -11,7 +19,8 @@ function rng(seed: number) {
   };
 }
 
-const exact = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? 0;
+const exact = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? 0;
 
 describe("sketch", () => {
   it("answers quantiles within 1% of the exact value on a skewed latency distribution", () => {

@@ -7,6 +7,13 @@
 export const TOPICS = ["services", "metrics", "alerts"] as const;
 export type Topic = (typeof TOPICS)[number];
 
+/**
+ * Topics whose deltas carry only what changed (for "metrics": the series with a
+ * new latest sample); their snapshot is rebuilt from the source of truth. Other
+ * topics' deltas carry the topic's whole new state.
+ */
+export const INCREMENTAL_TOPICS: ReadonlySet<Topic> = new Set<Topic>(["metrics"]);
+
 export type ServerMessage =
   | { type: "snapshot"; seq: number; at: string; state: Partial<Record<Topic, unknown>> }
   | { type: "delta"; seq: number; at: string; topic: Topic; data: unknown }

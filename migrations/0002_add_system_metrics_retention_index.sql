@@ -1,0 +1,1 @@
+CREATE INDEX `system_metrics_retention_idx` ON `system_metrics` (`resolution_seconds`,`bucket_start`);

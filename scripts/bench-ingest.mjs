@@ -1,0 +1,335 @@
+// npm run bench:ingest: push-ingest throughput of the product as `npm start` runs it.
+// Measures a no-op endpoint, single-sample and 500-sample batched ingest, and the same requests
+// refused by validation (the ingest path without storage), with concurrent keep-alive clients;
+// prints the rates next to the targets, then checks that no accepted sample is missing.
+// BENCH_CONCURRENCY and BENCH_SECONDS tune the load; BENCH_BASE_URL with BENCH_TOKEN (an
+// admin token) measures an already running product instead of starting one.
+import "./check-node.mjs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import path from "node:path";
+import { ROOT } from "./lib/wrangler.mjs";
+
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP_SECONDS = 2;
+const BATCH_SIZE = 500;
+const SERIES = 20;
+const STARTUP_TIMEOUT_MS = 180_000;
+const TARGET_BATCHED_SAMPLES_PER_S = 20_000;
+const TARGET_SINGLE_SHARE_OF_NOOP = 0.5;
+// Single-sample and batched ingest each get a key at the highest allowed limit (a full minute's worth of burst).
+const KEY_RATE_PER_MINUTE = 1_000_000;
+
+const RUN = Date.now().toString(36);
+const METRIC_SINGLE = `bench_single_${RUN}`;
+const METRIC_BATCH = `bench_batch_${RUN}`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `node scripts/start.mjs` in its own process group; resolves with the owner token. */
+function startProduct(port, persistTo) {
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const tail = [];
+  const token = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no LOGIN_TOKEN in time")), STARTUP_TIMEOUT_MS);
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        const lines = (partial + chunk).split(/\r?\n/);
+        partial = lines.pop() ?? "";
+        for (const line of lines) {
+          const match = /^LOGIN_TOKEN=(\S+)\s*$/.exec(line);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          } else {
+            tail.push(line);
+            if (tail.length > 60) tail.shift();
+          }
+        }
+      });
+    }
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`scripts/start.mjs exited (${signal ?? code}) before printing LOGIN_TOKEN`));
+    });
+  });
+  return { child, token, tail };
+}
+
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopProduct(child) {
+  killGroup(child, "SIGTERM");
+  const exited = await Promise.race([
+    new Promise((resolve) => (child.exitCode !== null ? resolve(true) : child.once("exit", () => resolve(true)))),
+    new Promise((resolve) => setTimeout(() => resolve(false), 5_000)),
+  ]);
+  if (!exited) killGroup(child, "SIGKILL");
+  // workerd can outlive the group leader for a moment.
+  killGroup(child, "SIGKILL");
+}
+
+async function createKey(base, token, name) {
+  const res = await fetch(`${base}/api/admin/monitoring/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name, scope: "ingest", rate_limit_per_minute: KEY_RATE_PER_MINUTE }),
+  });
+  if (res.status !== 201) throw new Error(`creating an ingest key: ${res.status} ${await res.text()}`);
+  return (await res.json()).key;
+}
+
+/**
+ * Runs `CONCURRENCY` clients for `seconds`, each sending `makeRequest()` back to back.
+ * Returns requests, accepted samples, statuses and latencies of the requests that finished in time.
+ */
+async function load(url, makeRequest, seconds) {
+  const stats = { requests: 0, accepted: 0, statuses: new Map(), latencies: [], errors: 0 };
+  const deadline = performance.now() + seconds * 1000;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const started = performance.now();
+      try {
+        const res = await fetch(url, makeRequest());
+        const text = await res.text();
+        stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 202) stats.accepted += JSON.parse(text).accepted;
+        stats.requests++;
+        stats.latencies.push(performance.now() - started);
+      } catch (err) {
+        stats.errors++;
+        stats.firstError ??= err.cause?.message ?? err.message;
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  stats.elapsed = (performance.now() - started) / 1000;
+  stats.latencies.sort((a, b) => a - b);
+  return stats;
+}
+
+const rate = (s) => s.requests / s.elapsed;
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+
+function ingestRequest(key, samples) {
+  return {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ samples }),
+  };
+}
+
+let single = 0;
+const singleSample = () => {
+  const i = single++;
+  return [{ metric: METRIC_SINGLE, service: "bench", labels: { series: String(i % SERIES) }, value: i }];
+};
+
+/** 500 samples over 20 series, timestamps distinct within each series. */
+let batches = 0;
+function batch() {
+  const now = Date.now();
+  const offset = (batches++ % 100) * (BATCH_SIZE / SERIES);
+  return Array.from({ length: BATCH_SIZE }, (_, i) => ({
+    metric: METRIC_BATCH,
+    service: "bench",
+    labels: { series: String(i % SERIES) },
+    value: i,
+    ts: now - offset - Math.floor(i / SERIES),
+  }));
+}
+
+async function storedCount(base, token, metric) {
+  const res = await fetch(`${base}/api/admin/monitoring/metrics/series?metric=${metric}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new Error(`GET /metrics/series: ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  const series = Array.isArray(body) ? body : body.series;
+  return { series: series.length, samples: series.reduce((sum, s) => sum + s.raw_count, 0) };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const statusText = (s) =>
+  [...s.statuses]
+    .map(([code, n]) => `${code}×${n}`)
+    .concat(s.errors ? [`network errors×${s.errors} (${s.firstError})`] : [])
+    .join(" ");
+
+/** Stops a product this script started and removes its state; nothing for a product it found running. */
+async function shutdown(started) {
+  if (!started) return;
+  await stopProduct(started.child);
+  rmSync(started.persistTo, { recursive: true, force: true });
+}
+
+async function main() {
+  let base = process.env.BENCH_BASE_URL;
+  let token = process.env.BENCH_TOKEN;
+  let started = null;
+  if (!base || !token) {
+    const port = await freePort();
+    const persistTo = mkdtempSync(path.join(tmpdir(), "edge-monitor-bench-"));
+    base = `http://127.0.0.1:${port}`;
+    console.log(`starting the product on ${base} (state in ${persistTo}) …`);
+    const product = startProduct(port, persistTo);
+    started = { child: product.child, persistTo };
+    for (const signal of ["SIGINT", "SIGTERM"])
+      process.once(signal, () => shutdown(started).then(() => process.exit(130)));
+    token = await product.token.catch(async (err) => {
+      await shutdown(started);
+      throw new Error(`${err.message}\n--- last output ---\n${product.tail.join("\n")}`);
+    });
+  }
+
+  try {
+    const singleKey = await createKey(base, token, `bench single ${RUN}`);
+    const batchKey = await createKey(base, token, `bench batch ${RUN}`);
+    console.log(
+      `${CONCURRENCY} concurrent keep-alive clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; ` +
+        `${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(1)} before (client, wrangler and workerd share them)\n`,
+    );
+
+    // Warm-up requests are not timed, but the samples they got accepted count for the stored check.
+    const phase = async (label, url, makeRequest) => {
+      process.stdout.write(`  ${label} …`);
+      const warm = await load(url, makeRequest, WARMUP_SECONDS);
+      const stats = await load(url, makeRequest, SECONDS);
+      process.stdout.write(` warm-up ${statusText(warm)}; measured ${statusText(stats)}\n`);
+      return { ...stats, acceptedWithWarmup: warm.accepted + stats.accepted };
+    };
+    const ingestUrl = `${base}/api/ingest`;
+    const noop = await phase("no-op GET /healthz", `${base}/healthz`, () => ({}));
+    const one = await phase("single-sample POST /api/ingest", ingestUrl, () =>
+      ingestRequest(singleKey, singleSample()),
+    );
+    const many = await phase(`${BATCH_SIZE}-sample POST /api/ingest`, ingestUrl, () =>
+      ingestRequest(batchKey, batch()),
+    );
+    // The same requests with one bad sample at the end: auth, body, JSON and validation, no storage.
+    const badSample = { metric: METRIC_BATCH, service: "bench", value: "bad" };
+    const singleRefused = await phase("single-sample, refused (no storage)", ingestUrl, () =>
+      ingestRequest(singleKey, [badSample]),
+    );
+    const refused = await phase(`${BATCH_SIZE}-sample, refused (no storage)`, ingestUrl, () =>
+      ingestRequest(batchKey, [...batch().slice(1), badSample]),
+    );
+    const accepted = { single: one.acceptedWithWarmup, batch: many.acceptedWithWarmup };
+
+    const noopRate = rate(noop);
+    const singleTarget = noopRate * TARGET_SINGLE_SHARE_OF_NOOP;
+    const batchSamples = many.accepted / many.elapsed;
+    const rows = [
+      ["phase", "requests/s", "samples/s", "p50 ms", "p99 ms", "target", ""],
+      ["no-op GET /healthz", fmt(noopRate), "–", ...lat(noop), "(reference)", ""],
+      [
+        "single-sample ingest",
+        fmt(rate(one)),
+        fmt(one.accepted / one.elapsed),
+        ...lat(one),
+        `≥ ${fmt(singleTarget)} req/s (50 % of no-op)`,
+        rate(one) >= singleTarget ? "MET" : "MISSED",
+      ],
+      [
+        "  same requests refused by validation",
+        fmt(rate(singleRefused)),
+        "–",
+        ...lat(singleRefused),
+        "(ingest path without storage)",
+        "",
+      ],
+      [
+        `batched ingest (${BATCH_SIZE}/req, ${SERIES} series)`,
+        fmt(rate(many)),
+        fmt(batchSamples),
+        ...lat(many),
+        `≥ ${fmt(TARGET_BATCHED_SAMPLES_PER_S)} samples/s`,
+        batchSamples >= TARGET_BATCHED_SAMPLES_PER_S ? "MET" : "MISSED",
+      ],
+      [
+        "  same batches refused by validation",
+        fmt(rate(refused)),
+        `(${fmt(rate(refused) * BATCH_SIZE)})`,
+        ...lat(refused),
+        "(ingest path without storage)",
+        "",
+      ],
+    ];
+    console.log();
+    printTable(rows);
+    console.log(`(load average ${loadavg()[0].toFixed(1)} after)`);
+
+    console.log("\nstored vs accepted (GET /api/admin/monitoring/metrics/series → raw_count):");
+    let missing = false;
+    for (const [which, metric] of [
+      ["single", METRIC_SINGLE],
+      ["batch", METRIC_BATCH],
+    ]) {
+      const stored = await storedCount(base, token, metric);
+      const extra = stored.samples - accepted[which];
+      missing ||= extra < 0;
+      const verdict =
+        extra < 0
+          ? `✗ ${fmt(-extra)} accepted samples missing`
+          : extra > 0
+            ? `✓ none missing (${fmt(extra)} more stored by requests not answered 202, e.g. 503 after a partial write)`
+            : "✓ none missing";
+      console.log(
+        `  ${metric}: accepted ${fmt(accepted[which])}, stored ${fmt(stored.samples)} in ${stored.series} series ${verdict}`,
+      );
+    }
+    if (missing) {
+      console.error("\nSome accepted samples are missing from the store.");
+      process.exitCode = 1;
+    }
+  } finally {
+    await shutdown(started);
+  }
+}
+
+function lat(stats) {
+  return [percentile(stats.latencies, 50).toFixed(1), percentile(stats.latencies, 99).toFixed(1)];
+}
+
+function printTable(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  for (const [n, row] of rows.entries()) {
+    console.log(
+      row
+        .map((cell, i) => (i === 0 || i >= 5 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i])))
+        .join("  "),
+    );
+    if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench:ingest: ${err.message}`);
+  process.exit(1);
+});

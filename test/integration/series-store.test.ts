@@ -1,0 +1,398 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AE_MAX_POINTS, type DataPoint, planDataPoints } from "../../worker/core/analytics";
+import { HOUR_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
+import { type Sample, seriesKey } from "../../worker/core/series";
+import { ALPHA, emptySketch, mergeInto, parseSketch, quantile, serializeSketch } from "../../worker/core/sketch";
+import { runRetention } from "../../worker/handlers/series-jobs";
+import { SamplesRefusedError, recordSamples } from "../../worker/lib/series";
+
+interface MetricRow {
+  id: number;
+  metric_name: string;
+  service: string;
+  labels: string;
+  series_key: string;
+  resolution_seconds: number;
+  bucket_start: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  sketch: string;
+}
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const exact = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? 0;
+const relErr = (got: number, want: number) => Math.abs(got - want) / Math.abs(want);
+
+/** Integer latencies with a long tail, so sums are exact in floating point. */
+const latencies = (n: number, seed: number) => {
+  const random = rng(seed);
+  return Array.from({ length: n }, () => Math.round(20 + Math.exp(random() * 7)));
+};
+
+const series = (metric: string, labels: Record<string, string> = {}) => ({
+  metric,
+  service: "api",
+  labels,
+  key: seriesKey(metric, "api", labels),
+  stub: env.METRIC_SERIES.getByName(seriesKey(metric, "api", labels)),
+  at: (value: number, ts: number): Sample => ({ metric, service: "api", labels, value, ts }),
+});
+
+async function rows(key: string, resolution: number): Promise<MetricRow[]> {
+  const result = await env.DB.prepare(
+    "SELECT * FROM system_metrics WHERE series_key = ? AND resolution_seconds = ? ORDER BY bucket_start",
+  )
+    .bind(key, resolution)
+    .all<MetricRow>();
+  return result.results;
+}
+
+function expectRowMatches(row: MetricRow | undefined, values: number[]) {
+  expect(row).toBeDefined();
+  if (!row) return;
+  expect({ count: row.count, sum: row.sum, min: row.min, max: row.max }).toEqual({
+    count: values.length,
+    sum: values.reduce((a, b) => a + b, 0),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  });
+  expect(relErr(row.p50, exact(values, 0.5))).toBeLessThanOrEqual(ALPHA + 1e-9);
+  expect(relErr(row.p95, exact(values, 0.95))).toBeLessThanOrEqual(ALPHA + 1e-9);
+  expect(relErr(row.p99, exact(values, 0.99))).toBeLessThanOrEqual(ALPHA + 1e-9);
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+describe("MetricSeries rollups", () => {
+  const s = series("api_response_ms", { region: "tw" });
+  const m1 = bucketStart(Date.now(), 60) - 3 * MINUTE_MS;
+  const m2 = m1 + MINUTE_MS;
+  const first = latencies(600, 1);
+  const second = latencies(400, 2);
+
+  it("writes closed minutes to D1 on the alarm: exact count, sum, min, max; quantiles within 1 %", async () => {
+    // Two calls, interleaving both minutes.
+    const samples = [...first.map((v, i) => s.at(v, m1 + i * 100)), ...second.map((v, i) => s.at(v, m2 + i * 100))];
+    expect(await s.stub.record(samples.filter((_, i) => i % 2 === 0))).toBe(500);
+    expect(await s.stub.record(samples.filter((_, i) => i % 2 === 1))).toBe(500);
+    expect(await rows(s.key, 60)).toEqual([]);
+
+    expect(await runDurableObjectAlarm(s.stub)).toBe(true);
+    const [r1, r2, ...rest] = await rows(s.key, 60);
+    expect(rest).toEqual([]);
+    expect(r1).toMatchObject({
+      bucket_start: m1,
+      metric_name: "api_response_ms",
+      service: "api",
+      labels: '{"region":"tw"}',
+    });
+    expect(r2?.bucket_start).toBe(m2);
+    expectRowMatches(r1, first);
+    expectRowMatches(r2, second);
+    expect(parseSketch(r1?.sketch).count).toBe(600);
+
+    expect(await s.stub.stats()).toEqual({ count: 1000, oldest: m1, newest: m2 + 399 * 100 });
+    expect(await s.stub.latest()).toEqual(s.at(second.at(-1) ?? 0, m2 + 399 * 100));
+  });
+
+  it("runs idempotently: a second alarm with nothing new leaves the rows as they are", async () => {
+    const before = await rows(s.key, 60);
+    await runDurableObjectAlarm(s.stub);
+    expect(await rows(s.key, 60)).toEqual(before);
+  });
+
+  it("amends a flushed minute when a late sample arrives, replacing its row", async () => {
+    const [before] = await rows(s.key, 60);
+    expect(await s.stub.record([s.at(99_999, m1 + 30_000)])).toBe(1);
+    await runDurableObjectAlarm(s.stub);
+    const after = await rows(s.key, 60);
+    expect(after).toHaveLength(2);
+    expect(after[0]?.id).toBe(before?.id);
+    expectRowMatches(after[0], [...first, 99_999]);
+    // The latest sample is still the newest by time, not the last received.
+    expect((await s.stub.latest())?.ts).toBe(m2 + 399 * 100);
+  });
+
+  it("rolls a closed hour up from its minutes, and amends it with late data", async () => {
+    const h = series("queue_depth");
+    const hour = bucketStart(Date.now(), 3600) - HOUR_MS;
+    const byMinute = Array.from({ length: 6 }, (_, k) => latencies(50, 10 + k));
+    await h.stub.record(
+      byMinute.flatMap((values, k) => values.map((v, i) => h.at(v, hour + k * 10 * MINUTE_MS + i * 1000))),
+    );
+    await runDurableObjectAlarm(h.stub);
+
+    const minutes = await rows(h.key, 60);
+    const [hourRow, ...more] = await rows(h.key, 3600);
+    expect(minutes).toHaveLength(6);
+    expect(more).toEqual([]);
+    expect(hourRow?.bucket_start).toBe(hour);
+    expectRowMatches(hourRow, byMinute.flat());
+    const merged = emptySketch();
+    for (const m of minutes) mergeInto(merged, parseSketch(m.sketch));
+    expect(hourRow?.sketch).toBe(serializeSketch(merged));
+    expect(hourRow?.p95).toBe(quantile(merged, 0.95));
+
+    await h.stub.record([h.at(7, hour + 59 * MINUTE_MS)]);
+    await runDurableObjectAlarm(h.stub);
+    expectRowMatches((await rows(h.key, 3600))[0], [...byMinute.flat(), 7]);
+    expect(await rows(h.key, 60)).toHaveLength(7);
+  });
+
+  it("keeps buckets pending when the D1 write fails, and writes them on the retry", async () => {
+    const f = series("payment_failure_rate");
+    const minute = bucketStart(Date.now(), 60) - 2 * MINUTE_MS;
+    await f.stub.record([f.at(3, minute + 1_000), f.at(5, minute + 2_000)]);
+    const batch = vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error("D1 unavailable"));
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+
+    const before = Date.now();
+    expect(await runDurableObjectAlarm(f.stub)).toBe(true);
+    expect(batch).toHaveBeenCalledTimes(1);
+    expect(logged).toHaveBeenCalled();
+    expect(await rows(f.key, 60)).toEqual([]);
+    const retryAt = await runInDurableObject(f.stub, (_instance, state) => state.storage.getAlarm());
+    expect(retryAt).toBeGreaterThanOrEqual(before + 25_000);
+    expect(retryAt).toBeLessThanOrEqual(Date.now() + 35_000);
+
+    expect(await runDurableObjectAlarm(f.stub)).toBe(true);
+    expectRowMatches((await rows(f.key, 60))[0], [3, 5]);
+  });
+
+  it("refuses samples older than the raw window and prunes raw samples as they expire", async () => {
+    const p = series("celery_queue_length");
+    const now = Date.now();
+    expect(await p.stub.record([p.at(1, now - 25 * HOUR_MS)])).toBe(0);
+    expect(await p.stub.record([p.at(2, now - 23 * HOUR_MS), p.at(3, now - 60_000)])).toBe(2);
+    expect(await p.stub.stats()).toEqual({ count: 2, oldest: now - 23 * HOUR_MS, newest: now - 60_000 });
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 2 * HOUR_MS);
+    await runDurableObjectAlarm(p.stub);
+    expect(await p.stub.stats()).toEqual({ count: 1, oldest: now - 60_000, newest: now - 60_000 });
+    expect(await p.stub.since(0)).toEqual([p.at(3, now - 60_000)]);
+
+    // Minutes outlive raw samples, then go too (RETENTION_MINUTE_DAYS = 14).
+    const minuteRows = () =>
+      runInDurableObject(
+        p.stub,
+        (_i, state) => state.storage.sql.exec("SELECT bucket_start FROM minute").toArray().length,
+      );
+    expect(await minuteRows()).toBe(2);
+    vi.setSystemTime(now + 15 * 24 * HOUR_MS);
+    await runDurableObjectAlarm(p.stub);
+    expect(await p.stub.stats()).toEqual({ count: 0, oldest: null, newest: null });
+    expect(await minuteRows()).toBe(0);
+    // Nothing left to do: no further wake-up.
+    expect(await runInDurableObject(p.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+  });
+
+  it("keeps the message of the latest sample", async () => {
+    const u = series("probe_up", { monitor: "77" });
+    const now = Date.now();
+    await u.stub.record([{ ...u.at(0, now - 1000), message: "status 503" }, u.at(1, now - 5000)]);
+    expect(await u.stub.latest()).toEqual({ ...u.at(0, now - 1000), message: "status 503" });
+  });
+});
+
+describe("Analytics Engine", () => {
+  it("writes each recorded sample as planned, within the per-invocation limit", async () => {
+    const written: DataPoint[] = [];
+    vi.spyOn(env.METRICS_AE, "writeDataPoint").mockImplementation((p) => {
+      written.push(p as DataPoint);
+    });
+    const a = series("api_requests", { route: "/checkout" });
+    const now = Date.now();
+    const few = [a.at(1, now - 3000), a.at(2, now - 2000)];
+    await a.stub.record(few);
+    expect(written).toEqual(planDataPoints(few));
+    expect(written[0]?.doubles.slice(0, 5)).toEqual([1, 1, 1, 1, 1]);
+
+    written.length = 0;
+    const many = Array.from({ length: 1200 }, (_, i) => a.at(i % 10, now - 600_000 + i * 200));
+    await a.stub.record(many);
+    expect(written.length).toBeLessThanOrEqual(AE_MAX_POINTS);
+    expect(written).toEqual(planDataPoints(many));
+    expect(written.reduce((n, p) => n + (p.doubles[1] ?? 0), 0)).toBe(1200);
+    expect(written.reduce((n, p) => n + (p.doubles[2] ?? 0), 0)).toBe(many.reduce((n, s) => n + s.value, 0));
+  });
+});
+
+describe("SeriesIndex", () => {
+  const index = () => env.SERIES_INDEX.getByName("main");
+  const sample = (metric: string, service: string, monitor: string, value: number, ts: number): Sample => ({
+    metric,
+    service,
+    labels: { monitor },
+    value,
+    ts,
+  });
+
+  it("keeps the newest sample per series, lists by filter in order, gets by key and removes", async () => {
+    const t = Date.now() - 10_000;
+    await index().update([
+      sample("idx_up", "web", "1", 1, t),
+      sample("idx_up", "api", "2", 0, t),
+      { ...sample("idx_latency", "api", "2", 250, t), message: "slow" },
+    ]);
+    // Older and equally old samples do not replace what is held; newer ones do.
+    await index().update([sample("idx_up", "web", "1", 0, t - 1), sample("idx_up", "api", "2", 1, t)]);
+    await index().update([sample("idx_latency", "api", "2", 300, t + 1)]);
+
+    expect(await index().list({ metric: "idx_up" })).toEqual([
+      sample("idx_up", "api", "2", 0, t),
+      sample("idx_up", "web", "1", 1, t),
+    ]);
+    expect(await index().list({ service: "api", metric: "idx_latency" })).toEqual([
+      sample("idx_latency", "api", "2", 300, t + 1),
+    ]);
+    expect((await index().list({ service: "api" })).map((s) => s.metric)).toEqual(["idx_latency", "idx_up"]);
+
+    const keys = [
+      seriesKey("idx_up", "web", { monitor: "1" }),
+      "nope|x|",
+      seriesKey("idx_up", "api", { monitor: "2" }),
+    ];
+    expect(await index().get(keys)).toEqual([
+      sample("idx_up", "web", "1", 1, t),
+      null,
+      sample("idx_up", "api", "2", 0, t),
+    ]);
+
+    await index().remove([keys[0] ?? ""]);
+    expect(await index().get([keys[0] ?? ""])).toEqual([null]);
+  });
+
+  it("publishes changes to the dashboard hub as throttled metrics deltas", async () => {
+    const res = await env.DASHBOARD_HUB.getByName("main").fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const deltas: { at: number; data: Record<string, unknown>[] }[] = [];
+    ws.addEventListener("message", (e) => {
+      const msg = JSON.parse(String(e.data)) as { type: string; topic?: string; data?: Record<string, unknown>[] };
+      const data = (msg.data ?? []).filter((s) => String(s.metric).startsWith("hub_"));
+      if (msg.type === "delta" && msg.topic === "metrics" && data.length) deltas.push({ at: Date.now(), data });
+    });
+    ws.accept();
+
+    const t = Date.now();
+    await index().update([{ ...sample("hub_up", "web", "9", 0, t), message: "status 503" }]);
+    await vi.waitUntil(() => deltas.length === 1, { timeout: 3000, interval: 10 });
+    expect(deltas[0]?.data).toEqual([
+      {
+        metric: "hub_up",
+        service: "web",
+        labels: { monitor: "9" },
+        value: 0,
+        ts: new Date(t).toISOString(),
+        message: "status 503",
+      },
+    ]);
+
+    // Two updates right after a delta: one delta, about a second later, carrying both.
+    await index().update([sample("hub_up", "web", "9", 1, t + 1)]);
+    await index().update([sample("hub_latency", "web", "9", 42, t + 1)]);
+    await vi.waitUntil(() => deltas.length >= 2, { timeout: 3000, interval: 10 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(deltas).toHaveLength(2);
+    expect(deltas[1]?.data.map((s) => [s.metric, s.value])).toEqual([
+      ["hub_latency", 42],
+      ["hub_up", 1],
+    ]);
+    expect((deltas[1]?.at ?? 0) - (deltas[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+
+    // Nothing newer: nothing published.
+    await index().update([sample("hub_up", "web", "9", 5, t)]);
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(deltas).toHaveLength(2);
+    ws.close();
+  });
+});
+
+describe("recordSamples", () => {
+  it("stores a 1,000-sample batch across many series and indexes the latest of each", async () => {
+    const now = Date.now();
+    const random = rng(99);
+    const samples: Sample[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const n = i % 100;
+      samples.push({
+        metric: "batch_metric",
+        service: `svc${n % 7}`,
+        labels: { n: String(n) },
+        value: random() * 100,
+        ts: now - 60_000 + i,
+      });
+    }
+    samples.sort(() => random() - 0.5);
+    await recordSamples(env, samples, now);
+
+    const keys = Array.from({ length: 100 }, (_, n) => seriesKey("batch_metric", `svc${n % 7}`, { n: String(n) }));
+    const stats = await Promise.all(keys.map((k) => env.METRIC_SERIES.getByName(k).stats()));
+    expect(stats.map((s) => s.count)).toEqual(keys.map(() => 10));
+    const latest = await env.SERIES_INDEX.getByName("main").get(keys);
+    expect(latest.map((s) => s?.ts)).toEqual(keys.map((_, n) => now - 60_000 + 900 + n));
+    expect(latest.map((s) => s?.value)).toEqual(
+      keys.map((_, n) => samples.find((s) => s.ts === now - 60_000 + 900 + n)?.value),
+    );
+    expect(await env.SERIES_INDEX.getByName("main").list({ metric: "batch_metric" })).toHaveLength(100);
+  });
+
+  it("rejects when a series refuses samples, after storing and indexing the others", async () => {
+    const now = Date.now();
+    const ok: Sample = { metric: "partial_ok", service: "api", labels: {}, value: 1, ts: now };
+    const old: Sample = { metric: "partial_old", service: "api", labels: {}, value: 1, ts: now - 30 * HOUR_MS };
+    await expect(recordSamples(env, [ok, old], now)).rejects.toBeInstanceOf(SamplesRefusedError);
+    expect(
+      await env.SERIES_INDEX.getByName("main").get([seriesKey("partial_ok", "api"), seriesKey("partial_old", "api")]),
+    ).toEqual([ok, null]);
+  });
+});
+
+describe("runRetention", () => {
+  it("deletes minute rows past RETENTION_MINUTE_DAYS and hour rows past RETENTION_HOUR_DAYS", async () => {
+    const now = Date.now();
+    const day = 24 * HOUR_MS;
+    const insert = (key: string, resolution: number, start: number) =>
+      env.DB.prepare(
+        `INSERT INTO system_metrics (metric_name, service, labels, series_key, resolution_seconds, bucket_start, count, sum, min, max)
+         VALUES ('r', 'api', '{}', ?, ?, ?, 1, 1, 1, 1)`,
+      ).bind(key, resolution, start);
+    await env.DB.batch([
+      insert("ret|a|", 60, now - 15 * day),
+      insert("ret|a|", 60, now - 13 * day),
+      insert("ret|a|", 3600, now - 15 * day),
+      insert("ret|a|", 3600, now - 401 * day),
+      insert("ret|a|", 3600, now - 399 * day),
+    ]);
+    await runRetention(env, now);
+    const left = await env.DB.prepare(
+      "SELECT resolution_seconds AS r, bucket_start AS b FROM system_metrics WHERE series_key = 'ret|a|' ORDER BY r, b",
+    ).all<{ r: number; b: number }>();
+    expect(left.results).toEqual([
+      { r: 60, b: now - 13 * day },
+      { r: 3600, b: now - 399 * day },
+      { r: 3600, b: now - 15 * day },
+    ]);
+  });
+});

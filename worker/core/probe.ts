@@ -1,0 +1,299 @@
+/**
+ * HTTP probes and scrapes, the pure part: stored config → probe settings, what a fetch
+ * outcome means (up or down, and why), and the samples a run produces.
+ */
+import { parseJsonPath, selectJsonPath } from "./json-path";
+import type { Sample } from "./series";
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+/** Bodies are read up to this size; checks see the first MAX_BODY_BYTES of a larger one. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Expositions are read up to this size. */
+export const MAX_SCRAPE_BYTES = 8 * 1024 * 1024;
+
+export type ProbeKind = "http" | "prometheus";
+
+/** What a runner needs to know about a monitor: its identity, cadence and stored config. */
+export interface ProbeMonitor {
+  id: number;
+  service: string;
+  kind: ProbeKind;
+  intervalSeconds: number;
+  /** The monitor's stored `config` (snake_case, as the monitors API validated it). */
+  config: Record<string, unknown>;
+}
+
+export type JsonValue = string | number | boolean | null;
+
+export interface HttpExpect {
+  status: readonly number[];
+  bodyContains: string | null;
+  bodyNotContains: string | null;
+  jsonPath: { path: string; equals: JsonValue } | null;
+}
+
+export interface RequestSettings {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | null;
+  timeoutMs: number;
+  followRedirects: boolean;
+}
+
+export interface HttpProbeConfig extends RequestSettings {
+  expect: HttpExpect;
+}
+
+export interface ScrapeConfig extends RequestSettings {
+  /** Metric names to keep; null keeps all. */
+  allowlist: string[] | null;
+}
+
+type Read<T> = { ok: true; config: T } | { ok: false; error: string };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+function readRequest(raw: Record<string, unknown>): Read<RequestSettings> {
+  const url = str(raw.url);
+  if (!url) return { ok: false, error: "no url configured" };
+  const headers: Record<string, string> = {};
+  if (isRecord(raw.headers)) {
+    for (const [name, value] of Object.entries(raw.headers)) if (typeof value === "string") headers[name] = value;
+  }
+  const timeout = raw.timeout_ms;
+  return {
+    ok: true,
+    config: {
+      url,
+      method: str(raw.method) ?? "GET",
+      headers,
+      body: str(raw.body),
+      timeoutMs: typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_TIMEOUT_MS,
+      followRedirects: raw.follow_redirects !== false,
+    },
+  };
+}
+
+const isJsonValue = (v: unknown): v is JsonValue =>
+  v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+
+/** The probe settings of an http monitor's stored config (defaults as the API applies them). */
+export function readHttpConfig(raw: Record<string, unknown>): Read<HttpProbeConfig> {
+  const request = readRequest(raw);
+  if (!request.ok) return request;
+  const expect = isRecord(raw.expect) ? raw.expect : {};
+  const status = Array.isArray(expect.status) ? expect.status.filter((s): s is number => typeof s === "number") : [];
+  const jp = isRecord(expect.json_path) ? expect.json_path : null;
+  return {
+    ok: true,
+    config: {
+      ...request.config,
+      expect: {
+        status: status.length > 0 ? status : [200],
+        bodyContains: str(expect.body_contains),
+        bodyNotContains: str(expect.body_not_contains),
+        jsonPath:
+          jp && typeof jp.path === "string" && isJsonValue(jp.equals) ? { path: jp.path, equals: jp.equals } : null,
+      },
+    },
+  };
+}
+
+/** The scrape settings of a prometheus monitor's stored config. */
+export function readScrapeConfig(raw: Record<string, unknown>): Read<ScrapeConfig> {
+  const request = readRequest(raw);
+  if (!request.ok) return request;
+  const allow = Array.isArray(raw.metrics_allowlist)
+    ? raw.metrics_allowlist.filter((m): m is string => typeof m === "string")
+    : null;
+  return { ok: true, config: { ...request.config, method: "GET", body: null, allowlist: allow } };
+}
+
+/** What one request produced. `latencyMs` runs from the request to the end of the body read. */
+export type FetchOutcome =
+  | { kind: "response"; status: number; body: string; truncated: boolean; latencyMs: number }
+  | { kind: "error"; reason: string; timedOut: boolean; latencyMs: number };
+
+export interface Verdict {
+  up: boolean;
+  /** Why the target is down; null when up. */
+  message: string | null;
+}
+
+const UP: Verdict = { up: true, message: null };
+const down = (message: string): Verdict => ({ up: false, message });
+
+/** Renders a value for a message, shortened: `"degraded"`, `42`, `{"a":1}`. */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Status codes for a message: consecutive codes as ranges ("200-204, 301"). */
+export function formatStatuses(codes: readonly number[]): string {
+  const sorted = [...new Set(codes)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === (sorted[j] ?? 0) + 1) j++;
+    parts.push(j > i ? `${sorted[i]}-${sorted[j]}` : String(sorted[i]));
+    i = j + 1;
+  }
+  return parts.join(", ");
+}
+
+/**
+ * Whether an HTTP probe passed: the status first, then the keywords, then the JSON path.
+ *
+ * @example evaluateHttp(expect, { kind: "response", status: 503, … }) // { up: false, message: "status 503 (expected 200)" }
+ */
+export function evaluateHttp(expect: HttpExpect, outcome: FetchOutcome): Verdict {
+  if (outcome.kind === "error") return down(outcome.reason);
+  const cloudflare = cloudflareErrorReason(outcome.status, outcome.body);
+  if (cloudflare && !expect.status.includes(outcome.status)) return down(cloudflare);
+  if (!expect.status.includes(outcome.status)) {
+    return down(`status ${outcome.status} (expected ${formatStatuses(expect.status)})`);
+  }
+  const body = outcome.body;
+  if (expect.bodyContains !== null && !body.includes(expect.bodyContains)) {
+    return down(`keyword ${show(expect.bodyContains)} missing`);
+  }
+  if (expect.bodyNotContains !== null && body.includes(expect.bodyNotContains)) {
+    return down(`forbidden keyword ${show(expect.bodyNotContains)} present`);
+  }
+  if (expect.jsonPath) return checkJsonPath(expect.jsonPath, body, outcome.truncated);
+  return UP;
+}
+
+function checkJsonPath(check: { path: string; equals: JsonValue }, body: string, truncated: boolean): Verdict {
+  const path = parseJsonPath(check.path);
+  if (!path.ok) return down(`JSON path ${check.path}: ${path.error}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch {
+    return down(truncated ? `invalid JSON (body over ${MAX_BODY_BYTES} bytes)` : "invalid JSON");
+  }
+  const selected = selectJsonPath(doc, path.segments);
+  if (!selected.found) return down(`${check.path} is missing, expected ${show(check.equals)}`);
+  if (selected.value !== check.equals) {
+    return down(`${check.path} is ${show(selected.value)}, expected ${show(check.equals)}`);
+  }
+  return UP;
+}
+
+/**
+ * Cloudflare answers some failures to reach an origin with its own error page
+ * (`error code: 1016` etc.) instead of failing the fetch; these name the real cause.
+ */
+export function cloudflareErrorReason(status: number, body: string): string | null {
+  const code = /^error code: (\d{3,4})\s*$/.exec(body.trim())?.[1];
+  if (!code) return null;
+  const reasons: Record<string, string> = {
+    "1016": "DNS lookup failed",
+    "521": "connection refused",
+    "522": "connection timed out",
+    "523": "origin unreachable",
+    "525": "TLS handshake failed",
+    "526": "invalid TLS certificate",
+  };
+  return reasons[code] ?? (status >= 520 ? `Cloudflare error ${code}` : null);
+}
+
+/** Facts about a fetch that threw, to name the cause: workerd's messages alone are ambiguous. */
+export interface FetchFailure {
+  name: string;
+  message: string;
+  /** Our own timeout fired (the abort was ours). */
+  timedOut: boolean;
+  timeoutMs: number;
+  https: boolean;
+  /** The host is an IP literal, so no DNS lookup was involved. */
+  ipHost: boolean;
+  /** A plain TCP connection to host:port succeeded (true), failed (false), or was not tried (null). */
+  tcpReachable: boolean | null;
+}
+
+/**
+ * Why a fetch threw. workerd says "Network connection lost." both for a refused connection
+ * and for one closed before a response, and "internal error" both for a failed DNS lookup
+ * and a failed TLS handshake; whether a plain TCP connection succeeds tells them apart.
+ */
+export function describeFetchFailure(f: FetchFailure): string {
+  if (f.timedOut) return `timeout after ${f.timeoutMs} ms`;
+  const m = f.message;
+  if (/ENOTFOUND|EAI_AGAIN|getaddrinfo|DNS|could not resolve|name not resolved/i.test(m)) return "DNS lookup failed";
+  if (/ECONNREFUSED|connection refused/i.test(m)) return "connection refused";
+  if (/ECONNRESET|connection reset/i.test(m)) return "connection reset";
+  if (/certificate|TLS|SSL|handshake/i.test(m)) return `TLS error: ${m}`;
+  if (/redirect/i.test(m)) return m;
+  if (/network connection lost/i.test(m)) {
+    if (f.tcpReachable === true) return "connection closed without a response";
+    if (f.tcpReachable === false) return "connection refused";
+    return "network connection lost";
+  }
+  if (/internal error/i.test(m)) {
+    if (f.tcpReachable === false) return f.ipHost ? "connection failed" : "DNS lookup failed";
+    if (f.tcpReachable === true && f.https) return "TLS handshake failed";
+  }
+  return `fetch failed: ${m || f.name || "unknown error"}`;
+}
+
+/** Whether the host part of a URL is an IPv4 or IPv6 literal. */
+export function isIpHost(hostname: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith("[") || hostname.includes(":");
+}
+
+export interface ProbeResult {
+  verdict: Verdict;
+  outcome: FetchOutcome;
+  /** When the probe started (epoch ms): the samples' timestamp. */
+  ts: number;
+}
+
+/**
+ * The samples of one probe run, for the monitor's service labelled `{monitor: "<id>"}`:
+ * `probe_up` (with the reason when 0), `probe_latency_ms` (when a response came or the
+ * probe timed out) and `probe_status_code` (when a response came).
+ */
+export function probeSamples(monitor: { id: number; service: string }, result: ProbeResult): Sample[] {
+  const base = { service: monitor.service, labels: { monitor: String(monitor.id) }, ts: result.ts };
+  const { verdict, outcome } = result;
+  const samples: Sample[] = [
+    {
+      ...base,
+      metric: "probe_up",
+      value: verdict.up ? 1 : 0,
+      ...(verdict.message === null ? {} : { message: verdict.message }),
+    },
+  ];
+  if (outcome.kind === "response" || outcome.timedOut) {
+    samples.push({ ...base, metric: "probe_latency_ms", value: outcome.latencyMs });
+  }
+  if (outcome.kind === "response") samples.push({ ...base, metric: "probe_status_code", value: outcome.status });
+  return samples;
+}
+
+/** Parse errors of a scrape as one reason: "12 malformed lines (first: line 3: …)". */
+export function describeParseErrors(errors: readonly { line: number; reason: string }[]): string | null {
+  const first = errors[0];
+  if (!first) return null;
+  let count = 0;
+  for (const e of errors) {
+    const more = /^(\d+) more malformed lines not listed$/.exec(e.reason);
+    count += more ? Number(more[1]) : 1;
+  }
+  return `${count} malformed line${count === 1 ? "" : "s"} (first: line ${first.line}: ${first.reason})`;
+}
+
+/** Whether a scrape answered well enough to parse: any 2xx. */
+export function evaluateScrapeResponse(outcome: FetchOutcome): Verdict {
+  if (outcome.kind === "error") return down(outcome.reason);
+  const cloudflare = cloudflareErrorReason(outcome.status, outcome.body);
+  if (cloudflare) return down(cloudflare);
+  if (outcome.status < 200 || outcome.status > 299) return down(`status ${outcome.status} (expected 2xx)`);
+  if (outcome.truncated) return down(`exposition over ${MAX_SCRAPE_BYTES} bytes`);
+  return UP;
+}
