@@ -5,14 +5,12 @@
 // metrics/realtime and prints p50/p99 next to the target (7-day history p50 ≤ 50 ms).
 // BENCH_N sets the number of timed requests per endpoint (default 200).
 import "./check-node.mjs";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { addValue, emptySketch, mergeInto, quantile, serializeSketch } from "../worker/core/sketch.ts";
 import { applyMigrations } from "./lib/admin.mjs";
-import { d1Target, ROOT, sqlString, wrangler } from "./lib/wrangler.mjs";
+import { d1Target, sqlString, wrangler } from "./lib/wrangler.mjs";
 
 const N = Number(process.env.BENCH_N ?? 200);
 const WARMUP = 10;
@@ -20,7 +18,6 @@ const DAYS = 7;
 const SAMPLES_PER_MINUTE = 30;
 const INDEX_SERIES = 1_000;
 const ROWS_PER_INSERT = 100;
-const STARTUP_TIMEOUT_MS = 180_000;
 const TARGET_HISTORY_P50_MS = 50;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -29,17 +26,6 @@ const METRIC = "bench_history_ms";
 const SERVICE = "bench";
 const SERIES_KEY = `${METRIC}|${SERVICE}|`; // seriesKey(METRIC, SERVICE, {})
 const RT_METRIC = "bench_realtime";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed) {
@@ -125,62 +111,6 @@ function rollupSql(now) {
     hourRows,
     samples: (rows.length - hourRows) * SAMPLES_PER_MINUTE,
   };
-}
-
-/** Starts `node scripts/start.mjs` in its own process group; resolves with the owner token. */
-function startProduct(port, persistTo) {
-  const child = spawn(process.execPath, ["scripts/start.mjs"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const tail = [];
-  const token = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no LOGIN_TOKEN in time")), STARTUP_TIMEOUT_MS);
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk) => {
-        const lines = (partial + chunk).split(/\r?\n/);
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          const match = /^LOGIN_TOKEN=(\S+)\s*$/.exec(line);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          } else {
-            tail.push(line);
-            if (tail.length > 60) tail.shift();
-          }
-        }
-      });
-    }
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`scripts/start.mjs exited (${signal ?? code}) before printing LOGIN_TOKEN`));
-    });
-  });
-  return { child, token, tail };
-}
-
-function killGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function stopProduct(child) {
-  killGroup(child, "SIGTERM");
-  const exited = await Promise.race([
-    new Promise((resolve) => (child.exitCode !== null ? resolve(true) : child.once("exit", () => resolve(true)))),
-    new Promise((resolve) => setTimeout(() => resolve(false), 5_000)),
-  ]);
-  if (!exited) killGroup(child, "SIGKILL");
-  // workerd can outlive the group leader for a moment.
-  killGroup(child, "SIGKILL");
 }
 
 async function api(base, token, method, pathname, body) {

@@ -5,19 +5,16 @@
 // BENCH_CONCURRENCY and BENCH_SECONDS tune the load; BENCH_BASE_URL with BENCH_TOKEN (an
 // admin token) measures an already running product instead of starting one.
 import "./check-node.mjs";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import path from "node:path";
-import { ROOT } from "./lib/wrangler.mjs";
+import { freePort, startProduct, stopProduct } from "./lib/product.mjs";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = 2;
 const BATCH_SIZE = 500;
 const SERIES = 20;
-const STARTUP_TIMEOUT_MS = 180_000;
 const TARGET_BATCHED_SAMPLES_PER_S = 20_000;
 const TARGET_SINGLE_SHARE_OF_NOOP = 0.5;
 // Single-sample and batched ingest each get a key at the highest allowed limit (a full minute's worth of burst).
@@ -26,73 +23,6 @@ const KEY_RATE_PER_MINUTE = 1_000_000;
 const RUN = Date.now().toString(36);
 const METRIC_SINGLE = `bench_single_${RUN}`;
 const METRIC_BATCH = `bench_batch_${RUN}`;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `node scripts/start.mjs` in its own process group; resolves with the owner token. */
-function startProduct(port, persistTo) {
-  const child = spawn(process.execPath, ["scripts/start.mjs"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  const tail = [];
-  const token = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no LOGIN_TOKEN in time")), STARTUP_TIMEOUT_MS);
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = "";
-      stream.setEncoding("utf8");
-      stream.on("data", (chunk) => {
-        const lines = (partial + chunk).split(/\r?\n/);
-        partial = lines.pop() ?? "";
-        for (const line of lines) {
-          const match = /^LOGIN_TOKEN=(\S+)\s*$/.exec(line);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          } else {
-            tail.push(line);
-            if (tail.length > 60) tail.shift();
-          }
-        }
-      });
-    }
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`scripts/start.mjs exited (${signal ?? code}) before printing LOGIN_TOKEN`));
-    });
-  });
-  return { child, token, tail };
-}
-
-function killGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-async function stopProduct(child) {
-  killGroup(child, "SIGTERM");
-  const exited = await Promise.race([
-    new Promise((resolve) => (child.exitCode !== null ? resolve(true) : child.once("exit", () => resolve(true)))),
-    new Promise((resolve) => setTimeout(() => resolve(false), 5_000)),
-  ]);
-  if (!exited) killGroup(child, "SIGKILL");
-  // workerd can outlive the group leader for a moment.
-  killGroup(child, "SIGKILL");
-}
 
 async function createKey(base, token, name) {
   const res = await fetch(`${base}/api/admin/monitoring/keys`, {

@@ -5,6 +5,7 @@ import { addValue, ALPHA, emptySketch, quantile, serializeSketch } from "../../w
 import { recordDerivedMetrics } from "../../worker/handlers/series-jobs";
 import { readSeries, recordSamples } from "../../worker/lib/series";
 import { callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
+import { mulberry32 } from "../../worker/core/random";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -12,15 +13,7 @@ const BASE = "/api/admin/monitoring";
 
 let viewer: TestAdmin;
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const exact = (values: number[], q: number) =>
   [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? Number.NaN;

@@ -3,6 +3,7 @@
  * PostgreSQL, Redis, Celery, email) with a daily traffic shape and occasional incidents.
  * Pure: time is passed in; randomness comes from a PRNG seeded by the time bucket.
  */
+import { fnv1a, mulberry32 } from "./random";
 import type { Sample } from "./series";
 
 export const INCIDENT_KINDS = ["ecpay", "api", "database", "redis", "celery"] as const;
@@ -75,8 +76,7 @@ const TASK_RUNTIME_MEAN_S = 0.42;
 // Randomness: a small hash of (stream, index) seeds mulberry32.
 
 function seedOf(stream: string, index: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < stream.length; i++) h = Math.imul(h ^ stream.charCodeAt(i), 0x01000193);
+  let h = fnv1a(stream);
   h = Math.imul(h ^ (index >>> 0), 0x01000193);
   h = Math.imul(h ^ Math.floor(index / 0x1_0000_0000), 0x01000193);
   // murmur3 finaliser: neighbouring indexes get unrelated seeds
@@ -89,14 +89,7 @@ function seedOf(stream: string, index: number): number {
 
 /** Uniform numbers in [0, 1) from mulberry32, seeded by a stream name and an integer (a time bucket). */
 export function randomStream(stream: string, index: number): () => number {
-  let a = seedOf(stream, index);
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seedOf(stream, index));
 }
 
 /** A standard normal number (Box–Muller). */

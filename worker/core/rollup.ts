@@ -3,6 +3,7 @@
  * a mergeable sketch for p50/p95/p99), minutes merged into hours, which buckets are
  * closed at a given time, when a series store must wake up, and the D1 row of a bucket.
  */
+import { fnv1a } from "./random";
 import { addValue, emptySketch, mergeInto, parseSketch, quantile, serializeSketch, type Sketch } from "./sketch";
 import type { Labels } from "./series";
 
@@ -226,9 +227,7 @@ export interface WakeInput {
 
 /** A series' fixed flush offset in [0, FLUSH_SPREAD_MS), from a hash of its key. */
 export function flushOffset(seriesKey: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < seriesKey.length; i++) h = Math.imul(h ^ seriesKey.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % FLUSH_SPREAD_MS;
+  return fnv1a(seriesKey) % FLUSH_SPREAD_MS;
 }
 
 /**

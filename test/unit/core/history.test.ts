@@ -21,16 +21,9 @@ import {
   subtractRanges,
 } from "../../../worker/core/history";
 import { addValue, ALPHA, emptySketch, quantile, serializeSketch } from "../../../worker/core/sketch";
+import { mulberry32 } from "../../../worker/core/random";
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Nearest-rank quantile over raw values, the truth sketches approximate. */
 const exact = (values: number[], q: number) =>

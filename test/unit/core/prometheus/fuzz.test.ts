@@ -1,16 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MAX_LISTED_ERRORS, type ParseResult, parseExposition } from "../../../../worker/core/prometheus/parse";
 import { FIXTURES, fixture } from "./fixtures";
+import { mulberry32 } from "../../../../worker/core/random";
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 // An independent reference for a valid sample line, written from the grammar with regular
 // expressions (fine here: inputs are short). The parser must never yield a sample it rejects.

@@ -1,0 +1,74 @@
+// Starting and stopping the product exactly as `npm start` runs it, for benchmarks:
+// `node scripts/start.mjs` on a free port with its own state, in its own process group.
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { ROOT } from "./wrangler.mjs";
+
+const STARTUP_TIMEOUT_MS = 180_000;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `node scripts/start.mjs` in its own process group; resolves with the owner token. */
+export function startProduct(port, persistTo) {
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const tail = [];
+  const token = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no LOGIN_TOKEN in time")), STARTUP_TIMEOUT_MS);
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        const lines = (partial + chunk).split(/\r?\n/);
+        partial = lines.pop() ?? "";
+        for (const line of lines) {
+          const match = /^LOGIN_TOKEN=(\S+)\s*$/.exec(line);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          } else {
+            tail.push(line);
+            if (tail.length > 60) tail.shift();
+          }
+        }
+      });
+    }
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`scripts/start.mjs exited (${signal ?? code}) before printing LOGIN_TOKEN`));
+    });
+  });
+  return { child, token, tail };
+}
+
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+export async function stopProduct(child) {
+  killGroup(child, "SIGTERM");
+  const exited = await Promise.race([
+    new Promise((resolve) => (child.exitCode !== null ? resolve(true) : child.once("exit", () => resolve(true)))),
+    new Promise((resolve) => setTimeout(() => resolve(false), 5_000)),
+  ]);
+  if (!exited) killGroup(child, "SIGKILL");
+  // workerd can outlive the group leader for a moment.
+  killGroup(child, "SIGKILL");
+}
