@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { addValue, emptySketch, mergeInto, quantile, serializeSketch } from "../worker/core/sketch.ts";
 import { applyMigrations } from "./lib/admin.mjs";
+import { freePort, startProduct, stopProduct } from "./lib/product.mjs";
 import { d1Target, sqlString, wrangler } from "./lib/wrangler.mjs";
 
 const N = Number(process.env.BENCH_N ?? 200);
