@@ -8,6 +8,7 @@ import "./check-node.mjs";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { mulberry32 } from "../worker/core/random.ts";
 import { addValue, emptySketch, mergeInto, quantile, serializeSketch } from "../worker/core/sketch.ts";
 import { applyMigrations } from "./lib/admin.mjs";
 import { freePort, startProduct, stopProduct } from "./lib/product.mjs";
@@ -28,18 +29,9 @@ const SERVICE = "bench";
 const SERIES_KEY = `${METRIC}|${SERVICE}|`; // seriesKey(METRIC, SERVICE, {})
 const RT_METRIC = "bench_realtime";
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const emptyRollup = () => ({ count: 0, sum: 0, min: Infinity, max: -Infinity, sketch: emptySketch() });
 
+/** One `system_metrics` row as SQL (Node cannot load core/rollup.ts's extensionless imports, so not its rowValues). */
 function rowSql(resolution, start, r) {
   const q = (p) => quantile(r.sketch, p);
   return `(${[
@@ -65,7 +57,7 @@ function rowSql(resolution, start, r) {
  * hour row for every closed hour, each hour merged from its minutes as the store does.
  */
 function rollupSql(now) {
-  const random = rng(2026);
+  const random = mulberry32(2026);
   const end = Math.floor(now / MINUTE) * MINUTE;
   const start = end - DAYS * 24 * HOUR;
   const rows = [];

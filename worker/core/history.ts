@@ -124,9 +124,8 @@ export function mergeRows(rows: readonly RollupRow[]): Aggregate | null {
   return { count, sum, min, max, avg: sum / count, p50, p95, p99 };
 }
 
-/** Groups rows into buckets of `bucketSeconds` (aligned to the epoch), oldest first; empty buckets are left out. */
-export function bucketize(rows: readonly RollupRow[], bucketSeconds: number): HistoryPoint[] {
-  const step = bucketSeconds * 1000;
+/** Rows grouped by the `step`-aligned bucket their start falls in. */
+function groupByBucket(rows: readonly RollupRow[], step: number): Map<number, RollupRow[]> {
   const buckets = new Map<number, RollupRow[]>();
   for (const r of rows) {
     const ts = alignDown(r.bucketStart, step);
@@ -134,6 +133,13 @@ export function bucketize(rows: readonly RollupRow[], bucketSeconds: number): Hi
     if (list) list.push(r);
     else buckets.set(ts, [r]);
   }
+  return buckets;
+}
+
+/** Groups rows into buckets of `bucketSeconds` (aligned to the epoch), oldest first; empty buckets are left out. */
+export function bucketize(rows: readonly RollupRow[], bucketSeconds: number): HistoryPoint[] {
+  const step = bucketSeconds * 1000;
+  const buckets = groupByBucket(rows, step);
   const points: HistoryPoint[] = [];
   for (const [ts, list] of [...buckets].sort(([a], [b]) => a - b)) {
     const merged = mergeRows(list);
@@ -258,13 +264,7 @@ export function sketchRanges(
   bucketSeconds: number,
 ): { resolution: StoredResolution; ranges: TimeRange[] }[] {
   const step = bucketSeconds * 1000;
-  const buckets = new Map<number, RollupRow[]>();
-  for (const r of rows) {
-    const ts = alignDown(r.bucketStart, step);
-    const list = buckets.get(ts);
-    if (list) list.push(r);
-    else buckets.set(ts, [r]);
-  }
+  const buckets = groupByBucket(rows, step);
   const needed = new Map<StoredResolution, TimeRange[]>();
   for (const [ts, list] of buckets) {
     const only = list.length === 1 ? list[0] : undefined;
