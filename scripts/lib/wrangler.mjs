@@ -7,10 +7,13 @@ const require = createRequire(import.meta.url);
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const WRANGLER = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
+// No telemetry or update checks, and no download of request.cf sample data (the app does not
+// use it), so starting needs no network.
 const env = () => ({
   ...process.env,
   WRANGLER_SEND_METRICS: "false",
   NO_UPDATE_NOTIFIER: "1",
+  CLOUDFLARE_CF_FETCH_ENABLED: "false",
   CI: process.env.CI ?? "",
 });
 
