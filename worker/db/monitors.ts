@@ -23,6 +23,8 @@ export interface DueMonitor extends ProbeMonitor {
   nextDueAt: number | null;
 }
 
+/** Active monitors that this module probes or scrapes (heartbeats are pinged, not probed). */
+const activeProbe = and(eq(monitors.isActive, true), inArray(monitors.kind, PROBE_KINDS));
 const dueAt = (now: number) => or(isNull(monitors.nextDueAt), lte(monitors.nextDueAt, now));
 
 /** Active probes and scrapes on the cron path that are due at `now`, most overdue first. */
@@ -30,14 +32,7 @@ export async function selectDueCronMonitors(env: Env, now: number): Promise<DueM
   const rows = await getDb(env.DB)
     .select()
     .from(monitors)
-    .where(
-      and(
-        eq(monitors.isActive, true),
-        inArray(monitors.kind, PROBE_KINDS),
-        gte(monitors.intervalSeconds, CRON_MIN_SECONDS),
-        dueAt(now),
-      ),
-    )
+    .where(and(activeProbe, gte(monitors.intervalSeconds, CRON_MIN_SECONDS), dueAt(now)))
     .orderBy(monitors.nextDueAt, monitors.id);
   return rows.flatMap((row) => {
     const m = rowToProbeMonitor(row);
@@ -82,8 +77,7 @@ export async function selectLoopMonitors(env: Env, ids?: readonly number[]): Pro
     .from(monitors)
     .where(
       and(
-        eq(monitors.isActive, true),
-        inArray(monitors.kind, PROBE_KINDS),
+        activeProbe,
         lt(monitors.intervalSeconds, CRON_MIN_SECONDS),
         ids ? inArray(monitors.id, [...ids]) : undefined,
       ),
