@@ -1,7 +1,13 @@
 /**
- * MetricSeries: one Durable Object per series, named by `seriesKey`. Holds the raw
- * window, the latest sample and 1-minute rollups in its SQLite; an alarm writes closed
- * minutes and hours to D1 `system_metrics`, and every sample also goes to Analytics Engine.
+ * MetricSeries: one Durable Object per metric family (a metric on a service, named by
+ * `familyKey`), holding the state of each of its series (label sets) in its SQLite: the
+ * raw window, the latest sample and the minute and hour rollups. A batch touching many
+ * label sets of a metric is one call and one transaction, not one per series.
+ *
+ * An alarm sends changed latest values to the SeriesIndex (coalesced: one update per
+ * INDEX_DELAY_MS however busy the family is), rolls closed minutes up from the raw
+ * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
+ * Every sample also goes to Analytics Engine.
  */
 import { DurableObject } from "cloudflare:workers";
 import { planDataPoints } from "../worker/core/analytics";
@@ -14,26 +20,31 @@ import {
   type Rollup,
   type SeriesIdentity,
   type StoredRollup,
+  addToRollup,
   bucketStart,
   chunkRows,
   emptyRollup,
   flushOffset,
-  foldByBucket,
+  heldMinuteMs,
   isClosed,
   loadRollup,
   mergeRollups,
   nextWakeAt,
   parseRetention,
+  rawPruneBefore,
   rowValues,
   storeRollup,
   withinRawWindow,
 } from "../worker/core/rollup";
-import { type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { seriesIndex } from "../worker/lib/series";
 
 /** Buckets written per alarm; a larger backlog drains on the following alarms. */
 const MAX_ROWS_PER_FLUSH = 700;
-/** Raw rows per INSERT statement (two bound parameters each, at most 100). */
-const RAW_ROWS_PER_INSERT = 50;
+/** Raw rows per INSERT statement (three bound parameters each, at most 100). */
+const RAW_ROWS_PER_INSERT = 33;
+/** Latest values per SeriesIndex update call. */
+const INDEX_CHUNK = 1_000;
 
 const UPSERT_PREFIX = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) VALUES `;
 const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_start) DO UPDATE SET ${ROW_COLUMNS.filter(
@@ -43,60 +54,88 @@ const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_star
   .join(", ")}`;
 const ROW_PLACEHOLDERS = `(${ROW_COLUMNS.map(() => "?").join(", ")})`;
 
+/** Raw samples held for one series. */
+export interface SeriesStats {
+  count: number;
+  oldest: number | null;
+  newest: number | null;
+}
+
 interface PendingBucket {
+  seriesId: number;
   resolution: Resolution;
   start: number;
   rev: number;
   rollup: Rollup;
 }
 
+interface LatestRow extends Record<string, SqlStorageValue> {
+  id: number;
+  latest_ts: number;
+  latest_value: number;
+  latest_message: string | null;
+}
+
 export class MetricSeries extends DurableObject<Env> {
   private readonly retention: Retention;
-  private identity: SeriesIdentity | null;
+  private family: { metric: string; service: string } | null = null;
+  /** Series key → row id, and back to the identity. */
+  private readonly ids = new Map<string, number>();
+  private readonly identities = new Map<number, SeriesIdentity>();
   /** The alarm as last set by this instance; undefined until read (saves a storage call per record). */
   private alarmAt: number | null | undefined;
+  /** When raw samples or held minutes next expire; undefined until the first prune of this instance. */
+  private pruneAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.retention = parseRetention(env);
     const sql = ctx.storage.sql;
     sql.exec(`
-      CREATE TABLE IF NOT EXISTS raw (ts INTEGER NOT NULL, value REAL NOT NULL);
-      CREATE INDEX IF NOT EXISTS raw_ts ON raw (ts);
-      CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), metric TEXT, service TEXT, labels TEXT);
-      CREATE TABLE IF NOT EXISTS latest (
-        id INTEGER PRIMARY KEY CHECK (id = 1), ts INTEGER NOT NULL, value REAL NOT NULL, message TEXT);
-      CREATE TABLE IF NOT EXISTS minute (
-        bucket_start INTEGER PRIMARY KEY, count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL,
-        max REAL NOT NULL, sketch TEXT NOT NULL, rev INTEGER NOT NULL, flushed_rev INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE IF NOT EXISTS hour (
-        bucket_start INTEGER PRIMARY KEY, rev INTEGER NOT NULL, flushed_rev INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS family (id INTEGER PRIMARY KEY CHECK (id = 1), metric TEXT NOT NULL, service TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS series (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, labels TEXT NOT NULL,
+        latest_ts INTEGER, latest_value REAL, latest_message TEXT, indexed_ts INTEGER);
+      CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
+      CREATE INDEX IF NOT EXISTS samples_series_ts ON samples (series_id, ts);
+      CREATE TABLE IF NOT EXISTS minutes (
+        series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
+        flushed_rev INTEGER NOT NULL DEFAULT 0, count INTEGER, sum REAL, min REAL, max REAL, sketch TEXT,
+        PRIMARY KEY (series_id, bucket_start));
+      CREATE INDEX IF NOT EXISTS minutes_pending ON minutes (bucket_start) WHERE rev > flushed_rev;
+      CREATE TABLE IF NOT EXISTS hours (
+        series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
+        flushed_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (series_id, bucket_start));
+      CREATE INDEX IF NOT EXISTS hours_pending ON hours (bucket_start) WHERE rev > flushed_rev;
     `);
-    const row = sql
-      .exec<{ metric: string; service: string; labels: string }>("SELECT metric, service, labels FROM meta")
-      .toArray()[0];
-    this.identity = row ? identityOf(row.metric, row.service, JSON.parse(row.labels) as Labels) : null;
+    this.family =
+      sql.exec<{ metric: string; service: string }>("SELECT metric, service FROM family").toArray()[0] ?? null;
+    for (const row of sql.exec<{ id: number; key: string; labels: string }>("SELECT id, key, labels FROM series")) {
+      this.remember(row.id, row.key, JSON.parse(row.labels) as Labels);
+    }
   }
 
   /**
-   * Stores samples of this series (all must share its identity) and returns how many
-   * were stored: samples older than the raw window are refused. Also folds them into
-   * their minutes (late ones included) and writes them to Analytics Engine.
+   * Stores samples of this family (any of its label sets) and returns how many were
+   * stored: samples older than the raw window are refused. Also marks their minutes for
+   * the next rollup and writes them to Analytics Engine.
    */
   async record(samples: Sample[]): Promise<number> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
-    const first = fresh[0];
-    if (!first) return 0;
-    const touched = this.ctx.storage.transactionSync(() => this.store(first, fresh));
+    if (!fresh.length) return 0;
+    const earliest = this.ctx.storage.transactionSync(() => this.store(fresh));
+    // Nothing was left to prune at the last prune: these samples expire some day.
+    if (this.pruneAt === null) this.pruneAt = undefined;
     const wake = nextWakeAt({
       now,
-      pendingMinutes: [touched],
+      pendingMinutes: [earliest],
       pendingHours: [],
       oldestRaw: null,
       oldestFlushedMinute: null,
       retention: this.retention,
-      offsetMs: flushOffset(this.identity?.seriesKey ?? ""),
+      offsetMs: this.offsetMs(),
+      unindexed: true,
     });
     if (this.alarmAt === undefined) {
       const stored = await this.ctx.storage.getAlarm();
@@ -115,160 +154,273 @@ export class MetricSeries extends DurableObject<Env> {
     return fresh.length;
   }
 
-  /** Samples with `ts >= since`, oldest first. */
-  since(since: number): Sample[] {
-    const id = this.identity;
-    if (!id) return [];
+  /** Samples of one series (by `seriesKey`) with `ts >= since`, oldest first. */
+  since(key: string, since: number): Sample[] {
+    const id = this.ids.get(key);
+    const identity = id === undefined ? undefined : this.identities.get(id);
+    if (id === undefined || !identity) return [];
     return this.ctx.storage.sql
-      .exec<{ ts: number; value: number }>("SELECT ts, value FROM raw WHERE ts >= ? ORDER BY ts", since)
+      .exec<{ ts: number; value: number }>(
+        "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? ORDER BY ts",
+        id,
+        since,
+      )
       .toArray()
-      .map((r) => ({ metric: id.metric, service: id.service, labels: id.labels, ts: r.ts, value: r.value }));
+      .map((r) => this.sample(identity, r.ts, r.value));
   }
 
-  /** The newest sample (with its message, when it had one), or null before the first one. */
-  latest(): Sample | null {
-    const id = this.identity;
+  /** Samples of every series of the family with `ts >= since`, by series, oldest first. */
+  sinceAll(since: number): Sample[] {
+    return [...this.identities.keys()].flatMap((id) => this.since(this.identities.get(id)?.seriesKey ?? "", since));
+  }
+
+  /** The newest sample of a series (with its message, when it had one), or null before the first one. */
+  latest(key: string): Sample | null {
+    const id = this.ids.get(key);
+    const identity = id === undefined ? undefined : this.identities.get(id);
+    if (id === undefined || !identity) return null;
     const row = this.ctx.storage.sql
-      .exec<{ ts: number; value: number; message: string | null }>("SELECT ts, value, message FROM latest")
+      .exec<LatestRow>("SELECT id, latest_ts, latest_value, latest_message FROM series WHERE id = ?", id)
       .toArray()[0];
-    if (!id || !row) return null;
-    const sample: Sample = { metric: id.metric, service: id.service, labels: id.labels, value: row.value, ts: row.ts };
-    if (row.message !== null) sample.message = row.message;
+    return row ? this.latestSample(identity, row) : null;
+  }
+
+  /** Raw samples currently held, per series key asked (zero counts for unknown series). */
+  stats(keys: string[]): SeriesStats[] {
+    return keys.map((key) => {
+      const id = this.ids.get(key);
+      if (id === undefined) return { count: 0, oldest: null, newest: null };
+      return this.ctx.storage.sql
+        .exec<{ count: number; oldest: number | null; newest: number | null }>(
+          "SELECT count(*) AS count, min(ts) AS oldest, max(ts) AS newest FROM samples WHERE series_id = ?",
+          id,
+        )
+        .one();
+    });
+  }
+
+  /** Updates the SeriesIndex, writes closed buckets to D1, prunes expired rows, and sets the next wake-up. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = undefined;
+    const indexFailed = !(await this.pushLatest());
+    const now = Date.now();
+    let flushFailed = false;
+    const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
+    if (pending.length) {
+      try {
+        await this.writeRows(pending);
+        this.markFlushed(pending);
+      } catch (err) {
+        // Kept as pending: the next wake-up rolls them up and writes them again.
+        flushFailed = true;
+        console.error(`series ${this.name()}: rollup flush failed`, err);
+      }
+    }
+    if (this.pruneAt === undefined || (this.pruneAt !== null && this.pruneAt <= now)) this.prune(now);
+    await this.rearm(Date.now(), flushFailed, indexFailed);
+  }
+
+  private remember(id: number, key: string, labels: Labels): SeriesIdentity {
+    const identity = { seriesKey: key, metric: this.family?.metric ?? "", service: this.family?.service ?? "", labels };
+    this.ids.set(key, id);
+    this.identities.set(id, identity);
+    return identity;
+  }
+
+  private name(): string {
+    return this.family ? familyKey(this.family.metric, this.family.service) : "(empty)";
+  }
+
+  private offsetMs(): number {
+    return flushOffset(this.name());
+  }
+
+  private sample(id: SeriesIdentity, ts: number, value: number): Sample {
+    return { metric: id.metric, service: id.service, labels: id.labels, ts, value };
+  }
+
+  private latestSample(id: SeriesIdentity, row: LatestRow): Sample {
+    const sample = this.sample(id, row.latest_ts, row.latest_value);
+    if (row.latest_message !== null) sample.message = row.latest_message;
     return sample;
   }
 
-  /** Raw samples currently held. */
-  stats(): { count: number; oldest: number | null; newest: number | null } {
-    return this.ctx.storage.sql
-      .exec<{ count: number; oldest: number | null; newest: number | null }>(
-        "SELECT count(*) AS count, min(ts) AS oldest, max(ts) AS newest FROM raw",
-      )
-      .one();
-  }
-
-  /** Writes closed buckets to D1, prunes expired rows, and sets the next wake-up. */
-  override async alarm(): Promise<void> {
-    this.alarmAt = undefined;
-    const now = Date.now();
-    this.prune(now);
-    let failed = false;
-    const pending = this.closedPending(now);
-    if (this.identity && pending.length) {
-      try {
-        await this.writeRows(this.identity, pending);
-        this.markFlushed(pending);
-      } catch (err) {
-        // Kept as pending: the next wake-up writes them again.
-        failed = true;
-        console.error(`series ${this.identity.seriesKey}: rollup flush failed`, err);
-      }
-    }
-    await this.rearm(Date.now(), failed);
-  }
-
-  /** Inserts raw rows, the latest sample and minute rollups; returns the earliest minute touched. */
-  private store(first: Sample, samples: Sample[]): number {
+  /** Inserts raw rows, updates latest values and marks the minutes touched; returns the earliest. */
+  private store(samples: Sample[]): number {
     const sql = this.ctx.storage.sql;
-    if (!this.identity) {
-      sql.exec(
-        "INSERT OR REPLACE INTO meta (id, metric, service, labels) VALUES (1, ?, ?, ?)",
-        first.metric,
-        first.service,
-        JSON.stringify(first.labels),
-      );
-      this.identity = identityOf(first.metric, first.service, first.labels);
+    const first = samples[0];
+    if (!this.family && first) {
+      sql.exec("INSERT OR REPLACE INTO family (id, metric, service) VALUES (1, ?, ?)", first.metric, first.service);
+      this.family = { metric: first.metric, service: first.service };
     }
-    let newest = first;
-    for (let i = 0; i < samples.length; i += RAW_ROWS_PER_INSERT) {
-      const chunk = samples.slice(i, i + RAW_ROWS_PER_INSERT);
-      const params: number[] = [];
-      for (const s of chunk) {
-        params.push(s.ts, s.value);
-        if (s.ts >= newest.ts) newest = s;
+    const bySeries = new Map<number, Sample[]>();
+    for (const s of samples) {
+      const key = seriesKey(s.metric, s.service, s.labels);
+      let id = this.ids.get(key);
+      if (id === undefined) {
+        id = sql
+          .exec<{ id: number }>(
+            "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
+            key,
+            JSON.stringify(s.labels),
+          )
+          .one().id;
+        this.remember(id, key, s.labels);
       }
-      sql.exec(`INSERT INTO raw (ts, value) VALUES ${chunk.map(() => "(?, ?)").join(", ")}`, ...params);
+      const list = bySeries.get(id);
+      if (list) list.push(s);
+      else bySeries.set(id, [s]);
     }
-    sql.exec(
-      `INSERT INTO latest (id, ts, value, message) VALUES (1, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET ts = excluded.ts, value = excluded.value, message = excluded.message
-       WHERE excluded.ts >= latest.ts`,
-      newest.ts,
-      newest.value,
-      newest.message ?? null,
-    );
+    const params: number[] = [];
+    let rows = 0;
+    const insertRows = () => {
+      sql.exec(
+        `INSERT INTO samples (series_id, ts, value) VALUES ${"(?, ?, ?), ".repeat(rows - 1)}(?, ?, ?)`,
+        ...params,
+      );
+      params.length = 0;
+      rows = 0;
+    };
     let earliest = Number.POSITIVE_INFINITY;
-    const hours = new Set<number>();
-    for (const [start, added] of foldByBucket(samples, 60)) {
-      earliest = Math.min(earliest, start);
-      hours.add(bucketStart(start, 3600));
-      const row = sql
-        .exec<StoredRollup & { rev: number }>(
-          "SELECT count, sum, min, max, sketch, rev FROM minute WHERE bucket_start = ?",
-          start,
-        )
-        .toArray()[0];
-      const rollup = row ? loadRollup(row) : emptyRollup();
-      mergeRollups(rollup, added);
-      if (rollup.count === 0) continue;
-      const s = storeRollup(rollup);
+    for (const [id, list] of bySeries) {
+      let newest = list[0] as Sample;
+      const minutes = new Set<number>();
+      for (const s of list) {
+        params.push(id, s.ts, s.value);
+        if (++rows === RAW_ROWS_PER_INSERT) insertRows();
+        if (s.ts >= newest.ts) newest = s;
+        minutes.add(bucketStart(s.ts, 60));
+      }
       sql.exec(
-        `INSERT INTO minute (bucket_start, count, sum, min, max, sketch, rev) VALUES (?, ?, ?, ?, ?, ?, 1)
-         ON CONFLICT (bucket_start) DO UPDATE SET count = excluded.count, sum = excluded.sum, min = excluded.min,
-           max = excluded.max, sketch = excluded.sketch, rev = minute.rev + 1`,
-        start,
-        s.count,
-        s.sum,
-        s.min,
-        s.max,
-        s.sketch,
+        `UPDATE series SET latest_ts = ?, latest_value = ?, latest_message = ?
+         WHERE id = ? AND (latest_ts IS NULL OR latest_ts <= ?)`,
+        newest.ts,
+        newest.value,
+        newest.message ?? null,
+        id,
+        newest.ts,
       );
+      for (const minute of minutes) {
+        earliest = Math.min(earliest, minute);
+        sql.exec(
+          `INSERT INTO minutes (series_id, bucket_start, rev) VALUES (?, ?, 1)
+           ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
+          id,
+          minute,
+        );
+      }
     }
-    for (const h of hours) {
-      sql.exec(
-        "INSERT INTO hour (bucket_start, rev) VALUES (?, 1) ON CONFLICT (bucket_start) DO UPDATE SET rev = hour.rev + 1",
-        h,
-      );
-    }
+    if (rows) insertRows();
     return earliest;
   }
 
-  /** Closed minutes and hours with changes not yet in D1, oldest first, at most MAX_ROWS_PER_FLUSH. */
-  private closedPending(now: number): PendingBucket[] {
+  /**
+   * Sends the latest values the SeriesIndex has not seen; false when that failed (they
+   * stay unsent and go with the retry). The index is a view, so a failure is logged.
+   */
+  private async pushLatest(): Promise<boolean> {
+    const sql = this.ctx.storage.sql;
+    const rows = sql
+      .exec<LatestRow>(
+        `SELECT id, latest_ts, latest_value, latest_message FROM series
+         WHERE latest_ts IS NOT NULL AND (indexed_ts IS NULL OR latest_ts > indexed_ts)`,
+      )
+      .toArray();
+    const samples: Sample[] = [];
+    for (const row of rows) {
+      const identity = this.identities.get(row.id);
+      if (identity) samples.push(this.latestSample(identity, row));
+    }
+    try {
+      for (let i = 0; i < samples.length; i += INDEX_CHUNK) {
+        await seriesIndex(this.env).update(samples.slice(i, i + INDEX_CHUNK));
+      }
+    } catch (err) {
+      console.error(`series ${this.name()}: index update failed`, err);
+      return false;
+    }
+    // Values stored meanwhile are newer than what was sent and stay unsent.
+    this.ctx.storage.transactionSync(() => {
+      for (const row of rows) sql.exec("UPDATE series SET indexed_ts = ? WHERE id = ?", row.latest_ts, row.id);
+    });
+    return true;
+  }
+
+  /**
+   * Rolls closed minutes with new samples up from the raw samples, marks their hours,
+   * and merges closed changed hours from their minutes: at most MAX_ROWS_PER_FLUSH, oldest first.
+   */
+  private rollUpClosed(now: number): PendingBucket[] {
     const sql = this.ctx.storage.sql;
     const minutes = sql
-      .exec<StoredRollup & { bucket_start: number; rev: number }>(
-        `SELECT bucket_start, count, sum, min, max, sketch, rev FROM minute
+      .exec<{ series_id: number; bucket_start: number; rev: number }>(
+        `SELECT series_id, bucket_start, rev FROM minutes
          WHERE rev > flushed_rev AND bucket_start <= ? ORDER BY bucket_start LIMIT ?`,
         now - MINUTE_MS,
         MAX_ROWS_PER_FLUSH,
       )
       .toArray()
-      .map((r): PendingBucket => ({ resolution: 60, start: r.bucket_start, rev: r.rev, rollup: loadRollup(r) }));
+      .map((m): PendingBucket => {
+        const rollup = emptyRollup();
+        for (const r of sql.exec<{ value: number }>(
+          "SELECT value FROM samples WHERE series_id = ? AND ts >= ? AND ts < ?",
+          m.series_id,
+          m.bucket_start,
+          m.bucket_start + MINUTE_MS,
+        )) {
+          addToRollup(rollup, r.value);
+        }
+        if (rollup.count > 0) {
+          const s = storeRollup(rollup);
+          sql.exec(
+            "UPDATE minutes SET count = ?, sum = ?, min = ?, max = ?, sketch = ? WHERE series_id = ? AND bucket_start = ?",
+            s.count,
+            s.sum,
+            s.min,
+            s.max,
+            s.sketch,
+            m.series_id,
+            m.bucket_start,
+          );
+        }
+        sql.exec(
+          `INSERT INTO hours (series_id, bucket_start, rev) VALUES (?, ?, 1)
+           ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = hours.rev + 1`,
+          m.series_id,
+          bucketStart(m.bucket_start, 3600),
+        );
+        return { seriesId: m.series_id, resolution: 60, start: m.bucket_start, rev: m.rev, rollup };
+      });
     const hours = sql
-      .exec<{ bucket_start: number; rev: number }>(
-        "SELECT bucket_start, rev FROM hour WHERE rev > flushed_rev AND bucket_start <= ? ORDER BY bucket_start LIMIT ?",
+      .exec<{ series_id: number; bucket_start: number; rev: number }>(
+        `SELECT series_id, bucket_start, rev FROM hours
+         WHERE rev > flushed_rev AND bucket_start <= ? ORDER BY bucket_start LIMIT ?`,
         now - HOUR_MS,
         Math.max(MAX_ROWS_PER_FLUSH - minutes.length, 0),
       )
       .toArray()
       .map((h): PendingBucket => {
         const rollup = emptyRollup();
-        const parts = sql
-          .exec<StoredRollup>(
-            "SELECT count, sum, min, max, sketch FROM minute WHERE bucket_start >= ? AND bucket_start < ?",
-            h.bucket_start,
-            h.bucket_start + HOUR_MS,
-          )
-          .toArray();
-        for (const part of parts) mergeRollups(rollup, loadRollup(part));
-        return { resolution: 3600, start: h.bucket_start, rev: h.rev, rollup };
+        for (const part of sql.exec<StoredRollup>(
+          `SELECT count, sum, min, max, sketch FROM minutes
+           WHERE series_id = ? AND bucket_start >= ? AND bucket_start < ? AND count IS NOT NULL`,
+          h.series_id,
+          h.bucket_start,
+          h.bucket_start + HOUR_MS,
+        )) {
+          mergeRollups(rollup, loadRollup(part));
+        }
+        return { seriesId: h.series_id, resolution: 3600, start: h.bucket_start, rev: h.rev, rollup };
       });
     return [...minutes, ...hours].filter((b) => isClosed(b.start, b.resolution, now));
   }
 
   /** One D1 batch of multi-row upserts: a re-flushed or amended bucket replaces its row. */
-  private async writeRows(id: SeriesIdentity, pending: PendingBucket[]): Promise<void> {
-    const rows = pending.filter((b) => b.rollup.count > 0).map((b) => rowValues(id, b.resolution, b.start, b.rollup));
+  private async writeRows(pending: PendingBucket[]): Promise<void> {
+    const rows = pending.flatMap((b) => {
+      const identity = this.identities.get(b.seriesId);
+      return identity && b.rollup.count > 0 ? [rowValues(identity, b.resolution, b.start, b.rollup)] : [];
+    });
     const statements = chunkRows(rows).map((chunk) =>
       this.env.DB.prepare(`${UPSERT_PREFIX}${chunk.map(() => ROW_PLACEHOLDERS).join(", ")}${UPSERT_SUFFIX}`).bind(
         ...chunk.flat(),
@@ -282,10 +434,11 @@ export class MetricSeries extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
       for (const b of pending) {
-        const table = b.resolution === 60 ? "minute" : "hour";
+        const table = b.resolution === 60 ? "minutes" : "hours";
         sql.exec(
-          `UPDATE ${table} SET flushed_rev = ? WHERE bucket_start = ? AND flushed_rev < ?`,
+          `UPDATE ${table} SET flushed_rev = ? WHERE series_id = ? AND bucket_start = ? AND flushed_rev < ?`,
           b.rev,
+          b.seriesId,
           b.start,
           b.rev,
         );
@@ -293,38 +446,58 @@ export class MetricSeries extends DurableObject<Env> {
     });
   }
 
+  /** Deletes expired raw samples, minutes and hours, then notes when the next ones expire. */
   private prune(now: number): void {
     const sql = this.ctx.storage.sql;
-    const { rawMs, minuteMs } = this.retention;
+    const value = (query: string) => sql.exec<{ v: number | null }>(query).one().v;
+    const held = now - heldMinuteMs(this.retention);
     this.ctx.storage.transactionSync(() => {
-      sql.exec("DELETE FROM raw WHERE ts < ?", now - rawMs);
-      sql.exec("DELETE FROM minute WHERE bucket_start < ? AND rev = flushed_rev", now - minuteMs);
+      const pendingMinute = value("SELECT min(bucket_start) AS v FROM minutes WHERE rev > flushed_rev");
+      sql.exec(
+        "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?",
+        rawPruneBefore(now, this.retention, pendingMinute),
+      );
+      sql.exec("DELETE FROM minutes WHERE bucket_start < ? AND rev = flushed_rev", held);
       // No sample older than the raw window is accepted, so these hours can no longer change.
-      sql.exec("DELETE FROM hour WHERE bucket_start < ? AND rev = flushed_rev", now - rawMs - HOUR_MS);
+      sql.exec("DELETE FROM hours WHERE bucket_start < ? AND rev = flushed_rev", held);
+    });
+    this.pruneAt = nextWakeAt({
+      now,
+      pendingMinutes: [],
+      pendingHours: [],
+      // The oldest raw sample by series, each an index lookup.
+      oldestRaw: value("SELECT min((SELECT min(ts) FROM samples WHERE series_id = series.id)) AS v FROM series"),
+      oldestFlushedMinute: value("SELECT min(bucket_start) AS v FROM minutes WHERE rev = flushed_rev"),
+      retention: this.retention,
     });
   }
 
-  private async rearm(now: number, failed: boolean): Promise<void> {
+  private async rearm(now: number, flushFailed: boolean, indexFailed: boolean): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const first = (query: string) => sql.exec<{ v: number | null }>(query).one().v;
-    const pendingMinute = first("SELECT min(bucket_start) AS v FROM minute WHERE rev > flushed_rev");
-    const pendingHour = first("SELECT min(bucket_start) AS v FROM hour WHERE rev > flushed_rev");
+    const value = (query: string) => sql.exec<{ v: number | null }>(query).one().v;
+    const pendingMinute = value("SELECT min(bucket_start) AS v FROM minutes WHERE rev > flushed_rev");
+    const pendingHour = value("SELECT min(bucket_start) AS v FROM hours WHERE rev > flushed_rev");
+    const unindexed =
+      sql
+        .exec(
+          "SELECT 1 FROM series WHERE latest_ts IS NOT NULL AND (indexed_ts IS NULL OR latest_ts > indexed_ts) LIMIT 1",
+        )
+        .toArray().length > 0;
     const wake = nextWakeAt({
       now,
       pendingMinutes: pendingMinute === null ? [] : [pendingMinute],
       pendingHours: pendingHour === null ? [] : [pendingHour],
-      oldestRaw: first("SELECT min(ts) AS v FROM raw"),
-      oldestFlushedMinute: first("SELECT min(bucket_start) AS v FROM minute WHERE rev = flushed_rev"),
+      oldestRaw: null,
+      oldestFlushedMinute: null,
       retention: this.retention,
-      failed,
-      offsetMs: flushOffset(this.identity?.seriesKey ?? ""),
+      failed: flushFailed,
+      offsetMs: this.offsetMs(),
+      unindexed: unindexed && (indexFailed ? "failed" : true),
     });
-    if (wake === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(wake);
-    this.alarmAt = wake;
+    const at = [wake, this.pruneAt ?? null].filter((t): t is number => t !== null);
+    const next = at.length ? Math.min(...at) : null;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+    this.alarmAt = next;
   }
-}
-
-function identityOf(metric: string, service: string, labels: Labels): SeriesIdentity {
-  return { seriesKey: seriesKey(metric, service, labels), metric, service, labels };
 }

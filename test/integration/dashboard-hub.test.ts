@@ -1,8 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { recordSamples } from "../../worker/lib/series";
-import { call, createAdmin } from "./helpers";
+import { call, createAdmin, recordIndexed } from "./helpers";
 
 type Snapshot = {
   type: string;
@@ -27,8 +26,7 @@ describe("dashboard snapshot", () => {
   it("holds the latest sample of every series, not only the last metrics delta", async () => {
     const { token } = await createAdmin("viewer");
     const now = Date.now();
-    await recordSamples(
-      env,
+    await recordIndexed(
       [
         { metric: "payments_total", service: "ecpay", labels: {}, value: 10, ts: now - 2_000 },
         { metric: "payments_total", service: "ecpay", labels: {}, value: 12, ts: now - 1_000 },
@@ -54,8 +52,7 @@ describe("dashboard snapshot", () => {
     ).first<{ id: number }>();
     const labels = { monitor: String(monitor?.id) };
     const now = Date.now();
-    await recordSamples(
-      env,
+    await recordIndexed(
       [{ metric: "probe_up", service: "ecpay", labels, value: 0, ts: now, message: "status 503 (expected 200)" }],
       now,
     );

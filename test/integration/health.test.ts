@@ -8,8 +8,7 @@ import {
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../worker/index";
-import { recordSamples } from "../../worker/lib/series";
-import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+import { call, callJson, createAdmin, type TestAdmin, recordIndexed } from "./helpers";
 
 type Services = {
   services: {
@@ -36,8 +35,7 @@ async function addMonitor(name: string, service: string, kind = "http", config: 
 /** Stores probe results the way the probes do: through the series store, which indexes the latest. */
 async function probe(monitorId: number, service: string, up: 0 | 1, latency: number, ts: number, message?: string) {
   const labels = { monitor: String(monitorId) };
-  await recordSamples(
-    env,
+  await recordIndexed(
     [
       { metric: "probe_up", service, labels, value: up, ts, ...(message ? { message } : {}) },
       { metric: "probe_latency_ms", service, labels, value: latency, ts },
@@ -48,8 +46,7 @@ async function probe(monitorId: number, service: string, up: 0 | 1, latency: num
 
 async function heartbeat(monitorId: number, service: string, ok: 0 | 1, ts: number, message?: string) {
   const labels = { monitor: String(monitorId) };
-  await recordSamples(
-    env,
+  await recordIndexed(
     [{ metric: "heartbeat_ok", service, labels, value: ok, ts, ...(message ? { message } : {}) }],
     ts,
   );

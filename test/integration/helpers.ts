@@ -1,7 +1,9 @@
-/** Helpers for workerd tests: admins with tokens, and requests through the real Worker. */
+/** Helpers for workerd tests: admins with tokens, requests through the real Worker, and indexed samples. */
 import { env, exports } from "cloudflare:workers";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import type { Role } from "../../worker/core/roles";
+import { type Sample, seriesKey } from "../../worker/core/series";
+import { recordSamples } from "../../worker/lib/series";
 import { hashSecret, newSecret, secretPrefix } from "../../worker/lib/secrets";
 
 export interface TestAdmin {
@@ -72,4 +74,24 @@ export async function expectUnknownIdNotFound(base: string, token: string, putBo
     expect(res.status, method).toBe(404);
     expect(res.body.error).toBe("not_found");
   }
+}
+
+/**
+ * Stores samples and waits until the SeriesIndex shows them: families send their latest
+ * values to the index a moment after storing (INDEX_DELAY_MS), and tests of readers of the
+ * index (realtime, health, the dashboard) start from there.
+ */
+export async function recordIndexed(samples: readonly Sample[], now = Date.now()): Promise<void> {
+  await recordSamples(env, samples, now);
+  const newest = new Map<string, number>();
+  for (const s of samples) {
+    const key = seriesKey(s.metric, s.service, s.labels);
+    newest.set(key, Math.max(newest.get(key) ?? Number.NEGATIVE_INFINITY, s.ts));
+  }
+  const keys = [...newest.keys()];
+  const index = env.SERIES_INDEX.getByName("main");
+  await vi.waitUntil(
+    async () => (await index.get(keys)).every((s, i) => s !== null && s.ts >= (newest.get(keys[i] ?? "") ?? 0)),
+    { timeout: 5_000, interval: 20 },
+  );
 }

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type Labels, type Sample, seriesKey } from "../../worker/core/series";
 import { addValue, ALPHA, emptySketch, quantile, serializeSketch } from "../../worker/core/sketch";
 import { recordDerivedMetrics } from "../../worker/handlers/series-jobs";
-import { readSeries, recordSamples } from "../../worker/lib/series";
-import { callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
+import { readSeries } from "../../worker/lib/series";
+import { callJson, createAdmin, type ErrorBody, type TestAdmin, recordIndexed } from "./helpers";
 import { mulberry32 } from "../../worker/core/random";
 
 const MINUTE = 60_000;
@@ -117,8 +117,7 @@ beforeAll(async () => {
 describe("GET /metrics/realtime", () => {
   it("lists the latest sample of every series, with filters", async () => {
     const now = Date.now();
-    await recordSamples(
-      env,
+    await recordIndexed(
       [
         { metric: "rt_up", service: "shop", labels: { monitor: "1" }, value: 1, ts: now - 20_000 },
         {
@@ -182,8 +181,7 @@ describe("GET /metrics/series", () => {
       value,
       ts: now - ago,
     });
-    await recordSamples(
-      env,
+    await recordIndexed(
       [at(30_000, 1, "tw"), at(20_000, 2, "tw"), at(10_000, 3, "tw"), at(25_000, 7, "jp"), at(15_000, 8, "jp")],
       now,
     );
@@ -464,8 +462,7 @@ describe("derived metrics job", () => {
     const now = Date.now();
     const at = (metric: string, service: string, points: [secondsAgo: number, value: number][], labels: Labels = {}) =>
       points.map(([ago, value]): Sample => ({ metric, service, labels, value, ts: now - ago * 1000 }));
-    await recordSamples(
-      env,
+    await recordIndexed(
       [
         ...at("payments_total", "ecpay", [
           [290, 500],
@@ -517,7 +514,9 @@ describe("derived metrics job", () => {
     expect(await latest("api_response_p95_ms", "api")).toMatchObject({ value: 950, ts: now });
     // db_pool_size was never reported: nothing is written rather than a made-up value.
     expect(await latest("db_pool_utilization", "database")).toBeUndefined();
-    const index = await env.SERIES_INDEX.getByName("main").get([seriesKey("payment_failure_rate", "ecpay", {})]);
-    expect(index[0]).toMatchObject({ value: 5, ts: now });
+    // …and reach the index like any other sample.
+    const indexed = () => env.SERIES_INDEX.getByName("main").get([seriesKey("payment_failure_rate", "ecpay", {})]);
+    await vi.waitUntil(async () => (await indexed())[0] !== null, { timeout: 3000, interval: 20 });
+    expect((await indexed())[0]).toMatchObject({ value: 5, ts: now });
   });
 });

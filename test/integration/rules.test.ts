@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEMO_RULES } from "../../scripts/lib/seed.mjs";
-import { seriesKey } from "../../worker/core/series";
+import { familyStub } from "../../worker/lib/series";
 import { call, callJson, createAdmin, type TestAdmin, type ErrorBody } from "./helpers";
 
 type Rule = Record<string, unknown> & { id: number };
@@ -206,7 +206,7 @@ describe("rules CRUD", () => {
 
 describe("rule dry run", () => {
   const record = (metric: string, value: number, ts: number, service = "ecpay") =>
-    env.METRIC_SERIES.getByName(seriesKey(metric, service, {})).record([{ metric, service, labels: {}, value, ts }]);
+    familyStub(env, metric, service).record([{ metric, service, labels: {}, value, ts }]);
 
   it("says whether the rule would fire on the latest data and previews the notification", async () => {
     const { body } = await callJson<Rule>("POST", BASE, { token: admin.token, body: paymentRule });

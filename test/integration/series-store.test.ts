@@ -6,7 +6,7 @@ import { HOUR_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
 import { type Sample, seriesKey } from "../../worker/core/series";
 import { ALPHA, emptySketch, mergeInto, parseSketch, quantile, serializeSketch } from "../../worker/core/sketch";
 import { runRetention } from "../../worker/handlers/series-jobs";
-import { SamplesRefusedError, recordSamples } from "../../worker/lib/series";
+import { SamplesRefusedError, familyStub, planRecordCalls, recordSamples } from "../../worker/lib/series";
 import { mulberry32 } from "../../worker/core/random";
 
 interface MetricRow {
@@ -39,14 +39,23 @@ const latencies = (n: number, seed: number) => {
   return Array.from({ length: n }, () => Math.round(20 + Math.exp(random() * 7)));
 };
 
-const series = (metric: string, labels: Record<string, string> = {}) => ({
-  metric,
-  service: "api",
-  labels,
-  key: seriesKey(metric, "api", labels),
-  stub: env.METRIC_SERIES.getByName(seriesKey(metric, "api", labels)),
-  at: (value: number, ts: number): Sample => ({ metric, service: "api", labels, value, ts }),
-});
+const series = (metric: string, labels: Record<string, string> = {}) => {
+  const key = seriesKey(metric, "api", labels);
+  const family = familyStub(env, metric, "api");
+  return {
+    metric,
+    service: "api",
+    labels,
+    key,
+    /** The family's Durable Object (alarms run there). */
+    family,
+    record: (samples: Sample[]) => family.record(samples),
+    stats: async () => (await family.stats([key]))[0],
+    latest: () => family.latest(key),
+    since: (since: number) => family.since(key, since),
+    at: (value: number, ts: number): Sample => ({ metric, service: "api", labels, value, ts }),
+  };
+};
 
 async function rows(key: string, resolution: number): Promise<MetricRow[]> {
   const result = await env.DB.prepare(
@@ -86,11 +95,11 @@ describe("MetricSeries rollups", () => {
   it("writes closed minutes to D1 on the alarm: exact count, sum, min, max; quantiles within 1 %", async () => {
     // Two calls, interleaving both minutes.
     const samples = [...first.map((v, i) => s.at(v, m1 + i * 100)), ...second.map((v, i) => s.at(v, m2 + i * 100))];
-    expect(await s.stub.record(samples.filter((_, i) => i % 2 === 0))).toBe(500);
-    expect(await s.stub.record(samples.filter((_, i) => i % 2 === 1))).toBe(500);
+    expect(await s.record(samples.filter((_, i) => i % 2 === 0))).toBe(500);
+    expect(await s.record(samples.filter((_, i) => i % 2 === 1))).toBe(500);
     expect(await rows(s.key, 60)).toEqual([]);
 
-    expect(await runDurableObjectAlarm(s.stub)).toBe(true);
+    expect(await runDurableObjectAlarm(s.family)).toBe(true);
     const [r1, r2, ...rest] = await rows(s.key, 60);
     expect(rest).toEqual([]);
     expect(r1).toMatchObject({
@@ -104,36 +113,36 @@ describe("MetricSeries rollups", () => {
     expectRowMatches(r2, second);
     expect(parseSketch(r1?.sketch).count).toBe(600);
 
-    expect(await s.stub.stats()).toEqual({ count: 1000, oldest: m1, newest: m2 + 399 * 100 });
-    expect(await s.stub.latest()).toEqual(s.at(second.at(-1) ?? 0, m2 + 399 * 100));
+    expect(await s.stats()).toEqual({ count: 1000, oldest: m1, newest: m2 + 399 * 100 });
+    expect(await s.latest()).toEqual(s.at(second.at(-1) ?? 0, m2 + 399 * 100));
   });
 
   it("runs idempotently: a second alarm with nothing new leaves the rows as they are", async () => {
     const before = await rows(s.key, 60);
-    await runDurableObjectAlarm(s.stub);
+    await runDurableObjectAlarm(s.family);
     expect(await rows(s.key, 60)).toEqual(before);
   });
 
   it("amends a flushed minute when a late sample arrives, replacing its row", async () => {
     const [before] = await rows(s.key, 60);
-    expect(await s.stub.record([s.at(99_999, m1 + 30_000)])).toBe(1);
-    await runDurableObjectAlarm(s.stub);
+    expect(await s.record([s.at(99_999, m1 + 30_000)])).toBe(1);
+    await runDurableObjectAlarm(s.family);
     const after = await rows(s.key, 60);
     expect(after).toHaveLength(2);
     expect(after[0]?.id).toBe(before?.id);
     expectRowMatches(after[0], [...first, 99_999]);
     // The latest sample is still the newest by time, not the last received.
-    expect((await s.stub.latest())?.ts).toBe(m2 + 399 * 100);
+    expect((await s.latest())?.ts).toBe(m2 + 399 * 100);
   });
 
   it("rolls a closed hour up from its minutes, and amends it with late data", async () => {
     const h = series("queue_depth");
     const hour = bucketStart(Date.now(), 3600) - HOUR_MS;
     const byMinute = Array.from({ length: 6 }, (_, k) => latencies(50, 10 + k));
-    await h.stub.record(
+    await h.record(
       byMinute.flatMap((values, k) => values.map((v, i) => h.at(v, hour + k * 10 * MINUTE_MS + i * 1000))),
     );
-    await runDurableObjectAlarm(h.stub);
+    await runDurableObjectAlarm(h.family);
 
     const minutes = await rows(h.key, 60);
     const [hourRow, ...more] = await rows(h.key, 3600);
@@ -146,8 +155,8 @@ describe("MetricSeries rollups", () => {
     expect(hourRow?.sketch).toBe(serializeSketch(merged));
     expect(hourRow?.p95).toBe(quantile(merged, 0.95));
 
-    await h.stub.record([h.at(7, hour + 59 * MINUTE_MS)]);
-    await runDurableObjectAlarm(h.stub);
+    await h.record([h.at(7, hour + 59 * MINUTE_MS)]);
+    await runDurableObjectAlarm(h.family);
     expectRowMatches((await rows(h.key, 3600))[0], [...byMinute.flat(), 7]);
     expect(await rows(h.key, 60)).toHaveLength(7);
   });
@@ -155,56 +164,63 @@ describe("MetricSeries rollups", () => {
   it("keeps buckets pending when the D1 write fails, and writes them on the retry", async () => {
     const f = series("payment_failure_rate");
     const minute = bucketStart(Date.now(), 60) - 2 * MINUTE_MS;
-    await f.stub.record([f.at(3, minute + 1_000), f.at(5, minute + 2_000)]);
+    await f.record([f.at(3, minute + 1_000), f.at(5, minute + 2_000)]);
     const batch = vi.spyOn(env.DB, "batch").mockRejectedValueOnce(new Error("D1 unavailable"));
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
 
     const before = Date.now();
-    expect(await runDurableObjectAlarm(f.stub)).toBe(true);
+    expect(await runDurableObjectAlarm(f.family)).toBe(true);
     expect(batch).toHaveBeenCalledTimes(1);
     expect(logged).toHaveBeenCalled();
     expect(await rows(f.key, 60)).toEqual([]);
-    const retryAt = await runInDurableObject(f.stub, (_instance, state) => state.storage.getAlarm());
+    const retryAt = await runInDurableObject(f.family, (_instance, state) => state.storage.getAlarm());
     expect(retryAt).toBeGreaterThanOrEqual(before + 25_000);
     expect(retryAt).toBeLessThanOrEqual(Date.now() + 35_000);
 
-    expect(await runDurableObjectAlarm(f.stub)).toBe(true);
+    expect(await runDurableObjectAlarm(f.family)).toBe(true);
     expectRowMatches((await rows(f.key, 60))[0], [3, 5]);
   });
 
   it("refuses samples older than the raw window and prunes raw samples as they expire", async () => {
     const p = series("celery_queue_length");
     const now = Date.now();
-    expect(await p.stub.record([p.at(1, now - 25 * HOUR_MS)])).toBe(0);
-    expect(await p.stub.record([p.at(2, now - 23 * HOUR_MS), p.at(3, now - 60_000)])).toBe(2);
-    expect(await p.stub.stats()).toEqual({ count: 2, oldest: now - 23 * HOUR_MS, newest: now - 60_000 });
+    expect(await p.record([p.at(1, now - 25 * HOUR_MS)])).toBe(0);
+    expect(await p.record([p.at(2, now - 23 * HOUR_MS), p.at(3, now - 60_000)])).toBe(2);
+    expect(await p.stats()).toEqual({ count: 2, oldest: now - 23 * HOUR_MS, newest: now - 60_000 });
 
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(now + 2 * HOUR_MS);
-    await runDurableObjectAlarm(p.stub);
-    expect(await p.stub.stats()).toEqual({ count: 1, oldest: now - 60_000, newest: now - 60_000 });
-    expect(await p.stub.since(0)).toEqual([p.at(3, now - 60_000)]);
+    await runDurableObjectAlarm(p.family);
+    expect(await p.stats()).toEqual({ count: 1, oldest: now - 60_000, newest: now - 60_000 });
+    expect(await p.since(0)).toEqual([p.at(3, now - 60_000)]);
 
-    // Minutes outlive raw samples, then go too (RETENTION_MINUTE_DAYS = 14).
+    // Written minutes are held while a late sample could still amend their hour (raw window + 1 h);
+    // D1 keeps them for RETENTION_MINUTE_DAYS.
     const minuteRows = () =>
-      runInDurableObject(
-        p.stub,
-        (_i, state) => state.storage.sql.exec("SELECT bucket_start FROM minute").toArray().length,
+      runInDurableObject(p.family, (_i, state) =>
+        state.storage.sql
+          .exec<{ b: number }>("SELECT bucket_start AS b FROM minutes")
+          .toArray()
+          .map((r) => r.b),
       );
-    expect(await minuteRows()).toBe(2);
-    vi.setSystemTime(now + 15 * 24 * HOUR_MS);
-    await runDurableObjectAlarm(p.stub);
-    expect(await p.stub.stats()).toEqual({ count: 0, oldest: null, newest: null });
-    expect(await minuteRows()).toBe(0);
+    expect(await minuteRows()).toEqual([bucketStart(now - 60_000, 60)]);
+    expect((await rows(p.key, 60)).map((r) => r.bucket_start)).toEqual([
+      bucketStart(now - 23 * HOUR_MS, 60),
+      bucketStart(now - 60_000, 60),
+    ]);
+    vi.setSystemTime(now + 26 * HOUR_MS);
+    await runDurableObjectAlarm(p.family);
+    expect(await p.stats()).toEqual({ count: 0, oldest: null, newest: null });
+    expect(await minuteRows()).toEqual([]);
     // Nothing left to do: no further wake-up.
-    expect(await runInDurableObject(p.stub, (_i, state) => state.storage.getAlarm())).toBeNull();
+    expect(await runInDurableObject(p.family, (_i, state) => state.storage.getAlarm())).toBeNull();
   });
 
   it("keeps the message of the latest sample", async () => {
     const u = series("probe_up", { monitor: "77" });
     const now = Date.now();
-    await u.stub.record([{ ...u.at(0, now - 1000), message: "status 503" }, u.at(1, now - 5000)]);
-    expect(await u.stub.latest()).toEqual({ ...u.at(0, now - 1000), message: "status 503" });
+    await u.record([{ ...u.at(0, now - 1000), message: "status 503" }, u.at(1, now - 5000)]);
+    expect(await u.latest()).toEqual({ ...u.at(0, now - 1000), message: "status 503" });
   });
 });
 
@@ -217,13 +233,13 @@ describe("Analytics Engine", () => {
     const a = series("api_requests", { route: "/checkout" });
     const now = Date.now();
     const few = [a.at(1, now - 3000), a.at(2, now - 2000)];
-    await a.stub.record(few);
+    await a.record(few);
     expect(written).toEqual(planDataPoints(few));
     expect(written[0]?.doubles.slice(0, 5)).toEqual([1, 1, 1, 1, 1]);
 
     written.length = 0;
     const many = Array.from({ length: 1200 }, (_, i) => a.at(i % 10, now - 600_000 + i * 200));
-    await a.stub.record(many);
+    await a.record(many);
     expect(written.length).toBeLessThanOrEqual(AE_MAX_POINTS);
     expect(written).toEqual(planDataPoints(many));
     expect(written.reduce((n, p) => n + (p.doubles[1] ?? 0), 0)).toBe(1200);
@@ -259,7 +275,10 @@ describe("SeriesIndex", () => {
     expect(await index().list({ service: "api", metric: "idx_latency" })).toEqual([
       sample("idx_latency", "api", "2", 300, t + 1),
     ]);
-    expect((await index().list({ service: "api" })).map((s) => s.metric)).toEqual(["idx_latency", "idx_up"]);
+    expect((await index().list({ service: "api" })).map((s) => s.metric).filter((m) => m.startsWith("idx_"))).toEqual([
+      "idx_latency",
+      "idx_up",
+    ]);
 
     const keys = [
       seriesKey("idx_up", "web", { monitor: "1" }),
@@ -338,12 +357,26 @@ describe("recordSamples", () => {
       });
     }
     samples.sort(() => random() - 0.5);
+    const calls = vi.spyOn(env.METRIC_SERIES, "getByName");
     await recordSamples(env, samples, now);
+    const callCount = calls.mock.calls.length;
+    calls.mockRestore();
 
     const keys = Array.from({ length: 100 }, (_, n) => seriesKey("batch_metric", `svc${n % 7}`, { n: String(n) }));
-    const stats = await Promise.all(keys.map((k) => env.METRIC_SERIES.getByName(k).stats()));
+    const stats = (
+      await Promise.all(
+        Array.from({ length: 7 }, (_, k) =>
+          familyStub(env, "batch_metric", `svc${k}`).stats(keys.filter((_, n) => n % 7 === k)),
+        ),
+      )
+    ).flat();
     expect(stats.map((s) => s.count)).toEqual(keys.map(() => 10));
-    const latest = await env.SERIES_INDEX.getByName("main").get(keys);
+    // One call per metric family, not per series.
+    expect(callCount).toBe(7);
+    // The latest values reach the index shortly after, one update per family.
+    const index = env.SERIES_INDEX.getByName("main");
+    await vi.waitUntil(async () => (await index.get(keys)).every((s) => s !== null), { timeout: 3000, interval: 20 });
+    const latest = await index.get(keys);
     expect(latest.map((s) => s?.ts)).toEqual(keys.map((_, n) => now - 60_000 + 900 + n));
     expect(latest.map((s) => s?.value)).toEqual(
       keys.map((_, n) => samples.find((s) => s.ts === now - 60_000 + 900 + n)?.value),
@@ -356,9 +389,56 @@ describe("recordSamples", () => {
     const ok: Sample = { metric: "partial_ok", service: "api", labels: {}, value: 1, ts: now };
     const old: Sample = { metric: "partial_old", service: "api", labels: {}, value: 1, ts: now - 30 * HOUR_MS };
     await expect(recordSamples(env, [ok, old], now)).rejects.toBeInstanceOf(SamplesRefusedError);
-    expect(
-      await env.SERIES_INDEX.getByName("main").get([seriesKey("partial_ok", "api"), seriesKey("partial_old", "api")]),
-    ).toEqual([ok, null]);
+    const index = env.SERIES_INDEX.getByName("main");
+    const keys = [seriesKey("partial_ok", "api"), seriesKey("partial_old", "api")];
+    await vi.waitUntil(async () => (await index.get(keys))[0] !== null, { timeout: 3000, interval: 20 });
+    expect(await index.get(keys)).toEqual([ok, null]);
+  });
+
+  it("splits a family's batch so that no call carries more series than Analytics Engine points", () => {
+    const now = Date.now();
+    const wide = Array.from({ length: 2 * AE_MAX_POINTS + 10 }, (_, n): Sample[] => [
+      { metric: "wide", service: "api", labels: { n: String(n) }, value: n, ts: now - 2000 },
+      { metric: "wide", service: "api", labels: { n: String(n) }, value: n, ts: now - 1000 },
+    ]).flat();
+    const calls = planRecordCalls([...wide, { metric: "narrow", service: "api", labels: {}, value: 1, ts: now }]);
+    expect(calls.map((c) => [c.family, c.samples.length])).toEqual([
+      ["wide|api", 2 * AE_MAX_POINTS],
+      ["wide|api", 2 * AE_MAX_POINTS],
+      ["wide|api", 20],
+      ["narrow|api", 1],
+    ]);
+    // Both samples of a series travel in the same call.
+    for (const call of calls) {
+      const series = new Set(call.samples.map((x) => x.labels.n));
+      expect(series.size * (call.family === "wide|api" ? 2 : 1)).toBe(call.samples.length);
+    }
+  });
+
+  it("sends a busy family's latest values to the index in a few coalesced updates", async () => {
+    const index = env.SERIES_INDEX.getByName("main");
+    const seq = () =>
+      runInDurableObject(
+        index,
+        (_i, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM state").one().seq,
+      );
+    const before = await seq();
+    const t = Date.now() - 5000;
+    for (let i = 0; i < 20; i++) {
+      await recordSamples(
+        env,
+        [{ metric: "coalesced", service: "api", labels: { n: String(i % 4) }, value: i, ts: t + i }],
+        t,
+      );
+    }
+    const keys = Array.from({ length: 4 }, (_, n) => seriesKey("coalesced", "api", { n: String(n) }));
+    await vi.waitUntil(async () => (await index.get(keys)).every((x) => x !== null && x.value >= 16), {
+      timeout: 3000,
+      interval: 20,
+    });
+    expect((await index.get(keys)).map((x) => x?.value)).toEqual([16, 17, 18, 19]);
+    // 20 writes, far fewer index updates (one per INDEX_DELAY_MS at most).
+    expect((await seq()) - before).toBeLessThanOrEqual(5);
   });
 });
 

@@ -192,9 +192,28 @@ export function parseRetention(vars: {
   return { rawMs, minuteMs, hourMs };
 }
 
+/**
+ * How long a series store holds its minute rollups after writing them to D1: while a
+ * late sample can still amend their hour (the raw window plus an hour). D1 keeps them
+ * for `minuteMs`.
+ */
+export function heldMinuteMs(retention: Retention): number {
+  return retention.rawMs + HOUR_MS;
+}
+
 /** True when a sample at `ts` is inside the raw window at `now` (older ones are refused). */
 export function withinRawWindow(ts: number, now: number, retention: Retention): boolean {
   return ts >= now - retention.rawMs;
+}
+
+/**
+ * Raw samples before this time may be deleted at `now`. Minutes are rolled up from raw
+ * samples when they are flushed, so pruning keeps whole minutes: the minute of the
+ * oldest acceptable sample, and every minute still waiting to be flushed.
+ */
+export function rawPruneBefore(now: number, retention: Retention, oldestPendingMinute: number | null): number {
+  const edge = bucketStart(now - retention.rawMs, 60);
+  return oldestPendingMinute === null ? edge : Math.min(edge, oldestPendingMinute);
 }
 
 /** Wait after a bucket closes before flushing, so samples arriving just late land in the same write. */
@@ -208,6 +227,13 @@ export const FLUSH_SPREAD_MS = 20_000;
 export const RETRY_DELAY_MS = 30_000;
 /** Pruning waits this much past the due time, so one wake-up removes many rows. */
 export const PRUNE_SLACK_MS = HOUR_MS;
+/**
+ * Latest values reach the SeriesIndex this long after they are stored: a busy series
+ * store sends one index update per interval instead of one per write.
+ */
+export const INDEX_DELAY_MS = 200;
+/** Wait after a failed index update. */
+export const INDEX_RETRY_MS = 1_000;
 
 export interface WakeInput {
   now: number;
@@ -216,13 +242,15 @@ export interface WakeInput {
   /** Starts of hours with changes not yet written to D1. */
   pendingHours: readonly number[];
   oldestRaw: number | null;
-  /** Oldest minute already written to D1 (pending minutes are never pruned). */
+  /** Oldest minute already written to D1 and still held (pending minutes are never pruned). */
   oldestFlushedMinute: number | null;
   retention: Retention;
   /** The last flush failed: retry after RETRY_DELAY_MS rather than on the bucket schedule. */
   failed?: boolean;
   /** This series' offset within FLUSH_SPREAD_MS (`flushOffset`). */
   offsetMs?: number;
+  /** Latest values not yet sent to the SeriesIndex: "failed" when the last update failed. */
+  unindexed?: boolean | "failed";
 }
 
 /** A series' fixed flush offset in [0, FLUSH_SPREAD_MS), from a hash of its key. */
@@ -245,9 +273,10 @@ export function nextWakeAt(input: WakeInput): number | null {
     const delay = FLUSH_DELAY_MS + (input.offsetMs ?? 0);
     due.push(input.failed ? now + RETRY_DELAY_MS : Math.max(Math.min(...closes), now) + delay);
   }
+  if (input.unindexed) due.push(now + (input.unindexed === "failed" ? INDEX_RETRY_MS : INDEX_DELAY_MS));
   if (input.oldestRaw !== null) due.push(Math.max(input.oldestRaw + retention.rawMs + PRUNE_SLACK_MS, now));
   if (input.oldestFlushedMinute !== null) {
-    due.push(Math.max(input.oldestFlushedMinute + retention.minuteMs + PRUNE_SLACK_MS, now));
+    due.push(Math.max(input.oldestFlushedMinute + heldMinuteMs(retention) + PRUNE_SLACK_MS, now));
   }
   return due.length ? Math.min(...due) : null;
 }

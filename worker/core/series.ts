@@ -25,3 +25,13 @@ export function seriesKey(metric: string, service: string, labels: Labels = {}):
     .map((name) => `${name}=${JSON.stringify(labels[name])}`);
   return `${metric}|${service}|${parts.join(",")}`;
 }
+
+/**
+ * Name of a metric family: one metric on one service, with all of its label sets.
+ * The series store keeps one Durable Object per family.
+ *
+ * @example familyKey("probe_up", "ecpay") // 'probe_up|ecpay'
+ */
+export function familyKey(metric: string, service: string): string {
+  return `${metric}|${service}`;
+}

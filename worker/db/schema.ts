@@ -232,7 +232,7 @@ export const notificationDeliveries = sqliteTable(
 
 /**
  * Metric rollups. One row per series and bucket: raw samples stay in the
- * MetricSeries Durable Object; D1 keeps 1-minute and 1-hour aggregates.
+ * MetricSeries Durable Object of their family; D1 keeps 1-minute and 1-hour aggregates.
  */
 export const systemMetrics = sqliteTable(
   "system_metrics",

@@ -1,26 +1,27 @@
 /** Cron glue for the series store: derived metrics, and retention of the D1 rollups. */
 import { HOUR_MS, MINUTE_MS, parseRetention } from "../core/rollup";
 import { computeDerived, DERIVED_LOOKBACK_MS, derivedInputs, inputKey, type SeriesWindow } from "../core/derived";
-import { readSeries, recordSamples, seriesIndex } from "../lib/series";
+import { type Labels, seriesKey } from "../core/series";
+import { familyStub, recordSamples } from "../lib/series";
 
 /**
  * Derived metrics (core/derived.ts) at `now`: reads every label set of each input
  * from the series store and records the values whose inputs are present.
  */
 export async function recordDerivedMetrics(env: Env, now: number): Promise<void> {
-  const index = seriesIndex(env);
   const since = now - DERIVED_LOOKBACK_MS;
   const inputs = new Map<string, SeriesWindow[]>();
   await Promise.all(
     derivedInputs().map(async ({ metric, service }) => {
-      const series = await index.list({ metric, service });
-      const windows = await Promise.all(
-        series.map(async (s) => ({
-          labels: s.labels,
-          points: (await readSeries(env, metric, service, s.labels, since)).map((p) => ({ ts: p.ts, value: p.value })),
-        })),
-      );
-      inputs.set(inputKey(metric, service), windows);
+      // Every label set of the input, from its family in one call.
+      const windows = new Map<string, { labels: Labels; points: { ts: number; value: number }[] }>();
+      for (const s of await familyStub(env, metric, service).sinceAll(since)) {
+        const key = seriesKey(s.metric, s.service, s.labels);
+        let window = windows.get(key);
+        if (!window) windows.set(key, (window = { labels: s.labels, points: [] }));
+        window.points.push({ ts: s.ts, value: s.value });
+      }
+      inputs.set(inputKey(metric, service), [...windows.values()]);
     }),
   );
   const derived = computeDerived(inputs, now);

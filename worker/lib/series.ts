@@ -1,10 +1,23 @@
 /** Writing samples to, and reading them from, the series store (MetricSeries and SeriesIndex Durable Objects). */
+import { AE_MAX_POINTS } from "../core/analytics";
 import { parseRetention } from "../core/rollup";
-import { type Labels, type Sample, seriesKey } from "../core/series";
+import { familyKey, type Labels, type Sample, seriesKey } from "../core/series";
 import { toIso } from "../core/time";
 
+/** The MetricSeries holding every series of one metric on one service. */
+export function familyStub(env: Env, metric: string, service: string) {
+  return env.METRIC_SERIES.getByName(familyKey(metric, service));
+}
+
+/** One series of the store: its family's Durable Object, addressed by the series key. */
 export function seriesStub(env: Env, metric: string, service: string, labels: Labels = {}) {
-  return env.METRIC_SERIES.getByName(seriesKey(metric, service, labels));
+  const family = familyStub(env, metric, service);
+  const key = seriesKey(metric, service, labels);
+  return {
+    since: (since: number): Promise<Sample[]> => family.since(key, since),
+    latest: (): Promise<Sample | null> => family.latest(key),
+    stats: async () => (await family.stats([key]))[0] ?? { count: 0, oldest: null, newest: null },
+  };
 }
 
 /** The single SeriesIndex: the latest sample of every series. */
@@ -20,7 +33,7 @@ export async function readSeries(
   labels: Labels,
   since: number,
 ): Promise<Sample[]> {
-  return seriesStub(env, metric, service, labels).since(since);
+  return familyStub(env, metric, service).since(seriesKey(metric, service, labels), since);
 }
 
 /** A sample on the wire (API and dashboard): `{metric, service, labels, value, ts (ISO)}`, plus `message` when present. */
@@ -41,7 +54,7 @@ export function rawWindowMs(env: Env): number {
   return parseRetention(env).rawMs;
 }
 
-/** A series refused some of its samples (older than the raw window). */
+/** A family refused some of its samples (older than the raw window). */
 export class SamplesRefusedError extends Error {
   constructor(
     readonly key: string,
@@ -53,38 +66,48 @@ export class SamplesRefusedError extends Error {
 }
 
 /**
- * Stores samples (any mix of series): one `record` per series, concurrently, then one
- * SeriesIndex update with the newest sample of each stored series. Resolves once every
- * sample is stored; rejects if any series failed or refused a sample (callers answer 5xx,
- * and validate timestamps against `rawWindowMs` first so that a refusal cannot happen).
+ * Calls of `record` for a batch: samples grouped by metric family, a family's group split
+ * so that no call carries more than AE_MAX_POINTS series (one Analytics Engine point each).
+ */
+export function planRecordCalls(samples: readonly Sample[]): { family: string; samples: Sample[] }[] {
+  const calls: { family: string; samples: Sample[]; series: Set<string> }[] = [];
+  const open = new Map<string, (typeof calls)[number]>();
+  for (const s of samples) {
+    const family = familyKey(s.metric, s.service);
+    const key = seriesKey(s.metric, s.service, s.labels);
+    let call = open.get(family);
+    if (call && !call.series.has(key) && call.series.size >= AE_MAX_POINTS) call = undefined;
+    if (!call) {
+      call = { family, samples: [], series: new Set() };
+      calls.push(call);
+      open.set(family, call);
+    }
+    call.series.add(key);
+    call.samples.push(s);
+  }
+  return calls.map(({ family, samples: list }) => ({ family, samples: list }));
+}
+
+/**
+ * Stores samples (any mix of series): one `record` per metric family, concurrently.
+ * Resolves once every sample is stored; rejects if any family failed or refused a sample
+ * (callers answer 5xx, and validate timestamps against `rawWindowMs` first so that a
+ * refusal cannot happen). Each family sends its new latest values to the SeriesIndex
+ * within INDEX_DELAY_MS.
  */
 export async function recordSamples(env: Env, samples: readonly Sample[], _now: number): Promise<void> {
-  const bySeries = new Map<string, Sample[]>();
-  for (const s of samples) {
-    const key = seriesKey(s.metric, s.service, s.labels);
-    const list = bySeries.get(key);
-    if (list) list.push(s);
-    else bySeries.set(key, [s]);
-  }
-  const groups = [...bySeries];
-  const results = await Promise.allSettled(groups.map(([key, list]) => env.METRIC_SERIES.getByName(key).record(list)));
-  const newest: Sample[] = [];
+  const calls = planRecordCalls(samples);
+  const results = await Promise.allSettled(
+    calls.map((call) => env.METRIC_SERIES.getByName(call.family).record(call.samples)),
+  );
   let failure: unknown = null;
   results.forEach((result, i) => {
-    const [key, list] = groups[i] ?? ["", []];
+    const call = calls[i];
+    if (!call) return;
     if (result.status === "rejected") failure ??= result.reason;
-    else if (result.value < list.length) failure ??= new SamplesRefusedError(key, list.length - result.value);
-    if (result.status === "fulfilled" && result.value > 0) {
-      newest.push(list.reduce((a, b) => (b.ts >= a.ts ? b : a)));
+    else if (result.value < call.samples.length) {
+      failure ??= new SamplesRefusedError(call.family, call.samples.length - result.value);
     }
   });
-  // The index only shows what is stored, so it is updated after the series, even when some failed.
-  // It is a view: the samples are stored either way, and the next sample of a series repairs it,
-  // so its failure is logged rather than turned into a retry that would store samples twice.
-  if (newest.length) {
-    await seriesIndex(env)
-      .update(newest)
-      .catch((err: unknown) => console.error("series index update failed", err));
-  }
   if (failure !== null) throw failure;
 }

@@ -12,15 +12,16 @@ import {
   serviceTrends,
   TREND_METRICS,
 } from "../core/history";
-import type { Sample } from "../core/series";
+import { type Sample, seriesKey } from "../core/series";
 import { loadPreferringHours } from "../lib/history/d1";
 import { readHistory } from "../lib/history/reader";
 import { historySources } from "../lib/history/sources";
-import { seriesIndex, seriesStub, toSampleWire } from "../lib/series";
+import { familyStub, seriesIndex, toSampleWire } from "../lib/series";
+import type { SeriesStats } from "../../durable-objects/metric-series";
 import { commonErrors, createApi, jsonResponse } from "./api";
 import { iso, LabelSet, MetricName, ServiceName } from "./fields";
 
-/** Most series `/metrics/series` describes (each costs one Durable Object call). */
+/** Most series `/metrics/series` describes (their raw counts come from one call per service). */
 export const SERIES_LIMIT = 200;
 
 const query = (name: string, example?: string) => ({ param: { name, in: "query" as const }, example });
@@ -137,7 +138,24 @@ metrics.openapi(
     const { metric, service } = c.req.valid("query");
     const all = await seriesIndex(c.env).list({ metric, ...(service === undefined ? {} : { service }) });
     const shown = all.slice(0, SERIES_LIMIT);
-    const stats = await Promise.all(shown.map((s) => seriesStub(c.env, s.metric, s.service, s.labels).stats()));
+    // One call per metric family, for all of its series shown.
+    const keysByService = new Map<string, string[]>();
+    for (const s of shown) {
+      const keys = keysByService.get(s.service) ?? [];
+      keys.push(seriesKey(s.metric, s.service, s.labels));
+      keysByService.set(s.service, keys);
+    }
+    const statsByKey = new Map<string, SeriesStats>();
+    await Promise.all(
+      [...keysByService].map(async ([service, keys]) => {
+        const found = await familyStub(c.env, metric, service).stats(keys);
+        keys.forEach((k, i) => {
+          const st = found[i];
+          if (st) statsByKey.set(k, st);
+        });
+      }),
+    );
+    const stats = shown.map((s) => statsByKey.get(seriesKey(s.metric, s.service, s.labels)));
     const series = shown.map((s, i) => {
       const st = stats[i] ?? { count: 0, oldest: null, newest: null };
       return {

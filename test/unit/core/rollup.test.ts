@@ -3,6 +3,8 @@ import {
   FLUSH_DELAY_MS,
   FLUSH_SPREAD_MS,
   HOUR_MS,
+  INDEX_DELAY_MS,
+  INDEX_RETRY_MS,
   MINUTE_MS,
   PRUNE_SLACK_MS,
   RETRY_DELAY_MS,
@@ -18,6 +20,7 @@ import {
   mergeRollups,
   nextWakeAt,
   parseRetention,
+  rawPruneBefore,
   rowValues,
   storeRollup,
   withinRawWindow,
@@ -204,9 +207,42 @@ describe("nextWakeAt", () => {
     expect(nextWakeAt({ ...base, now, pendingMinutes: [] })).toBeNull();
     expect(nextWakeAt({ ...base, now, pendingMinutes: [], oldestRaw: T0 })).toBe(T0 + retention.rawMs + PRUNE_SLACK_MS);
     expect(nextWakeAt({ ...base, now, pendingMinutes: [], oldestFlushedMinute: T0 })).toBe(
-      T0 + retention.minuteMs + PRUNE_SLACK_MS,
+      T0 + retention.rawMs + HOUR_MS + PRUNE_SLACK_MS,
     );
     // Overdue pruning happens now, never in the past.
     expect(nextWakeAt({ ...base, now, pendingMinutes: [], oldestRaw: now - 2 * retention.rawMs })).toBe(now);
+  });
+});
+
+describe("the SeriesIndex wake-up", () => {
+  const base = { pendingMinutes: [], pendingHours: [], oldestRaw: null, oldestFlushedMinute: null, retention };
+
+  it("sends new latest values shortly, before any rollup is due, and retries a failed update later", () => {
+    const now = T0 + 10_000;
+    expect(nextWakeAt({ ...base, now, unindexed: true })).toBe(now + INDEX_DELAY_MS);
+    expect(nextWakeAt({ ...base, now, unindexed: "failed" })).toBe(now + INDEX_RETRY_MS);
+    expect(nextWakeAt({ ...base, now, pendingMinutes: [T0], unindexed: true })).toBe(now + INDEX_DELAY_MS);
+    expect(nextWakeAt({ ...base, now, unindexed: false })).toBeNull();
+  });
+});
+
+describe("rawPruneBefore", () => {
+  it("keeps the whole minute holding the oldest acceptable sample", () => {
+    const now = T0 + 90 * HOUR_MS + 42_123;
+    const before = rawPruneBefore(now, retention, null);
+    expect(before).toBe(bucketStart(now - retention.rawMs, 60));
+    // A sample accepted now, however late, finds its whole minute still held.
+    const oldestAccepted = now - retention.rawMs;
+    expect(withinRawWindow(oldestAccepted, now, retention)).toBe(true);
+    expect(bucketStart(oldestAccepted, 60)).toBeGreaterThanOrEqual(before);
+    // …and at any earlier prune too.
+    expect(rawPruneBefore(now - 30_000, retention, null)).toBeLessThanOrEqual(bucketStart(oldestAccepted, 60));
+  });
+
+  it("never deletes samples of a minute still waiting to be rolled up", () => {
+    const now = T0 + 90 * HOUR_MS;
+    const pending = now - 30 * HOUR_MS;
+    expect(rawPruneBefore(now, retention, pending)).toBe(pending);
+    expect(rawPruneBefore(now, retention, now - MINUTE_MS)).toBe(bucketStart(now - retention.rawMs, 60));
   });
 });
