@@ -366,7 +366,7 @@ describe("recordSamples", () => {
     const stats = (
       await Promise.all(
         Array.from({ length: 7 }, (_, k) =>
-          familyStub(env, "batch_metric", `svc${k}`).stats(keys.filter((_, n) => n % 7 === k)),
+          familyStub(env, "batch_metric", `svc${k}`).stats(keys.filter((_key, n) => n % 7 === k)),
         ),
       )
     ).flat();
@@ -410,8 +410,8 @@ describe("recordSamples", () => {
     ]);
     // Both samples of a series travel in the same call.
     for (const call of calls) {
-      const series = new Set(call.samples.map((x) => x.labels.n));
-      expect(series.size * (call.family === "wide|api" ? 2 : 1)).toBe(call.samples.length);
+      const labelSets = new Set(call.samples.map((x) => x.labels.n));
+      expect(labelSets.size * (call.family === "wide|api" ? 2 : 1)).toBe(call.samples.length);
     }
   });
 

@@ -147,8 +147,8 @@ metrics.openapi(
     }
     const statsByKey = new Map<string, SeriesStats>();
     await Promise.all(
-      [...keysByService].map(async ([service, keys]) => {
-        const found = await familyStub(c.env, metric, service).stats(keys);
+      [...keysByService].map(async ([familyService, keys]) => {
+        const found = await familyStub(c.env, metric, familyService).stats(keys);
         keys.forEach((k, i) => {
           const st = found[i];
           if (st) statsByKey.set(k, st);
