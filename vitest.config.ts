@@ -34,7 +34,12 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["./test/setup/provider-sink.ts", "./test/setup/targets.ts", "./test/setup/ae-sql.ts"],
+          globalSetup: [
+            "./test/setup/provider-sink.ts",
+            "./test/setup/targets.ts",
+            "./test/setup/tls-targets.ts",
+            "./test/setup/ae-sql.ts",
+          ],
           setupFiles: ["./test/setup/apply-migrations.ts"],
         },
       },

@@ -3,7 +3,7 @@
  * (grouping in core/schedule.ts). Their config and slots live in its SQLite storage.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { ProbeMonitor } from "../worker/core/probe";
+import type { ProbeMonitor, RunSlot } from "../worker/core/probe";
 import {
   MAX_CONCURRENT_PROBES,
   RUNNER_SELF_CHECK_MS,
@@ -35,6 +35,7 @@ interface MonitorRow extends Record<string, SqlStorageValue> {
   monitor: string;
   interval_ms: number;
   next_run_at: number;
+  last_run_at: number | null;
 }
 
 export class ProbeRunner extends DurableObject<Env> {
@@ -112,8 +113,8 @@ export class ProbeRunner extends DurableObject<Env> {
   }
 
   /** One monitor's run; a seam the tests replace to make a probe throw. */
-  async runOne(monitor: ProbeMonitor): Promise<void> {
-    await runMonitor(this.env, monitor);
+  async runOne(monitor: ProbeMonitor, slot?: RunSlot): Promise<void> {
+    await runMonitor(this.env, monitor, slot);
   }
 
   private async runDue(): Promise<void> {
@@ -131,7 +132,8 @@ export class ProbeRunner extends DurableObject<Env> {
     }
     await this.arm();
     const results = await runBounded(due, MAX_CONCURRENT_PROBES, async (row) => {
-      await this.runOne(JSON.parse(row.monitor) as ProbeMonitor);
+      const slot = { at: row.next_run_at, intervalMs: row.interval_ms, first: row.last_run_at === null };
+      await this.runOne(JSON.parse(row.monitor) as ProbeMonitor, slot);
       sql.exec("UPDATE monitors SET last_run_at = ? WHERE id = ?", Date.now(), row.id);
     });
     results.forEach((r, i) => {

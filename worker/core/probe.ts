@@ -246,17 +246,49 @@ export function isIpHost(hostname: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(hostname) || hostname.startsWith("[") || hostname.includes(":");
 }
 
+/** What reading the server's certificate gave: when it expires (epoch ms), or why it was not read. */
+export type CertReading = { notAfter: number } | { error: string };
+
 export interface ProbeResult {
   verdict: Verdict;
   outcome: FetchOutcome;
   /** When the probe started (epoch ms): the samples' timestamp. */
   ts: number;
+  /** Present when this run read the server's certificate. */
+  cert?: CertReading;
+}
+
+/** An https monitor's certificate is read at most this often: its expiry moves in days, not minutes. */
+export const CERT_CHECK_INTERVAL_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A scheduled run: its slot, its monitor's interval, and whether it is the monitor's first run (of this schedule). */
+export interface RunSlot {
+  at: number;
+  intervalMs: number;
+  first: boolean;
+}
+
+const clockHour = (t: number) => Math.floor(t / CERT_CHECK_INTERVAL_MS);
+
+/**
+ * Whether a run of a monitor probing `url` also reads the server's certificate: only for
+ * https, on a first run, then on the first slot of each clock hour (every run of monitors
+ * slower than hourly). A run with no slot (a one-off) reads it.
+ *
+ * @example certCheckDue("https://shop.example", { at: 3_600_000, intervalMs: 30_000, first: false }) // true
+ */
+export function certCheckDue(url: string, slot: RunSlot | null): boolean {
+  if (!/^\s*https:/i.test(url)) return false;
+  if (!slot || slot.first) return true;
+  return clockHour(slot.at) !== clockHour(slot.at - slot.intervalMs);
 }
 
 /**
  * The samples of one probe run, for the monitor's service labelled `{monitor: "<id>"}`:
  * `probe_up` (with the reason when 0), `probe_latency_ms` (when a response came or the
- * probe timed out) and `probe_status_code` (when a response came).
+ * probe timed out), `probe_status_code` (when a response came) and `probe_cert_days_left`
+ * (when the run read the certificate: days from the run to its notAfter, negative once expired).
  */
 export function probeSamples(monitor: { id: number; service: string }, result: ProbeResult): Sample[] {
   const base = { service: monitor.service, labels: { monitor: String(monitor.id) }, ts: result.ts };
@@ -273,6 +305,9 @@ export function probeSamples(monitor: { id: number; service: string }, result: P
     samples.push({ ...base, metric: "probe_latency_ms", value: outcome.latencyMs });
   }
   if (outcome.kind === "response") samples.push({ ...base, metric: "probe_status_code", value: outcome.status });
+  if (result.cert && "notAfter" in result.cert) {
+    samples.push({ ...base, metric: "probe_cert_days_left", value: (result.cert.notAfter - result.ts) / DAY_MS });
+  }
   return samples;
 }
 

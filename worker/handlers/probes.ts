@@ -2,7 +2,15 @@
  * Probe glue: running one monitor and storing its samples, the cron path for monitors
  * of a minute or slower, the ProbeRunner watchdog, and keeping runners in step with writes.
  */
-import { DEFAULT_TIMEOUT_MS, type ProbeMonitor, probeSamples, readHttpConfig, readScrapeConfig } from "../core/probe";
+import {
+  certCheckDue,
+  DEFAULT_TIMEOUT_MS,
+  type ProbeMonitor,
+  probeSamples,
+  readHttpConfig,
+  readScrapeConfig,
+  type RunSlot,
+} from "../core/probe";
 import {
   cronLagSeconds,
   leaseUntil,
@@ -31,12 +39,19 @@ import { scrape, scrapeSamples } from "../probes/scrape";
 /** The service of the collector's own metrics. */
 export const SELF_SERVICE = "edge-monitor";
 
-/** The samples of one run of a monitor; empty when its stored config cannot be probed. */
-export async function probeMonitor(monitor: ProbeMonitor): Promise<Sample[]> {
+/**
+ * The samples of one run of a monitor; empty when its stored config cannot be probed.
+ * `slot` (absent for a one-off run) decides whether an https monitor's certificate is read.
+ */
+export async function probeMonitor(monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<Sample[]> {
   if (monitor.kind === "http") {
     const config = readHttpConfig(monitor.config);
     if (!config.ok) return skipped(monitor, config.error);
-    return probeSamples(monitor, await probeHttp(config.config));
+    const result = await probeHttp(config.config, certCheckDue(config.config.url, slot));
+    if (result.cert && "error" in result.cert) {
+      console.warn(`monitor ${monitor.id}: certificate not read: ${result.cert.error}`);
+    }
+    return probeSamples(monitor, result);
   }
   const config = readScrapeConfig(monitor.config);
   if (!config.ok) return skipped(monitor, config.error);
@@ -49,8 +64,8 @@ function skipped(monitor: ProbeMonitor, why: string): Sample[] {
 }
 
 /** Runs a monitor once and stores its samples. */
-export async function runMonitor(env: Env, monitor: ProbeMonitor): Promise<void> {
-  const samples = await probeMonitor(monitor);
+export async function runMonitor(env: Env, monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<void> {
+  const samples = await probeMonitor(monitor, slot);
   if (samples.length > 0) await recordSamples(env, samples, Date.now());
 }
 
@@ -81,7 +96,8 @@ export async function runScheduledProbes(env: Env, now: number): Promise<void> {
     const timeoutMs = typeof monitor.config.timeout_ms === "number" ? monitor.config.timeout_ms : DEFAULT_TIMEOUT_MS;
     if (!(await claimMonitorRun(env, monitor.id, { now, clock, leaseUntil: leaseUntil(clock, timeoutMs) }))) return;
     try {
-      await runMonitor(env, monitor);
+      const intervalMs = monitor.intervalSeconds * 1000;
+      await runMonitor(env, monitor, { at: monitor.nextDueAt ?? now, intervalMs, first: monitor.nextDueAt === null });
     } finally {
       const next = nextSlot(monitor.nextDueAt ?? now, monitor.intervalSeconds * 1000, now);
       await finishMonitorRun(env, monitor.id, Date.now(), next);
