@@ -189,7 +189,13 @@ async function main() {
     });
 
     await loadIndex(base, token);
-    const listed = await api(base, token, "GET", `/api/admin/monitoring/metrics/realtime?metric=${RT_METRIC}`);
+    // Each metric family sends its latest values to the index a moment after storing them.
+    let listed;
+    const waitUntil = Date.now() + 10_000;
+    do {
+      listed = await api(base, token, "GET", `/api/admin/monitoring/metrics/realtime?metric=${RT_METRIC}`);
+      if (listed.metrics.length < INDEX_SERIES) await new Promise((r) => setTimeout(r, 100));
+    } while (listed.metrics.length < INDEX_SERIES && Date.now() < waitUntil);
     const everything = await api(base, token, "GET", "/api/admin/monitoring/metrics/realtime");
     console.log(
       `loaded ${listed.metrics.length} series through POST /api/ingest (the index holds ${everything.metrics.length} in all)`,
