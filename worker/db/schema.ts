@@ -98,6 +98,10 @@ export const escalationPolicies = sqliteTable("escalation_policies", {
   description: text("description").notNull().default(""),
   steps: json<unknown[]>("steps").notNull(),
   repeatCount: integer("repeat_count").notNull().default(0),
+  /** Reminders while unacknowledged, every this many minutes (null: none). */
+  repeatIntervalMinutes: integer("repeat_interval_minutes"),
+  /** An acknowledged alert still unresolved after this many minutes escalates again (null: never). */
+  ackTimeoutMinutes: integer("ack_timeout_minutes"),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -116,6 +120,12 @@ export const alertRules = sqliteTable(
     comparisonOperator: text("comparison_operator", { enum: OPERATORS }).notNull().default(">"),
     thresholdValue: real("threshold_value").notNull(),
     forSeconds: integer("for_seconds").notNull().default(0),
+    /** How long the condition must be clear before an alert resolves. */
+    resolveForSeconds: integer("resolve_for_seconds").notNull().default(0),
+    /** Hysteresis: an alert resolves only once the value is back across this (null: the threshold). */
+    resolveThresholdValue: real("resolve_threshold_value"),
+    /** Services this rule depends on: while one is down, its alerts are inhibited. */
+    dependsOn: json<string[]>("depends_on").notNull().default([]),
     /** Kind-specific parameters (ratio denominator, window, anomaly sensitivity, …). */
     params: json<Record<string, unknown>>("params").notNull().default({}),
     severity: text("severity", { enum: SEVERITIES }).notNull(),
@@ -148,7 +158,16 @@ export const alertHistory = sqliteTable(
       .references(() => alertRules.id, { onDelete: "cascade" }),
     service: text("service"),
     fingerprint: text("fingerprint").notNull(),
+    /** The labels of the series the alert is about. */
+    labels: json<Record<string, string>>("labels").notNull().default({}),
     metricValue: real("metric_value"),
+    /** The most extreme value while open, and how many breaching evaluations it absorbed. */
+    peakValue: real("peak_value"),
+    breachCount: integer("breach_count").notNull().default(1),
+    reopenCount: integer("reopen_count").notNull().default(0),
+    flapping: integer("flapping", { mode: "boolean" }).notNull().default(false),
+    /** Whether a "firing" notification went out (its resolve then always does). */
+    firingNotified: integer("firing_notified", { mode: "boolean" }).notNull().default(false),
     alertSeverity: text("alert_severity", { enum: SEVERITIES }).notNull(),
     status: text("status", { enum: ALERT_STATUSES }).notNull().default("firing"),
     message: text("message").notNull().default(""),
@@ -169,6 +188,42 @@ export const alertHistory = sqliteTable(
     index("alert_history_rule_idx").on(t.alertRuleId, t.triggeredAt),
     index("alert_history_status_idx").on(t.status, t.triggeredAt),
   ],
+);
+
+export const ALERT_EVENT_TYPES = [
+  "pending",
+  "fired",
+  "reopened",
+  "resolved",
+  "acknowledged",
+  "flapping_started",
+  "flapping_stopped",
+  "notified",
+  "silenced",
+  "inhibited",
+  "rate_limited",
+  "escalated",
+  "reminded",
+  "ack_timeout",
+] as const;
+
+/** An alert's timeline: every transition and notification decision, who and when. */
+export const alertEvents = sqliteTable(
+  "alert_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    alertId: integer("alert_id")
+      .notNull()
+      .references(() => alertHistory.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    type: text("type", { enum: ALERT_EVENT_TYPES }).notNull(),
+    /** "engine", or the admin ("admin:<id>") or Slack user who acted. */
+    actor: text("actor").notNull().default("engine"),
+    value: real("value"),
+    note: text("note"),
+    details: json<Record<string, unknown>>("details"),
+  },
+  (t) => [index("alert_events_alert_idx").on(t.alertId, t.at)],
 );
 
 export const adminNotificationPreferences = sqliteTable("admin_notification_preferences", {
@@ -198,6 +253,8 @@ export const silences = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     matchers: json<unknown[]>("matchers").notNull(),
+    /** A recurring maintenance window inside [starts_at, ends_at): weekdays, start, duration, zone. */
+    recurrence: json<Record<string, unknown>>("recurrence"),
     startsAt: integer("starts_at").notNull(),
     endsAt: integer("ends_at").notNull(),
     createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
@@ -220,6 +277,8 @@ export const notificationDeliveries = sqliteTable(
     event: text("event").notNull(),
     /** (alert, event, escalation step, recipient, channel): the consumer's exactly-once guard. */
     idempotencyKey: text("idempotency_key").notNull().unique(),
+    /** The job as enqueued: the alert snapshot and the target. */
+    payload: json<Record<string, unknown>>("payload"),
     attempts: integer("attempts").notNull().default(0),
     status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("queued"),
     providerResponse: text("provider_response"),
