@@ -1,19 +1,838 @@
 /**
- * AlertRule: one Durable Object per rule, named by the rule id. It keeps the
- * rule's current definition (pushed on every write through the API) in its
- * SQLite storage; evaluation and the alert lifecycle build on this state.
+ * AlertRule: one Durable Object per rule, named by the rule id. It holds the rule, a
+ * buffer of the samples its evaluation needs (pushed by the MetricSeries families as
+ * they store them, and loaded from the series store when configured), and the lifecycle
+ * state of each series fingerprint. Decisions are core's (evaluation, lifecycle,
+ * silences, limits, escalation); this object loads state, calls them, persists the
+ * result, writes alerts and their timeline to D1, enqueues notification jobs and sets
+ * its alarm to the next deadline, so timers fire without new samples.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Rule } from "../worker/core/rules/types";
+import { type NotifyEvent, planJobs } from "../worker/core/alerts/jobs";
+import {
+  acknowledge,
+  type FingerprintState,
+  initialState,
+  type LifecycleConfig,
+  type LifecycleEvent,
+  nextDeadline,
+  observe,
+  resolveManually,
+  tick,
+} from "../worker/core/alerts/lifecycle";
+import { decideNotification, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
+import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
+import { dueActions, type EscalationPolicy, type EscalationProgress, toPolicy } from "../worker/core/alerts/escalation";
+import {
+  evaluateFingerprints,
+  type FingerprintEvaluation,
+  type KnownSeries,
+  type SeriesWindow,
+  worseFor,
+} from "../worker/core/rules/evaluate";
+import {
+  evaluatedBySeries,
+  lookbackSeconds,
+  matchesRule,
+  ruleMetrics,
+  type Rule,
+  selectsSeries,
+} from "../worker/core/rules/types";
+import { type Labels, type Sample, seriesKey } from "../worker/core/series";
+import {
+  type AlertChanges,
+  alertStatements,
+  enqueueJobs,
+  getAlert,
+  insertAlert,
+  loadPolicy,
+  loadSilences,
+  publishAlerts,
+  recipientIds,
+  serviceHealth,
+  snapshotOf,
+  type TimelineEntry,
+} from "../worker/lib/alerts";
+import { familyStub, seriesIndex } from "../worker/lib/series";
+
+/** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
+export const BACKSTOP_MS = 60_000;
+/** The buffer is reloaded from the series store this often, repairing any missed push. */
+export const REFRESH_MS = 10 * 60_000;
+/** Dedup updates (last and peak value, count) reach D1 at most this often per alert. */
+const SYNC_MS = 10_000;
+
+interface FingerprintRow extends Record<string, SqlStorageValue> {
+  fingerprint: string;
+  service: string;
+  labels: string;
+  state: string;
+  alert_id: number | null;
+  escalation: string | null;
+  held: string | null;
+  synced_at: number;
+}
+
+/** A notification waiting for a silence or an inhibition to end. */
+interface HeldNotification {
+  event: NotifyEvent;
+  occurrence: string;
+  step: number;
+  retryAt: number | null;
+}
+
+interface Fingerprint {
+  fingerprint: string;
+  service: string;
+  labels: Labels;
+  state: FingerprintState;
+  alertId: number | null;
+  escalation: EscalationProgress | null;
+  held: HeldNotification[];
+  syncedAt: number;
+}
+
+/** What configure is told when a rule stops being evaluated. */
+export type StopReason = "disabled" | "deleted";
 
 export class AlertRule extends DurableObject<Env> {
-  /** Replaces the rule's definition; null when the rule was deleted. */
-  async configure(rule: Rule | null): Promise<void> {
-    if (rule) await this.ctx.storage.put("rule", rule);
-    else await this.ctx.storage.deleteAll();
+  private rule: Rule | null = null;
+  private refreshedAt = 0;
+  /** Since when the rule has watched its metrics as they are: an absence counts from here at the earliest. */
+  private watchingSince = 0;
+  private policy: EscalationPolicy | null | undefined;
+  /**
+   * Every entry point runs alone: an evaluation awaits D1 between reading a fingerprint
+   * and saving it, and a second one interleaved there would open a duplicate alert.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    sql.exec(`
+      CREATE TABLE IF NOT EXISTS config (
+        id INTEGER PRIMARY KEY CHECK (id = 1), rule TEXT, refreshed_at INTEGER NOT NULL DEFAULT 0,
+        watching_since INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS buffer (
+        series_key TEXT NOT NULL, metric TEXT NOT NULL, service TEXT NOT NULL, labels TEXT NOT NULL,
+        ts INTEGER NOT NULL, value REAL NOT NULL, message TEXT, PRIMARY KEY (series_key, ts)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS fingerprints (
+        fingerprint TEXT PRIMARY KEY, service TEXT NOT NULL, labels TEXT NOT NULL, state TEXT NOT NULL,
+        alert_id INTEGER, escalation TEXT, held TEXT, synced_at INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS notify_log (at INTEGER NOT NULL);
+    `);
+    const row = sql
+      .exec<{ rule: string | null; refreshed_at: number; watching_since: number }>(
+        "SELECT rule, refreshed_at, watching_since FROM config",
+      )
+      .toArray()[0];
+    this.rule = row?.rule ? (JSON.parse(row.rule) as Rule) : null;
+    this.refreshedAt = row?.refreshed_at ?? 0;
+    this.watchingSince = row?.watching_since ?? 0;
+  }
+
+  // ------------------------------------------------------------------ API
+
+  /**
+   * Replaces the rule's definition and evaluates it at once. With null the rule stops
+   * being evaluated: its open alerts are resolved with a note saying why.
+   */
+  configure(rule: Rule | null, reason: StopReason = "disabled"): Promise<void> {
+    return this.exclusive(() => this.doConfigure(rule, reason));
+  }
+
+  private async doConfigure(rule: Rule | null, reason: StopReason): Promise<void> {
+    const now = Date.now();
+    const sql = this.ctx.storage.sql;
+    if (!rule) {
+      await this.closeAll(now, reason === "deleted" ? "rule deleted" : "rule disabled");
+      this.rule = null;
+      sql.exec("DELETE FROM buffer");
+      sql.exec("INSERT OR REPLACE INTO config (id, rule, refreshed_at, watching_since) VALUES (1, NULL, 0, 0)");
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const previous = this.rule;
+    this.rule = rule;
+    this.policy = undefined;
+    // What the rule reads may have changed: reload it from the series store.
+    if (!previous || JSON.stringify(ruleMetrics(previous)) !== JSON.stringify(ruleMetrics(rule))) {
+      sql.exec("DELETE FROM buffer");
+      this.watchingSince = now;
+    }
+    sql.exec(
+      "INSERT OR REPLACE INTO config (id, rule, refreshed_at, watching_since) VALUES (1, ?, 0, ?)",
+      JSON.stringify(rule),
+      this.watchingSince,
+    );
+    await this.refresh(now);
+    await this.evaluate(now);
   }
 
   async definition(): Promise<Rule | null> {
-    return (await this.ctx.storage.get<Rule>("rule")) ?? null;
+    return this.rule;
+  }
+
+  /** Samples just stored by a family; those the rule reads are buffered and evaluated at once. */
+  observe(samples: Sample[]): Promise<void> {
+    const rule = this.rule;
+    if (!rule || evaluatedBySeries(rule)) return Promise.resolve();
+    const mine = samples.filter((s) => matchesRule(rule, s));
+    if (!mine.length) return Promise.resolve();
+    this.buffer(mine);
+    return this.exclusive(() => this.evaluate(Date.now()));
+  }
+
+  /** Acknowledges an open alert of this rule; false when it is not open here. */
+  acknowledgeAlert(alertId: number, by: string, note?: string): Promise<boolean> {
+    return this.exclusive(() => this.doAcknowledge(alertId, by, note));
+  }
+
+  private async doAcknowledge(alertId: number, by: string, note?: string): Promise<boolean> {
+    const fp = this.byAlert(alertId);
+    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return false;
+    const now = Date.now();
+    const result = acknowledge(fp.state, now, by, note);
+    fp.state = result.state;
+    await this.apply(fp, result.events, now);
+    this.save(fp);
+    await this.rearm(now);
+    return true;
+  }
+
+  /** Resolves an open alert of this rule by hand; false when it is not open here. */
+  resolveAlert(alertId: number, by: string, note?: string): Promise<boolean> {
+    return this.exclusive(() => this.doResolve(alertId, by, note));
+  }
+
+  private async doResolve(alertId: number, by: string, note?: string): Promise<boolean> {
+    const fp = this.byAlert(alertId);
+    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return false;
+    const now = Date.now();
+    const result = resolveManually(fp.state, now, by, note);
+    fp.state = result.state;
+    await this.apply(fp, result.events, now);
+    this.save(fp);
+    await this.rearm(now);
+    return true;
+  }
+
+  /** The fingerprints and their states (for the API and tests). */
+  fingerprints(): {
+    fingerprint: string;
+    service: string;
+    labels: Labels;
+    state: FingerprintState;
+    alertId: number | null;
+  }[] {
+    return this.loadAll().map(({ fingerprint, service, labels, state, alertId }) => ({
+      fingerprint,
+      service,
+      labels,
+      state,
+      alertId,
+    }));
+  }
+
+  override alarm(): Promise<void> {
+    return this.exclusive(() => this.runAlarm());
+  }
+
+  private async runAlarm(): Promise<void> {
+    const now = Date.now();
+    if (!this.rule) return;
+    try {
+      if (now - this.refreshedAt >= REFRESH_MS) await this.refresh(now);
+      await this.evaluate(now);
+    } catch (err) {
+      // Never throw out of alarm(): log, and try again at the backstop.
+      console.error(`rule ${this.rule.id}: evaluation failed`, err);
+      await this.ctx.storage.setAlarm(now + BACKSTOP_MS);
+    }
+  }
+
+  // ------------------------------------------------------------------ evaluation
+
+  private config(rule: Rule): LifecycleConfig {
+    return {
+      forSeconds: rule.forSeconds,
+      resolveForSeconds: rule.resolveForSeconds,
+      cooldownMinutes: rule.cooldownMinutes,
+    };
+  }
+
+  /** Evaluates every fingerprint at `now`, applies timers, escalation and held notifications. */
+  private async evaluate(now: number): Promise<void> {
+    const rule = this.rule;
+    if (!rule) return;
+    this.prune(now);
+    const known = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
+    const evaluations = evaluatedBySeries(rule) ? await this.pull(rule, now) : this.evaluateBuffer(rule, known, now);
+    await this.applyEvaluations(rule, evaluations, known, now, true);
+  }
+
+  /** Evaluations a family pushed (its series' condition changed): applied at once. */
+  evaluated(evaluations: FingerprintEvaluation[]): Promise<void> {
+    return this.exclusive(async () => {
+      const rule = this.rule;
+      if (!rule || !evaluatedBySeries(rule)) return;
+      const mine = evaluations.filter((e) => selectsSeries(rule, e.service, e.labels));
+      if (!mine.length) return;
+      const known = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
+      await this.applyEvaluations(rule, mine, known, Date.now(), false);
+    });
+  }
+
+  /** A series-evaluated rule asks the families it reads, which evaluate it where the samples are. */
+  private async pull(rule: Rule, now: number): Promise<FingerprintEvaluation[]> {
+    const services =
+      rule.service !== null
+        ? [rule.service]
+        : [...new Set((await seriesIndex(this.env).list({ metric: rule.metricName })).map((s) => s.service))];
+    const results = await Promise.all(
+      services.map((service) => familyStub(this.env, rule.metricName, service).evaluateRule(rule, now)),
+    );
+    return results.flat();
+  }
+
+  /** Ratio and absence rules are evaluated from the samples buffered here. */
+  private evaluateBuffer(rule: Rule, known: ReadonlyMap<string, Fingerprint>, now: number): FingerprintEvaluation[] {
+    const { series, denominator } = this.windows(rule);
+    const knownSeries: KnownSeries[] = [...known.values()].map((fp) => ({ service: fp.service, labels: fp.labels }));
+    // A series the rule has never seen is absent since the rule started watching, not forever.
+    if (rule.kind === "absence" && rule.service !== null && !series.length && !knownSeries.length) {
+      knownSeries.push({ service: rule.service, labels: rule.labels, lastSeenAt: this.watchingSince });
+    }
+    return evaluateFingerprints(rule, { series, denominator, known: knownSeries }, now);
+  }
+
+  /**
+   * Applies evaluations to their fingerprints' lifecycles. `complete`: they cover every
+   * series the rule reads, so fingerprints without one only run their timers (and are
+   * forgotten once idle).
+   */
+  private async applyEvaluations(
+    rule: Rule,
+    evaluations: readonly FingerprintEvaluation[],
+    known: Map<string, Fingerprint>,
+    now: number,
+    complete: boolean,
+  ): Promise<void> {
+    const cfg = this.config(rule);
+    const worse = worseFor(rule);
+    const seen = new Set<string>();
+    for (const ev of evaluations) {
+      seen.add(ev.fingerprint);
+      let fp = known.get(ev.fingerprint);
+      if (!fp) {
+        fp = {
+          fingerprint: ev.fingerprint,
+          service: ev.service,
+          labels: ev.labels,
+          state: initialState(),
+          alertId: null,
+          escalation: null,
+          held: [],
+          syncedAt: 0,
+        };
+        known.set(ev.fingerprint, fp);
+      }
+      const before = JSON.stringify(fp.state);
+      const observed = observe(
+        fp.state,
+        { at: now, observedAt: ev.observedAt, value: ev.value, breached: ev.breached, cleared: ev.cleared },
+        cfg,
+        worse,
+      );
+      const ticked = tick(observed.state, now, cfg, worse);
+      fp.state = ticked.state;
+      const events = [...observed.events, ...ticked.events];
+      if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0) {
+        await this.apply(fp, events, now, ev.reason);
+        this.save(fp);
+      }
+    }
+    for (const fp of known.values()) {
+      if (seen.has(fp.fingerprint) || !complete) continue;
+      const ticked = tick(fp.state, now, cfg, worse);
+      fp.state = ticked.state;
+      await this.apply(fp, ticked.events, now);
+      // A fingerprint with no data, no alert and nothing pending is forgotten.
+      if (fp.state.phase === "ok" && !fp.state.alert && !fp.held.length) this.forget(fp);
+      else this.save(fp);
+    }
+    for (const fp of known.values()) {
+      if (await this.escalate(fp, now)) this.save(fp);
+      if (await this.releaseHeld(fp, now)) this.save(fp);
+    }
+    await this.rearm(now);
+  }
+
+  /** The buffer as the evaluator's series windows. */
+  private windows(rule: Rule): { series: SeriesWindow[]; denominator: SeriesWindow[] } {
+    const rows = this.ctx.storage.sql
+      .exec<{
+        series_key: string;
+        metric: string;
+        service: string;
+        labels: string;
+        ts: number;
+        value: number;
+        message: string | null;
+      }>("SELECT series_key, metric, service, labels, ts, value, message FROM buffer ORDER BY series_key, ts")
+      .toArray();
+    const byKey = new Map<string, { metric: string; window: SeriesWindow & { samples: Sample[] } }>();
+    for (const r of rows) {
+      let entry = byKey.get(r.series_key);
+      if (!entry) {
+        const labels = JSON.parse(r.labels) as Labels;
+        entry = { metric: r.metric, window: { service: r.service, labels, samples: [] } };
+        byKey.set(r.series_key, entry);
+      }
+      const sample: Sample = {
+        metric: r.metric,
+        service: r.service,
+        labels: entry.window.labels,
+        ts: r.ts,
+        value: r.value,
+      };
+      if (r.message !== null) sample.message = r.message;
+      entry.window.samples.push(sample);
+    }
+    const series: SeriesWindow[] = [];
+    const denominator: SeriesWindow[] = [];
+    for (const { metric, window } of byKey.values()) {
+      (metric === rule.metricName ? series : denominator).push(window);
+    }
+    return { series, denominator };
+  }
+
+  private buffer(samples: readonly Sample[]): void {
+    const sql = this.ctx.storage.sql;
+    for (const s of samples) {
+      sql.exec(
+        `INSERT OR REPLACE INTO buffer (series_key, metric, service, labels, ts, value, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        seriesKey(s.metric, s.service, s.labels),
+        s.metric,
+        s.service,
+        JSON.stringify(s.labels),
+        s.ts,
+        s.value,
+        s.message ?? null,
+      );
+    }
+  }
+
+  /** Drops samples older than the rule's lookback, keeping the latest of every series. */
+  private prune(now: number): void {
+    if (!this.rule) return;
+    const cutoff = now - lookbackSeconds(this.rule) * 1000;
+    this.ctx.storage.sql.exec(
+      `DELETE FROM buffer WHERE ts < ? AND ts < (SELECT max(ts) FROM buffer b WHERE b.series_key = buffer.series_key)`,
+      cutoff,
+    );
+  }
+
+  /** Loads the latest sample of every matching series, and the lookback window, from the series store. */
+  private async refresh(now: number): Promise<void> {
+    const rule = this.rule;
+    if (!rule) return;
+    // Series-evaluated rules keep no samples here: they pull evaluations from the families.
+    if (evaluatedBySeries(rule)) {
+      this.refreshedAt = now;
+      return;
+    }
+    const index = seriesIndex(this.env);
+    const lookbackMs = lookbackSeconds(rule) * 1000;
+    const found: Sample[] = [];
+    for (const metric of ruleMetrics(rule)) {
+      const latest = await index.list(rule.service === null ? { metric } : { metric, service: rule.service });
+      const mine = latest.filter((s) => matchesRule(rule, s));
+      found.push(...mine);
+      if (lookbackMs > 0) {
+        const services = [...new Set(mine.map((s) => s.service))];
+        const windows = await Promise.all(
+          services.map((svc) => familyStub(this.env, metric, svc).sinceAll(now - lookbackMs)),
+        );
+        found.push(...windows.flat().filter((s) => matchesRule(rule, s)));
+      }
+    }
+    this.buffer(found);
+    this.refreshedAt = now;
+    this.ctx.storage.sql.exec("UPDATE config SET refreshed_at = ? WHERE id = 1", now);
+  }
+
+  // ------------------------------------------------------------------ effects
+
+  /** Carries out lifecycle events: D1 rows and timeline, notifications, the dashboard. */
+  private async apply(fp: Fingerprint, events: readonly LifecycleEvent[], now: number, reason?: string): Promise<void> {
+    const rule = this.rule;
+    let changed = false;
+    const open = fp.state.alert;
+    for (const e of events) {
+      switch (e.type) {
+        case "pending":
+        case "pending_cleared":
+          break;
+        case "fired": {
+          if (!rule) break;
+          fp.alertId = await insertAlert(this.env, {
+            ruleId: rule.id,
+            service: fp.service,
+            fingerprint: fp.fingerprint,
+            labels: fp.labels,
+            value: e.value,
+            severity: rule.severity,
+            message: reason ?? "",
+            observedAt: e.observedAt,
+            triggeredAt: e.at,
+          });
+          fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
+          fp.held = [];
+          await this.write(fp, {}, [{ type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
+          await this.notify(fp, "firing", "firing", 0, now);
+          changed = true;
+          break;
+        }
+        case "reopened":
+          fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
+          await this.write(
+            fp,
+            {
+              status: "firing",
+              resolved_at: null,
+              auto_resolved: 0,
+              resolution_notes: null,
+              acknowledged_at: null,
+              acknowledged_by: null,
+              reopen_count: open?.reopened ?? 0,
+              metric_value: e.value,
+            },
+            [{ type: "reopened", at: e.at, value: e.value }],
+          );
+          // People were told it resolved: tell them it is back.
+          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now);
+          changed = true;
+          break;
+        case "resolved": {
+          if (fp.escalation) fp.escalation = { ...fp.escalation, resolved: true };
+          // A held firing notification that never went out is dropped; its resolve then is not sent either.
+          fp.held = fp.held.filter((h) => h.event === "resolved");
+          const by = "by" in e && typeof e.by === "string" ? e.by : e.auto ? "engine" : "admin";
+          await this.write(
+            fp,
+            {
+              status: "resolved",
+              resolved_at: e.at,
+              auto_resolved: e.auto ? 1 : 0,
+              resolution_notes: e.note ?? null,
+              metric_value: e.value ?? open?.lastValue ?? null,
+            },
+            [{ type: "resolved", at: e.at, value: e.value, actor: by, note: e.note ?? null }],
+          );
+          changed = true;
+          break;
+        }
+        case "resolve_notice":
+          await this.notify(fp, "resolved", `resolved:${fp.state.resolvedAt ?? e.at}`, 0, now);
+          break;
+        case "acknowledged": {
+          if (fp.escalation) fp.escalation = { ...fp.escalation, acknowledgedAt: e.at };
+          const adminId = /^admin:(\d+)$/.exec(e.by)?.[1];
+          await this.write(
+            fp,
+            { status: "acknowledged", acknowledged_at: e.at, acknowledged_by: adminId ? Number(adminId) : null },
+            [{ type: "acknowledged", at: e.at, actor: e.by, note: e.note ?? null }],
+          );
+          await this.notify(fp, "acknowledged", `acknowledged:${e.at}`, 0, now);
+          changed = true;
+          break;
+        }
+        case "flapping_started":
+        case "flapping_stopped":
+          await this.write(fp, { flapping: e.type === "flapping_started" ? 1 : 0 }, [{ type: e.type, at: e.at }]);
+          changed = true;
+          break;
+      }
+    }
+    // Deduplicated breaches: last and peak value and count, at most every SYNC_MS.
+    if (fp.alertId !== null && open && fp.state.resolvedAt === null && now - fp.syncedAt >= SYNC_MS) {
+      await this.write(
+        fp,
+        { metric_value: open.lastValue, peak_value: open.peakValue, breach_count: open.breaches },
+        [],
+      );
+      fp.syncedAt = now;
+    }
+    if (changed) {
+      fp.syncedAt = now;
+      await publishAlerts(this.env);
+    }
+  }
+
+  private async write(
+    fp: Fingerprint,
+    changes: AlertChanges,
+    timeline: TimelineEntry[],
+    counters?: { sent?: number; attempts?: number },
+  ): Promise<void> {
+    if (fp.alertId === null) return;
+    const statements = alertStatements(this.env, fp.alertId, changes, timeline, counters);
+    if (statements.length) await this.env.DB.batch(statements);
+  }
+
+  /**
+   * One notifying event: decided by core (silences, dependencies, the hourly limit; a
+   * notified alert's resolve always goes), then enqueued as jobs or recorded as held.
+   */
+  private async notify(
+    fp: Fingerprint,
+    event: NotifyEvent,
+    occurrence: string,
+    step: number,
+    now: number,
+    retry = false,
+  ): Promise<boolean> {
+    const rule = this.rule;
+    if (!rule || fp.alertId === null) return false;
+    const row = await getAlert(this.env, fp.alertId);
+    if (!row) return false;
+    const labels = alertLabels({
+      ruleId: rule.id,
+      ruleName: rule.ruleName,
+      service: fp.service,
+      severity: rule.severity,
+      labels: fp.labels,
+    });
+    const counts = event === "firing" || event === "reminder" || event === "escalation";
+    const silence =
+      event === "resolved" ? { ids: [], until: null } : silencedBy(await loadSilences(this.env, now), labels, now);
+    const parents =
+      rule.dependsOn.length && event !== "resolved"
+        ? inhibitedBy(rule.dependsOn, await serviceHealth(this.env, now), fp.service)
+        : [];
+    const log = this.ctx.storage.sql
+      .exec<{ at: number }>("SELECT at FROM notify_log ORDER BY at")
+      .toArray()
+      .map((r) => r.at);
+    const limit = counts ? rateLimit(log, rule.maxAlertsPerHour, now) : { allowed: true, recent: log };
+    const decision = decideNotification({
+      event,
+      firingWasNotified: row.firing_notified === 1,
+      silence,
+      inhibitedBy: parents,
+      limit: { allowed: limit.allowed, max: rule.maxAlertsPerHour },
+    });
+    if (decision.action === "send") {
+      const targets = await this.targetsFor(step);
+      const jobs = planJobs({
+        alert: snapshotOf(row, rule.ruleName),
+        event,
+        occurrence,
+        step,
+        adminIds: await recipientIds(this.env, targets.recipients),
+        channels: targets.channels,
+        now,
+      });
+      await enqueueJobs(this.env, jobs);
+      if (counts) {
+        const sql = this.ctx.storage.sql;
+        sql.exec("DELETE FROM notify_log");
+        for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
+      }
+      await this.write(
+        fp,
+        event === "firing" ? { firing_notified: 1 } : {},
+        [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
+        { sent: jobs.length, attempts: jobs.length },
+      );
+      return true;
+    }
+    // A resolve or acknowledgement of an alert nobody was told about stays quiet.
+    if (decision.action === "skip") return false;
+    const note =
+      decision.action === "silenced"
+        ? `silenced by ${decision.silenceIds.join(", ")}`
+        : decision.action === "inhibited"
+          ? `inhibited: ${decision.parents.join(", ")} down`
+          : decision.action === "rate_limited"
+            ? `over ${decision.limit} notifications per hour`
+            : null;
+    const held = decision.action === "silenced" || decision.action === "inhibited";
+    // A retry still held says nothing new: one timeline entry per hold, not one per check.
+    if (!(retry && held)) {
+      await this.write(fp, {}, [{ type: decision.action, at: now, note, details: { event, occurrence, step } }]);
+    }
+    // Silenced and inhibited notifications go out when that ends, if the alert is still open.
+    if (held && !fp.held.some((h) => h.occurrence === occurrence)) {
+      fp.held.push({ event, occurrence, step, retryAt: decision.action === "silenced" ? decision.until : null });
+    }
+    return false;
+  }
+
+  /** Sends held notifications whose silence or inhibition may have ended; true when something changed. */
+  private async releaseHeld(fp: Fingerprint, now: number): Promise<boolean> {
+    const due = fp.held.filter((h) => h.retryAt === null || h.retryAt <= now);
+    if (!due.length) return false;
+    const open = fp.state.alert !== null && fp.state.resolvedAt === null;
+    fp.held = fp.held.filter((h) => !due.includes(h));
+    for (const h of due) {
+      // Nothing to say about an alert that closed meanwhile, except its resolve.
+      if (h.event !== "resolved" && !open) continue;
+      await this.notify(fp, h.event, h.occurrence, h.step, now, true);
+    }
+    return true;
+  }
+
+  /** Escalation steps, reminders and acknowledgement timeouts due now; true when something changed. */
+  private async escalate(fp: Fingerprint, now: number): Promise<boolean> {
+    const progress = fp.escalation;
+    if (!progress || progress.resolved || fp.alertId === null) return false;
+    const policy = await this.loadPolicy();
+    if (!policy) return false;
+    const { due } = dueActions(policy, progress, now);
+    if (!due.length) return false;
+    for (const action of due) {
+      progress.done.push(action.key);
+      if (action.kind === "step") {
+        // The first step at 0 minutes is the firing notification itself.
+        if (action.step === 0 && action.round === 0 && (policy.steps[0]?.afterMinutes ?? 0) === 0) continue;
+        await this.write(fp, { escalation_step: action.step }, [
+          { type: "escalated", at: now, details: { step: action.step, round: action.round } },
+        ]);
+        await this.notify(fp, "escalation", action.key, action.step, now);
+      } else if (action.kind === "reminder") {
+        await this.write(fp, {}, [{ type: "reminded", at: now, details: { n: action.n } }]);
+        await this.notify(fp, "reminder", action.key, 0, now);
+      } else {
+        // Acknowledged but left unresolved: escalation starts over.
+        fp.state = { ...fp.state, alert: fp.state.alert ? { ...fp.state.alert, acknowledged: false } : null };
+        fp.escalation = { firedAt: now, acknowledgedAt: null, resolved: false, done: [] };
+        await this.write(fp, { status: "firing", acknowledged_at: null, acknowledged_by: null }, [
+          { type: "ack_timeout", at: now },
+        ]);
+        await publishAlerts(this.env);
+        return true;
+      }
+    }
+    return true;
+  }
+
+  /** Recipients and channels of a notification: the policy step's, else every admin on the rule's channels. */
+  private async targetsFor(
+    step: number,
+  ): Promise<{ recipients: { adminIds?: number[]; roles?: string[] } | null; channels: string[] }> {
+    const rule = this.rule;
+    const policy = await this.loadPolicy();
+    const s = policy?.steps[Math.min(step, policy.steps.length - 1)];
+    if (s) return { recipients: s.targets, channels: s.channels };
+    return { recipients: null, channels: rule?.notificationChannels ?? [] };
+  }
+
+  private async loadPolicy(): Promise<EscalationPolicy | null> {
+    if (this.policy !== undefined) return this.policy;
+    const row = await loadPolicy(this.env, this.rule?.escalationPolicyId ?? null);
+    this.policy = row
+      ? toPolicy({
+          steps: JSON.parse(row.steps) as unknown[],
+          repeat_count: row.repeat_count,
+          repeat_interval_minutes: row.repeat_interval_minutes,
+          ack_timeout_minutes: row.ack_timeout_minutes,
+        } as Parameters<typeof toPolicy>[0])
+      : null;
+    return this.policy;
+  }
+
+  /** Resolves every open alert (rule disabled or deleted). */
+  private async closeAll(now: number, note: string): Promise<void> {
+    for (const fp of this.loadAll()) {
+      if (fp.state.alert && fp.state.resolvedAt === null) {
+        const result = resolveManually(fp.state, now, "engine", note);
+        fp.state = result.state;
+        await this.apply(fp, result.events, now);
+        // The resolve of a notified alert goes out now, not after the usual settle delay.
+        const notice = tick(fp.state, fp.state.resolveNoticeDue ?? now, this.config(this.rule ?? ({} as Rule)));
+        await this.apply(
+          fp,
+          notice.events.filter((e) => e.type === "resolve_notice"),
+          now,
+        );
+      }
+      this.forget(fp);
+    }
+  }
+
+  // ------------------------------------------------------------------ storage
+
+  private byAlert(alertId: number): Fingerprint | null {
+    return this.loadAll().find((fp) => fp.alertId === alertId) ?? null;
+  }
+
+  private loadAll(): Fingerprint[] {
+    return this.ctx.storage.sql
+      .exec<FingerprintRow>("SELECT * FROM fingerprints")
+      .toArray()
+      .map((r) => ({
+        fingerprint: r.fingerprint,
+        service: r.service,
+        labels: JSON.parse(r.labels) as Labels,
+        state: JSON.parse(r.state) as FingerprintState,
+        alertId: r.alert_id,
+        escalation: r.escalation ? (JSON.parse(r.escalation) as EscalationProgress) : null,
+        held: r.held ? (JSON.parse(r.held) as HeldNotification[]) : [],
+        syncedAt: r.synced_at,
+      }));
+  }
+
+  private save(fp: Fingerprint): void {
+    this.ctx.storage.sql.exec(
+      `INSERT OR REPLACE INTO fingerprints (fingerprint, service, labels, state, alert_id, escalation, held, synced_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      fp.fingerprint,
+      fp.service,
+      JSON.stringify(fp.labels),
+      JSON.stringify(fp.state),
+      fp.alertId,
+      fp.escalation ? JSON.stringify(fp.escalation) : null,
+      fp.held.length ? JSON.stringify(fp.held) : null,
+      fp.syncedAt,
+    );
+  }
+
+  private forget(fp: Fingerprint): void {
+    this.ctx.storage.sql.exec("DELETE FROM fingerprints WHERE fingerprint = ?", fp.fingerprint);
+  }
+
+  /** The alarm at the earliest deadline: lifecycle timers, absence, escalation, held notifications, the backstop. */
+  private async rearm(now: number): Promise<void> {
+    const rule = this.rule;
+    if (!rule) return;
+    const cfg = this.config(rule);
+    const times: number[] = [now + BACKSTOP_MS];
+    for (const fp of this.loadAll()) {
+      const d = nextDeadline(fp.state, cfg);
+      if (d !== null) times.push(d);
+      for (const h of fp.held) if (h.retryAt !== null) times.push(h.retryAt);
+      if (fp.escalation && !fp.escalation.resolved) {
+        const policy = await this.loadPolicy();
+        const next = policy ? dueActions(policy, fp.escalation, now).next : null;
+        if (next !== null) times.push(next);
+      }
+    }
+    if (rule.kind === "absence") {
+      const latest = this.ctx.storage.sql
+        .exec<{ ts: number }>("SELECT max(ts) AS ts FROM buffer GROUP BY series_key")
+        .toArray();
+      for (const { ts } of latest) times.push(ts + rule.params.absentForSeconds * 1000);
+    }
+    const at = Math.max(Math.min(...times), now + 1);
+    await this.ctx.storage.setAlarm(at);
   }
 }

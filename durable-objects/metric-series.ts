@@ -36,7 +36,13 @@ import {
   storeRollup,
   withinRawWindow,
 } from "../worker/core/rollup";
+import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
+import { evaluateFingerprints, type FingerprintEvaluation, type SeriesWindow } from "../worker/core/rules/evaluate";
+import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
 import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { getDb } from "../worker/db/client";
+import { rowToRule } from "../worker/db/rules";
+import { alertRules } from "../worker/db/schema";
 import { seriesIndex } from "../worker/lib/series";
 
 /** Buckets written per alarm; a larger backlog drains on the following alarms. */
@@ -45,6 +51,10 @@ const MAX_ROWS_PER_FLUSH = 700;
 const RAW_ROWS_PER_INSERT = 33;
 /** Latest values per SeriesIndex update call. */
 const INDEX_CHUNK = 1_000;
+/** How long the list of rules reading this family is trusted; rule writes also clear it. */
+const RULES_TTL_MS = 60_000;
+/** An unchanged condition is sent to its rule again after this long (fresh values for the alert). */
+const PUSH_REFRESH_MS = 15_000;
 
 const UPSERT_PREFIX = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) VALUES `;
 const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_start) DO UPDATE SET ${ROW_COLUMNS.filter(
@@ -86,6 +96,10 @@ export class MetricSeries extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** When raw samples or held minutes next expire; undefined until the first prune of this instance. */
   private pruneAt: number | null | undefined;
+  /** The active rules reading this family, and when they were looked up. */
+  private watchers: { rules: Rule[]; at: number } | null = null;
+  /** Per rule and fingerprint, the condition last sent to the rule (pushes go on change). */
+  private readonly sent = new Map<number, Map<string, { breached: boolean; cleared: boolean; at: number }>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -151,7 +165,105 @@ export class MetricSeries extends DurableObject<Env> {
       // The samples are stored; the long-range copy is best effort.
       console.error("analytics engine write failed", err);
     }
+    await this.tellRules(fresh, now);
     return fresh.length;
+  }
+
+  /**
+   * Tells the rules reading this family about stored samples, without holding up the
+   * caller. Rules on this metric alone (threshold, heartbeat, anomaly) are evaluated here,
+   * with the same core code their AlertRule uses: a breach reaches its rule as soon as it
+   * is stored, and a healthy busy series does not call its rules on every write (a steady
+   * clear condition is sent on change, or every PUSH_REFRESH_MS). Ratio and absence
+   * rules get the samples. A rule that misses a push repairs itself from this store.
+   */
+  private async tellRules(samples: Sample[], now: number): Promise<void> {
+    const rules = await this.rulesReadingThis(now);
+    if (!rules.length) return;
+    const calls: Promise<unknown>[] = [];
+    for (const rule of rules) {
+      const mine = samples.filter((s) => matchesRule(rule, s));
+      if (!mine.length) continue;
+      const stub = this.env.ALERT_RULE.getByName(String(rule.id));
+      if (!evaluatedBySeries(rule)) {
+        calls.push(stub.observe(mine));
+        continue;
+      }
+      const keys = new Set(mine.map((s) => seriesKey(s.metric, s.service, s.labels)));
+      const changed = this.evaluateRule(rule, now, keys).filter((e) => this.changedSinceSent(rule.id, e, now));
+      if (changed.length) calls.push(stub.evaluated(changed));
+    }
+    if (!calls.length) return;
+    this.ctx.waitUntil(
+      Promise.allSettled(calls).then((results) => {
+        for (const r of results) if (r.status === "rejected") console.error("telling a rule failed", r.reason);
+      }),
+    );
+  }
+
+  /**
+   * A rule's evaluation over this family's series it selects (or only those in `keys`):
+   * the window it looks back over, and always the newest sample, with its message.
+   */
+  evaluateRule(rule: Rule, now: number, keys?: ReadonlySet<string>): FingerprintEvaluation[] {
+    const lookbackMs = lookbackSeconds(rule) * 1000;
+    const windows: SeriesWindow[] = [];
+    for (const [key, id] of this.ids) {
+      if (keys && !keys.has(key)) continue;
+      const identity = this.identities.get(id);
+      if (!identity || !matchesRule(rule, identity)) continue;
+      const newest = this.latest(key);
+      if (!newest) continue;
+      const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : [];
+      if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
+      else samples.push(newest);
+      windows.push({ service: identity.service, labels: identity.labels, samples });
+    }
+    return evaluateFingerprints(rule, { series: windows }, now);
+  }
+
+  /** Forgets which rules read this family (a rule was written); the next record looks them up again. */
+  rulesChanged(): void {
+    this.watchers = null;
+    this.sent.clear();
+  }
+
+  private changedSinceSent(ruleId: number, e: FingerprintEvaluation, now: number): boolean {
+    let byFingerprint = this.sent.get(ruleId);
+    if (!byFingerprint) this.sent.set(ruleId, (byFingerprint = new Map()));
+    const last = byFingerprint.get(e.fingerprint);
+    // Breaching evaluations always go (the open alert counts them and tracks its peak);
+    // a steady clear condition is news only when it changes, or after PUSH_REFRESH_MS.
+    const steady = last && last.breached === e.breached && last.cleared === e.cleared;
+    if (steady && !e.breached && now - last.at < PUSH_REFRESH_MS) return false;
+    byFingerprint.set(e.fingerprint, { breached: e.breached, cleared: e.cleared, at: now });
+    return true;
+  }
+
+  private async rulesReadingThis(now: number): Promise<Rule[]> {
+    const family = this.family;
+    if (!family) return [];
+    if (this.watchers && now - this.watchers.at < RULES_TTL_MS) return this.watchers.rules;
+    try {
+      const rows = await getDb(this.env.DB)
+        .select()
+        .from(alertRules)
+        .where(
+          and(
+            eq(alertRules.isActive, true),
+            or(isNull(alertRules.service), eq(alertRules.service, family.service)),
+            or(
+              eq(alertRules.metricName, family.metric),
+              sqlExpr`json_extract(${alertRules.params}, '$.denominator_metric') = ${family.metric}`,
+            ),
+          ),
+        );
+      this.watchers = { rules: rows.map(rowToRule), at: now };
+    } catch (err) {
+      console.error(`series ${this.name()}: looking up rules failed`, err);
+      return this.watchers?.rules ?? [];
+    }
+    return this.watchers.rules;
   }
 
   /** Samples of one series (by `seriesKey`) with `ts >= since`, oldest first. */

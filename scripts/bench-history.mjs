@@ -11,6 +11,7 @@ import path from "node:path";
 import { mulberry32 } from "../worker/core/random.ts";
 import { addValue, emptySketch, mergeInto, quantile, serializeSketch } from "../worker/core/sketch.ts";
 import { applyMigrations } from "./lib/admin.mjs";
+import { api } from "./lib/bench.mjs";
 import { freePort, startProduct, stopProduct } from "./lib/product.mjs";
 import { d1Target, sqlString, wrangler } from "./lib/wrangler.mjs";
 
@@ -104,24 +105,6 @@ function rollupSql(now) {
     hourRows,
     samples: (rows.length - hourRows) * SAMPLES_PER_MINUTE,
   };
-}
-
-async function api(base, token, method, pathname, body) {
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(`${base}${pathname}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    // wrangler dev reloads the Worker when sources change and answers 503 to requests cut short.
-    if (res.status === 503 && attempt < 5) {
-      await new Promise((r) => setTimeout(r, 1_000));
-      continue;
-    }
-    if (!res.ok) throw new Error(`${method} ${pathname}: ${res.status} ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : null;
-  }
 }
 
 /** 1,000 series through the real ingest path: one sample each, in batches. */

@@ -5,10 +5,8 @@
 // BENCH_CONCURRENCY and BENCH_SECONDS tune the load; BENCH_BASE_URL with BENCH_TOKEN (an
 // admin token) measures an already running product instead of starting one.
 import "./check-node.mjs";
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
-import path from "node:path";
-import { freePort, startProduct, stopProduct } from "./lib/product.mjs";
+import { availableParallelism, loadavg } from "node:os";
+import { createIngestKey, fmt, ingestRequest, launchProduct, load, printTable, statusText } from "./lib/bench.mjs";
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -17,63 +15,13 @@ const BATCH_SIZE = 500;
 const SERIES = 20;
 const TARGET_BATCHED_SAMPLES_PER_S = 20_000;
 const TARGET_SINGLE_SHARE_OF_NOOP = 0.5;
-// Single-sample and batched ingest each get a key at the highest allowed limit (a full minute's worth of burst).
-const KEY_RATE_PER_MINUTE = 1_000_000;
 
 const RUN = Date.now().toString(36);
 const METRIC_SINGLE = `bench_single_${RUN}`;
 const METRIC_BATCH = `bench_batch_${RUN}`;
 
-async function createKey(base, token, name) {
-  const res = await fetch(`${base}/api/admin/monitoring/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ name, scope: "ingest", rate_limit_per_minute: KEY_RATE_PER_MINUTE }),
-  });
-  if (res.status !== 201) throw new Error(`creating an ingest key: ${res.status} ${await res.text()}`);
-  return (await res.json()).key;
-}
-
-/**
- * Runs `CONCURRENCY` clients for `seconds`, each sending `makeRequest()` back to back.
- * Returns requests, accepted samples, statuses and latencies of the requests that finished in time.
- */
-async function load(url, makeRequest, seconds) {
-  const stats = { requests: 0, accepted: 0, statuses: new Map(), latencies: [], errors: 0 };
-  const deadline = performance.now() + seconds * 1000;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const started = performance.now();
-      try {
-        const res = await fetch(url, makeRequest());
-        const text = await res.text();
-        stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
-        if (res.status === 202) stats.accepted += JSON.parse(text).accepted;
-        stats.requests++;
-        stats.latencies.push(performance.now() - started);
-      } catch (err) {
-        stats.errors++;
-        stats.firstError ??= err.cause?.message ?? err.message;
-      }
-    }
-  };
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
-  stats.elapsed = (performance.now() - started) / 1000;
-  stats.latencies.sort((a, b) => a - b);
-  return stats;
-}
-
 const rate = (s) => s.requests / s.elapsed;
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
-
-function ingestRequest(key, samples) {
-  return {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ samples }),
-  };
-}
 
 let single = 0;
 const singleSample = () => {
@@ -105,42 +53,19 @@ async function storedCount(base, token, metric) {
   return { series: series.length, samples: series.reduce((sum, s) => sum + s.raw_count, 0) };
 }
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US");
-const statusText = (s) =>
-  [...s.statuses]
-    .map(([code, n]) => `${code}×${n}`)
-    .concat(s.errors ? [`network errors×${s.errors} (${s.firstError})`] : [])
-    .join(" ");
-
-/** Stops a product this script started and removes its state; nothing for a product it found running. */
-async function shutdown(started) {
-  if (!started) return;
-  await stopProduct(started.child);
-  rmSync(started.persistTo, { recursive: true, force: true });
-}
-
 async function main() {
   let base = process.env.BENCH_BASE_URL;
   let token = process.env.BENCH_TOKEN;
+  // A product this script started is stopped and its state removed; one it found running is left alone.
   let started = null;
   if (!base || !token) {
-    const port = await freePort();
-    const persistTo = mkdtempSync(path.join(tmpdir(), "edge-monitor-bench-"));
-    base = `http://127.0.0.1:${port}`;
-    console.log(`starting the product on ${base} (state in ${persistTo}) …`);
-    const product = startProduct(port, persistTo);
-    started = { child: product.child, persistTo };
-    for (const signal of ["SIGINT", "SIGTERM"])
-      process.once(signal, () => shutdown(started).then(() => process.exit(130)));
-    token = await product.token.catch(async (err) => {
-      await shutdown(started);
-      throw new Error(`${err.message}\n--- last output ---\n${product.tail.join("\n")}`);
-    });
+    started = await launchProduct();
+    ({ base, token } = started);
   }
 
   try {
-    const singleKey = await createKey(base, token, `bench single ${RUN}`);
-    const batchKey = await createKey(base, token, `bench batch ${RUN}`);
+    const singleKey = await createIngestKey(base, token, `bench single ${RUN}`);
+    const batchKey = await createIngestKey(base, token, `bench batch ${RUN}`);
     console.log(
       `${CONCURRENCY} concurrent keep-alive clients, ${SECONDS} s per phase after ${WARMUP_SECONDS} s warm-up; ` +
         `${availableParallelism()} CPUs, load average ${loadavg()[0].toFixed(1)} before (client, wrangler and workerd share them)\n`,
@@ -149,8 +74,8 @@ async function main() {
     // Warm-up requests are not timed, but the samples they got accepted count for the stored check.
     const phase = async (label, url, makeRequest) => {
       process.stdout.write(`  ${label} …`);
-      const warm = await load(url, makeRequest, WARMUP_SECONDS);
-      const stats = await load(url, makeRequest, SECONDS);
+      const warm = await load(url, makeRequest, WARMUP_SECONDS, CONCURRENCY);
+      const stats = await load(url, makeRequest, SECONDS, CONCURRENCY);
       process.stdout.write(` warm-up ${statusText(warm)}; measured ${statusText(stats)}\n`);
       return { ...stats, acceptedWithWarmup: warm.accepted + stats.accepted };
     };
@@ -212,7 +137,7 @@ async function main() {
       ],
     ];
     console.log();
-    printTable(rows);
+    printTable(rows, (i) => i === 0 || i >= 5);
     console.log(`(load average ${loadavg()[0].toFixed(1)} after)`);
 
     console.log("\nstored vs accepted (GET /api/admin/monitoring/metrics/series → raw_count):");
@@ -239,24 +164,12 @@ async function main() {
       process.exitCode = 1;
     }
   } finally {
-    await shutdown(started);
+    await started?.stop();
   }
 }
 
 function lat(stats) {
   return [percentile(stats.latencies, 50).toFixed(1), percentile(stats.latencies, 99).toFixed(1)];
-}
-
-function printTable(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  for (const [n, row] of rows.entries()) {
-    console.log(
-      row
-        .map((cell, i) => (i === 0 || i >= 5 ? String(cell).padEnd(widths[i]) : String(cell).padStart(widths[i])))
-        .join("  "),
-    );
-    if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  }
 }
 
 main().catch((err) => {

@@ -8,6 +8,7 @@ import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
 import { demo } from "./demo/routes";
+import { alerts } from "./routes/alerts";
 import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
 import { heartbeat } from "./routes/heartbeat";
@@ -60,7 +61,7 @@ admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);
-for (const resource of [health, metrics, rules, monitors, keys, escalationPolicies, silences]) {
+for (const resource of [health, metrics, rules, alerts, monitors, keys, escalationPolicies, silences]) {
   admin.route("/monitoring", resource);
 }
 app.route("/api/admin", admin);

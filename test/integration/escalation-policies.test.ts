@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { callJson, createAdmin, type TestAdmin, type ErrorBody, expectUnknownIdNotFound } from "./helpers";
 
@@ -41,7 +42,13 @@ describe("escalation policies", () => {
     expect(created.status).toBe(201);
     const id = created.body.id;
     expect(id).toEqual(expect.any(Number));
-    expect(created.body).toMatchObject({ ...input, description: "", repeat_count: 0 });
+    expect(created.body).toMatchObject({
+      ...input,
+      description: "",
+      repeat_count: 0,
+      repeat_interval_minutes: null,
+      ack_timeout_minutes: null,
+    });
     expect(created.body.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
 
     const got = await callJson("GET", `${BASE}/${id}`, { token: admin.token });
@@ -65,6 +72,27 @@ describe("escalation policies", () => {
 
     expect((await callJson("DELETE", `${BASE}/${id}`, { token: admin.token })).status).toBe(204);
     expect((await callJson("GET", `${BASE}/${id}`, { token: admin.token })).status).toBe(404);
+  });
+
+  it("stores reminder and acknowledgement timeouts, and clears them with null", async () => {
+    const created = await create(policy({ repeat_interval_minutes: 30, ack_timeout_minutes: 240 }));
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ repeat_interval_minutes: 30, ack_timeout_minutes: 240 });
+    const row = await env.DB.prepare(
+      "SELECT repeat_interval_minutes AS r, ack_timeout_minutes AS a FROM escalation_policies WHERE id = ?",
+    )
+      .bind(created.body.id)
+      .first();
+    expect(row).toEqual({ r: 30, a: 240 });
+
+    const put = await callJson("PUT", `${BASE}/${created.body.id}`, {
+      token: admin.token,
+      body: { repeat_interval_minutes: null },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ repeat_interval_minutes: null, ack_timeout_minutes: 240 });
+    const limits = await create(policy({ repeat_interval_minutes: 1440, ack_timeout_minutes: 10_080 }));
+    expect(limits.status).toBe(201);
   });
 
   it("answers 409 naming `name` when the name is taken", async () => {
@@ -107,6 +135,12 @@ describe("escalation policies", () => {
     ],
     ["an unknown role", policy({ steps: [step({ targets: { roles: ["root"] } })] }), "steps.0.targets.roles.0", /./],
     ["repeat_count 11", policy({ repeat_count: 11 }), "repeat_count", /./],
+    ["repeat_interval_minutes 0", policy({ repeat_interval_minutes: 0 }), "repeat_interval_minutes", /./],
+    ["repeat_interval_minutes over a day", policy({ repeat_interval_minutes: 1441 }), "repeat_interval_minutes", /./],
+    ["a fractional repeat_interval_minutes", policy({ repeat_interval_minutes: 1.5 }), "repeat_interval_minutes", /./],
+    ["ack_timeout_minutes 0", policy({ ack_timeout_minutes: 0 }), "ack_timeout_minutes", /./],
+    ["ack_timeout_minutes over a week", policy({ ack_timeout_minutes: 10_081 }), "ack_timeout_minutes", /./],
+    ["ack_timeout_minutes as text", policy({ ack_timeout_minutes: "60" }), "ack_timeout_minutes", /./],
     ["an empty name", policy({ name: "" }), "name", /empty/],
   ];
 

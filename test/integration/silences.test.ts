@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { callJson, createAdmin, type TestAdmin, type ErrorBody, expectUnknownIdNotFound } from "./helpers";
 
@@ -14,6 +15,14 @@ const create = (body: unknown, token = admin.token) => callJson("POST", BASE, { 
 
 /** A body that must be refused, the field the 400 must name, and the reason it must give. */
 type Case = [label: string, body: unknown, field: string, reason: RegExp];
+
+const every = (over: Record<string, unknown> = {}) => ({
+  weekdays: [1, 2, 3, 4, 5],
+  start: "22:30",
+  duration_minutes: 90,
+  timezone: "Europe/Berlin",
+  ...over,
+});
 
 const silence = (over: Record<string, unknown> = {}) => ({
   matchers: [{ name: "service", value: "ecpay" }],
@@ -35,6 +44,7 @@ describe("silences", () => {
       matchers: [{ name: "service", value: "ecpay", is_regex: false, is_equal: true }],
       ends_at: endsAt,
       comment: "Gateway maintenance",
+      recurrence: null,
       status: "active",
       created_by: admin.id,
     });
@@ -55,6 +65,27 @@ describe("silences", () => {
 
     expect((await callJson("DELETE", `${BASE}/${id}`, { token: admin.token })).status).toBe(204);
     expect((await callJson("GET", `${BASE}/${id}`, { token: admin.token })).status).toBe(404);
+  });
+
+  it("stores a weekly recurrence, and drops it with null", async () => {
+    const recurrence = { weekdays: [0, 6], start: "02:00", duration_minutes: 120, timezone: "Asia/Taipei" };
+    const created = await create(silence({ ends_at: Date.now() + 30 * 24 * HOUR, recurrence }));
+    expect(created.status).toBe(201);
+    expect(created.body.recurrence).toEqual(recurrence);
+    const row = await env.DB.prepare("SELECT recurrence FROM silences WHERE id = ?")
+      .bind(created.body.id)
+      .first<{ recurrence: string }>();
+    expect(JSON.parse(row?.recurrence ?? "null")).toEqual(recurrence);
+    expect((await callJson("GET", `${BASE}/${created.body.id}`, { token: admin.token })).body).toEqual(created.body);
+
+    const comment = await callJson("PUT", `${BASE}/${created.body.id}`, { token: admin.token, body: { comment: "x" } });
+    expect(comment.body.recurrence).toEqual(recurrence);
+    const cleared = await callJson("PUT", `${BASE}/${created.body.id}`, {
+      token: admin.token,
+      body: { recurrence: null },
+    });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body.recurrence).toBeNull();
   });
 
   it("accepts epoch milliseconds and reports a future silence as pending", async () => {
@@ -124,6 +155,38 @@ describe("silences", () => {
     ["a missing comment", silence({ comment: undefined }), "comment", /./],
     ["a blank comment", silence({ comment: "   " }), "comment", /say why/],
     ["a 1001-character comment", silence({ comment: "x".repeat(1001) }), "comment", /./],
+    [
+      "a recurrence without weekdays",
+      silence({ recurrence: every({ weekdays: [] }) }),
+      "recurrence.weekdays",
+      /at least one/,
+    ],
+    ["a weekday 7", silence({ recurrence: every({ weekdays: [1, 7] }) }), "recurrence.weekdays.1", /./],
+    ["a fractional weekday", silence({ recurrence: every({ weekdays: [1.5] }) }), "recurrence.weekdays.0", /./],
+    ["a repeated weekday", silence({ recurrence: every({ weekdays: [1, 1] }) }), "recurrence.weekdays", /repeat/],
+    ["a start of 24:00", silence({ recurrence: every({ start: "24:00" }) }), "recurrence.start", /HH:MM/],
+    ["a start without minutes", silence({ recurrence: every({ start: "2" }) }), "recurrence.start", /HH:MM/],
+    ["a duration of 0", silence({ recurrence: every({ duration_minutes: 0 }) }), "recurrence.duration_minutes", /./],
+    [
+      "a duration over a week",
+      silence({ recurrence: every({ duration_minutes: 10_081 }) }),
+      "recurrence.duration_minutes",
+      /./,
+    ],
+    [
+      "an unknown time zone",
+      silence({ recurrence: every({ timezone: "Mars/Olympus" }) }),
+      "recurrence.timezone",
+      /IANA/,
+    ],
+    ["a missing time zone", silence({ recurrence: every({ timezone: undefined }) }), "recurrence.timezone", /./],
+    [
+      "an unknown recurrence field",
+      silence({ recurrence: every({ months: [1] }) }),
+      "recurrence.months",
+      /not a known/,
+    ],
+    ["a recurrence that is not an object", silence({ recurrence: "weekends" }), "recurrence", /./],
   ];
 
   it.each(invalid)("rejects %s", async (_label, body, field, reason) => {

@@ -1,10 +1,12 @@
 /** Row ↔ core mapping for alert rules. */
-import type { Rule } from "../core/rules/types";
+import { AGGREGATIONS, type Aggregation, type Rule } from "../core/rules/types";
 import type { alertRules } from "./schema";
 
 export type RuleRow = typeof alertRules.$inferSelect;
 
 const num = (v: unknown, fallback: number) => (typeof v === "number" && Number.isFinite(v) ? v : fallback);
+
+const isAggregation = (v: unknown): v is Aggregation => AGGREGATIONS.includes(v as Aggregation);
 
 /** The core rule a stored row describes (params are stored as validated snake_case JSON). */
 export function rowToRule(row: RuleRow): Rule {
@@ -17,21 +19,45 @@ export function rowToRule(row: RuleRow): Rule {
     comparisonOperator: row.comparisonOperator,
     thresholdValue: row.thresholdValue,
     forSeconds: row.forSeconds,
+    resolveForSeconds: row.resolveForSeconds,
+    resolveThresholdValue: row.resolveThresholdValue,
+    dependsOn: row.dependsOn,
     severity: row.severity,
     notificationChannels: row.notificationChannels as Rule["notificationChannels"],
+    cooldownMinutes: row.cooldownMinutes,
+    maxAlertsPerHour: row.maxAlertsPerHour,
+    escalationPolicyId: row.escalationPolicyId,
   };
   const p = row.params;
   switch (row.kind) {
-    case "threshold":
-      return { ...base, kind: "threshold" };
+    case "threshold": {
+      const aggregation = isAggregation(p.aggregation) ? p.aggregation : "last";
+      const windowSeconds = num(p.window_seconds, aggregation === "last" ? 0 : 300);
+      return { ...base, kind: "threshold", params: { aggregation, windowSeconds } };
+    }
     case "ratio":
       return {
         ...base,
         kind: "ratio",
-        params: { denominatorMetric: String(p.denominator_metric), windowSeconds: num(p.window_seconds, 300) },
+        params: {
+          denominatorMetric: String(p.denominator_metric),
+          windowSeconds: num(p.window_seconds, 300),
+          minDenominator: num(p.min_denominator, 10),
+        },
       };
     case "absence":
-      return { ...base, kind: "absence", params: { windowSeconds: num(p.window_seconds, 300) } };
+      // Rules written before `absent_for_seconds` named it `window_seconds`.
+      return {
+        ...base,
+        kind: "absence",
+        params: { absentForSeconds: num(p.absent_for_seconds, num(p.window_seconds, 300)) },
+      };
+    case "heartbeat":
+      return {
+        ...base,
+        kind: "heartbeat",
+        params: { monitorId: typeof p.monitor_id === "number" ? p.monitor_id : null },
+      };
     case "anomaly":
       return {
         ...base,
@@ -41,6 +67,30 @@ export function rowToRule(row: RuleRow): Rule {
           minSamples: num(p.min_samples, 30),
           direction: p.direction === "up" || p.direction === "down" ? p.direction : "both",
         },
+      };
+  }
+}
+
+/** A core rule's params as stored and sent (snake_case, defaults filled in). */
+export function paramsToWire(rule: Rule): Record<string, unknown> {
+  switch (rule.kind) {
+    case "threshold":
+      return { aggregation: rule.params.aggregation, window_seconds: rule.params.windowSeconds };
+    case "ratio":
+      return {
+        denominator_metric: rule.params.denominatorMetric,
+        window_seconds: rule.params.windowSeconds,
+        min_denominator: rule.params.minDenominator,
+      };
+    case "absence":
+      return { absent_for_seconds: rule.params.absentForSeconds };
+    case "heartbeat":
+      return { monitor_id: rule.params.monitorId };
+    case "anomaly":
+      return {
+        window_seconds: rule.params.windowSeconds,
+        min_samples: rule.params.minSamples,
+        direction: rule.params.direction,
       };
   }
 }

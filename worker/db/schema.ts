@@ -153,9 +153,8 @@ export const alertHistory = sqliteTable(
   "alert_history",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    alertRuleId: integer("alert_rule_id")
-      .notNull()
-      .references(() => alertRules.id, { onDelete: "cascade" }),
+    /** No foreign key: an alert's history outlives its rule. */
+    alertRuleId: integer("alert_rule_id").notNull(),
     service: text("service"),
     fingerprint: text("fingerprint").notNull(),
     /** The labels of the series the alert is about. */

@@ -10,7 +10,7 @@ import { ApiError } from "../lib/errors";
 import { recordSamples } from "../lib/series";
 
 /** A ping racing another ping of the same monitor re-reads and re-applies; this many times at most. */
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 8;
 
 /** Pings are answered after the state is saved; a failure to store samples is logged, not the caller's problem. */
 async function recordQuietly(env: Env, samples: Sample[], now: number): Promise<void> {
@@ -45,6 +45,8 @@ export async function recordHeartbeatPing(
         headers: { "retry-after": "1" },
       });
     }
+    // Pings that collided retry at staggered times, so they do not collide again.
+    await new Promise((resolve) => setTimeout(resolve, attempt * (5 + Math.random() * 20)));
   }
 }
 

@@ -52,6 +52,17 @@ const PolicyFields = z
       .max(10)
       .default(0)
       .openapi({ description: "How many times the steps run again after the last one" }),
+    repeat_interval_minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1440)
+      .nullable()
+      .default(null)
+      .openapi({ description: "Reminders while the alert stays unacknowledged, every this many minutes (null: none)" }),
+    ack_timeout_minutes: z.number().int().min(1).max(10_080).nullable().default(null).openapi({
+      description: "An acknowledged alert still unresolved after this many minutes escalates again (null: never)",
+    }),
   })
   .openapi("EscalationPolicyInput");
 
@@ -98,7 +109,14 @@ export const escalationPolicies = crudRoutes({
   },
   toInput: rowToInput,
   toValues: (input) => ({
-    values: { name: input.name, description: input.description, steps: input.steps, repeatCount: input.repeat_count },
+    values: {
+      name: input.name,
+      description: input.description,
+      steps: input.steps,
+      repeatCount: input.repeat_count,
+      repeatIntervalMinutes: input.repeat_interval_minutes,
+      ackTimeoutMinutes: input.ack_timeout_minutes,
+    },
   }),
 });
 
@@ -109,5 +127,7 @@ function rowToInput(row: PolicyRow) {
     // `steps` is written only after validation by Step.
     steps: row.steps as StepInput[],
     repeat_count: row.repeatCount,
+    repeat_interval_minutes: row.repeatIntervalMinutes,
+    ack_timeout_minutes: row.ackTimeoutMinutes,
   };
 }

@@ -1,15 +1,33 @@
 /** Alert rules: CRUD plus the dry run `POST /rules/{id}/test`. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { evaluateRule } from "../core/rules/evaluate";
+import {
+  evaluateFingerprints,
+  type KnownSeries,
+  type RuleInputs,
+  type SeriesWindow,
+  worstEvaluation,
+} from "../core/rules/evaluate";
 import { renderAlertText } from "../core/rules/render";
-import { CHANNELS, lookbackSeconds, OPERATORS, RULE_KINDS, SEVERITIES } from "../core/rules/types";
+import {
+  AGGREGATIONS,
+  CHANNELS,
+  HEARTBEAT_METRIC,
+  lookbackSeconds,
+  OPERATORS,
+  RULE_KINDS,
+  type Rule,
+  ruleMetrics,
+  SEVERITIES,
+  selectsSeries,
+} from "../core/rules/types";
+import { type Sample, seriesKey } from "../core/series";
 import { getDb } from "../db/client";
-import { rowToRule } from "../db/rules";
-import { alertRules, escalationPolicies } from "../db/schema";
-import { badRequest, notFound } from "../lib/errors";
-import { readSeries } from "../lib/series";
-import { commonErrors, IdParams, jsonResponse, notFoundError } from "./api";
+import { paramsToWire, rowToRule } from "../db/rules";
+import { alertRules, escalationPolicies, monitors } from "../db/schema";
+import { badRequest, type ErrorDetail, notFound } from "../lib/errors";
+import { familyStub, seriesIndex } from "../lib/series";
+import { commonErrors, IdParams, issuesToDetails, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
 import { iso, LabelSet, MetricName, Name, ServiceName, Timestamps } from "./fields";
 
@@ -17,9 +35,43 @@ const Seconds = (max: number) => z.number().int().min(1).max(max);
 
 /** Parameters each rule kind needs, snake_case as stored and sent. */
 const ParamsByKind = {
-  threshold: z.object({}).strict(),
-  ratio: z.object({ denominator_metric: MetricName, window_seconds: Seconds(86_400).default(300) }).strict(),
-  absence: z.object({ window_seconds: Seconds(7 * 86_400) }).strict(),
+  threshold: z
+    .object({
+      aggregation: z.enum(AGGREGATIONS).default("last"),
+      window_seconds: z.number().int().min(0).max(86_400).optional(),
+    })
+    .strict()
+    .superRefine((p, ctx) => {
+      if (p.aggregation !== "last" && p.window_seconds === 0) {
+        ctx.addIssue({ code: "custom", path: ["window_seconds"], message: `must be at least 1 for ${p.aggregation}` });
+      }
+    })
+    // `last` reads the newest sample however old (0) unless given a window; aggregates default to 5 minutes.
+    .transform((p) => ({
+      aggregation: p.aggregation,
+      window_seconds: p.window_seconds ?? (p.aggregation === "last" ? 0 : 300),
+    })),
+  ratio: z
+    .object({
+      denominator_metric: MetricName,
+      window_seconds: Seconds(86_400).default(300),
+      min_denominator: z.number().min(0).max(1e12).default(10).openapi({
+        description: "Below this denominator sum over the window the ratio is not judged (no data)",
+      }),
+    })
+    .strict(),
+  absence: z.object({ absent_for_seconds: Seconds(7 * 86_400) }).strict(),
+  heartbeat: z
+    .object({
+      monitor_id: z
+        .number()
+        .int()
+        .positive()
+        .nullable()
+        .default(null)
+        .openapi({ description: "A heartbeat monitor; null: every heartbeat monitor of the rule's service" }),
+    })
+    .strict(),
   anomaly: z
     .object({
       window_seconds: Seconds(30 * 86_400).default(3600),
@@ -40,6 +92,25 @@ const RuleFields = z
     comparison_operator: z.enum(OPERATORS).default(">"),
     threshold_value: z.number().refine(Number.isFinite, "must be a finite number"),
     for_seconds: z.number().int().min(0).max(86_400).default(0),
+    resolve_for_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(0)
+      .openapi({ description: "How long the condition must be clear before an alert resolves" }),
+    resolve_threshold_value: z
+      .number()
+      .refine(Number.isFinite, "must be a finite number")
+      .nullable()
+      .default(null)
+      .openapi({ description: "Hysteresis: an alert resolves once back across this value (null: the threshold)" }),
+    depends_on: z
+      .array(ServiceName)
+      .max(20)
+      .refine((xs) => new Set(xs).size === xs.length, "services must not repeat")
+      .default([])
+      .openapi({ description: "Services whose outage inhibits this rule's alerts" }),
     params: z.record(z.string(), z.unknown()).default({}),
     severity: z.enum(SEVERITIES),
     notification_channels: z
@@ -53,12 +124,70 @@ const RuleFields = z
   })
   .openapi("RuleInput");
 
+type RuleInput = z.output<typeof RuleFields>;
+
 const RuleOut = RuleFields.extend({
   id: z.number().int(),
   params: z.record(z.string(), z.unknown()),
   created_by: z.number().int().nullable(),
   ...Timestamps,
 }).openapi("Rule");
+
+/** Checks across fields: params of the kind, heartbeat's metric, the side hysteresis sits on, dependencies. */
+function refineRule(input: RuleInput, issue: (field: string, reason: string) => void) {
+  const parsed = ParamsByKind[input.kind].safeParse(input.params);
+  if (!parsed.success) {
+    for (const d of issuesToDetails(parsed.error.issues, ["params"])) issue(d.field ?? "params", d.reason);
+  }
+  if (input.kind === "heartbeat" && input.metric_name !== HEARTBEAT_METRIC) {
+    issue("metric_name", `heartbeat rules watch "${HEARTBEAT_METRIC}"`);
+  }
+  const resolve = input.resolve_threshold_value;
+  const { comparison_operator: op, threshold_value: threshold } = input;
+  if (resolve !== null) {
+    if (input.kind === "absence" || input.kind === "heartbeat") {
+      issue("resolve_threshold_value", `${input.kind} rules have no threshold to resolve across`);
+    } else if (op === "==" || op === "!=") {
+      issue("resolve_threshold_value", "only allowed with >, >=, < or <= (hysteresis needs a direction)");
+    } else if ((op === ">" || op === ">=") && resolve > threshold) {
+      issue("resolve_threshold_value", `must be at most threshold_value (${threshold}) for a ${op} rule`);
+    } else if ((op === "<" || op === "<=") && resolve < threshold) {
+      issue("resolve_threshold_value", `must be at least threshold_value (${threshold}) for a ${op} rule`);
+    }
+  }
+  if (input.service !== null && input.depends_on.includes(input.service)) {
+    issue("depends_on", `must not include the rule's own service (${input.service})`);
+  }
+}
+
+/** References to other rows: the escalation policy, a heartbeat rule's monitor. */
+async function checkReferences(input: RuleInput, env: Env) {
+  const db = getDb(env.DB);
+  const details: ErrorDetail[] = [];
+  if (input.escalation_policy_id !== null) {
+    const [policy] = await db
+      .select({ id: escalationPolicies.id })
+      .from(escalationPolicies)
+      .where(eq(escalationPolicies.id, input.escalation_policy_id));
+    if (!policy) details.push({ field: "escalation_policy_id", reason: "no such escalation policy" });
+  }
+  const monitorId = input.kind === "heartbeat" ? ParamsByKind.heartbeat.parse(input.params).monitor_id : null;
+  if (monitorId !== null) {
+    const [monitor] = await db
+      .select({ kind: monitors.kind, service: monitors.service })
+      .from(monitors)
+      .where(eq(monitors.id, monitorId));
+    const reason = !monitor
+      ? `no monitor with id ${monitorId}`
+      : monitor.kind !== "heartbeat"
+        ? `monitor ${monitorId} is not a heartbeat monitor (it is ${monitor.kind})`
+        : input.service !== null && monitor.service !== input.service
+          ? `monitor ${monitorId} belongs to service ${monitor.service}, not ${input.service}`
+          : null;
+    if (reason) details.push({ field: "params.monitor_id", reason });
+  }
+  if (details.length) throw badRequest(details, "Invalid rule.");
+}
 
 type RuleRow = typeof alertRules.$inferSelect;
 
@@ -68,20 +197,8 @@ export const rules = crudRoutes({
   table: alertRules,
   fields: RuleFields,
   output: RuleOut,
-  refine: (input, issue) => {
-    const parsed = ParamsByKind[input.kind].safeParse(input.params);
-    if (!parsed.success) {
-      for (const i of parsed.error.issues) issue(["params", ...i.path].join("."), i.message);
-    }
-  },
-  async check(input, { env }) {
-    if (input.escalation_policy_id === null) return;
-    const [policy] = await getDb(env.DB)
-      .select({ id: escalationPolicies.id })
-      .from(escalationPolicies)
-      .where(eq(escalationPolicies.id, input.escalation_policy_id));
-    if (!policy) throw badRequest([{ field: "escalation_policy_id", reason: "no such escalation policy" }]);
-  },
+  refine: refineRule,
+  check: (input, { env }) => checkReferences(input, env),
   toInput: rowToInput,
   toValues: (input, { actor, existing }) => ({
     values: {
@@ -94,6 +211,9 @@ export const rules = crudRoutes({
       comparisonOperator: input.comparison_operator,
       thresholdValue: input.threshold_value,
       forSeconds: input.for_seconds,
+      resolveForSeconds: input.resolve_for_seconds,
+      resolveThresholdValue: input.resolve_threshold_value,
+      dependsOn: input.depends_on,
       params: ParamsByKind[input.kind].parse(input.params) as Record<string, unknown>,
       severity: input.severity,
       notificationChannels: input.notification_channels,
@@ -106,7 +226,13 @@ export const rules = crudRoutes({
   }),
   extraOutput: (row) => ({ created_by: row.createdBy }),
   afterWrite: async (env, id, row) => {
-    await env.ALERT_RULE.getByName(String(id)).configure(row && row.isActive ? rowToRule(row) : null);
+    // The rule's object evaluates it (or, disabled or deleted, resolves its open alerts),
+    // and the metric families it reads start pushing their samples to it.
+    await env.ALERT_RULE.getByName(String(id)).configure(
+      row && row.isActive ? rowToRule(row) : null,
+      row ? "disabled" : "deleted",
+    );
+    if (row) await tellFamilies(env, rowToRule(row));
   },
 });
 
@@ -121,7 +247,11 @@ function rowToInput(row: RuleRow) {
     comparison_operator: row.comparisonOperator,
     threshold_value: row.thresholdValue,
     for_seconds: row.forSeconds,
-    params: row.params,
+    resolve_for_seconds: row.resolveForSeconds,
+    resolve_threshold_value: row.resolveThresholdValue,
+    depends_on: row.dependsOn,
+    // Normalised through the core rule: defaults filled in, older spellings updated.
+    params: paramsToWire(rowToRule(row)),
     severity: row.severity,
     notification_channels: row.notificationChannels as (typeof CHANNELS)[number][],
     cooldown_minutes: row.cooldownMinutes,
@@ -130,6 +260,16 @@ function rowToInput(row: RuleRow) {
     is_active: row.isActive,
   };
 }
+
+const SeriesVerdict = z.object({
+  fingerprint: z.string(),
+  service: z.string(),
+  labels: z.record(z.string(), z.string()),
+  state: z.enum(["firing", "ok", "no_data"]),
+  value: z.number().nullable(),
+  observed_at: z.string().nullable(),
+  reason: z.string(),
+});
 
 const TestResult = z
   .object({
@@ -140,18 +280,82 @@ const TestResult = z
     observed_at: z.string().nullable(),
     reason: z.string(),
     notification: z.object({ title: z.string(), body: z.string(), channels: z.array(z.string()) }),
+    series: z.array(SeriesVerdict).openapi({ description: "The verdict of every series the rule selects" }),
   })
   .openapi("RuleTestResult");
+
+/** Every series of a metric family with samples since `since`, one window each. */
+async function familyWindows(env: Env, metric: string, service: string, since: number): Promise<SeriesWindow[]> {
+  const windows = new Map<string, { service: string; labels: Sample["labels"]; samples: Sample[] }>();
+  for (const s of await familyStub(env, metric, service).sinceAll(since)) {
+    const key = seriesKey(metric, s.service, s.labels);
+    const window = windows.get(key) ?? { service: s.service, labels: s.labels, samples: [] };
+    window.samples.push(s);
+    windows.set(key, window);
+  }
+  return [...windows.values()];
+}
+
+/**
+ * The data the engine would evaluate the rule on now, read from the series store: the
+ * families of its metrics (on every service the index knows them on, for a rule without
+ * one), heartbeat series' newest samples with their messages, and an absence rule's
+ * previously seen series from the index.
+ */
+async function readRuleInputs(env: Env, rule: Rule, now: number): Promise<RuleInputs> {
+  // Rules on the newest sample (lookback 0) read a day, enough to find it in the raw window.
+  const since = now - (lookbackSeconds(rule) || 86_400) * 1000;
+  const metrics = ruleMetrics(rule);
+  const indexed =
+    rule.service === null || rule.kind === "absence"
+      ? await Promise.all(
+          metrics.map((metric) =>
+            seriesIndex(env).list(rule.service === null ? { metric } : { metric, service: rule.service }),
+          ),
+        )
+      : metrics.map((): Sample[] => []);
+  const [series = [], denominator] = await Promise.all(
+    metrics.map(async (metric, i) => {
+      const mine = indexed[i]?.filter((s) => selectsSeries(rule, s.service, s.labels)) ?? [];
+      const services = rule.service === null ? [...new Set(mine.map((s) => s.service))] : [rule.service];
+      const windows = (await Promise.all(services.map((svc) => familyWindows(env, metric, svc, since)))).flat();
+      return windows.filter((w) => selectsSeries(rule, w.service, w.labels));
+    }),
+  );
+  if (rule.kind === "heartbeat") {
+    // Stored samples keep no message; the newest one, read alone, has it ("late: …", "failed: exit code 2").
+    const latest = await Promise.all(
+      series.map((w) =>
+        familyStub(env, rule.metricName, w.service).latest(seriesKey(rule.metricName, w.service, w.labels)),
+      ),
+    );
+    return { series: series.map((w, i) => ({ ...w, samples: latest[i] ? [latest[i]] : [] })) };
+  }
+  const known: KnownSeries[] =
+    rule.kind === "absence"
+      ? (indexed[0] ?? []).map((s) => ({ service: s.service, labels: s.labels, lastSeenAt: s.ts }))
+      : [];
+  return { series, denominator, known };
+}
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+const byFingerprint = (a: { fingerprint: string }, b: { fingerprint: string }) =>
+  a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0;
 
 rules.openapi(
   createRoute({
     method: "post",
     path: "/rules/{id}/test",
     tags: ["rules"],
-    summary: "Dry-run a rule against the latest data: would it fire, and the notification it would send",
+    summary:
+      "Dry-run a rule against the latest data: would it fire, on which series, and the notification it would send",
     request: { params: IdParams },
     responses: {
-      200: jsonResponse(TestResult, "The verdict and a notification preview"),
+      200: jsonResponse(
+        TestResult,
+        "The verdict (of the worst series), every series' verdict and a notification preview",
+      ),
       ...commonErrors,
       ...notFoundError,
     },
@@ -162,26 +366,45 @@ rules.openapi(
     if (!row) throw notFound(`Rule ${id}`);
     const rule = rowToRule(row);
     const now = Date.now();
-    // Threshold rules look at the newest sample only; a day covers the raw window.
-    const since = now - (lookbackSeconds(rule) || 86_400) * 1000;
-    const service = rule.service ?? "";
-    const [samples, denominator] = await Promise.all([
-      readSeries(c.env, rule.metricName, service, rule.labels, since),
-      rule.kind === "ratio" ? readSeries(c.env, rule.params.denominatorMetric, service, rule.labels, since) : undefined,
-    ]);
-    const evaluation = evaluateRule(rule, { samples, denominator }, now);
-    const text = renderAlertText(rule, evaluation, now);
+    // The same core code the engine runs, on the same kind of snapshot.
+    const evaluations = evaluateFingerprints(rule, await readRuleInputs(c.env, rule, now), now);
+    const worst = worstEvaluation(rule, evaluations) ?? {
+      state: "no_data" as const,
+      value: null,
+      observedAt: null,
+      reason: `no ${rule.metricName} series${rule.service ? ` on ${rule.service}` : ""} matches the rule`,
+    };
+    const text = renderAlertText(rule, worst, now);
     return c.json(
       {
         rule_id: id,
-        would_fire: evaluation.state === "firing",
-        state: evaluation.state,
-        value: evaluation.value,
-        observed_at: evaluation.observedAt === null ? null : iso(evaluation.observedAt),
-        reason: evaluation.reason,
+        would_fire: worst.state === "firing",
+        state: worst.state,
+        value: worst.value,
+        observed_at: isoOrNull(worst.observedAt),
+        reason: worst.reason,
         notification: { ...text, channels: rule.notificationChannels },
+        series: [...evaluations].sort(byFingerprint).map((e) => ({
+          fingerprint: e.fingerprint,
+          service: e.service,
+          labels: { ...e.labels },
+          state: e.state,
+          value: e.value,
+          observed_at: isoOrNull(e.observedAt),
+          reason: e.reason,
+        })),
       },
       200,
     );
   },
 );
+
+/** Makes the metric families a rule reads look up their rules again at their next sample. */
+async function tellFamilies(env: Env, rule: ReturnType<typeof rowToRule>): Promise<void> {
+  const index = seriesIndex(env);
+  for (const metric of ruleMetrics(rule)) {
+    const services =
+      rule.service !== null ? [rule.service] : [...new Set((await index.list({ metric })).map((s) => s.service))];
+    await Promise.all(services.map((service) => familyStub(env, metric, service).rulesChanged()));
+  }
+}

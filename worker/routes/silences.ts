@@ -7,7 +7,7 @@ import { silences as silenceTable } from "../db/schema";
 import { badRequest } from "../lib/errors";
 import { Instant } from "./api";
 import { crudRoutes } from "./crud";
-import { iso, Timestamps } from "./fields";
+import { iso, Timestamps, TimeZone } from "./fields";
 
 const Matcher = z
   .object({
@@ -37,11 +37,34 @@ function regexError(source: string): string | null {
 
 type MatcherInput = z.input<typeof Matcher>;
 
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be "HH:MM" on a 24-hour clock');
+
+/** A weekly maintenance window: on these weekdays, from `start` for `duration_minutes`, in `timezone`. */
+const Recurrence = z
+  .object({
+    weekdays: z
+      .array(z.number().int().min(0).max(6))
+      .min(1, "choose at least one weekday")
+      .max(7)
+      .refine((xs) => new Set(xs).size === xs.length, "weekdays must not repeat")
+      .openapi({ description: "0 = Sunday … 6 = Saturday", example: [0, 6] }),
+    start: ClockTime.openapi({ example: "02:00" }),
+    duration_minutes: z.number().int().min(1).max(10_080),
+    timezone: TimeZone.openapi({ example: "Asia/Taipei" }),
+  })
+  .strict()
+  .openapi("SilenceRecurrence");
+
+type RecurrenceInput = z.output<typeof Recurrence>;
+
 const SilenceFields = z
   .object({
     matchers: z.array(Matcher).min(1, "a silence needs at least one matcher").max(20),
     starts_at: Instant.optional().openapi({ description: "Default: now" }),
     ends_at: Instant,
+    recurrence: Recurrence.nullable()
+      .default(null)
+      .openapi({ description: "Silence only during a weekly window inside [starts_at, ends_at) (null: all of it)" }),
     comment: z.string().trim().min(1, "say why").max(1000),
   })
   .openapi("SilenceInput");
@@ -78,6 +101,8 @@ export const silences = crudRoutes({
     matchers: row.matchers as MatcherInput[],
     starts_at: row.startsAt,
     ends_at: row.endsAt,
+    // `recurrence` is written only after validation by Recurrence.
+    recurrence: row.recurrence as RecurrenceInput | null,
     comment: row.comment,
   }),
   toValues: (input, { actor, existing, now }) => ({
@@ -85,6 +110,7 @@ export const silences = crudRoutes({
       matchers: input.matchers,
       startsAt: input.starts_at ?? now,
       endsAt: input.ends_at,
+      recurrence: input.recurrence,
       comment: input.comment,
       createdBy: existing ? existing.createdBy : actor.adminId,
     },
@@ -94,6 +120,7 @@ export const silences = crudRoutes({
     matchers: row.matchers as MatcherInput[],
     starts_at: iso(row.startsAt),
     ends_at: iso(row.endsAt),
+    recurrence: row.recurrence as RecurrenceInput | null,
     comment: row.comment,
     status: statusAt(row, now),
     created_by: row.createdBy,

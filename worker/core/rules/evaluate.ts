@@ -1,20 +1,62 @@
 /**
- * Evaluates a rule against a snapshot of its series: the pure decision behind
- * the rule engine and the `rules/{id}/test` dry run. Time is passed in.
+ * Evaluates a rule against a snapshot of its series, one verdict per series
+ * (fingerprint): the pure decision behind the rule engine and the
+ * `rules/{id}/test` dry run. Time is passed in.
  */
-import type { Sample } from "../series";
-import type { Operator, Rule } from "./types";
+import { nearestRank } from "../derived";
+import { counterRate } from "../prometheus/counter";
+import { type Labels, type Sample, seriesKey } from "../series";
+import {
+  type AbsenceRule,
+  type Aggregation,
+  type AnomalyRule,
+  HEARTBEAT_METRIC,
+  type Operator,
+  type RatioRule,
+  type Rule,
+  selectsSeries,
+  type ThresholdRule,
+} from "./types";
 
-export interface RuleData {
-  /** Samples of the rule's series, oldest first, covering at least the rule's lookback. */
+/** One series of a rule's metric: its samples oldest first, covering the rule's lookback. */
+export interface SeriesWindow {
+  service: string;
+  labels: Labels;
   samples: readonly Sample[];
-  /** Ratio rules only: samples of the denominator series over the same window. */
-  denominator?: readonly Sample[];
 }
 
-export type Evaluation =
-  | { state: "firing" | "ok"; value: number; observedAt: number; reason: string }
-  | { state: "no_data"; value: null; observedAt: null; reason: string };
+/** A series seen before; `lastSeenAt` (epoch ms of its newest sample), when known, gives an absence its age. */
+export interface KnownSeries {
+  service: string;
+  labels: Labels;
+  lastSeenAt?: number | null;
+}
+
+export interface RuleInputs {
+  /** The series of the rule's metric (series the rule does not select are ignored). */
+  series: readonly SeriesWindow[];
+  /** Ratio rules: the series of the denominator metric over the same window. */
+  denominator?: readonly SeriesWindow[];
+  /** Absence rules: series seen before, so that one that stopped reporting is still judged. */
+  known?: readonly KnownSeries[];
+}
+
+export type EvaluationState = "firing" | "ok" | "no_data";
+
+export interface FingerprintEvaluation {
+  /** seriesKey(rule.metricName, service, labels); for a ratio, of the numerator side. */
+  fingerprint: string;
+  service: string;
+  labels: Labels;
+  state: EvaluationState;
+  /** state === "firing". */
+  breached: boolean;
+  /** The resolve condition holds: the value is back across resolveThresholdValue (or the threshold); false without data. */
+  cleared: boolean;
+  value: number | null;
+  observedAt: number | null;
+  reason: string;
+}
 
 export function compare(value: number, op: Operator, threshold: number): boolean {
   switch (op) {
@@ -33,7 +75,29 @@ export function compare(value: number, op: Operator, threshold: number): boolean
   }
 }
 
+/** The operator that holds exactly when `op` does not. */
+const NEGATED: Record<Operator, Operator> = { ">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "==" };
+
+/** Rounds for display: integers stay whole, others keep up to 3 decimals. */
+export function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+}
+
+/** What one series came to before it is compared with the threshold. */
+type Judgment =
+  | { kind: "no_data"; reason: string }
+  /** A value the rule's operator and threshold decide on; `what` names it in the reason. */
+  | { kind: "value"; value: number; observedAt: number; what: string }
+  /** Kinds that decide by themselves (absence, heartbeat). */
+  | { kind: "decided"; breached: boolean; value: number | null; observedAt: number | null; reason: string };
+
 const sum = (xs: readonly Sample[]) => xs.reduce((acc, s) => acc + s.value, 0);
+const newestTs = (xs: readonly Sample[]) =>
+  xs.reduce<number | null>((m, s) => (m === null || s.ts > m ? s.ts : m), null);
+const inWindow = (xs: readonly Sample[], now: number, windowSeconds: number) =>
+  xs.filter((s) => s.ts >= now - windowSeconds * 1000);
+/** Identity of a series within a rule's metric: service and labels. */
+const seriesIdentity = (service: string, labels: Labels) => seriesKey("", service, labels);
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -42,76 +106,250 @@ function median(xs: number[]): number {
   return sorted.length % 2 ? at(mid) : (at(mid - 1) + at(mid)) / 2;
 }
 
-function verdict(rule: Rule, value: number, observedAt: number, what: string): Evaluation {
-  const breached = compare(value, rule.comparisonOperator, rule.thresholdValue);
-  const relation = `${what} ${formatNumber(value)} ${breached ? "" : "not "}${rule.comparisonOperator} ${formatNumber(rule.thresholdValue)}`;
-  return { state: breached ? "firing" : "ok", value, observedAt, reason: relation };
+function finish(rule: Rule, service: string, labels: Labels, judgment: Judgment): FingerprintEvaluation {
+  const identity = { fingerprint: seriesKey(rule.metricName, service, labels), service, labels };
+  switch (judgment.kind) {
+    case "no_data":
+      return {
+        ...identity,
+        state: "no_data",
+        breached: false,
+        cleared: false,
+        value: null,
+        observedAt: null,
+        reason: judgment.reason,
+      };
+    case "decided": {
+      const { breached, value, observedAt, reason } = judgment;
+      return {
+        ...identity,
+        state: breached ? "firing" : "ok",
+        breached,
+        cleared: !breached,
+        value,
+        observedAt,
+        reason,
+      };
+    }
+    case "value": {
+      const { value, observedAt, what } = judgment;
+      const op = rule.comparisonOperator;
+      const breached = compare(value, op, rule.thresholdValue);
+      const resolveAt = rule.resolveThresholdValue ?? rule.thresholdValue;
+      const cleared = !compare(value, op, resolveAt);
+      let reason = `${what} ${formatNumber(value)} ${breached ? "" : "not "}${op} ${formatNumber(rule.thresholdValue)}`;
+      // Between the threshold and the resolve value: not breaching, yet an open alert stays open.
+      if (!breached && !cleared) reason += ` (clears at ${NEGATED[op]} ${formatNumber(resolveAt)})`;
+      return { ...identity, state: breached ? "firing" : "ok", breached, cleared, value, observedAt, reason };
+    }
+  }
 }
 
-/** Rounds for display: integers stay whole, others keep up to 3 decimals. */
-export function formatNumber(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1000) / 1000);
+function aggregate(aggregation: Exclude<Aggregation, "last" | "count">, window: readonly Sample[], seconds: number) {
+  const values = window.map((s) => s.value);
+  switch (aggregation) {
+    case "avg":
+      return sum(window) / window.length;
+    // Reduced rather than spread: a day of raw samples is too many arguments.
+    case "min":
+      return values.reduce((m, v) => Math.min(m, v), Number.POSITIVE_INFINITY);
+    case "max":
+      return values.reduce((m, v) => Math.max(m, v), Number.NEGATIVE_INFINITY);
+    case "sum":
+      return sum(window);
+    case "rate":
+      // Per second over the whole window; a decrease is a counter reset.
+      return counterRate(window, seconds);
+    case "p95":
+      return nearestRank(values, 0.95) ?? Number.NaN;
+    case "p99":
+      return nearestRank(values, 0.99) ?? Number.NaN;
+  }
+}
+
+function judgeThreshold(rule: ThresholdRule, samples: readonly Sample[], now: number): Judgment {
+  const { aggregation, windowSeconds } = rule.params;
+  const window = windowSeconds > 0 ? inWindow(samples, now, windowSeconds) : samples;
+  const none = windowSeconds > 0 ? `no sample in the last ${windowSeconds}s` : "no samples yet";
+  const latest = window.at(-1);
+  if (aggregation === "last") {
+    return latest
+      ? { kind: "value", value: latest.value, observedAt: latest.ts, what: "latest value" }
+      : { kind: "no_data", reason: none };
+  }
+  const what = `${aggregation} over ${windowSeconds}s`;
+  // An empty window counts 0 samples; every other aggregate needs data.
+  if (aggregation === "count") return { kind: "value", value: window.length, observedAt: latest?.ts ?? now, what };
+  if (!latest) return { kind: "no_data", reason: none };
+  if (aggregation === "rate" && window.length < 2) {
+    return { kind: "no_data", reason: `a rate needs 2 samples in the last ${windowSeconds}s, got 1` };
+  }
+  const value = aggregate(aggregation, window, windowSeconds);
+  return { kind: "value", value, observedAt: latest.ts, what };
+}
+
+function judgeAnomaly(rule: AnomalyRule, samples: readonly Sample[], now: number): Judgment {
+  const { windowSeconds, minSamples, direction } = rule.params;
+  const latest = samples.at(-1);
+  const history = inWindow(samples, now, windowSeconds)
+    .slice(0, -1)
+    .map((s) => s.value);
+  if (!latest || history.length < minSamples) {
+    return { kind: "no_data", reason: `fewer than ${minSamples} samples in the window` };
+  }
+  const center = median(history);
+  // Median absolute deviation scaled to a standard deviation for normal data.
+  const spread = 1.4826 * median(history.map((v) => Math.abs(v - center))) || Number.EPSILON;
+  const z = (latest.value - center) / spread;
+  const directed = direction === "up" ? z : direction === "down" ? -z : Math.abs(z);
+  return { kind: "value", value: Math.round(directed * 1000) / 1000, observedAt: latest.ts, what: "robust z-score" };
+}
+
+function judgeHeartbeat(samples: readonly Sample[]): Judgment {
+  const latest = samples.at(-1);
+  if (!latest) return { kind: "no_data", reason: `no ${HEARTBEAT_METRIC} sample yet` };
+  const breached = latest.value === 0;
+  const reason = breached ? (latest.message ?? `${HEARTBEAT_METRIC} is 0`) : "on time";
+  return { kind: "decided", breached, value: latest.value, observedAt: latest.ts, reason };
+}
+
+/** Series by identity, samples of repeated identities merged in time order. */
+function byIdentity(series: readonly SeriesWindow[]): Map<string, SeriesWindow> {
+  const out = new Map<string, SeriesWindow>();
+  for (const s of series) {
+    const id = seriesIdentity(s.service, s.labels);
+    const seen = out.get(id);
+    out.set(id, seen ? { ...seen, samples: [...seen.samples, ...s.samples].sort((a, b) => a.ts - b.ts) } : s);
+  }
+  return out;
+}
+
+function evaluateRatio(
+  rule: RatioRule,
+  numerators: readonly SeriesWindow[],
+  denominators: readonly SeriesWindow[],
+  now: number,
+): FingerprintEvaluation[] {
+  const { denominatorMetric, windowSeconds, minDenominator } = rule.params;
+  const num = byIdentity(numerators);
+  const den = byIdentity(denominators);
+  const ids = new Set([...num.keys(), ...den.keys()]);
+  return [...ids].map((id) => {
+    const side = (num.get(id) ?? den.get(id)) as SeriesWindow;
+    const failures = inWindow(num.get(id)?.samples ?? [], now, windowSeconds);
+    const totals = inWindow(den.get(id)?.samples ?? [], now, windowSeconds);
+    const total = sum(totals);
+    if (total <= 0 || total < minDenominator) {
+      const reason =
+        total <= 0
+          ? `no ${denominatorMetric} in the last ${windowSeconds}s`
+          : `only ${formatNumber(total)} ${denominatorMetric} in the last ${windowSeconds}s; need ${formatNumber(minDenominator)}`;
+      return finish(rule, side.service, side.labels, { kind: "no_data", reason });
+    }
+    const observedAt = Math.max(newestTs(failures) ?? 0, newestTs(totals) ?? 0);
+    const value = (100 * sum(failures)) / total;
+    return finish(rule, side.service, side.labels, {
+      kind: "value",
+      value,
+      observedAt,
+      what: `ratio over ${windowSeconds}s`,
+    });
+  });
+}
+
+function evaluateAbsence(
+  rule: AbsenceRule,
+  series: readonly SeriesWindow[],
+  known: readonly KnownSeries[],
+  now: number,
+): FingerprintEvaluation[] {
+  const limit = rule.params.absentForSeconds;
+  const seen = new Map<string, { service: string; labels: Labels; lastSeenAt: number | null }>();
+  const note = (service: string, labels: Labels, at: number | null) => {
+    const id = seriesIdentity(service, labels);
+    const previous = seen.get(id)?.lastSeenAt ?? null;
+    seen.set(id, { service, labels, lastSeenAt: previous === null || (at !== null && at > previous) ? at : previous });
+  };
+  for (const s of series) note(s.service, s.labels, newestTs(s.samples));
+  for (const k of known) note(k.service, k.labels, k.lastSeenAt ?? null);
+  const never = seen.size === 0 && rule.service !== null;
+  if (never) seen.set("", { service: rule.service as string, labels: rule.labels, lastSeenAt: null });
+  return [...seen.values()].map(({ service, labels, lastSeenAt }) => {
+    if (lastSeenAt === null) {
+      const reason = never ? `no sample at all (limit ${limit}s)` : `no sample in the last ${limit}s`;
+      return finish(rule, service, labels, { kind: "decided", breached: true, value: null, observedAt: null, reason });
+    }
+    const age = Math.max(0, Math.round((now - lastSeenAt) / 1000));
+    return finish(rule, service, labels, {
+      kind: "decided",
+      breached: now - lastSeenAt >= limit * 1000,
+      value: age,
+      observedAt: lastSeenAt,
+      reason: `last sample ${age}s ago (limit ${limit}s)`,
+    });
+  });
 }
 
 /**
- * Decides whether the rule's condition holds now. `forSeconds` (how long it
- * must hold before firing) is the alert state machine's business, not this.
+ * Decides, for every series the rule selects, whether its condition holds now.
+ * `forSeconds`/`resolveForSeconds` (how long it must hold) are the alert
+ * lifecycle's business, not this.
  */
-export function evaluateRule(rule: Rule, data: RuleData, now: number): Evaluation {
-  const since = (windowSeconds: number) => now - windowSeconds * 1000;
-  const latest = data.samples.at(-1);
+export function evaluateFingerprints(rule: Rule, inputs: RuleInputs, now: number): FingerprintEvaluation[] {
+  const selected = <T extends { service: string; labels: Labels }>(xs: readonly T[] = []) =>
+    xs.filter((s) => selectsSeries(rule, s.service, s.labels));
+  const series = [...byIdentity(selected(inputs.series)).values()];
   switch (rule.kind) {
+    case "ratio":
+      return evaluateRatio(rule, series, selected(inputs.denominator), now);
+    case "absence":
+      return evaluateAbsence(rule, series, selected(inputs.known), now);
     case "threshold":
-      if (!latest) return { state: "no_data", value: null, observedAt: null, reason: "no samples yet" };
-      return verdict(rule, latest.value, latest.ts, "latest value");
-    case "ratio": {
-      const from = since(rule.params.windowSeconds);
-      const num = data.samples.filter((s) => s.ts >= from);
-      const den = (data.denominator ?? []).filter((s) => s.ts >= from);
-      const total = sum(den);
-      if (total === 0) {
-        return {
-          state: "no_data",
-          value: null,
-          observedAt: null,
-          reason: `no ${rule.params.denominatorMetric} in the last ${rule.params.windowSeconds}s`,
-        };
-      }
-      const observedAt = Math.max(...num.map((s) => s.ts), ...den.map((s) => s.ts));
-      return verdict(rule, (100 * sum(num)) / total, observedAt, `ratio over ${rule.params.windowSeconds}s`);
-    }
-    case "absence": {
-      const age = latest ? (now - latest.ts) / 1000 : Number.POSITIVE_INFINITY;
-      const silent = age >= rule.params.windowSeconds;
-      return {
-        state: silent ? "firing" : "ok",
-        value: Number.isFinite(age) ? Math.round(age) : -1,
-        observedAt: latest?.ts ?? now,
-        reason: latest
-          ? `last sample ${Math.round(age)}s ago (limit ${rule.params.windowSeconds}s)`
-          : `no sample at all (limit ${rule.params.windowSeconds}s)`,
-      };
-    }
-    case "anomaly": {
-      const from = since(rule.params.windowSeconds);
-      const history = data.samples
-        .filter((s) => s.ts >= from)
-        .slice(0, -1)
-        .map((s) => s.value);
-      if (!latest || history.length < rule.params.minSamples) {
-        return {
-          state: "no_data",
-          value: null,
-          observedAt: null,
-          reason: `fewer than ${rule.params.minSamples} samples in the window`,
-        };
-      }
-      const center = median(history);
-      // Median absolute deviation scaled to a standard deviation for normal data.
-      const spread = 1.4826 * median(history.map((v) => Math.abs(v - center))) || Number.EPSILON;
-      const z = (latest.value - center) / spread;
-      const directed = rule.params.direction === "up" ? z : rule.params.direction === "down" ? -z : Math.abs(z);
-      return verdict(rule, Math.round(directed * 1000) / 1000, latest.ts, "robust z-score");
+      return series.map((s) => finish(rule, s.service, s.labels, judgeThreshold(rule, s.samples, now)));
+    case "anomaly":
+      return series.map((s) => finish(rule, s.service, s.labels, judgeAnomaly(rule, s.samples, now)));
+    case "heartbeat":
+      return series.map((s) => finish(rule, s.service, s.labels, judgeHeartbeat(s.samples)));
+  }
+}
+
+/**
+ * For peak tracking: whether a is a worse value than b for this rule's operator (> and >=: larger
+ * is worse; < and <=: smaller; == and !=: farther from the threshold). An absence's value is its
+ * age (larger is worse), a heartbeat's is heartbeat_ok (smaller is worse).
+ */
+export function worseFor(rule: Rule): (a: number, b: number) => boolean {
+  if (rule.kind === "absence") return (a, b) => a > b;
+  if (rule.kind === "heartbeat") return (a, b) => a < b;
+  switch (rule.comparisonOperator) {
+    case ">":
+    case ">=":
+      return (a, b) => a > b;
+    case "<":
+    case "<=":
+      return (a, b) => a < b;
+    case "==":
+    case "!=": {
+      const t = rule.thresholdValue;
+      return (a, b) => Math.abs(a - t) > Math.abs(b - t);
     }
   }
+}
+
+const STATE_RANK: Record<EvaluationState, number> = { firing: 0, ok: 1, no_data: 2 };
+
+/** The evaluation that speaks for the rule as a whole: firing before ok before no data, then the worst value. */
+export function worstEvaluation(
+  rule: Rule,
+  evaluations: readonly FingerprintEvaluation[],
+): FingerprintEvaluation | null {
+  const worse = worseFor(rule);
+  let worst: FingerprintEvaluation | null = null;
+  for (const e of evaluations) {
+    if (!worst) worst = e;
+    else if (STATE_RANK[e.state] !== STATE_RANK[worst.state]) {
+      if (STATE_RANK[e.state] < STATE_RANK[worst.state]) worst = e;
+    } else if (e.value !== null && (worst.value === null || worse(e.value, worst.value))) worst = e;
+  }
+  return worst;
 }

@@ -1,26 +1,59 @@
 /** Notification text for an alert, shared by every channel and the rule dry run. */
+import type { Labels } from "../series";
 import { toIso } from "../time";
-import { type Evaluation, formatNumber } from "./evaluate";
-import type { Rule } from "./types";
+import { type FingerprintEvaluation, formatNumber } from "./evaluate";
+import { HEARTBEAT_METRIC, type Rule } from "./types";
 
 export interface AlertText {
   title: string;
   body: string;
 }
 
+/** What an alert is about: a series' verdict (its service and labels when the rule spans several series). */
+export type AlertSubject = Pick<FingerprintEvaluation, "value" | "observedAt" | "reason"> &
+  Partial<Pick<FingerprintEvaluation, "service" | "labels">>;
+
 const ICON = { critical: "[CRITICAL]", warning: "[WARNING]", info: "[INFO]" } as const;
 
-/** Renders the title and body an administrator receives when `rule` fires with `evaluation`. */
-export function renderAlertText(rule: Rule, evaluation: Evaluation, now: number): AlertText {
-  const where = rule.service ? ` on ${rule.service}` : "";
+const labelText = (labels: Labels | undefined) => {
+  const names = Object.keys(labels ?? {}).sort();
+  return names.length ? `{${names.map((n) => `${n}=${JSON.stringify(labels?.[n])}`).join(", ")}}` : "";
+};
+
+/** The rule's condition in words: "threshold avg over 300s > 5 for 60s". */
+function describeCondition(rule: Rule): string {
+  const against = `${rule.comparisonOperator} ${formatNumber(rule.thresholdValue)}`;
+  switch (rule.kind) {
+    case "threshold": {
+      const { aggregation, windowSeconds } = rule.params;
+      const over = aggregation === "last" && windowSeconds === 0 ? "" : ` ${aggregation} over ${windowSeconds}s`;
+      return `threshold${over} ${against}`;
+    }
+    case "ratio":
+      return `ratio to ${rule.params.denominatorMetric} over ${rule.params.windowSeconds}s ${against} %`;
+    case "absence":
+      return `absence: no sample for ${rule.params.absentForSeconds}s`;
+    case "heartbeat":
+      return `heartbeat: ${HEARTBEAT_METRIC} is 0 (late or failed)`;
+    case "anomaly":
+      return `anomaly (robust z-score, ${rule.params.direction}) ${against}`;
+  }
+}
+
+/** Renders the title and body an administrator receives when `rule` fires for `subject`. */
+export function renderAlertText(rule: Rule, subject: AlertSubject, now: number): AlertText {
+  const service = subject.service || rule.service;
+  const where = service ? ` on ${service}` : "";
   const title = `${ICON[rule.severity]} ${rule.ruleName}${where}`;
-  const value = evaluation.value === null ? "no data" : formatNumber(evaluation.value);
+  const value = subject.value === null ? "no data" : formatNumber(subject.value);
+  const resolve = rule.resolveThresholdValue ?? null;
   const lines = [
-    `${rule.metricName}${where}: ${value} (${evaluation.reason})`,
-    `Condition: ${rule.kind} ${rule.comparisonOperator} ${formatNumber(rule.thresholdValue)}` +
-      (rule.forSeconds > 0 ? ` for ${rule.forSeconds}s` : ""),
+    `${rule.metricName}${labelText(subject.labels)}${where}: ${value} (${subject.reason})`,
+    `Condition: ${describeCondition(rule)}` +
+      (rule.forSeconds > 0 ? ` for ${rule.forSeconds}s` : "") +
+      (resolve === null ? "" : `; resolves once back across ${formatNumber(resolve)}`),
     `Severity: ${rule.severity}`,
-    `Observed at: ${toIso(evaluation.observedAt ?? now)}`,
+    `Observed at: ${toIso(subject.observedAt ?? now)}`,
   ];
   return { title, body: lines.join("\n") };
 }

@@ -1,44 +1,74 @@
 /** Alert rule types shared by the API, the rule engine and the dashboard. */
+import type { Labels } from "../series";
 
-export const RULE_KINDS = ["threshold", "ratio", "absence", "anomaly"] as const;
+export const RULE_KINDS = ["threshold", "ratio", "absence", "heartbeat", "anomaly"] as const;
 export const SEVERITIES = ["critical", "warning", "info"] as const;
 export const OPERATORS = [">", ">=", "<", "<=", "==", "!="] as const;
 export const CHANNELS = ["email", "sms", "slack", "webhook", "pagerduty"] as const;
+export const AGGREGATIONS = ["last", "avg", "min", "max", "sum", "count", "rate", "p95", "p99"] as const;
 
 export type RuleKind = (typeof RULE_KINDS)[number];
 export type Severity = (typeof SEVERITIES)[number];
 export type Operator = (typeof OPERATORS)[number];
 export type Channel = (typeof CHANNELS)[number];
+export type Aggregation = (typeof AGGREGATIONS)[number];
+
+/** The metric every heartbeat monitor reports (1 on time, 0 late or failed) and heartbeat rules watch. */
+export const HEARTBEAT_METRIC = "heartbeat_ok";
 
 interface RuleBase {
   id: number;
   ruleName: string;
   metricName: string;
-  /** Null: the rule watches the metric without a service. */
+  /** Null: the rule watches the metric on every service. */
   service: string | null;
+  /** Label equality matchers a series must carry. */
   labels: Record<string, string>;
   comparisonOperator: Operator;
   thresholdValue: number;
+  /** How long the condition must hold before an alert fires. */
   forSeconds: number;
+  /** How long the condition must be clear before an alert resolves. */
+  resolveForSeconds: number;
+  /** Hysteresis: the value an alert must get back across to resolve (null: the threshold). */
+  resolveThresholdValue: number | null;
+  /** Services whose outage inhibits this rule's alerts. */
+  dependsOn: string[];
   severity: Severity;
   notificationChannels: Channel[];
+  cooldownMinutes: number;
+  maxAlertsPerHour: number;
+  escalationPolicyId: number | null;
 }
 
-/** The latest value compared with the threshold. */
+/** An aggregate of each series over a window (or its latest value) compared with the threshold. */
 export interface ThresholdRule extends RuleBase {
   kind: "threshold";
+  /** `windowSeconds` 0 (only with `last`): the newest sample, however old. */
+  params: { aggregation: Aggregation; windowSeconds: number };
 }
 
-/** 100 × Σ metric / Σ denominator over a window, compared with the threshold (a percentage). */
+/**
+ * 100 × Σ metric / Σ denominator over a window, compared with the threshold (a percentage).
+ * Both sides are sums of the pushed values (per-interval counts, not cumulative counters).
+ */
 export interface RatioRule extends RuleBase {
   kind: "ratio";
-  params: { denominatorMetric: string; windowSeconds: number };
+  /** Below `minDenominator` in the denominator sum the ratio is not judged (no data). */
+  params: { denominatorMetric: string; windowSeconds: number; minDenominator: number };
 }
 
-/** Fires when the series has had no sample for `windowSeconds`. */
+/** Fires when a series has had no sample for `absentForSeconds`. */
 export interface AbsenceRule extends RuleBase {
   kind: "absence";
-  params: { windowSeconds: number };
+  params: { absentForSeconds: number };
+}
+
+/** Fires when a heartbeat monitor's latest `heartbeat_ok` is 0 (late or failed). */
+export interface HeartbeatRule extends RuleBase {
+  kind: "heartbeat";
+  /** Null: every heartbeat monitor of the rule's service (of every service without one). */
+  params: { monitorId: number | null };
 }
 
 /** Robust z-score of the latest value against the window, compared with the threshold. */
@@ -47,9 +77,54 @@ export interface AnomalyRule extends RuleBase {
   params: { windowSeconds: number; minSamples: number; direction: "up" | "down" | "both" };
 }
 
-export type Rule = ThresholdRule | RatioRule | AbsenceRule | AnomalyRule;
+export type Rule = ThresholdRule | RatioRule | AbsenceRule | HeartbeatRule | AnomalyRule;
 
-/** How far back a rule looks for its data, in seconds. */
+/**
+ * How far back a rule needs samples, in seconds. 0: only each series' newest sample
+ * counts (a threshold rule on `last` without a window, a heartbeat rule).
+ */
 export function lookbackSeconds(rule: Rule): number {
-  return rule.kind === "threshold" ? 0 : rule.params.windowSeconds;
+  switch (rule.kind) {
+    case "threshold":
+    case "ratio":
+    case "anomaly":
+      return rule.params.windowSeconds;
+    case "absence":
+      return rule.params.absentForSeconds;
+    case "heartbeat":
+      return 0;
+  }
+}
+
+/** The metrics a rule reads: its metric, and a ratio's denominator. */
+export function ruleMetrics(rule: Rule): string[] {
+  return rule.kind === "ratio" ? [rule.metricName, rule.params.denominatorMetric] : [rule.metricName];
+}
+
+/** The labels a series must carry for the rule: its matchers, and a heartbeat rule's monitor. */
+export function ruleMatchers(rule: Rule): Labels {
+  if (rule.kind === "heartbeat" && rule.params.monitorId !== null) {
+    return { ...rule.labels, monitor: String(rule.params.monitorId) };
+  }
+  return rule.labels;
+}
+
+/** Whether a series (any of the rule's metrics) is one of the rule's: same service when it names one, every matcher equal. */
+export function selectsSeries(rule: Rule, service: string, labels: Labels): boolean {
+  if (rule.service !== null && rule.service !== service) return false;
+  return Object.entries(ruleMatchers(rule)).every(([name, value]) => labels[name] === value);
+}
+
+/** Whether a sample of `metric` on `service` with `labels` is input to the rule. */
+export function matchesRule(rule: Rule, series: { metric: string; service: string; labels: Labels }): boolean {
+  return ruleMetrics(rule).includes(series.metric) && selectsSeries(rule, series.service, series.labels);
+}
+
+/**
+ * Whether each series decides the rule alone (threshold, heartbeat, anomaly): then the
+ * series store evaluates it where the samples are, and tells the rule of changes. Ratio
+ * (two metrics) and absence (time passing) are evaluated by the rule itself.
+ */
+export function evaluatedBySeries(rule: Rule): boolean {
+  return rule.kind === "threshold" || rule.kind === "heartbeat" || rule.kind === "anomaly";
 }

@@ -1,0 +1,506 @@
+/**
+ * The alert engine end to end in workerd: samples stored by the series store reach
+ * their rule's Durable Object, which fires, escalates and resolves alerts in D1,
+ * enqueues notification jobs (recorded by the queue consumer as outbox rows) and
+ * keeps its state across eviction. Timers run through runDurableObjectAlarm.
+ */
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import worker from "../../worker/index";
+import { recordSamples } from "../../worker/lib/series";
+import { callJson, createAdmin, type TestAdmin } from "./helpers";
+
+const BASE = "/api/admin/monitoring";
+const MINUTE = 60_000;
+
+let admin: TestAdmin;
+let owner: TestAdmin;
+let viewer: TestAdmin;
+
+beforeAll(async () => {
+  admin = await createAdmin("admin");
+  owner = await createAdmin("owner");
+  viewer = await createAdmin("viewer");
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
+
+let counter = 0;
+const fresh = (name: string) => `${name}_${Date.now().toString(36)}_${++counter}`;
+
+interface AlertRow {
+  id: number;
+  status: string;
+  observed_at: number;
+  triggered_at: number;
+  metric_value: number | null;
+  resolution_notes: string | null;
+  auto_resolved: number;
+  reopen_count: number;
+  firing_notified: number;
+}
+
+async function createRule(body: Record<string, unknown>): Promise<number> {
+  const res = await callJson<{ id: number }>("POST", `${BASE}/rules`, {
+    token: admin.token,
+    body: { severity: "critical", notification_channels: ["email"], comparison_operator: ">", ...body },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id;
+}
+
+const push = (metric: string, service: string, value: number, ts = Date.now(), labels: Record<string, string> = {}) =>
+  recordSamples(env, [{ metric, service, labels, value, ts }], ts);
+
+const alertsOf = async (ruleId: number) =>
+  (await env.DB.prepare("SELECT * FROM alert_history WHERE alert_rule_id = ? ORDER BY id").bind(ruleId).all<AlertRow>())
+    .results;
+
+const deliveriesOf = async (alertId: number) =>
+  (
+    await env.DB.prepare(
+      "SELECT event, channel, recipient, idempotency_key, enqueued_at FROM notification_deliveries WHERE alert_id = ? ORDER BY id",
+    )
+      .bind(alertId)
+      .all<{ event: string; channel: string; recipient: string; idempotency_key: string; enqueued_at: number }>()
+  ).results;
+
+const timelineOf = async (alertId: number) =>
+  (
+    await env.DB.prepare("SELECT type, actor, note FROM alert_events WHERE alert_id = ? ORDER BY at, id")
+      .bind(alertId)
+      .all<{ type: string; actor: string; note: string | null }>()
+  ).results;
+
+const stub = (ruleId: number) => env.ALERT_RULE.getByName(String(ruleId));
+
+const waitFor = <T>(fn: () => Promise<T | false | undefined | null>, timeout = 5000) =>
+  vi.waitUntil(fn, { timeout, interval: 20 }) as Promise<T>;
+
+describe("a threshold breach", () => {
+  it("becomes a firing alert within a moment of being stored, with jobs in the outbox", async () => {
+    const metric = fresh("checkout_errors");
+    const ruleId = await createRule({
+      rule_name: "Checkout errors",
+      metric_name: metric,
+      service: "shop",
+      threshold_value: 10,
+    });
+    const ts = Date.now();
+    await push(metric, "shop", 25, ts);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    expect(alert).toMatchObject({ status: "firing", observed_at: ts, metric_value: 25, firing_notified: 1 });
+    expect((alert?.triggered_at ?? 0) - ts).toBeGreaterThanOrEqual(0);
+    expect((alert?.triggered_at ?? 0) - ts).toBeLessThan(1000);
+    const id = alert?.id ?? 0;
+
+    // Every admin and owner, on the rule's channel: recorded once each by the queue consumer.
+    const deliveries = await waitFor(async () => {
+      const rows = await deliveriesOf(id);
+      return rows.length >= 2 ? rows : false;
+    });
+    expect(deliveries.map((d) => d.event)).toEqual(deliveries.map(() => "firing"));
+    expect(deliveries.map((d) => d.recipient)).toEqual(
+      expect.arrayContaining([`admin:${admin.id}`, `admin:${owner.id}`]),
+    );
+    expect(deliveries.map((d) => d.recipient)).not.toContain(`admin:${viewer.id}`);
+    expect(new Set(deliveries.map((d) => d.idempotency_key)).size).toBe(deliveries.length);
+
+    // Further breaches are deduplicated into the same alert.
+    await push(metric, "shop", 40, ts + 1000);
+    await push(metric, "shop", 30, ts + 2000);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.alert?.breaches === 3);
+    expect(await alertsOf(ruleId)).toHaveLength(1);
+    expect((await stub(ruleId).fingerprints())[0]?.state.alert?.peakValue).toBe(40);
+
+    // The API shows it as active, with its timeline.
+    const active = await callJson<{ alerts: { id: number; status: string }[] }>("GET", `${BASE}/alerts/active`, {
+      token: viewer.token,
+    });
+    expect(active.body.alerts.find((a) => a.id === id)?.status).toBe("firing");
+    const one = await callJson<{ timeline: { type: string }[] }>("GET", `${BASE}/alerts/${id}`, {
+      token: viewer.token,
+    });
+    expect(one.body.timeline.map((e) => e.type)).toEqual(["fired", "notified"]);
+  });
+
+  it("keeps one alert per series fingerprint", async () => {
+    const metric = fresh("probe_down");
+    const ruleId = await createRule({
+      rule_name: "Down",
+      metric_name: metric,
+      threshold_value: 0,
+      comparison_operator: "==",
+    });
+    const now = Date.now();
+    await recordSamples(
+      env,
+      [
+        { metric, service: "web", labels: { monitor: "1" }, value: 0, ts: now },
+        { metric, service: "api", labels: { monitor: "2" }, value: 0, ts: now },
+        { metric, service: "db", labels: { monitor: "3" }, value: 1, ts: now },
+      ],
+      now,
+    );
+    const rows = await waitFor(async () => {
+      const r = await alertsOf(ruleId);
+      return r.length >= 2 ? r : false;
+    });
+    expect(rows).toHaveLength(2);
+    const fps = await env.DB.prepare("SELECT service FROM alert_history WHERE alert_rule_id = ? ORDER BY service")
+      .bind(ruleId)
+      .all<{ service: string }>();
+    expect(fps.results.map((r) => r.service)).toEqual(["api", "web"]);
+  });
+});
+
+describe("the live dashboard", () => {
+  it("receives the active alerts as an alerts delta when one fires and when it resolves", async () => {
+    const res = await env.DASHBOARD_HUB.getByName("main").fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const deltas: { id: number; status: string; alert_rule_id: number }[][] = [];
+    ws.addEventListener("message", (e) => {
+      const msg = JSON.parse(String(e.data)) as { type: string; topic?: string; data?: unknown };
+      if (msg.type === "delta" && msg.topic === "alerts") deltas.push(msg.data as never);
+    });
+    ws.accept();
+    const metric = fresh("live");
+    const ruleId = await createRule({ rule_name: "Live", metric_name: metric, service: "web", threshold_value: 1 });
+    await push(metric, "web", 3);
+    await waitFor(async () => deltas.some((d) => d.some((a) => a.alert_rule_id === ruleId && a.status === "firing")));
+    await push(metric, "web", 0);
+    await waitFor(async () => deltas.at(-1)?.every((a) => a.alert_rule_id !== ruleId) ?? false);
+    const firing = deltas.findIndex((d) => d.some((a) => a.alert_rule_id === ruleId));
+    expect(firing).toBeGreaterThanOrEqual(0);
+    expect(deltas.length).toBeGreaterThan(firing + 1);
+    ws.close();
+  });
+});
+
+describe("timers on the alarm", () => {
+  it("fires after for_seconds without a new sample", async () => {
+    const metric = fresh("queue_depth");
+    const ruleId = await createRule({
+      rule_name: "Queue backlog",
+      metric_name: metric,
+      service: "celery",
+      threshold_value: 100,
+      for_seconds: 60,
+    });
+    const now = Date.now();
+    await push(metric, "celery", 500, now);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.phase === "pending");
+    expect(await alertsOf(ruleId)).toEqual([]);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 61_000);
+    expect(await runDurableObjectAlarm(stub(ruleId))).toBe(true);
+    const [alert] = await alertsOf(ruleId);
+    expect(alert).toMatchObject({ status: "firing", observed_at: now });
+    expect(alert?.triggered_at).toBeGreaterThanOrEqual(now + 60_000);
+  });
+
+  it("fires an absence rule when a series stops reporting", async () => {
+    const metric = fresh("payments_pushed");
+    const ruleId = await createRule({
+      rule_name: "Pusher stopped",
+      metric_name: metric,
+      service: "ecpay",
+      kind: "absence",
+      threshold_value: 0,
+      params: { absent_for_seconds: 30 },
+    });
+    const now = Date.now();
+    await push(metric, "ecpay", 1, now);
+    await waitFor(async () => (await stub(ruleId).fingerprints()).length === 1);
+    expect(await alertsOf(ruleId)).toEqual([]);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 31_000);
+    await runDurableObjectAlarm(stub(ruleId));
+    expect((await alertsOf(ruleId))[0]).toMatchObject({ status: "firing" });
+  });
+
+  it("escalates an unacknowledged alert step by step, and stops once acknowledged", async () => {
+    const policy = await callJson<{ id: number }>("POST", `${BASE}/escalation-policies`, {
+      token: admin.token,
+      body: {
+        name: fresh("Payments on-call"),
+        steps: [
+          { after_minutes: 0, channels: ["email"], targets: { admin_ids: [admin.id] } },
+          { after_minutes: 5, channels: ["sms"], targets: { roles: ["owner"] } },
+          { after_minutes: 15, channels: ["slack"], targets: { admin_ids: [admin.id] } },
+        ],
+      },
+    });
+    expect(policy.status).toBe(201);
+    const metric = fresh("payment_failure_rate");
+    const ruleId = await createRule({
+      rule_name: "Payment failures",
+      metric_name: metric,
+      service: "ecpay",
+      threshold_value: 5,
+      escalation_policy_id: policy.body.id,
+    });
+    const now = Date.now();
+    await push(metric, "ecpay", 9, now);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const id = alert?.id ?? 0;
+    const first = await waitFor(async () => {
+      const rows = await deliveriesOf(id);
+      return rows.length ? rows : false;
+    });
+    expect(first.map((d) => [d.event, d.channel, d.recipient])).toEqual([["firing", "email", `admin:${admin.id}`]]);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 5 * MINUTE + 1000);
+    await runDurableObjectAlarm(stub(ruleId));
+    const second = await waitFor(async () => {
+      const rows = await deliveriesOf(id);
+      return rows.length > first.length ? rows : false;
+    });
+    expect(second.slice(first.length).map((d) => [d.event, d.channel])).toEqual(
+      second.slice(first.length).map(() => ["escalation", "sms"]),
+    );
+    expect(second.slice(first.length).map((d) => d.recipient)).toContain(`admin:${owner.id}`);
+
+    const ack = await callJson<{ status: string; acknowledged_by: number }>(
+      "POST",
+      `${BASE}/alerts/${id}/acknowledge`,
+      {
+        token: admin.token,
+        body: { note: "looking" },
+      },
+    );
+    expect(ack.body).toMatchObject({ status: "acknowledged", acknowledged_by: admin.id });
+    const afterAck = (
+      await waitFor(async () => {
+        const rows = await deliveriesOf(id);
+        return rows.some((d) => d.event === "acknowledged") ? rows : false;
+      })
+    ).length;
+
+    vi.setSystemTime(now + 30 * MINUTE);
+    await runDurableObjectAlarm(stub(ruleId));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deliveriesOf(id)).toHaveLength(afterAck);
+    expect((await timelineOf(id)).map((e) => e.type)).toContain("escalated");
+  });
+});
+
+describe("lifecycle", () => {
+  it("re-opens the same alert within the cooldown, without a second firing notification", async () => {
+    const metric = fresh("api_latency");
+    const ruleId = await createRule({
+      rule_name: "Slow API",
+      metric_name: metric,
+      service: "api",
+      threshold_value: 500,
+    });
+    const now = Date.now();
+    await push(metric, "api", 900, now);
+    await waitFor(async () => (await alertsOf(ruleId)).length === 1);
+    await push(metric, "api", 100, now + 1000);
+    await waitFor(async () => (await alertsOf(ruleId))[0]?.status === "resolved");
+    await push(metric, "api", 950, now + 2000);
+    await waitFor(async () => (await alertsOf(ruleId))[0]?.status === "firing");
+    const rows = await alertsOf(ruleId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.reopen_count).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    const events = (await deliveriesOf(rows[0]?.id ?? 0)).map((d) => d.event);
+    expect(events.filter((e) => e === "firing").length).toBe(events.length);
+    expect(new Set((await deliveriesOf(rows[0]?.id ?? 0)).map((d) => d.recipient)).size).toBe(events.length);
+  });
+
+  it("resumes with its alerts intact after the object is evicted", async () => {
+    const metric = fresh("db_pool");
+    const ruleId = await createRule({
+      rule_name: "Pool exhausted",
+      metric_name: metric,
+      service: "db",
+      threshold_value: 90,
+    });
+    await push(metric, "db", 99);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const before = await stub(ruleId).fingerprints();
+    await runInDurableObject(stub(ruleId), (_instance, state) => {
+      try {
+        state.abort("evicted by the test");
+      } catch {
+        // abort throws to end the current request
+      }
+    }).catch(() => {});
+    const after = await stub(ruleId).fingerprints();
+    expect(after).toEqual(before);
+    expect(await stub(ruleId).definition()).toMatchObject({ id: ruleId, metricName: metric });
+    const res = await callJson<{ status: string }>("POST", `${BASE}/alerts/${alert?.id}/resolve`, {
+      token: admin.token,
+      body: { note: "pool resized" },
+    });
+    expect(res.body.status).toBe("resolved");
+    expect((await alertsOf(ruleId))[0]).toMatchObject({ auto_resolved: 0, resolution_notes: "pool resized" });
+  });
+
+  it("resolves open alerts with a note when the rule is deleted, and keeps their history", async () => {
+    const metric = fresh("redis_mem");
+    const ruleId = await createRule({
+      rule_name: "Redis memory",
+      metric_name: metric,
+      service: "redis",
+      threshold_value: 80,
+    });
+    await push(metric, "redis", 95);
+    await waitFor(async () => (await alertsOf(ruleId)).length === 1);
+    expect((await callJson("DELETE", `${BASE}/rules/${ruleId}`, { token: admin.token })).status).toBe(204);
+    const [alert] = await alertsOf(ruleId);
+    expect(alert).toMatchObject({ status: "resolved", resolution_notes: "rule deleted" });
+    expect(await stub(ruleId).definition()).toBeNull();
+  });
+});
+
+describe("silences", () => {
+  it("records a silenced alert without notifying anyone", async () => {
+    const metric = fresh("email_bounces");
+    const name = fresh("Bounces");
+    const silence = await callJson("POST", `${BASE}/silences`, {
+      token: admin.token,
+      body: {
+        matchers: [{ name: "alertname", value: name }],
+        ends_at: new Date(Date.now() + 3_600_000).toISOString(),
+        comment: "provider maintenance",
+      },
+    });
+    expect(silence.status).toBe(201);
+    const ruleId = await createRule({ rule_name: name, metric_name: metric, service: "email", threshold_value: 1 });
+    await push(metric, "email", 5);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    await waitFor(async () => (await timelineOf(alert?.id ?? 0)).some((e) => e.type === "silenced"));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deliveriesOf(alert?.id ?? 0)).toEqual([]);
+    expect(alert?.firing_notified).toBe(0);
+  });
+});
+
+describe("acknowledge and resolve API", () => {
+  it("answers 404 for an unknown alert, 403 for a viewer, 409 once resolved", async () => {
+    expect((await callJson("POST", `${BASE}/alerts/999999/acknowledge`, { token: admin.token, body: {} })).status).toBe(
+      404,
+    );
+    const metric = fresh("disk");
+    const ruleId = await createRule({ rule_name: "Disk", metric_name: metric, service: "db", threshold_value: 1 });
+    await push(metric, "db", 2);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const path = `${BASE}/alerts/${alert?.id}`;
+    expect((await callJson("POST", `${path}/acknowledge`, { token: viewer.token, body: {} })).status).toBe(403);
+    expect((await callJson("POST", `${path}/resolve`, { token: admin.token, body: { note: "fixed" } })).status).toBe(
+      200,
+    );
+    expect((await callJson("POST", `${path}/acknowledge`, { token: admin.token, body: {} })).status).toBe(409);
+    expect((await callJson("POST", `${path}/resolve`, { token: admin.token, body: { bogus: 1 } })).status).toBe(400);
+  });
+
+  it("pages history newest first with filters and a cursor", async () => {
+    const metric = fresh("hist");
+    const ruleId = await createRule({
+      rule_name: "Hist",
+      metric_name: metric,
+      threshold_value: 1,
+      comparison_operator: ">",
+    });
+    const now = Date.now();
+    await recordSamples(
+      env,
+      ["a", "b", "c"].map((service) => ({ metric, service, labels: {}, value: 5, ts: now })),
+      now,
+    );
+    await waitFor(async () => (await alertsOf(ruleId)).length === 3);
+    const page1 = await callJson<{ alerts: { id: number }[]; next_cursor: string | null }>(
+      "GET",
+      `${BASE}/alerts/history?rule_id=${ruleId}&limit=2`,
+      { token: viewer.token },
+    );
+    expect(page1.body.alerts).toHaveLength(2);
+    expect(page1.body.next_cursor).not.toBeNull();
+    const page2 = await callJson<{ alerts: { id: number }[]; next_cursor: string | null }>(
+      "GET",
+      `${BASE}/alerts/history?rule_id=${ruleId}&limit=2&cursor=${page1.body.next_cursor}`,
+      { token: viewer.token },
+    );
+    expect(page2.body.alerts).toHaveLength(1);
+    expect(page2.body.next_cursor).toBeNull();
+    const ids = [...page1.body.alerts, ...page2.body.alerts].map((a) => a.id);
+    expect(new Set(ids).size).toBe(3);
+    const filtered = await callJson<{ alerts: { service: string }[] }>(
+      "GET",
+      `${BASE}/alerts/history?rule_id=${ruleId}&service=b&status=firing&severity=critical`,
+      { token: viewer.token },
+    );
+    expect(filtered.body.alerts.map((a) => a.service)).toEqual(["b"]);
+    const bad = await callJson<{ details: { field: string }[] }>("GET", `${BASE}/alerts/history?status=nope`, {
+      token: viewer.token,
+    });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe("notifications outbox", () => {
+  it("records a redelivered job once, and drops a malformed one", async () => {
+    const metric = fresh("outbox");
+    const ruleId = await createRule({ rule_name: "Outbox", metric_name: metric, service: "x", threshold_value: 1 });
+    await push(metric, "x", 2);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const id = alert?.id ?? 0;
+    const job = {
+      idempotencyKey: `alert:${id}|test|step:0|admin:${admin.id}|email`,
+      alertId: id,
+      event: "reminder",
+      occurrence: "test",
+      step: 0,
+      recipient: { adminId: admin.id },
+      channel: "email",
+      alert: { id },
+      enqueuedAt: Date.now(),
+    };
+    for (const attempt of [1, 2]) {
+      const batch = createMessageBatch("notifications", [
+        { id: `j${attempt}`, timestamp: new Date(), attempts: attempt, body: job as unknown },
+        { id: `bad${attempt}`, timestamp: new Date(), attempts: attempt, body: { kind: "nonsense" } as unknown },
+      ]);
+      const ctx = createExecutionContext();
+      await worker.queue(batch, env, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(result.explicitAcks.sort()).toEqual([`bad${attempt}`, `j${attempt}`]);
+    }
+    const rows = (await deliveriesOf(id)).filter((d) => d.idempotency_key === job.idempotencyKey);
+    expect(rows).toHaveLength(1);
+  });
+});

@@ -1,0 +1,309 @@
+/**
+ * The alert engine's side effects: alert rows and their timeline in D1, recipients,
+ * notification jobs on the queue, and the live dashboard's alerts topic. The AlertRule
+ * Durable Object decides (with worker/core); these functions carry the decisions out.
+ */
+import type { AlertSnapshot, NotificationJob } from "../core/alerts/jobs";
+import type { Silence } from "../core/alerts/silence";
+import { toIso } from "../core/time";
+import { readMonitorHealth } from "./health";
+
+export type AlertStatus = "firing" | "acknowledged" | "resolved";
+
+/** An alert row as the engine and the API read it. */
+export interface AlertRow {
+  id: number;
+  alert_rule_id: number;
+  service: string | null;
+  fingerprint: string;
+  labels: string;
+  metric_value: number | null;
+  peak_value: number | null;
+  breach_count: number;
+  reopen_count: number;
+  flapping: number;
+  firing_notified: number;
+  alert_severity: string;
+  status: AlertStatus;
+  message: string;
+  observed_at: number;
+  triggered_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: number | null;
+  resolved_at: number | null;
+  auto_resolved: number;
+  resolution_notes: string | null;
+  escalation_step: number;
+  notifications_sent: number;
+  notification_attempts: number;
+}
+
+export interface TimelineEntry {
+  type: string;
+  at: number;
+  actor?: string;
+  value?: number | null;
+  note?: string | null;
+  details?: Record<string, unknown> | null;
+}
+
+export async function insertAlert(
+  env: Env,
+  a: {
+    ruleId: number;
+    service: string | null;
+    fingerprint: string;
+    labels: Record<string, string>;
+    value: number | null;
+    severity: string;
+    message: string;
+    observedAt: number;
+    triggeredAt: number;
+  },
+): Promise<number> {
+  const row = await env.DB.prepare(
+    `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, alert_severity,
+       status, message, observed_at, triggered_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?) RETURNING id`,
+  )
+    .bind(
+      a.ruleId,
+      a.service,
+      a.fingerprint,
+      JSON.stringify(a.labels),
+      a.value,
+      a.value,
+      a.severity,
+      a.message,
+      a.observedAt,
+      a.triggeredAt,
+    )
+    .first<{ id: number }>();
+  if (!row) throw new Error("alert insert returned no id");
+  return row.id;
+}
+
+/** Columns an engine update may set. */
+export type AlertChanges = Partial<
+  Pick<
+    AlertRow,
+    | "status"
+    | "metric_value"
+    | "peak_value"
+    | "breach_count"
+    | "reopen_count"
+    | "flapping"
+    | "firing_notified"
+    | "message"
+    | "acknowledged_at"
+    | "acknowledged_by"
+    | "resolved_at"
+    | "auto_resolved"
+    | "resolution_notes"
+    | "escalation_step"
+  >
+>;
+
+/** The statement updating an alert, plus its timeline entries, for one D1 batch. */
+export function alertStatements(
+  env: Env,
+  alertId: number,
+  changes: AlertChanges,
+  timeline: readonly TimelineEntry[],
+  counters: { sent?: number; attempts?: number } = {},
+): D1PreparedStatement[] {
+  const statements: D1PreparedStatement[] = [];
+  const columns = Object.keys(changes) as (keyof AlertChanges)[];
+  const sets = columns.map((c) => `${c} = ?`);
+  const values: (string | number | null)[] = columns.map((c) => changes[c] ?? null);
+  if (counters.sent) sets.push(`notifications_sent = notifications_sent + ${Math.trunc(counters.sent)}`);
+  if (counters.attempts) {
+    sets.push(`notification_attempts = notification_attempts + ${Math.trunc(counters.attempts)}`);
+  }
+  if (sets.length) {
+    statements.push(
+      env.DB.prepare(`UPDATE alert_history SET ${sets.join(", ")} WHERE id = ?`).bind(...values, alertId),
+    );
+  }
+  for (const e of timeline) {
+    statements.push(
+      env.DB.prepare(
+        "INSERT INTO alert_events (alert_id, at, type, actor, value, note, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ).bind(
+        alertId,
+        e.at,
+        e.type,
+        e.actor ?? "engine",
+        e.value ?? null,
+        e.note ?? null,
+        e.details ? JSON.stringify(e.details) : null,
+      ),
+    );
+  }
+  return statements;
+}
+
+export async function getAlert(env: Env, alertId: number): Promise<AlertRow | null> {
+  return env.DB.prepare("SELECT * FROM alert_history WHERE id = ?").bind(alertId).first<AlertRow>();
+}
+
+export function snapshotOf(row: AlertRow, ruleName: string, acknowledgedBy: string | null = null): AlertSnapshot {
+  return {
+    id: row.id,
+    ruleId: row.alert_rule_id,
+    ruleName,
+    service: row.service,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    severity: row.alert_severity,
+    status: row.status,
+    value: row.metric_value,
+    peakValue: row.peak_value,
+    message: row.message,
+    observedAt: row.observed_at,
+    triggeredAt: row.triggered_at,
+    acknowledgedAt: row.acknowledged_at,
+    acknowledgedBy: acknowledgedBy ?? (row.acknowledged_by === null ? null : `admin:${row.acknowledged_by}`),
+    resolvedAt: row.resolved_at,
+  };
+}
+
+/** Admin ids for escalation targets; without targets, every admin and owner. */
+export async function recipientIds(
+  env: Env,
+  targets: { adminIds?: number[]; roles?: string[] } | null,
+): Promise<number[]> {
+  if (!targets) {
+    const rows = await env.DB.prepare("SELECT id FROM admin_users WHERE role IN ('admin', 'owner') ORDER BY id").all<{
+      id: number;
+    }>();
+    return rows.results.map((r) => r.id);
+  }
+  const ids = new Set<number>();
+  const roles = targets.roles ?? [];
+  if (roles.length) {
+    const rows = await env.DB.prepare(
+      `SELECT id FROM admin_users WHERE role IN (${roles.map(() => "?").join(", ")}) ORDER BY id`,
+    )
+      .bind(...roles)
+      .all<{ id: number }>();
+    for (const r of rows.results) ids.add(r.id);
+  }
+  const named = targets.adminIds ?? [];
+  if (named.length) {
+    const rows = await env.DB.prepare(`SELECT id FROM admin_users WHERE id IN (${named.map(() => "?").join(", ")})`)
+      .bind(...named)
+      .all<{ id: number }>();
+    for (const r of rows.results) ids.add(r.id);
+  }
+  return [...ids].sort((a, b) => a - b);
+}
+
+/** Silences that have not ended, as core reads them. */
+export async function loadSilences(env: Env, now: number): Promise<Silence[]> {
+  const rows = await env.DB.prepare(
+    "SELECT id, matchers, starts_at, ends_at, recurrence FROM silences WHERE ends_at > ?",
+  )
+    .bind(now)
+    .all<{ id: number; matchers: string; starts_at: number; ends_at: number; recurrence: string | null }>();
+  return rows.results.map((r) => {
+    const matchers = JSON.parse(r.matchers) as {
+      name: string;
+      value: string;
+      is_regex?: boolean;
+      is_equal?: boolean;
+    }[];
+    const rec = r.recurrence
+      ? (JSON.parse(r.recurrence) as { weekdays: number[]; start: string; duration_minutes: number; timezone: string })
+      : null;
+    return {
+      id: r.id,
+      matchers: matchers.map((m) => ({
+        name: m.name,
+        value: m.value,
+        isRegex: m.is_regex ?? false,
+        isEqual: m.is_equal ?? true,
+      })),
+      startsAt: r.starts_at,
+      endsAt: r.ends_at,
+      recurrence: rec
+        ? { weekdays: rec.weekdays, start: rec.start, durationMinutes: rec.duration_minutes, timezone: rec.timezone }
+        : null,
+    };
+  });
+}
+
+/** Health of every service, for dependencies. */
+export async function serviceHealth(env: Env, now: number) {
+  const services = await readMonitorHealth(env, now);
+  return new Map(services.map((s) => [s.service, s.status]));
+}
+
+export async function loadPolicy(env: Env, policyId: number | null) {
+  if (policyId === null) return null;
+  return env.DB.prepare(
+    "SELECT steps, repeat_count, repeat_interval_minutes, ack_timeout_minutes FROM escalation_policies WHERE id = ?",
+  )
+    .bind(policyId)
+    .first<{
+      steps: string;
+      repeat_count: number;
+      repeat_interval_minutes: number | null;
+      ack_timeout_minutes: number | null;
+    }>();
+}
+
+export async function enqueueJobs(env: Env, jobs: readonly NotificationJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 100) {
+    await env.NOTIFY_QUEUE.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
+  }
+}
+
+/** The API and dashboard shape of an alert. */
+export function toAlertWire(row: AlertRow & { rule_name?: string | null }) {
+  return {
+    id: row.id,
+    alert_rule_id: row.alert_rule_id,
+    rule_name: row.rule_name ?? null,
+    service: row.service,
+    fingerprint: row.fingerprint,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    metric_value: row.metric_value,
+    peak_value: row.peak_value,
+    breach_count: row.breach_count,
+    reopen_count: row.reopen_count,
+    flapping: Boolean(row.flapping),
+    alert_severity: row.alert_severity,
+    status: row.status,
+    message: row.message,
+    observed_at: toIso(row.observed_at),
+    triggered_at: toIso(row.triggered_at),
+    acknowledged_at: toIso(row.acknowledged_at),
+    acknowledged_by: row.acknowledged_by,
+    resolved_at: toIso(row.resolved_at),
+    auto_resolved: Boolean(row.auto_resolved),
+    resolution_notes: row.resolution_notes,
+    escalation_step: row.escalation_step,
+    notifications_sent: row.notifications_sent,
+    notification_attempts: row.notification_attempts,
+  };
+}
+
+/** Firing and acknowledged alerts, newest first (the dashboard's alerts topic). */
+export async function activeAlerts(env: Env, limit = 500) {
+  const rows = await env.DB.prepare(
+    `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
+     WHERE a.status != 'resolved' ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
+  )
+    .bind(limit)
+    .all<AlertRow & { rule_name: string | null }>();
+  return rows.results.map(toAlertWire);
+}
+
+/** Publishes the active alerts to the live dashboard; a failure is logged (the next change publishes again). */
+export async function publishAlerts(env: Env): Promise<void> {
+  try {
+    await env.DASHBOARD_HUB.getByName("main").publish("alerts", await activeAlerts(env));
+  } catch (err) {
+    console.error("alerts publish failed", err);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Alerts: the active list, history with filters and cursor paging, one alert with its
+ * timeline, and acknowledge / resolve (carried out by the rule's Durable Object, which
+ * owns the alert's state; the caller is recorded as the actor).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { SEVERITIES } from "../core/rules/types";
+import { ApiError, notFound } from "../lib/errors";
+import { activeAlerts, type AlertRow, getAlert, toAlertWire } from "../lib/alerts";
+import type { Actor } from "../middleware/auth";
+import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
+import { iso, ServiceName } from "./fields";
+
+export const alerts = createApi();
+
+const STATUSES = ["firing", "acknowledged", "resolved"] as const;
+const MAX_PAGE = 500;
+
+const AlertOut = z
+  .object({
+    id: z.number().int(),
+    alert_rule_id: z.number().int(),
+    rule_name: z.string().nullable(),
+    service: z.string().nullable(),
+    fingerprint: z.string(),
+    labels: z.record(z.string(), z.string()),
+    metric_value: z.number().nullable(),
+    peak_value: z.number().nullable(),
+    breach_count: z.number().int(),
+    reopen_count: z.number().int(),
+    flapping: z.boolean(),
+    alert_severity: z.enum(SEVERITIES),
+    status: z.enum(STATUSES),
+    message: z.string(),
+    observed_at: z.string().nullable().openapi({ description: "When the breaching sample was taken" }),
+    triggered_at: z.string().nullable(),
+    acknowledged_at: z.string().nullable(),
+    acknowledged_by: z.number().int().nullable(),
+    resolved_at: z.string().nullable(),
+    auto_resolved: z.boolean(),
+    resolution_notes: z.string().nullable(),
+    escalation_step: z.number().int(),
+    notifications_sent: z.number().int(),
+    notification_attempts: z.number().int(),
+  })
+  .openapi("Alert");
+
+const TimelineEvent = z
+  .object({
+    type: z.string(),
+    at: z.string(),
+    actor: z.string().openapi({ description: '"engine", or "admin:<id>" for a person' }),
+    value: z.number().nullable(),
+    note: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi("AlertEvent");
+
+const Delivery = z
+  .object({
+    event: z.string(),
+    channel: z.string(),
+    recipient: z.string(),
+    status: z.string(),
+    idempotency_key: z.string(),
+    enqueued_at: z.string().openapi({ description: "When the engine put the job on the queue" }),
+    delivered_at: z.string().nullable(),
+  })
+  .openapi("AlertDelivery");
+
+const AlertList = z.object({ alerts: z.array(AlertOut), next_cursor: z.string().nullable() }).openapi("AlertList");
+
+const query = (name: string) => ({ param: { name, in: "query" as const } });
+
+// ---------------------------------------------------------------- lists
+
+alerts.openapi(
+  createRoute({
+    method: "get",
+    path: "/alerts/active",
+    tags: ["alerts"],
+    summary: "Firing and acknowledged alerts, newest first",
+    responses: { 200: jsonResponse(AlertList, "Open alerts"), ...commonErrors },
+  }),
+  async (c) => c.json({ alerts: (await activeAlerts(c.env)) as z.infer<typeof AlertOut>[], next_cursor: null }, 200),
+);
+
+/** Cursor of a history page: the last alert's triggered_at and id. */
+const Cursor = z
+  .string()
+  .regex(/^\d+\.\d+$/, "must be the next_cursor of a previous page")
+  .transform((v) => {
+    const [at, id] = v.split(".").map(Number);
+    return { at: at ?? 0, id: id ?? 0 };
+  });
+
+alerts.openapi(
+  createRoute({
+    method: "get",
+    path: "/alerts/history",
+    tags: ["alerts"],
+    summary: "Alerts by trigger time, newest first, with filters and cursor paging",
+    request: {
+      query: z.object({
+        rule_id: z.coerce.number().int().positive().optional().openapi(query("rule_id")),
+        service: ServiceName.optional().openapi(query("service")),
+        severity: z.enum(SEVERITIES).optional().openapi(query("severity")),
+        status: z.enum(STATUSES).optional().openapi(query("status")),
+        from: Instant.optional().openapi({ ...query("from"), description: "triggered at or after" }),
+        to: Instant.optional().openapi({ ...query("to"), description: "triggered before" }),
+        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(query("limit")),
+        cursor: Cursor.optional().openapi({ ...query("cursor"), type: "string" }),
+      }),
+    },
+    responses: { 200: jsonResponse(AlertList, "A page of alerts"), ...commonErrors },
+  }),
+  async (c) => {
+    const q = c.req.valid("query");
+    if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
+      throw new ApiError(400, "from must be before to.", { details: [{ field: "from", reason: "must be before to" }] });
+    }
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (clause: string, ...values: (string | number)[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (q.rule_id !== undefined) add("a.alert_rule_id = ?", q.rule_id);
+    if (q.service !== undefined) add("a.service = ?", q.service);
+    if (q.severity !== undefined) add("a.alert_severity = ?", q.severity);
+    if (q.status !== undefined) add("a.status = ?", q.status);
+    if (q.from !== undefined) add("a.triggered_at >= ?", q.from);
+    if (q.to !== undefined) add("a.triggered_at < ?", q.to);
+    if (q.cursor)
+      add("(a.triggered_at < ? OR (a.triggered_at = ? AND a.id < ?))", q.cursor.at, q.cursor.at, q.cursor.id);
+    const rows = await c.env.DB.prepare(
+      `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
+    )
+      .bind(...params, q.limit + 1)
+      .all<AlertRow & { rule_name: string | null }>();
+    const page = rows.results.slice(0, q.limit);
+    const last = page.at(-1);
+    return c.json(
+      {
+        alerts: page.map(toAlertWire) as z.infer<typeof AlertOut>[],
+        next_cursor: rows.results.length > q.limit && last ? `${last.triggered_at}.${last.id}` : null,
+      },
+      200,
+    );
+  },
+);
+
+// ---------------------------------------------------------------- one alert
+
+async function alertWithRule(env: Env, id: number) {
+  const row = await env.DB.prepare(
+    `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id WHERE a.id = ?`,
+  )
+    .bind(id)
+    .first<AlertRow & { rule_name: string | null }>();
+  if (!row) throw notFound(`Alert ${id}`);
+  return row;
+}
+
+alerts.openapi(
+  createRoute({
+    method: "get",
+    path: "/alerts/{id}",
+    tags: ["alerts"],
+    summary: "One alert with its timeline (every transition and notification decision) and its notification jobs",
+    request: { params: IdParams },
+    responses: {
+      200: jsonResponse(
+        AlertOut.extend({ timeline: z.array(TimelineEvent), notifications: z.array(Delivery) }),
+        "The alert",
+      ),
+      ...commonErrors,
+      ...notFoundError,
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const row = await alertWithRule(c.env, id);
+    const events = await c.env.DB.prepare(
+      "SELECT type, at, actor, value, note, details FROM alert_events WHERE alert_id = ? ORDER BY at, id",
+    )
+      .bind(id)
+      .all<{
+        type: string;
+        at: number;
+        actor: string;
+        value: number | null;
+        note: string | null;
+        details: string | null;
+      }>();
+    const timeline = events.results.map((e) => ({
+      type: e.type,
+      at: iso(e.at),
+      actor: e.actor,
+      value: e.value,
+      note: e.note,
+      details: e.details ? (JSON.parse(e.details) as Record<string, unknown>) : null,
+    }));
+    const deliveries = await c.env.DB.prepare(
+      `SELECT event, channel, recipient, status, idempotency_key, enqueued_at, delivered_at
+       FROM notification_deliveries WHERE alert_id = ? ORDER BY enqueued_at, id`,
+    )
+      .bind(id)
+      .all<{
+        event: string;
+        channel: string;
+        recipient: string;
+        status: string;
+        idempotency_key: string;
+        enqueued_at: number;
+        delivered_at: number | null;
+      }>();
+    const notifications = deliveries.results.map((d) => ({
+      ...d,
+      enqueued_at: iso(d.enqueued_at),
+      delivered_at: d.delivered_at === null ? null : iso(d.delivered_at),
+    }));
+    return c.json({ ...(toAlertWire(row) as z.infer<typeof AlertOut>), timeline, notifications }, 200);
+  },
+);
+
+// ---------------------------------------------------------------- acknowledge / resolve
+
+const ActionBody = z
+  .object({ note: z.string().trim().max(2000).optional().openapi({ example: "Restarted the Celery workers" }) })
+  .strict()
+  .openapi("AlertActionInput");
+
+/** Hands the action to the rule's object; 409 when the alert is already resolved. */
+async function act(
+  c: Context<{ Bindings: Env; Variables: { actor: Actor } }>,
+  id: number,
+  action: "acknowledge" | "resolve",
+  note?: string,
+) {
+  const row = await getAlert(c.env, id);
+  if (!row) throw notFound(`Alert ${id}`);
+  if (row.status === "resolved") throw new ApiError(409, `Alert ${id} is already resolved.`);
+  const by = `admin:${c.get("actor").adminId}`;
+  const stub = c.env.ALERT_RULE.getByName(String(row.alert_rule_id));
+  const done =
+    action === "acknowledge" ? await stub.acknowledgeAlert(id, by, note) : await stub.resolveAlert(id, by, note);
+  if (!done) {
+    // The rule's object no longer tracks this alert (the rule was reset): record the action on the row.
+    const now = Date.now();
+    const update =
+      action === "acknowledge"
+        ? c.env.DB.prepare(
+            "UPDATE alert_history SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND status = 'firing'",
+          ).bind(now, c.get("actor").adminId, id)
+        : c.env.DB.prepare(
+            "UPDATE alert_history SET status = 'resolved', resolved_at = ?, auto_resolved = 0, resolution_notes = ? WHERE id = ? AND status != 'resolved'",
+          ).bind(now, note ?? null, id);
+    const event = c.env.DB.prepare(
+      "INSERT INTO alert_events (alert_id, at, type, actor, note) VALUES (?, ?, ?, ?, ?)",
+    ).bind(id, now, action === "acknowledge" ? "acknowledged" : "resolved", by, note ?? null);
+    await c.env.DB.batch([update, event]);
+  }
+  return toAlertWire(await alertWithRule(c.env, id)) as z.infer<typeof AlertOut>;
+}
+
+for (const action of ["acknowledge", "resolve"] as const) {
+  alerts.openapi(
+    createRoute({
+      method: "post",
+      path: `/alerts/{id}/${action}`,
+      tags: ["alerts"],
+      summary:
+        action === "acknowledge"
+          ? "Acknowledge an alert: stops its escalation; the caller is recorded"
+          : "Resolve an alert by hand, with notes",
+      request: { params: IdParams, ...jsonBody(ActionBody) },
+      responses: {
+        200: jsonResponse(AlertOut, "The alert after the action"),
+        409: jsonResponse(z.object({ error: z.string(), message: z.string() }), "Already resolved"),
+        ...commonErrors,
+        ...notFoundError,
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { note } = c.req.valid("json");
+      return c.json(await act(c, id, action, note), 200);
+    },
+  );
+}
