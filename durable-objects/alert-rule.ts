@@ -8,6 +8,7 @@
  * its alarm to the next deadline, so timers fire without new samples.
  */
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { type NotifyEvent, planJobs } from "../worker/core/alerts/jobs";
 import {
   acknowledge,
@@ -53,6 +54,9 @@ import {
   snapshotOf,
   type TimelineEntry,
 } from "../worker/lib/alerts";
+import { getDb } from "../worker/db/client";
+import { rowToRule } from "../worker/db/rules";
+import { alertRules } from "../worker/db/schema";
 import { familyStub, seriesIndex } from "../worker/lib/series";
 
 /** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
@@ -145,11 +149,10 @@ export class AlertRule extends DurableObject<Env> {
    * being evaluated: its open alerts are resolved with a note saying why.
    */
   configure(rule: Rule | null, reason: StopReason = "disabled"): Promise<void> {
-    return this.exclusive(() => this.doConfigure(rule, reason));
+    return this.exclusive(() => this.doConfigure(rule, reason, Date.now()));
   }
 
-  private async doConfigure(rule: Rule | null, reason: StopReason): Promise<void> {
-    const now = Date.now();
+  private async doConfigure(rule: Rule | null, reason: StopReason, now: number): Promise<void> {
     const sql = this.ctx.storage.sql;
     if (!rule) {
       await this.closeAll(now, reason === "deleted" ? "rule deleted" : "rule disabled");
@@ -182,12 +185,30 @@ export class AlertRule extends DurableObject<Env> {
 
   /** Samples just stored by a family; those the rule reads are buffered and evaluated at once. */
   observe(samples: Sample[]): Promise<void> {
-    const rule = this.rule;
-    if (!rule || evaluatedBySeries(rule)) return Promise.resolve();
-    const mine = samples.filter((s) => matchesRule(rule, s));
-    if (!mine.length) return Promise.resolve();
-    this.buffer(mine);
-    return this.exclusive(() => this.evaluate(Date.now()));
+    return this.exclusive(async () => {
+      if (!this.rule) await this.resync(Date.now());
+      const rule = this.rule;
+      if (!rule || evaluatedBySeries(rule)) return;
+      const mine = samples.filter((s) => matchesRule(rule, s));
+      if (!mine.length) return;
+      this.buffer(mine);
+      await this.evaluate(Date.now());
+    });
+  }
+
+  /**
+   * Brings the definition in line with D1 (the source of truth), e.g. when the API's
+   * configure call after a write failed. Returns whether the rule is active.
+   */
+  private async resync(now: number): Promise<boolean> {
+    const id = Number(this.ctx.id.name ?? this.rule?.id);
+    if (!Number.isInteger(id) || id <= 0) return this.rule !== null;
+    const [row] = await getDb(this.env.DB).select().from(alertRules).where(eq(alertRules.id, id));
+    const current = row && row.isActive ? rowToRule(row) : null;
+    if (JSON.stringify(current) === JSON.stringify(this.rule)) return current !== null;
+    console.warn(`rule ${id}: definition re-read from D1`);
+    await this.doConfigure(current, row ? "disabled" : "deleted", now);
+    return current !== null;
   }
 
   /** Acknowledges an open alert of this rule; false when it is not open here. */
@@ -249,7 +270,11 @@ export class AlertRule extends DurableObject<Env> {
     const now = Date.now();
     if (!this.rule) return;
     try {
-      if (now - this.refreshedAt >= REFRESH_MS) await this.refresh(now);
+      if (now - this.refreshedAt >= REFRESH_MS) {
+        // The definition is re-read too: a write whose configure call failed is caught up here.
+        if (!(await this.resync(now))) return;
+        await this.refresh(now);
+      }
       await this.evaluate(now);
     } catch (err) {
       // Never throw out of alarm(): log, and try again at the backstop.
@@ -281,6 +306,7 @@ export class AlertRule extends DurableObject<Env> {
   /** Evaluations a family pushed (its series' condition changed): applied at once. */
   evaluated(evaluations: FingerprintEvaluation[]): Promise<void> {
     return this.exclusive(async () => {
+      if (!this.rule) await this.resync(Date.now());
       const rule = this.rule;
       if (!rule || !evaluatedBySeries(rule)) return;
       const mine = evaluations.filter((e) => selectsSeries(rule, e.service, e.labels));

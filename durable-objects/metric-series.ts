@@ -53,8 +53,6 @@ const RAW_ROWS_PER_INSERT = 33;
 const INDEX_CHUNK = 1_000;
 /** How long the list of rules reading this family is trusted; rule writes also clear it. */
 const RULES_TTL_MS = 60_000;
-/** An unchanged condition is sent to its rule again after this long (fresh values for the alert). */
-const PUSH_REFRESH_MS = 15_000;
 
 const UPSERT_PREFIX = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) VALUES `;
 const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_start) DO UPDATE SET ${ROW_COLUMNS.filter(
@@ -174,7 +172,7 @@ export class MetricSeries extends DurableObject<Env> {
    * caller. Rules on this metric alone (threshold, heartbeat, anomaly) are evaluated here,
    * with the same core code their AlertRule uses: a breach reaches its rule as soon as it
    * is stored, and a healthy busy series does not call its rules on every write (a steady
-   * clear condition is sent on change, or every PUSH_REFRESH_MS). Ratio and absence
+   * clear condition is sent when it changes). Ratio and absence
    * rules get the samples. A rule that misses a push repairs itself from this store.
    */
   private async tellRules(samples: Sample[], now: number): Promise<void> {
@@ -232,10 +230,9 @@ export class MetricSeries extends DurableObject<Env> {
     let byFingerprint = this.sent.get(ruleId);
     if (!byFingerprint) this.sent.set(ruleId, (byFingerprint = new Map()));
     const last = byFingerprint.get(e.fingerprint);
-    // Breaching evaluations always go (the open alert counts them and tracks its peak);
-    // a steady clear condition is news only when it changes, or after PUSH_REFRESH_MS.
-    const steady = last && last.breached === e.breached && last.cleared === e.cleared;
-    if (steady && !e.breached && now - last.at < PUSH_REFRESH_MS) return false;
+    // Breaching evaluations always go (the open alert counts them and tracks its peak); a
+    // steady clear condition is news only when it changes (the rule also pulls every minute).
+    if (last && !e.breached && last.breached === e.breached && last.cleared === e.cleared) return false;
     byFingerprint.set(e.fingerprint, { breached: e.breached, cleared: e.cleared, at: now });
     return true;
   }

@@ -361,6 +361,20 @@ describe("lifecycle", () => {
     expect((await alertsOf(ruleId))[0]).toMatchObject({ auto_resolved: 0, resolution_notes: "pool resized" });
   });
 
+  it("catches up from D1 when the configure call after a rule write was lost", async () => {
+    const metric = fresh("lost_configure");
+    const ruleId = await createRule({ rule_name: "Lost", metric_name: metric, service: "api", threshold_value: 1 });
+    // As if the API's configure call had failed: the object knows nothing of the rule.
+    await runInDurableObject(stub(ruleId), async (instance, state) => {
+      state.storage.sql.exec("UPDATE config SET rule = NULL");
+      (instance as unknown as { rule: null }).rule = null;
+    });
+    expect(await stub(ruleId).definition()).toBeNull();
+    await push(metric, "api", 5);
+    await waitFor(async () => (await alertsOf(ruleId)).length === 1);
+    expect(await stub(ruleId).definition()).toMatchObject({ id: ruleId, metricName: metric });
+  });
+
   it("resolves open alerts with a note when the rule is deleted, and keeps their history", async () => {
     const metric = fresh("redis_mem");
     const ruleId = await createRule({
