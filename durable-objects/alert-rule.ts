@@ -75,6 +75,7 @@ interface FingerprintRow extends Record<string, SqlStorageValue> {
   escalation: string | null;
   held: string | null;
   synced_at: number;
+  pending_at: number | null;
 }
 
 /** A notification waiting for a silence or an inhibition to end. */
@@ -94,6 +95,8 @@ interface Fingerprint {
   escalation: EscalationProgress | null;
   held: HeldNotification[];
   syncedAt: number;
+  /** When the current breach went pending (for the timeline once it fires). */
+  pendingAt: number | null;
 }
 
 /** What configure is told when a rule stops being evaluated. */
@@ -129,7 +132,7 @@ export class AlertRule extends DurableObject<Env> {
         ts INTEGER NOT NULL, value REAL NOT NULL, message TEXT, PRIMARY KEY (series_key, ts)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS fingerprints (
         fingerprint TEXT PRIMARY KEY, service TEXT NOT NULL, labels TEXT NOT NULL, state TEXT NOT NULL,
-        alert_id INTEGER, escalation TEXT, held TEXT, synced_at INTEGER NOT NULL DEFAULT 0);
+        alert_id INTEGER, escalation TEXT, held TEXT, synced_at INTEGER NOT NULL DEFAULT 0, pending_at INTEGER);
       CREATE TABLE IF NOT EXISTS notify_log (at INTEGER NOT NULL);
     `);
     const row = sql
@@ -367,6 +370,7 @@ export class AlertRule extends DurableObject<Env> {
           escalation: null,
           held: [],
           syncedAt: 0,
+          pendingAt: null,
         };
         known.set(ev.fingerprint, fp);
       }
@@ -505,7 +509,10 @@ export class AlertRule extends DurableObject<Env> {
     for (const e of events) {
       switch (e.type) {
         case "pending":
+          fp.pendingAt = e.at;
+          break;
         case "pending_cleared":
+          fp.pendingAt = null;
           break;
         case "fired": {
           if (!rule) break;
@@ -522,7 +529,11 @@ export class AlertRule extends DurableObject<Env> {
           });
           fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
           fp.held = [];
-          await this.write(fp, {}, [{ type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
+          // The timeline starts where the breach did: its pending time, when for_seconds applied.
+          const pending: TimelineEntry[] =
+            fp.pendingAt !== null ? [{ type: "pending", at: fp.pendingAt, value: null }] : [];
+          fp.pendingAt = null;
+          await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
           await this.notify(fp, "firing", "firing", 0, now);
           changed = true;
           break;
@@ -814,13 +825,14 @@ export class AlertRule extends DurableObject<Env> {
         escalation: r.escalation ? (JSON.parse(r.escalation) as EscalationProgress) : null,
         held: r.held ? (JSON.parse(r.held) as HeldNotification[]) : [],
         syncedAt: r.synced_at,
+        pendingAt: r.pending_at,
       }));
   }
 
   private save(fp: Fingerprint): void {
     this.ctx.storage.sql.exec(
-      `INSERT OR REPLACE INTO fingerprints (fingerprint, service, labels, state, alert_id, escalation, held, synced_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO fingerprints (fingerprint, service, labels, state, alert_id, escalation, held, synced_at, pending_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       fp.fingerprint,
       fp.service,
       JSON.stringify(fp.labels),
@@ -829,6 +841,7 @@ export class AlertRule extends DurableObject<Env> {
       fp.escalation ? JSON.stringify(fp.escalation) : null,
       fp.held.length ? JSON.stringify(fp.held) : null,
       fp.syncedAt,
+      fp.pendingAt,
     );
   }
 

@@ -212,6 +212,7 @@ describe("timers on the alarm", () => {
     const [alert] = await alertsOf(ruleId);
     expect(alert).toMatchObject({ status: "firing", observed_at: now });
     expect(alert?.triggered_at).toBeGreaterThanOrEqual(now + 60_000);
+    expect((await timelineOf(alert?.id ?? 0)).map((e) => e.type)).toEqual(["pending", "fired", "notified"]);
   });
 
   it("fires an absence rule when a series stops reporting", async () => {
@@ -301,6 +302,50 @@ describe("timers on the alarm", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await deliveriesOf(id)).toHaveLength(afterAck);
     expect((await timelineOf(id)).map((e) => e.type)).toContain("escalated");
+  });
+});
+
+describe("reminders and acknowledgement timeouts", () => {
+  it("reminds while unacknowledged, and escalates again when an acknowledgement times out", async () => {
+    const policy = await callJson<{ id: number }>("POST", `${BASE}/escalation-policies`, {
+      token: admin.token,
+      body: {
+        name: fresh("Reminding"),
+        steps: [{ after_minutes: 0, channels: ["email"], targets: { admin_ids: [admin.id] } }],
+        repeat_interval_minutes: 10,
+        ack_timeout_minutes: 30,
+      },
+    });
+    expect(policy.status).toBe(201);
+    const metric = fresh("celery_stuck");
+    const ruleId = await createRule({
+      rule_name: "Celery stuck",
+      metric_name: metric,
+      service: "celery",
+      threshold_value: 1,
+      escalation_policy_id: policy.body.id,
+    });
+    const now = Date.now();
+    await push(metric, "celery", 5, now);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const id = alert?.id ?? 0;
+    await waitFor(async () => (await deliveriesOf(id)).length === 1);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 10 * MINUTE + 1000);
+    await runDurableObjectAlarm(stub(ruleId));
+    await waitFor(async () => (await deliveriesOf(id)).some((d) => d.event === "reminder"));
+    expect((await timelineOf(id)).map((e) => e.type)).toContain("reminded");
+
+    const ack = await callJson("POST", `${BASE}/alerts/${id}/acknowledge`, { token: admin.token, body: {} });
+    expect(ack.status).toBe(200);
+    vi.setSystemTime(now + 41 * MINUTE);
+    await runDurableObjectAlarm(stub(ruleId));
+    expect((await alertsOf(ruleId))[0]?.status).toBe("firing");
+    expect((await timelineOf(id)).map((e) => e.type)).toContain("ack_timeout");
   });
 });
 
@@ -415,6 +460,92 @@ describe("silences", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await deliveriesOf(alert?.id ?? 0)).toEqual([]);
     expect(alert?.firing_notified).toBe(0);
+  });
+});
+
+describe("noise control", () => {
+  it("records notifications over max_alerts_per_hour as rate-limited, not sent", async () => {
+    const metric = fresh("limited");
+    const ruleId = await createRule({
+      rule_name: "Limited",
+      metric_name: metric,
+      threshold_value: 1,
+      max_alerts_per_hour: 1,
+    });
+    const now = Date.now();
+    await push(metric, "one", 5, now);
+    await waitFor(async () => (await alertsOf(ruleId)).length === 1);
+    await push(metric, "two", 5, now + 10);
+    const rows = await waitFor(async () => {
+      const r = await alertsOf(ruleId);
+      return r.length === 2 ? r : false;
+    });
+    const second = rows[1]?.id ?? 0;
+    await waitFor(async () => (await timelineOf(second)).some((e) => e.type === "rate_limited"));
+    expect(rows.map((r) => r.firing_notified)).toEqual([1, 0]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await deliveriesOf(second)).toEqual([]);
+  });
+
+  it("notifies a still-firing alert when its silence ends", async () => {
+    const metric = fresh("maintenance");
+    const name = fresh("Maint");
+    const now = Date.now();
+    await callJson("POST", `${BASE}/silences`, {
+      token: admin.token,
+      body: {
+        matchers: [{ name: "alertname", value: name }],
+        ends_at: new Date(now + 60_000).toISOString(),
+        comment: "deploy",
+      },
+    });
+    const ruleId = await createRule({ rule_name: name, metric_name: metric, service: "web", threshold_value: 1 });
+    await push(metric, "web", 5, now);
+    const [alert] = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length ? rows : false;
+    });
+    const id = alert?.id ?? 0;
+    await waitFor(async () => (await timelineOf(id)).some((e) => e.type === "silenced"));
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 61_000);
+    await runDurableObjectAlarm(stub(ruleId));
+    const deliveries = await waitFor(async () => {
+      const rows = await deliveriesOf(id);
+      return rows.length ? rows : false;
+    });
+    expect(deliveries.every((d) => d.event === "firing")).toBe(true);
+    expect((await timelineOf(id)).map((e) => e.type)).toEqual(["fired", "silenced", "notified"]);
+  });
+
+  it("shows a recurring silence as active only inside its window", async () => {
+    const always = await callJson<{ status: string }>("POST", `${BASE}/silences`, {
+      token: admin.token,
+      body: {
+        matchers: [{ name: "service", value: "nightly" }],
+        ends_at: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        recurrence: {
+          weekdays: [0, 1, 2, 3, 4, 5, 6],
+          start: "00:00",
+          duration_minutes: 1440,
+          timezone: "Asia/Taipei",
+        },
+        comment: "always",
+      },
+    });
+    expect(always.body.status).toBe("active");
+    const later = new Date(Date.now() + 3 * 3_600_000);
+    const hhmm = `${String(later.getUTCHours()).padStart(2, "0")}:${String(later.getUTCMinutes()).padStart(2, "0")}`;
+    const elsewhen = await callJson<{ status: string }>("POST", `${BASE}/silences`, {
+      token: admin.token,
+      body: {
+        matchers: [{ name: "service", value: "nightly" }],
+        ends_at: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+        recurrence: { weekdays: [0, 1, 2, 3, 4, 5, 6], start: hhmm, duration_minutes: 30, timezone: "UTC" },
+        comment: "in three hours",
+      },
+    });
+    expect(elsewhen.body.status).toBe("pending");
   });
 });
 

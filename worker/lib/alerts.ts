@@ -198,6 +198,42 @@ export async function recipientIds(
   return [...ids].sort((a, b) => a - b);
 }
 
+/** A stored silence (matchers and recurrence as stored, snake_case) as core reads it. */
+export function toCoreSilence(row: {
+  id: number;
+  matchers: unknown;
+  startsAt: number;
+  endsAt: number;
+  recurrence: unknown;
+}): Silence {
+  const matchers = (Array.isArray(row.matchers) ? row.matchers : []) as {
+    name: string;
+    value: string;
+    is_regex?: boolean;
+    is_equal?: boolean;
+  }[];
+  const rec = row.recurrence as {
+    weekdays: number[];
+    start: string;
+    duration_minutes: number;
+    timezone: string;
+  } | null;
+  return {
+    id: row.id,
+    matchers: matchers.map((m) => ({
+      name: m.name,
+      value: m.value,
+      isRegex: m.is_regex ?? false,
+      isEqual: m.is_equal ?? true,
+    })),
+    startsAt: row.startsAt,
+    endsAt: row.endsAt,
+    recurrence: rec
+      ? { weekdays: rec.weekdays, start: rec.start, durationMinutes: rec.duration_minutes, timezone: rec.timezone }
+      : null,
+  };
+}
+
 /** Silences that have not ended, as core reads them. */
 export async function loadSilences(env: Env, now: number): Promise<Silence[]> {
   const rows = await env.DB.prepare(
@@ -205,31 +241,15 @@ export async function loadSilences(env: Env, now: number): Promise<Silence[]> {
   )
     .bind(now)
     .all<{ id: number; matchers: string; starts_at: number; ends_at: number; recurrence: string | null }>();
-  return rows.results.map((r) => {
-    const matchers = JSON.parse(r.matchers) as {
-      name: string;
-      value: string;
-      is_regex?: boolean;
-      is_equal?: boolean;
-    }[];
-    const rec = r.recurrence
-      ? (JSON.parse(r.recurrence) as { weekdays: number[]; start: string; duration_minutes: number; timezone: string })
-      : null;
-    return {
+  return rows.results.map((r) =>
+    toCoreSilence({
       id: r.id,
-      matchers: matchers.map((m) => ({
-        name: m.name,
-        value: m.value,
-        isRegex: m.is_regex ?? false,
-        isEqual: m.is_equal ?? true,
-      })),
+      matchers: JSON.parse(r.matchers),
       startsAt: r.starts_at,
       endsAt: r.ends_at,
-      recurrence: rec
-        ? { weekdays: rec.weekdays, start: rec.start, durationMinutes: rec.duration_minutes, timezone: rec.timezone }
-        : null,
-    };
-  });
+      recurrence: r.recurrence ? JSON.parse(r.recurrence) : null,
+    }),
+  );
 }
 
 /** Health of every service, for dependencies. */

@@ -2,6 +2,8 @@
  * Silences: label matchers and a time window during which matching alerts
  * stay quiet. The author is the caller; status is derived from the clock.
  */
+import { activeAt } from "../core/alerts/silence";
+import { toCoreSilence } from "../lib/alerts";
 import { z } from "@hono/zod-openapi";
 import { silences as silenceTable } from "../db/schema";
 import { badRequest } from "../lib/errors";
@@ -129,7 +131,8 @@ export const silences = crudRoutes({
   }),
 });
 
+/** Active only while in effect: a recurring silence is pending between its windows. */
 function statusAt(row: SilenceRow, now: number): "pending" | "active" | "expired" {
-  if (now < row.startsAt) return "pending";
-  return now < row.endsAt ? "active" : "expired";
+  if (now >= row.endsAt) return "expired";
+  return activeAt(toCoreSilence(row), now) ? "active" : "pending";
 }
