@@ -16,6 +16,7 @@ import {
   launchProduct,
   load,
   printTable,
+  runBench,
   sleep,
   statusText,
 } from "./lib/bench.mjs";
@@ -275,14 +276,7 @@ async function main() {
   } finally {
     await product.stop();
   }
-  if (failures.length) {
-    console.error("\nFAILED:");
-    for (const f of failures) console.error(`  ✗ ${f}`);
-    process.exitCode = 1;
-  }
+  return failures;
 }
 
-main().catch((err) => {
-  console.error(`bench:alert: ${err.message}`);
-  process.exit(1);
-});
+runBench("bench:alert", main);

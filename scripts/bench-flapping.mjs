@@ -7,7 +7,7 @@
 // fires; the target is its firing job enqueued at most 100 ms after t0 + 10 s.
 // Exits non-zero on errors (API errors, alerts or jobs never appearing), not on a missed target.
 import "./check-node.mjs";
-import { api, createIngestKey, launchProduct, printTable, sleep } from "./lib/bench.mjs";
+import { api, createIngestKey, launchProduct, printTable, runBench, sleep } from "./lib/bench.mjs";
 
 const EPISODES = 13;
 const HIGH = 100;
@@ -187,14 +187,7 @@ async function main() {
   } finally {
     await product.stop();
   }
-  if (failures.length) {
-    console.error("\nFAILED:");
-    for (const f of failures) console.error(`  ✗ ${f}`);
-    process.exitCode = 1;
-  }
+  return failures;
 }
 
-main().catch((err) => {
-  console.error(`bench:flapping: ${err.message}`);
-  process.exit(1);
-});
+runBench("bench:flapping", main);

@@ -121,3 +121,22 @@ export function printTable(rows, leftAligned = (i) => i === 0) {
     if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
   }
 }
+
+/**
+ * Runs a benchmark's `main`, which resolves to the failures it found (not missed targets):
+ * they are listed and the exit code is 1. An error ends the run with one line.
+ */
+export function runBench(name, main) {
+  main().then(
+    (failures = []) => {
+      if (!failures.length) return;
+      console.error("\nFAILED:");
+      for (const f of failures) console.error(`  ✗ ${f}`);
+      process.exitCode = 1;
+    },
+    (err) => {
+      console.error(`${name}: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -84,6 +84,15 @@ const timelineOf = async (alertId: number) =>
 
 const stub = (ruleId: number) => env.ALERT_RULE.getByName(String(ruleId));
 
+/** The rule's first alert, once it exists. */
+async function firstAlert(ruleId: number): Promise<AlertRow> {
+  const rows = await waitFor(async () => {
+    const r = await alertsOf(ruleId);
+    return r.length ? r : false;
+  });
+  return rows[0] as AlertRow;
+}
+
 const waitFor = <T>(fn: () => Promise<T | false | undefined | null>, timeout = 5000) =>
   vi.waitUntil(fn, { timeout, interval: 20 }) as Promise<T>;
 
@@ -98,10 +107,7 @@ describe("a threshold breach", () => {
     });
     const ts = Date.now();
     await push(metric, "shop", 25, ts);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     expect(alert).toMatchObject({ status: "firing", observed_at: ts, metric_value: 25, firing_notified: 1 });
     expect((alert?.triggered_at ?? 0) - ts).toBeGreaterThanOrEqual(0);
     expect((alert?.triggered_at ?? 0) - ts).toBeLessThan(1000);
@@ -258,10 +264,7 @@ describe("timers on the alarm", () => {
     });
     const now = Date.now();
     await push(metric, "ecpay", 9, now);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const id = alert?.id ?? 0;
     const first = await waitFor(async () => {
       const rows = await deliveriesOf(id);
@@ -327,10 +330,7 @@ describe("reminders and acknowledgement timeouts", () => {
     });
     const now = Date.now();
     await push(metric, "celery", 5, now);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const id = alert?.id ?? 0;
     await waitFor(async () => (await deliveriesOf(id)).length === 1);
 
@@ -383,10 +383,7 @@ describe("lifecycle", () => {
       threshold_value: 90,
     });
     await push(metric, "db", 99);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const before = await stub(ruleId).fingerprints();
     await runInDurableObject(stub(ruleId), (_instance, state) => {
       try {
@@ -452,10 +449,7 @@ describe("silences", () => {
     expect(silence.status).toBe(201);
     const ruleId = await createRule({ rule_name: name, metric_name: metric, service: "email", threshold_value: 1 });
     await push(metric, "email", 5);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     await waitFor(async () => (await timelineOf(alert?.id ?? 0)).some((e) => e.type === "silenced"));
     await new Promise((r) => setTimeout(r, 300));
     expect(await deliveriesOf(alert?.id ?? 0)).toEqual([]);
@@ -501,10 +495,7 @@ describe("noise control", () => {
     });
     const ruleId = await createRule({ rule_name: name, metric_name: metric, service: "web", threshold_value: 1 });
     await push(metric, "web", 5, now);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const id = alert?.id ?? 0;
     await waitFor(async () => (await timelineOf(id)).some((e) => e.type === "silenced"));
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -557,10 +548,7 @@ describe("acknowledge and resolve API", () => {
     const metric = fresh("disk");
     const ruleId = await createRule({ rule_name: "Disk", metric_name: metric, service: "db", threshold_value: 1 });
     await push(metric, "db", 2);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const path = `${BASE}/alerts/${alert?.id}`;
     expect((await callJson("POST", `${path}/acknowledge`, { token: viewer.token, body: {} })).status).toBe(403);
     expect((await callJson("POST", `${path}/resolve`, { token: admin.token, body: { note: "fixed" } })).status).toBe(
@@ -619,10 +607,7 @@ describe("notifications outbox", () => {
     const metric = fresh("outbox");
     const ruleId = await createRule({ rule_name: "Outbox", metric_name: metric, service: "x", threshold_value: 1 });
     await push(metric, "x", 2);
-    const [alert] = await waitFor(async () => {
-      const rows = await alertsOf(ruleId);
-      return rows.length ? rows : false;
-    });
+    const alert = await firstAlert(ruleId);
     const id = alert?.id ?? 0;
     const job = {
       idempotencyKey: `alert:${id}|test|step:0|admin:${admin.id}|email`,
