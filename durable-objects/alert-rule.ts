@@ -789,18 +789,14 @@ export class AlertRule extends DurableObject<Env> {
 
   /** Resolves every open alert (rule disabled or deleted). */
   private async closeAll(now: number, note: string): Promise<void> {
+    const rule = this.rule;
     for (const fp of this.loadAll()) {
-      if (fp.state.alert && fp.state.resolvedAt === null) {
-        const result = resolveManually(fp.state, now, "engine", note);
-        fp.state = result.state;
-        await this.apply(fp, result.events, now);
-        // The resolve of a notified alert goes out now, not after the usual settle delay.
-        const notice = tick(fp.state, fp.state.resolveNoticeDue ?? now, this.config(this.rule ?? ({} as Rule)));
-        await this.apply(
-          fp,
-          notice.events.filter((e) => e.type === "resolve_notice"),
-          now,
-        );
+      if (rule && fp.state.alert && fp.state.resolvedAt === null) {
+        // A manual resolve announces at once: its notice is due now, and goes with this tick.
+        const resolved = resolveManually(fp.state, now, "engine", note);
+        const noticed = tick(resolved.state, now, this.config(rule));
+        fp.state = noticed.state;
+        await this.apply(fp, [...resolved.events, ...noticed.events], now);
       }
       this.forget(fp);
     }

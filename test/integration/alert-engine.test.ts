@@ -430,6 +430,8 @@ describe("lifecycle", () => {
     expect((await callJson("DELETE", `${BASE}/rules/${ruleId}`, { token: admin.token })).status).toBe(204);
     const [alert] = await alertsOf(ruleId);
     expect(alert).toMatchObject({ status: "resolved", resolution_notes: "rule deleted" });
+    // Whoever was told it fired is told it resolved, at once.
+    await waitFor(async () => (await deliveriesOf(alert?.id ?? 0)).some((d) => d.event === "resolved"));
     expect(await stub(ruleId).definition()).toBeNull();
   });
 });
