@@ -61,6 +61,8 @@ import { familyStub, seriesIndex } from "../worker/lib/series";
 
 /** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
 export const BACKSTOP_MS = 60_000;
+/** Rules the families evaluate hear of every change at once; their pull is only a safety net. */
+export const SERIES_BACKSTOP_MS = 5 * 60_000;
 /** The buffer is reloaded from the series store this often, repairing any missed push. */
 export const REFRESH_MS = 10 * 60_000;
 /** Dedup updates (last and peak value, count) reach D1 at most this often per alert. */
@@ -850,7 +852,7 @@ export class AlertRule extends DurableObject<Env> {
     const rule = this.rule;
     if (!rule) return;
     const cfg = this.config(rule);
-    const times: number[] = [now + BACKSTOP_MS];
+    const times: number[] = [now + (evaluatedBySeries(rule) ? SERIES_BACKSTOP_MS : BACKSTOP_MS)];
     for (const fp of this.loadAll()) {
       const d = nextDeadline(fp.state, cfg);
       if (d !== null) times.push(d);

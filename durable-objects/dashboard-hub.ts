@@ -13,7 +13,11 @@ import {
   type ServerMessage,
   type Topic,
 } from "../worker/core/protocol/dashboard";
+import { activeAlerts } from "../worker/lib/alerts";
 import { seriesIndex, toSampleWire } from "../worker/lib/series";
+
+/** Changes of the active alerts are gathered this long before one publish. */
+export const ALERTS_DELAY_MS = 250;
 
 type State = Partial<Record<Topic, unknown>>;
 
@@ -55,6 +59,24 @@ export class DashboardHub extends DurableObject<Env> {
       }
     }
     return seq;
+  }
+
+  /**
+   * The active alerts changed: they are read once and published within ALERTS_DELAY_MS,
+   * however many rules changed meanwhile (a fleet-wide outage resolves hundreds at once).
+   */
+  async alertsChanged(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) !== null) return;
+    await this.ctx.storage.setAlarm(Date.now() + ALERTS_DELAY_MS);
+  }
+
+  override async alarm(): Promise<void> {
+    try {
+      await this.publish("alerts", await activeAlerts(this.env));
+    } catch (err) {
+      console.error("alerts publish failed; retrying", err);
+      await this.ctx.storage.setAlarm(Date.now() + ALERTS_DELAY_MS);
+    }
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {

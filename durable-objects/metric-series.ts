@@ -136,7 +136,7 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
     if (!fresh.length) return 0;
-    const earliest = this.ctx.storage.transactionSync(() => this.store(fresh));
+    const { earliest, latest } = this.ctx.storage.transactionSync(() => this.store(fresh));
     // Nothing was left to prune at the last prune: these samples expire some day.
     if (this.pruneAt === null) this.pruneAt = undefined;
     const wake = nextWakeAt({
@@ -163,7 +163,7 @@ export class MetricSeries extends DurableObject<Env> {
       // The samples are stored; the long-range copy is best effort.
       console.error("analytics engine write failed", err);
     }
-    await this.tellRules(fresh, now);
+    await this.tellRules(fresh, latest, now);
     return fresh.length;
   }
 
@@ -175,7 +175,7 @@ export class MetricSeries extends DurableObject<Env> {
    * clear condition is sent when it changes). Ratio and absence
    * rules get the samples. A rule that misses a push repairs itself from this store.
    */
-  private async tellRules(samples: Sample[], now: number): Promise<void> {
+  private async tellRules(samples: Sample[], latest: ReadonlyMap<string, Sample>, now: number): Promise<void> {
     const rules = await this.rulesReadingThis(now);
     if (!rules.length) return;
     const calls: Promise<unknown>[] = [];
@@ -188,7 +188,7 @@ export class MetricSeries extends DurableObject<Env> {
         continue;
       }
       const keys = new Set(mine.map((s) => seriesKey(s.metric, s.service, s.labels)));
-      const changed = this.evaluateRule(rule, now, keys).filter((e) => this.changedSinceSent(rule.id, e, now));
+      const changed = this.evaluateRule(rule, now, keys, latest).filter((e) => this.changedSinceSent(rule.id, e, now));
       if (changed.length) calls.push(stub.evaluated(changed));
     }
     if (!calls.length) return;
@@ -202,15 +202,23 @@ export class MetricSeries extends DurableObject<Env> {
   /**
    * A rule's evaluation over this family's series it selects (or only those in `keys`):
    * the window it looks back over, and always the newest sample, with its message.
+   * `latest` holds the series whose newest sample just changed: a rule reading only the
+   * newest sample has nothing new to judge in the others, and needs no read for these.
    */
-  evaluateRule(rule: Rule, now: number, keys?: ReadonlySet<string>): FingerprintEvaluation[] {
+  evaluateRule(
+    rule: Rule,
+    now: number,
+    keys?: ReadonlySet<string>,
+    latest?: ReadonlyMap<string, Sample>,
+  ): FingerprintEvaluation[] {
     const lookbackMs = lookbackSeconds(rule) * 1000;
     const windows: SeriesWindow[] = [];
-    for (const [key, id] of this.ids) {
-      if (keys && !keys.has(key)) continue;
-      const identity = this.identities.get(id);
+    for (const key of keys ?? this.ids.keys()) {
+      const id = this.ids.get(key);
+      const identity = id === undefined ? undefined : this.identities.get(id);
       if (!identity || !matchesRule(rule, identity)) continue;
-      const newest = this.latest(key);
+      if (lookbackMs === 0 && latest && !latest.has(key)) continue;
+      const newest = latest?.get(key) ?? this.latest(key);
       if (!newest) continue;
       const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : [];
       if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
@@ -354,8 +362,11 @@ export class MetricSeries extends DurableObject<Env> {
     return sample;
   }
 
-  /** Inserts raw rows, updates latest values and marks the minutes touched; returns the earliest. */
-  private store(samples: Sample[]): number {
+  /**
+   * Inserts raw rows, updates latest values and marks the minutes touched; returns the
+   * earliest minute, and the new latest sample of each series whose latest changed.
+   */
+  private store(samples: Sample[]): { earliest: number; latest: Map<string, Sample> } {
     const sql = this.ctx.storage.sql;
     const first = samples[0];
     if (!this.family && first) {
@@ -391,6 +402,7 @@ export class MetricSeries extends DurableObject<Env> {
       rows = 0;
     };
     let earliest = Number.POSITIVE_INFINITY;
+    const latest = new Map<string, Sample>();
     for (const [id, list] of bySeries) {
       let newest = list[0] as Sample;
       const minutes = new Set<number>();
@@ -400,15 +412,19 @@ export class MetricSeries extends DurableObject<Env> {
         if (s.ts >= newest.ts) newest = s;
         minutes.add(bucketStart(s.ts, 60));
       }
-      sql.exec(
-        `UPDATE series SET latest_ts = ?, latest_value = ?, latest_message = ?
-         WHERE id = ? AND (latest_ts IS NULL OR latest_ts <= ?)`,
-        newest.ts,
-        newest.value,
-        newest.message ?? null,
-        id,
-        newest.ts,
-      );
+      const updated = sql
+        .exec(
+          `UPDATE series SET latest_ts = ?, latest_value = ?, latest_message = ?
+           WHERE id = ? AND (latest_ts IS NULL OR latest_ts <= ?) RETURNING id`,
+          newest.ts,
+          newest.value,
+          newest.message ?? null,
+          id,
+          newest.ts,
+        )
+        .toArray().length;
+      const identity = this.identities.get(id);
+      if (updated && identity) latest.set(identity.seriesKey, { ...newest, labels: identity.labels });
       for (const minute of minutes) {
         earliest = Math.min(earliest, minute);
         sql.exec(
@@ -420,7 +436,7 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     if (rows) insertRows();
-    return earliest;
+    return { earliest, latest };
   }
 
   /**

@@ -231,7 +231,7 @@ export const PRUNE_SLACK_MS = HOUR_MS;
  * Latest values reach the SeriesIndex this long after they are stored: a busy series
  * store sends one index update per interval instead of one per write.
  */
-export const INDEX_DELAY_MS = 200;
+export const INDEX_DELAY_MS = 1_000;
 /** Wait after a failed index update. */
 export const INDEX_RETRY_MS = 1_000;
 

@@ -319,11 +319,11 @@ export async function activeAlerts(env: Env, limit = 500) {
   return rows.results.map(toAlertWire);
 }
 
-/** Publishes the active alerts to the live dashboard; a failure is logged (the next change publishes again). */
+/** Tells the live dashboard the active alerts changed (it publishes them shortly, coalesced); a failure is logged. */
 export async function publishAlerts(env: Env): Promise<void> {
   try {
-    await env.DASHBOARD_HUB.getByName("main").publish("alerts", await activeAlerts(env));
+    await env.DASHBOARD_HUB.getByName("main").alertsChanged();
   } catch (err) {
-    console.error("alerts publish failed", err);
+    console.error("alerts change not signalled", err);
   }
 }
