@@ -308,10 +308,14 @@ export function toAlertWire(row: AlertRow & { rule_name?: string | null }) {
   };
 }
 
+/** Alert rows (`a`) with their rule's name; the rule may have been deleted since. */
+export const ALERTS_WITH_RULE_NAME =
+  "SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id";
+
 /** Firing and acknowledged alerts, newest first (the dashboard's alerts topic). */
 export async function activeAlerts(env: Env, limit = 500) {
   const rows = await env.DB.prepare(
-    `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
+    `${ALERTS_WITH_RULE_NAME}
      WHERE a.status != 'resolved' ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
   )
     .bind(limit)

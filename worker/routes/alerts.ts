@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { SEVERITIES } from "../core/rules/types";
 import { ApiError, notFound } from "../lib/errors";
-import { activeAlerts, type AlertRow, getAlert, toAlertWire } from "../lib/alerts";
+import { ALERTS_WITH_RULE_NAME, activeAlerts, type AlertRow, getAlert, toAlertWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { iso, ServiceName } from "./fields";
@@ -135,7 +135,7 @@ alerts.openapi(
     if (q.cursor)
       add("(a.triggered_at < ? OR (a.triggered_at = ? AND a.id < ?))", q.cursor.at, q.cursor.at, q.cursor.id);
     const rows = await c.env.DB.prepare(
-      `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
+      `${ALERTS_WITH_RULE_NAME}
        ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
        ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
     )
@@ -156,9 +156,7 @@ alerts.openapi(
 // ---------------------------------------------------------------- one alert
 
 async function alertWithRule(env: Env, id: number) {
-  const row = await env.DB.prepare(
-    `SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id WHERE a.id = ?`,
-  )
+  const row = await env.DB.prepare(`${ALERTS_WITH_RULE_NAME} WHERE a.id = ?`)
     .bind(id)
     .first<AlertRow & { rule_name: string | null }>();
   if (!row) throw notFound(`Alert ${id}`);
