@@ -26,6 +26,7 @@ export default defineConfig({
                 ACCESS_TEAM_DOMAIN: `http://127.0.0.1:${inject<number>("sinkPort")}`,
                 ACCESS_AUD: "test-audience",
                 TEST_ACCESS_PRIVATE_JWK: inject<string>("accessPrivateJwk"),
+                SLACK_SIGNING_SECRET: "test-signing-secret",
               },
               queueConsumers: { notifications: { maxBatchTimeout: 0.05 } },
             },

@@ -21,6 +21,7 @@ import { preferences } from "./routes/preferences";
 import { rules } from "./routes/rules";
 import { session } from "./routes/session";
 import { silences } from "./routes/silences";
+import { slack } from "./routes/slack";
 import { tokens } from "./routes/tokens";
 import { users } from "./routes/users";
 
@@ -69,6 +70,9 @@ app.route("/api/admin", admin);
 // Collection: push ingest (scoped ingest keys) and heartbeat pings (the URL's key).
 app.route("/api", ingest);
 app.route("/api", heartbeat);
+
+// Slack's slash command and message buttons: public, each request signed by Slack.
+app.route("/slack", slack);
 
 // The demo shop exists only in demo mode (`npm start`).
 app.use("/demo/*", async (c, next) => {

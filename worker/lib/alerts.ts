@@ -6,6 +6,7 @@
 import type { AlertSnapshot, NotificationJob } from "../core/alerts/jobs";
 import type { Silence } from "../core/alerts/silence";
 import { toIso } from "../core/time";
+import { ApiError, notFound } from "./errors";
 import { readMonitorHealth } from "./health";
 
 export type AlertStatus = "firing" | "acknowledged" | "resolved";
@@ -145,6 +146,44 @@ export function alertStatements(
 
 export async function getAlert(env: Env, alertId: number): Promise<AlertRow | null> {
   return env.DB.prepare("SELECT * FROM alert_history WHERE id = ?").bind(alertId).first<AlertRow>();
+}
+
+/**
+ * Acknowledges or resolves an alert for an admin (`by` is "admin:<id>"): the rule's
+ * Durable Object, which owns the alert's state, carries it out. 404 for an unknown
+ * alert, 409 when it is already resolved.
+ */
+export async function actOnAlert(
+  env: Env,
+  alertId: number,
+  action: "acknowledge" | "resolve",
+  by: string,
+  note?: string,
+): Promise<void> {
+  const row = await getAlert(env, alertId);
+  if (!row) throw notFound(`Alert ${alertId}`);
+  if (row.status === "resolved") throw new ApiError(409, `Alert ${alertId} is already resolved.`);
+  const stub = env.ALERT_RULE.getByName(String(row.alert_rule_id));
+  const done =
+    action === "acknowledge"
+      ? await stub.acknowledgeAlert(alertId, by, note)
+      : await stub.resolveAlert(alertId, by, note);
+  if (done) return;
+  // The rule's object no longer tracks this alert (the rule was reset): record the action on the row.
+  const now = Date.now();
+  const adminId = /^admin:(\d+)$/.exec(by)?.[1];
+  const update =
+    action === "acknowledge"
+      ? env.DB.prepare(
+          "UPDATE alert_history SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND status = 'firing'",
+        ).bind(now, adminId === undefined ? null : Number(adminId), alertId)
+      : env.DB.prepare(
+          "UPDATE alert_history SET status = 'resolved', resolved_at = ?, auto_resolved = 0, resolution_notes = ? WHERE id = ? AND status != 'resolved'",
+        ).bind(now, note ?? null, alertId);
+  const event = env.DB.prepare(
+    "INSERT INTO alert_events (alert_id, at, type, actor, note) VALUES (?, ?, ?, ?, ?)",
+  ).bind(alertId, now, action === "acknowledge" ? "acknowledged" : "resolved", by, note ?? null);
+  await env.DB.batch([update, event]);
 }
 
 export function snapshotOf(row: AlertRow, ruleName: string, acknowledgedBy: string | null = null): AlertSnapshot {

@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { SEVERITIES } from "../core/rules/types";
 import { ApiError, notFound } from "../lib/errors";
-import { ALERTS_WITH_RULE_NAME, activeAlerts, type AlertRow, getAlert, toAlertWire } from "../lib/alerts";
+import { ALERTS_WITH_RULE_NAME, actOnAlert, activeAlerts, type AlertRow, toAlertWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { iso, ServiceName } from "./fields";
@@ -239,29 +239,7 @@ async function act(
   action: "acknowledge" | "resolve",
   note?: string,
 ) {
-  const row = await getAlert(c.env, id);
-  if (!row) throw notFound(`Alert ${id}`);
-  if (row.status === "resolved") throw new ApiError(409, `Alert ${id} is already resolved.`);
-  const by = `admin:${c.get("actor").adminId}`;
-  const stub = c.env.ALERT_RULE.getByName(String(row.alert_rule_id));
-  const done =
-    action === "acknowledge" ? await stub.acknowledgeAlert(id, by, note) : await stub.resolveAlert(id, by, note);
-  if (!done) {
-    // The rule's object no longer tracks this alert (the rule was reset): record the action on the row.
-    const now = Date.now();
-    const update =
-      action === "acknowledge"
-        ? c.env.DB.prepare(
-            "UPDATE alert_history SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND status = 'firing'",
-          ).bind(now, c.get("actor").adminId, id)
-        : c.env.DB.prepare(
-            "UPDATE alert_history SET status = 'resolved', resolved_at = ?, auto_resolved = 0, resolution_notes = ? WHERE id = ? AND status != 'resolved'",
-          ).bind(now, note ?? null, id);
-    const event = c.env.DB.prepare(
-      "INSERT INTO alert_events (alert_id, at, type, actor, note) VALUES (?, ?, ?, ?, ?)",
-    ).bind(id, now, action === "acknowledge" ? "acknowledged" : "resolved", by, note ?? null);
-    await c.env.DB.batch([update, event]);
-  }
+  await actOnAlert(c.env, id, action, `admin:${c.get("actor").adminId}`, note);
   return toAlertWire(await alertWithRule(c.env, id)) as z.infer<typeof AlertOut>;
 }
 

@@ -1,0 +1,204 @@
+/**
+ * Slack: the `/monitor` slash command (`POST /slack/commands`) and alert message
+ * buttons (`POST /slack/interactions`). Public routes: every request must carry
+ * Slack's v0 signature over the raw body under SLACK_SIGNING_SECRET, at most five
+ * minutes old. The Slack user acts as the admin whose notification preferences hold
+ * that Slack member id (Slack sends no email, so only a linked member id counts);
+ * viewers may only read the status. Answers are ephemeral messages, sent within
+ * Slack's three seconds; a refused or failed action is an answer too (HTTP 200).
+ */
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { type Role, roleAllows } from "../core/roles";
+import { HELP_TEXT, parseCommand, type SlackCommand } from "../core/slack/commands";
+import { type OpenAlert, STATUS_LIMIT, statusText } from "../core/slack/messages";
+import type { AppEnv } from "../env";
+import { ALERTS_WITH_RULE_NAME, actOnAlert, type AlertRow } from "../lib/alerts";
+import { ApiError } from "../lib/errors";
+import { verifySlackRequest } from "../lib/slack";
+import { createApi } from "./api";
+
+/** Slack's payloads are small; an interaction carries the message's blocks too. */
+export const SLACK_BODY_LIMIT = 64 * 1024;
+const HOUR_MS = 3_600_000;
+
+export const slack = createApi();
+
+slack.use(
+  "*",
+  bodyLimit({
+    maxSize: SLACK_BODY_LIMIT,
+    onError: () => {
+      throw new ApiError(413, `The body is larger than ${SLACK_BODY_LIMIT} bytes.`);
+    },
+  }),
+);
+
+const ephemeral = (c: Context<AppEnv>, text: string) => c.json({ response_type: "ephemeral", text }, 200);
+
+/** The raw body, once its signature is checked: 503 unconfigured, 401 unsigned, wrongly signed or stale. */
+async function verifiedBody(c: Context<AppEnv>): Promise<string> {
+  const secret = c.env.SLACK_SIGNING_SECRET;
+  if (!secret) {
+    throw new ApiError(503, "Slack is not configured: set the SLACK_SIGNING_SECRET secret.", {
+      code: "not_configured",
+    });
+  }
+  // Decoded by hand: the signature covers these exact bytes (and workerd warns on text() of a form).
+  const raw = new TextDecoder().decode(await c.req.arrayBuffer());
+  const ok = await verifySlackRequest(
+    secret,
+    c.req.header("x-slack-request-timestamp"),
+    c.req.header("x-slack-signature"),
+    raw,
+    Date.now(),
+  );
+  if (!ok) throw new ApiError(401, "The Slack signature is missing, wrong or too old.");
+  return raw;
+}
+
+interface SlackAdmin {
+  id: number;
+  role: Role;
+}
+
+/** The admin who linked this Slack member id; null when none did, or more than one (ambiguous). */
+async function adminForSlackUser(env: Env, memberId: string): Promise<SlackAdmin | null> {
+  if (!memberId) return null;
+  const rows = await env.DB.prepare(
+    `SELECT u.id, u.role FROM admin_notification_preferences p JOIN admin_users u ON u.id = p.admin_id
+     WHERE p.slack_member_id = ? ORDER BY u.id LIMIT 2`,
+  )
+    .bind(memberId)
+    .all<SlackAdmin>();
+  return rows.results.length === 1 ? (rows.results[0] ?? null) : null;
+}
+
+const UNLINKED =
+  "Your Slack account is not linked to an Edge Monitor admin. Add your Slack member id to your notification preferences in the dashboard.";
+const VIEWER_ONLY = "Viewers can only use `/monitor status` and `/monitor help`.";
+
+/** Runs an action for the admin; a refused action (unknown or resolved alert) becomes its message. */
+async function attempt(action: () => Promise<string>): Promise<string> {
+  try {
+    return await action();
+  } catch (err) {
+    if (err instanceof ApiError && err.status < 500) return err.message;
+    throw err;
+  }
+}
+
+const acknowledge = async (env: Env, admin: SlackAdmin, alertId: number) => {
+  await actOnAlert(env, alertId, "acknowledge", `admin:${admin.id}`, "via Slack");
+  return `Alert #${alertId} acknowledged.`;
+};
+
+const resolve = async (env: Env, admin: SlackAdmin, alertId: number, note: string | null) => {
+  await actOnAlert(env, alertId, "resolve", `admin:${admin.id}`, note ? `${note} (via Slack)` : "via Slack");
+  return `Alert #${alertId} resolved.`;
+};
+
+/** Silences every alert of the rule from now for `durationMs`. */
+async function silenceRule(env: Env, admin: SlackAdmin, ruleId: number, durationMs: number, label: string) {
+  const rule = await env.DB.prepare("SELECT rule_name FROM alert_rules WHERE id = ?")
+    .bind(ruleId)
+    .first<{ rule_name: string }>();
+  if (!rule) return `Rule ${ruleId} not found.`;
+  const now = Date.now();
+  const matchers = [{ name: "rule_id", value: String(ruleId), is_regex: false, is_equal: true }];
+  const row = await env.DB.prepare(
+    `INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment, recurrence)
+     VALUES (?, ?, ?, ?, ?, NULL) RETURNING id`,
+  )
+    .bind(JSON.stringify(matchers), now, now + durationMs, admin.id, `Silenced for ${label} via Slack`)
+    .first<{ id: number }>();
+  return `Rule "${rule.rule_name}" (${ruleId}) silenced for ${label} (silence ${row?.id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
+}
+
+async function status(env: Env): Promise<string> {
+  const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM alert_history WHERE status != 'resolved'").first<{
+    n: number;
+  }>();
+  const rows = await env.DB.prepare(
+    `${ALERTS_WITH_RULE_NAME} WHERE a.status != 'resolved' ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
+  )
+    .bind(STATUS_LIMIT)
+    .all<AlertRow & { rule_name: string | null }>();
+  const alerts: OpenAlert[] = rows.results.map((r) => ({
+    id: r.id,
+    ruleName: r.rule_name,
+    service: r.service,
+    status: r.status,
+    triggeredAt: r.triggered_at,
+  }));
+  return statusText(count?.n ?? 0, alerts);
+}
+
+async function runCommand(env: Env, admin: SlackAdmin, command: SlackCommand): Promise<string> {
+  switch (command.kind) {
+    case "help":
+      return HELP_TEXT;
+    case "error":
+      return command.message;
+    case "status":
+      return status(env);
+    default:
+      break;
+  }
+  if (!roleAllows(admin.role, "admin")) return VIEWER_ONLY;
+  switch (command.kind) {
+    case "ack":
+      return attempt(() => acknowledge(env, admin, command.alertId));
+    case "resolve":
+      return attempt(() => resolve(env, admin, command.alertId, command.note));
+    case "silence":
+      return silenceRule(env, admin, command.ruleId, command.durationMs, command.duration);
+  }
+}
+
+slack.post("/commands", async (c) => {
+  const form = new URLSearchParams(await verifiedBody(c));
+  const admin = await adminForSlackUser(c.env, form.get("user_id") ?? "");
+  if (!admin) return ephemeral(c, UNLINKED);
+  return ephemeral(c, await runCommand(c.env, admin, parseCommand(form.get("text") ?? "")));
+});
+
+/** The part of a `block_actions` payload the buttons use. */
+interface BlockActions {
+  type?: unknown;
+  user?: { id?: unknown };
+  actions?: { action_id?: unknown; value?: unknown }[];
+}
+
+slack.post("/interactions", async (c) => {
+  const form = new URLSearchParams(await verifiedBody(c));
+  let payload: BlockActions;
+  try {
+    payload = JSON.parse(form.get("payload") ?? "") as BlockActions;
+  } catch {
+    throw new ApiError(400, "The payload field is not JSON.");
+  }
+  if (payload?.type !== "block_actions") return ephemeral(c, "This interaction is not supported.");
+  const userId = typeof payload.user?.id === "string" ? payload.user.id : "";
+  const admin = await adminForSlackUser(c.env, userId);
+  if (!admin) return ephemeral(c, UNLINKED);
+  if (!roleAllows(admin.role, "admin")) return ephemeral(c, "Viewers cannot act on alerts.");
+  const action = payload.actions?.[0];
+  const alertId = typeof action?.value === "string" && /^\d{1,15}$/.test(action.value) ? Number(action.value) : 0;
+  if (!alertId) return ephemeral(c, "The button carries no alert id.");
+  switch (action?.action_id) {
+    case "ack":
+      return ephemeral(c, await attempt(() => acknowledge(c.env, admin, alertId)));
+    case "resolve":
+      return ephemeral(c, await attempt(() => resolve(c.env, admin, alertId, null)));
+    case "silence_1h": {
+      const alert = await c.env.DB.prepare("SELECT alert_rule_id FROM alert_history WHERE id = ?")
+        .bind(alertId)
+        .first<{ alert_rule_id: number }>();
+      if (!alert) return ephemeral(c, `Alert ${alertId} not found.`);
+      return ephemeral(c, await silenceRule(c.env, admin, alert.alert_rule_id, HOUR_MS, "1h"));
+    }
+    default:
+      return ephemeral(c, "Unknown button.");
+  }
+});
