@@ -1,0 +1,168 @@
+/**
+ * Email: Resend and Postmark HTTP APIs, and a raw RFC 5322 message for Cloudflare's
+ * send_email binding. Every channel sends the same subject, text and HTML.
+ */
+import type { NotificationJob } from "../alerts/jobs";
+import { classifyHttp, jsonField } from "./classify";
+import { base64, base64Bytes, fnv1a64, utf8Bytes } from "./encoding";
+import { details, oneLine, title } from "./text";
+import { type Channel, type Recipient, RenderError } from "./types";
+
+export const RESEND_BASE = "https://api.resend.com";
+export const POSTMARK_BASE = "https://api.postmarkapp.com";
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+
+/** Subject, text and HTML of a job's email; the HTML escapes all alert text. */
+export function emailContent(job: NotificationJob): EmailContent {
+  const subject = oneLine(title(job));
+  const rows = details(job);
+  const text = [job.alert.message, "", ...rows.map(([k, v]) => `${k}: ${v}`)].join("\n");
+  const html =
+    `<h2>${escapeHtml(subject)}</h2>\n<p>${escapeHtml(job.alert.message)}</p>\n<table>\n` +
+    rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>\n`).join("") +
+    "</table>";
+  return { subject, text, html };
+}
+
+function emailOf(to: Recipient): string {
+  if (!to.email) throw new RenderError(`admin ${to.adminId} has no email address`);
+  // An address with spaces or line breaks could inject headers into the MIME message.
+  if (/[\s<>]/.test(to.email)) throw new RenderError(`admin ${to.adminId} has an invalid email address`);
+  return to.email;
+}
+
+export interface ResendConfig {
+  baseUrl: string;
+  apiKey: string;
+  from: string;
+}
+
+export const resend: Channel<ResendConfig> = {
+  name: "email",
+  render(job, to, config) {
+    const { subject, text, html } = emailContent(job);
+    return {
+      url: `${config.baseUrl}/emails`,
+      method: "POST",
+      headers: { authorization: `Bearer ${config.apiKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ from: config.from, to: [emailOf(to)], subject, text, html }),
+    };
+  },
+  classify: (status, headers, body, config, now) =>
+    classifyHttp(status, headers, body, resend.secrets(config), now, jsonField(body, "id")),
+  secrets: (config) => [config.apiKey],
+};
+
+export interface PostmarkConfig {
+  baseUrl: string;
+  serverToken: string;
+  from: string;
+}
+
+export const postmark: Channel<PostmarkConfig> = {
+  name: "email",
+  render(job, to, config) {
+    const { subject, text, html } = emailContent(job);
+    return {
+      url: `${config.baseUrl}/email`,
+      method: "POST",
+      headers: {
+        "x-postmark-server-token": config.serverToken,
+        accept: "application/json",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ From: config.from, To: emailOf(to), Subject: subject, TextBody: text, HtmlBody: html }),
+    };
+  },
+  classify: (status, headers, body, config, now) =>
+    classifyHttp(status, headers, body, postmark.secrets(config), now, jsonField(body, "MessageID")),
+  secrets: (config) => [config.serverToken],
+};
+
+const isAscii = (s: string) => /^[\x20-\x7e]*$/.test(s);
+
+/**
+ * RFC 2047 encoded words for a header value with non-ASCII text: base64 UTF-8, each word
+ * at most 75 characters, never splitting a character across words.
+ */
+export function encodeHeaderWord(text: string): string {
+  if (isAscii(text)) return text;
+  const words: number[][] = [];
+  let chunk: number[] = [];
+  for (const ch of text) {
+    const bytes = utf8Bytes(ch);
+    // "=?UTF-8?B?" + "?=" is 12 characters; 45 bytes make 60 base64 characters.
+    if (chunk.length + bytes.length > 45) {
+      words.push(chunk);
+      chunk = [];
+    }
+    chunk.push(...bytes);
+  }
+  words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${base64Bytes(w)}?=`).join("\r\n ");
+}
+
+/** A mailbox header value: the display name quoted or encoded, then the address. */
+function mailbox(name: string, address: string): string {
+  const clean = oneLine(name);
+  if (!clean) return `<${address}>`;
+  const shown = isAscii(clean) ? `"${clean.replace(/(["\\])/g, "\\$1")}"` : encodeHeaderWord(clean);
+  return `${shown} <${address}>`;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** RFC 5322 date-time in UTC: "Thu, 26 Nov 2026 10:00:00 +0000". */
+export function rfc5322Date(ms: number): string {
+  const d = new Date(ms);
+  return (
+    `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`
+  );
+}
+
+/** Base64 of UTF-8 text in lines of 76 characters, as MIME bodies require. */
+const base64Lines = (text: string) => (base64(text).match(/.{1,76}/g) ?? []).join("\r\n");
+
+/**
+ * A complete RFC 5322 message (CRLF line ends) for the send_email binding:
+ * multipart/alternative with a text and an HTML part, both base64 UTF-8. The boundary
+ * derives from the message id, so the same message renders the same bytes.
+ */
+export function renderMime(job: NotificationJob, to: Recipient, from: string, now: number, messageId: string): string {
+  const { subject, text, html } = emailContent(job);
+  const id = oneLine(messageId).replace(/^<|>$/g, "");
+  const boundary = `=_em_${fnv1a64(id)}`;
+  const part = (type: string, content: string) =>
+    [
+      `--${boundary}`,
+      `Content-Type: ${type}; charset=utf-8`,
+      "Content-Transfer-Encoding: base64",
+      "",
+      base64Lines(content),
+    ].join("\r\n");
+  return [
+    `From: ${oneLine(from)}`,
+    `To: ${mailbox(to.name, emailOf(to))}`,
+    `Subject: ${encodeHeaderWord(subject)}`,
+    `Date: ${rfc5322Date(now)}`,
+    `Message-ID: <${id}>`,
+    "MIME-Version: 1.0",
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    "",
+    part("text/plain", text),
+    part("text/html", html),
+    `--${boundary}--`,
+    "",
+  ].join("\r\n");
+}

@@ -1,0 +1,75 @@
+/** Alert wording shared by the channels: state words, title and detail lines. */
+import type { AlertSnapshot, NotificationJob, NotifyEvent } from "../alerts/jobs";
+import { formatNumber } from "../rules/evaluate";
+import { toIso } from "../time";
+import { fnv1a64 } from "./encoding";
+
+export const STATE: Record<NotifyEvent, string> = {
+  firing: "FIRING",
+  reminder: "STILL FIRING",
+  escalation: "ESCALATED",
+  acknowledged: "ACKNOWLEDGED",
+  resolved: "RESOLVED",
+};
+
+export const severityWord = (alert: AlertSnapshot) => alert.severity.toUpperCase();
+export const valueText = (v: number | null) => (v === null ? "no data" : formatNumber(v));
+
+/** "[CRITICAL] FIRING: High latency on api (#12)" */
+export function title(job: NotificationJob): string {
+  const a = job.alert;
+  return `[${severityWord(a)}] ${STATE[job.event]}: ${a.ruleName}${a.service ? ` on ${a.service}` : ""} (#${a.id})`;
+}
+
+/** Labels as `a="1", b="2"`, sorted by name. */
+export function labelText(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`)
+    .join(", ");
+}
+
+/** The facts of the alert, in display order, each as [label, value]. */
+export function details(job: NotificationJob): [string, string][] {
+  const a = job.alert;
+  const rows: [string, string][] = [
+    ["State", STATE[job.event]],
+    ["Rule", a.ruleName],
+    ["Severity", a.severity],
+    ["Service", a.service ?? "-"],
+    ["Value", valueText(a.value)],
+  ];
+  if (a.peakValue !== null) rows.push(["Peak", formatNumber(a.peakValue)]);
+  rows.push(["Since", toIso(a.triggeredAt) ?? ""]);
+  if (a.acknowledgedAt !== null) {
+    rows.push(["Acknowledged", `${toIso(a.acknowledgedAt)}${a.acknowledgedBy ? ` by ${a.acknowledgedBy}` : ""}`]);
+  }
+  if (a.resolvedAt !== null) rows.push(["Resolved", toIso(a.resolvedAt) ?? ""]);
+  if (Object.keys(a.labels).length) rows.push(["Labels", labelText(a.labels)]);
+  rows.push(["Alert", `#${a.id}`]);
+  return rows;
+}
+
+/** Plain-text body: the message, then the details. */
+export function plainText(job: NotificationJob): string {
+  const lines = [title(job), "", job.alert.message, "", ...details(job).map(([k, v]) => `${k}: ${v}`)];
+  return lines.join("\n");
+}
+
+/**
+ * A stable identity of the alert's series: rule, service and labels (sorted), hashed to
+ * 16 hex digits like an Alertmanager fingerprint. The same series always gets the same one.
+ */
+export function fingerprint(alert: AlertSnapshot): string {
+  return fnv1a64(`rule:${alert.ruleId}|service:${alert.service ?? ""}|${labelText(alert.labels)}`);
+}
+
+/** Removes CR and LF (and other controls) so text cannot break out of a header line. */
+export function oneLine(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    out += c < 0x20 || c === 0x7f ? " " : ch;
+  }
+  return out.replace(/ {2,}/g, " ").trim();
+}

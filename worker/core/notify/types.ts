@@ -1,0 +1,48 @@
+/**
+ * The per-channel notification layer: each channel turns a job into one HTTP request
+ * and reads the provider's answer back. Pure: the deliverer does the fetch, the clock
+ * and (for webhooks) the HMAC.
+ */
+import type { NotificationJob } from "../alerts/jobs";
+
+export interface OutboundRequest {
+  url: string;
+  method: "POST";
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type Classification =
+  | { outcome: "delivered"; providerId?: string }
+  | { outcome: "retryable"; retryAfterSeconds: number | null; reason: string }
+  | { outcome: "permanent"; reason: string };
+
+/** Who a job goes to, with the addresses from their notification preferences. */
+export interface Recipient {
+  adminId: number;
+  name: string;
+  email: string | null;
+  phone: string | null;
+  slackMemberId: string | null;
+}
+
+export type ChannelName = "email" | "sms" | "slack" | "webhook" | "pagerduty";
+
+export interface Channel<Config> {
+  name: ChannelName;
+  /** Throws `RenderError` when the recipient lacks the address the channel needs. */
+  render(job: NotificationJob, to: Recipient, config: Config, now: number): OutboundRequest;
+  /**
+   * The provider's answer. Takes the config (unlike the request alone) so every reason is
+   * redacted of the channel's secrets here, not left to each caller; `now` dates an
+   * HTTP-date Retry-After.
+   */
+  classify(status: number, headers: Record<string, string>, body: string, config: Config, now: number): Classification;
+  /** The config's secrets, for the deliverer to redact its own error texts (network failures). */
+  secrets(config: Config): string[];
+}
+
+/** The job cannot be rendered for this recipient (missing address): retrying will not help. */
+export class RenderError extends Error {
+  override name = "RenderError";
+}
