@@ -17,6 +17,32 @@ interface Secrets {
   AE_SQL_API_BASE?: string;
   /** Signing secret of the Slack app: enables /slack/commands and /slack/interactions. */
   SLACK_SIGNING_SECRET?: string;
+  /**
+   * Notification channels; a channel without its settings leaves its deliveries in the outbox.
+   * Slack: a bot token (chat.postMessage DMs) is preferred over an incoming webhook URL.
+   */
+  SLACK_BOT_TOKEN?: string;
+  SLACK_WEBHOOK_URL?: string;
+  /** Base URL of the Slack Web API (default https://slack.com). */
+  SLACK_API_BASE_URL?: string;
+  /** SMS through Twilio: all three are needed. */
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  TWILIO_FROM_NUMBER?: string;
+  /** Base URL of the Twilio API (default https://api.twilio.com). */
+  TWILIO_API_BASE_URL?: string;
+  /** Email through Resend, from EMAIL_FROM. */
+  RESEND_API_KEY?: string;
+  /** Base URL of the Resend API (default https://api.resend.com). */
+  RESEND_API_BASE_URL?: string;
+  EMAIL_FROM?: string;
+  /** PagerDuty Events API v2 integration key. */
+  PAGERDUTY_ROUTING_KEY?: string;
+  /** Base URL of the PagerDuty Events API (default https://events.pagerduty.com). */
+  PAGERDUTY_API_BASE_URL?: string;
+  /** Generic webhook: where to POST, and the HMAC-SHA256 signing secret. */
+  WEBHOOK_URL?: string;
+  WEBHOOK_SECRET?: string;
 }
 
 declare global {

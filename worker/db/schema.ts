@@ -264,7 +264,7 @@ export const silences = sqliteTable(
   (t) => [index("silences_ends_idx").on(t.endsAt)],
 );
 
-export const DELIVERY_STATUSES = ["queued", "sent", "failed", "dead", "skipped"] as const;
+export const DELIVERY_STATUSES = ["queued", "sent", "failed", "dead", "skipped", "held", "outbox"] as const;
 
 export const notificationDeliveries = sqliteTable(
   "notification_deliveries",
