@@ -12,6 +12,7 @@ import { SLACK_BASE, slackBot, slackWebhook } from "../core/notify/slack";
 import { TWILIO_BASE, twilio } from "../core/notify/sms";
 import { type Channel, type Classification, type Recipient, RenderError } from "../core/notify/types";
 import { SIGNATURE_HEADER, type SignableRequest, signatureHeader, webhook } from "../core/notify/webhook";
+import { hmacSha256Hex } from "./secrets";
 
 /** A channel module with its config, typed loosely so the caller need not know which. */
 export interface ConfiguredChannel {
@@ -120,16 +121,6 @@ export async function loadRecipient(
   return { name: row.name, email: row.account_email, prefs };
 }
 
-const toHex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-async function hmacHex(secret: string, text: string): Promise<string> {
-  const encoder = new TextEncoder();
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(text)));
-}
-
 /**
  * Sends the job to `to` on the configured channel and classifies the answer. A recipient
  * without the channel's address is permanent; a network failure or the 10 s timeout is
@@ -152,7 +143,7 @@ export async function send(
   const headers = { ...request.headers };
   if ("toSign" in request) {
     const { toSign } = request as SignableRequest;
-    headers[SIGNATURE_HEADER] = signatureHeader(await hmacHex((config as { secret: string }).secret, toSign));
+    headers[SIGNATURE_HEADER] = signatureHeader(await hmacSha256Hex((config as { secret: string }).secret, toSign));
   }
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);

@@ -31,6 +31,15 @@ export async function hashSecret(secret: string): Promise<string> {
   return toHex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)));
 }
 
+/** Hex HMAC-SHA256 of `text` under `secret` (Slack request signatures, signed webhooks). */
+export async function hmacSha256Hex(secret: string, text: string): Promise<string> {
+  const encoder = new TextEncoder();
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
+  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(text)));
+}
+
 /** The recognisable, non-secret start of a secret shown in lists. */
 export function secretPrefix(secret: string): string {
   return secret.slice(0, 10);
