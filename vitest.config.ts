@@ -28,6 +28,11 @@ export default defineConfig({
                 TEST_ACCESS_PRIVATE_JWK: inject<string>("accessPrivateJwk"),
                 SLACK_SIGNING_SECRET: "test-signing-secret",
                 // Notification providers point at the provider sink; email stays unconfigured (outbox).
+                // Slack goes through the bot token (chat.postMessage, chat.update); tests of the
+                // incoming webhook drop the token from the env they pass.
+                SLACK_BOT_TOKEN: "xoxb-test-bot-token",
+                SLACK_API_BASE_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/slack-bot`,
+                NOTIFY_TIMEOUT_MS: "2000",
                 SLACK_WEBHOOK_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/slack/services/T0/B0/hook-secret-xyz`,
                 TWILIO_API_BASE_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/twilio`,
                 TWILIO_ACCOUNT_SID: "ACtest",

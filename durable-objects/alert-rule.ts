@@ -620,10 +620,9 @@ export class AlertRule extends DurableObject<Env> {
     fp: Fingerprint,
     changes: AlertChanges,
     timeline: TimelineEntry[],
-    counters?: { sent?: number; attempts?: number },
   ): Promise<void> {
     if (fp.alertId === null) return;
-    const statements = alertStatements(this.env, fp.alertId, changes, timeline, counters);
+    const statements = alertStatements(this.env, fp.alertId, changes, timeline);
     if (statements.length) await this.env.DB.batch(statements);
   }
 
@@ -690,7 +689,6 @@ export class AlertRule extends DurableObject<Env> {
         fp,
         event === "firing" ? { firing_notified: 1 } : {},
         [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
-        { sent: jobs.length, attempts: jobs.length },
       );
       return true;
     }

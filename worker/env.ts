@@ -31,11 +31,17 @@ interface Secrets {
   TWILIO_FROM_NUMBER?: string;
   /** Base URL of the Twilio API (default https://api.twilio.com). */
   TWILIO_API_BASE_URL?: string;
-  /** Email through Resend, from EMAIL_FROM. */
+  /**
+   * Email, from EMAIL_FROM ("Name <address>"): through Resend when its key is set, else
+   * Postmark when its token is, else the send_email binding (EMAIL).
+   */
+  EMAIL_FROM?: string;
   RESEND_API_KEY?: string;
   /** Base URL of the Resend API (default https://api.resend.com). */
   RESEND_API_BASE_URL?: string;
-  EMAIL_FROM?: string;
+  POSTMARK_SERVER_TOKEN?: string;
+  /** Base URL of the Postmark API (default https://api.postmarkapp.com). */
+  POSTMARK_API_BASE_URL?: string;
   /** PagerDuty Events API v2 integration key. */
   PAGERDUTY_ROUTING_KEY?: string;
   /** Base URL of the PagerDuty Events API (default https://events.pagerduty.com). */
@@ -43,6 +49,10 @@ interface Secrets {
   /** Generic webhook: where to POST, and the HMAC-SHA256 signing secret. */
   WEBHOOK_URL?: string;
   WEBHOOK_SECRET?: string;
+  /** "native" (default) or "alertmanager" (Alertmanager webhook v4 body, for existing receivers). */
+  WEBHOOK_FORMAT?: string;
+  /** How long a provider may take to answer before the attempt counts as a timeout (default 10000). */
+  NOTIFY_TIMEOUT_MS?: string;
 }
 
 declare global {

@@ -7,8 +7,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, inject, it, vi } from "vitest";
-import type { NotificationJob, NotifyEvent } from "../../worker/core/alerts/jobs";
+import type { AlertSnapshot, NotificationJob, NotifyEvent } from "../../worker/core/alerts/jobs";
 import { MAX_ATTEMPTS } from "../../worker/core/notify/backoff";
+import { releaseDigests } from "../../worker/handlers/digests";
 import worker from "../../worker/index";
 import type { SinkMode, SinkRecord } from "../setup/provider-sink";
 import { callJson, createAdmin, type TestAdmin } from "./helpers";
@@ -39,6 +40,8 @@ interface Prefs {
   phone?: string | null;
   slack?: string | null;
   quiet?: { start: string; end: string };
+  timezone?: string;
+  criticalBypassesQuietHours?: boolean;
 }
 
 /** An admin with stored preferences: every channel given an address is enabled. */
@@ -48,7 +51,7 @@ async function adminWith(prefs: Prefs): Promise<TestAdmin> {
     `INSERT INTO admin_notification_preferences
        (admin_id, email, phone, slack_member_id, email_enabled, sms_enabled, slack_enabled, severities,
         quiet_hours_start, quiet_hours_end, timezone, critical_bypasses_quiet_hours)
-     VALUES (?, ?, ?, ?, ?, ?, ?, '["critical","warning"]', ?, ?, 'UTC', 1)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, '["critical","warning"]', ?, ?, ?, ?)`,
   )
     .bind(
       admin.id,
@@ -60,6 +63,8 @@ async function adminWith(prefs: Prefs): Promise<TestAdmin> {
       prefs.slack ? 1 : 0,
       prefs.quiet?.start ?? null,
       prefs.quiet?.end ?? null,
+      prefs.timezone ?? "UTC",
+      prefs.criticalBypassesQuietHours === false ? 0 : 1,
     )
     .run();
   return admin;
@@ -112,21 +117,28 @@ async function jobFor(
   return { job, token };
 }
 
+/** Slack through its incoming webhook: the env without the bot token. */
+const VIA_WEBHOOK: Partial<Env> = { SLACK_BOT_TOKEN: undefined };
+
 /**
- * Runs the consumer on one message of `queue`, as the platform would. getQueueResult does
+ * Runs the consumer on one message of `queue`, as the platform would, with `over` replacing
+ * bindings. getQueueResult does
  * not report retry delays, so `retry` is watched (and still called) for them.
  */
-async function consume(job: NotificationJob, queue = "notifications") {
+async function consume(job: NotificationJob, queue = "notifications", over: Partial<Env> = {}) {
   const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job as unknown }]);
   const retry = vi.spyOn(batch.messages[0] as Message, "retry");
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  await worker.queue(batch, { ...env, ...over }, ctx);
   const result = await getQueueResult(batch, ctx);
   return { ...result, delays: retry.mock.calls.map(([options]) => options?.delaySeconds) };
 }
 
 interface DeliveryRow {
   status: string;
+  payload: string;
+  held_until: number | null;
+  provider_message_id: string | null;
   attempts: number;
   provider_response: string | null;
   last_error: string | null;
@@ -136,6 +148,22 @@ interface DeliveryRow {
 
 const rowOf = (key: string) =>
   env.DB.prepare("SELECT * FROM notification_deliveries WHERE idempotency_key = ?").bind(key).first<DeliveryRow>();
+
+const countersOf = (alertId: number) =>
+  env.DB.prepare("SELECT notifications_sent, notification_attempts FROM alert_history WHERE id = ?")
+    .bind(alertId)
+    .first<{ notifications_sent: number; notification_attempts: number }>();
+
+/** The job's alert on a later event, as the engine would enqueue it. */
+function followUp(job: NotificationJob, event: NotifyEvent, alert: Partial<AlertSnapshot>): NotificationJob {
+  return {
+    ...job,
+    event,
+    occurrence: event,
+    idempotencyKey: job.idempotencyKey.replace("|firing|", `|${event}|`),
+    alert: { ...job.alert, ...alert },
+  };
+}
 
 async function received(name: string, token: string): Promise<SinkRecord[]> {
   const all = (await (await fetch(`${sink()}/__sink/${name}`)).json()) as SinkRecord[];
@@ -154,7 +182,7 @@ describe("notification delivery", () => {
   it("posts Block Kit to the Slack webhook, marks the row sent, and sends a redelivery no second time", async () => {
     const admin = await adminWith({ slack: "U123" });
     const { job, token } = await jobFor(admin, "slack");
-    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    expect((await consume(job, "notifications", VIA_WEBHOOK)).explicitAcks).toEqual(["m1"]);
 
     const [request, ...more] = await received("slack", token);
     expect(more).toEqual([]);
@@ -169,7 +197,7 @@ describe("notification delivery", () => {
     expect(row).toMatchObject({ status: "sent", attempts: 1, provider_response: "200", last_error: null });
     expect(row?.delivered_at).toBeGreaterThan(0);
 
-    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    expect((await consume(job, "notifications", VIA_WEBHOOK)).explicitAcks).toEqual(["m1"]);
     expect(await received("slack", token)).toHaveLength(1);
     expect((await rowOf(job.idempotencyKey))?.attempts).toBe(1);
   });
@@ -251,7 +279,7 @@ describe("notification delivery", () => {
     const admin = await adminWith({ slack: "U123", email: "oncall@example.com" });
     const { job, token } = await jobFor(admin, "slack");
     await setMode("slack", { status: 400, body: "invalid_token for hook-secret-xyz", match: token });
-    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    expect((await consume(job, "notifications", VIA_WEBHOOK)).explicitAcks).toEqual(["m1"]);
     const row = await rowOf(job.idempotencyKey);
     expect(row).toMatchObject({ status: "failed", attempts: 1, delivered_at: null });
     expect(row?.last_error).toBe("HTTP 400: invalid_token for [redacted]");
@@ -275,24 +303,138 @@ describe("notification delivery", () => {
       return row?.status === "sent" ? row : null;
     });
     expect(fallback.channel).toBe("slack");
-    expect(await received("slack", token)).toHaveLength(1);
+    expect(await received("slack-bot", token)).toHaveLength(1);
   });
 
-  it("holds a job in the admin's quiet hours, and leaves an unconfigured channel in the outbox", async () => {
-    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-    const now = Date.now();
-    const quiet = { start: hhmm(now - 3_600_000), end: hhmm(now + 3_600_000) };
-    const sleeper = await adminWith({ slack: "U9", quiet });
-    const held = await jobFor(sleeper, "slack");
-    expect((await consume(held.job)).explicitAcks).toEqual(["m1"]);
-    const row = await rowOf(held.job.idempotencyKey);
-    expect(row?.status).toBe("held");
-    const { until } = JSON.parse(row?.provider_response ?? "{}") as { until: number };
-    expect(until).toBeGreaterThan(now);
-    expect(await received("slack", held.token)).toEqual([]);
-
+  it("leaves an unconfigured channel in the outbox", async () => {
     const mailed = await jobFor(await adminWith({ email: "me@example.com" }), "email");
     expect((await consume(mailed.job)).explicitAcks).toEqual(["m1"]);
     expect(await rowOf(mailed.job.idempotencyKey)).toMatchObject({ status: "outbox", attempts: 0 });
+  });
+
+  it("holds jobs through quiet hours in the admin's time zone, then sends them as one digest", async () => {
+    const zone = "Asia/Taipei";
+    const local = (ms: number) =>
+      new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(
+        ms,
+      );
+    const now = Date.now();
+    const member = `UQ${++counter}`;
+    const sleeper = await adminWith({
+      slack: member,
+      quiet: { start: local(now - 3_600_000), end: local(now + 3_600_000) },
+      timezone: zone,
+      criticalBypassesQuietHours: false,
+    });
+    const a = await jobFor(sleeper, "slack");
+    const aResolved = followUp(a.job, "resolved", { status: "resolved", resolvedAt: now + 1 });
+    const b = await jobFor(sleeper, "slack", { severity: "critical" });
+    for (const job of [a.job, aResolved, b.job]) expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const held = await Promise.all([a.job, aResolved, b.job].map((j) => rowOf(j.idempotencyKey)));
+    expect(held.map((r) => r?.status)).toEqual(["held", "held", "held"]);
+    // The end of the window in Taipei (UTC+8), to the minute.
+    const until = held[0]?.held_until ?? 0;
+    expect(until).toBeGreaterThan(now + 3_500_000);
+    expect(until).toBeLessThanOrEqual(now + 3_600_000);
+    expect(local(until)).toBe(local(now + 3_600_000));
+    expect(await received("slack-bot", member)).toEqual([]);
+
+    await releaseDigests(env, until - 1);
+    expect((await rowOf(a.job.idempotencyKey))?.status).toBe("held");
+    await releaseDigests(env, until);
+    const [digest, ...more] = await waitFor(async () => {
+      const got = await received("slack-bot", member);
+      return got.length ? got : null;
+    });
+    expect(more).toEqual([]);
+    const body = JSON.parse(digest?.body ?? "{}") as { channel: string; text: string; blocks: unknown[] };
+    expect(body.channel).toBe(member);
+    expect(body.text).toBe("Quiet hours digest: 2 alerts");
+    const lines = JSON.stringify(body.blocks);
+    expect(lines).toContain("By severity: 1 critical, 1 warning");
+    expect(lines).toContain("By event: 1 firing, 1 resolved");
+    for (const j of [a.job, aResolved, b.job]) {
+      expect((await rowOf(j.idempotencyKey))?.status).toBe("digested");
+    }
+    const sent = await waitFor(() =>
+      env.DB.prepare(
+        "SELECT * FROM notification_deliveries WHERE event = 'digest' AND recipient = ? AND status = 'sent'",
+      )
+        .bind(`admin:${sleeper.id}`)
+        .first<DeliveryRow>(),
+    );
+    expect(sent.channel).toBe("slack");
+
+    // Nothing is left to release, and a redelivered digest is not sent again.
+    await releaseDigests(env, until + 60_000);
+    expect(await consume(JSON.parse(sent.payload) as NotificationJob)).toMatchObject({ explicitAcks: ["m1"] });
+    expect(await received("slack-bot", member)).toHaveLength(1);
+  });
+
+  it("counts deliveries and provider requests on the alert, not jobs", async () => {
+    const admin = await adminWith({ slack: `UC${++counter}` });
+    const { job } = await jobFor(admin, "slack");
+    await setMode("slack-bot-down", { status: 503 });
+    const down = { SLACK_API_BASE_URL: `${sink()}/sink/slack-bot-down` };
+    expect((await consume(job, "notifications", down)).retryMessages).toHaveLength(1);
+    expect(await countersOf(job.alertId)).toEqual({ notifications_sent: 0, notification_attempts: 1 });
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    expect(await countersOf(job.alertId)).toEqual({ notifications_sent: 1, notification_attempts: 2 });
+    // A redelivery changes nothing.
+    await consume(job);
+    expect(await countersOf(job.alertId)).toEqual({ notifications_sent: 1, notification_attempts: 2 });
+  });
+
+  it("updates the Slack message in place when the alert is acknowledged, then resolved", async () => {
+    const member = `UU${++counter}`;
+    const admin = await adminWith({ slack: member });
+    const { job } = await jobFor(admin, "slack");
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const [posted] = await received("slack-bot", member);
+    expect(posted?.path).toBe("/sink/slack-bot/api/chat.postMessage");
+    expect(posted?.headers.authorization).toBe("Bearer xoxb-test-bot-token");
+    const messageId = (await rowOf(job.idempotencyKey))?.provider_message_id ?? "";
+    expect(messageId).toMatch(/^D0SINK\/\d+\.\d+$/);
+    const ts = messageId.split("/")[1];
+
+    const acked = followUp(job, "acknowledged", {
+      status: "acknowledged",
+      acknowledgedAt: Date.now(),
+      acknowledgedBy: "Ana",
+    });
+    expect((await consume(acked)).explicitAcks).toEqual(["m1"]);
+    const resolved = followUp(job, "resolved", { status: "resolved", resolvedAt: Date.now() });
+    expect((await consume(resolved)).explicitAcks).toEqual(["m1"]);
+
+    const all = await received("slack-bot", `"ts":"${ts}"`);
+    expect(all.map((r) => r.path)).toEqual(["/sink/slack-bot/api/chat.update", "/sink/slack-bot/api/chat.update"]);
+    const [ackBody, resolveBody] = all.map(
+      (r) => JSON.parse(r.body) as { channel: string; blocks: { type: string }[] },
+    );
+    expect(ackBody?.channel).toBe("D0SINK");
+    expect(JSON.stringify(ackBody?.blocks)).toContain("Acknowledged by Ana");
+    expect(JSON.stringify(ackBody?.blocks)).not.toContain('"action_id":"ack"');
+    expect(resolveBody?.blocks.map((b) => b.type)).not.toContain("actions");
+    // No new message was posted for either.
+    expect((await received("slack-bot", member)).filter((r) => r.path.endsWith("chat.postMessage"))).toHaveLength(1);
+    expect(await rowOf(resolved.idempotencyKey)).toMatchObject({ status: "sent" });
+  });
+
+  it("posts a new message when the one to update is gone", async () => {
+    const member = `UG${++counter}`;
+    const admin = await adminWith({ slack: member });
+    const { job, token } = await jobFor(admin, "slack");
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const ts = (await rowOf(job.idempotencyKey))?.provider_message_id?.split("/")[1] ?? "";
+    await setMode("slack-bot", {
+      status: 200,
+      body: '{"ok":false,"error":"message_not_found"}',
+      match: `"ts":"${ts}"`,
+    });
+    const resolved = followUp(job, "resolved", { status: "resolved", resolvedAt: Date.now() });
+    expect((await consume(resolved)).explicitAcks).toEqual(["m1"]);
+    const paths = (await received("slack-bot", token)).map((r) => r.path.split("/").pop());
+    expect(paths).toEqual(["chat.postMessage", "chat.update", "chat.postMessage"]);
+    expect(await rowOf(resolved.idempotencyKey)).toMatchObject({ status: "sent" });
   });
 });

@@ -5,7 +5,8 @@
  *
  * Notification providers: a request to /sink/<name>/… is recorded (method, path, headers,
  * body) and answered 200, or as a test set with POST /__sink/<name>/mode
- * `{status, retryAfter?, body?, delayMs?, match?}`; a mode with `match` only applies to
+ * `{status, retryAfter?, body?, delayMs?, match?}` (Slack-shaped for slack-bot…, see
+ * defaultAnswer); a mode with `match` only applies to
  * requests whose body contains it, so tests sharing a provider do not disturb each other.
  * GET /__sink/<name> returns the records.
  */
@@ -57,7 +58,7 @@ export default async function setup(project: TestProject) {
         "content-type": "application/json",
         ...(mode?.retryAfter !== undefined ? { "retry-after": String(mode.retryAfter) } : {}),
       });
-      res.end(mode?.body ?? (status < 300 ? JSON.stringify({ id: `${name}-${records.get(name)?.length}` }) : ""));
+      res.end(mode?.body ?? (status < 300 ? defaultAnswer(name, records.get(name)?.length ?? 0) : ""));
       return;
     }
     res.writeHead(404).end();
@@ -81,6 +82,17 @@ export interface SinkMode {
   body?: string;
   delayMs?: number;
   match?: string;
+}
+
+/**
+ * A success answer in the provider's shape: the Slack Web API's `{ok, channel, ts}` (each
+ * message its own ts) for sinks named slack-bot…, else `{id}`.
+ */
+function defaultAnswer(name: string, n: number): string {
+  if (name.startsWith("slack-bot")) {
+    return JSON.stringify({ ok: true, channel: "D0SINK", ts: `${1764151900 + n}.${String(n).padStart(6, "0")}` });
+  }
+  return JSON.stringify({ id: `${name}-${n}` });
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -264,7 +264,8 @@ export const silences = sqliteTable(
   (t) => [index("silences_ends_idx").on(t.endsAt)],
 );
 
-export const DELIVERY_STATUSES = ["queued", "sent", "failed", "dead", "skipped", "held", "outbox"] as const;
+/** `digested`: held through quiet hours, then sent as part of one digest (its row is `event` digest). */
+export const DELIVERY_STATUSES = ["queued", "sent", "failed", "dead", "skipped", "held", "digested", "outbox"] as const;
 
 export const notificationDeliveries = sqliteTable(
   "notification_deliveries",
@@ -284,8 +285,15 @@ export const notificationDeliveries = sqliteTable(
     lastError: text("last_error"),
     enqueuedAt: integer("enqueued_at").notNull(),
     deliveredAt: integer("delivered_at"),
+    /** While `held`: when the admin's quiet hours end and the digest is due. */
+    heldUntil: integer("held_until"),
+    /** The provider's id of what was sent: Slack `<channel>/<ts>` (for chat.update), an email Message-ID, … */
+    providerMessageId: text("provider_message_id"),
   },
-  (t) => [index("notification_deliveries_alert_idx").on(t.alertId)],
+  (t) => [
+    index("notification_deliveries_alert_idx").on(t.alertId),
+    index("notification_deliveries_held_idx").on(t.status, t.heldUntil),
+  ],
 );
 
 /**

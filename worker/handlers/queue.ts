@@ -5,17 +5,27 @@
  * the admin's preferences decide (skip, hold for quiet hours, send) and the job goes out on
  * its channel, or stays in the outbox when the channel is not configured. A permanent
  * failure, exhausted retries or a dead letter hand the job to the admin's next channel.
+ * After every change the alert's notification counters are recomputed from its rows.
  */
-import { type NotificationJob, readJob } from "../core/alerts/jobs";
+import { type NotificationJob, readJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "../core/notify/backoff";
-import { fallbackChannel, planDelivery } from "../core/notify/recipients";
-import { channelFor, fallbackJob, loadRecipient, send } from "../lib/delivery";
+import { fallbackChannel, fallbackJob, planDelivery } from "../core/notify/recipients";
+import type { Recipient } from "../core/notify/types";
+import {
+  channelFor,
+  loadRecipient,
+  type SendResult,
+  send,
+  timeoutMs,
+  updateMessages,
+  updatesInPlace,
+} from "../lib/delivery";
 
 /** Rows per D1 batch (one INSERT each). */
 const BATCH = 50;
 const DEAD_LETTER_QUEUE = "notifications-dlq";
 /** Statuses after which a redelivered message has nothing left to do. */
-const TERMINAL = new Set(["sent", "failed", "dead", "skipped", "outbox"]);
+const TERMINAL = new Set(["sent", "failed", "dead", "skipped", "outbox", "digested"]);
 
 export async function handleQueue(batch: MessageBatch, env: Env, _ctx: ExecutionContext): Promise<void> {
   const dead = batch.queue === DEAD_LETTER_QUEUE;
@@ -29,22 +39,25 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       continue;
     }
     const { job } = read;
+    // A notice (alert id 0) has no alert row; an alert's job is kept only while its alert exists.
     valid.push({
       msg,
       job,
       statement: env.DB.prepare(
         `INSERT INTO notification_deliveries
            (alert_id, recipient, channel, event, idempotency_key, status, enqueued_at, payload)
-         SELECT ?, ?, ?, ?, ?, 'queued', ?, ? WHERE EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
+         SELECT NULLIF(?, 0), ?, ?, ?, ?, 'queued', ?, ?
+         WHERE ? = 0 OR EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
          ON CONFLICT (idempotency_key) DO NOTHING`,
       ).bind(
         job.alertId,
-        `admin:${job.recipient.adminId}`,
+        recipientName(job),
         job.channel,
         job.event,
         job.idempotencyKey,
         job.enqueuedAt,
         JSON.stringify(job),
+        job.alertId,
         job.alertId,
       ),
     });
@@ -58,17 +71,22 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       for (const p of part) p.msg.retry({ delaySeconds: 10 });
       continue;
     }
-    // One at a time: a batch holds at most 10 jobs, and each waits on its provider.
-    for (const p of part) {
-      try {
-        await (dead ? deadLetter(env, p.msg, p.job) : deliver(env, p.msg, p.job));
-      } catch (err) {
-        console.error(`notification ${p.job.idempotencyKey} failed; it will be redelivered`, err);
-        p.msg.retry({ delaySeconds: 10 });
-      }
-    }
+    // Side by side: each job waits on its own provider (a batch holds at most 10).
+    await Promise.all(
+      part.map(async (p) => {
+        try {
+          await (dead ? deadLetter(env, p.msg, p.job) : deliver(env, p.msg, p.job));
+        } catch (err) {
+          console.error(`notification ${p.job.idempotencyKey} failed; it will be redelivered`, err);
+          p.msg.retry({ delaySeconds: 10 });
+        }
+      }),
+    );
   }
 }
+
+const recipientName = (job: NotificationJob) =>
+  job.recipient.adminId === SHARED_RECIPIENT ? `shared:${job.channel}` : `admin:${job.recipient.adminId}`;
 
 /** The row's status and attempts; null when there is no row (its alert was deleted). */
 const rowOf = (env: Env, job: NotificationJob) =>
@@ -76,33 +94,54 @@ const rowOf = (env: Env, job: NotificationJob) =>
     .bind(job.idempotencyKey)
     .first<{ status: string; attempts: number }>();
 
-const setStatus = (
-  env: Env,
-  job: NotificationJob,
-  status: string,
-  fields: { lastError?: string | null; providerResponse?: string | null; deliveredAt?: number | null } = {},
-) =>
-  env.DB.prepare(
+interface RowFields {
+  lastError?: string | null;
+  providerResponse?: string | null;
+  providerMessageId?: string | null;
+  deliveredAt?: number | null;
+  heldUntil?: number | null;
+}
+
+/** The row's new status, and the alert's counters recomputed from its rows, in one batch. */
+async function setStatus(env: Env, job: NotificationJob, status: string, fields: RowFields = {}): Promise<void> {
+  const update = env.DB.prepare(
     `UPDATE notification_deliveries
      SET status = ?, last_error = COALESCE(?, last_error), provider_response = COALESCE(?, provider_response),
-         delivered_at = COALESCE(?, delivered_at)
+         provider_message_id = COALESCE(?, provider_message_id), delivered_at = COALESCE(?, delivered_at),
+         held_until = ?
      WHERE idempotency_key = ?`,
-  )
-    .bind(
-      status,
-      fields.lastError ?? null,
-      fields.providerResponse ?? null,
-      fields.deliveredAt ?? null,
-      job.idempotencyKey,
-    )
-    .run();
+  ).bind(
+    status,
+    fields.lastError ?? null,
+    fields.providerResponse ?? null,
+    fields.providerMessageId ?? null,
+    fields.deliveredAt ?? null,
+    fields.heldUntil ?? null,
+    job.idempotencyKey,
+  );
+  await env.DB.batch(job.alertId ? [update, countersStatement(env, job.alertId)] : [update]);
+}
+
+/**
+ * The alert's `notifications_sent` (deliveries that reached their provider) and
+ * `notification_attempts` (provider requests made), recomputed rather than incremented so
+ * a redelivered message cannot count twice.
+ */
+const countersStatement = (env: Env, alertId: number) =>
+  env.DB.prepare(
+    `UPDATE alert_history SET
+       notifications_sent = (SELECT COUNT(*) FROM notification_deliveries WHERE alert_id = ?1 AND status = 'sent'),
+       notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries WHERE alert_id = ?1)
+     WHERE id = ?1`,
+  ).bind(alertId);
 
 /**
  * Enqueues the job on the admin's next channel, if one is left. Sent before the failure is
  * recorded: should that write fail, the redelivered job enqueues the same fallback again,
- * which its idempotency key makes harmless.
+ * which its idempotency key makes harmless. Shared channels have no admin to fall back to.
  */
 async function sendFallback(env: Env, job: NotificationJob, now: number): Promise<void> {
+  if (job.recipient.adminId === SHARED_RECIPIENT) return;
   const recipient = await loadRecipient(env.DB, job.recipient.adminId);
   if (!recipient) return;
   const next = fallbackJob(job, (failed) =>
@@ -120,19 +159,17 @@ async function deadLetter(env: Env, msg: Message, job: NotificationJob): Promise
   msg.ack();
 }
 
-async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<void> {
-  const row = await rowOf(env, job);
-  if (!row || TERMINAL.has(row.status)) {
-    msg.ack();
-    return;
+/** Who the job goes to, with addresses; null (skip) with the reason when nobody or nothing can receive it. */
+async function addressee(
+  env: Env,
+  job: NotificationJob,
+  now: number,
+): Promise<{ to: Recipient; hold: number | null } | { skip: string }> {
+  if (job.recipient.adminId === SHARED_RECIPIENT) {
+    return { to: { adminId: SHARED_RECIPIENT, name: "", email: null, phone: null, slackMemberId: null }, hold: null };
   }
-  const now = Date.now();
   const recipient = await loadRecipient(env.DB, job.recipient.adminId);
-  if (!recipient) {
-    await setStatus(env, job, "skipped", { lastError: "admin no longer exists" });
-    msg.ack();
-    return;
-  }
+  if (!recipient) return { skip: "admin no longer exists" };
   const plan = planDelivery({
     event: job.event,
     severity: job.alert.severity,
@@ -143,13 +180,49 @@ async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<vo
     firingWasSent: job.event === "resolved" || job.event === "acknowledged",
     now,
   });
-  if (plan.action === "skip") {
-    await setStatus(env, job, "skipped", { lastError: plan.reason });
+  if (plan.action === "skip") return { skip: plan.reason };
+  const prefs = recipient.prefs;
+  return {
+    to: {
+      adminId: job.recipient.adminId,
+      name: recipient.name,
+      email: plan.channel === "email" ? plan.address : (prefs?.email ?? recipient.email),
+      phone: prefs?.phone ?? null,
+      slackMemberId: prefs?.slackMemberId ?? null,
+    },
+    hold: plan.action === "hold" ? plan.until : null,
+  };
+}
+
+/** Ids of the messages sent earlier for this alert to this recipient on this channel, for an update in place. */
+async function earlierMessages(env: Env, job: NotificationJob): Promise<string[]> {
+  const rows = await env.DB.prepare(
+    `SELECT provider_message_id FROM notification_deliveries
+     WHERE alert_id = ? AND recipient = ? AND channel = ? AND status = 'sent' AND provider_message_id IS NOT NULL
+       AND idempotency_key != ?
+     ORDER BY id`,
+  )
+    .bind(job.alertId, recipientName(job), job.channel, job.idempotencyKey)
+    .all<{ provider_message_id: string }>();
+  return rows.results.map((r) => r.provider_message_id);
+}
+
+async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<void> {
+  const row = await rowOf(env, job);
+  if (!row || TERMINAL.has(row.status)) {
     msg.ack();
     return;
   }
-  if (plan.action === "hold") {
-    await setStatus(env, job, "held", { providerResponse: JSON.stringify({ until: plan.until }) });
+  const now = Date.now();
+  const target = await addressee(env, job, now);
+  if ("skip" in target) {
+    await setStatus(env, job, "skipped", { lastError: target.skip });
+    msg.ack();
+    return;
+  }
+  if (target.hold !== null) {
+    // Released as one digest when the quiet hours end (the per-minute cron).
+    await setStatus(env, job, "held", { heldUntil: target.hold });
     msg.ack();
     return;
   }
@@ -167,22 +240,22 @@ async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<vo
     .bind(job.idempotencyKey)
     .first<{ attempts: number }>();
   const attempts = counted?.attempts ?? row.attempts + 1;
-  const prefs = recipient.prefs;
-  const result = await send(
-    channel,
-    job,
-    {
-      adminId: job.recipient.adminId,
-      name: recipient.name,
-      email: plan.channel === "email" ? plan.address : (prefs?.email ?? recipient.email),
-      phone: prefs?.phone ?? null,
-      slackMemberId: prefs?.slackMemberId ?? null,
-    },
-    now,
-  );
+  const limit = timeoutMs(env);
+  let result: SendResult | null = null;
+  // An acknowledgement or resolve rewrites the messages already sent, where the channel can.
+  if ((job.event === "acknowledged" || job.event === "resolved") && updatesInPlace(channel)) {
+    const earlier = await earlierMessages(env, job);
+    if (earlier.length) result = await updateMessages(channel, job, earlier, now, limit);
+    // A message that can no longer be updated (deleted, archived) gets a new one instead.
+    if (result?.outcome === "permanent") result = null;
+  }
+  result ??= await send(channel, job, target.to, now, limit);
   if (result.outcome === "delivered") {
-    const response = [result.status, result.providerId].filter((v) => v !== undefined).join(" ");
-    await setStatus(env, job, "sent", { providerResponse: response, deliveredAt: Date.now() });
+    await setStatus(env, job, "sent", {
+      providerResponse: [result.status, result.providerId].filter((v) => v !== undefined).join(" "),
+      providerMessageId: result.providerId ?? null,
+      deliveredAt: Date.now(),
+    });
     msg.ack();
     return;
   }

@@ -4,6 +4,7 @@
  */
 import { pushDemoMetrics } from "../demo/push";
 import { readMonitorHealth, toServiceHealthWire } from "../lib/health";
+import { releaseDigests } from "./digests";
 import { checkHeartbeats } from "./heartbeats";
 import { runScheduledProbes, watchProbeRunners } from "./probes";
 import { recordDerivedMetrics, runRetention } from "./series-jobs";
@@ -28,6 +29,7 @@ export const JOBS: Job[] = [
   ["derived", recordDerivedMetrics],
   ["retention", runRetention],
   ["health", publishHealth],
+  ["digests", releaseDigests],
 ];
 
 export async function handleScheduled(

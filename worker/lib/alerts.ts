@@ -111,16 +111,11 @@ export function alertStatements(
   alertId: number,
   changes: AlertChanges,
   timeline: readonly TimelineEntry[],
-  counters: { sent?: number; attempts?: number } = {},
 ): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
   const columns = Object.keys(changes) as (keyof AlertChanges)[];
   const sets = columns.map((c) => `${c} = ?`);
   const values: (string | number | null)[] = columns.map((c) => changes[c] ?? null);
-  if (counters.sent) sets.push(`notifications_sent = notifications_sent + ${Math.trunc(counters.sent)}`);
-  if (counters.attempts) {
-    sets.push(`notification_attempts = notification_attempts + ${Math.trunc(counters.attempts)}`);
-  }
   if (sets.length) {
     statements.push(
       env.DB.prepare(`UPDATE alert_history SET ${sets.join(", ")} WHERE id = ?`).bind(...values, alertId),

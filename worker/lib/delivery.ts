@@ -3,41 +3,77 @@
  * from the environment, the request sent (webhooks signed), and the provider's answer
  * classified. The decisions (rendering, outcomes, redaction) stay in core/notify.
  */
+import { EmailMessage } from "cloudflare:email";
 import type { NotificationJob } from "../core/alerts/jobs";
 import { redact } from "../core/notify/classify";
-import { RESEND_BASE, resend } from "../core/notify/email";
+import {
+  classifyBindingError,
+  type EmailBindingConfig,
+  POSTMARK_BASE,
+  postmark,
+  RESEND_BASE,
+  renderRawEmail,
+  resend,
+} from "../core/notify/email";
 import { PAGERDUTY_BASE, pagerDuty } from "../core/notify/pagerduty";
 import type { Preferences } from "../core/notify/recipients";
-import { SLACK_BASE, slackBot, slackWebhook } from "../core/notify/slack";
+import {
+  messageRef,
+  renderUpdate,
+  SLACK_BASE,
+  type SlackBotConfig,
+  slackBot,
+  slackWebhook,
+} from "../core/notify/slack";
 import { TWILIO_BASE, twilio } from "../core/notify/sms";
-import { type Channel, type Classification, type Recipient, RenderError } from "../core/notify/types";
-import { SIGNATURE_HEADER, type SignableRequest, signatureHeader, webhook } from "../core/notify/webhook";
+import {
+  type Channel,
+  type Classification,
+  type OutboundRequest,
+  type Recipient,
+  RenderError,
+} from "../core/notify/types";
+import {
+  SIGNATURE_HEADER,
+  type SignableRequest,
+  signatureHeader,
+  type WebhookConfig,
+  webhook,
+} from "../core/notify/webhook";
 import { hmacSha256Hex } from "./secrets";
 
-/** A channel module with its config, typed loosely so the caller need not know which. */
-export interface ConfiguredChannel {
-  channel: Channel<unknown>;
-  config: unknown;
+/** A channel ready to send: an HTTP channel module with its config, or the send_email binding. */
+export type ConfiguredChannel =
+  | { kind: "http"; channel: Channel<unknown>; config: unknown }
+  | { kind: "send_email"; binding: SendEmail; config: EmailBindingConfig };
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** The provider timeout: NOTIFY_TIMEOUT_MS when it is a positive number, else 10 s. */
+export function timeoutMs(env: Env): number {
+  const ms = Number(env.NOTIFY_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_TIMEOUT_MS;
 }
 
-const TIMEOUT_MS = 10_000;
-
-const configured = <C>(channel: Channel<C>, config: C): ConfiguredChannel => ({
+const http = <C>(channel: Channel<C>, config: C): ConfiguredChannel => ({
+  kind: "http",
   channel: channel as Channel<unknown>,
   config,
 });
+
+const DEFAULT_FROM = "Edge Monitor <alerts@example.com>";
 
 /** The channel's module and config from the environment's secrets; null when it is not set up. */
 export function channelFor(env: Env, channelName: string): ConfiguredChannel | null {
   switch (channelName) {
     case "slack":
       if (env.SLACK_BOT_TOKEN) {
-        return configured(slackBot, { baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE, botToken: env.SLACK_BOT_TOKEN });
+        return http(slackBot, { baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE, botToken: env.SLACK_BOT_TOKEN });
       }
-      return env.SLACK_WEBHOOK_URL ? configured(slackWebhook, { webhookUrl: env.SLACK_WEBHOOK_URL }) : null;
+      return env.SLACK_WEBHOOK_URL ? http(slackWebhook, { webhookUrl: env.SLACK_WEBHOOK_URL }) : null;
     case "sms":
       return env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM_NUMBER
-        ? configured(twilio, {
+        ? http(twilio, {
             baseUrl: env.TWILIO_API_BASE_URL ?? TWILIO_BASE,
             accountSid: env.TWILIO_ACCOUNT_SID,
             authToken: env.TWILIO_AUTH_TOKEN,
@@ -45,23 +81,38 @@ export function channelFor(env: Env, channelName: string): ConfiguredChannel | n
           })
         : null;
     case "email":
-      return env.RESEND_API_KEY
-        ? configured(resend, {
-            baseUrl: env.RESEND_API_BASE_URL ?? RESEND_BASE,
-            apiKey: env.RESEND_API_KEY,
-            from: env.EMAIL_FROM ?? "Edge Monitor <alerts@example.com>",
-          })
+      if (env.RESEND_API_KEY) {
+        return http(resend, {
+          baseUrl: env.RESEND_API_BASE_URL ?? RESEND_BASE,
+          apiKey: env.RESEND_API_KEY,
+          from: env.EMAIL_FROM ?? DEFAULT_FROM,
+        });
+      }
+      if (env.POSTMARK_SERVER_TOKEN) {
+        return http(postmark, {
+          baseUrl: env.POSTMARK_API_BASE_URL ?? POSTMARK_BASE,
+          serverToken: env.POSTMARK_SERVER_TOKEN,
+          from: env.EMAIL_FROM ?? DEFAULT_FROM,
+        });
+      }
+      // The binding is always declared; without a sender of its own choosing it stays unused.
+      return env.EMAIL && env.EMAIL_FROM
+        ? { kind: "send_email", binding: env.EMAIL, config: { from: env.EMAIL_FROM } }
         : null;
     case "pagerduty":
       return env.PAGERDUTY_ROUTING_KEY
-        ? configured(pagerDuty, {
+        ? http(pagerDuty, {
             baseUrl: env.PAGERDUTY_API_BASE_URL ?? PAGERDUTY_BASE,
             routingKey: env.PAGERDUTY_ROUTING_KEY,
           })
         : null;
     case "webhook":
       return env.WEBHOOK_URL
-        ? configured(webhook, { url: env.WEBHOOK_URL, secret: env.WEBHOOK_SECRET ?? "", format: "native" })
+        ? http(webhook, {
+            url: env.WEBHOOK_URL,
+            secret: env.WEBHOOK_SECRET ?? "",
+            format: env.WEBHOOK_FORMAT === "alertmanager" ? "alertmanager" : "native",
+          })
         : null;
     default:
       return null;
@@ -121,64 +172,128 @@ export async function loadRecipient(
   return { name: row.name, email: row.account_email, prefs };
 }
 
-/**
- * Sends the job to `to` on the configured channel and classifies the answer. A recipient
- * without the channel's address is permanent; a network failure or the 10 s timeout is
- * retryable, its reason redacted of the channel's secrets.
- */
-export async function send(
-  configuredChannel: ConfiguredChannel,
-  job: NotificationJob,
-  to: Recipient,
-  now: number,
-): Promise<Classification & { status?: number }> {
-  const { channel, config } = configuredChannel;
-  let request;
-  try {
-    request = channel.render(job, to, config, now);
-  } catch (err) {
-    if (err instanceof RenderError) return { outcome: "permanent", reason: err.message };
-    throw err;
-  }
-  const headers = { ...request.headers };
-  if ("toSign" in request) {
-    const { toSign } = request as SignableRequest;
-    headers[SIGNATURE_HEADER] = signatureHeader(await hmacSha256Hex((config as { secret: string }).secret, toSign));
-  }
+export type SendResult = Classification & { status?: number };
+
+/** One request and its classified answer; a network failure or timeout is retryable, its text redacted. */
+async function exchange(
+  request: OutboundRequest,
+  classify: (status: number, headers: Record<string, string>, body: string) => Classification,
+  secrets: string[],
+  limitMs: number,
+): Promise<SendResult> {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${limitMs / 1000} s`)), limitMs);
   try {
-    const res = await fetch(request.url, { method: request.method, headers, body: request.body, signal: abort.signal });
+    const res = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      signal: abort.signal,
+    });
     const body = await res.text();
     const answer: Record<string, string> = {};
     res.headers.forEach((value, name) => {
       answer[name] = value;
     });
-    return {
-      ...channel.classify(res.status, answer, body, config, now),
-      status: res.status,
-    };
+    return { ...classify(res.status, answer, body), status: res.status };
   } catch (err) {
-    const reason = redact(
-      `network error: ${err instanceof Error ? err.message : String(err)}`,
-      channel.secrets(config),
-    );
+    const reason = redact(`network error: ${err instanceof Error ? err.message : String(err)}`, secrets);
     return { outcome: "retryable", retryAfterSeconds: null, reason };
   } finally {
     clearTimeout(timer);
   }
 }
 
-const FALLBACK = "|fallback:";
+/**
+ * Sends the job to `to` on the configured channel and classifies the answer. A recipient
+ * without the channel's address is permanent; a network failure or the timeout is
+ * retryable, its reason redacted of the channel's secrets.
+ */
+export async function send(
+  configured: ConfiguredChannel,
+  job: NotificationJob,
+  to: Recipient,
+  now: number,
+  limitMs: number,
+): Promise<SendResult> {
+  if (configured.kind === "send_email") return sendEmail(configured, job, to, now);
+  const { channel, config } = configured;
+  let request: OutboundRequest;
+  try {
+    request = channel.render(job, to, config, now);
+  } catch (err) {
+    if (err instanceof RenderError) return { outcome: "permanent", reason: err.message };
+    throw err;
+  }
+  if ("toSign" in request) {
+    const { toSign, ...rest } = request as SignableRequest;
+    const signature = signatureHeader(await hmacSha256Hex((config as WebhookConfig).secret, toSign));
+    request = { ...rest, headers: { ...rest.headers, [SIGNATURE_HEADER]: signature } };
+  }
+  const secrets = channel.secrets(config);
+  return exchange(
+    request,
+    (status, headers, body) => channel.classify(status, headers, body, config, now),
+    secrets,
+    limitMs,
+  );
+}
+
+/** Through the send_email binding: the raw MIME message; its Message-ID is the providerId. */
+async function sendEmail(
+  configured: Extract<ConfiguredChannel, { kind: "send_email" }>,
+  job: NotificationJob,
+  to: Recipient,
+  now: number,
+): Promise<SendResult> {
+  let email;
+  try {
+    email = renderRawEmail(job, to, configured.config, now);
+  } catch (err) {
+    if (err instanceof RenderError) return { outcome: "permanent", reason: err.message };
+    throw err;
+  }
+  try {
+    await configured.binding.send(new EmailMessage(email.from, email.to, email.raw));
+    return { outcome: "delivered", providerId: email.messageId };
+  } catch (err) {
+    return classifyBindingError(err instanceof Error ? err.message : String(err), []);
+  }
+}
+
+/** True when the channel can rewrite messages it sent (Slack through the bot token). */
+export const updatesInPlace = (configured: ConfiguredChannel) =>
+  configured.kind === "http" && configured.channel === slackBot;
 
 /**
- * The job on the next channel, or null when none is left. Its idempotency key is the
- * job's with `|fallback:<channel>` appended, so the key itself records every channel tried
- * so far and a fallback of a fallback passes over them all.
+ * Rewrites Slack messages sent earlier for this alert (their `<channel>/<ts>` ids) to show
+ * the job's state, with chat.update. Delivered when every update was; the first failure
+ * otherwise.
  */
-export function fallbackJob(job: NotificationJob, next: (failed: string[]) => string | null): NotificationJob | null {
-  const [base = "", ...fallbacks] = job.idempotencyKey.split(FALLBACK);
-  const original = base.slice(base.lastIndexOf("|") + 1);
-  const channel = next([...new Set([original, ...fallbacks, job.channel])]);
-  return channel === null ? null : { ...job, channel, idempotencyKey: `${job.idempotencyKey}${FALLBACK}${channel}` };
+export async function updateMessages(
+  configured: ConfiguredChannel,
+  job: NotificationJob,
+  messageIds: string[],
+  now: number,
+  limitMs: number,
+): Promise<SendResult> {
+  if (configured.kind !== "http" || configured.channel !== slackBot) {
+    return { outcome: "permanent", reason: "this channel cannot update messages" };
+  }
+  const config = configured.config as SlackBotConfig;
+  let failed: SendResult | null = null;
+  let last: SendResult = { outcome: "delivered" };
+  for (const id of messageIds) {
+    const ref = messageRef(id);
+    if (!ref) continue;
+    const answer = await exchange(
+      renderUpdate(job, config, ref.channel, ref.ts),
+      (status, headers, body) => slackBot.classify(status, headers, body, config, now),
+      slackBot.secrets(config),
+      limitMs,
+    );
+    if (answer.outcome === "delivered") last = answer;
+    else failed ??= answer;
+  }
+  return failed ?? last;
 }

@@ -5,7 +5,22 @@
  */
 
 export const NOTIFY_EVENTS = ["firing", "reminder", "escalation", "acknowledged", "resolved"] as const;
+/** The events of an alert's life that notify. */
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+/**
+ * Jobs that are notices rather than one alert's event: the quiet-hours digest and the
+ * test an admin sends to check their channels.
+ */
+export const NOTICE_EVENTS = ["digest", "test"] as const;
+export type JobEvent = NotifyEvent | (typeof NOTICE_EVENTS)[number];
+const JOB_EVENTS: readonly string[] = [...NOTIFY_EVENTS, ...NOTICE_EVENTS];
+
+/**
+ * Recipient id of a job on a shared channel (webhook, PagerDuty): those reach a team's
+ * endpoint, not a person, so a notification makes one job there, not one per admin.
+ */
+export const SHARED_RECIPIENT = 0;
+export const SHARED_CHANNELS: readonly string[] = ["webhook", "pagerduty"];
 
 /** The alert as the notification shows it, frozen when the job is made. */
 export interface AlertSnapshot {
@@ -26,17 +41,28 @@ export interface AlertSnapshot {
   resolvedAt: number | null;
 }
 
+/** What a notice says in place of an alert: a title and its lines. */
+export interface Notice {
+  title: string;
+  lines: string[];
+}
+
 export interface NotificationJob {
   idempotencyKey: string;
+  /** The alert; 0 for a notice that is not about one alert. */
   alertId: number;
-  event: NotifyEvent;
+  event: JobEvent;
   /** Which occurrence of the event: "firing", "step:1:r0", "reminder:3", "resolved:<time>", … */
   occurrence: string;
   /** The escalation step (0 for the first notification and events outside escalation). */
   step: number;
+  /** The admin, or SHARED_RECIPIENT on a shared channel. */
   recipient: { adminId: number };
   channel: string;
+  /** For a notice: the alert whose severity it carries (a digest's most severe), shown by no channel. */
   alert: AlertSnapshot;
+  /** Set on notices: the channels show this instead of the alert. */
+  notice?: Notice;
   enqueuedAt: number;
 }
 
@@ -51,7 +77,10 @@ export function idempotencyKey(
   return `alert:${alertId}|${occurrence}|step:${step}|admin:${adminId}|${channel}`;
 }
 
-/** One job per recipient and channel, duplicates removed, in a stable order. */
+/**
+ * One job per recipient and personal channel, and one per shared channel (webhook,
+ * PagerDuty) whoever the recipients are; duplicates removed, in a stable order.
+ */
 export function planJobs(input: {
   alert: AlertSnapshot;
   event: NotifyEvent;
@@ -63,19 +92,23 @@ export function planJobs(input: {
 }): NotificationJob[] {
   const admins = [...new Set(input.adminIds)].sort((a, b) => a - b);
   const channels = [...new Set(input.channels)];
-  return admins.flatMap((adminId) =>
-    channels.map((channel): NotificationJob => ({
-      idempotencyKey: idempotencyKey(input.alert.id, input.occurrence, input.step, adminId, channel),
-      alertId: input.alert.id,
-      event: input.event,
-      occurrence: input.occurrence,
-      step: input.step,
-      recipient: { adminId },
-      channel,
-      alert: input.alert,
-      enqueuedAt: input.now,
-    })),
-  );
+  const personal = channels.filter((c) => !SHARED_CHANNELS.includes(c));
+  const shared = channels.filter((c) => SHARED_CHANNELS.includes(c));
+  const pairs: [number, string][] = [
+    ...admins.flatMap((adminId) => personal.map((channel): [number, string] => [adminId, channel])),
+    ...shared.map((channel): [number, string] => [SHARED_RECIPIENT, channel]),
+  ];
+  return pairs.map(([adminId, channel]): NotificationJob => ({
+    idempotencyKey: idempotencyKey(input.alert.id, input.occurrence, input.step, adminId, channel),
+    alertId: input.alert.id,
+    event: input.event,
+    occurrence: input.occurrence,
+    step: input.step,
+    recipient: { adminId },
+    channel,
+    alert: input.alert,
+    enqueuedAt: input.now,
+  }));
 }
 
 /** A queue message body read back: the job, or why it is not one. */
@@ -84,7 +117,7 @@ export function readJob(body: unknown): { ok: true; job: NotificationJob } | { o
   const j = body as Partial<NotificationJob>;
   if (typeof j.idempotencyKey !== "string" || !j.idempotencyKey) return { ok: false, reason: "no idempotencyKey" };
   if (typeof j.alertId !== "number") return { ok: false, reason: "no alertId" };
-  if (!NOTIFY_EVENTS.includes(j.event as NotifyEvent)) return { ok: false, reason: `unknown event ${String(j.event)}` };
+  if (!JOB_EVENTS.includes(j.event as string)) return { ok: false, reason: `unknown event ${String(j.event)}` };
   if (typeof j.recipient?.adminId !== "number") return { ok: false, reason: "no recipient" };
   if (typeof j.channel !== "string") return { ok: false, reason: "no channel" };
   if (typeof j.enqueuedAt !== "number") return { ok: false, reason: "no enqueuedAt" };

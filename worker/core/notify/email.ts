@@ -3,10 +3,10 @@
  * send_email binding. Every channel sends the same subject, text and HTML.
  */
 import type { NotificationJob } from "../alerts/jobs";
-import { classifyHttp, jsonField } from "./classify";
+import { classifyHttp, jsonField, redact } from "./classify";
 import { base64, base64Bytes, fnv1a64, utf8Bytes } from "./encoding";
 import { details, oneLine, title } from "./text";
-import { type Channel, type Recipient, RenderError } from "./types";
+import { type Channel, type Classification, type Recipient, RenderError } from "./types";
 
 export const RESEND_BASE = "https://api.resend.com";
 export const POSTMARK_BASE = "https://api.postmarkapp.com";
@@ -23,6 +23,15 @@ const escapeHtml = (s: string) =>
 /** Subject, text and HTML of a job's email; the HTML escapes all alert text. */
 export function emailContent(job: NotificationJob): EmailContent {
   const subject = oneLine(title(job));
+  if (job.notice) {
+    const { lines } = job.notice;
+    return {
+      subject,
+      text: lines.join("\n"),
+      html:
+        `<h2>${escapeHtml(subject)}</h2>\n<ul>\n` + lines.map((l) => `<li>${escapeHtml(l)}</li>\n`).join("") + "</ul>",
+    };
+  }
   const rows = details(job);
   const text = [job.alert.message, "", ...rows.map(([k, v]) => `${k}: ${v}`)].join("\n");
   const html =
@@ -165,4 +174,48 @@ export function renderMime(job: NotificationJob, to: Recipient, from: string, no
     `--${boundary}--`,
     "",
   ].join("\r\n");
+}
+
+/** The bare address of a "Name <address>" or plain address; null when there is none. */
+export function addressOf(mailboxText: string): string | null {
+  const m = /<([^<>\s]+@[^<>\s]+)>\s*$/.exec(mailboxText) ?? /^\s*([^<>\s]+@[^<>\s]+)\s*$/.exec(mailboxText);
+  return m?.[1] ?? null;
+}
+
+export interface EmailBindingConfig {
+  /** The From header, "Name <address>"; its address must be one the binding may send from. */
+  from: string;
+}
+
+/** What the send_email binding takes: envelope sender and recipient, and the raw message. */
+export interface RawEmail {
+  from: string;
+  to: string;
+  raw: string;
+  messageId: string;
+}
+
+/**
+ * The job as a raw message for the send_email binding. Its Message-ID (which the binding
+ * requires) derives from the idempotency key, at the sender's domain, so a resent job is
+ * the same message to the receiving side.
+ */
+export function renderRawEmail(job: NotificationJob, to: Recipient, config: EmailBindingConfig, now: number): RawEmail {
+  const from = addressOf(config.from);
+  if (!from) throw new RenderError("EMAIL_FROM has no sender address");
+  const messageId = `${fnv1a64(job.idempotencyKey)}.${job.alertId}@${from.slice(from.indexOf("@") + 1)}`;
+  const raw = renderMime(job, to, config.from, now, messageId);
+  return { from, to: emailOf(to), raw, messageId: `<${messageId}>` };
+}
+
+/**
+ * A send_email binding failure read as an outcome: a refused sender or recipient, or a
+ * message the binding cannot parse, will fail the same way again; anything else (quota,
+ * an internal error) may pass later.
+ */
+export function classifyBindingError(message: string, secrets: readonly string[]): Classification {
+  const reason = redact(`send_email: ${message}`, secrets);
+  return /not allowed|invalid|could not parse|does not match|not verified/i.test(message)
+    ? { outcome: "permanent", reason }
+    : { outcome: "retryable", retryAfterSeconds: null, reason };
 }

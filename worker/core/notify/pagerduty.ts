@@ -3,7 +3,7 @@ import type { NotificationJob } from "../alerts/jobs";
 import { toIso } from "../time";
 import { classifyHttp, jsonField } from "./classify";
 import { fingerprint, oneLine, title } from "./text";
-import type { Channel } from "./types";
+import { type Channel, RenderError } from "./types";
 
 export const PAGERDUTY_BASE = "https://events.pagerduty.com";
 
@@ -37,6 +37,8 @@ export const dedupKey = (job: NotificationJob) => `edge-monitor:${job.alert.id}:
 
 export function pagerDutyEvent(job: NotificationJob, config: PagerDutyConfig) {
   const a = job.alert;
+  // Incidents are alerts: a digest or a test has none to open.
+  if (job.event === "digest" || job.event === "test") throw new RenderError(`PagerDuty takes no ${job.event}`);
   const action = ACTION[job.event];
   const event: Record<string, unknown> = {
     routing_key: config.routingKey,

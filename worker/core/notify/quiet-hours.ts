@@ -3,7 +3,7 @@
  * ends, and the single digest per admin and channel released at its end.
  */
 import { instantOfWallClock, wallClock } from "../cron";
-import { NOTIFY_EVENTS } from "../alerts/jobs";
+import { NOTIFY_EVENTS, type NotificationJob } from "../alerts/jobs";
 import { SEVERITIES } from "../rules/types";
 import { toIso } from "../time";
 
@@ -129,4 +129,49 @@ export function buildDigest(held: readonly HeldItem[]): Digest[] {
         superseded: superseded.sort((a, b) => a - b),
       };
     });
+}
+
+/** A delivery held through quiet hours, as stored: its row id and the job. */
+export interface HeldRow {
+  id: number;
+  adminId: number;
+  channel: string;
+  job: NotificationJob;
+}
+
+const severityRank = (s: string) => {
+  const i = (SEVERITIES as readonly string[]).indexOf(s);
+  return i === -1 ? SEVERITIES.length : i;
+};
+
+/**
+ * The digest jobs for held rows whose quiet hours are over: one per (admin, channel), with
+ * the ids of the rows it covers. The job carries its most severe alert (which decides
+ * the fallback order should the digest fail) and the digest as its notice. Its idempotency
+ * key names the rows it covers, so planning the same rows again gives the same job.
+ */
+export function digestJobs(rows: readonly HeldRow[], now: number): { job: NotificationJob; rowIds: number[] }[] {
+  return buildDigest(rows).map((digest) => {
+    const covered = rows.filter((r) => r.adminId === digest.adminId && r.channel === digest.channel);
+    const ids = covered.map((r) => r.id).sort((a, b) => a - b);
+    const worst = covered.reduce((a, b) =>
+      severityRank(b.job.alert.severity) < severityRank(a.job.alert.severity) ? b : a,
+    );
+    const span = `${ids[0]}-${ids[ids.length - 1]}:${ids.length}`;
+    return {
+      rowIds: ids,
+      job: {
+        idempotencyKey: `digest|rows:${span}|admin:${digest.adminId}|${digest.channel}`,
+        alertId: 0,
+        event: "digest",
+        occurrence: `digest:${span}`,
+        step: 0,
+        recipient: { adminId: digest.adminId },
+        channel: digest.channel,
+        alert: worst.job.alert,
+        notice: { title: digest.title, lines: digest.lines },
+        enqueuedAt: now,
+      },
+    };
+  });
 }

@@ -2,6 +2,7 @@
  * Per-admin delivery decisions for one notification job: send now, hold for quiet hours
  * or skip; and which channel to fall back to when one fails.
  */
+import { type NotificationJob, SHARED_CHANNELS } from "../alerts/jobs";
 import { quietUntil } from "./quiet-hours";
 
 export interface Preferences {
@@ -24,10 +25,9 @@ export type DeliveryPlan =
   | { action: "hold"; channel: string; address: string; until: number }
   | { action: "skip"; reason: string };
 
-/** Channels addressed to the admin; the others (webhook, pagerduty) go to the rule's target. */
-const PERSONAL_CHANNELS = ["email", "sms", "slack"] as const;
+/** Channels addressed to the admin; the others (webhook, pagerduty) go to a shared endpoint. */
+export const PERSONAL_CHANNELS = ["email", "sms", "slack"] as const;
 type PersonalChannel = (typeof PERSONAL_CHANNELS)[number];
-const SHARED_CHANNELS: readonly string[] = ["webhook", "pagerduty"];
 
 const isPersonal = (channel: string): channel is PersonalChannel =>
   (PERSONAL_CHANNELS as readonly string[]).includes(channel);
@@ -80,6 +80,8 @@ export function planDelivery(input: {
   const to = contact(channel, prefs, input.accountEmail);
   if ("reason" in to) return { action: "skip", reason: to.reason };
   if (prefs === null) return { action: "send", channel, address: to.address };
+  // The digest was filtered item by item when held, and goes out when the quiet hours end.
+  if (event === "digest") return { action: "send", channel, address: to.address };
   const followUp = (event === "acknowledged" || event === "resolved") && input.firingWasSent;
   if (!followUp && !prefs.severities.includes(severity)) {
     return { action: "skip", reason: `severity ${severity} not in the admin's severities` };
@@ -106,4 +108,18 @@ export function fallbackChannel(
   const order: readonly PersonalChannel[] =
     severity === "critical" ? ["slack", "sms", "email"] : ["slack", "email", "sms"];
   return order.find((c) => !failed.includes(c) && "address" in contact(c, prefs, accountEmail)) ?? null;
+}
+
+const FALLBACK = "|fallback:";
+
+/**
+ * The job on the next channel, or null when none is left. Its idempotency key is the
+ * job's with `|fallback:<channel>` appended, so the key itself records every channel tried
+ * so far and a fallback of a fallback passes over them all.
+ */
+export function fallbackJob(job: NotificationJob, next: (failed: string[]) => string | null): NotificationJob | null {
+  const [base = "", ...fallbacks] = job.idempotencyKey.split(FALLBACK);
+  const original = base.slice(base.lastIndexOf("|") + 1);
+  const channel = next([...new Set([original, ...fallbacks, job.channel])]);
+  return channel === null ? null : { ...job, channel, idempotencyKey: `${job.idempotencyKey}${FALLBACK}${channel}` };
 }

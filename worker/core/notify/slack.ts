@@ -31,6 +31,13 @@ function button(text: string, actionId: string, value: string, style?: "primary"
 
 /** Header, message, fields, a state line once acknowledged or resolved, and the buttons when `buttons`. */
 export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
+  if (job.notice) {
+    return [
+      { type: "header", text: { type: "plain_text", text: oneLine(job.notice.title).slice(0, 150) } },
+      // A section holds at most 3,000 characters.
+      { type: "section", text: { type: "mrkdwn", text: mrkdwn(job.notice.lines.join("\n")).slice(0, 3000) } },
+    ];
+  }
   const a = job.alert;
   const blocks: Block[] = [
     // Header text is plain and limited to 150 characters.
@@ -69,10 +76,12 @@ export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
 }
 
 /** The notification fallback text (shown in push notifications and by clients without blocks). */
-const fallback = (job: NotificationJob) => `${oneLine(title(job))}: ${oneLine(job.alert.message)}`;
+const fallback = (job: NotificationJob) =>
+  job.notice ? oneLine(job.notice.title) : `${oneLine(title(job))}: ${oneLine(job.alert.message)}`;
 
 /** Buttons while the alert still needs handling; a resolved alert has nothing left to press. */
-const wantsButtons = (job: NotificationJob) => job.event !== "resolved" && job.alert.status !== "resolved";
+const wantsButtons = (job: NotificationJob) =>
+  !job.notice && job.event !== "resolved" && job.alert.status !== "resolved";
 
 /**
  * Slack's Web API answers 200 with `{ok: false, error}` for most failures: `ratelimited`
@@ -99,12 +108,16 @@ function classifySlack(
   if (status < 200 || status >= 300) return classifyHttp(status, headers, body, secrets, now);
   // Incoming webhooks answer a plain "ok".
   if (!api) return { outcome: "delivered" };
-  const json = parseJson(body) as { ok?: unknown; error?: unknown; ts?: unknown } | undefined;
+  const json = parseJson(body) as { ok?: unknown; error?: unknown; ts?: unknown; channel?: unknown } | undefined;
   if (typeof json !== "object" || json === null || typeof json.ok !== "boolean") {
     return { outcome: "retryable", retryAfterSeconds: null, reason: `HTTP ${status}: unreadable Slack answer` };
   }
-  if (json.ok)
-    return typeof json.ts === "string" ? { outcome: "delivered", providerId: json.ts } : { outcome: "delivered" };
+  if (json.ok) {
+    // `<channel>/<ts>` names the message for chat.update (a DM's channel id is not the member id).
+    return typeof json.ts === "string"
+      ? { outcome: "delivered", providerId: typeof json.channel === "string" ? `${json.channel}/${json.ts}` : json.ts }
+      : { outcome: "delivered" };
+  }
   const error = redact(typeof json.error === "string" ? json.error : "unknown_error", secrets);
   const reason = `Slack error: ${error}`;
   if (RETRYABLE_ERRORS.has(error)) {
@@ -151,7 +164,7 @@ const apiRequest = (config: SlackBotConfig, method: string, payload: unknown): O
   body: JSON.stringify(payload),
 });
 
-/** chat.postMessage to the recipient's member id; the answer's `ts` is the providerId, kept for chat.update. */
+/** chat.postMessage to the recipient's member id; the answer's `<channel>/<ts>` is the providerId, kept for chat.update. */
 export const slackBot: Channel<SlackBotConfig> = {
   name: "slack",
   render(job, to, config) {
@@ -167,10 +180,17 @@ export const slackBot: Channel<SlackBotConfig> = {
   secrets: (config) => [config.botToken],
 };
 
+/** A posted message's `<channel>/<ts>` (slackBot's providerId) read back; null when it is not one. */
+export function messageRef(providerId: string | null | undefined): { channel: string; ts: string } | null {
+  const m = /^([A-Z0-9]+)\/(\d+\.\d+)$/.exec(providerId ?? "");
+  return m?.[1] && m[2] ? { channel: m[1], ts: m[2] } : null;
+}
+
 /**
  * chat.update of a message posted earlier (`channel` and `ts` from chat.postMessage's
- * answer): the alert as it now stands, acknowledged or resolved, with no buttons.
- * Classify its answer with `slackBot.classify`.
+ * answer): the alert as it now stands, acknowledged or resolved. Buttons stay while the
+ * alert is open (Resolve and Silence after an acknowledgement). Classify its answer with
+ * `slackBot.classify`.
  */
 export function renderUpdate(
   job: NotificationJob,
@@ -182,6 +202,6 @@ export function renderUpdate(
     channel,
     ts,
     text: fallback(job),
-    blocks: slackBlocks(job, false),
+    blocks: slackBlocks(job, wantsButtons(job)),
   });
 }

@@ -64,6 +64,11 @@ const flat = (s: string) => s.replace(/\s+/g, " ").trim();
  * details go first, then the rule name, and only then the service name.
  */
 export function smsText(job: NotificationJob): string {
+  if (job.notice) {
+    // A notice: its title, then as many of its lines as fit.
+    const whole = [job.notice.title, ...job.notice.lines].map(flat).join(" | ");
+    return fits(whole) ? whole : cut(flat(job.notice.title), ` | ${job.notice.lines.map(flat).join(" | ")}`);
+  }
   const a = job.alert;
   const must = `${severityWord(a)} ${STATE[job.event]} #${a.id}`;
   const service = a.service ? ` ${flat(a.service)}` : "";

@@ -1,22 +1,25 @@
 /** Alert wording shared by the channels: state words, title and detail lines. */
-import type { AlertSnapshot, NotificationJob, NotifyEvent } from "../alerts/jobs";
+import type { AlertSnapshot, JobEvent, NotificationJob } from "../alerts/jobs";
 import { formatNumber } from "../rules/evaluate";
 import { toIso } from "../time";
 import { fnv1a64 } from "./encoding";
 
-export const STATE: Record<NotifyEvent, string> = {
+export const STATE: Record<JobEvent, string> = {
   firing: "FIRING",
   reminder: "STILL FIRING",
   escalation: "ESCALATED",
   acknowledged: "ACKNOWLEDGED",
   resolved: "RESOLVED",
+  digest: "DIGEST",
+  test: "TEST",
 };
 
 export const severityWord = (alert: AlertSnapshot) => alert.severity.toUpperCase();
 export const valueText = (v: number | null) => (v === null ? "no data" : formatNumber(v));
 
-/** "[CRITICAL] FIRING: High latency on api (#12)" */
+/** "[CRITICAL] FIRING: High latency on api (#12)"; a notice's own title. */
 export function title(job: NotificationJob): string {
+  if (job.notice) return job.notice.title;
   const a = job.alert;
   return `[${severityWord(a)}] ${STATE[job.event]}: ${a.ruleName}${a.service ? ` on ${a.service}` : ""} (#${a.id})`;
 }
@@ -50,8 +53,9 @@ export function details(job: NotificationJob): [string, string][] {
   return rows;
 }
 
-/** Plain-text body: the message, then the details. */
+/** Plain-text body: the message, then the details; a notice's title and lines. */
 export function plainText(job: NotificationJob): string {
+  if (job.notice) return [job.notice.title, "", ...job.notice.lines].join("\n");
   const lines = [title(job), "", job.alert.message, "", ...details(job).map(([k, v]) => `${k}: ${v}`)];
   return lines.join("\n");
 }

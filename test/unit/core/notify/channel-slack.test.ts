@@ -111,9 +111,10 @@ describe("Slack incoming webhook", () => {
 
 describe("Slack chat.update", () => {
   it.each([
-    ["acknowledged", GOLDEN.acknowledged.blocks.slice(0, 4)],
+    // Acknowledged: Resolve and Silence stay; resolved: nothing left to press.
+    ["acknowledged", GOLDEN.acknowledged.blocks],
     ["resolved", GOLDEN.resolved.blocks],
-  ] as const)("%s: the state, no buttons", (event, blocks) => {
+  ] as const)("%s: the state, buttons only while open", (event, blocks) => {
     const req = renderUpdate(job(event), BOT, "D0ADA", "1764151900.000100");
     expect(req.url).toBe("http://sink/slack/api/chat.update");
     expect(req.headers.authorization).toBe("Bearer xoxb-SECRET");
@@ -132,7 +133,7 @@ describe("Slack answers", () => {
       200,
       {},
       '{"ok":true,"channel":"D0ADA","ts":"1764151900.000100"}',
-      { outcome: "delivered", providerId: "1764151900.000100" },
+      { outcome: "delivered", providerId: "D0ADA/1764151900.000100" },
     ],
     [
       200,
