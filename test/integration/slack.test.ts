@@ -1,13 +1,21 @@
 /**
  * The Slack integration through the real Worker: signed `/monitor` commands and
  * button interactions act on real alerts as the admin who linked the Slack member
- * id; unsigned, tampered, stale and unlinked requests change nothing.
+ * id, or whose email Slack's users.info gives; unsigned, tampered, stale and unknown
+ * users change nothing. Slow work is answered "Working on it…" and finished through
+ * the response_url, and buttons rewrite the alert message there; the provider sink
+ * stands in for Slack (response_url and Web API).
  */
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { Hono } from "hono";
+import { beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { FAILED_TEXT, WORKING_TEXT } from "../../worker/core/slack/messages";
 import worker from "../../worker/index";
+import { answerInTime } from "../../worker/lib/slack";
 import { recordSamples } from "../../worker/lib/series";
+import { slackRoutes } from "../../worker/routes/slack";
+import type { SinkMode, SinkRecord } from "../setup/provider-sink";
 import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
 
 const BASE = "/api/admin/monitoring";
@@ -44,30 +52,62 @@ async function sign(secret: string, timestamp: string, body: string): Promise<st
   return `v0=${[...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
+const sink = () => `http://127.0.0.1:${inject("sinkPort")}`;
+
+/** A fresh response_url on the sink: its records are those whose path is this URL's. */
+const responseUrl = () => `${sink()}/sink/slack-response/${fresh("hook")}`;
+
+/** What the sink received at `url` (a response_url), as parsed JSON bodies. */
+async function postedTo(url: string): Promise<Record<string, unknown>[]> {
+  const records = (await (await fetch(`${sink()}/__sink/slack-response`)).json()) as SinkRecord[];
+  const path = new URL(url).pathname;
+  return records.filter((r) => r.path === path).map((r) => JSON.parse(r.body) as Record<string, unknown>);
+}
+
+async function sinkMode(name: string, mode: SinkMode) {
+  await fetch(`${sink()}/__sink/${name}/mode`, { method: "POST", body: JSON.stringify(mode) });
+}
+
 interface SendOptions {
   secret?: string;
   ageSeconds?: number;
   /** Changes the body after signing. */
   tamper?: (body: string) => string;
+  /** Bindings over the test ones; the request then goes to the Worker with them, its waitUntil work awaited. */
+  env?: Partial<Env>;
+  /** Serves the request from /slack routes with this answer budget (and `env`), its waitUntil work awaited. */
+  budgetMs?: number;
+  responseUrl?: string;
 }
 
 async function send(path: string, fields: Record<string, string>, opts: SendOptions = {}) {
   const body = new URLSearchParams(fields).toString();
   const timestamp = String(Math.floor(Date.now() / 1000) - (opts.ageSeconds ?? 0));
   const signature = await sign(opts.secret ?? SECRET, timestamp, body);
-  const res = await call("POST", `/slack/${path}`, {
+  const init = {
+    method: "POST",
     body: opts.tamper ? opts.tamper(body) : body,
     headers: {
       "content-type": "application/x-www-form-urlencoded",
       "x-slack-request-timestamp": timestamp,
       "x-slack-signature": signature,
     },
-  });
+  };
+  let res: Response;
+  if (opts.env || opts.budgetMs !== undefined) {
+    const app =
+      opts.budgetMs === undefined ? worker : new Hono().route("/slack", slackRoutes({ budgetMs: opts.budgetMs }));
+    const ctx = createExecutionContext();
+    res = await app.fetch(new Request(`http://localhost/slack/${path}`, init), { ...env, ...opts.env }, ctx);
+    await waitOnExecutionContext(ctx);
+  } else {
+    res = await call("POST", `/slack/${path}`, { body: init.body, headers: init.headers });
+  }
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) as { response_type?: string; text?: string; error?: string } };
 }
 
-const command = (userId: string, text: string, opts?: SendOptions) =>
+const command = (userId: string, text: string, opts: SendOptions = {}) =>
   send(
     "commands",
     {
@@ -77,22 +117,26 @@ const command = (userId: string, text: string, opts?: SendOptions) =>
       user_name: "someone",
       command: "/monitor",
       text,
-      response_url: "https://hooks.slack.com/commands/T0TEST/1/abc",
+      response_url: opts.responseUrl ?? responseUrl(),
     },
     opts,
   );
 
-const press = (userId: string, actionId: string, alertId: number) =>
-  send("interactions", {
-    payload: JSON.stringify({
-      type: "block_actions",
-      user: { id: userId },
-      actions: [{ action_id: actionId, value: String(alertId) }],
-      response_url: "https://hooks.slack.com/actions/T0TEST/1/abc",
-      message: { ts: "1700000000.000100" },
-      channel: { id: "C0TEST" },
-    }),
-  });
+const press = (userId: string, actionId: string, alertId: number, opts: SendOptions = {}) =>
+  send(
+    "interactions",
+    {
+      payload: JSON.stringify({
+        type: "block_actions",
+        user: { id: userId },
+        actions: [{ action_id: actionId, value: String(alertId) }],
+        response_url: opts.responseUrl ?? responseUrl(),
+        message: { ts: "1700000000.000100" },
+        channel: { id: "C0TEST" },
+      }),
+    },
+    opts,
+  );
 
 const alertRow = (id: number) =>
   env.DB.prepare("SELECT status, acknowledged_by, resolution_notes FROM alert_history WHERE id = ?")
@@ -270,7 +314,215 @@ describe("buttons", () => {
 
   it("refuses an unlinked user", async () => {
     const { alertId } = await firingAlert();
-    expect((await press("UNOBODY", "ack", alertId)).body.text).toContain("not linked");
+    const url = responseUrl();
+    expect((await press("UNOBODY", "ack", alertId, { responseUrl: url })).body.text).toContain("not linked");
     expect(await alertRow(alertId)).toMatchObject({ status: "firing" });
+    expect(await postedTo(url)).toEqual([]);
+  });
+
+  it("rewrite the alert message in place as it now stands", async () => {
+    const { alertId } = await firingAlert();
+    const ackUrl = responseUrl();
+    // The clicker still gets the ephemeral confirmation.
+    expect((await press(ADMIN_MEMBER, "ack", alertId, { responseUrl: ackUrl })).body).toEqual({
+      response_type: "ephemeral",
+      text: `Alert #${alertId} acknowledged.`,
+    });
+    const [acked, ...moreAcked] = await postedTo(ackUrl);
+    expect(moreAcked).toEqual([]);
+    expect(acked).toMatchObject({ replace_original: true });
+    expect(acked?.text).toMatch(
+      new RegExp(`^\\[CRITICAL\\] ACKNOWLEDGED: Queue depth_\\S+ on worker \\(#${alertId}\\): `),
+    );
+    const ackBlocks = acked?.blocks as { type: string; elements?: { text?: string; action_id?: string }[] }[];
+    const state = ackBlocks.find((b) => b.type === "context")?.elements?.[0]?.text;
+    expect(state).toMatch(/^Acknowledged by Test admin at \d{4}-\d\d-\d\dT/);
+    // No Acknowledge button any more; Resolve and Silence stay.
+    const buttons = ackBlocks.find((b) => b.type === "actions")?.elements?.map((e) => e.action_id);
+    expect(buttons).toEqual(["resolve", "silence_1h"]);
+
+    const resolveUrl = responseUrl();
+    expect((await press(ADMIN_MEMBER, "resolve", alertId, { responseUrl: resolveUrl })).body.text).toBe(
+      `Alert #${alertId} resolved.`,
+    );
+    const [resolved] = await postedTo(resolveUrl);
+    expect(resolved).toMatchObject({ replace_original: true });
+    expect(resolved?.text).toContain("] RESOLVED: ");
+    const resolvedBlocks = resolved?.blocks as { type: string; elements?: { text?: string }[] }[];
+    expect(resolvedBlocks.find((b) => b.type === "context")?.elements?.[0]?.text).toMatch(
+      /^Acknowledged by Test admin at .+ · Resolved at \d{4}-/,
+    );
+    // Once resolved, the message has no buttons left.
+    expect(resolvedBlocks.some((b) => b.type === "actions")).toBe(false);
+
+    // A refused press (here an unknown alert) posts nothing: there is no message to rewrite.
+    // (Not this alert: its rule still breaches, so the engine may reopen it any moment.)
+    const lateUrl = responseUrl();
+    expect((await press(ADMIN_MEMBER, "ack", 99999999, { responseUrl: lateUrl })).body.text).toBe(
+      "Alert 99999999 not found.",
+    );
+    expect(await postedTo(lateUrl)).toEqual([]);
+  });
+});
+
+/** Bindings pointing the Slack Web API at a fresh sink answering as `mode` says; the sink's name too. */
+async function slackApi(mode: SinkMode): Promise<{ name: string; env: Partial<Env> }> {
+  const name = fresh("slack-api");
+  await sinkMode(name, mode);
+  return { name, env: { SLACK_BOT_TOKEN: "xoxb-test", SLACK_API_BASE_URL: `${sink()}/sink/${name}` } };
+}
+
+const usersInfo = (email: string): SinkMode => ({
+  status: 200,
+  body: JSON.stringify({ ok: true, user: { id: "U0", profile: { email } } }),
+});
+
+const sinkRecords = async (name: string) => (await (await fetch(`${sink()}/__sink/${name}`)).json()) as SinkRecord[];
+
+describe("Slack users matched by email", () => {
+  it("acts as the admin with the member's Slack email, case-insensitively", async () => {
+    const local = fresh("Mail.Person");
+    const mailAdmin = await createAdmin("admin", `${local}@Example.COM`);
+    const api = await slackApi(usersInfo(`${local.toLowerCase()}@example.com`));
+    const { alertId } = await firingAlert();
+    const member = `UMAIL${counter}`;
+    const res = await command(member, `ack ${alertId}`, { env: api.env });
+    expect(res.body).toEqual({ response_type: "ephemeral", text: `Alert #${alertId} acknowledged.` });
+    expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged", acknowledged_by: mailAdmin.id });
+    const [lookup, ...more] = await sinkRecords(api.name);
+    expect(more).toEqual([]);
+    expect(lookup).toMatchObject({ path: `/sink/${api.name}/api/users.info` });
+    expect(lookup?.headers.authorization).toBe("Bearer xoxb-test");
+  });
+
+  it("uses a linked member id without asking Slack", async () => {
+    const api = await slackApi(usersInfo("someone-else@example.com"));
+    const { alertId } = await firingAlert();
+    await command(ADMIN_MEMBER, `ack ${alertId}`, { env: api.env });
+    expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged", acknowledged_by: admin.id });
+    expect(await sinkRecords(api.name)).toEqual([]);
+  });
+
+  it.each<[string, SinkMode]>([
+    ["an email no admin has", usersInfo("nobody-here@example.com")],
+    ["a Slack API error", { status: 200, body: JSON.stringify({ ok: false, error: "user_not_found" }) }],
+    ["a profile without email", { status: 200, body: JSON.stringify({ ok: true, user: { profile: {} } }) }],
+    ["an HTTP failure", { status: 500, body: "oops" }],
+  ])("refuses %s and changes nothing", async (_, mode) => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const api = await slackApi(mode);
+    const { alertId } = await firingAlert();
+    const member = `UNONE${counter}`;
+    const res = await command(member, `ack ${alertId}`, { env: api.env });
+    expect(res.status).toBe(200);
+    expect(res.body.text).toContain("not linked");
+    expect((await press(member, "ack", alertId, { env: api.env })).body.text).toContain("not linked");
+    expect(await alertRow(alertId)).toMatchObject({ status: "firing", acknowledged_by: null });
+    expect(await sinkRecords(api.name)).toHaveLength(2);
+    // The bot token never reaches the logs.
+    expect(JSON.stringify(warn.mock.calls)).not.toContain("xoxb-test");
+    warn.mockRestore();
+  });
+
+  it("refuses an email two admins share (ignoring case)", async () => {
+    const local = fresh("twin");
+    await createAdmin("admin", `${local}@example.com`);
+    await createAdmin("admin", `${local.toUpperCase()}@example.com`);
+    const api = await slackApi(usersInfo(`${local}@example.com`));
+    const { alertId } = await firingAlert();
+    expect((await command(`UTWIN${counter}`, `ack ${alertId}`, { env: api.env })).body.text).toContain("not linked");
+    expect(await alertRow(alertId)).toMatchObject({ status: "firing", acknowledged_by: null });
+  });
+});
+
+describe("answering within Slack's three seconds", () => {
+  const later = <T>(ms: number, value: () => T) =>
+    new Promise<T>((resolve, reject) =>
+      setTimeout(() => {
+        try {
+          resolve(value());
+        } catch (err) {
+          reject(err);
+        }
+      }, ms),
+    );
+
+  async function answered(work: Promise<string>, budgetMs: number, url: string) {
+    const ctx = createExecutionContext();
+    const text = await answerInTime(work, budgetMs, url, (p) => ctx.waitUntil(p));
+    const postedBeforeWork = await postedTo(url);
+    await waitOnExecutionContext(ctx);
+    return { text, postedBeforeWork, posted: await postedTo(url) };
+  }
+
+  it("answers work that finishes within the budget itself, posting nothing", async () => {
+    const url = responseUrl();
+    expect(
+      await answered(
+        later(1, () => "done"),
+        1000,
+        url,
+      ),
+    ).toEqual({
+      text: "done",
+      postedBeforeWork: [],
+      posted: [],
+    });
+  });
+
+  it("answers slower work at once and posts its text to the response_url when done", async () => {
+    const url = responseUrl();
+    expect(
+      await answered(
+        later(200, () => "done late"),
+        1,
+        url,
+      ),
+    ).toEqual({
+      text: WORKING_TEXT,
+      postedBeforeWork: [],
+      posted: [{ response_type: "ephemeral", text: "done late" }],
+    });
+  });
+
+  it("posts a failure notice for work that fails late, and throws one that fails in time", async () => {
+    const url = responseUrl();
+    const failing = () =>
+      later<string>(200, () => {
+        throw new Error("boom");
+      });
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    expect((await answered(failing(), 1, url)).posted).toEqual([{ response_type: "ephemeral", text: FAILED_TEXT }]);
+    await expect(answerInTime(failing(), 1000, url, () => {})).rejects.toThrow("boom");
+    error.mockRestore();
+  });
+
+  it("finishes a slow command through the response_url", async () => {
+    // users.info answering slowly makes the work outlast a 1 ms budget.
+    const local = fresh("slow");
+    const slowAdmin = await createAdmin("admin", `${local}@example.com`);
+    const api = await slackApi({ ...usersInfo(`${local}@example.com`), delayMs: 200 });
+    const { alertId } = await firingAlert();
+    const url = responseUrl();
+    const res = await command(`USLOW${counter}`, `ack ${alertId}`, { env: api.env, budgetMs: 1, responseUrl: url });
+    expect(res).toEqual({ status: 200, body: { response_type: "ephemeral", text: WORKING_TEXT } });
+    expect(await postedTo(url)).toEqual([{ response_type: "ephemeral", text: `Alert #${alertId} acknowledged.` }]);
+    expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged", acknowledged_by: slowAdmin.id });
+  });
+
+  it("finishes a slow button press through the response_url, message update included", async () => {
+    const local = fresh("slowpress");
+    await createAdmin("admin", `${local}@example.com`);
+    const api = await slackApi({ ...usersInfo(`${local}@example.com`), delayMs: 200 });
+    const { alertId } = await firingAlert();
+    const url = responseUrl();
+    const res = await press(`USLOWP${counter}`, "ack", alertId, { env: api.env, budgetMs: 1, responseUrl: url });
+    expect(res.body.text).toBe(WORKING_TEXT);
+    const [update, confirmation, ...more] = await postedTo(url);
+    expect(more).toEqual([]);
+    expect(update).toMatchObject({ replace_original: true });
+    expect(JSON.stringify(update?.blocks)).toContain("Acknowledged by Test admin at ");
+    expect(confirmation).toEqual({ response_type: "ephemeral", text: `Alert #${alertId} acknowledged.` });
+    expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged" });
   });
 });

@@ -3,38 +3,43 @@
  * buttons (`POST /slack/interactions`). Public routes: every request must carry
  * Slack's v0 signature over the raw body under SLACK_SIGNING_SECRET, at most five
  * minutes old. The Slack user acts as the admin whose notification preferences hold
- * that Slack member id (Slack sends no email, so only a linked member id counts);
- * viewers may only read the status. Answers are ephemeral messages, sent within
- * Slack's three seconds; a refused or failed action is an answer too (HTTP 200).
+ * that Slack member id or, when none does and a bot token is set, the admin with the
+ * member's Slack email (Slack's users.info); viewers may only read the status. Answers
+ * are ephemeral messages, sent within Slack's three seconds ("Working on it…" and the
+ * real answer later through the request's response_url when the work takes longer); a
+ * refused or failed action is an answer too (HTTP 200). A button that acknowledges or
+ * resolves also rewrites the alert message in place.
  */
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type Role, roleAllows } from "../core/roles";
 import { HELP_TEXT, parseCommand, type SlackCommand } from "../core/slack/commands";
-import { type OpenAlert, STATUS_LIMIT, statusText } from "../core/slack/messages";
+import { SLACK_BASE } from "../core/notify/slack";
+import {
+  alertMessageUpdate,
+  ephemeral as ephemeralMessage,
+  type OpenAlert,
+  STATUS_LIMIT,
+  statusText,
+} from "../core/slack/messages";
 import type { AppEnv } from "../env";
-import { ALERTS_WITH_RULE_NAME, actOnAlert, type AlertRow } from "../lib/alerts";
+import { ALERTS_WITH_RULE_NAME, actOnAlert, type AlertRow, snapshotOf } from "../lib/alerts";
 import { ApiError } from "../lib/errors";
-import { verifySlackRequest } from "../lib/slack";
+import {
+  ANSWER_BUDGET_MS,
+  answerInTime,
+  postToResponseUrl,
+  responseUrlOf,
+  slackMemberEmail,
+  verifySlackRequest,
+} from "../lib/slack";
 import { createApi } from "./api";
 
 /** Slack's payloads are small; an interaction carries the message's blocks too. */
 export const SLACK_BODY_LIMIT = 64 * 1024;
 const HOUR_MS = 3_600_000;
 
-export const slack = createApi();
-
-slack.use(
-  "*",
-  bodyLimit({
-    maxSize: SLACK_BODY_LIMIT,
-    onError: () => {
-      throw new ApiError(413, `The body is larger than ${SLACK_BODY_LIMIT} bytes.`);
-    },
-  }),
-);
-
-const ephemeral = (c: Context<AppEnv>, text: string) => c.json({ response_type: "ephemeral", text }, 200);
+const ephemeral = (c: Context<AppEnv>, text: string) => c.json(ephemeralMessage(text), 200);
 
 /** The raw body, once its signature is checked: 503 unconfigured, 401 unsigned, wrongly signed or stale. */
 async function verifiedBody(c: Context<AppEnv>): Promise<string> {
@@ -62,16 +67,32 @@ interface SlackAdmin {
   role: Role;
 }
 
-/** The admin who linked this Slack member id; null when none did, or more than one (ambiguous). */
+/** The one row of `rows`; null for none, or more than one (ambiguous). */
+const single = <T>(rows: T[]): T | null => (rows.length === 1 ? (rows[0] ?? null) : null);
+
+/**
+ * The admin who linked this Slack member id; when nobody did and a bot token is set, the
+ * admin whose email is the member's Slack email (case-insensitive). Null when neither
+ * finds exactly one admin.
+ */
 async function adminForSlackUser(env: Env, memberId: string): Promise<SlackAdmin | null> {
   if (!memberId) return null;
-  const rows = await env.DB.prepare(
+  const linked = await env.DB.prepare(
     `SELECT u.id, u.role FROM admin_notification_preferences p JOIN admin_users u ON u.id = p.admin_id
      WHERE p.slack_member_id = ? ORDER BY u.id LIMIT 2`,
   )
     .bind(memberId)
     .all<SlackAdmin>();
-  return rows.results.length === 1 ? (rows.results[0] ?? null) : null;
+  // Two admins claiming one member id stay ambiguous: their email does not decide.
+  if (linked.results.length || !env.SLACK_BOT_TOKEN) return single(linked.results);
+  const email = await slackMemberEmail(env.SLACK_API_BASE_URL ?? SLACK_BASE, env.SLACK_BOT_TOKEN, memberId);
+  if (!email) return null;
+  const byEmail = await env.DB.prepare(
+    "SELECT id, role FROM admin_users WHERE lower(email) = lower(?) ORDER BY id LIMIT 2",
+  )
+    .bind(email)
+    .all<SlackAdmin>();
+  return single(byEmail.results);
 }
 
 const UNLINKED =
@@ -156,49 +177,120 @@ async function runCommand(env: Env, admin: SlackAdmin, command: SlackCommand): P
   }
 }
 
-slack.post("/commands", async (c) => {
-  const form = new URLSearchParams(await verifiedBody(c));
-  const admin = await adminForSlackUser(c.env, form.get("user_id") ?? "");
-  if (!admin) return ephemeral(c, UNLINKED);
-  return ephemeral(c, await runCommand(c.env, admin, parseCommand(form.get("text") ?? "")));
-});
-
 /** The part of a `block_actions` payload the buttons use. */
 interface BlockActions {
   type?: unknown;
   user?: { id?: unknown };
   actions?: { action_id?: unknown; value?: unknown }[];
+  response_url?: unknown;
 }
 
-slack.post("/interactions", async (c) => {
-  const form = new URLSearchParams(await verifiedBody(c));
-  let payload: BlockActions;
-  try {
-    payload = JSON.parse(form.get("payload") ?? "") as BlockActions;
-  } catch {
-    throw new ApiError(400, "The payload field is not JSON.");
-  }
-  if (payload?.type !== "block_actions") return ephemeral(c, "This interaction is not supported.");
+/**
+ * Rewrites the pressed alert message to show the alert as it now stands. Awaited by the
+ * button's work, so it shares the answer budget rather than racing the confirmation.
+ */
+async function replaceAlertMessage(
+  env: Env,
+  alertId: number,
+  event: "acknowledged" | "resolved",
+  responseUrl: string | null,
+): Promise<void> {
+  if (!responseUrl) return;
+  const row = await env.DB.prepare(
+    `SELECT a.*, r.rule_name, u.name AS ack_name, u.email AS ack_email
+     FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
+     LEFT JOIN admin_users u ON u.id = a.acknowledged_by WHERE a.id = ?`,
+  )
+    .bind(alertId)
+    .first<AlertRow & { rule_name: string | null; ack_name: string | null; ack_email: string | null }>();
+  if (!row) return;
+  // People read the message: the admin's name (or email) rather than "admin:<id>".
+  const by = row.ack_name || row.ack_email || null;
+  await postToResponseUrl(
+    responseUrl,
+    alertMessageUpdate(snapshotOf(row, row.rule_name ?? "(deleted rule)", by), event),
+  );
+}
+
+async function pressButton(env: Env, payload: BlockActions, responseUrl: string | null): Promise<string> {
   const userId = typeof payload.user?.id === "string" ? payload.user.id : "";
-  const admin = await adminForSlackUser(c.env, userId);
-  if (!admin) return ephemeral(c, UNLINKED);
-  if (!roleAllows(admin.role, "admin")) return ephemeral(c, "Viewers cannot act on alerts.");
+  const admin = await adminForSlackUser(env, userId);
+  if (!admin) return UNLINKED;
+  if (!roleAllows(admin.role, "admin")) return "Viewers cannot act on alerts.";
   const action = payload.actions?.[0];
   const alertId = typeof action?.value === "string" && /^\d{1,15}$/.test(action.value) ? Number(action.value) : 0;
-  if (!alertId) return ephemeral(c, "The button carries no alert id.");
+  if (!alertId) return "The button carries no alert id.";
   switch (action?.action_id) {
     case "ack":
-      return ephemeral(c, await attempt(() => acknowledge(c.env, admin, alertId)));
+      return attempt(async () => {
+        const text = await acknowledge(env, admin, alertId);
+        await replaceAlertMessage(env, alertId, "acknowledged", responseUrl);
+        return text;
+      });
     case "resolve":
-      return ephemeral(c, await attempt(() => resolve(c.env, admin, alertId, null)));
+      return attempt(async () => {
+        const text = await resolve(env, admin, alertId, null);
+        await replaceAlertMessage(env, alertId, "resolved", responseUrl);
+        return text;
+      });
     case "silence_1h": {
-      const alert = await c.env.DB.prepare("SELECT alert_rule_id FROM alert_history WHERE id = ?")
+      const alert = await env.DB.prepare("SELECT alert_rule_id FROM alert_history WHERE id = ?")
         .bind(alertId)
         .first<{ alert_rule_id: number }>();
-      if (!alert) return ephemeral(c, `Alert ${alertId} not found.`);
-      return ephemeral(c, await silenceRule(c.env, admin, alert.alert_rule_id, HOUR_MS, "1h"));
+      if (!alert) return `Alert ${alertId} not found.`;
+      return silenceRule(env, admin, alert.alert_rule_id, HOUR_MS, "1h");
     }
     default:
-      return ephemeral(c, "Unknown button.");
+      return "Unknown button.";
   }
-});
+}
+
+export interface SlackRouteOptions {
+  /** How long the work may take before "Working on it…" is answered (tests use a small one). */
+  budgetMs?: number;
+}
+
+/** The /slack sub-app. */
+export function slackRoutes({ budgetMs = ANSWER_BUDGET_MS }: SlackRouteOptions = {}) {
+  const app = createApi();
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: SLACK_BODY_LIMIT,
+      onError: () => {
+        throw new ApiError(413, `The body is larger than ${SLACK_BODY_LIMIT} bytes.`);
+      },
+    }),
+  );
+
+  /** Answers with the work's text, or with "Working on it…" and the text later via response_url. */
+  const answer = async (c: Context<AppEnv>, responseUrl: string | null, work: () => Promise<string>) =>
+    ephemeral(c, await answerInTime(work(), budgetMs, responseUrl, (p) => c.executionCtx.waitUntil(p)));
+
+  app.post("/commands", async (c) => {
+    const form = new URLSearchParams(await verifiedBody(c));
+    return answer(c, responseUrlOf(form.get("response_url")), async () => {
+      const admin = await adminForSlackUser(c.env, form.get("user_id") ?? "");
+      if (!admin) return UNLINKED;
+      return runCommand(c.env, admin, parseCommand(form.get("text") ?? ""));
+    });
+  });
+
+  app.post("/interactions", async (c) => {
+    const form = new URLSearchParams(await verifiedBody(c));
+    let payload: BlockActions;
+    try {
+      payload = JSON.parse(form.get("payload") ?? "") as BlockActions;
+    } catch {
+      throw new ApiError(400, "The payload field is not JSON.");
+    }
+    if (payload?.type !== "block_actions") return ephemeral(c, "This interaction is not supported.");
+    const responseUrl = responseUrlOf(payload.response_url);
+    return answer(c, responseUrl, () => pressButton(c.env, payload, responseUrl));
+  });
+
+  return app;
+}
+
+export const slack = slackRoutes();

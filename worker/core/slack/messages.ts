@@ -1,4 +1,7 @@
-/** Texts the Slack integration answers with (Slack mrkdwn). */
+/** Texts and messages the Slack integration answers with (Slack mrkdwn). */
+import type { AlertSnapshot, NotificationJob } from "../alerts/jobs";
+import { slackBlocks } from "../notify/slack";
+import { oneLine, title } from "../notify/text";
 import { toIso } from "../time";
 
 /** An open alert as the status listing shows it. */
@@ -24,4 +27,39 @@ export function statusText(total: number, alerts: readonly OpenAlert[]): string 
     );
   const more = total > lines.length ? [`…and ${total - lines.length} more.`] : [];
   return [`${total} open alert${total === 1 ? "" : "s"}:`, ...lines, ...more].join("\n");
+}
+
+/** Slack's answer (or response_url message) seen only by the user who acted. */
+export const ephemeral = (text: string) => ({ response_type: "ephemeral", text }) as const;
+
+/** The immediate answer while the real one is still being worked out (sent later via response_url). */
+export const WORKING_TEXT = "Working on it…";
+
+/** What the user sees when the work failed after "Working on it…" was answered. */
+export const FAILED_TEXT = "Sorry, that failed. Please try again, or use the dashboard.";
+
+/**
+ * The response_url message that rewrites an alert message in place once it was acknowledged
+ * or resolved from its buttons: the notification's own blocks for the alert as it now stands,
+ * with its buttons only while the alert is still open.
+ */
+export function alertMessageUpdate(alert: AlertSnapshot, event: "acknowledged" | "resolved") {
+  // slackBlocks takes a notification job; only the alert and the event matter here.
+  const job: NotificationJob = {
+    idempotencyKey: "",
+    alertId: alert.id,
+    event,
+    occurrence: event,
+    step: 0,
+    recipient: { adminId: 0 },
+    channel: "slack",
+    alert,
+    enqueuedAt: 0,
+  };
+  const open = event !== "resolved" && alert.status !== "resolved";
+  return {
+    replace_original: true,
+    text: `${oneLine(title(job))}: ${oneLine(alert.message)}`,
+    blocks: slackBlocks(job, open),
+  } as const;
 }
