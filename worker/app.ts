@@ -17,6 +17,7 @@ import { keys } from "./routes/keys";
 import { me } from "./routes/me";
 import { metrics } from "./routes/metrics";
 import { monitors } from "./routes/monitors";
+import { notifications } from "./routes/notifications";
 import { preferences } from "./routes/preferences";
 import { rules } from "./routes/rules";
 import { session } from "./routes/session";
@@ -53,10 +54,11 @@ app.route("/api/auth", session);
 const admin = createApi();
 admin.use("*", authenticate, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 admin.route("/", me);
-// Self-service: every role manages its own notification preferences and API tokens
+// Self-service: every role manages its own notification preferences (and tests them) and API tokens
 // (a token carries its owner's role). Registered before the method rule, which
 // therefore never sees these routes.
 admin.route("/monitoring", preferences);
+admin.route("/monitoring", notifications);
 admin.route("/", tokens);
 admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));

@@ -14,6 +14,7 @@ import type { Recipient } from "../core/notify/types";
 import {
   channelFor,
   loadRecipient,
+  recipientFor,
   type SendResult,
   send,
   timeoutMs,
@@ -181,15 +182,8 @@ async function addressee(
     now,
   });
   if (plan.action === "skip") return { skip: plan.reason };
-  const prefs = recipient.prefs;
   return {
-    to: {
-      adminId: job.recipient.adminId,
-      name: recipient.name,
-      email: plan.channel === "email" ? plan.address : (prefs?.email ?? recipient.email),
-      phone: prefs?.phone ?? null,
-      slackMemberId: prefs?.slackMemberId ?? null,
-    },
+    to: recipientFor(job.recipient.adminId, recipient, plan.channel, plan.address),
     hold: plan.action === "hold" ? plan.until : null,
   };
 }

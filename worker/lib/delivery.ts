@@ -119,6 +119,23 @@ export function channelFor(env: Env, channelName: string): ConfiguredChannel | n
   }
 }
 
+/** The recipient of a personal channel: the loaded admin, with the address chosen for the channel. */
+export function recipientFor(
+  adminId: number,
+  loaded: { name: string; email: string; prefs: Preferences | null },
+  channel: string,
+  address: string,
+): Recipient {
+  const prefs = loaded.prefs;
+  return {
+    adminId,
+    name: loaded.name,
+    email: channel === "email" ? address : (prefs?.email ?? loaded.email),
+    phone: prefs?.phone ?? null,
+    slackMemberId: prefs?.slackMemberId ?? null,
+  };
+}
+
 /** The admin and their stored preferences (null when none are saved); null when the admin is gone. */
 export async function loadRecipient(
   db: D1Database,

@@ -27,7 +27,7 @@ export type DeliveryPlan =
 
 /** Channels addressed to the admin; the others (webhook, pagerduty) go to a shared endpoint. */
 export const PERSONAL_CHANNELS = ["email", "sms", "slack"] as const;
-type PersonalChannel = (typeof PERSONAL_CHANNELS)[number];
+export type PersonalChannel = (typeof PERSONAL_CHANNELS)[number];
 
 const isPersonal = (channel: string): channel is PersonalChannel =>
   (PERSONAL_CHANNELS as readonly string[]).includes(channel);
@@ -36,7 +36,7 @@ const isPersonal = (channel: string): channel is PersonalChannel =>
  * The admin's address on a personal channel, or why there is none. Without stored
  * preferences only email goes out, to the account's address.
  */
-function contact(
+export function contact(
   channel: PersonalChannel,
   prefs: Preferences | null,
   accountEmail: string,

@@ -1,0 +1,121 @@
+/**
+ * Test notifications: one through each of the caller's personal channels, sent at once
+ * (not queued) so the caller sees every result, and recorded in the delivery log.
+ */
+import { contact, type PersonalChannel } from "../core/notify/recipients";
+import { testJob } from "../core/notify/test-job";
+import { channelFor, loadRecipient, recipientFor, send, timeoutMs } from "./delivery";
+
+export type TestStatus = "sent" | "failed" | "skipped" | "not_configured";
+
+export interface TestResult {
+  channel: PersonalChannel;
+  status: TestStatus;
+  /** Where it went: the email address, phone number or Slack member id. */
+  address: string | null;
+  provider_status: number | null;
+  provider_message_id: string | null;
+  /** Why it was not sent; redacted of the provider's secrets. */
+  error: string | null;
+  /** True when the failure may pass on a later try (timeout, 5xx, 429). */
+  retryable: boolean;
+  duration_ms: number | null;
+}
+
+/** Minimum time between two tests of one admin. */
+export const TEST_INTERVAL_MS = 10_000;
+
+/** How long until the admin may send another test (0: now), from their last recorded test. */
+export async function testWait(env: Env, adminId: number, now: number): Promise<number> {
+  // A range on the unique idempotency key index: `test|admin:<id>|…` ('}' sorts after '|').
+  const last = await env.DB.prepare(
+    "SELECT MAX(enqueued_at) AS at FROM notification_deliveries WHERE idempotency_key >= ? AND idempotency_key < ?",
+  )
+    .bind(`test|admin:${adminId}|`, `test|admin:${adminId}}`)
+    .first<{ at: number | null }>();
+  return last?.at ? Math.max(0, last.at + TEST_INTERVAL_MS - now) : 0;
+}
+
+const DB_STATUS: Record<TestStatus, string> = {
+  sent: "sent",
+  failed: "failed",
+  skipped: "skipped",
+  not_configured: "outbox",
+};
+
+export async function sendTestNotifications(
+  env: Env,
+  adminId: number,
+  channels: readonly PersonalChannel[],
+  now: number,
+): Promise<TestResult[]> {
+  const loaded = await loadRecipient(env.DB, adminId);
+  if (!loaded) throw new Error(`admin ${adminId} not found`);
+  const results = await Promise.all(
+    channels.map(async (channel): Promise<TestResult> => {
+      const base = {
+        channel,
+        address: null,
+        provider_status: null,
+        provider_message_id: null,
+        retryable: false,
+        duration_ms: null,
+      };
+      const to = contact(channel, loaded.prefs, loaded.email);
+      if ("reason" in to) return { ...base, status: "skipped", error: to.reason };
+      const configured = channelFor(env, channel);
+      if (!configured) {
+        return {
+          ...base,
+          address: to.address,
+          status: "not_configured",
+          error: `no ${channel} provider is configured`,
+        };
+      }
+      const started = Date.now();
+      const result = await send(
+        configured,
+        testJob(adminId, loaded.name, channel, now),
+        recipientFor(adminId, loaded, channel, to.address),
+        now,
+        timeoutMs(env),
+      );
+      const delivered = result.outcome === "delivered";
+      return {
+        ...base,
+        address: to.address,
+        status: delivered ? "sent" : "failed",
+        provider_status: result.status ?? null,
+        provider_message_id: delivered ? (result.providerId ?? null) : null,
+        error: delivered ? null : result.reason,
+        retryable: result.outcome === "retryable",
+        duration_ms: Date.now() - started,
+      };
+    }),
+  );
+  await env.DB.batch(
+    results.map((r) => {
+      const job = testJob(adminId, loaded.name, r.channel, now);
+      return env.DB.prepare(
+        `INSERT INTO notification_deliveries
+           (alert_id, recipient, channel, event, idempotency_key, payload, attempts, status, provider_response,
+            provider_message_id, last_error, enqueued_at, delivered_at)
+         VALUES (NULL, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (idempotency_key) DO NOTHING`,
+      ).bind(
+        `admin:${adminId}`,
+        r.channel,
+        job.idempotencyKey,
+        JSON.stringify(job),
+        r.duration_ms === null ? 0 : 1,
+        DB_STATUS[r.status],
+        r.provider_status === null ? null : String(r.provider_status),
+        r.provider_message_id,
+        r.error,
+        now,
+        r.status === "sent" ? now + (r.duration_ms ?? 0) : null,
+      );
+    }),
+  );
+  return results;
+}
