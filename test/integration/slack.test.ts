@@ -143,8 +143,8 @@ const alertRow = (id: number) =>
     .bind(id)
     .first<{ status: string; acknowledged_by: number | null; resolution_notes: string | null }>();
 
-/** A rule with one firing alert. */
-async function firingAlert(): Promise<{ ruleId: number; alertId: number }> {
+/** A rule with one firing alert, notifying on `channels`. */
+async function firingAlert(channels: string[] = ["email"]): Promise<{ ruleId: number; alertId: number }> {
   const metric = fresh("queue_depth");
   const rule = await callJson<{ id: number }>("POST", `${BASE}/rules`, {
     token: admin.token,
@@ -154,7 +154,7 @@ async function firingAlert(): Promise<{ ruleId: number; alertId: number }> {
       service: "worker",
       threshold_value: 10,
       severity: "critical",
-      notification_channels: ["email"],
+      notification_channels: channels,
       comparison_operator: ">",
     },
   });
@@ -251,6 +251,51 @@ describe("/monitor ack", () => {
     expect((await press(VIEWER_MEMBER, "ack", alertId)).body.text).toContain("Viewers cannot");
     expect(await alertRow(alertId)).toMatchObject({ status: "firing", acknowledged_by: null });
     expect((await command(VIEWER_MEMBER, "status")).body.text).toContain(`#${alertId} `);
+  });
+});
+
+describe("the alert's Slack message", () => {
+  /** Slack bot requests the sink received for this alert, by Web API method. */
+  async function botCalls(alertId: number) {
+    const records = (await (await fetch(`${sink()}/__sink/slack-bot`)).json()) as SinkRecord[];
+    return records
+      .filter((r) => r.body.includes(`(#${alertId})`))
+      .map((r) => ({ method: r.path.split("/").pop(), body: JSON.parse(r.body) as Record<string, unknown> }));
+  }
+
+  it("is posted when the alert fires and updated in place by /monitor ack", async () => {
+    await env.DB.prepare("UPDATE admin_notification_preferences SET slack_enabled = 1 WHERE admin_id = ?")
+      .bind(admin.id)
+      .run();
+    const { alertId } = await firingAlert(["slack"]);
+    const [posted] = await vi.waitUntil(
+      async () => {
+        const calls = await botCalls(alertId);
+        return calls.length ? calls : null;
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    expect(posted?.method).toBe("chat.postMessage");
+    expect(posted?.body.channel).toBe(ADMIN_MEMBER);
+    const row = await env.DB.prepare(
+      "SELECT provider_message_id FROM notification_deliveries WHERE alert_id = ? AND event = 'firing' AND status = 'sent'",
+    )
+      .bind(alertId)
+      .first<{ provider_message_id: string }>();
+    const [channel, ts] = (row?.provider_message_id ?? "").split("/");
+
+    expect((await command(ADMIN_MEMBER, `ack ${alertId}`)).body.text).toBe(`Alert #${alertId} acknowledged.`);
+    const update = await vi.waitUntil(async () => (await botCalls(alertId)).find((c) => c.method === "chat.update"), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(update.body).toMatchObject({ channel, ts });
+    const blocks = JSON.stringify(update.body.blocks);
+    expect(blocks).toContain("ACKNOWLEDGED");
+    expect(blocks).toContain("Acknowledged by");
+    expect(blocks).not.toContain('"action_id":"ack"');
+    // Updated, not posted again.
+    expect((await botCalls(alertId)).filter((c) => c.method === "chat.postMessage")).toHaveLength(1);
   });
 });
 
