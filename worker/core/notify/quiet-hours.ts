@@ -6,6 +6,7 @@ import { instantOfWallClock, wallClock } from "../cron";
 import { NOTIFY_EVENTS, type NotificationJob } from "../alerts/jobs";
 import { SEVERITIES } from "../rules/types";
 import { toIso } from "../time";
+import { fnv1a64 } from "./encoding";
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -157,7 +158,8 @@ export function digestJobs(rows: readonly HeldRow[], now: number): { job: Notifi
     const worst = covered.reduce((a, b) =>
       severityRank(b.job.alert.severity) < severityRank(a.job.alert.severity) ? b : a,
     );
-    const span = `${ids[0]}-${ids[ids.length - 1]}:${ids.length}`;
+    // Every row id, hashed: bounds and count alone would name different sets alike.
+    const span = `${ids[0]}-${ids[ids.length - 1]}:${ids.length}:${fnv1a64(ids.join(","))}`;
     return {
       rowIds: ids,
       job: {

@@ -1,5 +1,6 @@
 /** A notification job per event for the channel tests: one alert on "api", fired at T. */
 import type { AlertSnapshot, NotificationJob, NotifyEvent } from "../../../../worker/core/alerts/jobs";
+import type { Preferences } from "../../../../worker/core/notify/recipients";
 import type { Recipient } from "../../../../worker/core/notify/types";
 
 export const T = Date.parse("2026-11-26T10:00:00Z");
@@ -56,3 +57,21 @@ export const ada: Recipient = {
 };
 
 export const NOW = T + 700_000;
+
+/** Notification preferences with every personal channel set up, all severities, no quiet hours. */
+export function preferences(over: Partial<Preferences> = {}): Preferences {
+  return {
+    adminId: 4,
+    email: "ada@example.com",
+    phone: "+15551230000",
+    slackMemberId: "U0ADA",
+    emailEnabled: true,
+    smsEnabled: true,
+    slackEnabled: true,
+    severities: ["critical", "warning", "info"],
+    quietHours: null,
+    timezone: "UTC",
+    criticalBypassesQuietHours: true,
+    ...over,
+  };
+}

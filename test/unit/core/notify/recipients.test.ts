@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { idempotencyKey, type NotificationJob } from "../../../../worker/core/alerts/jobs";
 import {
   type DeliveryPlan,
   fallbackChannel,
+  fallbackJob,
   planDelivery,
   type Preferences,
 } from "../../../../worker/core/notify/recipients";
+import { job as fixtureJob } from "./fixtures";
 
 const prefs = (over: Partial<Preferences> = {}): Preferences => ({
   adminId: 7,
@@ -331,6 +334,58 @@ describe("planDelivery", () => {
     );
   });
 
+  it.each<[string, string, Preferences | null, number, DeliveryPlan]>([
+    // The digest goes out as its quiet hours end; the next night must not hold it again.
+    [
+      "digest inside quiet hours",
+      "info",
+      prefs(quiet),
+      NIGHT,
+      { action: "send", channel: "email", address: "ops@example.com" },
+    ],
+    [
+      "digest not held for critical either",
+      "critical",
+      prefs({ ...quiet, criticalBypassesQuietHours: false }),
+      NIGHT,
+      { action: "send", channel: "email", address: "ops@example.com" },
+    ],
+    // Its items were filtered when held; the severity it carries is only its most severe one's.
+    [
+      "digest outside the severities",
+      "info",
+      prefs({ severities: ["critical"] }),
+      DAYTIME,
+      { action: "send", channel: "email", address: "ops@example.com" },
+    ],
+    [
+      "digest still needs the channel",
+      "warning",
+      prefs({ emailEnabled: false }),
+      DAYTIME,
+      { action: "skip", reason: "email disabled" },
+    ],
+    [
+      "digest still needs an address",
+      "warning",
+      prefs({ email: null }),
+      DAYTIME,
+      { action: "skip", reason: "no email address" },
+    ],
+  ])("%s", (_, severity, p, now, expected) => {
+    expect(
+      planDelivery({
+        event: "digest",
+        severity,
+        channel: "email",
+        prefs: p,
+        accountEmail: ACCOUNT,
+        firingWasSent: false,
+        now,
+      }),
+    ).toEqual(expected);
+  });
+
   it("no preferences and no account email: nothing to send to", () => {
     expect(
       planDelivery({
@@ -363,5 +418,78 @@ describe("fallbackChannel", () => {
     ["defaults: no account email", [], "warning", null, "", null],
   ])("%s", (_, failed, severity, p, account, expected) => {
     expect(fallbackChannel(failed, severity, p, account)).toBe(expected);
+  });
+});
+
+describe("fallbackJob", () => {
+  const base = (channel: string, severity = "critical"): NotificationJob => {
+    const j = fixtureJob("firing", { severity });
+    return { ...j, channel, recipient: { adminId: 7 }, idempotencyKey: idempotencyKey(12, "firing", 0, 7, channel) };
+  };
+
+  /** Follows the fallbacks to the end: the channels each step was told had failed, and the job it made. */
+  function chain(start: NotificationJob, p: Preferences | null) {
+    const steps: { failed: string[]; channel: string | null; key: string | null }[] = [];
+    let current: NotificationJob | null = start;
+    while (current) {
+      const from: NotificationJob = current;
+      let failed: string[] = [];
+      current = fallbackJob(from, (f) => {
+        failed = f;
+        return fallbackChannel(f, from.alert.severity, p, ACCOUNT);
+      });
+      steps.push({ failed, channel: current?.channel ?? null, key: current?.idempotencyKey ?? null });
+    }
+    return steps;
+  }
+
+  it("critical: slack → sms → email, keys accumulating, then none left", () => {
+    const key = "alert:12|firing|step:0|admin:7|slack";
+    expect(chain(base("slack"), prefs())).toEqual([
+      { channel: "sms", key: `${key}|fallback:sms`, failed: ["slack"] },
+      { channel: "email", key: `${key}|fallback:sms|fallback:email`, failed: ["slack", "sms"] },
+      { channel: null, key: null, failed: ["slack", "sms", "email"] },
+    ]);
+  });
+
+  it("warning: slack → email → sms", () => {
+    expect(chain(base("slack", "warning"), prefs()).map((s) => s.channel)).toEqual(["email", "sms", null]);
+  });
+
+  it("a fallback of a fallback passes over the original channel, wherever it sits in the order", () => {
+    // Email failed first for a critical alert: slack, then sms, never email again.
+    const key = "alert:12|firing|step:0|admin:7|email";
+    expect(chain(base("email"), prefs())).toEqual([
+      { channel: "slack", key: `${key}|fallback:slack`, failed: ["email"] },
+      { channel: "sms", key: `${key}|fallback:slack|fallback:sms`, failed: ["email", "slack"] },
+      { channel: null, key: null, failed: ["email", "slack", "sms"] },
+    ]);
+  });
+
+  it("passes over unusable channels and ends when none is left", () => {
+    expect(chain(base("slack"), prefs({ smsEnabled: false })).map((s) => s.channel)).toEqual(["email", null]);
+    expect(fallbackJob(base("email"), (failed) => fallbackChannel(failed, "critical", null, ACCOUNT))).toBeNull();
+  });
+
+  it("changes only the channel and the key", () => {
+    const job = base("slack");
+    const next = fallbackJob(job, () => "sms");
+    expect(next).toEqual({ ...job, channel: "sms", idempotencyKey: `${job.idempotencyKey}|fallback:sms` });
+  });
+
+  it("a digest falls back the same way", () => {
+    const digest: NotificationJob = {
+      ...base("slack"),
+      alertId: 0,
+      event: "digest",
+      occurrence: "digest:3-9:4",
+      idempotencyKey: "digest|rows:3-9:4|admin:7|slack",
+      notice: { title: "Quiet hours digest: 4 alerts", lines: [] },
+    };
+    expect(chain(digest, prefs()).map((s) => s.key)).toEqual([
+      "digest|rows:3-9:4|admin:7|slack|fallback:sms",
+      "digest|rows:3-9:4|admin:7|slack|fallback:sms|fallback:email",
+      null,
+    ]);
   });
 });

@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { type NotificationJob, planJobs, readJob, SHARED_RECIPIENT } from "../../../../worker/core/alerts/jobs";
+import { digestJobs } from "../../../../worker/core/notify/quiet-hours";
+import { alert, job, T } from "../notify/fixtures";
+
+const plan = (adminIds: number[], channels: string[], over: { step?: number; occurrence?: string } = {}) =>
+  planJobs({
+    alert: alert(),
+    event: "firing",
+    occurrence: over.occurrence ?? "firing",
+    step: over.step ?? 0,
+    adminIds,
+    channels,
+    now: T,
+  });
+
+const pairs = (jobs: NotificationJob[]) => jobs.map((j) => `${j.recipient.adminId}:${j.channel}`);
+
+describe("planJobs", () => {
+  it("one job per admin and personal channel, one per shared channel whoever the admins", () => {
+    const jobs = plan([3, 1, 2], ["slack", "webhook", "pagerduty", "email"]);
+    expect(pairs(jobs)).toEqual([
+      "1:slack",
+      "1:email",
+      "2:slack",
+      "2:email",
+      "3:slack",
+      "3:email",
+      "0:webhook",
+      "0:pagerduty",
+    ]);
+    expect(SHARED_RECIPIENT).toBe(0);
+    expect(
+      jobs.filter((j) => j.channel === "webhook" || j.channel === "pagerduty").map((j) => j.idempotencyKey),
+    ).toEqual(["alert:12|firing|step:0|admin:0|webhook", "alert:12|firing|step:0|admin:0|pagerduty"]);
+    expect(new Set(jobs.map((j) => j.idempotencyKey)).size).toBe(jobs.length);
+    for (const j of jobs) {
+      expect(j).toMatchObject({ alertId: 12, event: "firing", occurrence: "firing", step: 0, enqueuedAt: T });
+      expect(j.alert).toEqual(alert());
+    }
+  });
+
+  it("the shared jobs are the same whether one admin or many are notified, or none", () => {
+    const shared = (adminIds: number[]) =>
+      plan(adminIds, ["webhook", "pagerduty", "sms"])
+        .filter((j) => j.recipient.adminId === SHARED_RECIPIENT)
+        .map((j) => j.idempotencyKey);
+    expect(shared([5])).toEqual(shared([1, 2, 3, 4, 5]));
+    expect(shared([])).toEqual(shared([5]));
+    expect(pairs(plan([], ["webhook", "pagerduty", "sms"]))).toEqual(["0:webhook", "0:pagerduty"]);
+  });
+
+  it("drops duplicated admins and channels", () => {
+    expect(pairs(plan([2, 1, 2], ["email", "webhook", "email", "webhook"]))).toEqual([
+      "1:email",
+      "2:email",
+      "0:webhook",
+    ]);
+  });
+
+  it("keys differ by step and occurrence", () => {
+    const keys = [
+      ...plan([1], ["email", "webhook"]),
+      ...plan([1], ["email", "webhook"], { step: 1, occurrence: "step:1:r0" }),
+      ...plan([1], ["email", "webhook"], { occurrence: "reminder:1" }),
+    ].map((j) => j.idempotencyKey);
+    expect(new Set(keys).size).toBe(6);
+  });
+
+  it("no channels, no jobs", () => {
+    expect(plan([1, 2], [])).toEqual([]);
+  });
+});
+
+describe("readJob", () => {
+  const digest = digestJobs(
+    [
+      { id: 8, adminId: 4, channel: "email", job: job("firing") },
+      { id: 9, adminId: 4, channel: "email", job: job("resolved") },
+    ],
+    T + 3_600_000,
+  )[0]?.job as NotificationJob;
+  const test: NotificationJob = {
+    ...job("firing"),
+    alertId: 0,
+    event: "test",
+    occurrence: "test",
+    idempotencyKey: "test|admin:4|email|1",
+    notice: { title: "Test notification", lines: ["Sent to check this channel."] },
+  };
+
+  it.each<[string, NotificationJob]>([
+    ["an alert event", job("acknowledged")],
+    ["a digest", digest],
+    ["a test", test],
+  ])("reads back %s as queued (JSON)", (_, j) => {
+    expect(readJob(JSON.parse(JSON.stringify(j)))).toEqual({ ok: true, job: j });
+  });
+
+  it("the digest keeps its notice", () => {
+    const read = readJob(JSON.parse(JSON.stringify(digest)));
+    expect(read.ok && read.job.notice?.title).toBe("Quiet hours digest: 1 alert");
+  });
+
+  it.each<[string, unknown, string]>([
+    ["unknown event", { ...job("firing"), event: "digested" }, "unknown event digested"],
+    ["missing event", { ...job("firing"), event: undefined }, "unknown event undefined"],
+    ["not an object", "alert:12", "not an object"],
+    ["null", null, "not an object"],
+    ["empty key", { ...job("firing"), idempotencyKey: "" }, "no idempotencyKey"],
+    ["alert id as text", { ...job("firing"), alertId: "12" }, "no alertId"],
+    ["no recipient", { ...job("firing"), recipient: {} }, "no recipient"],
+    ["no channel", { ...job("firing"), channel: 5 }, "no channel"],
+    ["no enqueuedAt", { ...job("firing"), enqueuedAt: "now" }, "no enqueuedAt"],
+    ["no alert", { ...digest, alert: null }, "no alert snapshot"],
+  ])("rejects %s", (_, body, reason) => {
+    expect(readJob(body)).toEqual({ ok: false, reason });
+  });
+});
