@@ -442,6 +442,7 @@ describe("provider errors", () => {
     const raw = [
       ...Object.values(SECRETS),
       hookUrl(),
+      `T9/B9/${SECRETS.slackHook}`,
       `ACleak:${SECRETS.twilioToken}`,
       "xoxb-test-bot-token",
       "twilio-secret-token",
@@ -509,9 +510,8 @@ describe("provider errors", () => {
       provider: "Slack webhook",
       sinkName: `slack-leak-${run}`,
       over: () => ({ SLACK_BOT_TOKEN: undefined, SLACK_WEBHOOK_URL: hookUrl() }),
-      // Its path form (T…/B…/token) is redacted as such only right after the host, as Slack's
-      // URLs have it; behind the sink's path prefix only the URL and its token are secrets.
-      echoed: () => [hookUrl(), SECRETS.slackHook],
+      // The URL, its path after /services/ (T…/B…/token) and the token alone.
+      echoed: () => [hookUrl(), `T9/B9/${SECRETS.slackHook}`, SECRETS.slackHook],
     },
     {
       channel: "webhook",

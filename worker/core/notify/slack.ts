@@ -147,7 +147,7 @@ export const slackWebhook: Channel<SlackWebhookConfig> = {
   // The URL's path (T…/B…/token) and its last segment are what make it secret, wherever they show.
   secrets: (config) => [
     config.webhookUrl,
-    config.webhookUrl.replace(/^https?:\/\/[^/]+\/services\//, ""),
+    config.webhookUrl.replace(/^.*?\/services\//, ""),
     config.webhookUrl.replace(/\/+$/, "").split("/").pop() ?? "",
   ],
 };
