@@ -677,7 +677,8 @@ export class AlertRule extends DurableObject<Env> {
         step,
         adminIds: await recipientIds(this.env, targets.recipients),
         channels: targets.channels,
-        now,
+        // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
+        now: Date.now(),
       });
       await enqueueJobs(this.env, jobs);
       if (counts) {

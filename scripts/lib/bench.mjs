@@ -13,13 +13,20 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Starts the product on a free port with its own fresh state. `stop()` stops it and removes
  * the state (also on Ctrl-C); a failed start stops it and reports the last lines it printed.
+ * `vars` are extra Worker variables (see startProduct).
  */
-export async function launchProduct(prefix = "edge-monitor-bench-") {
+export async function launchProduct(prefix = "edge-monitor-bench-", vars = {}) {
   const port = await freePort();
   const persistTo = mkdtempSync(path.join(tmpdir(), prefix));
   const base = `http://127.0.0.1:${port}`;
   console.log(`starting the product on ${base} (state in ${persistTo}) …`);
-  const product = startProduct(port, persistTo);
+  let product;
+  try {
+    product = startProduct(port, persistTo, vars);
+  } catch (err) {
+    rmSync(persistTo, { recursive: true, force: true });
+    throw err;
+  }
   let stopping = null;
   const stop = () =>
     (stopping ??= stopProduct(product.child).then(() => rmSync(persistTo, { recursive: true, force: true })));

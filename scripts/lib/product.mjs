@@ -1,7 +1,9 @@
 // Starting and stopping the product exactly as `npm start` runs it, for benchmarks:
 // `node scripts/start.mjs` on a free port with its own state, in its own process group.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import path from "node:path";
 import { ROOT } from "./wrangler.mjs";
 
 const STARTUP_TIMEOUT_MS = 180_000;
@@ -17,11 +19,35 @@ export function freePort() {
   });
 }
 
-/** Starts `node scripts/start.mjs` in its own process group; resolves with the owner token. */
-export function startProduct(port, persistTo) {
+// What wrangler and workerd need from the environment when it also carries Worker variables.
+const KEEP_ENV = /^(PATH|HOME|USER|LANG|LC_\w+|TZ|TMPDIR|TEMP|TMP|XDG_\w+|SYSTEMROOT|CI|WRANGLER_\w+)$/i;
+
+/**
+ * The environment of `npm start` with `vars`: under CLOUDFLARE_INCLUDE_PROCESS_ENV wrangler dev
+ * hands its whole environment to the Worker as secrets (only while there is no .dev.vars, which
+ * it would read instead), so everything else is left out: a provider key in the caller's shell
+ * must not send real notifications.
+ */
+function environment(vars) {
+  if (!Object.keys(vars).length) return process.env;
+  if (existsSync(path.join(ROOT, ".dev.vars"))) {
+    throw new Error(
+      `wrangler dev reads .dev.vars instead of the environment, so ${Object.keys(vars).join(", ")} ` +
+        "would not reach the Worker: move .dev.vars aside for this run",
+    );
+  }
+  const kept = Object.entries(process.env).filter(([name]) => KEEP_ENV.test(name));
+  return { ...Object.fromEntries(kept), ...vars, CLOUDFLARE_INCLUDE_PROCESS_ENV: "true" };
+}
+
+/**
+ * Starts `node scripts/start.mjs` in its own process group; resolves with the owner token.
+ * `vars` (e.g. a channel's URL) reach the Worker as secrets.
+ */
+export function startProduct(port, persistTo, vars = {}) {
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    env: { ...environment(vars), PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
