@@ -306,6 +306,26 @@ describe("notification delivery", () => {
     expect(await received("slack-bot", token)).toHaveLength(1);
   });
 
+  it("sends a job once when copies arrive together, in one batch or in concurrent batches", async () => {
+    const admin = await adminWith({ phone: "+886912345001" });
+    const { job, token } = await jobFor(admin, "sms");
+    const batch = createMessageBatch("notifications", [
+      { id: "a", timestamp: new Date(), attempts: 1, body: job as unknown },
+      { id: "b", timestamp: new Date(), attempts: 1, body: job as unknown },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks.sort()).toEqual(["a", "b"]);
+    expect(await received("twilio", token)).toHaveLength(1);
+
+    const other = await jobFor(admin, "sms");
+    await setMode("twilio", { status: 200, delayMs: 200, match: other.token });
+    const results = await Promise.all([consume(other.job), consume(other.job), consume(other.job)]);
+    expect(results.flatMap((r) => r.explicitAcks)).toEqual(["m1", "m1", "m1"]);
+    expect(await received("twilio", other.token)).toHaveLength(1);
+    expect(await rowOf(other.job.idempotencyKey)).toMatchObject({ status: "sent", attempts: 1 });
+  });
+
   it("leaves an unconfigured channel in the outbox", async () => {
     const mailed = await jobFor(await adminWith({ email: "me@example.com" }), "email");
     expect((await consume(mailed.job)).explicitAcks).toEqual(["m1"]);

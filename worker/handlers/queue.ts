@@ -40,6 +40,11 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       continue;
     }
     const { job } = read;
+    // The same job twice in one batch (a redelivery beside the original) is handled once.
+    if (valid.some((v) => v.job.idempotencyKey === job.idempotencyKey)) {
+      msg.ack();
+      continue;
+    }
     // A notice (alert id 0) has no alert row; an alert's job is kept only while its alert exists.
     valid.push({
       msg,
@@ -72,11 +77,20 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       for (const p of part) p.msg.retry({ delaySeconds: 10 });
       continue;
     }
+    // Every row of the part in one read, and each admin loaded once per batch.
+    const ctx: BatchContext = {
+      env,
+      rows: await rowsOf(
+        env,
+        part.map((p) => p.job),
+      ),
+      admins: new Map(),
+    };
     // Side by side: each job waits on its own provider (a batch holds at most 10).
     await Promise.all(
       part.map(async (p) => {
         try {
-          await (dead ? deadLetter(env, p.msg, p.job) : deliver(env, p.msg, p.job));
+          await (dead ? deadLetter(ctx, p.msg, p.job) : deliver(ctx, p.msg, p.job));
         } catch (err) {
           console.error(`notification ${p.job.idempotencyKey} failed; it will be redelivered`, err);
           p.msg.retry({ delaySeconds: 10 });
@@ -89,11 +103,37 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
 const recipientName = (job: NotificationJob) =>
   job.recipient.adminId === SHARED_RECIPIENT ? `shared:${job.channel}` : `admin:${job.recipient.adminId}`;
 
-/** The row's status and attempts; null when there is no row (its alert was deleted). */
-const rowOf = (env: Env, job: NotificationJob) =>
-  env.DB.prepare("SELECT status, attempts FROM notification_deliveries WHERE idempotency_key = ?")
-    .bind(job.idempotencyKey)
-    .first<{ status: string; attempts: number }>();
+interface DeliveryRow {
+  status: string;
+  attempts: number;
+}
+
+/** What the jobs of one batch share: their rows (absent when the alert was deleted) and loaded admins. */
+interface BatchContext {
+  env: Env;
+  rows: Map<string, DeliveryRow>;
+  admins: Map<number, ReturnType<typeof loadRecipient>>;
+}
+
+async function rowsOf(env: Env, jobs: NotificationJob[]): Promise<Map<string, DeliveryRow>> {
+  const rows = await env.DB.prepare(
+    `SELECT idempotency_key, status, attempts FROM notification_deliveries
+     WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
+  )
+    .bind(JSON.stringify(jobs.map((j) => j.idempotencyKey)))
+    .all<DeliveryRow & { idempotency_key: string }>();
+  return new Map(rows.results.map((r) => [r.idempotency_key, { status: r.status, attempts: r.attempts }]));
+}
+
+/** The admin and their preferences, loaded once per batch. */
+function adminOf(ctx: BatchContext, adminId: number): ReturnType<typeof loadRecipient> {
+  let loaded = ctx.admins.get(adminId);
+  if (!loaded) {
+    loaded = loadRecipient(ctx.env.DB, adminId);
+    ctx.admins.set(adminId, loaded);
+  }
+  return loaded;
+}
 
 interface RowFields {
   lastError?: string | null;
@@ -141,35 +181,35 @@ const countersStatement = (env: Env, alertId: number) =>
  * recorded: should that write fail, the redelivered job enqueues the same fallback again,
  * which its idempotency key makes harmless. Shared channels have no admin to fall back to.
  */
-async function sendFallback(env: Env, job: NotificationJob, now: number): Promise<void> {
+async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
   if (job.recipient.adminId === SHARED_RECIPIENT) return;
-  const recipient = await loadRecipient(env.DB, job.recipient.adminId);
+  const recipient = await adminOf(ctx, job.recipient.adminId);
   if (!recipient) return;
   const next = fallbackJob(job, (failed) =>
     fallbackChannel(failed, job.alert.severity, recipient.prefs, recipient.email),
   );
-  if (next) await env.NOTIFY_QUEUE.send({ ...next, enqueuedAt: now });
+  if (next) await ctx.env.NOTIFY_QUEUE.send({ ...next, enqueuedAt: now });
 }
 
-async function deadLetter(env: Env, msg: Message, job: NotificationJob): Promise<void> {
-  const row = await rowOf(env, job);
+async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
+  const row = ctx.rows.get(job.idempotencyKey);
   if (row && !TERMINAL.has(row.status)) {
-    await sendFallback(env, job, Date.now());
-    await setStatus(env, job, "dead", { lastError: "retries exhausted" });
+    await sendFallback(ctx, job, Date.now());
+    await setStatus(ctx.env, job, "dead", { lastError: "retries exhausted" });
   }
   msg.ack();
 }
 
 /** Who the job goes to, with addresses; null (skip) with the reason when nobody or nothing can receive it. */
 async function addressee(
-  env: Env,
+  ctx: BatchContext,
   job: NotificationJob,
   now: number,
 ): Promise<{ to: Recipient; hold: number | null } | { skip: string }> {
   if (job.recipient.adminId === SHARED_RECIPIENT) {
     return { to: { adminId: SHARED_RECIPIENT, name: "", email: null, phone: null, slackMemberId: null }, hold: null };
   }
-  const recipient = await loadRecipient(env.DB, job.recipient.adminId);
+  const recipient = await adminOf(ctx, job.recipient.adminId);
   if (!recipient) return { skip: "admin no longer exists" };
   const plan = planDelivery({
     event: job.event,
@@ -201,14 +241,15 @@ async function earlierMessages(env: Env, job: NotificationJob): Promise<string[]
   return rows.results.map((r) => r.provider_message_id);
 }
 
-async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<void> {
-  const row = await rowOf(env, job);
+async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
+  const { env } = ctx;
+  const row = ctx.rows.get(job.idempotencyKey);
   if (!row || TERMINAL.has(row.status)) {
     msg.ack();
     return;
   }
   const now = Date.now();
-  const target = await addressee(env, job, now);
+  const target = await addressee(ctx, job, now);
   if ("skip" in target) {
     await setStatus(env, job, "skipped", { lastError: target.skip });
     msg.ack();
@@ -227,13 +268,20 @@ async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<vo
     msg.ack();
     return;
   }
-  // Counted before sending, so a consumer that dies mid-request still uses up a try.
+  // Counted before sending, so a consumer that dies mid-request still uses up a try. The
+  // count read earlier is the claim: should another consumer be sending this job right now
+  // (a concurrent redelivery), it has moved the count on and this copy stands down.
   const counted = await env.DB.prepare(
-    "UPDATE notification_deliveries SET attempts = attempts + 1 WHERE idempotency_key = ? RETURNING attempts",
+    `UPDATE notification_deliveries SET attempts = attempts + 1
+     WHERE idempotency_key = ? AND attempts = ? AND status = ? RETURNING attempts`,
   )
-    .bind(job.idempotencyKey)
+    .bind(job.idempotencyKey, row.attempts, row.status)
     .first<{ attempts: number }>();
-  const attempts = counted?.attempts ?? row.attempts + 1;
+  if (!counted) {
+    msg.ack();
+    return;
+  }
+  const attempts = counted.attempts;
   const limit = timeoutMs(env);
   let result: SendResult | null = null;
   // An acknowledgement or resolve rewrites the messages already sent, where the channel can.
@@ -258,7 +306,7 @@ async function deliver(env: Env, msg: Message, job: NotificationJob): Promise<vo
     msg.retry({ delaySeconds: retryDelaySeconds(attempts, Math.random(), result.retryAfterSeconds) });
     return;
   }
-  await sendFallback(env, job, now);
+  await sendFallback(ctx, job, now);
   await setStatus(env, job, result.outcome === "retryable" ? "dead" : "failed", { lastError: result.reason });
   msg.ack();
 }
