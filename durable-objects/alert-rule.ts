@@ -616,11 +616,7 @@ export class AlertRule extends DurableObject<Env> {
     }
   }
 
-  private async write(
-    fp: Fingerprint,
-    changes: AlertChanges,
-    timeline: TimelineEntry[],
-  ): Promise<void> {
+  private async write(fp: Fingerprint, changes: AlertChanges, timeline: TimelineEntry[]): Promise<void> {
     if (fp.alertId === null) return;
     const statements = alertStatements(this.env, fp.alertId, changes, timeline);
     if (statements.length) await this.env.DB.batch(statements);
@@ -686,11 +682,9 @@ export class AlertRule extends DurableObject<Env> {
         sql.exec("DELETE FROM notify_log");
         for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
       }
-      await this.write(
-        fp,
-        event === "firing" ? { firing_notified: 1 } : {},
-        [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
-      );
+      await this.write(fp, event === "firing" ? { firing_notified: 1 } : {}, [
+        { type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } },
+      ]);
       return true;
     }
     // A resolve or acknowledgement of an alert nobody was told about stays quiet.
