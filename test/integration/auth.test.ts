@@ -12,6 +12,7 @@ type Route = { method: string; path: string };
 /** Routes every role may use on its own behalf (they act on the caller, not on shared configuration). */
 const SELF_SERVICE = new Set([
   "PUT /api/admin/monitoring/preferences",
+  "POST /api/admin/monitoring/notifications/test",
   "POST /api/admin/tokens",
   "DELETE /api/admin/tokens/{id}",
 ]);
