@@ -48,6 +48,9 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/integration/**/*.test.ts"],
+          // Engine tests wait on Durable Objects, the queue and alarms in one workerd that the
+          // whole suite shares on two cores; each wait has its own bound inside the test.
+          testTimeout: 15_000,
           globalSetup: [
             "./test/setup/provider-sink.ts",
             "./test/setup/targets.ts",
