@@ -23,7 +23,13 @@ import {
 } from "../worker/core/alerts/lifecycle";
 import { decideNotification, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
 import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
-import { dueActions, type EscalationPolicy, type EscalationProgress, toPolicy } from "../worker/core/alerts/escalation";
+import {
+  dueActions,
+  type EscalationPolicy,
+  type EscalationProgress,
+  notifyChannels,
+  toPolicy,
+} from "../worker/core/alerts/escalation";
 import {
   evaluateFingerprints,
   type FingerprintEvaluation,
@@ -764,8 +770,8 @@ export class AlertRule extends DurableObject<Env> {
     const rule = this.rule;
     const policy = await this.loadPolicy();
     const s = policy?.steps[Math.min(step, policy.steps.length - 1)];
-    if (s) return { recipients: s.targets, channels: s.channels };
-    return { recipients: null, channels: rule?.notificationChannels ?? [] };
+    const channels = notifyChannels(rule?.notificationChannels ?? [], s ? s.channels : null);
+    return { recipients: s ? s.targets : null, channels };
   }
 
   private async loadPolicy(): Promise<EscalationPolicy | null> {

@@ -260,6 +260,7 @@ describe("timers on the alarm", () => {
       metric_name: metric,
       service: "ecpay",
       threshold_value: 5,
+      notification_channels: ["email", "sms", "slack"],
       escalation_policy_id: policy.body.id,
     });
     const now = Date.now();
@@ -305,6 +306,45 @@ describe("timers on the alarm", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await deliveriesOf(id)).toHaveLength(afterAck);
     expect((await timelineOf(id)).map((e) => e.type)).toContain("escalated");
+  });
+
+  it("escalates only on the channels the rule allows", async () => {
+    const policy = await callJson<{ id: number }>("POST", `${BASE}/escalation-policies`, {
+      token: admin.token,
+      body: {
+        name: fresh("Wide policy"),
+        steps: [
+          { after_minutes: 0, channels: ["sms", "email"], targets: { admin_ids: [admin.id] } },
+          { after_minutes: 5, channels: ["sms"], targets: { admin_ids: [admin.id] } },
+        ],
+      },
+    });
+    expect(policy.status).toBe(201);
+    const metric = fresh("newsletter_bounces");
+    const ruleId = await createRule({
+      rule_name: "Newsletter bounces",
+      metric_name: metric,
+      service: "mail",
+      threshold_value: 5,
+      notification_channels: ["email"],
+      escalation_policy_id: policy.body.id,
+    });
+    const now = Date.now();
+    await push(metric, "mail", 9, now);
+    const id = (await firstAlert(ruleId)).id;
+    const first = await waitFor(async () => {
+      const rows = await deliveriesOf(id);
+      return rows.length ? rows : false;
+    });
+    expect(first.map((d) => [d.event, d.channel])).toEqual([["firing", "email"]]);
+
+    // The SMS-only step is reached, and sends nothing: the rule keeps to email.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 5 * MINUTE + 1000);
+    await runDurableObjectAlarm(stub(ruleId));
+    await waitFor(async () => (await timelineOf(id)).some((e) => e.type === "escalated"));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await deliveriesOf(id)).map((d) => d.channel)).toEqual(["email"]);
   });
 });
 

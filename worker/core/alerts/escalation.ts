@@ -156,3 +156,13 @@ export function toPolicy(row: EscalationPolicyWire): EscalationPolicy {
     ackTimeoutMinutes: row.ack_timeout_minutes ?? null,
   };
 }
+
+/**
+ * The channels a notification goes out on: the escalation step's, limited to the rule's
+ * own (a rule kept to email never pages by SMS through a shared policy); the rule's when
+ * there is no step. Step order is kept.
+ */
+export function notifyChannels(ruleChannels: readonly string[], stepChannels: readonly string[] | null): string[] {
+  if (stepChannels === null) return [...ruleChannels];
+  return stepChannels.filter((c) => ruleChannels.includes(c));
+}

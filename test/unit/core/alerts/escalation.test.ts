@@ -6,6 +6,7 @@ import {
   type EscalationProgress,
   type EscalationStep,
   toPolicy,
+  notifyChannels,
 } from "../../../../worker/core/alerts/escalation";
 
 const MIN = 60_000;
@@ -246,5 +247,24 @@ describe("toPolicy", () => {
       repeatIntervalMinutes: null,
       ackTimeoutMinutes: null,
     });
+  });
+});
+
+describe("notifyChannels", () => {
+  it.each<[string[], string[] | null, string[]]>([
+    // No step: the rule's channels.
+    [["email", "slack"], null, ["email", "slack"]],
+    // A step: its channels, in its order, as far as the rule allows them.
+    [
+      ["email", "slack", "sms"],
+      ["sms", "email"],
+      ["sms", "email"],
+    ],
+    [["email"], ["sms", "email"], ["email"]],
+    // A step the rule allows none of notifies nobody (the policy cannot widen the rule).
+    [["email"], ["sms", "pagerduty"], []],
+    [["webhook", "email"], ["webhook"], ["webhook"]],
+  ])("rule %j, step %j → %j", (rule, step, expected) => {
+    expect(notifyChannels(rule, step)).toEqual(expected);
   });
 });
