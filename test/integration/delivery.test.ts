@@ -384,6 +384,10 @@ describe("notification delivery", () => {
         .first<DeliveryRow>(),
     );
     expect(sent.channel).toBe("slack");
+    // The deliveries the digest carried are delivered with it and count for their alerts.
+    for (const j of [a.job, aResolved, b.job]) expect((await rowOf(j.idempotencyKey))?.delivered_at).toBeGreaterThan(0);
+    expect(await countersOf(a.job.alertId)).toEqual({ notifications_sent: 2, notification_attempts: 0 });
+    expect(await countersOf(b.job.alertId)).toEqual({ notifications_sent: 1, notification_attempts: 0 });
 
     // Nothing is left to release, and a redelivered digest is not sent again.
     await releaseDigests(env, until + 60_000);

@@ -160,21 +160,38 @@ async function setStatus(env: Env, job: NotificationJob, status: string, fields:
     fields.heldUntil ?? null,
     job.idempotencyKey,
   );
-  await env.DB.batch(job.alertId ? [update, countersStatement(env, job.alertId)] : [update]);
+  const statements = [update];
+  if (job.alertId) statements.push(countersStatement(env, "id = ?", job.alertId));
+  if (job.event === "digest" && status === "sent") {
+    // The held deliveries the digest carried are delivered with it, and count for their alerts.
+    statements.push(
+      env.DB.prepare(
+        "UPDATE notification_deliveries SET delivered_at = ? WHERE status = 'digested' AND provider_response = ?",
+      ).bind(fields.deliveredAt ?? Date.now(), job.idempotencyKey),
+      countersStatement(
+        env,
+        "id IN (SELECT alert_id FROM notification_deliveries WHERE status = 'digested' AND provider_response = ?)",
+        job.idempotencyKey,
+      ),
+    );
+  }
+  await env.DB.batch(statements);
 }
 
 /**
- * The alert's `notifications_sent` (deliveries that reached their provider) and
- * `notification_attempts` (provider requests made), recomputed rather than incremented so
- * a redelivered message cannot count twice.
+ * The `notifications_sent` (deliveries that reached their provider, alone or in a digest)
+ * and `notification_attempts` (provider requests made) of the alerts `where` selects,
+ * recomputed rather than incremented so a redelivered message cannot count twice.
  */
-const countersStatement = (env: Env, alertId: number) =>
+const countersStatement = (env: Env, where: string, value: number | string) =>
   env.DB.prepare(
     `UPDATE alert_history SET
-       notifications_sent = (SELECT COUNT(*) FROM notification_deliveries WHERE alert_id = ?1 AND status = 'sent'),
-       notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries WHERE alert_id = ?1)
-     WHERE id = ?1`,
-  ).bind(alertId);
+       notifications_sent = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
+         AND (d.status = 'sent' OR (d.status = 'digested' AND d.delivered_at IS NOT NULL))),
+       notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries d
+         WHERE d.alert_id = alert_history.id)
+     WHERE ${where}`,
+  ).bind(value);
 
 /**
  * Enqueues the job on the admin's next channel, if one is left. Sent before the failure is
