@@ -6,177 +6,34 @@
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, inject, it, vi } from "vitest";
-import type { AlertSnapshot, NotificationJob, NotifyEvent } from "../../worker/core/alerts/jobs";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { NotificationJob } from "../../worker/core/alerts/jobs";
 import { MAX_ATTEMPTS } from "../../worker/core/notify/backoff";
 import { releaseDigests } from "../../worker/handlers/digests";
 import worker from "../../worker/index";
-import type { SinkMode, SinkRecord } from "../setup/provider-sink";
-import { callJson, createAdmin, type TestAdmin } from "./helpers";
+import {
+  adminWith,
+  alertJobs,
+  consume,
+  countersOf,
+  type DeliveryRow,
+  followUp,
+  received,
+  rowOf,
+  setMode,
+  sink,
+  waitFor,
+} from "./delivery-helpers";
 
-const sink = () => `http://127.0.0.1:${inject("sinkPort")}`;
-let owner: TestAdmin;
-let ruleId = 0;
+const alerts = alertJobs("Delivery", "dlv");
+const jobFor = alerts.jobFor;
+/** For unique Slack member ids and phone numbers. */
 let counter = 0;
 
-beforeAll(async () => {
-  owner = await createAdmin("owner");
-  const res = await callJson<{ id: number }>("POST", "/api/admin/monitoring/rules", {
-    token: owner.token,
-    body: {
-      rule_name: "Delivery",
-      metric_name: "delivery_metric",
-      threshold_value: 1,
-      severity: "warning",
-      notification_channels: ["email"],
-    },
-  });
-  if (res.status !== 201) throw new Error(`rule not created: ${JSON.stringify(res.body)}`);
-  ruleId = res.body.id;
-});
-
-interface Prefs {
-  email?: string | null;
-  phone?: string | null;
-  slack?: string | null;
-  quiet?: { start: string; end: string };
-  timezone?: string;
-  criticalBypassesQuietHours?: boolean;
-}
-
-/** An admin with stored preferences: every channel given an address is enabled. */
-async function adminWith(prefs: Prefs): Promise<TestAdmin> {
-  const admin = await createAdmin("admin");
-  await env.DB.prepare(
-    `INSERT INTO admin_notification_preferences
-       (admin_id, email, phone, slack_member_id, email_enabled, sms_enabled, slack_enabled, severities,
-        quiet_hours_start, quiet_hours_end, timezone, critical_bypasses_quiet_hours)
-     VALUES (?, ?, ?, ?, ?, ?, ?, '["critical","warning"]', ?, ?, ?, ?)`,
-  )
-    .bind(
-      admin.id,
-      prefs.email ?? null,
-      prefs.phone ?? null,
-      prefs.slack ?? null,
-      prefs.email ? 1 : 0,
-      prefs.phone ? 1 : 0,
-      prefs.slack ? 1 : 0,
-      prefs.quiet?.start ?? null,
-      prefs.quiet?.end ?? null,
-      prefs.timezone ?? "UTC",
-      prefs.criticalBypassesQuietHours === false ? 0 : 1,
-    )
-    .run();
-  return admin;
-}
-
-/** A job for a fresh alert; `token` is in its message, so sink records and modes can be matched to it. */
-async function jobFor(
-  admin: TestAdmin,
-  channel: string,
-  opts: { severity?: string; event?: NotifyEvent } = {},
-): Promise<{ job: NotificationJob; token: string }> {
-  const token = `dlv-${++counter}-${Date.now()}`;
-  const now = Date.now();
-  const severity = opts.severity ?? "warning";
-  const alert = await env.DB.prepare(
-    `INSERT INTO alert_history (alert_rule_id, fingerprint, alert_severity, message, observed_at, triggered_at)
-     VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-  )
-    .bind(ruleId, token, severity, `Latency high ${token}`, now, now)
-    .first<{ id: number }>();
-  const id = alert!.id;
-  const event = opts.event ?? "firing";
-  const job: NotificationJob = {
-    idempotencyKey: `alert:${id}|${event}|step:0|admin:${admin.id}|${channel}`,
-    alertId: id,
-    event,
-    occurrence: event,
-    step: 0,
-    recipient: { adminId: admin.id },
-    channel,
-    alert: {
-      id,
-      ruleId,
-      ruleName: "Delivery",
-      service: "api",
-      labels: {},
-      severity,
-      status: "firing",
-      value: 812,
-      peakValue: 812,
-      message: `Latency high ${token}`,
-      observedAt: now,
-      triggeredAt: now,
-      acknowledgedAt: null,
-      acknowledgedBy: null,
-      resolvedAt: null,
-    },
-    enqueuedAt: now,
-  };
-  return { job, token };
-}
+beforeAll(alerts.setup);
 
 /** Slack through its incoming webhook: the env without the bot token. */
 const VIA_WEBHOOK: Partial<Env> = { SLACK_BOT_TOKEN: undefined };
-
-/**
- * Runs the consumer on one message of `queue`, as the platform would, with `over` replacing
- * bindings. getQueueResult does
- * not report retry delays, so `retry` is watched (and still called) for them.
- */
-async function consume(job: NotificationJob, queue = "notifications", over: Partial<Env> = {}) {
-  const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job as unknown }]);
-  const retry = vi.spyOn(batch.messages[0] as Message, "retry");
-  const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...over }, ctx);
-  const result = await getQueueResult(batch, ctx);
-  return { ...result, delays: retry.mock.calls.map(([options]) => options?.delaySeconds) };
-}
-
-interface DeliveryRow {
-  status: string;
-  payload: string;
-  held_until: number | null;
-  provider_message_id: string | null;
-  attempts: number;
-  provider_response: string | null;
-  last_error: string | null;
-  delivered_at: number | null;
-  channel: string;
-}
-
-const rowOf = (key: string) =>
-  env.DB.prepare("SELECT * FROM notification_deliveries WHERE idempotency_key = ?").bind(key).first<DeliveryRow>();
-
-const countersOf = (alertId: number) =>
-  env.DB.prepare("SELECT notifications_sent, notification_attempts FROM alert_history WHERE id = ?")
-    .bind(alertId)
-    .first<{ notifications_sent: number; notification_attempts: number }>();
-
-/** The job's alert on a later event, as the engine would enqueue it. */
-function followUp(job: NotificationJob, event: NotifyEvent, alert: Partial<AlertSnapshot>): NotificationJob {
-  return {
-    ...job,
-    event,
-    occurrence: event,
-    idempotencyKey: job.idempotencyKey.replace("|firing|", `|${event}|`),
-    alert: { ...job.alert, ...alert },
-  };
-}
-
-async function received(name: string, token: string): Promise<SinkRecord[]> {
-  const all = (await (await fetch(`${sink()}/__sink/${name}`)).json()) as SinkRecord[];
-  return all.filter((r) => r.body.includes(token));
-}
-
-async function setMode(name: string, mode: SinkMode) {
-  const res = await fetch(`${sink()}/__sink/${name}/mode`, { method: "POST", body: JSON.stringify(mode) });
-  expect(res.status).toBe(204);
-}
-
-const waitFor = <T>(fn: () => Promise<T | false | undefined | null>, timeout = 5000) =>
-  vi.waitUntil(fn, { timeout, interval: 20 }) as Promise<T>;
 
 describe("notification delivery", () => {
   it("posts Block Kit to the Slack webhook, marks the row sent, and sends a redelivery no second time", async () => {

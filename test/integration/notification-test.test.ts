@@ -4,24 +4,13 @@
  * tests), each result reported and recorded; the caller's own channels only.
  */
 import { env } from "cloudflare:workers";
-import { describe, expect, inject, it } from "vitest";
-import type { SinkRecord } from "../setup/provider-sink";
+import { describe, expect, it } from "vitest";
+import type { TestResult } from "../../worker/lib/test-notify";
+import { received, setMode } from "./delivery-helpers";
 import { callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
 
-const sink = () => `http://127.0.0.1:${inject("sinkPort")}`;
 const PATH = "/api/admin/monitoring/notifications/test";
 let counter = 0;
-
-interface Result {
-  channel: string;
-  status: string;
-  address: string | null;
-  provider_status: number | null;
-  provider_message_id: string | null;
-  error: string | null;
-  retryable: boolean;
-  duration_ms: number | null;
-}
 
 /** An admin (of `role`) who saved preferences with every channel that has an address enabled. */
 async function adminWith(
@@ -44,11 +33,6 @@ async function adminWith(
   return admin;
 }
 
-async function received(name: string, match: string): Promise<SinkRecord[]> {
-  const all = (await (await fetch(`${sink()}/__sink/${name}`)).json()) as SinkRecord[];
-  return all.filter((r) => r.body.includes(match));
-}
-
 const testRows = (adminId: number) =>
   env.DB.prepare(
     "SELECT channel, status, event, alert_id, attempts, last_error FROM notification_deliveries WHERE recipient = ? AND event = 'test' ORDER BY channel",
@@ -62,7 +46,7 @@ describe("notification test", () => {
     const phone = `+8869120000${String(n).padStart(2, "0")}`;
     const member = `UT${n}X`;
     const admin = await adminWith("admin", { email: `t${n}@example.com`, phone, slack: member });
-    const res = await callJson<{ results: Result[] }>("POST", PATH, { token: admin.token });
+    const res = await callJson<{ results: TestResult[] }>("POST", PATH, { token: admin.token });
     expect(res.status).toBe(200);
     const by = Object.fromEntries(res.body.results.map((r) => [r.channel, r]));
     expect(Object.keys(by).sort()).toEqual(["email", "slack", "sms"]);
@@ -104,7 +88,7 @@ describe("notification test", () => {
   it("tests only the channels named, and skips those not set up", async () => {
     const n = ++counter;
     const admin = await adminWith("viewer", { email: `v${n}@example.com` });
-    const res = await callJson<{ results: Result[] }>("POST", PATH, {
+    const res = await callJson<{ results: TestResult[] }>("POST", PATH, {
       token: admin.token,
       body: { channels: ["sms", "slack"] },
     });
@@ -120,15 +104,12 @@ describe("notification test", () => {
     const n = ++counter;
     const phone = `+8869130000${String(n).padStart(2, "0")}`;
     const admin = await adminWith("admin", { phone });
-    await fetch(`${sink()}/__sink/twilio/mode`, {
-      method: "POST",
-      body: JSON.stringify({
-        status: 401,
-        body: '{"message":"Authenticate: twilio-secret-token rejected"}',
-        match: encodeURIComponent(phone),
-      }),
+    await setMode("twilio", {
+      status: 401,
+      body: '{"message":"Authenticate: twilio-secret-token rejected"}',
+      match: encodeURIComponent(phone),
     });
-    const res = await callJson<{ results: Result[] }>("POST", PATH, {
+    const res = await callJson<{ results: TestResult[] }>("POST", PATH, {
       token: admin.token,
       body: { channels: ["sms"] },
     });

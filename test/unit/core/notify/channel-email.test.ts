@@ -3,6 +3,7 @@ import type { NotifyEvent } from "../../../../worker/core/alerts/jobs";
 import { encodeHeaderWord, postmark, renderMime, resend } from "../../../../worker/core/notify/email";
 import { RenderError } from "../../../../worker/core/notify/types";
 import { ada, job, NOW } from "./fixtures";
+import { alternativeParts, parseMessage } from "./mime";
 
 const RESEND = { baseUrl: "http://sink/resend", apiKey: "re_live_SECRET", from: "alerts@example.com" };
 const POSTMARK = { baseUrl: "http://sink/postmark", serverToken: "pm-SECRET", from: "alerts@example.com" };
@@ -161,17 +162,6 @@ describe("email rendering", () => {
   });
 });
 
-/** Headers (unfolded) and body of a CRLF message. */
-function parseMessage(raw: string) {
-  const [head = "", ...rest] = raw.split("\r\n\r\n");
-  const headers = new Map<string, string>();
-  for (const line of head.replace(/\r\n /g, " ").split("\r\n")) {
-    const i = line.indexOf(":");
-    headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
-  }
-  return { headers, body: rest.join("\r\n\r\n") };
-}
-
 /** Decodes RFC 2047 B-encoded words (adjacent words join without the space between them). */
 const decodeWords = (value: string) =>
   value
@@ -191,23 +181,7 @@ describe("renderMime", () => {
     expect(headers.get("date")).toBe("Thu, 26 Nov 2026 10:11:40 +0000");
     expect(headers.get("message-id")).toBe("<abc123@edge.example>");
     expect(headers.get("mime-version")).toBe("1.0");
-    const boundary = /^multipart\/alternative; boundary="([^"]+)"$/.exec(headers.get("content-type") ?? "")?.[1];
-    expect(boundary).toBeTruthy();
-
-    const sections = body.split(`--${boundary}`);
-    // Preamble (empty), two parts, then the closing "--\r\n".
-    expect(sections).toHaveLength(4);
-    expect(sections[3]).toBe("--\r\n");
-    const parts = sections.slice(1, 3).map((s) => parseMessage(s.replace(/^\r\n/, "")));
-    expect(parts.map((p) => p.headers.get("content-type"))).toEqual([
-      "text/plain; charset=utf-8",
-      "text/html; charset=utf-8",
-    ]);
-    for (const p of parts) {
-      expect(p.headers.get("content-transfer-encoding")).toBe("base64");
-      for (const line of p.body.trimEnd().split("\r\n")) expect(line.length).toBeLessThanOrEqual(76);
-    }
-    const decoded = parts.map((p) => Buffer.from(p.body.replace(/\r\n/g, ""), "base64").toString("utf8"));
+    const decoded = alternativeParts({ headers, body });
     expect(decoded[0]).toBe(GOLDEN.firing.text);
     expect(decoded[1]).toBe(GOLDEN.firing.html);
   });

@@ -17,6 +17,7 @@ import { SEGMENT_LIMIT, smsLength, smsText, twilio } from "../../../../worker/co
 import { plainText, title } from "../../../../worker/core/notify/text";
 import { RenderError } from "../../../../worker/core/notify/types";
 import { ada, job, NOW, T } from "./fixtures";
+import { alternativeParts, parseMessage } from "./mime";
 
 /** Two alerts held overnight for Ada's email, one of them with markup in its rule name. */
 const digest = digestJobs(
@@ -48,17 +49,6 @@ const testNotice: NotificationJob = {
   idempotencyKey: "test|admin:4|email|1",
   notice: { title: "Test notification", lines: ["Sent by Ada to check this channel."] },
 };
-
-/** Headers (names lower-cased, folded lines joined) and body of an RFC 5322 message or MIME part. */
-function parseMessage(raw: string): { headers: Map<string, string>; body: string } {
-  const split = raw.indexOf("\r\n\r\n");
-  const headers = new Map<string, string>();
-  for (const line of raw.slice(0, split).replace(/\r\n /g, " ").split("\r\n")) {
-    const colon = line.indexOf(":");
-    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 2));
-  }
-  return { headers, body: raw.slice(split + 4) };
-}
 
 describe("the digest job", () => {
   it("is the held items as a notice", () => {
@@ -119,17 +109,7 @@ describe("email", () => {
       expect(headers.get("to")).toBe('"Ada Lovelace" <ada@example.com>');
       expect(headers.get("subject")).toBe(TITLE);
       expect(headers.get("date")).toBe("Thu, 26 Nov 2026 10:11:40 +0000");
-      const boundary = /^multipart\/alternative; boundary="([^"]+)"$/.exec(headers.get("content-type") ?? "")?.[1];
-      expect(boundary).toBeTruthy();
-      const sections = body.split(`--${boundary}`);
-      expect(sections).toHaveLength(4);
-      expect(sections[3]).toBe("--\r\n");
-      const parts = sections.slice(1, 3).map((s) => parseMessage(s.replace(/^\r\n/, "")));
-      expect(parts.map((p) => p.headers.get("content-type"))).toEqual([
-        "text/plain; charset=utf-8",
-        "text/html; charset=utf-8",
-      ]);
-      const decoded = parts.map((p) => Buffer.from(p.body.replace(/\r\n/g, ""), "base64").toString("utf8"));
+      const decoded = alternativeParts({ headers, body });
       expect(decoded).toEqual([LINES.join("\n"), HTML]);
     });
 
