@@ -2,6 +2,7 @@
  * Test notifications: one through each of the caller's personal channels, sent at once
  * (not queued) so the caller sees every result, and recorded in the delivery log.
  */
+import type { NotificationJob } from "../core/alerts/jobs";
 import { contact, type PersonalChannel } from "../core/notify/recipients";
 import { testJob } from "../core/notify/test-job";
 import { channelFor, loadRecipient, recipientFor, send, timeoutMs } from "./delivery";
@@ -51,8 +52,9 @@ export async function sendTestNotifications(
 ): Promise<TestResult[]> {
   const loaded = await loadRecipient(env.DB, adminId);
   if (!loaded) throw new Error(`admin ${adminId} not found`);
+  const jobs = channels.map((channel) => testJob(adminId, loaded.name, channel, now));
   const results = await Promise.all(
-    channels.map(async (channel): Promise<TestResult> => {
+    channels.map(async (channel, i): Promise<TestResult> => {
       const base = {
         channel,
         address: null,
@@ -75,7 +77,7 @@ export async function sendTestNotifications(
       const started = Date.now();
       const result = await send(
         configured,
-        testJob(adminId, loaded.name, channel, now),
+        jobs[i] as NotificationJob,
         recipientFor(adminId, loaded, channel, to.address),
         now,
         timeoutMs(env),
@@ -94,8 +96,8 @@ export async function sendTestNotifications(
     }),
   );
   await env.DB.batch(
-    results.map((r) => {
-      const job = testJob(adminId, loaded.name, r.channel, now);
+    results.map((r, i) => {
+      const job = jobs[i] as NotificationJob;
       return env.DB.prepare(
         `INSERT INTO notification_deliveries
            (alert_id, recipient, channel, event, idempotency_key, payload, attempts, status, provider_response,
