@@ -264,7 +264,7 @@ describe("notifyChannels", () => {
     // A step the rule allows none of notifies nobody (the policy cannot widen the rule).
     [["email"], ["sms", "pagerduty"], []],
     [["webhook", "email"], ["webhook"], ["webhook"]],
-  ])("rule %j, step %j → %j", (rule, step, expected) => {
-    expect(notifyChannels(rule, step)).toEqual(expected);
+  ])("rule %j, step %j → %j", (rule, stepChannels, expected) => {
+    expect(notifyChannels(rule, stepChannels)).toEqual(expected);
   });
 });
