@@ -41,7 +41,10 @@ export default defineConfig({
                 WEBHOOK_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/webhook`,
                 WEBHOOK_SECRET: "webhook-secret",
               },
-              queueConsumers: { notifications: { maxBatchTimeout: 0.05 } },
+              queueConsumers: {
+                notifications: { maxBatchTimeout: 0.05 },
+                "notifications-dlq": { maxBatchTimeout: 0.05 },
+              },
             },
           })),
         ],

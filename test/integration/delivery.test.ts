@@ -117,7 +117,7 @@ describe("notification delivery", () => {
     expect(await received("twilio", token)).toHaveLength(2);
   });
 
-  it("gives up after the last try: dead, and on to the next channel", async () => {
+  it("sends a job out of tries to the dead-letter queue: dead, and on to the next channel", async () => {
     const admin = await adminWith({ phone: "+886912345678", email: "pager@example.com" });
     const { job, token } = await jobFor(admin, "sms");
     await setMode("twilio", { status: 503, match: token });
@@ -128,7 +128,12 @@ describe("notification delivery", () => {
     const last = await consume(job);
     expect(last.explicitAcks).toEqual(["m1"]);
     expect(last.delays).toEqual([]);
-    expect(await rowOf(job.idempotencyKey)).toMatchObject({ status: "dead", attempts: MAX_ATTEMPTS });
+    // The dead-letter consumer records it, keeping the provider's last answer, and falls back.
+    const dead = await waitFor(async () => {
+      const row = await rowOf(job.idempotencyKey);
+      return row?.status === "dead" ? row : null;
+    });
+    expect(dead).toMatchObject({ attempts: MAX_ATTEMPTS, last_error: "retries exhausted; last: HTTP 503" });
     await waitFor(() => rowOf(`${job.idempotencyKey}|fallback:email`));
   });
 

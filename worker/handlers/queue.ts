@@ -4,7 +4,8 @@
  * message finds its row: once the row is terminal the message is only acknowledged. Then
  * the admin's preferences decide (skip, hold for quiet hours, send) and the job goes out on
  * its channel, or stays in the outbox when the channel is not configured. A permanent
- * failure, exhausted retries or a dead letter hand the job to the admin's next channel.
+ * failure hands the job to the admin's next channel at once; a job out of retries goes to
+ * the dead-letter queue, whose consumer records it as dead and does the same.
  * After every change the alert's notification counters are recomputed from its rows.
  */
 import { type NotificationJob, readJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
@@ -106,6 +107,7 @@ const recipientName = (job: NotificationJob) =>
 interface DeliveryRow {
   status: string;
   attempts: number;
+  lastError: string | null;
 }
 
 /** What the jobs of one batch share: their rows (absent when the alert was deleted) and loaded admins. */
@@ -117,12 +119,14 @@ interface BatchContext {
 
 async function rowsOf(env: Env, jobs: NotificationJob[]): Promise<Map<string, DeliveryRow>> {
   const rows = await env.DB.prepare(
-    `SELECT idempotency_key, status, attempts FROM notification_deliveries
+    `SELECT idempotency_key, status, attempts, last_error FROM notification_deliveries
      WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
   )
     .bind(JSON.stringify(jobs.map((j) => j.idempotencyKey)))
-    .all<DeliveryRow & { idempotency_key: string }>();
-  return new Map(rows.results.map((r) => [r.idempotency_key, { status: r.status, attempts: r.attempts }]));
+    .all<{ idempotency_key: string; status: string; attempts: number; last_error: string | null }>();
+  return new Map(
+    rows.results.map((r) => [r.idempotency_key, { status: r.status, attempts: r.attempts, lastError: r.last_error }]),
+  );
 }
 
 /** The admin and their preferences, loaded once per batch. */
@@ -212,7 +216,9 @@ async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob)
   const row = ctx.rows.get(job.idempotencyKey);
   if (row && !TERMINAL.has(row.status)) {
     await sendFallback(ctx, job, Date.now());
-    await setStatus(ctx.env, job, "dead", { lastError: "retries exhausted" });
+    await setStatus(ctx.env, job, "dead", {
+      lastError: row.lastError ? `retries exhausted; last: ${row.lastError}` : "retries exhausted",
+    });
   }
   msg.ack();
 }
@@ -318,12 +324,20 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
     msg.ack();
     return;
   }
-  if (result.outcome === "retryable" && attempts < MAX_ATTEMPTS) {
+  if (result.outcome === "retryable") {
     await setStatus(env, job, "queued", { lastError: result.reason });
-    msg.retry({ delaySeconds: retryDelaySeconds(attempts, Math.random(), result.retryAfterSeconds) });
+    if (attempts < MAX_ATTEMPTS) {
+      msg.retry({ delaySeconds: retryDelaySeconds(attempts, Math.random(), result.retryAfterSeconds) });
+    } else {
+      // Out of tries: to the dead-letter queue, whose consumer records it and falls back.
+      // Counted here rather than left to the platform's redelivery limit, which also
+      // counts redeliveries that never reached the provider.
+      await env.NOTIFY_DLQ.send(job);
+      msg.ack();
+    }
     return;
   }
   await sendFallback(ctx, job, now);
-  await setStatus(env, job, result.outcome === "retryable" ? "dead" : "failed", { lastError: result.reason });
+  await setStatus(env, job, "failed", { lastError: result.reason });
   msg.ack();
 }

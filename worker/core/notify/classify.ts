@@ -84,7 +84,8 @@ export function classifyHttp(
 ): Classification {
   if (status >= 200 && status < 300)
     return providerId ? { outcome: "delivered", providerId } : { outcome: "delivered" };
-  const reason = `HTTP ${status}: ${errorDetail(redact(body, secrets))}`;
+  const detail = errorDetail(redact(body, secrets));
+  const reason = detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`;
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     const wait = status === 429 || status === 503 ? retryAfterSeconds(headers, now) : null;
     return { outcome: "retryable", retryAfterSeconds: wait, reason };

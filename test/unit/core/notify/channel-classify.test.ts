@@ -113,6 +113,11 @@ describe.each(Object.entries(CASES))("%s", (_name, c) => {
     );
   });
 
+  it("says only the status when the error body is empty", () => {
+    const got = classify(503, {}, "");
+    expect(got.outcome === "delivered" ? "" : got.reason).toBe("HTTP 503");
+  });
+
   it("puts no form of its secret in any reason", () => {
     const secret = c.secret ?? S;
     const echoes = [
