@@ -83,6 +83,12 @@ const fallback = (job: NotificationJob) =>
 const wantsButtons = (job: NotificationJob) =>
   !job.notice && job.event !== "resolved" && job.alert.status !== "resolved";
 
+/** The message for a job: its fallback text and its blocks, buttons while the alert is open. */
+export const slackMessage = (job: NotificationJob) => ({
+  text: fallback(job),
+  blocks: slackBlocks(job, wantsButtons(job)),
+});
+
 /**
  * Slack's Web API answers 200 with `{ok: false, error}` for most failures: `ratelimited`
  * and Slack-side errors are retryable, the rest permanent. HTTP-level failures (incoming
@@ -139,7 +145,7 @@ export const slackWebhook: Channel<SlackWebhookConfig> = {
       url: config.webhookUrl,
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ text: fallback(job), blocks: slackBlocks(job, wantsButtons(job)) }),
+      body: JSON.stringify(slackMessage(job)),
     };
   },
   classify: (status, headers, body, config, now) =>
@@ -171,8 +177,7 @@ export const slackBot: Channel<SlackBotConfig> = {
     if (!to.slackMemberId) throw new RenderError(`admin ${to.adminId} has no Slack member id`);
     return apiRequest(config, "chat.postMessage", {
       channel: to.slackMemberId,
-      text: fallback(job),
-      blocks: slackBlocks(job, wantsButtons(job)),
+      ...slackMessage(job),
     });
   },
   classify: (status, headers, body, config, now) =>
@@ -201,7 +206,6 @@ export function renderUpdate(
   return apiRequest(config, "chat.update", {
     channel,
     ts,
-    text: fallback(job),
-    blocks: slackBlocks(job, wantsButtons(job)),
+    ...slackMessage(job),
   });
 }

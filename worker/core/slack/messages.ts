@@ -1,7 +1,6 @@
 /** Texts and messages the Slack integration answers with (Slack mrkdwn). */
 import type { AlertSnapshot, NotificationJob } from "../alerts/jobs";
-import { slackBlocks } from "../notify/slack";
-import { oneLine, title } from "../notify/text";
+import { slackMessage } from "../notify/slack";
 import { toIso } from "../time";
 
 /** An open alert as the status listing shows it. */
@@ -44,7 +43,7 @@ export const FAILED_TEXT = "Sorry, that failed. Please try again, or use the das
  * with its buttons only while the alert is still open.
  */
 export function alertMessageUpdate(alert: AlertSnapshot, event: "acknowledged" | "resolved") {
-  // slackBlocks takes a notification job; only the alert and the event matter here.
+  // The message is built from a notification job; only the alert and the event matter here.
   const job: NotificationJob = {
     idempotencyKey: "",
     alertId: alert.id,
@@ -56,10 +55,5 @@ export function alertMessageUpdate(alert: AlertSnapshot, event: "acknowledged" |
     alert,
     enqueuedAt: 0,
   };
-  const open = event !== "resolved" && alert.status !== "resolved";
-  return {
-    replace_original: true,
-    text: `${oneLine(title(job))}: ${oneLine(alert.message)}`,
-    blocks: slackBlocks(job, open),
-  } as const;
+  return { replace_original: true, ...slackMessage(job) } as const;
 }

@@ -3,19 +3,14 @@
  * user without a linked member id to the admin with that email. The email is only
  * present with the app's `users:read.email` scope.
  */
+import { parseJson } from "../notify/classify";
 
 export type UsersInfoResult = { ok: true; email: string } | { ok: false; reason: string };
 
 /** The email in a `users.info` answer (HTTP `status`, raw `body`), or why there is none. */
 export function emailFromUsersInfo(status: number, body: string): UsersInfoResult {
   if (status < 200 || status >= 300) return { ok: false, reason: `HTTP ${status}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, reason: "unreadable answer" };
-  }
-  const j = json as { ok?: unknown; error?: unknown; user?: { profile?: { email?: unknown } } } | null;
+  const j = parseJson(body) as { ok?: unknown; error?: unknown; user?: { profile?: { email?: unknown } } } | null;
   if (typeof j !== "object" || j === null || typeof j.ok !== "boolean") {
     return { ok: false, reason: "unreadable answer" };
   }
