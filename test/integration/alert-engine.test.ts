@@ -644,6 +644,69 @@ describe("acknowledge and resolve API", () => {
   });
 });
 
+describe("silence from an alert, and the detail's fields", () => {
+  it("silences the alert's series for an hour by default, refuses viewers and bad durations", async () => {
+    const metric = fresh("silence");
+    const ruleId = await createRule({
+      rule_name: "Silence me",
+      metric_name: metric,
+      service: "db",
+      threshold_value: 1,
+    });
+    await recordSamples(env, [{ metric, service: "db", labels: { host: "a" }, value: 5, ts: Date.now() }], Date.now());
+    const alert = await firstAlert(ruleId);
+    const path = `${BASE}/alerts/${alert?.id}/silence`;
+    expect((await callJson("POST", path, { token: viewer.token, body: {} })).status).toBe(403);
+    expect((await callJson("POST", `${BASE}/alerts/999999/silence`, { token: admin.token, body: {} })).status).toBe(
+      404,
+    );
+    const bad = await callJson<{ details: { field: string }[] }>("POST", path, {
+      token: admin.token,
+      body: { duration_minutes: 0 },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d) => d.field)).toContain("duration_minutes");
+    const before = Date.now();
+    const made = await callJson<{ silence_id: number; ends_at: string; matchers: { name: string; value: string }[] }>(
+      "POST",
+      path,
+      { token: admin.token, body: { note: "deploying" } },
+    );
+    expect(made.status).toBe(201);
+    expect(made.body.matchers).toEqual([
+      { name: "rule_id", value: String(ruleId) },
+      { name: "host", value: "a" },
+    ]);
+    const endsIn = Date.parse(made.body.ends_at) - before;
+    expect(endsIn).toBeGreaterThanOrEqual(3_600_000 - 5_000);
+    expect(endsIn).toBeLessThanOrEqual(3_600_000 + 5_000);
+    const silence = await callJson<{ comment: string; status: string; created_by: number }>(
+      "GET",
+      `${BASE}/silences/${made.body.silence_id}`,
+      { token: viewer.token },
+    );
+    expect(silence.body).toMatchObject({ comment: "deploying", status: "active", created_by: admin.id });
+  });
+
+  it("names the rule's metric on the alert and each delivery's attempts and reason", async () => {
+    const metric = fresh("detail");
+    const ruleId = await createRule({ rule_name: "Detail", metric_name: metric, service: "db", threshold_value: 1 });
+    await push(metric, "db", 2);
+    const alert = await firstAlert(ruleId);
+    await waitFor(async () => (await deliveriesOf(alert?.id ?? 0)).length > 0);
+    const detail = await callJson<{
+      metric_name: string;
+      notifications: { attempts: number; reason: string | null; status: string }[];
+    }>("GET", `${BASE}/alerts/${alert?.id}`, { token: viewer.token });
+    expect(detail.body.metric_name).toBe(metric);
+    expect(detail.body.notifications.length).toBeGreaterThan(0);
+    for (const n of detail.body.notifications) {
+      expect(typeof n.attempts).toBe("number");
+      expect(n.reason === null || typeof n.reason === "string").toBe(true);
+    }
+  });
+});
+
 describe("notifications outbox", () => {
   it("records a redelivered job once, and drops a malformed one", async () => {
     const metric = fresh("outbox");

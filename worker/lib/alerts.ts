@@ -313,11 +313,12 @@ export async function enqueueJobs(env: Env, jobs: readonly NotificationJob[]): P
 }
 
 /** The API and dashboard shape of an alert. */
-export function toAlertWire(row: AlertRow & { rule_name?: string | null }) {
+export function toAlertWire(row: AlertRow & { rule_name?: string | null; metric_name?: string | null }) {
   return {
     id: row.id,
     alert_rule_id: row.alert_rule_id,
     rule_name: row.rule_name ?? null,
+    metric_name: row.metric_name ?? null,
     service: row.service,
     fingerprint: row.fingerprint,
     labels: JSON.parse(row.labels) as Record<string, string>,
@@ -342,9 +343,9 @@ export function toAlertWire(row: AlertRow & { rule_name?: string | null }) {
   };
 }
 
-/** Alert rows (`a`) with their rule's name; the rule may have been deleted since. */
+/** Alert rows (`a`) with their rule's name and metric; the rule may have been deleted since. */
 export const ALERTS_WITH_RULE_NAME =
-  "SELECT a.*, r.rule_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id";
+  "SELECT a.*, r.rule_name, r.metric_name FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id";
 
 /** Firing and acknowledged alerts, newest first (the dashboard's alerts topic). */
 export async function activeAlerts(env: Env, limit = 500) {
@@ -364,4 +365,38 @@ export async function publishAlerts(env: Env): Promise<void> {
   } catch (err) {
     console.error("alerts change not signalled", err);
   }
+}
+
+/**
+ * Silences one alert's series (its rule and series labels, as Alertmanager pre-fills a silence
+ * from an alert) from `now` for `durationMs`; answers the silence's id and end. Null when the
+ * alert does not exist.
+ */
+export async function silenceAlert(
+  env: Env,
+  alertId: number,
+  adminId: number,
+  now: number,
+  durationMs: number,
+  comment: string,
+): Promise<{ id: number; endsAt: number; matchers: { name: string; value: string }[] } | null> {
+  const alert = await env.DB.prepare("SELECT alert_rule_id, labels FROM alert_history WHERE id = ?")
+    .bind(alertId)
+    .first<{ alert_rule_id: number; labels: string }>();
+  if (!alert) return null;
+  const labels = JSON.parse(alert.labels || "{}") as Record<string, string>;
+  const matchers = [
+    { name: "rule_id", value: String(alert.alert_rule_id) },
+    ...Object.entries(labels)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, value]) => ({ name, value })),
+  ];
+  const stored = matchers.map((m) => ({ ...m, is_regex: false, is_equal: true }));
+  const row = await env.DB.prepare(
+    `INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment, recurrence)
+     VALUES (?, ?, ?, ?, ?, NULL) RETURNING id`,
+  )
+    .bind(JSON.stringify(stored), now, now + durationMs, adminId, comment)
+    .first<{ id: number }>();
+  return { id: row?.id ?? 0, endsAt: now + durationMs, matchers };
 }

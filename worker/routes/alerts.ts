@@ -7,7 +7,14 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { SEVERITIES } from "../core/rules/types";
 import { ApiError, notFound } from "../lib/errors";
-import { ALERTS_WITH_RULE_NAME, actOnAlert, activeAlerts, type AlertRow, toAlertWire } from "../lib/alerts";
+import {
+  ALERTS_WITH_RULE_NAME,
+  actOnAlert,
+  activeAlerts,
+  type AlertRow,
+  silenceAlert,
+  toAlertWire,
+} from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { iso, ServiceName } from "./fields";
@@ -22,6 +29,7 @@ const AlertOut = z
     id: z.number().int(),
     alert_rule_id: z.number().int(),
     rule_name: z.string().nullable(),
+    metric_name: z.string().nullable().openapi({ description: "The rule's metric (null once the rule is deleted)" }),
     service: z.string().nullable(),
     fingerprint: z.string(),
     labels: z.record(z.string(), z.string()),
@@ -63,6 +71,11 @@ const Delivery = z
     channel: z.string(),
     recipient: z.string(),
     status: z.string(),
+    attempts: z.number().int().openapi({ description: "Provider requests made" }),
+    reason: z
+      .string()
+      .nullable()
+      .openapi({ description: "Why it was skipped, held or failed (the last error, secrets redacted)" }),
     idempotency_key: z.string(),
     enqueued_at: z.string().openapi({ description: "When the engine put the job on the queue" }),
     delivered_at: z.string().nullable(),
@@ -203,7 +216,8 @@ alerts.openapi(
       details: e.details ? (JSON.parse(e.details) as Record<string, unknown>) : null,
     }));
     const deliveries = await c.env.DB.prepare(
-      `SELECT event, channel, recipient, status, idempotency_key, enqueued_at, delivered_at
+      `SELECT event, channel, recipient, status, attempts, last_error AS reason, idempotency_key, enqueued_at,
+         delivered_at
        FROM notification_deliveries WHERE alert_id = ? ORDER BY enqueued_at, id`,
     )
       .bind(id)
@@ -212,6 +226,8 @@ alerts.openapi(
         channel: string;
         recipient: string;
         status: string;
+        attempts: number;
+        reason: string | null;
         idempotency_key: string;
         enqueued_at: number;
         delivered_at: number | null;
@@ -268,3 +284,49 @@ for (const action of ["acknowledge", "resolve"] as const) {
     },
   );
 }
+
+// ---------------------------------------------------------------- silence
+
+const SilenceBody = z
+  .object({
+    duration_minutes: z.number().int().min(1).max(10_080).default(60).openapi({ example: 60 }),
+    note: z.string().trim().max(1000).optional().openapi({ example: "Deploying a fix" }),
+  })
+  .strict()
+  .openapi("AlertSilenceInput");
+
+alerts.openapi(
+  createRoute({
+    method: "post",
+    path: "/alerts/{id}/silence",
+    tags: ["alerts"],
+    summary: "Silence this alert's series (its rule and series labels) for a while, 60 minutes by default",
+    description:
+      "Creates a silence (see /silences) matching the alert's rule_id and series labels; notifications of " +
+      "matching alerts are held until it ends.",
+    request: { params: IdParams, ...jsonBody(SilenceBody) },
+    responses: {
+      201: jsonResponse(
+        z
+          .object({
+            silence_id: z.number().int(),
+            ends_at: z.string().openapi({ format: "date-time" }),
+            matchers: z.array(z.object({ name: z.string(), value: z.string() })),
+          })
+          .openapi("AlertSilence"),
+        "The silence created",
+      ),
+      ...commonErrors,
+      ...notFoundError,
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { duration_minutes, note } = c.req.valid("json");
+    const actor = c.get("actor");
+    const comment = note ? note : `Silenced for ${duration_minutes} min from alert ${id}`;
+    const made = await silenceAlert(c.env, id, actor.adminId, Date.now(), duration_minutes * 60_000, comment);
+    if (!made) throw notFound(`Alert ${id}`);
+    return c.json({ silence_id: made.id, ends_at: iso(made.endsAt), matchers: made.matchers }, 201);
+  },
+);

@@ -45,3 +45,94 @@ export interface ApiErrorBody {
   message: string;
   details?: unknown[];
 }
+
+export type AlertStatus = "firing" | "acknowledged" | "resolved";
+
+/** An alert as the API and the socket's `alerts` topic send it. */
+export interface Alert {
+  id: number;
+  alert_rule_id: number;
+  rule_name: string | null;
+  metric_name: string | null;
+  service: string | null;
+  fingerprint: string;
+  labels: Record<string, string>;
+  metric_value: number | null;
+  peak_value: number | null;
+  breach_count: number;
+  reopen_count: number;
+  flapping: boolean;
+  alert_severity: Severity;
+  status: AlertStatus;
+  message: string;
+  observed_at: string | null;
+  triggered_at: string | null;
+  acknowledged_at: string | null;
+  acknowledged_by: number | null;
+  resolved_at: string | null;
+  auto_resolved: boolean;
+  resolution_notes: string | null;
+  escalation_step: number;
+  notifications_sent: number;
+  notification_attempts: number;
+}
+
+export interface AlertEvent {
+  type: string;
+  at: string;
+  actor: string;
+  value: number | null;
+  note: string | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AlertDelivery {
+  event: string;
+  channel: string;
+  recipient: string;
+  status: string;
+  attempts: number;
+  reason: string | null;
+  idempotency_key: string;
+  enqueued_at: string;
+  delivered_at: string | null;
+}
+
+/** `GET /api/admin/monitoring/alerts/{id}`. */
+export interface AlertDetail extends Alert {
+  timeline: AlertEvent[];
+  notifications: AlertDelivery[];
+}
+
+export interface AlertPage {
+  alerts: Alert[];
+  next_cursor: string | null;
+}
+
+/** The latest sample of a series (`metrics/realtime`, the socket's `metrics` topic). */
+export interface LatestSample {
+  metric: string;
+  service: string;
+  labels: Record<string, string>;
+  value: number;
+  ts: string;
+  message?: string;
+}
+
+/** One bucket of `GET metrics/history`. */
+export interface HistoryPoint {
+  ts: string;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface MetricHistory {
+  metric: string;
+  resolution_seconds: number;
+  points: HistoryPoint[];
+}
