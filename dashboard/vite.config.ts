@@ -5,8 +5,52 @@
  * `vite` (dev) proxies the API and the socket to `wrangler dev` on :8787.
  */
 import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
 import { preact } from "@preact/preset-vite";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
+
+/** The most JavaScript (gzip) the browser may need before the first page shows; charts load with their page. */
+const INITIAL_JS_LIMIT_BYTES = 100 * 1024;
+
+const gz = (code: string) => gzipSync(code).length;
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+
+/**
+ * Prints the gzip size of the JavaScript a first visit loads (the entry and its static imports)
+ * and of each lazily loaded chunk, and fails the build above INITIAL_JS_LIMIT_BYTES.
+ */
+function bundleSize(): Plugin {
+  return {
+    name: "edge-monitor:bundle-size",
+    apply: "build",
+    generateBundle(_options, bundle) {
+      const chunks = new Map(
+        Object.values(bundle)
+          .filter((o) => o.type === "chunk")
+          .map((c) => [c.fileName, c]),
+      );
+      const initial = new Set<string>();
+      const visit = (name: string) => {
+        const chunk = chunks.get(name);
+        if (!chunk || initial.has(name)) return;
+        initial.add(name);
+        for (const imported of chunk.imports) visit(imported);
+      };
+      for (const chunk of chunks.values()) if (chunk.isEntry) visit(chunk.fileName);
+      let total = 0;
+      for (const name of initial) total += gz(chunks.get(name)?.code ?? "");
+      const lazy = [...chunks.values()]
+        .filter((c) => !initial.has(c.fileName))
+        .map((c) => `${c.fileName} ${kb(gz(c.code))}`);
+      console.log(
+        `dashboard bundle: initial JavaScript ${kb(total)} gzip (limit ${kb(INITIAL_JS_LIMIT_BYTES)})` +
+          (lazy.length ? `; loaded with their page: ${lazy.join(", ")}` : ""),
+      );
+      if (total > INITIAL_JS_LIMIT_BYTES)
+        this.error(`the initial JavaScript is ${kb(total)} gzip, over the ${kb(INITIAL_JS_LIMIT_BYTES)} limit`);
+    },
+  };
+}
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 const worker = process.env.WORKER_URL ?? "http://127.0.0.1:8787";
@@ -15,7 +59,7 @@ export default defineConfig({
   root,
   base: "/",
   publicDir: false,
-  plugins: [preact()],
+  plugins: [preact(), bundleSize()],
   build: {
     outDir: fileURLToPath(new URL("../dist/client", import.meta.url)),
     emptyOutDir: true,

@@ -3,6 +3,8 @@ import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Layout } from "./components/layout";
 import { startLive, stopLive } from "./models/live";
 import { auth, checkSession } from "./models/session";
+import { AlertDetailPage } from "./pages/alert-detail";
+import { AlertsPage } from "./pages/alerts";
 import { LoginPage } from "./pages/login";
 import { MonitorsPage, NotFoundPage, PreferencesPage } from "./pages/placeholder";
 import { RulesPage } from "./pages/rules";
@@ -61,6 +63,8 @@ function Shell() {
           <Router onRouteChange={focusMain}>
             <Route path="/" component={Home} />
             <Route path="/status" component={StatusPage} />
+            <Route path="/alerts" component={AlertsPage} />
+            <Route path="/alerts/:id" component={AlertDetailPage} />
             <Route path="/rules" component={RulesPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />

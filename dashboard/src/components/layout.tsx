@@ -6,6 +6,8 @@ import { ConnectionIndicator } from "./connection-indicator";
 
 const NAV = [
   { href: "/status", label: "Live status" },
+  { href: "/alerts", label: "Alerts" },
+  { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
   { href: "/monitors", label: "Monitors" },
   { href: "/preferences", label: "Preferences" },
@@ -27,7 +29,10 @@ export function Layout({ me, children }: { me: Me; children: ComponentChildren }
           <ul>
             {NAV.map((item) => (
               <li key={item.href}>
-                <a href={item.href} aria-current={path === item.href ? "page" : undefined}>
+                <a
+                  href={item.href}
+                  aria-current={path === item.href ? "page" : path.startsWith(`${item.href}/`) ? "location" : undefined}
+                >
                   {item.label}
                 </a>
               </li>

@@ -4,8 +4,9 @@
  * Protocol: worker/core/protocol/dashboard.ts.
  */
 import type { ClientMessage, ServerMessage, Topic } from "../../../worker/core/protocol/dashboard";
+import { parseAlerts, parseSamples } from "./alerts";
 import { parseServices } from "./services";
-import type { ServiceHealth } from "./types";
+import type { Alert, LatestSample, ServiceHealth } from "./types";
 
 /** Keep-alive: sent as plain text every PING_INTERVAL_MS; the runtime answers "pong". */
 export const PING = "ping";
@@ -60,6 +61,8 @@ export interface LiveState {
   resyncing: boolean;
   /** Latest services from the socket; null when the socket has not sent any yet. */
   services: ServiceHealth[] | null;
+  /** Active alerts from the socket (the `alerts` topic is the whole list); null until sent. */
+  alerts: Alert[] | null;
   /** Server time (`at`) of the last message applied. */
   updatedAt: string | null;
   /** The last `error` message from the server. */
@@ -70,6 +73,7 @@ export const initialLiveState = (): LiveState => ({
   lastSeq: null,
   resyncing: false,
   services: null,
+  alerts: null,
   updatedAt: null,
   serverError: null,
 });
@@ -83,6 +87,14 @@ export interface Step {
   reply?: ClientMessage;
   /** Services this message brought, if any. */
   services?: ServiceHealth[];
+  /** The active alerts this message brought, if any (always the whole list). */
+  alerts?: Alert[];
+  /**
+   * Latest samples this message brought: every series for a snapshot (`metricsReplace`),
+   * only the series that changed for a delta.
+   */
+  metrics?: LatestSample[];
+  metricsReplace?: boolean;
   /**
    * True when `services` came from a connection's first snapshot: the hub's last
    * publication, possibly older than what the page fetched over HTTP meanwhile.
@@ -91,44 +103,72 @@ export interface Step {
   mayBeStale?: boolean;
 }
 
-/** Applies one topic's data to the state. Unknown topics and malformed data change nothing. */
-function applyTopic(state: LiveState, topic: string, data: unknown): LiveState {
-  if (topic === "services") {
-    const services = parseServices(data);
-    return services ? { ...state, services } : state;
-  }
-  return state; // "metrics", "alerts": shown by later dashboard pages
+/** What one message's topic data brings; unknown topics and malformed data bring nothing. */
+interface Brought {
+  services?: ServiceHealth[];
+  alerts?: Alert[];
+  metrics?: LatestSample[];
 }
 
-/** The step from `before` to `next`, reporting services when the message carried some. */
-function withServices(before: LiveState, next: LiveState, { mayBeStale }: { mayBeStale: boolean }): Step {
-  if (next.services === null || next.services === before.services) return { state: next };
-  return { state: next, services: next.services, mayBeStale };
+function bring(into: Brought, topic: string, data: unknown): void {
+  if (topic === "services") {
+    const services = parseServices(data);
+    if (services) into.services = services;
+  } else if (topic === "alerts") {
+    const alerts = parseAlerts(data);
+    if (alerts) into.alerts = alerts;
+  } else if (topic === "metrics") {
+    const metrics = parseSamples(data);
+    if (metrics) into.metrics = metrics;
+  }
+}
+
+/** The step to `next`, carrying what the message brought. */
+function stepWith(
+  next: LiveState,
+  brought: Brought,
+  { mayBeStale, snapshot }: { mayBeStale: boolean; snapshot: boolean },
+): Step {
+  const step: Step = { state: next };
+  if (brought.services) {
+    step.state = { ...step.state, services: brought.services };
+    step.services = brought.services;
+    step.mayBeStale = mayBeStale;
+  }
+  if (brought.alerts) {
+    step.state = { ...step.state, alerts: brought.alerts };
+    step.alerts = brought.alerts;
+    step.mayBeStale = mayBeStale;
+  }
+  if (brought.metrics) {
+    step.metrics = brought.metrics;
+    step.metricsReplace = snapshot;
+  }
+  return step;
 }
 
 /** Folds one server message into the state; asks for a resync when a delta does not follow on. */
 export function reduce(state: LiveState, message: ServerMessage): Step {
   switch (message.type) {
     case "snapshot": {
-      let next: LiveState = {
+      const next: LiveState = {
         ...state,
         lastSeq: message.seq,
         resyncing: false,
         updatedAt: message.at || state.updatedAt,
       };
-      for (const [topic, data] of Object.entries(message.state)) next = applyTopic(next, topic, data);
-      return withServices(state, next, { mayBeStale: state.lastSeq === null && !state.resyncing });
+      const brought: Brought = {};
+      for (const [topic, data] of Object.entries(message.state)) bring(brought, topic, data);
+      return stepWith(next, brought, { mayBeStale: state.lastSeq === null && !state.resyncing, snapshot: true });
     }
     case "delta": {
       // Before this connection's first snapshot (it always comes first) or while a resync is under way, wait.
       if (state.lastSeq === null || state.resyncing) return { state };
       if (hasGap(state.lastSeq, message.seq)) return { state: { ...state, resyncing: true }, reply: RESYNC };
-      const next = applyTopic(
-        { ...state, lastSeq: message.seq, updatedAt: message.at || state.updatedAt },
-        message.topic,
-        message.data,
-      );
-      return withServices(state, next, { mayBeStale: false });
+      const next = { ...state, lastSeq: message.seq, updatedAt: message.at || state.updatedAt };
+      const brought: Brought = {};
+      bring(brought, message.topic, message.data);
+      return stepWith(next, brought, { mayBeStale: false, snapshot: false });
     }
     case "error":
       return { state: { ...state, serverError: message.message } };

@@ -7,7 +7,8 @@ import { signal } from "@preact/signals";
 import ReconnectingWebSocket from "partysocket/ws";
 import { isUnauthorized } from "../lib/api";
 import { initialLiveState, type LiveState, onReconnect, parseFrame, PING, PING_INTERVAL_MS, reduce } from "../lib/live";
-import type { ServiceHealth } from "../lib/types";
+import { mergeSamples } from "../lib/alerts";
+import type { Alert, LatestSample, ServiceHealth } from "../lib/types";
 import { api } from "./session";
 
 export type Connection = "offline" | "connecting" | "connected" | "reconnecting";
@@ -19,6 +20,12 @@ export const services = signal<ServiceHealth[] | null>(null);
 export const servicesUpdatedAt = signal<string | null>(null);
 export const servicesError = signal<string | null>(null);
 export const servicesLoading = signal(false);
+/** Firing and acknowledged alerts (HTTP answers and the socket's `alerts` topic); null until the first arrives. */
+export const activeAlerts = signal<Alert[] | null>(null);
+/** The latest sample of every series, by series key (socket snapshots and deltas). */
+export const latestSamples = signal<ReadonlyMap<string, LatestSample>>(new Map());
+/** When (client clock, ms) the last frame of any kind came from the server; null before the first. */
+export const lastMessageAt = signal<number | null>(null);
 
 let socket: ReconnectingWebSocket | null = null;
 let pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -38,6 +45,7 @@ function setServices(list: ServiceHealth[], at: string | null) {
 
 function onFrame(ws: ReconnectingWebSocket, raw: unknown) {
   awaitingPong = false; // anything from the server proves the connection alive
+  lastMessageAt.value = Date.now();
   if (typeof raw !== "string") return;
   const frame = parseFrame(raw);
   if (frame.kind !== "message") return; // "pong", or something this version does not understand
@@ -46,6 +54,9 @@ function onFrame(ws: ReconnectingWebSocket, raw: unknown) {
   if (step.reply) ws.send(JSON.stringify(step.reply));
   // A connection's first snapshot may be older than what is shown (the HTTP answer; see the "open" handler).
   if (step.services && (!step.mayBeStale || services.value === null)) setServices(step.services, state.updatedAt);
+  if (step.alerts && (!step.mayBeStale || activeAlerts.value === null)) activeAlerts.value = step.alerts;
+  if (step.metrics)
+    latestSamples.value = mergeSamples(step.metricsReplace ? new Map() : latestSamples.value, step.metrics);
 }
 
 /** Every PING_INTERVAL_MS: a ping; when the previous one got no answer, the connection is dead: reconnect. */
@@ -86,7 +97,7 @@ export function startLive(): void {
     clearInterval(pingTimer);
     pingTimer = setInterval(() => keepAlive(ws), PING_INTERVAL_MS);
     // Back after a drop: whatever happened meanwhile may not be in the hub's snapshot; read the current state.
-    if (opened) void loadServices();
+    if (opened) void Promise.all([loadServices(), loadActiveAlerts()]);
     opened = true;
   });
   ws.addEventListener("close", () => {
@@ -113,6 +124,20 @@ export function stopLive(): void {
   services.value = null;
   servicesUpdatedAt.value = null;
   servicesError.value = null;
+  activeAlerts.value = null;
+  latestSamples.value = new Map();
+  lastMessageAt.value = null;
+}
+
+/** (Re)loads the active alerts over HTTP (after an action, on reconnect). */
+export async function loadActiveAlerts(): Promise<void> {
+  const gen = generation;
+  try {
+    const { alerts } = await api.get<{ alerts: Alert[] }>("/api/admin/monitoring/alerts/active");
+    if (gen === generation) activeAlerts.value = alerts;
+  } catch {
+    // the socket's next alerts delta or a reload brings them; a 401 logs out by itself
+  }
 }
 
 /** (Re)loads service health over HTTP. */

@@ -183,3 +183,54 @@ describe("reduce", () => {
     });
   });
 });
+
+describe("alerts and metrics topics", () => {
+  const firing = {
+    id: 5,
+    alert_rule_id: 1,
+    rule_name: "r",
+    metric_name: "m",
+    service: "s",
+    fingerprint: "f",
+    labels: {},
+    metric_value: 2,
+    peak_value: 2,
+    breach_count: 1,
+    reopen_count: 0,
+    flapping: false,
+    alert_severity: "critical",
+    status: "firing",
+    message: "m > 1",
+    observed_at: null,
+    triggered_at: null,
+    acknowledged_at: null,
+    acknowledged_by: null,
+    resolved_at: null,
+    auto_resolved: false,
+    resolution_notes: null,
+    escalation_step: 0,
+    notifications_sent: 0,
+    notification_attempts: 0,
+  };
+  const latest = (value: number) => ({ metric: "m", service: "s", labels: {}, value, ts: "2026-01-01T00:00:00.000Z" });
+
+  it("reports the whole alert list of a snapshot and of each delta", () => {
+    const first = reduce(initialLiveState(), snapshot(1, { alerts: [firing] }));
+    expect(first.alerts).toEqual([firing]);
+    expect(first.mayBeStale).toBe(true);
+    const next = reduce(first.state, delta(2, [], "alerts"));
+    expect(next.alerts).toEqual([]);
+    expect(next.mayBeStale).toBe(false);
+    expect(next.state.alerts).toEqual([]);
+  });
+
+  it("reports a snapshot's metrics as a replacement and a delta's as changes; malformed data brings nothing", () => {
+    const first = reduce(initialLiveState(), snapshot(1, { metrics: [latest(1)] }));
+    expect(first).toMatchObject({ metrics: [latest(1)], metricsReplace: true });
+    const next = reduce(first.state, delta(2, [latest(2)], "metrics"));
+    expect(next).toMatchObject({ metrics: [latest(2)], metricsReplace: false });
+    const bad = reduce(next.state, delta(3, [{ metric: 1 }], "metrics"));
+    expect(bad.metrics).toBeUndefined();
+    expect(bad.state.lastSeq).toBe(3);
+  });
+});

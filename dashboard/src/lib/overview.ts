@@ -1,0 +1,135 @@
+/**
+ * The live status screen's decisions, pure: the overall banner, each metric card's level,
+ * service display names.
+ */
+import type { Alert, RuleSummary, ServiceHealth, Severity } from "./types";
+
+export type Level = "ok" | "warning" | "critical";
+export type Overall = "operational" | "degraded" | "outage";
+
+export const OVERALL_TEXT: Record<Overall, string> = {
+  operational: "All Systems Operational",
+  degraded: "Degraded",
+  outage: "Outage",
+};
+
+/**
+ * The worst state: a service down or a critical alert open is an outage; a service in
+ * warning or a warning alert open is degraded; anything else is operational.
+ */
+export function overallState(services: readonly ServiceHealth[], alerts: readonly Alert[]): Overall {
+  const open = alerts.filter((a) => a.status !== "resolved");
+  if (services.some((s) => s.status === "down") || open.some((a) => a.alert_severity === "critical")) return "outage";
+  if (services.some((s) => s.status === "warning") || open.some((a) => a.alert_severity === "warning"))
+    return "degraded";
+  return "operational";
+}
+
+/** A metric card: its value comes from `metric` on `service`; `secondary_metric` is shown as "value / secondary". */
+export interface CardConfig {
+  id: string;
+  title: string;
+  metric: string;
+  service: string;
+  unit: string;
+  secondary_metric?: string | null;
+}
+
+/** What a card shows by default: payment success rate, API p95, the DB pool. */
+export const DEFAULT_CARDS: CardConfig[] = [
+  { id: "payments", title: "Payment success rate", metric: "payment_success_rate", service: "ecpay", unit: "%" },
+  { id: "api-p95", title: "API response time (p95)", metric: "api_response_p95_ms", service: "api", unit: "ms" },
+  {
+    id: "db-pool",
+    title: "DB connection pool",
+    metric: "db_pool_in_use",
+    service: "database",
+    unit: "",
+    secondary_metric: "db_pool_size",
+  },
+];
+
+export const DEFAULT_SERVICE_NAMES: Record<string, string> = {
+  ecpay: "ECPay Integration",
+  database: "Database Connection",
+  redis: "Redis Cache",
+  celery: "Celery Workers",
+  email: "Email Service",
+  api: "Shop API",
+};
+
+/** The name an administrator reads: the configured display name, else the service id. */
+export const displayName = (names: Readonly<Record<string, string>>, service: string) => names[service] || service;
+
+const LEVEL_OF: Record<Severity, Level> = { critical: "critical", warning: "warning", info: "ok" };
+const RANK: Record<Level, number> = { ok: 0, warning: 1, critical: 2 };
+const worse = (a: Level, b: Level): Level => (RANK[b] > RANK[a] ? b : a);
+
+function crosses(value: number, op: string, threshold: number): boolean {
+  switch (op) {
+    case ">":
+      return value > threshold;
+    case ">=":
+      return value >= threshold;
+    case "<":
+      return value < threshold;
+    case "<=":
+      return value <= threshold;
+    case "==":
+      return value === threshold;
+    case "!=":
+      return value !== threshold;
+    default:
+      return false;
+  }
+}
+
+/**
+ * A card's level from the rules that watch it: active threshold rules on the card's metric
+ * and service that its latest value crosses, and alerts open on those rules or on the card's
+ * service. The worst wins; no value and no open alert is ok.
+ */
+export function cardLevel(
+  card: CardConfig,
+  value: number | null,
+  rules: readonly RuleSummary[],
+  alerts: readonly Alert[],
+): Level {
+  let level: Level = "ok";
+  const watching = rules.filter(
+    (r) => r.is_active && r.metric_name === card.metric && (r.service === null || r.service === card.service),
+  );
+  if (value !== null) {
+    for (const r of watching) {
+      if (r.kind === "threshold" && crosses(value, r.comparison_operator, r.threshold_value))
+        level = worse(level, LEVEL_OF[r.severity as Severity] ?? "ok");
+    }
+  }
+  const ruleIds = new Set(watching.map((r) => r.id));
+  for (const a of alerts) {
+    if (a.status === "resolved") continue;
+    if (ruleIds.has(a.alert_rule_id) || a.service === card.service) level = worse(level, LEVEL_OF[a.alert_severity]);
+  }
+  return level;
+}
+
+/** Points of a sparkline path in a `width` × `height` box; empty when fewer than two points. */
+export function sparklinePath(values: readonly (number | null)[], width: number, height: number): string {
+  const pts = values.map((v, i) => [i, v] as const).filter((p): p is readonly [number, number] => p[1] !== null);
+  if (pts.length < 2) return "";
+  let min = Infinity;
+  let max = -Infinity;
+  for (const [, v] of pts) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  const span = max - min || 1;
+  const last = values.length - 1 || 1;
+  return pts
+    .map(([i, v], n) => {
+      const x = (i / last) * width;
+      const y = height - ((v - min) / span) * (height - 2) - 1;
+      return `${n === 0 ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`;
+    })
+    .join(" ");
+}
