@@ -2,10 +2,14 @@
  * globalSetup of the `e2e` project: runs the real product exactly as `npm start`
  * does (`node scripts/start.mjs`: dashboard build, D1 migrations, demo seed,
  * `wrangler dev`) on a free port with fresh state in a temporary directory, and
- * hands `{ baseUrl, token }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * hands `{ baseUrl, token, controlUrl }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * `POST <controlUrl>/restart` stops the product and starts it again on the same
+ * port and state, as an operator restarting the server would; it answers once the
+ * product serves again.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,8 +24,10 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** Origin of the running product, e.g. http://127.0.0.1:40123 */
     baseUrl: string;
-    /** An admin (owner) API token of the seeded demo. */
+    /** An API token of the seeded demo's owner (it survives restarts, unlike the one `npm start` prints). */
     token: string;
+    /** Origin of the test-only control server: `POST /restart`. */
+    controlUrl: string;
   }
 }
 
@@ -54,12 +60,15 @@ const exited = (child: ChildProcess, ms: number) =>
     child.once("exit", () => (clearTimeout(timer), resolve(true)));
   });
 
-export default async function setup(project: TestProject) {
-  const port = await freePort();
-  const persistTo = mkdtempSync(path.join(tmpdir(), "edge-monitor-e2e-"));
-  const verbose = Boolean(process.env.E2E_VERBOSE);
-  const started = Date.now();
+interface Running {
+  child: ChildProcess;
+  token: string;
+  /** The tail of its output, for errors. */
+  log: string[];
+}
 
+/** Starts `scripts/start.mjs` on `port` with state in `persistTo`; resolves once it prints LOGIN_TOKEN. */
+async function startProduct(port: number, persistTo: string, verbose: boolean): Promise<Running> {
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
@@ -84,17 +93,6 @@ export default async function setup(project: TestProject) {
       }
     });
   }
-
-  const teardown = async () => {
-    killGroup(child, "SIGTERM");
-    if (!(await exited(child, 5_000))) {
-      killGroup(child, "SIGKILL");
-      await exited(child, 2_000);
-    }
-    // workerd may outlive the group leader for a moment; make sure nothing of the group is left.
-    killGroup(child, "SIGKILL");
-    rmSync(persistTo, { recursive: true, force: true });
-  };
 
   try {
     const token = await new Promise<string>((resolve, reject) => {
@@ -121,19 +119,87 @@ export default async function setup(project: TestProject) {
       );
     });
     onStdoutLine = null;
-    const baseUrl = `http://127.0.0.1:${port}`;
-    project.provide("baseUrl", baseUrl);
-    project.provide("token", token);
-    console.log(
-      `e2e: the product is serving at ${baseUrl} (started in ${((Date.now() - started) / 1000).toFixed(1)}s)`,
-    );
+    return { child, token, log };
   } catch (err) {
-    await teardown();
+    await stop(child);
     throw new Error(
       `e2e: starting the product failed: ${(err as Error).message}\n--- last output of scripts/start.mjs ---\n${log.join("\n")}`,
       { cause: err },
     );
   }
+}
 
+async function stop(child: ChildProcess) {
+  killGroup(child, "SIGTERM");
+  if (!(await exited(child, 5_000))) {
+    killGroup(child, "SIGKILL");
+    await exited(child, 2_000);
+  }
+  // workerd may outlive the group leader for a moment; make sure nothing of the group is left.
+  killGroup(child, "SIGKILL");
+}
+
+/** A token for the tests that outlives restarts (each start replaces the token it prints). */
+async function testToken(baseUrl: string, startToken: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/admin/tokens`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${startToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "e2e" }),
+  });
+  if (res.status !== 201) throw new Error(`e2e: creating the test token answered ${res.status}: ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+export default async function setup(project: TestProject) {
+  const port = await freePort();
+  const persistTo = mkdtempSync(path.join(tmpdir(), "edge-monitor-e2e-"));
+  const verbose = Boolean(process.env.E2E_VERBOSE);
+  const started = Date.now();
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  let running: Running;
+  try {
+    running = await startProduct(port, persistTo, verbose);
+  } catch (err) {
+    rmSync(persistTo, { recursive: true, force: true });
+    throw err;
+  }
+  console.log(`e2e: the product is serving at ${baseUrl} (started in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+
+  // The control server: restarts the product on the same port and state.
+  let restarting: Promise<void> | null = null;
+  const control = createHttpServer((req, res) => {
+    if (req.method !== "POST" || req.url !== "/restart") {
+      res.writeHead(404).end();
+      return;
+    }
+    restarting ??= (async () => {
+      await stop(running.child);
+      running = await startProduct(port, persistTo, verbose);
+    })().finally(() => (restarting = null));
+    restarting.then(
+      () => res.writeHead(204).end(),
+      (err: Error) => res.writeHead(500, { "content-type": "text/plain" }).end(err.message),
+    );
+  });
+  await new Promise<void>((resolve) => control.listen(0, "127.0.0.1", resolve));
+  const address = control.address();
+  const controlPort = typeof address === "object" && address ? address.port : 0;
+
+  const teardown = async () => {
+    await new Promise<void>((resolve) => control.close(() => resolve()));
+    await restarting?.catch(() => {});
+    await stop(running.child);
+    rmSync(persistTo, { recursive: true, force: true });
+  };
+
+  try {
+    project.provide("baseUrl", baseUrl);
+    project.provide("token", await testToken(baseUrl, running.token));
+    project.provide("controlUrl", `http://127.0.0.1:${controlPort}`);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
   return teardown;
 }

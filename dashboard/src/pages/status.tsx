@@ -107,7 +107,7 @@ export function StatusPage() {
           </button>
         </div>
       )}
-      <p class="summary" aria-live="polite">
+      <p class="summary" role="status" aria-live="polite">
         {list === null ? (servicesLoading.value ? "Loading services\u2026" : "") : summarize(list)}
       </p>
       {list !== null && list.length === 0 && (

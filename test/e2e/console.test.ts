@@ -1,0 +1,303 @@
+/**
+ * The operator console in real headless Chromium against the product as `npm start`
+ * runs it: live status (banner, metric cards, services by display name, recent alerts),
+ * an alert fired by a pushed sample appearing on /alerts without a reload, acknowledged
+ * and resolved by an admin from the page, hidden actions for a viewer, the alert detail,
+ * trends from the demo's backfilled history, a 390 px wide phone, and the socket coming
+ * back after a server restart. Steps build on each other and run in order.
+ */
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+const baseUrl = inject("baseUrl");
+const ownerToken = inject("token");
+const controlUrl = inject("controlUrl");
+const API = `${baseUrl}/api/admin/monitoring`;
+
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"];
+
+let browser: Browser;
+let adminContext: BrowserContext;
+let admin: Page;
+let adminUser: { id: number; token: string };
+let viewerUser: { id: number; token: string };
+let ingestKey = "";
+let alertId = 0;
+const pageErrors: string[] = [];
+
+async function call<T>(
+  method: string,
+  url: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+}
+
+async function must<T>(method: string, url: string, body?: unknown, token = ownerToken): Promise<T> {
+  const res = await call<T>(method, url, token, body);
+  if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+async function createUser(role: "admin" | "viewer") {
+  const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
+    email: `e2e-${role}@example.com`,
+    name: `E2E ${role}`,
+    role,
+  });
+  const { token } = await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, {
+    name: "e2e",
+  });
+  return { id: user.id, token };
+}
+
+async function push(metric: string, service: string, value: number) {
+  const res = await fetch(`${baseUrl}/api/ingest`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ingestKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ samples: [{ metric, service, value }] }),
+  });
+  expect(res.status).toBe(202);
+}
+
+async function createRule(rule_name: string, metric_name: string, threshold_value: number) {
+  return must<{ id: number }>("POST", `${API}/rules`, {
+    rule_name,
+    metric_name,
+    service: "e2e",
+    kind: "threshold",
+    comparison_operator: ">",
+    threshold_value,
+    for_seconds: 0,
+    // Resolved by hand in these tests, not by the engine.
+    resolve_for_seconds: 3600,
+    severity: "critical",
+    notification_channels: ["email"],
+  });
+}
+
+async function newPage(context: BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  return page;
+}
+
+async function logIn(context: BrowserContext, token: string): Promise<Page> {
+  const page = await newPage(context);
+  await page.goto("/status");
+  await page.getByLabel("Admin API token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
+  return page;
+}
+
+const visible = (l: Locator) => l.waitFor({ state: "visible" });
+const card = (page: Page, id: string) => page.locator(`[data-card="${id}"]`);
+const serviceRow = (page: Page, name: string) =>
+  page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
+const activeItem = (page: Page, ruleName: string) =>
+  page
+    .getByRole("list", { name: "Active alerts" })
+    .getByRole("listitem")
+    .filter({ has: page.getByRole("link", { name: ruleName }) });
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  [adminUser, viewerUser] = await Promise.all([createUser("admin"), createUser("viewer")]);
+  ingestKey = (await must<{ key: string }>("POST", `${API}/keys`, { name: "e2e console", scope: "ingest" })).key;
+  adminContext = await browser.newContext({ baseURL: baseUrl });
+  admin = await logIn(adminContext, adminUser.token);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe("live status", () => {
+  it("shows the banner, the metric cards and the services by display name, and changes when a service goes down", async () => {
+    // A card of the test's own metric next to the default three.
+    const settings = await must<{ cards: unknown[] }>("GET", `${API}/dashboard`);
+    await must("PUT", `${API}/dashboard`, {
+      cards: [
+        ...settings.cards,
+        { id: "e2e-queue", title: "E2E queue depth", metric: "e2e_queue_depth", service: "e2e", unit: "" },
+      ],
+    });
+    await createRule("E2E queue depth > 10", "e2e_queue_depth", 10);
+    await push("e2e_queue_depth", "e2e", 3);
+
+    await admin.goto("/status");
+    const banner = admin.getByRole("region", { name: "Overall status" });
+    await visible(banner);
+    for (const title of ["Payment success rate", "API response time (p95)", "DB connection pool", "E2E queue depth"])
+      await visible(admin.getByRole("region", { name: title }));
+    const queue = card(admin, "e2e-queue");
+    await expect.poll(() => queue.locator("[data-value]").textContent()).toBe("3");
+    expect(await queue.getAttribute("data-level")).toBe("ok");
+    expect(await queue.getByRole("link", { name: "History of E2E queue depth" }).getAttribute("href")).toBe(
+      "/metrics/e2e/e2e_queue_depth",
+    );
+    // The demo's pushed metrics fill the default cards; the DB pool reads "in use / size".
+    await expect
+      .poll(() => card(admin, "db-pool").locator("[data-value]").textContent(), { timeout: 70_000 })
+      .toMatch(/^\d+ \/ 20$/);
+
+    // "Last updated" ticks every second.
+    const updated = banner.getByTestId("last-updated");
+    await expect.poll(() => updated.textContent()).toMatch(/^Last updated: \d+s ago/);
+    const before = await updated.textContent();
+    await expect.poll(() => updated.textContent(), { timeout: 5_000 }).not.toBe(before);
+
+    // Services by their display names; the demo's probes report within the first minute.
+    for (const name of ["ECPay Integration", "Database Connection", "Redis Cache", "Celery Workers", "Email Service"])
+      await visible(serviceRow(admin, name));
+    await expect
+      .poll(() => serviceRow(admin, "Redis Cache").locator("[data-status]").getAttribute("data-status"), {
+        timeout: 70_000,
+      })
+      .toBe("healthy");
+
+    // Redis goes down (a monitor of its failing health endpoint): the row, its reason and the banner change.
+    const monitor = await must<{ id: number }>("POST", `${API}/monitors`, {
+      name: "E2E Redis, failing",
+      service: "redis",
+      kind: "http",
+      url: `${baseUrl}/demo/redis/health?incident=redis`,
+      interval_seconds: 5,
+      timeout_ms: 3000,
+    });
+    const redis = serviceRow(admin, "Redis Cache");
+    await expect
+      .poll(() => redis.locator("[data-status]").getAttribute("data-status"), { timeout: 30_000 })
+      .toBe("down");
+    await expect.poll(() => redis.locator("td.message").textContent()).toMatch(/503/);
+    await expect.poll(() => banner.getAttribute("data-overall")).toBe("outage");
+    expect(await banner.getByRole("status").textContent()).toBe("Outage");
+
+    // The card's metric crosses its critical rule: value and level change live.
+    await push("e2e_queue_depth", "e2e", 50);
+    await expect.poll(() => queue.locator("[data-value]").textContent()).toBe("50");
+    await expect.poll(() => queue.getAttribute("data-level")).toBe("critical");
+    expect(await queue.textContent()).toContain("Critical");
+    // Its alert is listed among the recent ones, linking to it.
+    const recent = admin.getByRole("list", { name: "Recent alerts" });
+    await visible(recent.getByRole("link", { name: "E2E queue depth > 10" }));
+
+    await must("PUT", `${API}/monitors/${monitor.id}`, { is_active: false });
+  });
+});
+
+describe("alerts", () => {
+  it("shows an alert fired by a pushed sample on /alerts without a reload", async () => {
+    const rule = await createRule("E2E checkout errors", "e2e_checkout_errors", 5);
+    await admin.getByRole("link", { name: "Alerts" }).click();
+    await visible(admin.getByRole("heading", { name: "Alerts", level: 1 }));
+    await admin.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const active = admin.locator('[data-count="active"] strong');
+    await visible(active);
+    const activeBefore = Number(await active.textContent());
+
+    await push("e2e_checkout_errors", "e2e", 9);
+    const item = activeItem(admin, "E2E checkout errors");
+    await visible(item);
+    alertId = Number(await item.getAttribute("data-alert"));
+    expect(alertId).toBeGreaterThan(0);
+    expect(await item.textContent()).toContain("Critical");
+    expect(await item.locator("[data-value]").textContent()).toBe("9");
+    await expect.poll(async () => Number(await active.textContent())).toBe(activeBefore + 1);
+    expect(await admin.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    const api = await must<{ alert_rule_id: number; status: string }>("GET", `${API}/alerts/${alertId}`);
+    expect(api).toMatchObject({ alert_rule_id: rule.id, status: "firing" });
+  });
+
+  it("shows a viewer the alert without any action", async () => {
+    const context = await browser.newContext({ baseURL: baseUrl });
+    const viewer = await logIn(context, viewerUser.token);
+    await viewer.getByRole("link", { name: "Alerts" }).click();
+    const item = activeItem(viewer, "E2E checkout errors");
+    await visible(item);
+    for (const name of ["Acknowledge", "Resolve", "Silence 1 h"])
+      expect(await viewer.getByRole("button", { name }).count()).toBe(0);
+    await viewer.goto(`/alerts/${alertId}`);
+    await visible(viewer.getByRole("heading", { name: /E2E checkout errors/, level: 1 }));
+    for (const name of ["Acknowledge", "Resolve", "Silence 1 h"])
+      expect(await viewer.getByRole("button", { name }).count()).toBe(0);
+    await context.close();
+  });
+
+  it("lets an admin acknowledge and then resolve it from the page", async () => {
+    const item = activeItem(admin, "E2E checkout errors");
+    await item.getByRole("textbox").fill("looking into it");
+    await item.getByRole("button", { name: "Acknowledge" }).click();
+    await expect.poll(() => item.getAttribute("data-status")).toBe("acknowledged");
+    expect(await item.locator(".alert-state").textContent()).toBe("Acknowledged");
+    const acked = await must<{ status: string; acknowledged_by: number }>("GET", `${API}/alerts/${alertId}`);
+    expect(acked).toMatchObject({ status: "acknowledged", acknowledged_by: adminUser.id });
+    await expect
+      .poll(async () => Number(await admin.locator('[data-count="acknowledged"] strong').textContent()))
+      .toBeGreaterThan(0);
+
+    // The condition clears, then the admin resolves it with a note: it leaves the active list.
+    await push("e2e_checkout_errors", "e2e", 1);
+    await item.getByRole("textbox").fill("fixed the checkout");
+    await item.getByRole("button", { name: "Resolve" }).click();
+    await item.waitFor({ state: "detached" });
+    const resolved = await must<{ status: string; auto_resolved: boolean; resolution_notes: string }>(
+      "GET",
+      `${API}/alerts/${alertId}`,
+    );
+    expect(resolved).toMatchObject({ status: "resolved", auto_resolved: false });
+    expect(resolved.resolution_notes).toContain("fixed the checkout");
+  });
+
+  it("silences an alert for an hour from the page", async () => {
+    const rule = await createRule("E2E slow refunds", "e2e_refund_ms", 100);
+    await push("e2e_refund_ms", "e2e", 500);
+    const item = activeItem(admin, "E2E slow refunds");
+    await visible(item);
+    await item.getByRole("button", { name: "Silence 1 h" }).click();
+    await visible(item.getByRole("status").filter({ hasText: "Silenced for 1 hour." }));
+    const { silences } = await must<{ silences: { matchers: { name: string; value: string }[]; ends_at: string }[] }>(
+      "GET",
+      `${API}/silences`,
+    );
+    const mine = silences.find((s) => s.matchers.some((m) => m.name === "rule_id" && m.value === String(rule.id)));
+    expect(mine).toBeDefined();
+    const hours = (Date.parse(mine!.ends_at) - Date.now()) / 3_600_000;
+    expect(hours).toBeGreaterThan(0.9);
+    expect(hours).toBeLessThanOrEqual(1);
+  });
+
+  it("finds the alert in the filtered history and shows its timeline, notifications and metric", async () => {
+    const history = admin.getByRole("region", { name: "History" });
+    await history.getByLabel("Status").selectOption("resolved");
+    await history.getByLabel("Rule").selectOption({ label: "E2E checkout errors" });
+    await history.getByRole("button", { name: "Apply filters" }).click();
+    const link = history.getByRole("link", { name: `#${alertId} E2E checkout errors` });
+    await visible(link);
+    expect(await history.getByRole("row").count()).toBe(2); // header + this alert
+    await link.click();
+
+    await visible(admin.getByRole("heading", { name: `Alert #${alertId}: E2E checkout errors`, level: 1 }));
+    const timeline = admin.getByRole("list", { name: "Timeline" });
+    for (const event of ["fired", "acknowledged", "resolved"])
+      await visible(timeline.locator(`[data-event="${event}"]`).first());
+    expect(await timeline.locator('[data-event="acknowledged"]').first().textContent()).toContain(`you (E2E admin)`);
+    const notifications = admin.getByRole("table", { name: "Notifications of this alert" });
+    await visible(notifications);
+    // No email provider is configured locally: the email jobs wait in the outbox.
+    expect(
+      await notifications.locator('tbody tr[data-channel="email"][data-delivery-status="outbox"]').count(),
+    ).toBeGreaterThan(0);
+    const chart = admin.getByRole("img", { name: /e2e_checkout_errors/ });
+    await visible(chart);
+  });
+});
