@@ -1,0 +1,59 @@
+import { useSignal } from "@preact/signals";
+import { useEffect, useMemo } from "preact/hooks";
+import { HttpError } from "../lib/api";
+import { type HistoryField, type HistoryPeriod, historyColumns } from "../lib/history";
+import type { MetricHistory } from "../lib/types";
+import { api } from "../models/session";
+import { TimeChart, type TimeChartSeries } from "./time-chart";
+
+const FIELDS: { field: HistoryField; label: string; color: string }[] = [
+  { field: "avg", label: "average", color: "--chart-1" },
+  { field: "p95", label: "p95", color: "--chart-2" },
+  { field: "max", label: "max", color: "--chart-3" },
+];
+
+/** A metric's history over a period (one series, or the series with `labels`): average, p95 and max per bucket. */
+export function MetricChart({
+  metric,
+  service,
+  labels,
+  period,
+  title,
+}: {
+  metric: string;
+  service: string;
+  labels?: Record<string, string>;
+  period: HistoryPeriod;
+  title: string;
+}) {
+  const history = useSignal<MetricHistory | null>(null);
+  const error = useSignal<string | null>(null);
+  const labelJson = labels && Object.keys(labels).length ? JSON.stringify(labels) : "";
+  useEffect(() => {
+    const controller = new AbortController();
+    const q = new URLSearchParams({ metric, service, period });
+    if (labelJson) q.set("labels", labelJson);
+    error.value = null;
+    api
+      .get<MetricHistory>(`/api/admin/monitoring/metrics/history?${q}`, controller.signal)
+      .then((h) => (history.value = h))
+      .catch((err: unknown) => {
+        if (err instanceof DOMException && err.name === "AbortError") return;
+        error.value = err instanceof HttpError ? err.message : String(err);
+      });
+    return () => controller.abort();
+  }, [metric, service, period, labelJson]);
+
+  const data = useMemo(
+    () => historyColumns(history.value?.points ?? [], FIELDS.map((f) => f.field)),
+    [history.value],
+  );
+  const series: TimeChartSeries[] = FIELDS.map((f) => ({ label: f.label, unit: "", color: f.color }));
+  if (error.value)
+    return (
+      <p class="error-box" role="alert">
+        Could not load the history: {error.value}
+      </p>
+    );
+  return <TimeChart title={title} series={series} data={data} emptyText="No samples in this period." />;
+}
