@@ -112,11 +112,7 @@ export function chartInputs(chart: TrendChart): { metric: string; service: strin
  * belongs to the next. Rows before `from` only serve as the baseline. A reset
  * inside one row is invisible in its min and max, so this can undercount it.
  */
-export function increaseByBucket(
-  rows: readonly RollupRow[],
-  bucketSeconds: number,
-  from: number,
-): Map<number, number> {
+export function increaseByBucket(rows: readonly RollupRow[], bucketSeconds: number, from: number): Map<number, number> {
   const step = bucketSeconds * 1000;
   const bySeries = new Map<string, RollupRow[]>();
   for (const r of rows) {

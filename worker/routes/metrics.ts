@@ -290,18 +290,26 @@ function chartSchema(chart: TrendChart) {
   const fixed = "bucketSeconds" in chart && chart.bucketSeconds !== undefined ? chart.bucketSeconds : null;
   const values = Object.fromEntries(
     chart.fields.map((f) => {
-      const value = z.number().nullable().openapi({ description: describeField(f, fixed) });
+      const value = z
+        .number()
+        .nullable()
+        .openapi({ description: describeField(f, fixed) });
       return [f.field, f.optional ? value.optional() : value];
     }),
   );
   return z
     .object({
       title: z.string(),
-      resolution_seconds: z.number().int().openapi({ description: `Bucket size: ${chartBucketText(chart)}` }),
+      resolution_seconds: z
+        .number()
+        .int()
+        .openapi({ description: `Bucket size: ${chartBucketText(chart)}` }),
       from: z.string().openapi({ format: "date-time", description: "Start of the first bucket" }),
       to: z.string().openapi({ format: "date-time" }),
       complete: z.boolean().openapi({ description: "False when the long-range store failed to answer" }),
-      fields: z.array(ChartFieldOut).openapi({ description: "The values of each point, optional ones only when reported" }),
+      fields: z
+        .array(ChartFieldOut)
+        .openapi({ description: "The values of each point, optional ones only when reported" }),
       points: z
         .array(
           z

@@ -184,7 +184,13 @@ describe("buildChart", () => {
     inputs.set(chartInputKey("db_query_ms", "database"), { points: [point(T0, { avg: 3.5 })] });
     const withQuery = buildChart(db, 3600, inputs);
     expect(withQuery.fields.map((f) => f.field)).toContain("query_ms");
-    expect(withQuery.points[0]).toEqual({ ts: T0, pool_utilization: 40, pool_in_use: null, pool_size: null, query_ms: 3.5 });
+    expect(withQuery.points[0]).toEqual({
+      ts: T0,
+      pool_utilization: 40,
+      pool_in_use: null,
+      pool_size: null,
+      query_ms: 3.5,
+    });
   });
 
   it("takes increases for counter fields", () => {
