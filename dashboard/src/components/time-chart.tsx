@@ -39,13 +39,13 @@ const cssVar = (name: string, fallback: string) =>
   fallback;
 
 const MIN_WIDTH = 200;
+const text = () => cssVar("--muted", "#5b6470");
+const grid = () => cssVar("--chart-grid", "rgba(128,128,128,0.2)");
 
 function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
   const { series, bars = false, height = 220 } = props;
   const twoAxes = series.some((s) => s.axis === "right");
   const unitOn = (side: "left" | "right") => series.find((s) => (s.axis ?? "left") === side)?.unit ?? "";
-  const text = () => cssVar("--muted", "#5b6470");
-  const grid = () => cssVar("--chart-grid", "rgba(128,128,128,0.2)");
   const axis = (scale: string, side: "left" | "right"): uPlot.Axis => ({
     scale,
     side: side === "left" ? 3 : 1,

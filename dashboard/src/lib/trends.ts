@@ -36,6 +36,8 @@ export interface ChartView {
 /** Any chart of the API, its points read by field name. */
 type AnyChart = Omit<TrendChart, "points"> & { points: readonly ({ ts: string } & Record<string, unknown>)[] };
 
+const numberOrNull = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
 /**
  * Columns for uPlot from a chart's points: x in epoch seconds, oldest first, and
  * one column per field (null where the point has no value). Where consecutive
@@ -53,7 +55,6 @@ export function alignPoints(
     .sort((a, b) => a.x - b.x);
   const xs: number[] = [];
   const ys: (number | null)[][] = fields.map(() => []);
-  const value = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
   let previous: number | null = null;
   for (const { x, p } of rows) {
     if (previous !== null && resolutionSeconds > 0 && x - previous > resolutionSeconds) {
@@ -61,7 +62,7 @@ export function alignPoints(
       for (const column of ys) column.push(null);
     }
     xs.push(x);
-    fields.forEach((f, i) => ys[i]?.push(value(p[f])));
+    fields.forEach((f, i) => ys[i]?.push(numberOrNull(p[f])));
     previous = x;
   }
   return [xs, ...ys];
@@ -117,16 +118,18 @@ function view(id: ChartView["id"], chart: AnyChart, specs: SeriesSpec[], emptyTe
   };
 }
 
+/** A series of a chart: on the left axis unless told. */
+const line = (field: string, label: string, unit: string, color: string, axis: "left" | "right" = "left") => ({
+  field,
+  label,
+  unit,
+  color,
+  axis,
+});
+
 /** The Trends page's charts, in the order shown. */
 export function trendViews(trends: PerformanceTrends): ChartView[] {
   const { charts } = trends;
-  const line = (field: string, label: string, unit: string, color: string, axis: "left" | "right" = "left") => ({
-    field,
-    label,
-    unit,
-    color,
-    axis,
-  });
   return [
     view(
       "payment_success_rate",
@@ -163,16 +166,18 @@ export function trendViews(trends: PerformanceTrends): ChartView[] {
   ];
 }
 
+/** 1234 → "1.2k", 0.25 → "0.25". */
+function compact(v: number): string {
+  const abs = Math.abs(v);
+  if (abs >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+  if (abs >= 1e4) return `${+(v / 1e3).toFixed(0)}k`;
+  if (abs >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
+  return `${+v.toFixed(abs >= 10 || Number.isInteger(v) ? 0 : 2)}`;
+}
+
 /** A y-axis tick: "50%", "120 ms", "1.5 s", "12k"; short enough for a 390 px wide screen. */
 export function formatTick(value: number, unit: string): string {
   if (!Number.isFinite(value)) return "";
-  const compact = (v: number) => {
-    const abs = Math.abs(v);
-    if (abs >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
-    if (abs >= 1e4) return `${+(v / 1e3).toFixed(0)}k`;
-    if (abs >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
-    return `${+v.toFixed(abs >= 10 || Number.isInteger(v) ? 0 : 2)}`;
-  };
   if (unit === "%") return `${compact(value)}%`;
   if (unit === "ms") return Math.abs(value) >= 1000 ? `${+(value / 1000).toFixed(1)} s` : `${compact(value)} ms`;
   return compact(value);
