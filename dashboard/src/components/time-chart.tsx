@@ -52,7 +52,8 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
     stroke: text,
     grid: { show: side === "left", stroke: grid, width: 1 },
     ticks: { stroke: grid, width: 1 },
-    size: 56,
+    // Wide enough for the longest tick label ("400 ms", "1.5 s"), about 7 px a character.
+    size: (_u, values) => (values?.length ? Math.max(...values.map((v) => String(v).length)) * 7 + 20 : 40),
     values: (_u, ticks) => ticks.map((t) => formatTick(t, unitOn(side))),
   });
   const barPaths = uPlot.paths.bars?.({ size: [0.7, 40], align: 0 });
@@ -124,28 +125,31 @@ export function TimeChart(props: TimeChartProps) {
     <div class={empty ? "time-chart time-chart-empty" : "time-chart"}>
       <div class="time-chart-plot" ref={plotRef} role="img" aria-label={describe} />
       {empty && <p class="time-chart-empty-text muted">{emptyText}</p>}
-      <table class="visually-hidden">
-        <caption>{title}: latest values</caption>
-        <thead>
-          <tr>
-            <th scope="col">Series</th>
-            <th scope="col">Latest</th>
-            <th scope="col">At</th>
-          </tr>
-        </thead>
-        <tbody>
-          {series.map((s, i) => {
-            const at = latest[i]?.at ?? null;
-            return (
-              <tr key={s.label}>
-                <th scope="row">{s.label}</th>
-                <td>{formatValue(latest[i]?.value ?? null, s.unit)}</td>
-                <td>{at === null ? "\u2014" : formatTime ? formatTime(at) : new Date(at * 1000).toISOString()}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      {/* A table ignores its own width, so the hiding wrapper clips it. */}
+      <div class="visually-hidden">
+        <table>
+          <caption>{title}: latest values</caption>
+          <thead>
+            <tr>
+              <th scope="col">Series</th>
+              <th scope="col">Latest</th>
+              <th scope="col">At</th>
+            </tr>
+          </thead>
+          <tbody>
+            {series.map((s, i) => {
+              const at = latest[i]?.at ?? null;
+              return (
+                <tr key={s.label}>
+                  <th scope="row">{s.label}</th>
+                  <td>{formatValue(latest[i]?.value ?? null, s.unit)}</td>
+                  <td>{at === null ? "\u2014" : formatTime ? formatTime(at) : new Date(at * 1000).toISOString()}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
     </div>
   );
 }
