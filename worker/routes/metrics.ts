@@ -280,14 +280,13 @@ const ChartFieldOut = z
   })
   .openapi("TrendChartField");
 
-const chartBucketText = (chart: TrendChart) =>
-  "bucketSeconds" in chart && chart.bucketSeconds !== undefined
-    ? `${chart.bucketSeconds} s whatever the period`
-    : `the period's: 60 s for 1h, 300 s for 24h, 3600 s for 7d and 30d`;
-
 /** One chart's schema: its points carry one key per field of the definition. */
 function chartSchema(chart: TrendChart) {
-  const fixed = "bucketSeconds" in chart && chart.bucketSeconds !== undefined ? chart.bucketSeconds : null;
+  const fixed = chart.bucketSeconds ?? null;
+  const bucketText =
+    fixed === null
+      ? "the period's: 60 s for 1h, 300 s for 24h, 3600 s for 7d and 30d"
+      : `${fixed} s whatever the period`;
   const values = Object.fromEntries(
     chart.fields.map((f) => {
       const value = z
@@ -303,7 +302,7 @@ function chartSchema(chart: TrendChart) {
       resolution_seconds: z
         .number()
         .int()
-        .openapi({ description: `Bucket size: ${chartBucketText(chart)}` }),
+        .openapi({ description: `Bucket size: ${bucketText}` }),
       from: z.string().openapi({ format: "date-time", description: "Start of the first bucket" }),
       to: z.string().openapi({ format: "date-time" }),
       complete: z.boolean().openapi({ description: "False when the long-range store failed to answer" }),
@@ -352,7 +351,8 @@ metrics.openapi(
       "http_errors_total / http_requests_total when the service reports both, else from failed probes. " +
       "`charts`: series over time, one point per bucket with data: payment success rate, API response time " +
       "(p50/p95/p99 per bucket from merged sketches), database pool utilization, connections and, where " +
-      "reported, query latency, and user activity (requests per hour).",
+      "reported, query latency, and user activity (requests per hour, the increase of the cumulative " +
+      "http_requests_total, read from the D1 rollups only).",
     request: { query: z.object({ period: Period.default("24h") }) },
     responses: {
       200: jsonResponse(
