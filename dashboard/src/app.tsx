@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { LocationProvider, Route, Router, useLocation } from "preact-iso";
+import { lazy, LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { Layout } from "./components/layout";
 import { startLive, stopLive } from "./models/live";
 import { auth, checkSession } from "./models/session";
@@ -9,6 +9,10 @@ import { LoginPage } from "./pages/login";
 import { MonitorsPage, NotFoundPage, PreferencesPage } from "./pages/placeholder";
 import { RulesPage } from "./pages/rules";
 import { StatusPage } from "./pages/status";
+
+// Pages with charts load with their page, keeping uPlot out of the first download.
+const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage));
+const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -65,6 +69,8 @@ function Shell() {
             <Route path="/status" component={StatusPage} />
             <Route path="/alerts" component={AlertsPage} />
             <Route path="/alerts/:id" component={AlertDetailPage} />
+            <Route path="/trends" component={TrendsPage} />
+            <Route path="/metrics/:service/:metric" component={MetricHistoryPage} />
             <Route path="/rules" component={RulesPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />

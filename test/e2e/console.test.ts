@@ -23,6 +23,8 @@ let adminUser: { id: number; token: string };
 let viewerUser: { id: number; token: string };
 let ingestKey = "";
 let alertId = 0;
+/** The monitor that keeps Redis down until the phone-width checks are done. */
+let failingMonitorId = 0;
 const pageErrors: string[] = [];
 
 async function call<T>(
@@ -147,7 +149,7 @@ describe("live status", () => {
     );
     // The demo's pushed metrics fill the default cards; the DB pool reads "in use / size".
     await expect
-      .poll(() => card(admin, "db-pool").locator("[data-value]").textContent(), { timeout: 70_000 })
+      .poll(() => card(admin, "db-connection-pool").locator("[data-value]").textContent(), { timeout: 70_000 })
       .toMatch(/^\d+ \/ 20$/);
 
     // "Last updated" ticks every second.
@@ -191,7 +193,7 @@ describe("live status", () => {
     const recent = admin.getByRole("list", { name: "Recent alerts" });
     await visible(recent.getByRole("link", { name: "E2E queue depth > 10" }));
 
-    await must("PUT", `${API}/monitors/${monitor.id}`, { is_active: false });
+    failingMonitorId = monitor.id;
   });
 });
 
@@ -299,5 +301,113 @@ describe("alerts", () => {
     ).toBeGreaterThan(0);
     const chart = admin.getByRole("img", { name: /e2e_checkout_errors/ });
     await visible(chart);
+  });
+});
+
+describe("trends", () => {
+  it("draws every chart from the demo's backfilled history", async () => {
+    // The product started minutes ago: 30 days of history can only be the backfill.
+    const trends = await must<{ charts: Record<string, { points: { ts: string }[] }> }>(
+      "GET",
+      `${API}/performance/trends?period=30d`,
+    );
+    const oldest = Math.min(...trends.charts.payment_success_rate!.points.map((p) => Date.parse(p.ts)));
+    expect(Date.now() - oldest).toBeGreaterThan(28 * 86_400_000);
+
+    await admin.getByRole("link", { name: "Trends" }).click();
+    await visible(admin.getByRole("heading", { name: "System performance trends", level: 1 }));
+    await admin.getByRole("radio", { name: "30 d" }).check();
+    await expect.poll(() => admin.getByRole("status").filter({ hasText: "The last 30 d" }).count()).toBe(1);
+    for (const id of ["payment_success_rate", "api_response_time", "database", "user_activity"]) {
+      const chart = admin.locator(`[data-chart="${id}"]`);
+      await visible(chart);
+      expect(await chart.locator(".time-chart-empty").count(), id).toBe(0);
+      expect(await chart.locator("canvas").count(), id).toBeGreaterThan(0);
+      // The latest value of every series is a number (the accessible table under the chart).
+      const latest = await chart.locator("table tbody td:first-of-type").allTextContents();
+      expect(latest.length, id).toBeGreaterThan(0);
+      for (const text of latest) expect(text, id).toMatch(/\d/);
+    }
+    const anomalies = admin.getByRole("region", { name: "Anomalies" });
+    await visible(anomalies);
+    expect(await anomalies.textContent()).toContain("once detection is enabled");
+  });
+});
+
+describe("on a phone", () => {
+  it("fits every page in 390 px without horizontal scrolling, the failure reason readable, in dark mode", async () => {
+    const context = await browser.newContext({
+      baseURL: baseUrl,
+      viewport: { width: 390, height: 844 },
+      colorScheme: "dark",
+    });
+    const phone = await logIn(context, adminUser.token);
+    const pages = [
+      "/status",
+      "/alerts",
+      `/alerts/${alertId}`,
+      "/trends",
+      "/metrics/ecpay/payment_success_rate",
+      "/rules",
+    ];
+    for (const path of pages) {
+      await phone.goto(path);
+      await visible(phone.getByRole("heading", { level: 1 }));
+      await phone.waitForTimeout(1_000); // charts and lists settle
+      const [scrollWidth, clientWidth] = await phone.evaluate(() => [
+        document.documentElement.scrollWidth,
+        document.documentElement.clientWidth,
+      ]);
+      expect({ path, scrollWidth }).toEqual({ path, scrollWidth: clientWidth });
+    }
+    // The system's dark mode is followed.
+    expect(await phone.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(17, 20, 24)");
+
+    await phone.goto("/status");
+    const reason = serviceRow(phone, "Redis Cache").locator("td.message");
+    await expect.poll(() => reason.textContent()).toMatch(/503/);
+    const box = await reason.boundingBox();
+    expect(box).not.toBeNull();
+    expect(box!.x).toBeGreaterThanOrEqual(0);
+    expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+    expect(await reason.isVisible()).toBe(true);
+    await context.close();
+    await must("PUT", `${API}/monitors/${failingMonitorId}`, { is_active: false });
+  });
+});
+
+describe("after a server restart", () => {
+  it("reconnects the socket by itself and shows live changes again", { timeout: 240_000 }, async () => {
+    await admin.goto("/status");
+    const connection = admin.locator("[data-connection]");
+    await expect.poll(() => connection.getAttribute("data-connection")).toBe("connected");
+    await admin.evaluate(() => {
+      const el = document.querySelector("[data-connection]")!;
+      const seen: string[] = [];
+      (window as unknown as { seenStates: string[] }).seenStates = seen;
+      new MutationObserver(() => seen.push(el.getAttribute("data-connection") ?? "")).observe(el, {
+        attributes: true,
+        attributeFilter: ["data-connection"],
+      });
+    });
+
+    const restart = await fetch(`${controlUrl}/restart`, { method: "POST" });
+    expect(restart.status, await restart.text()).toBe(204);
+
+    await expect
+      .poll(() => admin.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates), { timeout: 90_000 })
+      .toContain("connected");
+    const seen = await admin.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates);
+    expect(seen[0]).toBe("reconnecting");
+    expect(seen.at(-1)).toBe("connected");
+    // Still logged in, and live: a sample pushed now shows without a reload.
+    await push("e2e_queue_depth", "e2e", 77);
+    await expect
+      .poll(() => card(admin, "e2e-queue").locator("[data-value]").textContent(), { timeout: 15_000 })
+      .toBe("77");
+  });
+
+  it("had no uncaught errors in any page", () => {
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
 import { env, exports } from "cloudflare:workers";
 import { expect, vi } from "vitest";
 import type { Role } from "../../worker/core/roles";
-import { type Sample, seriesKey } from "../../worker/core/series";
+import { type Labels, type Sample, seriesKey } from "../../worker/core/series";
+import { addValue, emptySketch, quantile, serializeSketch } from "../../worker/core/sketch";
 import { recordSamples } from "../../worker/lib/series";
 import { hashSecret, newSecret, secretPrefix } from "../../worker/lib/secrets";
 
@@ -94,4 +95,41 @@ export async function recordIndexed(samples: readonly Sample[], now = Date.now()
     async () => (await index.get(keys)).every((s, i) => s !== null && s.ts >= (newest.get(keys[i] ?? "") ?? 0)),
     { timeout: 5_000, interval: 20 },
   );
+}
+
+/** One rollup row, inserted the way the series store writes them (the D1 contract). */
+export function rollupInsert(
+  metric: string,
+  service: string,
+  labels: Labels,
+  resolution: 60 | 3600,
+  start: number,
+  values: number[],
+) {
+  const sketch = emptySketch();
+  for (const v of values) addValue(sketch, v);
+  return env.DB.prepare(
+    `INSERT INTO system_metrics (metric_name, service, labels, series_key, resolution_seconds, bucket_start,
+       count, sum, min, max, p50, p95, p99, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).bind(
+    metric,
+    service,
+    JSON.stringify(labels),
+    seriesKey(metric, service, labels),
+    resolution,
+    start,
+    values.length,
+    values.reduce((a, b) => a + b, 0),
+    Math.min(...values),
+    Math.max(...values),
+    quantile(sketch, 0.5),
+    quantile(sketch, 0.95),
+    quantile(sketch, 0.99),
+    serializeSketch(sketch),
+  );
+}
+
+/** Runs the statements in batches of 200. */
+export async function insertAll(statements: D1PreparedStatement[]) {
+  for (let i = 0; i < statements.length; i += 200) await env.DB.batch(statements.slice(i, i + 200));
 }

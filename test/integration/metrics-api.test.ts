@@ -1,10 +1,18 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type Labels, type Sample, seriesKey } from "../../worker/core/series";
-import { addValue, ALPHA, emptySketch, quantile, serializeSketch } from "../../worker/core/sketch";
+import { ALPHA } from "../../worker/core/sketch";
 import { recordDerivedMetrics } from "../../worker/handlers/series-jobs";
 import { readSeries } from "../../worker/lib/series";
-import { callJson, createAdmin, type ErrorBody, type TestAdmin, recordIndexed } from "./helpers";
+import {
+  callJson,
+  createAdmin,
+  type ErrorBody,
+  insertAll,
+  recordIndexed,
+  rollupInsert,
+  type TestAdmin,
+} from "./helpers";
 import { mulberry32 } from "../../worker/core/random";
 
 const MINUTE = 60_000;
@@ -36,42 +44,6 @@ interface History {
   resolution_seconds: number;
   complete: boolean;
   points: Point[];
-}
-
-/** One rollup row, inserted the way the series store writes them (the D1 contract). */
-function rollupInsert(
-  metric: string,
-  service: string,
-  labels: Labels,
-  resolution: 60 | 3600,
-  start: number,
-  values: number[],
-) {
-  const sketch = emptySketch();
-  for (const v of values) addValue(sketch, v);
-  return env.DB.prepare(
-    `INSERT INTO system_metrics (metric_name, service, labels, series_key, resolution_seconds, bucket_start,
-       count, sum, min, max, p50, p95, p99, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).bind(
-    metric,
-    service,
-    JSON.stringify(labels),
-    seriesKey(metric, service, labels),
-    resolution,
-    start,
-    values.length,
-    values.reduce((a, b) => a + b, 0),
-    Math.min(...values),
-    Math.max(...values),
-    quantile(sketch, 0.5),
-    quantile(sketch, 0.95),
-    quantile(sketch, 0.99),
-    serializeSketch(sketch),
-  );
-}
-
-async function insertAll(statements: D1PreparedStatement[]) {
-  for (let i = 0; i < statements.length; i += 200) await env.DB.batch(statements.slice(i, i + 200));
 }
 
 /** Makes series known to the SeriesIndex (how the read side discovers services) without writing rollups. */

@@ -347,3 +347,14 @@ export const heartbeatState = sqliteTable("heartbeat_state", {
   message: text("message"),
   updatedAt: updatedAt(),
 });
+
+/** The dashboard's shared settings: one row (id 1) once saved; defaults until then (core/dashboard-settings). */
+export const dashboardSettings = sqliteTable("dashboard_settings", {
+  id: integer("id").primaryKey(),
+  /** The metric cards in order: `{id, title, metric, service, unit, secondaryMetric}`. */
+  cards: json<unknown[]>("cards").notNull(),
+  /** Service name → display name. */
+  serviceNames: json<Record<string, string>>("service_names").notNull(),
+  updatedBy: integer("updated_by").references(() => adminUsers.id, { onDelete: "set null" }),
+  updatedAt: updatedAt(),
+});

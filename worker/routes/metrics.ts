@@ -13,7 +13,9 @@ import {
   TREND_METRICS,
 } from "../core/history";
 import { type Sample, seriesKey } from "../core/series";
+import { CHART_AGGREGATIONS, describeField, fieldUnit, TREND_CHARTS, type TrendChart } from "../core/trends";
 import { loadPreferringHours } from "../lib/history/d1";
+import { type LoadedChart, loadTrendCharts } from "../lib/history/trends";
 import { readHistory } from "../lib/history/reader";
 import { historySources } from "../lib/history/sources";
 import { familyStub, seriesIndex, toSampleWire } from "../lib/series";
@@ -264,15 +266,93 @@ const TrendOut = z
   })
   .openapi("ServiceTrend");
 
+const ChartFieldOut = z
+  .object({
+    field: z.string().openapi({ description: "The key of this value in every point" }),
+    metric: z.string(),
+    service: z.string(),
+    aggregation: z.enum(CHART_AGGREGATIONS).openapi({
+      description:
+        "avg/min/max/sum of the bucket's samples; p50/p95/p99 from the bucket's merged quantile sketches " +
+        "(never averaged percentiles); increase: the rise of a cumulative counter, resets counted from zero",
+    }),
+    unit: z.string(),
+  })
+  .openapi("TrendChartField");
+
+/** One chart's schema: its points carry one key per field of the definition. */
+function chartSchema(chart: TrendChart) {
+  const fixed = chart.bucketSeconds ?? null;
+  const bucketText =
+    fixed === null
+      ? "the period's: 60 s for 1h, 300 s for 24h, 3600 s for 7d and 30d"
+      : `${fixed} s whatever the period`;
+  const values = Object.fromEntries(
+    chart.fields.map((f) => {
+      const value = z
+        .number()
+        .nullable()
+        .openapi({ description: describeField(f, fixed) });
+      return [f.field, f.optional ? value.optional() : value];
+    }),
+  );
+  return z
+    .object({
+      title: z.string(),
+      resolution_seconds: z
+        .number()
+        .int()
+        .openapi({ description: `Bucket size: ${bucketText}` }),
+      from: z.string().openapi({ format: "date-time", description: "Start of the first bucket" }),
+      to: z.string().openapi({ format: "date-time" }),
+      complete: z.boolean().openapi({ description: "False when the long-range store failed to answer" }),
+      fields: z
+        .array(ChartFieldOut)
+        .openapi({ description: "The values of each point, optional ones only when reported" }),
+      points: z
+        .array(
+          z
+            .object({ ts: z.string().openapi({ format: "date-time", description: "Start of the bucket" }), ...values })
+            .openapi(`TrendPoint_${chart.id}`),
+        )
+        .openapi({ description: "Buckets where any field has data, oldest first" }),
+    })
+    .openapi(`TrendChart_${chart.id}`, { description: chart.title });
+}
+
+const ChartsOut = z
+  .object(Object.fromEntries(TREND_CHARTS.map((chart) => [chart.id, chartSchema(chart)])))
+  .openapi("TrendCharts");
+
+const wireChart = (c: LoadedChart) => ({
+  title: c.chart.title,
+  resolution_seconds: c.bucketSeconds,
+  from: iso(c.from),
+  to: iso(c.to),
+  complete: c.complete,
+  fields: c.fields.map((f) => ({
+    field: f.field,
+    metric: f.metric,
+    service: f.service,
+    aggregation: f.aggregation,
+    unit: fieldUnit(c.chart, f.field),
+  })),
+  points: c.points.map(({ ts, ...values }) => ({ ts: iso(ts), ...values })),
+});
+
 metrics.openapi(
   createRoute({
     method: "get",
     path: "/performance/trends",
     tags: ["metrics"],
-    summary: "Per service over a period: latency quantiles, error rate and availability",
+    summary: "Per service over a period: latency quantiles, error rate and availability; and the trend charts",
     description:
-      "Latency merges probe_latency_ms and api_response_ms; the error rate comes from http_errors_total / " +
-      "http_requests_total when the service reports both, else from failed probes.",
+      "`services`: latency merges probe_latency_ms and api_response_ms; the error rate comes from " +
+      "http_errors_total / http_requests_total when the service reports both, else from failed probes. " +
+      "`charts`: series over time, one point per bucket with data: payment success rate, API response time " +
+      "(p50/p95/p99 per bucket from merged sketches), database pool utilization, connections and, where " +
+      "reported, query latency, and user activity (requests per hour, the increase of the cumulative " +
+      "http_requests_total, read from the D1 rollups only).",
     request: { query: z.object({ period: Period.default("24h") }) },
     responses: {
       200: jsonResponse(
@@ -281,8 +361,9 @@ metrics.openapi(
           from: z.string().openapi({ format: "date-time" }),
           to: z.string().openapi({ format: "date-time" }),
           services: z.array(TrendOut),
+          charts: ChartsOut,
         }),
-        "Trends by service name",
+        "Trends by service name, and the charts",
       ),
       ...commonErrors,
     },
@@ -293,7 +374,7 @@ metrics.openapi(
     const from = now - PERIOD_MS[period];
     const services = await servicesOf(c.env, TREND_METRICS);
     // Latency merges sketches; availability and counters need only counts, sums and extremes.
-    const [latency, others] = await Promise.all([
+    const [latency, others, charts] = await Promise.all([
       loadPreferringHours(c.env.DB, { metrics: LATENCY_METRICS, services }, from, now, now, {
         hourSketches: true,
         minuteSketches: true,
@@ -302,6 +383,7 @@ metrics.openapi(
         hourSketches: false,
         minuteSketches: false,
       }),
+      loadTrendCharts(c.env, period, now),
     ]);
     const rows = [...latency, ...others];
     const trends = serviceTrends(rows, services).map((t) => ({
@@ -312,6 +394,15 @@ metrics.openapi(
       availability: t.availability,
       samples: t.samples,
     }));
-    return c.json({ period, from: iso(from), to: iso(now), services: trends }, 200);
+    return c.json(
+      {
+        period,
+        from: iso(from),
+        to: iso(now),
+        services: trends,
+        charts: Object.fromEntries(charts.map((chart) => [chart.id, wireChart(chart)])),
+      },
+      200,
+    );
   },
 );

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { formatValue, latestOf } from "../lib/alerts";
-import { type CardConfig, type Level, sparklinePath } from "../lib/overview";
-import type { LatestSample, MetricHistory } from "../lib/types";
+import { type Level, sparklinePath } from "../lib/overview";
+import type { LatestSample, MetricCard as Card, MetricHistory } from "../lib/types";
 import { api } from "../models/session";
 
 const HOUR_MS = 3_600_000;
@@ -56,7 +56,7 @@ export function MetricCard({
   samples,
   level,
 }: {
-  card: CardConfig;
+  card: Card;
   samples: ReadonlyMap<string, LatestSample>;
   level: Level;
 }) {

@@ -45,7 +45,11 @@ export function MetricChart({
   }, [metric, service, period, labelJson]);
 
   const data = useMemo(
-    () => historyColumns(history.value?.points ?? [], FIELDS.map((f) => f.field)),
+    () =>
+      historyColumns(
+        history.value?.points ?? [],
+        FIELDS.map((f) => f.field),
+      ),
     [history.value],
   );
   const series: TimeChartSeries[] = FIELDS.map((f) => ({ label: f.label, unit: "", color: f.color }));

@@ -2,7 +2,7 @@
  * The live status screen's decisions, pure: the overall banner, each metric card's level,
  * service display names.
  */
-import type { Alert, RuleSummary, ServiceHealth, Severity } from "./types";
+import type { Alert, MetricCard, RuleSummary, ServiceHealth, Severity } from "./types";
 
 export type Level = "ok" | "warning" | "critical";
 export type Overall = "operational" | "degraded" | "outage";
@@ -24,39 +24,6 @@ export function overallState(services: readonly ServiceHealth[], alerts: readonl
     return "degraded";
   return "operational";
 }
-
-/** A metric card: its value comes from `metric` on `service`; `secondary_metric` is shown as "value / secondary". */
-export interface CardConfig {
-  id: string;
-  title: string;
-  metric: string;
-  service: string;
-  unit: string;
-  secondary_metric?: string | null;
-}
-
-/** What a card shows by default: payment success rate, API p95, the DB pool. */
-export const DEFAULT_CARDS: CardConfig[] = [
-  { id: "payments", title: "Payment success rate", metric: "payment_success_rate", service: "ecpay", unit: "%" },
-  { id: "api-p95", title: "API response time (p95)", metric: "api_response_p95_ms", service: "api", unit: "ms" },
-  {
-    id: "db-pool",
-    title: "DB connection pool",
-    metric: "db_pool_in_use",
-    service: "database",
-    unit: "",
-    secondary_metric: "db_pool_size",
-  },
-];
-
-export const DEFAULT_SERVICE_NAMES: Record<string, string> = {
-  ecpay: "ECPay Integration",
-  database: "Database Connection",
-  redis: "Redis Cache",
-  celery: "Celery Workers",
-  email: "Email Service",
-  api: "Shop API",
-};
 
 /** The name an administrator reads: the configured display name, else the service id. */
 export const displayName = (names: Readonly<Record<string, string>>, service: string) => names[service] || service;
@@ -90,7 +57,7 @@ function crosses(value: number, op: string, threshold: number): boolean {
  * service. The worst wins; no value and no open alert is ok.
  */
 export function cardLevel(
-  card: CardConfig,
+  card: Pick<MetricCard, "metric" | "service">,
   value: number | null,
   rules: readonly RuleSummary[],
   alerts: readonly Alert[],

@@ -136,3 +136,90 @@ export interface MetricHistory {
   resolution_seconds: number;
   points: HistoryPoint[];
 }
+
+/** Periods of the Trends page (the API also answers "1h"). */
+export type TrendPeriod = "1h" | "24h" | "7d" | "30d";
+
+/** How a chart field aggregates its metric per bucket. */
+export type TrendAggregation = "avg" | "min" | "max" | "sum" | "p50" | "p95" | "p99" | "increase";
+
+/** One value of a chart's points: `field` holds `aggregation` of `metric` on `service`, in `unit`. */
+export interface TrendChartField {
+  field: string;
+  metric: string;
+  service: string;
+  aggregation: TrendAggregation;
+  unit: string;
+}
+
+/** A point of a chart: `ts` (bucket start, ISO) and one value (or null) per field of the chart. */
+export type TrendPoint<F extends string> = { ts: string } & Record<F, number | null>;
+
+/** One chart of `GET /api/admin/monitoring/performance/trends`. */
+export interface TrendChart<F extends string = string, Optional extends string = never> {
+  title: string;
+  resolution_seconds: number;
+  from: string;
+  to: string;
+  /** False when the long-range store failed to answer. */
+  complete: boolean;
+  /** The fields present in `points` (optional ones only when the period holds data for them). */
+  fields: TrendChartField[];
+  /** Buckets where any field has data, oldest first. */
+  points: (TrendPoint<F> & Partial<Record<Optional, number | null>>)[];
+}
+
+export interface TrendCharts {
+  payment_success_rate: TrendChart<"value">;
+  api_response_time: TrendChart<"p50" | "p95" | "p99">;
+  /** `query_ms` only where `db_query_ms` is reported. */
+  database: TrendChart<"pool_utilization" | "pool_in_use" | "pool_size", "query_ms">;
+  user_activity: TrendChart<"requests">;
+}
+
+/** One service of the trends' `services`. */
+export interface ServiceTrend {
+  service: string;
+  latency_ms: { p50: number | null; p95: number | null; p99: number | null };
+  /** Share of failures, 0–1. */
+  error_rate: number | null;
+  error_rate_source: "requests" | "probes" | null;
+  /** Share of probes up, 0–1. */
+  availability: number | null;
+  samples: { latency: number; probes: number };
+}
+
+/** `GET /api/admin/monitoring/performance/trends?period=`. */
+export interface PerformanceTrends {
+  period: TrendPeriod;
+  from: string;
+  to: string;
+  services: ServiceTrend[];
+  charts: TrendCharts;
+}
+
+/** A metric card of the dashboard settings. */
+export interface MetricCard {
+  id: string;
+  title: string;
+  metric: string;
+  service: string;
+  unit: string;
+  /** Shown as "value / secondary" (e.g. db_pool_in_use / db_pool_size), or null. */
+  secondary_metric: string | null;
+}
+
+/** `GET/PUT /api/admin/monitoring/dashboard`. */
+export interface DashboardSettings {
+  cards: MetricCard[];
+  /** Service name → display name. */
+  service_names: Record<string, string>;
+  /** Null until first saved (the values are defaults). */
+  updated_at: string | null;
+}
+
+/** The body of `PUT /api/admin/monitoring/dashboard`: only the fields sent change. */
+export interface DashboardSettingsUpdate {
+  cards?: (Omit<MetricCard, "secondary_metric"> & { secondary_metric?: string | null })[];
+  service_names?: Record<string, string>;
+}

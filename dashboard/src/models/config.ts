@@ -4,30 +4,26 @@
  */
 import { signal } from "@preact/signals";
 import { HttpError } from "../lib/api";
-import { type CardConfig, DEFAULT_CARDS, DEFAULT_SERVICE_NAMES } from "../lib/overview";
-import type { RuleSummary } from "../lib/types";
+import type { DashboardSettings, RuleSummary } from "../lib/types";
 import { api } from "./session";
 
-export interface DashboardSettings {
-  cards: CardConfig[];
-  service_names: Record<string, string>;
-}
-
-export const settings = signal<DashboardSettings>({ cards: DEFAULT_CARDS, service_names: DEFAULT_SERVICE_NAMES });
+/** The dashboard settings; until they are loaded, no cards and services under their ids. */
+export const settings = signal<DashboardSettings>({ cards: [], service_names: {}, updated_at: null });
+let settingsLoaded = false;
 export const rules = signal<RuleSummary[]>([]);
 
-/** Loads the settings; the defaults stay when the server has none to give. */
+/** Loads the settings (the server answers its defaults until an admin saves some). */
 export async function loadSettings(): Promise<void> {
   try {
-    const got = await api.get<Partial<DashboardSettings>>("/api/admin/monitoring/dashboard");
-    settings.value = {
-      cards: Array.isArray(got.cards) ? got.cards : DEFAULT_CARDS,
-      service_names: { ...DEFAULT_SERVICE_NAMES, ...got.service_names },
-    };
+    settings.value = await api.get<DashboardSettings>("/api/admin/monitoring/dashboard");
+    settingsLoaded = true;
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
   }
 }
+
+/** Loads the settings unless this session already has them. */
+export const ensureSettings = () => (settingsLoaded ? Promise.resolve() : loadSettings());
 
 /** Loads the alert rules (their thresholds colour the metric cards). */
 export async function loadRules(): Promise<void> {

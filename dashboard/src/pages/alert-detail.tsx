@@ -10,7 +10,7 @@ import { HttpError } from "../lib/api";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { displayName } from "../lib/overview";
 import type { AlertDetail, Me } from "../lib/types";
-import { loadSettings, settings } from "../models/config";
+import { ensureSettings, settings } from "../models/config";
 import { activeAlerts } from "../models/live";
 import { api, auth } from "../models/session";
 
@@ -62,7 +62,7 @@ export function AlertDetailPage({ id }: { id: string }) {
   // Reloaded whenever this alert changes in the live active list (or leaves it).
   const live = activeAlerts.value?.find((a) => String(a.id) === id);
   const liveKey = live ? `${live.status}|${live.acknowledged_at}|${live.metric_value}|${live.escalation_step}` : "gone";
-  useEffect(() => void loadSettings(), []);
+  useEffect(() => void ensureSettings(), []);
   useEffect(() => void load(), [id, liveKey]);
 
   const a = alert.value;

@@ -8,7 +8,7 @@ import { HttpError } from "../lib/api";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { displayName } from "../lib/overview";
 import type { Alert, AlertPage } from "../lib/types";
-import { loadRules, loadSettings, rules, settings } from "../models/config";
+import { loadRules, ensureSettings, rules, settings } from "../models/config";
 import { activeAlerts, loadActiveAlerts } from "../models/live";
 import { api, auth } from "../models/session";
 
@@ -268,7 +268,7 @@ export function AlertsPage() {
   useEffect(() => {
     void loadActiveAlerts();
     void loadRules();
-    void loadSettings();
+    void ensureSettings();
   }, []);
   const now = useNow(5_000);
   const session = auth.value;

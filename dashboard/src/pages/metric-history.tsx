@@ -18,18 +18,18 @@ export function MetricHistoryPage({ service, metric }: { service: string; metric
         </h1>
         <fieldset class="segmented">
           <legend class="visually-hidden">Period</legend>
-        {HISTORY_PERIODS.map((p) => (
-          <label key={p} class={period.value === p ? "selected" : undefined}>
-            <input
-              type="radio"
-              name="history-period"
-              value={p}
-              checked={period.value === p}
-              onChange={() => (period.value = p)}
-            />
-            {PERIOD_LABEL[p]}
-          </label>
-        ))}
+          {HISTORY_PERIODS.map((p) => (
+            <label key={p} class={period.value === p ? "selected" : undefined}>
+              <input
+                type="radio"
+                name="history-period"
+                value={p}
+                checked={period.value === p}
+                onChange={() => (period.value = p)}
+              />
+              {PERIOD_LABEL[p]}
+            </label>
+          ))}
         </fieldset>
       </div>
       <MetricChart metric={metric} service={service} period={period.value} title={`${metric} on ${name}`} />

@@ -1,0 +1,184 @@
+/**
+ * The Trends page's data shaping: API charts → the columns uPlot draws
+ * (`uPlot.AlignedData`: x in epoch seconds, one array per series), with gaps
+ * kept as gaps, and the latest value of each series for the text summary. Pure.
+ */
+import type uPlot from "uplot";
+import type { PerformanceTrends, TrendChart, TrendPeriod } from "./types";
+
+export const TREND_PERIODS: readonly { value: TrendPeriod; label: string }[] = [
+  { value: "24h", label: "24 h" },
+  { value: "7d", label: "7 d" },
+  { value: "30d", label: "30 d" },
+];
+
+/** One line (or bar series) of a chart. `color` names a CSS custom property. */
+export interface SeriesSpec {
+  field: string;
+  label: string;
+  unit: string;
+  color: string;
+  /** The y axis it is read on: left (the chart's first unit) or right. */
+  axis: "left" | "right";
+}
+
+export interface ChartView {
+  id: keyof PerformanceTrends["charts"];
+  title: string;
+  /** What the chart says when there is nothing to draw. */
+  emptyText: string;
+  resolutionSeconds: number;
+  bars: boolean;
+  series: SeriesSpec[];
+  data: uPlot.AlignedData;
+}
+
+/** Any chart of the API, its points read by field name. */
+type AnyChart = Omit<TrendChart, "points"> & { points: readonly ({ ts: string } & Record<string, unknown>)[] };
+
+const numberOrNull = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/**
+ * Columns for uPlot from a chart's points: x in epoch seconds, oldest first, and
+ * one column per field (null where the point has no value). Where consecutive
+ * points are more than one bucket apart, a row of nulls is put one bucket after
+ * the earlier point so the line breaks there instead of bridging the hole.
+ */
+export function alignPoints(
+  points: readonly ({ ts: string } & Record<string, unknown>)[],
+  fields: readonly string[],
+  resolutionSeconds: number,
+): uPlot.AlignedData {
+  const rows = points
+    .map((p) => ({ x: Date.parse(p.ts) / 1000, p }))
+    .filter((r) => Number.isFinite(r.x))
+    .sort((a, b) => a.x - b.x);
+  const xs: number[] = [];
+  const ys: (number | null)[][] = fields.map(() => []);
+  let previous: number | null = null;
+  for (const { x, p } of rows) {
+    if (previous !== null && resolutionSeconds > 0 && x - previous > resolutionSeconds) {
+      xs.push(previous + resolutionSeconds);
+      for (const column of ys) column.push(null);
+    }
+    xs.push(x);
+    fields.forEach((f, i) => ys[i]?.push(numberOrNull(p[f])));
+    previous = x;
+  }
+  return [xs, ...ys];
+}
+
+/** True when some series has a value to draw. */
+export const hasValues = (data: uPlot.AlignedData): boolean =>
+  data.slice(1).some((column) => Array.from(column as ArrayLike<number | null | undefined>).some((v) => v != null));
+
+/** The newest non-null value of each series, and when it was (epoch seconds), for the text summary. */
+export function latestValues(data: uPlot.AlignedData): { value: number | null; at: number | null }[] {
+  const xs = data[0] as ArrayLike<number>;
+  return data.slice(1).map((column) => {
+    const ys = column as ArrayLike<number | null | undefined>;
+    for (let i = ys.length - 1; i >= 0; i--) {
+      const v = ys[i];
+      if (v != null) return { value: v, at: xs[i] ?? null };
+    }
+    return { value: null, at: null };
+  });
+}
+
+/** "97.5 %", "120 ms", "1,234 requests", an em dash for no value. */
+export function formatValue(value: number | null, unit: string): string {
+  if (value === null || !Number.isFinite(value)) return "\u2014";
+  const abs = Math.abs(value);
+  const digits = abs >= 100 || Number.isInteger(value) ? 0 : abs >= 10 ? 1 : 2;
+  const text = value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  if (!unit) return text;
+  return unit === "%" ? `${text} %` : `${text} ${unit}`;
+}
+
+const fieldsOf = (chart: AnyChart) => new Set(chart.fields.map((f) => f.field));
+const unitOf = (chart: AnyChart, field: string, fallback: string) =>
+  chart.fields.find((f) => f.field === field)?.unit ?? fallback;
+
+/** A view of one chart with the given series (those the chart does not list are left out). */
+function view(id: ChartView["id"], chart: AnyChart, specs: SeriesSpec[], emptyText: string, bars = false): ChartView {
+  const present = fieldsOf(chart);
+  const series = specs.filter((s) => present.has(s.field)).map((s) => ({ ...s, unit: unitOf(chart, s.field, s.unit) }));
+  return {
+    id,
+    title: chart.title,
+    emptyText,
+    resolutionSeconds: chart.resolution_seconds,
+    bars,
+    series,
+    data: alignPoints(
+      chart.points,
+      series.map((s) => s.field),
+      chart.resolution_seconds,
+    ),
+  };
+}
+
+/** A series of a chart: on the left axis unless told. */
+const line = (field: string, label: string, unit: string, color: string, axis: "left" | "right" = "left") => ({
+  field,
+  label,
+  unit,
+  color,
+  axis,
+});
+
+/** The Trends page's charts, in the order shown. */
+export function trendViews(trends: PerformanceTrends): ChartView[] {
+  const { charts } = trends;
+  return [
+    view(
+      "payment_success_rate",
+      charts.payment_success_rate,
+      [line("value", "Success rate", "%", "--chart-1")],
+      "No payment success rate reported in this period.",
+    ),
+    view(
+      "api_response_time",
+      charts.api_response_time,
+      [
+        line("p50", "p50", "ms", "--chart-1"),
+        line("p95", "p95", "ms", "--chart-2"),
+        line("p99", "p99", "ms", "--chart-3"),
+      ],
+      "No API response times reported in this period.",
+    ),
+    view(
+      "database",
+      charts.database,
+      [
+        line("pool_utilization", "Pool utilization", "%", "--chart-1"),
+        line("query_ms", "Query latency", "ms", "--chart-2", "right"),
+      ],
+      "No database metrics reported in this period.",
+    ),
+    view(
+      "user_activity",
+      charts.user_activity,
+      [line("requests", "Requests", "requests", "--chart-1")],
+      "No requests counted in this period.",
+      true,
+    ),
+  ];
+}
+
+/** 1234 → "1.2k", 0.25 → "0.25". */
+function compact(v: number): string {
+  const abs = Math.abs(v);
+  if (abs >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+  if (abs >= 1e4) return `${+(v / 1e3).toFixed(0)}k`;
+  if (abs >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
+  return `${+v.toFixed(abs >= 10 || Number.isInteger(v) ? 0 : 2)}`;
+}
+
+/** A y-axis tick: "50%", "120 ms", "1.5 s", "12k"; short enough for a 390 px wide screen. */
+export function formatTick(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return "";
+  if (unit === "%") return `${compact(value)}%`;
+  if (unit === "ms") return Math.abs(value) >= 1000 ? `${+(value / 1000).toFixed(1)} s` : `${compact(value)} ms`;
+  return compact(value);
+}
