@@ -4,7 +4,7 @@
  * (counts, sums and extremes add up; quantiles come from merged sketches).
  */
 import { counterIncrease } from "./prometheus/counter";
-import { emptySketch, mergeInto, parseSketch, quantile } from "./sketch";
+import { emptySketch, mergeInto, parseSketch, quantileWithin } from "./sketch";
 
 export const PERIODS = ["1h", "24h", "7d", "30d"] as const;
 export type Period = (typeof PERIODS)[number];
@@ -120,7 +120,11 @@ export function mergeRows(rows: readonly RollupRow[]): Aggregate | null {
   }
   const sketch = emptySketch();
   for (const r of rows) mergeInto(sketch, parseSketch(r.sketch));
-  const [p50, p95, p99] = [quantile(sketch, 0.5), quantile(sketch, 0.95), quantile(sketch, 0.99)];
+  const [p50, p95, p99] = [0.5, 0.95, 0.99].map((q) => quantileWithin(sketch, q, min, max)) as [
+    number | null,
+    number | null,
+    number | null,
+  ];
   return { count, sum, min, max, avg: sum / count, p50, p95, p99 };
 }
 

@@ -4,7 +4,7 @@
  * closed at a given time, when a series store must wake up, and the D1 row of a bucket.
  */
 import { fnv1a } from "./random";
-import { addValue, emptySketch, mergeInto, parseSketch, quantile, serializeSketch, type Sketch } from "./sketch";
+import { addValue, emptySketch, mergeInto, parseSketch, quantileWithin, serializeSketch, type Sketch } from "./sketch";
 import type { Labels } from "./series";
 
 export const MINUTE_MS = 60_000;
@@ -129,9 +129,9 @@ export function rowValues(id: SeriesIdentity, resolution: Resolution, start: num
     r.sum,
     r.min,
     r.max,
-    quantile(r.sketch, 0.5),
-    quantile(r.sketch, 0.95),
-    quantile(r.sketch, 0.99),
+    quantileWithin(r.sketch, 0.5, r.min, r.max),
+    quantileWithin(r.sketch, 0.95, r.min, r.max),
+    quantileWithin(r.sketch, 0.99, r.min, r.max),
     serializeSketch(r.sketch),
   ];
 }

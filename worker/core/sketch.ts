@@ -70,6 +70,16 @@ export function quantile(sketch: Sketch, q: number): number | null {
   return posKeys.length ? valueOf(posKeys.at(-1) ?? 0) : 0;
 }
 
+/**
+ * The q-quantile kept inside the exact [min, max] of the values it summarises: the sketch's
+ * relative error must not put a p99 above the largest value seen (or a p50 below the smallest).
+ */
+export function quantileWithin(sketch: Sketch, q: number, min: number, max: number): number | null {
+  const v = quantile(sketch, q);
+  if (v === null || !(min <= max)) return v;
+  return Math.min(Math.max(v, min), max);
+}
+
 /** Compact JSON: `{"p":[[index,count],…],"n":[…],"z":zeros}` (count is the sum of all). */
 export function serializeSketch(sketch: Sketch): string {
   return JSON.stringify({ p: [...sketch.pos], n: [...sketch.neg], z: sketch.zero });

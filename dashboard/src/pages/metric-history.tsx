@@ -1,14 +1,16 @@
 import { useSignal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
 import { useTitle } from "../components/hooks";
 import { MetricChart } from "../components/metric-chart";
 import { HISTORY_PERIODS, type HistoryPeriod, PERIOD_LABEL } from "../lib/history";
 import { displayName } from "../lib/overview";
-import { settings } from "../models/config";
+import { ensureSettings, settings } from "../models/config";
 
 /** One metric of one service over 1 h, 24 h, 7 d or 30 d (the metric cards link here). */
 export function MetricHistoryPage({ service, metric }: { service: string; metric: string }) {
   useTitle(`${metric} history`);
   const period = useSignal<HistoryPeriod>("24h");
+  useEffect(() => void ensureSettings(), []);
   const name = displayName(settings.value.service_names, service);
   return (
     <>

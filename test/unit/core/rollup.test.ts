@@ -25,7 +25,7 @@ import {
   storeRollup,
   withinRawWindow,
 } from "../../../worker/core/rollup";
-import { ALPHA, quantile } from "../../../worker/core/sketch";
+import { addValue, ALPHA, emptySketch, quantile, quantileWithin } from "../../../worker/core/sketch";
 
 const T0 = Date.UTC(2026, 10, 26, 12, 0, 0); // an hour boundary
 const retention = parseRetention({});
@@ -244,5 +244,17 @@ describe("rawPruneBefore", () => {
     const pending = now - 30 * HOUR_MS;
     expect(rawPruneBefore(now, retention, pending)).toBe(pending);
     expect(rawPruneBefore(now, retention, now - MINUTE_MS)).toBe(bucketStart(now - retention.rawMs, 60));
+  });
+});
+
+describe("quantiles inside the values seen", () => {
+  it("never puts a percentile outside [min, max], which the sketch's relative error alone could", () => {
+    const sketch = emptySketch();
+    for (let i = 0; i < 100; i++) addValue(sketch, 100);
+    // The bucket holding 100 answers a value up to 1 % away from it.
+    expect(quantile(sketch, 0.99)).not.toBe(100);
+    expect(quantileWithin(sketch, 0.99, 100, 100)).toBe(100);
+    expect(quantileWithin(sketch, 0.5, 100, 100)).toBe(100);
+    expect(quantileWithin(emptySketch(), 0.5, 0, 1)).toBeNull();
   });
 });
