@@ -2,7 +2,9 @@
  * globalSetup of the `e2e` project: runs the real product exactly as `npm start`
  * does (`node scripts/start.mjs`: dashboard build, D1 migrations, demo seed,
  * `wrangler dev`) on a free port with fresh state in a temporary directory, and
- * hands `{ baseUrl, token }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * hands `{ baseUrl, token, devRegistry }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * The Worker registers in a dev registry of its own, so a service binding to
+ * `edge-monitor` (the Pages test) reaches this Worker, never one another run started.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -22,10 +24,12 @@ declare module "vitest" {
     baseUrl: string;
     /** An admin (owner) API token of the seeded demo. */
     token: string;
+    /** The wrangler dev registry (WRANGLER_REGISTRY_PATH) this Worker registered in. */
+    devRegistry: string;
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -38,7 +42,7 @@ function freePort(): Promise<number> {
 }
 
 /** Signals the child's whole process group (wrangler, workerd, esbuild…); ignores "already gone". */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
@@ -47,7 +51,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   }
 }
 
-const exited = (child: ChildProcess, ms: number) =>
+export const exited = (child: ChildProcess, ms: number) =>
   new Promise<boolean>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(true);
     const timer = setTimeout(() => resolve(false), ms);
@@ -57,12 +61,20 @@ const exited = (child: ChildProcess, ms: number) =>
 export default async function setup(project: TestProject) {
   const port = await freePort();
   const persistTo = mkdtempSync(path.join(tmpdir(), "edge-monitor-e2e-"));
+  const devRegistry = path.join(persistTo, "dev-registry");
   const verbose = Boolean(process.env.E2E_VERBOSE);
   const started = Date.now();
 
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      PERSIST_TO: persistTo,
+      WRANGLER_REGISTRY_PATH: devRegistry,
+      FORCE_COLOR: "0",
+      NO_COLOR: "1",
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so teardown reaches wrangler's children too
   });
@@ -124,6 +136,7 @@ export default async function setup(project: TestProject) {
     const baseUrl = `http://127.0.0.1:${port}`;
     project.provide("baseUrl", baseUrl);
     project.provide("token", token);
+    project.provide("devRegistry", devRegistry);
     console.log(
       `e2e: the product is serving at ${baseUrl} (started in ${((Date.now() - started) / 1000).toFixed(1)}s)`,
     );
