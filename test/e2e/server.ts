@@ -2,7 +2,9 @@
  * globalSetup of the `e2e` project: runs the real product exactly as `npm start`
  * does (`node scripts/start.mjs`: dashboard build, D1 migrations, demo seed,
  * `wrangler dev`) on a free port with fresh state in a temporary directory, and
- * hands `{ baseUrl, token, controlUrl }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * hands `{ baseUrl, token, controlUrl, devRegistry }` to the tests once it prints `LOGIN_TOKEN=…`.
+ * The Worker registers in a dev registry of its own, so a service binding to
+ * `edge-monitor` (the Pages test) reaches this Worker, never one another run started.
  * `POST <controlUrl>/restart` stops the product and starts it again on the same
  * port and state, as an operator restarting the server would; it answers once the
  * product serves again.
@@ -28,10 +30,12 @@ declare module "vitest" {
     token: string;
     /** Origin of the test-only control server: `POST /restart`. */
     controlUrl: string;
+    /** The wrangler dev registry (WRANGLER_REGISTRY_PATH) this Worker registered in. */
+    devRegistry: string;
   }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -44,7 +48,7 @@ function freePort(): Promise<number> {
 }
 
 /** Signals the child's whole process group (wrangler, workerd, esbuild…); ignores "already gone". */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);
@@ -53,7 +57,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals) {
   }
 }
 
-const exited = (child: ChildProcess, ms: number) =>
+export const exited = (child: ChildProcess, ms: number) =>
   new Promise<boolean>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve(true);
     const timer = setTimeout(() => resolve(false), ms);
@@ -71,7 +75,14 @@ interface Running {
 async function startProduct(port: number, persistTo: string, verbose: boolean): Promise<Running> {
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      PERSIST_TO: persistTo,
+      WRANGLER_REGISTRY_PATH: path.join(persistTo, "dev-registry"),
+      FORCE_COLOR: "0",
+      NO_COLOR: "1",
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so teardown reaches wrangler's children too
   });
@@ -197,6 +208,7 @@ export default async function setup(project: TestProject) {
     project.provide("baseUrl", baseUrl);
     project.provide("token", await testToken(baseUrl, running.token));
     project.provide("controlUrl", `http://127.0.0.1:${controlPort}`);
+    project.provide("devRegistry", path.join(persistTo, "dev-registry"));
   } catch (err) {
     await teardown();
     throw err;
