@@ -23,7 +23,7 @@ let adminUser: { id: number; token: string };
 let viewerUser: { id: number; token: string };
 let ingestKey = "";
 let alertId = 0;
-/** The monitor that keeps Redis down until the phone-width checks are done. */
+/** The monitor that keeps the checkout service down until the phone-width checks are done. */
 let failingMonitorId = 0;
 const pageErrors: string[] = [];
 
@@ -167,20 +167,36 @@ describe("live status", () => {
       })
       .toBe("healthy");
 
-    // Redis goes down (a monitor of its failing health endpoint): the row, its reason and the banner change.
+    // Before: the banner says what the API says (a demo incident may be under way).
+    const health = await must<{ services: { status: string }[] }>("GET", `${API}/health/services`);
+    const open = await must<{ alerts: { alert_severity: string }[] }>("GET", `${API}/alerts/active`);
+    const expected =
+      health.services.some((x) => x.status === "down") || open.alerts.some((a) => a.alert_severity === "critical")
+        ? "outage"
+        : health.services.some((x) => x.status === "warning") || open.alerts.some((a) => a.alert_severity === "warning")
+          ? "degraded"
+          : "operational";
+    await expect.poll(() => banner.getAttribute("data-overall")).toBe(expected);
+
+    // A new service, named for people in the settings, goes down: its row, its reason and the banner change.
+    const current = await must<{ service_names: Record<string, string> }>("GET", `${API}/dashboard`);
+    await must("PUT", `${API}/dashboard`, {
+      service_names: { ...current.service_names, checkout: "Checkout Service" },
+    });
     const monitor = await must<{ id: number }>("POST", `${API}/monitors`, {
-      name: "E2E Redis, failing",
-      service: "redis",
+      name: "E2E checkout, failing",
+      service: "checkout",
       kind: "http",
       url: `${baseUrl}/demo/redis/health?incident=redis`,
       interval_seconds: 5,
       timeout_ms: 3000,
     });
-    const redis = serviceRow(admin, "Redis Cache");
+    await admin.reload();
+    const checkout = serviceRow(admin, "Checkout Service");
     await expect
-      .poll(() => redis.locator("[data-status]").getAttribute("data-status"), { timeout: 30_000 })
+      .poll(() => checkout.locator("[data-status]").getAttribute("data-status"), { timeout: 30_000 })
       .toBe("down");
-    await expect.poll(() => redis.locator("td.message").textContent()).toMatch(/503/);
+    await expect.poll(() => checkout.locator("td.message").textContent()).toMatch(/503/);
     await expect.poll(() => banner.getAttribute("data-overall")).toBe("outage");
     expect(await banner.getByRole("status").textContent()).toBe("Outage");
 
@@ -364,7 +380,7 @@ describe("on a phone", () => {
     expect(await phone.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(17, 20, 24)");
 
     await phone.goto("/status");
-    const reason = serviceRow(phone, "Redis Cache").locator("td.message");
+    const reason = serviceRow(phone, "Checkout Service").locator("td.message");
     await expect.poll(() => reason.textContent()).toMatch(/503/);
     const box = await reason.boundingBox();
     expect(box).not.toBeNull();
