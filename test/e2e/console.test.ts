@@ -23,7 +23,7 @@ let adminUser: { id: number; token: string };
 let viewerUser: { id: number; token: string };
 let ingestKey = "";
 let alertId = 0;
-/** The monitor that keeps the checkout service down until the phone-width checks are done. */
+/** The monitor that keeps the storefront service down until the phone-width checks are done. */
 let failingMonitorId = 0;
 const pageErrors: string[] = [];
 
@@ -181,22 +181,22 @@ describe("live status", () => {
     // A new service, named for people in the settings, goes down: its row, its reason and the banner change.
     const current = await must<{ service_names: Record<string, string> }>("GET", `${API}/dashboard`);
     await must("PUT", `${API}/dashboard`, {
-      service_names: { ...current.service_names, checkout: "Checkout Service" },
+      service_names: { ...current.service_names, storefront: "Storefront" },
     });
     const monitor = await must<{ id: number }>("POST", `${API}/monitors`, {
-      name: "E2E checkout, failing",
-      service: "checkout",
+      name: "E2E storefront, failing",
+      service: "storefront",
       kind: "http",
       url: `${baseUrl}/demo/redis/health?incident=redis`,
       interval_seconds: 5,
       timeout_ms: 3000,
     });
     await admin.reload();
-    const checkout = serviceRow(admin, "Checkout Service");
+    const storefront = serviceRow(admin, "Storefront");
     await expect
-      .poll(() => checkout.locator("[data-status]").getAttribute("data-status"), { timeout: 30_000 })
+      .poll(() => storefront.locator("[data-status]").getAttribute("data-status"), { timeout: 30_000 })
       .toBe("down");
-    await expect.poll(() => checkout.locator("td.message").textContent()).toMatch(/503/);
+    await expect.poll(() => storefront.locator("td.message").textContent()).toMatch(/503/);
     await expect.poll(() => banner.getAttribute("data-overall")).toBe("outage");
     expect(await banner.getByRole("status").textContent()).toBe("Outage");
 
@@ -380,7 +380,7 @@ describe("on a phone", () => {
     expect(await phone.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe("rgb(17, 20, 24)");
 
     await phone.goto("/status");
-    const reason = serviceRow(phone, "Checkout Service").locator("td.message");
+    const reason = serviceRow(phone, "Storefront").locator("td.message");
     await expect.poll(() => reason.textContent()).toMatch(/503/);
     const box = await reason.boundingBox();
     expect(box).not.toBeNull();
