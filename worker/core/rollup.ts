@@ -280,3 +280,53 @@ export function nextWakeAt(input: WakeInput): number | null {
   }
   return due.length ? Math.min(...due) : null;
 }
+
+/** How a stretch of one series' history goes into a series store that has not seen it (`planHistoryImport`). */
+export interface HistoryImportPlan {
+  /** Points inside the raw window: stored as raw samples and rolled up by the store itself. */
+  raw: { ts: number; value: number }[];
+  /**
+   * Minutes before the raw window whose hour still gets rolled up by the store (the hour
+   * the raw window starts in): held by the store as already written, so that hour merges whole.
+   */
+  heldMinutes: [start: number, rollup: Rollup][];
+  /** Closed buckets before the raw window, as the store would have written them to D1: minutes D1 still keeps, then hours. */
+  rows: { resolution: Resolution; start: number; rollup: Rollup }[];
+}
+
+/**
+ * Plans the import of a series' past (points oldest first) at `now`, so that it ends up
+ * as live ingestion would have left it: raw samples from the first whole minute of the
+ * raw window on; before that, minute rollups folded from the samples in time order
+ * (written to D1 when within the minute retention) and hour rollups merged from their
+ * minutes in order, with the same functions the store rolls up with.
+ */
+export function planHistoryImport(
+  points: readonly { ts: number; value: number }[],
+  now: number,
+  retention: Retention,
+): HistoryImportPlan {
+  const rawFrom = bucketStart(now - retention.rawMs, 60) + MINUTE_MS;
+  const firstStoreHour = bucketStart(rawFrom, 3600);
+  const minuteFrom = now - retention.minuteMs;
+  const hourFrom = now - retention.hourMs;
+  const split = points.findIndex((p) => p.ts >= rawFrom);
+  const older = split < 0 ? points : points.slice(0, split);
+  const minutes = foldByBucket(older, 60);
+  const hours = new Map<number, Rollup>();
+  const plan: HistoryImportPlan = { raw: split < 0 ? [] : points.slice(split), heldMinutes: [], rows: [] };
+  for (const [start, rollup] of minutes) {
+    const hour = bucketStart(start, 3600);
+    if (hour >= firstStoreHour) plan.heldMinutes.push([start, rollup]);
+    else {
+      let merged = hours.get(hour);
+      if (!merged) hours.set(hour, (merged = emptyRollup()));
+      mergeRollups(merged, rollup);
+    }
+    if (start >= minuteFrom) plan.rows.push({ resolution: 60, start, rollup });
+  }
+  for (const [start, rollup] of hours) {
+    if (start >= hourFrom) plan.rows.push({ resolution: 3600, start, rollup });
+  }
+  return plan;
+}

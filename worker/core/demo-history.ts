@@ -1,0 +1,251 @@
+/**
+ * The demo shop's past: what its pushes, the derived metrics and its alert rules would
+ * have produced over the last days, had the demo been running. Pure: the anchor (the
+ * minute the history ends at) is passed in. The demo backfill stores the series through
+ * the series store's own import (raw window, rollups) and writes the alerts replayed here.
+ */
+import { type FingerprintState, initialState, type LifecycleConfig, observe, tick } from "./alerts/lifecycle";
+import { computeDerived, DERIVED_LOOKBACK_MS, DERIVED_METRICS, inputKey, type Point } from "./derived";
+import { demoPushSamples } from "./demo-shop";
+import { type FingerprintEvaluation, evaluateFingerprints, type SeriesWindow, worseFor } from "./rules/evaluate";
+import { lookbackSeconds, type Rule } from "./rules/types";
+import { familyKey, type Labels, type Sample } from "./series";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** How much history the demo backfills. */
+export const HISTORY_DAYS = 30;
+
+/**
+ * The stretch the history covers, as minute ticks (the instants the cron would have
+ * pushed at): from the whole hour `days` before `anchor` up to, not including, the
+ * minute of `anchor` itself, which the live cron pushes.
+ */
+export function historyRange(anchor: number, days = HISTORY_DAYS): { from: number; to: number } {
+  const to = Math.floor(anchor / MINUTE) * MINUTE;
+  return { from: Math.floor((to - days * DAY) / HOUR) * HOUR, to };
+}
+
+/** One series of the history, its points oldest first. */
+export interface HistorySeries {
+  metric: string;
+  service: string;
+  labels: Labels;
+  points: Point[];
+}
+
+/** Index of the first point of a sorted series with ts > x (`after`) or ts >= x. */
+function search(points: readonly Point[], x: number, after: boolean): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const ts = (points[mid] as Point).ts;
+    if (after ? ts <= x : ts < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Points of a sorted series with from <= ts <= to. */
+const slice = (points: readonly Point[], from: number, to: number): Point[] =>
+  points.slice(search(points, from, false), search(points, to, true));
+
+/**
+ * Everything the demo would have stored in [from, to): every minute's push (the
+ * shop's `demoPushSamples`) and, at each of those minutes, the derived metrics
+ * (`computeDerived`) over the samples pushed up to and including that minute, exactly
+ * what the cron's derivation reads. One series per metric family (all unlabelled).
+ */
+export function demoHistory(from: number, to: number): HistorySeries[] {
+  const series = new Map<string, HistorySeries>();
+  const add = (s: Sample) => {
+    if (s.ts < from || s.ts >= to) return;
+    const key = familyKey(s.metric, s.service);
+    let entry = series.get(key);
+    if (!entry) series.set(key, (entry = { metric: s.metric, service: s.service, labels: s.labels, points: [] }));
+    entry.points.push({ ts: s.ts, value: s.value });
+  };
+  for (let t = from; t < to; t += MINUTE) for (const s of demoPushSamples(t)) add(s);
+  for (const s of series.values()) s.points.sort((a, b) => a.ts - b.ts);
+
+  const inputs = new Map<string, HistorySeries>();
+  for (const d of DERIVED_METRICS) {
+    for (const metric of d.inputs) {
+      const found = series.get(familyKey(metric, d.service));
+      if (found) inputs.set(inputKey(metric, d.service), found);
+    }
+  }
+  for (let t = from; t < to; t += MINUTE) {
+    const windows = new Map(
+      [...inputs].map(([key, s]) => [key, [{ labels: s.labels, points: slice(s.points, t - DERIVED_LOOKBACK_MS, t) }]]),
+    );
+    for (const s of computeDerived(windows, t)) add(s);
+  }
+  return [...series.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts: a rule replayed over the history with the engine's own evaluation and lifecycle.
+
+/** A timeline entry of a replayed alert. */
+export interface ReplayedEvent {
+  type: "pending" | "fired" | "reopened" | "resolved" | "flapping_started" | "flapping_stopped";
+  at: number;
+  value: number | null;
+  note?: string;
+}
+
+/** An alert the rule raised and resolved within the history. */
+export interface ReplayedAlert {
+  ruleId: number;
+  fingerprint: string;
+  service: string;
+  labels: Labels;
+  severity: Rule["severity"];
+  /** The reason of the evaluation that fired it. */
+  message: string;
+  observedAt: number;
+  triggeredAt: number;
+  resolvedAt: number;
+  /** The value when it resolved, the most extreme breaching value, breaches and re-opens. */
+  value: number | null;
+  peakValue: number | null;
+  breaches: number;
+  reopened: number;
+  flapping: boolean;
+  events: ReplayedEvent[];
+}
+
+interface Track {
+  state: FingerprintState;
+  service: string;
+  labels: Labels;
+  pendingAt: number | null;
+  current: ReplayedAlert | null;
+}
+
+/**
+ * The alerts `rule` would have raised over the history, evaluated at every minute
+ * tick in [from, to) as the engine does (the evaluation the series store makes, then the
+ * lifecycle's observe and tick), on the samples up to that tick within the rule's
+ * lookback. Only alerts resolved before `to` are returned: one still open at `to` is
+ * the live engine's to raise.
+ */
+export function replayRule(
+  rule: Rule,
+  history: readonly HistorySeries[],
+  from: number,
+  to: number,
+): ReplayedAlert[] {
+  const cfg: LifecycleConfig = {
+    forSeconds: rule.forSeconds,
+    resolveForSeconds: rule.resolveForSeconds,
+    cooldownMinutes: rule.cooldownMinutes,
+  };
+  const worse = worseFor(rule);
+  const lookbackMs = lookbackSeconds(rule) * 1000;
+  const mine = history.filter((s) => s.metric === rule.metricName);
+  const tracks = new Map<string, Track>();
+  const done: ReplayedAlert[] = [];
+
+  const apply = (track: Track, ev: FingerprintEvaluation, events: ReturnType<typeof observe>["events"]) => {
+    for (const e of events) {
+      switch (e.type) {
+        case "pending":
+          track.pendingAt = e.at;
+          break;
+        case "pending_cleared":
+          track.pendingAt = null;
+          break;
+        case "fired":
+          track.current = {
+            ruleId: rule.id,
+            fingerprint: ev.fingerprint,
+            service: track.service,
+            labels: track.labels,
+            severity: rule.severity,
+            message: ev.reason,
+            observedAt: e.observedAt,
+            triggeredAt: e.at,
+            resolvedAt: e.at,
+            value: e.value,
+            peakValue: e.value,
+            breaches: 1,
+            reopened: 0,
+            flapping: false,
+            events: [
+              ...(track.pendingAt !== null ? [{ type: "pending" as const, at: track.pendingAt, value: null }] : []),
+              { type: "fired", at: e.at, value: e.value, note: ev.reason },
+            ],
+          };
+          track.pendingAt = null;
+          break;
+        case "reopened": {
+          if (!track.current) break;
+          track.current.events.push({ type: "reopened", at: e.at, value: e.value });
+          // Open again: it counts once it resolves again.
+          const index = done.indexOf(track.current);
+          if (index >= 0) done.splice(index, 1);
+          break;
+        }
+        case "resolved":
+          if (!track.current) break;
+          track.current.events.push({ type: "resolved", at: e.at, value: e.value });
+          track.current.resolvedAt = e.at;
+          track.current.value = e.value;
+          done.push(track.current);
+          break;
+        case "flapping_started":
+        case "flapping_stopped":
+          track.current?.events.push({ type: e.type, at: e.at, value: null });
+          if (track.current) track.current.flapping ||= e.type === "flapping_started";
+          break;
+        default:
+          break;
+      }
+    }
+    const open = track.state.alert;
+    if (track.current && open) {
+      track.current.peakValue = open.peakValue;
+      track.current.breaches = open.breaches;
+      track.current.reopened = open.reopened;
+    }
+  };
+
+  for (let t = from; t < to; t += MINUTE) {
+    const windows: SeriesWindow[] = [];
+    for (const s of mine) {
+      // As the series store evaluates: the lookback window, and always the newest sample.
+      const end = search(s.points, t, true);
+      const newest = s.points[end - 1];
+      if (!newest) continue;
+      const points = lookbackMs > 0 ? s.points.slice(search(s.points, t - lookbackMs, false), end) : [];
+      if (points.at(-1) !== newest) points.push(newest);
+      windows.push({
+        service: s.service,
+        labels: s.labels,
+        samples: points.map((p) => ({ metric: s.metric, service: s.service, labels: s.labels, ts: p.ts, value: p.value })),
+      });
+    }
+    for (const ev of evaluateFingerprints(rule, { series: windows }, t)) {
+      let track = tracks.get(ev.fingerprint);
+      if (!track) {
+        track = { state: initialState(), service: ev.service, labels: ev.labels, pendingAt: null, current: null };
+        tracks.set(ev.fingerprint, track);
+      }
+      const observed = observe(
+        track.state,
+        { at: t, observedAt: ev.observedAt, value: ev.value, breached: ev.breached, cleared: ev.cleared },
+        cfg,
+        worse,
+      );
+      const ticked = tick(observed.state, t, cfg, worse);
+      track.state = ticked.state;
+      apply(track, ev, [...observed.events, ...ticked.events]);
+    }
+  }
+  return done.sort((a, b) => a.triggeredAt - b.triggeredAt);
+}
