@@ -50,8 +50,6 @@ import { seriesIndex } from "../worker/lib/series";
 const MAX_ROWS_PER_FLUSH = 700;
 /** Raw rows per INSERT statement (three bound parameters each, at most 100). */
 const RAW_ROWS_PER_INSERT = 33;
-/** Statements per D1 batch when writing many rows (an import). */
-const STATEMENTS_PER_BATCH = 1_000;
 /** Flush rounds an import runs at most (each rolls up to MAX_ROWS_PER_FLUSH buckets); the alarm takes any rest. */
 const MAX_IMPORT_FLUSHES = 200;
 /** Latest values per SeriesIndex update call. */
@@ -66,6 +64,12 @@ const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_star
   .map((c) => `${c} = excluded.${c}`)
   .join(", ")}`;
 const ROW_PLACEHOLDERS = `(${ROW_COLUMNS.map(() => "?").join(", ")})`;
+/** The same upsert of many rows bound as one JSON array of rows (an import's thousands of rows, in few statements). */
+const BULK_UPSERT = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) SELECT ${ROW_COLUMNS.map(
+  (_, i) => `value ->> ${i}`,
+).join(", ")} FROM json_each(?) WHERE true${UPSERT_SUFFIX}`;
+/** Characters of row values per bulk statement (D1 takes bound values of up to 2 MB). */
+const BULK_CHARS = 500_000;
 
 /** Raw samples held for one series. */
 export interface SeriesStats {
@@ -354,9 +358,15 @@ export class MetricSeries extends DurableObject<Env> {
     });
     if (this.pruneAt === null) this.pruneAt = undefined;
     let rows = 0;
-    const written = plan.rows.map((b) => ({ seriesId: id, resolution: b.resolution, start: b.start, rev: 0, rollup: b.rollup }));
-    await this.writeRows(written);
-    rows += written.length;
+    const identity = this.identities.get(id);
+    if (identity) {
+      const values = plan.rows.map((b) => rowValues(identity, b.resolution, b.start, b.rollup));
+      const statements = chunkRows(values, Number.POSITIVE_INFINITY, BULK_CHARS).map((chunk) =>
+        this.env.DB.prepare(BULK_UPSERT).bind(JSON.stringify(chunk)),
+      );
+      if (statements.length) await this.env.DB.batch(statements);
+      rows += values.length;
+    }
     // The raw window's minutes and the hours they touch: the alarm's own roll-up and flush, run to the end now.
     for (let round = 0; round < MAX_IMPORT_FLUSHES; round++) {
       const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
@@ -608,7 +618,7 @@ export class MetricSeries extends DurableObject<Env> {
     return [...minutes, ...hours].filter((b) => isClosed(b.start, b.resolution, now));
   }
 
-  /** Multi-row upserts in D1 batches (one for a flush): a re-flushed or amended bucket replaces its row. */
+  /** One D1 batch of multi-row upserts: a re-flushed or amended bucket replaces its row. */
   private async writeRows(pending: PendingBucket[]): Promise<void> {
     const rows = pending.flatMap((b) => {
       const identity = this.identities.get(b.seriesId);
@@ -619,9 +629,7 @@ export class MetricSeries extends DurableObject<Env> {
         ...chunk.flat(),
       ),
     );
-    for (let i = 0; i < statements.length; i += STATEMENTS_PER_BATCH) {
-      await this.env.DB.batch(statements.slice(i, i + STATEMENTS_PER_BATCH));
-    }
+    if (statements.length) await this.env.DB.batch(statements);
   }
 
   /** Marks what was written; a bucket changed meanwhile keeps a newer rev and stays pending. */
