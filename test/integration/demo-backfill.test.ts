@@ -69,6 +69,7 @@ describe("demo backfill", () => {
   let from: number;
   let to: number;
   const ruleIds = new Map<string, number>();
+  let ecpayMonitor: string;
 
   beforeAll(async () => {
     owner = await createAdmin("owner");
@@ -81,6 +82,16 @@ describe("demo backfill", () => {
       expect(res.status).toBe(201);
       ruleIds.set(String(rule.metric_name), res.body.id);
     }
+    // The seeded ECPay monitor, written straight to D1 so no live probe runs meanwhile.
+    const monitor = await env.DB.prepare(
+      "INSERT INTO monitors (name, service, kind, config, interval_seconds) VALUES (?, 'ecpay', 'http', ?, 30) RETURNING id",
+    )
+      .bind(
+        "ECPay gateway",
+        JSON.stringify({ url: "http://127.0.0.1:8787/demo/ecpay/health", method: "GET", timeout_ms: 5000, expect: { status: [200], body_contains: "ok" } }),
+      )
+      .first<{ id: number }>();
+    ecpayMonitor = String(monitor?.id);
     const started = Date.now();
     first = await backfill(owner.token);
     tookMs = Date.now() - started;
@@ -127,6 +138,22 @@ describe("demo backfill", () => {
       expect(day.body.resolution_seconds).toBe(300);
       expect(day.body.points.length, metric).toBeGreaterThanOrEqual(287);
     }
+  });
+
+  it("gives the ECPay monitor's availability and latency for 30 days, down in the incidents", async () => {
+    const key = seriesKey("probe_up", "ecpay", { monitor: ecpayMonitor });
+    const hours = await rows(key, 3600, from, bucketStart(to, 3600));
+    expect(hours).toHaveLength((bucketStart(to, 3600) - from) / HOUR_MS);
+    expect(hours.filter((r) => r.count !== 120)).toEqual([]);
+    const incidents = incidentsBetween(from, to).filter((i) => i.kind === "ecpay");
+    for (const r of hours) {
+      const hit = incidents.some((i) => i.start < r.bucket_start + HOUR_MS && i.end > r.bucket_start);
+      expect(r.min, new Date(r.bucket_start).toISOString()).toBe(hit ? 0 : 1);
+    }
+    const latency = await rows(seriesKey("probe_latency_ms", "ecpay", { monitor: ecpayMonitor }), 60, to - 2 * DAY, to);
+    expect(latency.length).toBeGreaterThan(2 * 24 * 60 - 5);
+    const [raw] = await familyStub(env, "probe_up", "ecpay").stats([key]);
+    expect(raw?.count).toBeGreaterThanOrEqual(2 * (24 * 60 - 2));
   });
 
   it("writes every whole hour with every minute's sample, the raw window's first hour included", async () => {

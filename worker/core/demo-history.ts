@@ -6,7 +6,8 @@
  */
 import { type FingerprintState, initialState, type LifecycleConfig, observe, tick } from "./alerts/lifecycle";
 import { computeDerived, DERIVED_LOOKBACK_MS, DERIVED_METRICS, inputKey, type Point } from "./derived";
-import { demoPushSamples } from "./demo-shop";
+import { DEMO_SERVICES, type DemoService, demoHealth, demoPushSamples, randomStream, shopState } from "./demo-shop";
+import { evaluateHttp, type HttpProbeConfig, type ProbeMonitor, probeSamples, readHttpConfig } from "./probe";
 import { type FingerprintEvaluation, evaluateFingerprints, type SeriesWindow, worseFor } from "./rules/evaluate";
 import { lookbackSeconds, type Rule } from "./rules/types";
 import { familyKey, type Labels, type Sample } from "./series";
@@ -85,6 +86,70 @@ export function demoHistory(from: number, to: number): HistorySeries[] {
     for (const s of computeDerived(windows, t)) add(s);
   }
   return [...series.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes: the seeded monitors of the shop's health endpoints, run at their slots.
+
+/** The demo service whose health endpoint an http monitor probes (`…/demo/<service>/health`), or null. */
+export function demoProbeTarget(monitor: ProbeMonitor): { service: DemoService; config: HttpProbeConfig } | null {
+  if (monitor.kind !== "http") return null;
+  const read = readHttpConfig(monitor.config);
+  if (!read.ok) return null;
+  const path = /^https?:\/\/[^/]+\/demo\/([a-z]+)\/health$/.exec(read.config.url)?.[1];
+  const service = DEMO_SERVICES.find((s) => s === path);
+  return service ? { service, config: read.config } : null;
+}
+
+/** What answering a probe costs on top of the endpoint's own delay, in ms (2–7, drawn per run). */
+const probeOverheadMs = (monitorId: number, at: number) =>
+  2 + Math.floor(6 * randomStream(`probe-${monitorId}`, Math.floor(at / 1000))());
+
+/**
+ * `probe_up` and `probe_latency_ms` of each monitor of a demo health endpoint over
+ * [from, to), one run per slot of its interval: the endpoint's answer (`demoHealth`)
+ * judged by the monitor's own expectations (`evaluateHttp`) into the probe's samples
+ * (`probeSamples`). Status and delay follow the minute (incidents start and end on
+ * minutes), so each minute's state is computed once; the latency is the endpoint's delay
+ * plus a few ms for the request itself.
+ */
+export function demoProbeHistory(monitors: readonly ProbeMonitor[], from: number, to: number): HistorySeries[] {
+  const targets = monitors.flatMap((m) => {
+    const target = demoProbeTarget(m);
+    return target ? [{ monitor: m, ...target, points: new Map<string, Point[]>() }] : [];
+  });
+  if (!targets.length) return [];
+  for (let minute = from; minute < to; minute += MINUTE) {
+    const state = shopState(minute);
+    for (const t of targets) {
+      const step = t.monitor.intervalSeconds * 1000;
+      const health = demoHealth(state, t.service);
+      const body = JSON.stringify(health.body);
+      for (let at = Math.ceil(minute / step) * step; at < minute + MINUTE && at < to; at += step) {
+        const outcome = {
+          kind: "response" as const,
+          status: health.httpStatus,
+          body,
+          truncated: false,
+          latencyMs: health.delayMs + probeOverheadMs(t.monitor.id, at),
+        };
+        for (const s of probeSamples(t.monitor, { verdict: evaluateHttp(t.config.expect, outcome), outcome, ts: at })) {
+          if (s.metric !== "probe_up" && s.metric !== "probe_latency_ms") continue;
+          const list = t.points.get(s.metric);
+          if (list) list.push({ ts: s.ts, value: s.value });
+          else t.points.set(s.metric, [{ ts: s.ts, value: s.value }]);
+        }
+      }
+    }
+  }
+  return targets.flatMap((t) =>
+    [...t.points].map(([metric, points]) => ({
+      metric,
+      service: t.monitor.service,
+      labels: { monitor: String(t.monitor.id) },
+      points,
+    })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

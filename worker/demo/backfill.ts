@@ -1,18 +1,20 @@
 /**
  * The demo's history (demo mode only): on first start, the last HISTORY_DAYS of the shop
- * as the live demo would have stored them (core/demo-history.ts), imported through each
+ * as the live demo would have stored them (core/demo-history.ts: its pushes, the derived
+ * metrics, and the probes of the monitors watching its health endpoints), imported through each
  * MetricSeries' own `importHistory`, and the alerts its active rules would have raised
  * and resolved meanwhile, written as history (no notification is sent or queued; the
  * rules' live state is left alone). Once only: a row in D1 `demo_backfill` holds the
  * history's end, so a resumed run redoes the same history (every step is idempotent)
  * and a completed one is not repeated.
  */
-import { eq } from "drizzle-orm";
-import { demoHistory, historyRange, type ReplayedAlert, replayRule } from "../core/demo-history";
+import { and, eq } from "drizzle-orm";
+import { demoHistory, demoProbeHistory, historyRange, type ReplayedAlert, replayRule } from "../core/demo-history";
 import { evaluatedBySeries } from "../core/rules/types";
 import { getDb } from "../db/client";
+import { rowToProbeMonitor } from "../db/monitors";
 import { rowToRule } from "../db/rules";
-import { alertRules } from "../db/schema";
+import { alertRules, monitors } from "../db/schema";
 import { familyStub } from "../lib/series";
 
 /** The note on a backfilled alert's timeline. */
@@ -61,7 +63,11 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
   if (marker.completed_at !== null) return done("already_done", marker);
 
   const { from, to } = historyRange(marker.anchor);
-  const history = demoHistory(from, to);
+  const db = getDb(env.DB);
+  const probed = (await db.select().from(monitors).where(and(eq(monitors.isActive, true), eq(monitors.kind, "http"))))
+    .map(rowToProbeMonitor)
+    .filter((m) => m !== null);
+  const history = [...demoHistory(from, to), ...demoProbeHistory(probed, from, to)];
   const imported = await Promise.all(
     history.map((s) =>
       familyStub(env, s.metric, s.service).importHistory(
@@ -74,7 +80,7 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
     ),
   );
 
-  const rules = (await getDb(env.DB).select().from(alertRules).where(eq(alertRules.isActive, true)))
+  const rules = (await db.select().from(alertRules).where(eq(alertRules.isActive, true)))
     .map(rowToRule)
     // Rules each series decides alone; the history has no heartbeats.
     .filter((r) => evaluatedBySeries(r) && r.kind !== "heartbeat");

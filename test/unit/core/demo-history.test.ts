@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { computeDerived, DERIVED_LOOKBACK_MS, inputKey, type SeriesWindow } from "../../../worker/core/derived";
-import { demoHistory, HISTORY_DAYS, historyRange, replayRule } from "../../../worker/core/demo-history";
+import {
+  demoHistory,
+  demoProbeHistory,
+  HISTORY_DAYS,
+  historyRange,
+  replayRule,
+} from "../../../worker/core/demo-history";
 import { demoPushSamples, incidentsBetween } from "../../../worker/core/demo-shop";
 import {
   addToRollup,
@@ -99,6 +105,54 @@ describe("demo history", () => {
     for (const d of expected) {
       expect(series(d.metric)?.points.find((p) => p.ts === t)?.value, d.metric).toBe(d.value);
     }
+  });
+});
+
+describe("probe history", () => {
+  const http = (id: number, service: string, path: string, intervalSeconds: number, expect: object = { status: [200] }) => ({
+    id,
+    service,
+    kind: "http" as const,
+    intervalSeconds,
+    config: { url: `http://127.0.0.1:8787${path}`, method: "GET", timeout_ms: 5000, expect },
+  });
+  const monitors = [
+    http(1, "ecpay", "/demo/ecpay/health", 30, { status: [200], body_contains: "ok" }),
+    http(2, "api", "/demo/api/health", 15),
+    http(3, "shop", "/elsewhere/health", 60),
+    { id: 4, service: "celery", kind: "prometheus" as const, intervalSeconds: 60, config: { url: "http://127.0.0.1:8787/demo/metrics" } },
+  ];
+  const incident = incidentsBetween(Date.UTC(2026, 10, 1), Date.UTC(2026, 11, 1)).find((i) => i.kind === "ecpay");
+  if (!incident) throw new Error("no ECPay incident in November");
+  const from = incident.start - HOUR;
+  const to = incident.end + HOUR;
+  const history = demoProbeHistory(monitors, from, to);
+  const points = (metric: string, monitor: string) =>
+    history.find((s) => s.metric === metric && s.labels.monitor === monitor)?.points ?? [];
+
+  it("runs each demo health monitor at every slot of its interval, and no other monitor", () => {
+    expect(history.map((s) => `${s.metric}|${s.service}|${s.labels.monitor}`).sort()).toEqual([
+      "probe_latency_ms|api|2",
+      "probe_latency_ms|ecpay|1",
+      "probe_up|api|2",
+      "probe_up|ecpay|1",
+    ]);
+    expect(points("probe_up", "1").map((p) => p.ts)).toEqual(
+      Array.from({ length: (to - from) / 30_000 }, (_, i) => from + i * 30_000),
+    );
+    expect(points("probe_up", "2")).toHaveLength((to - from) / 15_000);
+  });
+
+  it("is down, and slow, while its service has an incident, as the monitor judges the endpoint", () => {
+    const during = (p: { ts: number }) => p.ts >= incident.start && p.ts < incident.end;
+    const up = points("probe_up", "1");
+    expect(up.filter(during).every((p) => p.value === 0)).toBe(true);
+    expect(up.filter((p) => !during(p)).every((p) => p.value === 1)).toBe(true);
+    const latency = points("probe_latency_ms", "1");
+    expect(latency.filter(during).every((p) => p.value >= 1200)).toBe(true);
+    expect(latency.filter((p) => !during(p)).every((p) => p.value >= 2 && p.value < 10)).toBe(true);
+    // the API was fine meanwhile
+    expect(points("probe_up", "2").every((p) => p.value === 1)).toBe(true);
   });
 });
 
