@@ -360,12 +360,12 @@ export class MetricSeries extends DurableObject<Env> {
     let rows = 0;
     const identity = this.identities.get(id);
     if (identity) {
-      const values = plan.rows.map((b) => rowValues(identity, b.resolution, b.start, b.rollup));
-      const statements = chunkRows(values, Number.POSITIVE_INFINITY, BULK_CHARS).map((chunk) =>
+      const planned = plan.rows.map((b) => rowValues(identity, b.resolution, b.start, b.rollup));
+      const statements = chunkRows(planned, Number.POSITIVE_INFINITY, BULK_CHARS).map((chunk) =>
         this.env.DB.prepare(BULK_UPSERT).bind(JSON.stringify(chunk)),
       );
       if (statements.length) await this.env.DB.batch(statements);
-      rows += values.length;
+      rows += planned.length;
     }
     // The raw window's minutes and the hours they touch: the alarm's own roll-up and flush, run to the end now.
     for (let round = 0; round < MAX_IMPORT_FLUSHES; round++) {
@@ -450,7 +450,11 @@ export class MetricSeries extends DurableObject<Env> {
     const known = this.ids.get(key);
     if (known !== undefined) return known;
     const id = sql
-      .exec<{ id: number }>("INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id", key, JSON.stringify(s.labels))
+      .exec<{ id: number }>(
+        "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
+        key,
+        JSON.stringify(s.labels),
+      )
       .one().id;
     this.remember(id, key, s.labels);
     return id;

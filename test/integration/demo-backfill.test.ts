@@ -79,7 +79,7 @@ describe("demo backfill", () => {
         token: owner.token,
         body: rule,
       });
-      expect(res.status).toBe(201);
+      if (res.status !== 201) throw new Error(`seeding ${rule.rule_name}: ${res.status}`);
       ruleIds.set(String(rule.metric_name), res.body.id);
     }
     // The seeded ECPay monitor, written straight to D1 so no live probe runs meanwhile.
@@ -88,7 +88,12 @@ describe("demo backfill", () => {
     )
       .bind(
         "ECPay gateway",
-        JSON.stringify({ url: "http://127.0.0.1:8787/demo/ecpay/health", method: "GET", timeout_ms: 5000, expect: { status: [200], body_contains: "ok" } }),
+        JSON.stringify({
+          url: "http://127.0.0.1:8787/demo/ecpay/health",
+          method: "GET",
+          timeout_ms: 5000,
+          expect: { status: [200], body_contains: "ok" },
+        }),
       )
       .first<{ id: number }>();
     ecpayMonitor = String(monitor?.id);
@@ -185,22 +190,32 @@ describe("demo backfill", () => {
 
     for (const resolution of [60, 3600]) {
       const backfilled = await rows(seriesKey("api_response_ms", "api"), resolution, hour, hour + HOUR_MS);
-      const live = await rows(seriesKey("api_response_ms", "api-replay"), resolution, hour + shift, hour + shift + HOUR_MS);
+      const live = await rows(
+        seriesKey("api_response_ms", "api-replay"),
+        resolution,
+        hour + shift,
+        hour + shift + HOUR_MS,
+      );
       expect(backfilled.length).toBe(resolution === 60 ? 60 : 1);
       expect(backfilled).toEqual(live.map((r) => ({ ...r, bucket_start: r.bucket_start - shift })));
     }
   });
 
   it("keeps raw samples for the raw window", async () => {
-    const [payments, latencies] = await familyStub(env, "payments_total", "ecpay").stats([
-      seriesKey("payments_total", "ecpay"),
-    ]).then(async (a) => [a[0], (await familyStub(env, "api_response_ms", "api").stats([seriesKey("api_response_ms", "api")]))[0]]);
+    const [payments, latencies] = await familyStub(env, "payments_total", "ecpay")
+      .stats([seriesKey("payments_total", "ecpay")])
+      .then(async (a) => [
+        a[0],
+        (await familyStub(env, "api_response_ms", "api").stats([seriesKey("api_response_ms", "api")]))[0],
+      ]);
     expect(payments?.newest).toBe(to - MINUTE_MS);
     expect(payments?.oldest).toBeGreaterThanOrEqual(Date.now() - DAY - 2 * MINUTE_MS);
     expect(payments?.oldest).toBeLessThanOrEqual(Date.now() - DAY + 2 * MINUTE_MS);
     expect(payments?.count).toBeGreaterThanOrEqual(24 * 60 - 2);
     expect(latencies?.count).toBeGreaterThanOrEqual(12 * (24 * 60 - 2));
-    const latest = await familyStub(env, "payment_failure_rate", "ecpay").latest(seriesKey("payment_failure_rate", "ecpay"));
+    const latest = await familyStub(env, "payment_failure_rate", "ecpay").latest(
+      seriesKey("payment_failure_rate", "ecpay"),
+    );
     expect(latest?.ts).toBe(to - MINUTE_MS);
   });
 
@@ -256,9 +271,13 @@ describe("demo backfill", () => {
       expect(apiIncidents.some((i) => a.triggered_at >= i.start && a.triggered_at <= i.end + 5 * MINUTE_MS)).toBe(true);
     }
     expect(await count("notification_deliveries")).toBe(0);
-    const active = await callJson<{ alerts: { triggered_at: string }[] }>("GET", "/api/admin/monitoring/alerts/active", {
-      token: viewer.token,
-    });
+    const active = await callJson<{ alerts: { triggered_at: string }[] }>(
+      "GET",
+      "/api/admin/monitoring/alerts/active",
+      {
+        token: viewer.token,
+      },
+    );
     expect(active.body.alerts.filter((a) => Date.parse(a.triggered_at) < to)).toEqual([]);
   });
 

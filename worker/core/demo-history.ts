@@ -199,12 +199,7 @@ interface Track {
  * lookback. Only alerts resolved before `to` are returned: one still open at `to` is
  * the live engine's to raise.
  */
-export function replayRule(
-  rule: Rule,
-  history: readonly HistorySeries[],
-  from: number,
-  to: number,
-): ReplayedAlert[] {
+export function replayRule(rule: Rule, history: readonly HistorySeries[], from: number, to: number): ReplayedAlert[] {
   const cfg: LifecycleConfig = {
     forSeconds: rule.forSeconds,
     resolveForSeconds: rule.resolveForSeconds,
@@ -292,7 +287,13 @@ export function replayRule(
       windows.push({
         service: s.service,
         labels: s.labels,
-        samples: points.map((p) => ({ metric: s.metric, service: s.service, labels: s.labels, ts: p.ts, value: p.value })),
+        samples: points.map((p) => ({
+          metric: s.metric,
+          service: s.service,
+          labels: s.labels,
+          ts: p.ts,
+          value: p.value,
+        })),
       });
     }
     for (const ev of evaluateFingerprints(rule, { series: windows }, t)) {

@@ -55,7 +55,9 @@ const done = (status: BackfillResult["status"], m: MarkerRow): BackfillResult =>
 /** Runs the backfill at `now` unless it has completed before. */
 export async function backfillDemoHistory(env: Env, now: number): Promise<BackfillResult> {
   const started = Date.now();
-  await env.DB.prepare("INSERT INTO demo_backfill (id, anchor, started_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING")
+  await env.DB.prepare(
+    "INSERT INTO demo_backfill (id, anchor, started_at) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
+  )
     .bind(now, now)
     .run();
   const marker = await env.DB.prepare("SELECT * FROM demo_backfill WHERE id = 1").first<MarkerRow>();
@@ -64,7 +66,12 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
 
   const { from, to } = historyRange(marker.anchor);
   const db = getDb(env.DB);
-  const probed = (await db.select().from(monitors).where(and(eq(monitors.isActive, true), eq(monitors.kind, "http"))))
+  const probed = (
+    await db
+      .select()
+      .from(monitors)
+      .where(and(eq(monitors.isActive, true), eq(monitors.kind, "http")))
+  )
     .map(rowToProbeMonitor)
     .filter((m) => m !== null);
   const history = [...demoHistory(from, to), ...demoProbeHistory(probed, from, to)];

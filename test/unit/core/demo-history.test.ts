@@ -90,9 +90,8 @@ describe("demo history", () => {
       for (const s of demoPushSamples(back)) {
         if (s.ts < t - DERIVED_LOOKBACK_MS || s.ts > t || s.ts < from) continue;
         const key = inputKey(s.metric, s.service);
-        const window = inputs.get(key) ?? [{ labels: {}, points: [] }];
-        (window[0]?.points as { ts: number; value: number }[]).push({ ts: s.ts, value: s.value });
-        inputs.set(key, window);
+        const points = [...(inputs.get(key)?.[0]?.points ?? []), { ts: s.ts, value: s.value }];
+        inputs.set(key, [{ labels: {}, points }]);
       }
     }
     const expected = computeDerived(inputs, t);
@@ -109,18 +108,30 @@ describe("demo history", () => {
 });
 
 describe("probe history", () => {
-  const http = (id: number, service: string, path: string, intervalSeconds: number, expect: object = { status: [200] }) => ({
+  const http = (
+    id: number,
+    service: string,
+    path: string,
+    intervalSeconds: number,
+    expected: object = { status: [200] },
+  ) => ({
     id,
     service,
     kind: "http" as const,
     intervalSeconds,
-    config: { url: `http://127.0.0.1:8787${path}`, method: "GET", timeout_ms: 5000, expect },
+    config: { url: `http://127.0.0.1:8787${path}`, method: "GET", timeout_ms: 5000, expect: expected },
   });
   const monitors = [
     http(1, "ecpay", "/demo/ecpay/health", 30, { status: [200], body_contains: "ok" }),
     http(2, "api", "/demo/api/health", 15),
     http(3, "shop", "/elsewhere/health", 60),
-    { id: 4, service: "celery", kind: "prometheus" as const, intervalSeconds: 60, config: { url: "http://127.0.0.1:8787/demo/metrics" } },
+    {
+      id: 4,
+      service: "celery",
+      kind: "prometheus" as const,
+      intervalSeconds: 60,
+      config: { url: "http://127.0.0.1:8787/demo/metrics" },
+    },
   ];
   const incident = incidentsBetween(Date.UTC(2026, 10, 1), Date.UTC(2026, 11, 1)).find((i) => i.kind === "ecpay");
   if (!incident) throw new Error("no ECPay incident in November");
@@ -157,7 +168,11 @@ describe("probe history", () => {
 });
 
 describe("history import plan", () => {
-  const retention = parseRetention({ RETENTION_RAW_HOURS: "24", RETENTION_MINUTE_DAYS: "14", RETENTION_HOUR_DAYS: "400" });
+  const retention = parseRetention({
+    RETENTION_RAW_HOURS: "24",
+    RETENTION_MINUTE_DAYS: "14",
+    RETENTION_HOUR_DAYS: "400",
+  });
   const points: { ts: number; value: number }[] = [];
   for (let t = NOW - 20 * DAY; t < NOW - MINUTE; t += 20_000) points.push({ ts: t, value: (t / 1000) % 977 });
   const plan = planHistoryImport(points, NOW, retention);
