@@ -328,8 +328,7 @@ export class MetricSeries extends DurableObject<Env> {
     values: readonly number[],
   ): Promise<{ raw: number; rows: number }> {
     const now = Date.now();
-    const points = ts.map((t, i) => ({ ts: t, value: values[i] ?? Number.NaN }));
-    const plan = planHistoryImport(points, now, this.retention);
+    const plan = planHistoryImport(ts, values, now, this.retention);
     const sql = this.ctx.storage.sql;
     const id = this.ctx.storage.transactionSync(() => {
       const seriesId = this.idFor({ metric, service, labels, ts: 0, value: 0 });

@@ -29,30 +29,65 @@ export function historyRange(anchor: number, days = HISTORY_DAYS): { from: numbe
   return { from: Math.floor((to - days * DAY) / HOUR) * HOUR, to };
 }
 
-/** One series of the history, its points oldest first. */
+/**
+ * One series of the history: its timestamps and values, oldest first, as two plain
+ * arrays (a month of a series is tens of thousands of points; objects would cost
+ * several times the memory).
+ */
 export interface HistorySeries {
   metric: string;
   service: string;
   labels: Labels;
-  points: Point[];
+  ts: number[];
+  values: number[];
 }
 
-/** Index of the first point of a sorted series with ts > x (`after`) or ts >= x. */
-function search(points: readonly Point[], x: number, after: boolean): number {
+/** Index of the first timestamp of a sorted list with ts > x (`after`) or ts >= x. */
+function search(ts: readonly number[], x: number, after: boolean): number {
   let lo = 0;
-  let hi = points.length;
+  let hi = ts.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    const ts = (points[mid] as Point).ts;
-    if (after ? ts <= x : ts < x) lo = mid + 1;
+    const t = ts[mid] as number;
+    if (after ? t <= x : t < x) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-/** Points of a sorted series with from <= ts <= to. */
-const slice = (points: readonly Point[], from: number, to: number): Point[] =>
-  points.slice(search(points, from, false), search(points, to, true));
+/** Points of a series with from <= ts <= to. */
+function slice(s: HistorySeries, from: number, to: number): Point[] {
+  const points: Point[] = [];
+  for (let i = search(s.ts, from, false), end = search(s.ts, to, true); i < end; i++) {
+    points.push({ ts: s.ts[i] as number, value: s.values[i] as number });
+  }
+  return points;
+}
+
+/** Sorts a series in place by time, when it is not already (a stable sort keeps equal timestamps in order). */
+function sortSeries(s: HistorySeries): void {
+  if (s.ts.every((t, i) => i === 0 || (s.ts[i - 1] as number) <= t)) return;
+  const order = s.ts.map((_, i) => i).sort((a, b) => (s.ts[a] as number) - (s.ts[b] as number));
+  const [ts, values] = [order.map((i) => s.ts[i] as number), order.map((i) => s.values[i] as number)];
+  s.ts = ts;
+  s.values = values;
+}
+
+class SeriesSet {
+  readonly byFamily = new Map<string, HistorySeries>();
+  add(metric: string, service: string, labels: Labels, ts: number, value: number): void {
+    const key = `${familyKey(metric, service)}|${JSON.stringify(labels)}`;
+    let entry = this.byFamily.get(key);
+    if (!entry) this.byFamily.set(key, (entry = { metric, service, labels, ts: [], values: [] }));
+    entry.ts.push(ts);
+    entry.values.push(value);
+  }
+  list(): HistorySeries[] {
+    const all = [...this.byFamily.values()];
+    for (const s of all) sortSeries(s);
+    return all;
+  }
+}
 
 /**
  * Everything the demo would have stored in [from, to): every minute's push (the
@@ -61,31 +96,27 @@ const slice = (points: readonly Point[], from: number, to: number): Point[] =>
  * what the cron's derivation reads. One series per metric family (all unlabelled).
  */
 export function demoHistory(from: number, to: number): HistorySeries[] {
-  const series = new Map<string, HistorySeries>();
+  const set = new SeriesSet();
   const add = (s: Sample) => {
-    if (s.ts < from || s.ts >= to) return;
-    const key = familyKey(s.metric, s.service);
-    let entry = series.get(key);
-    if (!entry) series.set(key, (entry = { metric: s.metric, service: s.service, labels: s.labels, points: [] }));
-    entry.points.push({ ts: s.ts, value: s.value });
+    if (s.ts >= from && s.ts < to) set.add(s.metric, s.service, s.labels, s.ts, s.value);
   };
   for (let t = from; t < to; t += MINUTE) for (const s of demoPushSamples(t)) add(s);
-  for (const s of series.values()) s.points.sort((a, b) => a.ts - b.ts);
+  const pushed = set.list();
 
   const inputs = new Map<string, HistorySeries>();
   for (const d of DERIVED_METRICS) {
     for (const metric of d.inputs) {
-      const found = series.get(familyKey(metric, d.service));
+      const found = pushed.find((s) => s.metric === metric && s.service === d.service);
       if (found) inputs.set(inputKey(metric, d.service), found);
     }
   }
   for (let t = from; t < to; t += MINUTE) {
     const windows = new Map(
-      [...inputs].map(([key, s]) => [key, [{ labels: s.labels, points: slice(s.points, t - DERIVED_LOOKBACK_MS, t) }]]),
+      [...inputs].map(([key, s]) => [key, [{ labels: s.labels, points: slice(s, t - DERIVED_LOOKBACK_MS, t) }]]),
     );
     for (const s of computeDerived(windows, t)) add(s);
   }
-  return [...series.values()];
+  return set.list();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,9 +147,10 @@ const probeOverheadMs = (monitorId: number, at: number) =>
 export function demoProbeHistory(monitors: readonly ProbeMonitor[], from: number, to: number): HistorySeries[] {
   const targets = monitors.flatMap((m) => {
     const target = demoProbeTarget(m);
-    return target ? [{ monitor: m, ...target, points: new Map<string, Point[]>() }] : [];
+    return target ? [{ monitor: m, ...target }] : [];
   });
   if (!targets.length) return [];
+  const set = new SeriesSet();
   for (let minute = from; minute < to; minute += MINUTE) {
     const state = shopState(minute);
     for (const t of targets) {
@@ -134,22 +166,14 @@ export function demoProbeHistory(monitors: readonly ProbeMonitor[], from: number
           latencyMs: health.delayMs + probeOverheadMs(t.monitor.id, at),
         };
         for (const s of probeSamples(t.monitor, { verdict: evaluateHttp(t.config.expect, outcome), outcome, ts: at })) {
-          if (s.metric !== "probe_up" && s.metric !== "probe_latency_ms") continue;
-          const list = t.points.get(s.metric);
-          if (list) list.push({ ts: s.ts, value: s.value });
-          else t.points.set(s.metric, [{ ts: s.ts, value: s.value }]);
+          if (s.metric === "probe_up" || s.metric === "probe_latency_ms") {
+            set.add(s.metric, s.service, s.labels, s.ts, s.value);
+          }
         }
       }
     }
   }
-  return targets.flatMap((t) =>
-    [...t.points].map(([metric, points]) => ({
-      metric,
-      service: t.monitor.service,
-      labels: { monitor: String(t.monitor.id) },
-      points,
-    })),
-  );
+  return set.list();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -279,11 +303,11 @@ export function replayRule(rule: Rule, history: readonly HistorySeries[], from: 
     const windows: SeriesWindow[] = [];
     for (const s of mine) {
       // As the series store evaluates: the lookback window, and always the newest sample.
-      const end = search(s.points, t, true);
-      const newest = s.points[end - 1];
-      if (!newest) continue;
-      const points = lookbackMs > 0 ? s.points.slice(search(s.points, t - lookbackMs, false), end) : [];
-      if (points.at(-1) !== newest) points.push(newest);
+      const end = search(s.ts, t, true);
+      if (end === 0) continue;
+      const newest = { ts: s.ts[end - 1] as number, value: s.values[end - 1] as number };
+      const points = lookbackMs > 0 ? slice(s, t - lookbackMs, t) : [];
+      if (points.at(-1)?.ts !== newest.ts) points.push(newest);
       windows.push({
         service: s.service,
         labels: s.labels,

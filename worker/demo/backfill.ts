@@ -11,11 +11,15 @@
 import { and, eq } from "drizzle-orm";
 import { demoHistory, demoProbeHistory, historyRange, type ReplayedAlert, replayRule } from "../core/demo-history";
 import { evaluatedBySeries } from "../core/rules/types";
+import { runBounded } from "../core/schedule";
 import { getDb } from "../db/client";
 import { rowToProbeMonitor } from "../db/monitors";
 import { rowToRule } from "../db/rules";
 import { alertRules, monitors } from "../db/schema";
 import { familyStub } from "../lib/series";
+
+/** Series imported at once. */
+const IMPORT_CONCURRENCY = 3;
 
 /** The note on a backfilled alert's timeline. */
 export const BACKFILL_NOTE = "Demo history: replayed by the backfill from the shop's past; no notifications were sent.";
@@ -75,17 +79,14 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
     .map(rowToProbeMonitor)
     .filter((m) => m !== null);
   const history = [...demoHistory(from, to), ...demoProbeHistory(probed, from, to)];
-  const imported = await Promise.all(
-    history.map((s) =>
-      familyStub(env, s.metric, s.service).importHistory(
-        s.metric,
-        s.service,
-        s.labels,
-        s.points.map((p) => p.ts),
-        s.points.map((p) => p.value),
-      ),
-    ),
+  // A few series at a time: each import holds its month of rollups until written.
+  const results = await runBounded(history, IMPORT_CONCURRENCY, (s) =>
+    familyStub(env, s.metric, s.service).importHistory(s.metric, s.service, s.labels, s.ts, s.values),
   );
+  const imported = results.map((r) => {
+    if (r.status === "rejected") throw r.reason;
+    return r.value;
+  });
 
   const rules = (await db.select().from(alertRules).where(eq(alertRules.isActive, true)))
     .map(rowToRule)

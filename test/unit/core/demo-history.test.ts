@@ -3,6 +3,7 @@ import { computeDerived, DERIVED_LOOKBACK_MS, inputKey, type SeriesWindow } from
 import {
   demoHistory,
   demoProbeHistory,
+  type HistorySeries,
   HISTORY_DAYS,
   historyRange,
   replayRule,
@@ -27,6 +28,9 @@ const MINUTE = MINUTE_MS;
 const HOUR = HOUR_MS;
 const DAY = 24 * HOUR;
 const NOW = Date.UTC(2026, 11, 3, 18, 7, 42);
+
+/** A history series as points. */
+const pointsOf = (s: HistorySeries | undefined) => s?.ts.map((ts, i) => ({ ts, value: s.values[i] as number })) ?? [];
 
 const rule = (over: Partial<ThresholdRule> = {}): ThresholdRule => ({
   id: 7,
@@ -65,7 +69,7 @@ describe("demo history", () => {
   const from = Date.UTC(2026, 11, 1, 10);
   const to = from + 3 * HOUR;
   const history = demoHistory(from, to);
-  const series = (metric: string) => history.find((s) => s.metric === metric);
+  const series = (metric: string) => pointsOf(history.find((s) => s.metric === metric));
 
   it("holds every minute's push, exactly as the shop pushes it, db_query_ms included", () => {
     const pushed = new Map<string, { ts: number; value: number }[]>();
@@ -77,10 +81,10 @@ describe("demo history", () => {
     }
     expect(pushed.has("db_query_ms")).toBe(true);
     for (const [metric, points] of pushed) {
-      expect(series(metric)?.points, metric).toEqual(points.sort((a, b) => a.ts - b.ts));
+      expect(series(metric), metric).toEqual(points.sort((a, b) => a.ts - b.ts));
     }
-    expect(series("payments_total")?.points).toHaveLength(180);
-    expect(series("api_response_ms")?.points.length).toBeGreaterThan(180 * 11);
+    expect(series("payments_total")).toHaveLength(180);
+    expect(series("api_response_ms").length).toBeGreaterThan(180 * 11);
   });
 
   it("derives each minute from the pushes up to it, as the cron's derivation reads them", () => {
@@ -102,7 +106,7 @@ describe("demo history", () => {
       "payment_failure_rate",
     ]);
     for (const d of expected) {
-      expect(series(d.metric)?.points.find((p) => p.ts === t)?.value, d.metric).toBe(d.value);
+      expect(series(d.metric).find((p) => p.ts === t)?.value, d.metric).toBe(d.value);
     }
   });
 });
@@ -139,7 +143,7 @@ describe("probe history", () => {
   const to = incident.end + HOUR;
   const history = demoProbeHistory(monitors, from, to);
   const points = (metric: string, monitor: string) =>
-    history.find((s) => s.metric === metric && s.labels.monitor === monitor)?.points ?? [];
+    pointsOf(history.find((s) => s.metric === metric && s.labels.monitor === monitor));
 
   it("runs each demo health monitor at every slot of its interval, and no other monitor", () => {
     expect(history.map((s) => `${s.metric}|${s.service}|${s.labels.monitor}`).sort()).toEqual([
@@ -175,7 +179,12 @@ describe("history import plan", () => {
   });
   const points: { ts: number; value: number }[] = [];
   for (let t = NOW - 20 * DAY; t < NOW - MINUTE; t += 20_000) points.push({ ts: t, value: (t / 1000) % 977 });
-  const plan = planHistoryImport(points, NOW, retention);
+  const plan = planHistoryImport(
+    points.map((p) => p.ts),
+    points.map((p) => p.value),
+    NOW,
+    retention,
+  );
   const rawFrom = Math.floor((NOW - 24 * HOUR) / MINUTE) * MINUTE + MINUTE;
 
   it("keeps raw samples from the first whole minute of the raw window on", () => {
@@ -219,7 +228,12 @@ describe("history import plan", () => {
   });
 
   it("leaves out hours past the hour retention", () => {
-    const short = planHistoryImport(points, NOW, { ...retention, hourMs: 5 * DAY });
+    const short = planHistoryImport(
+      points.map((p) => p.ts),
+      points.map((p) => p.value),
+      NOW,
+      { ...retention, hourMs: 5 * DAY },
+    );
     const hours = short.rows.filter((r) => r.resolution === 3600);
     expect(hours[0]?.start).toBeGreaterThanOrEqual(NOW - 5 * DAY);
   });
@@ -234,7 +248,8 @@ describe("alert replay", () => {
       metric: "payment_failure_rate",
       service: "ecpay",
       labels: {},
-      points: Array.from({ length: minutes }, (_, m) => ({ ts: at(m), value: high[m] ?? 1 })),
+      ts: Array.from({ length: minutes }, (_, m) => at(m)),
+      values: Array.from({ length: minutes }, (_, m) => high[m] ?? 1),
     },
   ];
 
