@@ -92,8 +92,10 @@ class SeriesSet {
 /**
  * Everything the demo would have stored in [from, to): every minute's push (the
  * shop's `demoPushSamples`) and, at each of those minutes, the derived metrics
- * (`computeDerived`) over the samples pushed up to and including that minute, exactly
- * what the cron's derivation reads. One series per metric family (all unlabelled).
+ * (`computeDerived`) over the samples pushed at the minutes before it: the cron runs the
+ * derivation alongside the minute's push, and its reads reach the series store before
+ * that push lands, so the live values never include it. One series per metric family
+ * (all unlabelled).
  */
 export function demoHistory(from: number, to: number): HistorySeries[] {
   const set = new SeriesSet();
@@ -112,7 +114,10 @@ export function demoHistory(from: number, to: number): HistorySeries[] {
   }
   for (let t = from; t < to; t += MINUTE) {
     const windows = new Map(
-      [...inputs].map(([key, s]) => [key, [{ labels: s.labels, points: slice(s, t - DERIVED_LOOKBACK_MS, t) }]]),
+      [...inputs].map(([key, s]) => [
+        key,
+        [{ labels: s.labels, points: slice(s, t - DERIVED_LOOKBACK_MS, t - MINUTE) }],
+      ]),
     );
     for (const s of computeDerived(windows, t)) add(s);
   }

@@ -87,12 +87,13 @@ describe("demo history", () => {
     expect(series("api_response_ms").length).toBeGreaterThan(180 * 11);
   });
 
-  it("derives each minute from the pushes up to it, as the cron's derivation reads them", () => {
+  it("derives each minute from the pushes before it, as the cron's derivation reads them", () => {
     const t = from + 97 * MINUTE;
     const inputs = new Map<string, SeriesWindow[]>();
-    for (let back = t - DERIVED_LOOKBACK_MS; back <= t; back += MINUTE) {
-      for (const s of demoPushSamples(back)) {
-        if (s.ts < t - DERIVED_LOOKBACK_MS || s.ts > t || s.ts < from) continue;
+    // The cron derives alongside the minute's push, reading before it lands: the pushes up to the minute before.
+    for (let tick = t - DERIVED_LOOKBACK_MS - MINUTE; tick < t; tick += MINUTE) {
+      for (const s of demoPushSamples(tick)) {
+        if (s.ts < t - DERIVED_LOOKBACK_MS || s.ts < from) continue;
         const key = inputKey(s.metric, s.service);
         const points = [...(inputs.get(key)?.[0]?.points ?? []), { ts: s.ts, value: s.value }];
         inputs.set(key, [{ labels: {}, points }]);
