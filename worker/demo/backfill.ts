@@ -100,7 +100,7 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
   const durationMs = completedAt - started;
   // The alerts and the completion in one transaction; a concurrent run finds them already there.
   await env.DB.batch([
-    ...alerts.flatMap((a) => alertStatements(env, a)),
+    ...alerts.flatMap((a) => replayedAlertStatements(env, a)),
     env.DB.prepare(
       `UPDATE demo_backfill SET completed_at = ?, raw_samples = ?, rollup_rows = ?, alerts = ?, duration_ms = ?
        WHERE id = 1 AND completed_at IS NULL`,
@@ -121,7 +121,7 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
 const SAME_ALERT = "alert_rule_id = ? AND fingerprint = ? AND triggered_at = ?";
 
 /** A resolved alert and its timeline, each written unless already there. */
-function alertStatements(env: Env, a: ReplayedAlert): D1PreparedStatement[] {
+function replayedAlertStatements(env: Env, a: ReplayedAlert): D1PreparedStatement[] {
   const key = [a.ruleId, a.fingerprint, a.triggeredAt] as const;
   const insert = env.DB.prepare(
     `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, breach_count,
