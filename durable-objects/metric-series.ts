@@ -31,6 +31,7 @@ import {
   mergeRollups,
   nextWakeAt,
   parseRetention,
+  planHistoryImport,
   rawPruneBefore,
   rowValues,
   storeRollup,
@@ -49,6 +50,8 @@ import { seriesIndex } from "../worker/lib/series";
 const MAX_ROWS_PER_FLUSH = 700;
 /** Raw rows per INSERT statement (three bound parameters each, at most 100). */
 const RAW_ROWS_PER_INSERT = 33;
+/** Flush rounds an import runs at most (each rolls up to MAX_ROWS_PER_FLUSH buckets); the alarm takes any rest. */
+const MAX_IMPORT_FLUSHES = 200;
 /** Latest values per SeriesIndex update call. */
 const INDEX_CHUNK = 1_000;
 /** How long the list of rules reading this family is trusted; rule writes also clear it. */
@@ -61,6 +64,12 @@ const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_star
   .map((c) => `${c} = excluded.${c}`)
   .join(", ")}`;
 const ROW_PLACEHOLDERS = `(${ROW_COLUMNS.map(() => "?").join(", ")})`;
+/** The same upsert of many rows bound as one JSON array of rows (an import's thousands of rows, in few statements). */
+const BULK_UPSERT = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) SELECT ${ROW_COLUMNS.map(
+  (_, i) => `value ->> ${i}`,
+).join(", ")} FROM json_each(?) WHERE true${UPSERT_SUFFIX}`;
+/** Characters of row values per bulk statement (D1 takes bound values of up to 2 MB). */
+const BULK_CHARS = 500_000;
 
 /** Raw samples held for one series. */
 export interface SeriesStats {
@@ -302,6 +311,73 @@ export class MetricSeries extends DurableObject<Env> {
     return row ? this.latestSample(identity, row) : null;
   }
 
+  /**
+   * Imports the past of one series of this family (`ts` oldest first, `values` alike)
+   * as if it had been ingested live all along: raw samples from the first whole minute of
+   * the raw window on, rolled up and written to D1 by this store's own flush; before that,
+   * minute and hour rollups planned by `planHistoryImport` with the same core functions,
+   * written as the same `system_metrics` rows. Rules are not told (the past raises no live
+   * alert) and nothing goes to Analytics Engine. Idempotent: raw samples at the imported
+   * instants are replaced and rows upserted, so a repeated import changes nothing.
+   */
+  async importHistory(
+    metric: string,
+    service: string,
+    labels: Labels,
+    ts: readonly number[],
+    values: readonly number[],
+  ): Promise<{ raw: number; rows: number }> {
+    const now = Date.now();
+    const plan = planHistoryImport(ts, values, now, this.retention);
+    const sql = this.ctx.storage.sql;
+    const id = this.ctx.storage.transactionSync(() => {
+      const seriesId = this.idFor({ metric, service, labels, ts: 0, value: 0 });
+      const [first, last] = [plan.raw[0], plan.raw.at(-1)];
+      if (first && last) {
+        sql.exec("DELETE FROM samples WHERE series_id = ? AND ts >= ? AND ts <= ?", seriesId, first.ts, last.ts);
+      }
+      for (const [start, rollup] of plan.heldMinutes) {
+        const r = storeRollup(rollup);
+        sql.exec(
+          `INSERT INTO minutes (series_id, bucket_start, rev, flushed_rev, count, sum, min, max, sketch)
+           VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?)
+           ON CONFLICT (series_id, bucket_start) DO UPDATE SET
+             count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`,
+          seriesId,
+          start,
+          r.count,
+          r.sum,
+          r.min,
+          r.max,
+          r.sketch,
+        );
+      }
+      if (plan.raw.length) this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
+      return seriesId;
+    });
+    if (this.pruneAt === null) this.pruneAt = undefined;
+    let rows = 0;
+    const identity = this.identities.get(id);
+    if (identity) {
+      const planned = plan.rows.map((b) => rowValues(identity, b.resolution, b.start, b.rollup));
+      const statements = chunkRows(planned, Number.POSITIVE_INFINITY, BULK_CHARS).map((chunk) =>
+        this.env.DB.prepare(BULK_UPSERT).bind(JSON.stringify(chunk)),
+      );
+      if (statements.length) await this.env.DB.batch(statements);
+      rows += planned.length;
+    }
+    // The raw window's minutes and the hours they touch: the alarm's own roll-up and flush, run to the end now.
+    for (let round = 0; round < MAX_IMPORT_FLUSHES; round++) {
+      const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
+      if (!pending.length) break;
+      await this.writeRows(pending);
+      this.markFlushed(pending);
+      rows += pending.length;
+    }
+    await this.rearm(Date.now(), false, false);
+    return { raw: plan.raw.length, rows };
+  }
+
   /** Raw samples currently held, per series key asked (zero counts for unknown series). */
   stats(keys: string[]): SeriesStats[] {
     return keys.map((key) => {
@@ -362,31 +438,36 @@ export class MetricSeries extends DurableObject<Env> {
     return sample;
   }
 
+  /** The row id of a sample's series, created (with the family, on its first sample) when new. */
+  private idFor(s: Sample): number {
+    const sql = this.ctx.storage.sql;
+    if (!this.family) {
+      sql.exec("INSERT OR REPLACE INTO family (id, metric, service) VALUES (1, ?, ?)", s.metric, s.service);
+      this.family = { metric: s.metric, service: s.service };
+    }
+    const key = seriesKey(s.metric, s.service, s.labels);
+    const known = this.ids.get(key);
+    if (known !== undefined) return known;
+    const id = sql
+      .exec<{ id: number }>(
+        "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
+        key,
+        JSON.stringify(s.labels),
+      )
+      .one().id;
+    this.remember(id, key, s.labels);
+    return id;
+  }
+
   /**
    * Inserts raw rows, updates latest values and marks the minutes touched; returns the
    * earliest minute, and the new latest sample of each series whose latest changed.
    */
   private store(samples: Sample[]): { earliest: number; latest: Map<string, Sample> } {
     const sql = this.ctx.storage.sql;
-    const first = samples[0];
-    if (!this.family && first) {
-      sql.exec("INSERT OR REPLACE INTO family (id, metric, service) VALUES (1, ?, ?)", first.metric, first.service);
-      this.family = { metric: first.metric, service: first.service };
-    }
     const bySeries = new Map<number, Sample[]>();
     for (const s of samples) {
-      const key = seriesKey(s.metric, s.service, s.labels);
-      let id = this.ids.get(key);
-      if (id === undefined) {
-        id = sql
-          .exec<{ id: number }>(
-            "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
-            key,
-            JSON.stringify(s.labels),
-          )
-          .one().id;
-        this.remember(id, key, s.labels);
-      }
+      const id = this.idFor(s);
       const list = bySeries.get(id);
       if (list) list.push(s);
       else bySeries.set(id, [s]);

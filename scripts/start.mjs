@@ -1,12 +1,12 @@
 // npm start: the whole product locally on one port (default 8787, or $PORT):
-// builds the dashboard, applies D1 migrations, seeds the demo configuration,
-// runs the Worker with its Durable Objects, D1, Queues and a per-minute cron.
+// builds the dashboard, applies D1 migrations, seeds the demo configuration and
+// backfills the demo's last 30 days (once), runs the Worker with its Durable Objects, D1, Queues and a per-minute cron.
 import "./check-node.mjs";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { applyMigrations, issueAdminToken } from "./lib/admin.mjs";
-import { DEMO_OWNER, seedDemo } from "./lib/seed.mjs";
+import { backfillDemo, DEMO_OWNER, seedDemo } from "./lib/seed.mjs";
 import { ROOT, spawnWrangler } from "./lib/wrangler.mjs";
 
 const port = Number(process.env.PORT ?? 8787);
@@ -85,6 +85,17 @@ async function main() {
   await waitForHealthz(child);
   const created = await seedDemo(base, token);
   step(created.length ? `seeded the demo configuration: ${created.join(", ")}` : "demo configuration already present");
+  // The demo's past, once; the live demo runs without it should it fail.
+  try {
+    const history = await backfillDemo(base, token);
+    step(
+      history.status === "completed"
+        ? `stored the demo's last 30 days (${history.rollup_rows} rollups, ${history.alerts} alerts) in ${(history.duration_ms / 1000).toFixed(1)} s`
+        : "demo history already present",
+    );
+  } catch (err) {
+    console.warn(`demo history not stored (${err.message}); retry with POST ${base}/demo/backfill`);
+  }
   // One tick now, so pushed and probed data shows at once rather than at the next minute.
   await tick();
   startCronTicker();

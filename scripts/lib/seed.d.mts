@@ -7,3 +7,19 @@ export declare function seedDemo(
   token: string,
   fetchImpl?: (url: string, init: RequestInit) => Promise<Response>,
 ): Promise<string[]>;
+/** The answer of POST /demo/backfill. */
+export interface DemoBackfill {
+  status: "completed" | "already_done";
+  from: string;
+  to: string;
+  raw_samples: number;
+  rollup_rows: number;
+  alerts: number;
+  duration_ms: number;
+  completed_at: string;
+}
+export declare function backfillDemo(
+  baseUrl: string,
+  token: string,
+  fetchImpl?: (url: string, init: RequestInit) => Promise<Response>,
+): Promise<DemoBackfill>;

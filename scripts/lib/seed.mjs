@@ -107,3 +107,12 @@ export async function seedDemo(baseUrl, token, fetchImpl = fetch) {
   }
   return created;
 }
+
+/**
+ * Stores the demo shop's last 30 days once (POST /demo/backfill, after the seed so the
+ * replayed alerts are the seeded rules'); answers the Worker's summary, whose `status`
+ * is "already_done" on every later start.
+ */
+export async function backfillDemo(baseUrl, token, fetchImpl = fetch) {
+  return api(fetchImpl, baseUrl, token, "POST", "/demo/backfill");
+}

@@ -478,7 +478,8 @@ const sample = (metric: string, service: string, value: number, ts: number): Sam
 
 /**
  * The samples the shop's application pushes at `now`: payment and HTTP counters, the
- * payment success rate, API response times of the past minute and the DB pool gauges.
+ * payment success rate, API response times of the past minute, the DB pool gauges and
+ * the database's query latency.
  * `backfillMinutes` adds counter and gauge readings for that many whole minutes before
  * `now`, so rates over a window are available from the first push.
  */
@@ -499,6 +500,7 @@ export function demoPushSamples(
       sample("http_errors_total", "api", s.counters.httpErrors, ts),
       sample("db_pool_in_use", "database", s.database.poolInUse, ts),
       sample("db_pool_size", "database", s.database.poolSize, ts),
+      sample("db_query_ms", "database", s.database.queryMs, ts),
     );
   }
   for (const { ts, value } of apiLatencySamples(now, API_LATENCY_SAMPLES_PER_MINUTE, extra)) {

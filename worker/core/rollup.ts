@@ -280,3 +280,77 @@ export function nextWakeAt(input: WakeInput): number | null {
   }
   return due.length ? Math.min(...due) : null;
 }
+
+/** How a stretch of one series' history goes into a series store that has not seen it (`planHistoryImport`). */
+export interface HistoryImportPlan {
+  /** Points inside the raw window: stored as raw samples and rolled up by the store itself. */
+  raw: { ts: number; value: number }[];
+  /**
+   * Minutes before the raw window whose hour still gets rolled up by the store (the hour
+   * the raw window starts in): held by the store as already written, so that hour merges whole.
+   */
+  heldMinutes: [start: number, rollup: Rollup][];
+  /** Closed buckets before the raw window, as the store would have written them to D1: minutes D1 still keeps, and hours. */
+  rows: { resolution: Resolution; start: number; rollup: Rollup }[];
+}
+
+/**
+ * Plans the import of a series' past (`ts` oldest first, `values` alike) at `now`, so
+ * that it ends up as live ingestion would have left it: raw samples from the first whole
+ * minute of the raw window on; before that, minute rollups folded from the samples in
+ * time order (written to D1 when within the minute retention) and hour rollups merged
+ * from their minutes in order, with the same functions the store rolls up with. One pass,
+ * holding only what is to be written.
+ */
+export function planHistoryImport(
+  ts: readonly number[],
+  values: readonly number[],
+  now: number,
+  retention: Retention,
+): HistoryImportPlan {
+  const rawFrom = bucketStart(now - retention.rawMs, 60) + MINUTE_MS;
+  const firstStoreHour = bucketStart(rawFrom, 3600);
+  const minuteFrom = now - retention.minuteMs;
+  const hourFrom = now - retention.hourMs;
+  const plan: HistoryImportPlan = { raw: [], heldMinutes: [], rows: [] };
+  // (asserted: the closures below assign them, which narrowing does not follow)
+  let minute = null as { start: number; rollup: Rollup } | null;
+  let hour = null as { start: number; rollup: Rollup } | null;
+  const closeHour = () => {
+    if (hour && hour.rollup.count > 0 && hour.start >= hourFrom) plan.rows.push({ resolution: 3600, ...hour });
+    hour = null;
+  };
+  const closeMinute = () => {
+    if (!minute || minute.rollup.count === 0) return;
+    const { start, rollup } = minute;
+    const hourStart = bucketStart(start, 3600);
+    if (hourStart >= firstStoreHour) plan.heldMinutes.push([start, rollup]);
+    else {
+      if (hour?.start !== hourStart) {
+        closeHour();
+        hour = { start: hourStart, rollup: emptyRollup() };
+      }
+      mergeRollups(hour.rollup, rollup);
+    }
+    if (start >= minuteFrom) plan.rows.push({ resolution: 60, start, rollup });
+  };
+  for (let i = 0; i < ts.length; i++) {
+    const t = ts[i] as number;
+    const value = values[i] as number;
+    if (t >= rawFrom) {
+      plan.raw.push({ ts: t, value });
+      continue;
+    }
+    const start = bucketStart(t, 60);
+    if (minute?.start !== start) {
+      closeMinute();
+      minute = { start, rollup: emptyRollup() };
+    }
+    addToRollup(minute.rollup, value);
+  }
+  closeMinute();
+  closeHour();
+  // Minutes then hours, as the store flushes them.
+  plan.rows.sort((a, b) => a.resolution - b.resolution);
+  return plan;
+}

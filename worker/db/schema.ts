@@ -358,3 +358,20 @@ export const dashboardSettings = sqliteTable("dashboard_settings", {
   updatedBy: integer("updated_by").references(() => adminUsers.id, { onDelete: "set null" }),
   updatedAt: updatedAt(),
 });
+
+/**
+ * The demo's history backfill (demo mode only): one row, written when it starts (with the
+ * minute the history ends at, which a resumed run keeps) and completed when it is done.
+ */
+export const demoBackfill = sqliteTable("demo_backfill", {
+  id: integer("id").primaryKey(),
+  /** The history covers the days before this minute (epoch ms). */
+  anchor: integer("anchor").notNull(),
+  startedAt: integer("started_at").notNull(),
+  completedAt: integer("completed_at"),
+  /** What the completed run stored: raw samples, rollup rows, alerts; and how long it took. */
+  rawSamples: integer("raw_samples"),
+  rollupRows: integer("rollup_rows"),
+  alerts: integer("alerts"),
+  durationMs: integer("duration_ms"),
+});

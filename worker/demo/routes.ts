@@ -1,6 +1,7 @@
 /**
  * The demo shop's endpoints under /demo (demo mode only): a health endpoint per service and a
  * Prometheus /metrics, answered from the simulation. `?incident=<kind>` previews an incident.
+ * `POST /demo/backfill` (an admin) stores the shop's past once (see backfill.ts).
  */
 import { Hono } from "hono";
 import {
@@ -15,8 +16,11 @@ import {
   renderShopMetrics,
   shopState,
 } from "../core/demo-shop";
+import { toIso } from "../core/time";
 import type { AppEnv } from "../env";
 import { ApiError, badRequest, toErrorResponse } from "../lib/errors";
+import { authenticate, requireRole } from "../middleware/auth";
+import { backfillDemoHistory } from "./backfill";
 
 export const demo = new Hono<AppEnv>();
 
@@ -74,5 +78,23 @@ demo.get("/state", (c) => {
     incidents: state.incidents.map(incidentWire),
     next_incident: incidentWire(next),
     services: Object.fromEntries(DEMO_SERVICES.map((s) => [s, demoHealth(state, s).body])),
+  });
+});
+
+/**
+ * The shop's last 30 days, stored once: 200 with `status` "completed" (this call did it,
+ * in seconds) or "already_done", the range, what was stored and how long it took.
+ */
+demo.post("/backfill", authenticate, requireRole("admin"), async (c) => {
+  const r = await backfillDemoHistory(c.env, Date.now());
+  return c.json({
+    status: r.status,
+    from: toIso(r.from),
+    to: toIso(r.to),
+    raw_samples: r.rawSamples,
+    rollup_rows: r.rollupRows,
+    alerts: r.alerts,
+    duration_ms: r.durationMs,
+    completed_at: toIso(r.completedAt),
   });
 });

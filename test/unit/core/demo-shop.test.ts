@@ -320,7 +320,7 @@ describe("push samples", () => {
     const names = (service: string) => [...new Set(samples.filter((s) => s.service === service).map((s) => s.metric))];
     expect(names("ecpay").sort()).toEqual(["payment_success_rate", "payments_failed_total", "payments_total"]);
     expect(names("api").sort()).toEqual(["api_response_ms", "http_errors_total", "http_requests_total"]);
-    expect(names("database").sort()).toEqual(["db_pool_in_use", "db_pool_size"]);
+    expect(names("database").sort()).toEqual(["db_pool_in_use", "db_pool_size", "db_query_ms"]);
     const latencies = samples.filter((s) => s.metric === "api_response_ms");
     expect(latencies).toHaveLength(API_LATENCY_SAMPLES_PER_MINUTE);
     for (const s of latencies) {
@@ -330,6 +330,23 @@ describe("push samples", () => {
     expect(new Set(latencies.map((s) => s.value)).size).toBeGreaterThan(6);
     const payments = samples.find((s) => s.metric === "payments_total");
     expect(payments).toMatchObject({ ts: now, value: shopCounters(now).payments, labels: {} });
+  });
+
+  it("carry the database's query latency: a few ms normally, far higher while the database is in trouble", () => {
+    const queryMs = (t: number, extra: Incident[] = []) =>
+      demoPushSamples(t, { extra }).find((s) => s.metric === "db_query_ms" && s.service === "database");
+    const quiet = taipei(20, 15);
+    expect(quiet).toSatisfy((t: number) => quietAround(t));
+    const normal = queryMs(quiet);
+    expect(normal).toMatchObject({ ts: quiet, labels: {}, value: shopState(quiet).database.queryMs });
+    expect(normal?.value).toBeGreaterThanOrEqual(2);
+    expect(normal?.value).toBeLessThan(20);
+    const slow = queryMs(quiet, [incidentAround("database", quiet)]);
+    expect(slow?.value).toBeGreaterThan(500);
+    // the scheduled database incidents push the same way
+    const incident = firstOf("database");
+    expect(queryMs(incident.start + MINUTE)?.value).toBeGreaterThan(500);
+    expect(queryMs(incident.end + MINUTE)?.value).toBeLessThan(20);
   });
 
   it("backfill whole minutes of counters, oldest first", () => {
