@@ -67,6 +67,8 @@ export default defineConfig({
         test: {
           name: "e2e",
           environment: "node",
+          // The page follows the server over a socket: give each polled expectation seconds, not the default 1 s.
+          expect: { poll: { timeout: 10_000, interval: 100 } },
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["./test/e2e/server.ts"],
           testTimeout: 60_000,
