@@ -2,7 +2,11 @@
  * The live status screen's decisions, pure: the overall banner, each metric card's level,
  * service display names.
  */
+import { compare } from "../../../worker/core/rules/compare";
+import { OPERATORS, type Operator } from "../../../worker/core/rules/types";
 import type { Alert, MetricCard, RuleSummary, ServiceHealth, Severity } from "./types";
+
+const isOperator = (op: string): op is Operator => (OPERATORS as readonly string[]).includes(op);
 
 export type Level = "ok" | "warning" | "critical";
 export type Overall = "operational" | "degraded" | "outage";
@@ -32,25 +36,6 @@ const LEVEL_OF: Record<Severity, Level> = { critical: "critical", warning: "warn
 const RANK: Record<Level, number> = { ok: 0, warning: 1, critical: 2 };
 const worse = (a: Level, b: Level): Level => (RANK[b] > RANK[a] ? b : a);
 
-function crosses(value: number, op: string, threshold: number): boolean {
-  switch (op) {
-    case ">":
-      return value > threshold;
-    case ">=":
-      return value >= threshold;
-    case "<":
-      return value < threshold;
-    case "<=":
-      return value <= threshold;
-    case "==":
-      return value === threshold;
-    case "!=":
-      return value !== threshold;
-    default:
-      return false;
-  }
-}
-
 /**
  * A card's level from the rules that watch it: active threshold rules on the card's metric
  * and service that its latest value crosses, and alerts open on those rules or on the card's
@@ -68,7 +53,11 @@ export function cardLevel(
   );
   if (value !== null) {
     for (const r of watching) {
-      if (r.kind === "threshold" && crosses(value, r.comparison_operator, r.threshold_value))
+      if (
+        r.kind === "threshold" &&
+        isOperator(r.comparison_operator) &&
+        compare(value, r.comparison_operator, r.threshold_value)
+      )
         level = worse(level, LEVEL_OF[r.severity as Severity] ?? "ok");
     }
   }

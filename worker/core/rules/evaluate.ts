@@ -17,6 +17,7 @@ import {
   selectsSeries,
   type ThresholdRule,
 } from "./types";
+import { compare } from "./compare";
 
 /** One series of a rule's metric: its samples oldest first, covering the rule's lookback. */
 export interface SeriesWindow {
@@ -56,23 +57,6 @@ export interface FingerprintEvaluation {
   value: number | null;
   observedAt: number | null;
   reason: string;
-}
-
-export function compare(value: number, op: Operator, threshold: number): boolean {
-  switch (op) {
-    case ">":
-      return value > threshold;
-    case ">=":
-      return value >= threshold;
-    case "<":
-      return value < threshold;
-    case "<=":
-      return value <= threshold;
-    case "==":
-      return value === threshold;
-    case "!=":
-      return value !== threshold;
-  }
 }
 
 /** The operator that holds exactly when `op` does not. */
