@@ -63,12 +63,12 @@ class Client {
     this.ready = new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
       this.ws = ws;
-      ws.onerror = () => reject(new Error("a dashboard socket failed to connect"));
-      ws.onclose = (e) => {
+      ws.addEventListener("error", () => reject(new Error("a dashboard socket failed to connect")));
+      ws.addEventListener("close", (e) => {
         this.closed = true;
         reject(new Error(`a dashboard socket closed before its snapshot (${e.code})`));
-      };
-      ws.onmessage = (e) => {
+      });
+      ws.addEventListener("message", (e) => {
         const text = typeof e.data === "string" ? e.data : "";
         if (this.lastSeq === null || this.resyncing) {
           if (!text.startsWith('{"type":"snapshot"')) return;
@@ -90,7 +90,7 @@ class Client {
           return;
         }
         this.lastSeq = seq;
-      };
+      });
     });
   }
 
