@@ -13,15 +13,25 @@ import {
   type ServerMessage,
   type Topic,
 } from "../worker/core/protocol/dashboard";
+import { publishAt } from "../worker/core/throttle";
 import { activeAlerts } from "../worker/lib/alerts";
 import { seriesIndex, toSampleWire } from "../worker/lib/series";
 
-/** Changes of the active alerts are gathered this long before one publish. */
+/**
+ * The alerts topic is published at most once per this interval: a change after a quiet
+ * interval goes out at once, changes meanwhile together when the interval ends.
+ */
 export const ALERTS_DELAY_MS = 250;
 
 type State = Partial<Record<Topic, unknown>>;
 
 export class DashboardHub extends DurableObject<Env> {
+  /** When the last alerts publish started; undefined when not known (a change then goes at once). */
+  private alertsReadAt: number | undefined;
+  /** An alerts publish is running; `alertsDirty`: alerts changed since it read them. */
+  private alertsPublishing = false;
+  private alertsDirty = false;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     // Answered by the runtime without waking the hub.
@@ -62,20 +72,32 @@ export class DashboardHub extends DurableObject<Env> {
   }
 
   /**
-   * The active alerts changed: they are read once and published within ALERTS_DELAY_MS,
-   * however many rules changed meanwhile (a fleet-wide outage resolves hundreds at once).
+   * The active alerts changed: they are read and published at once when the last publish
+   * is ALERTS_DELAY_MS old, else once when that interval ends, however many rules changed
+   * meanwhile (a fleet-wide outage resolves hundreds at once).
    */
   async alertsChanged(): Promise<void> {
+    if (this.alertsPublishing) {
+      // Read before this change: the publish running now schedules the next one.
+      this.alertsDirty = true;
+      return;
+    }
     if ((await this.ctx.storage.getAlarm()) !== null) return;
-    await this.ctx.storage.setAlarm(Date.now() + ALERTS_DELAY_MS);
+    await this.ctx.storage.setAlarm(publishAt(Date.now(), this.alertsReadAt, ALERTS_DELAY_MS));
   }
 
   override async alarm(): Promise<void> {
+    this.alertsPublishing = true;
+    this.alertsDirty = false;
+    this.alertsReadAt = Date.now();
     try {
       await this.publish("alerts", await activeAlerts(this.env));
+      if (this.alertsDirty) await this.ctx.storage.setAlarm(publishAt(Date.now(), this.alertsReadAt, ALERTS_DELAY_MS));
     } catch (err) {
       console.error("alerts publish failed; retrying", err);
       await this.ctx.storage.setAlarm(Date.now() + ALERTS_DELAY_MS);
+    } finally {
+      this.alertsPublishing = false;
     }
   }
 
