@@ -73,20 +73,29 @@ export class DashboardHub extends DurableObject<Env> {
 
   /**
    * The active alerts changed: they are read and published at once when the last publish
-   * is ALERTS_DELAY_MS old, else once when that interval ends, however many rules changed
-   * meanwhile (a fleet-wide outage resolves hundreds at once).
+   * is ALERTS_DELAY_MS old, else once when that interval ends (on the alarm), however many
+   * rules changed meanwhile (a fleet-wide outage resolves hundreds at once). The caller
+   * does not wait for the publish.
    */
   async alertsChanged(): Promise<void> {
     if (this.alertsPublishing) {
-      // Read before this change: the publish running now schedules the next one.
+      // Possibly read before this change: the running publish schedules the next one.
       this.alertsDirty = true;
       return;
     }
     if ((await this.ctx.storage.getAlarm()) !== null) return;
-    await this.ctx.storage.setAlarm(publishAt(Date.now(), this.alertsReadAt, ALERTS_DELAY_MS));
+    const now = Date.now();
+    const at = publishAt(now, this.alertsReadAt, ALERTS_DELAY_MS);
+    if (at > now) await this.ctx.storage.setAlarm(at);
+    else this.ctx.waitUntil(this.publishAlerts());
   }
 
   override async alarm(): Promise<void> {
+    await this.publishAlerts();
+  }
+
+  /** Reads the active alerts and publishes them; one at a time, a failure is retried on the alarm. */
+  private async publishAlerts(): Promise<void> {
     this.alertsPublishing = true;
     this.alertsDirty = false;
     this.alertsReadAt = Date.now();
