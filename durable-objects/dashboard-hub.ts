@@ -31,9 +31,14 @@ export class DashboardHub extends DurableObject<Env> {
   /** An alerts publish is running; `alertsDirty`: alerts changed since it read them. */
   private alertsPublishing = false;
   private alertsDirty = false;
+  /** The last seq published, as stored (loaded before any event is delivered). */
+  private seq = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      this.seq = (await ctx.storage.get<number>("seq")) ?? 0;
+    });
     // Answered by the runtime without waking the hub.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
   }
@@ -57,8 +62,11 @@ export class DashboardHub extends DurableObject<Env> {
    * state of a topic is stored for snapshots; incremental topics are not (see INCREMENTAL_TOPICS).
    */
   async publish(topic: Topic, data: unknown): Promise<number> {
-    const seq = ((await this.ctx.storage.get<number>("seq")) ?? 0) + 1;
-    await this.ctx.storage.put(INCREMENTAL_TOPICS.has(topic) ? { seq } : { seq, [`topic:${topic}`]: data });
+    // Numbered and sent without awaiting anything, so publishes running concurrently (an
+    // RPC and the alerts publish) can neither share a seq nor send out of order. The
+    // runtime's output gate holds the messages until the write below is durable.
+    const seq = ++this.seq;
+    const written = this.ctx.storage.put(INCREMENTAL_TOPICS.has(topic) ? { seq } : { seq, [`topic:${topic}`]: data });
     const message: ServerMessage = { type: "delta", seq, at: new Date().toISOString(), topic, data };
     const text = JSON.stringify(message);
     for (const ws of this.ctx.getWebSockets("dashboard")) {
@@ -68,6 +76,7 @@ export class DashboardHub extends DurableObject<Env> {
         // A socket closing concurrently; its close handler cleans up.
       }
     }
+    await written;
     return seq;
   }
 
@@ -126,7 +135,7 @@ export class DashboardHub extends DurableObject<Env> {
 
   private async snapshot(): Promise<ServerMessage> {
     // The seq is read first, so the state is at least as new as it says.
-    const seq = (await this.ctx.storage.get<number>("seq")) ?? 0;
+    const seq = this.seq;
     const stored = await this.ctx.storage.list<unknown>({ prefix: "topic:" });
     const state: State = {};
     for (const [key, value] of stored) state[key.slice("topic:".length) as Topic] = value;

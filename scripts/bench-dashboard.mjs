@@ -85,6 +85,8 @@ class Client {
         if (!text.startsWith('{"type":"delta"') || !Number.isInteger(seq)) return;
         if (seq !== this.lastSeq + 1) {
           this.gaps++;
+          if (process.env.BENCH_VERBOSE)
+            console.log(`  gap: expected seq ${this.lastSeq + 1}, got ${text.slice(0, 60)}`);
           this.resyncing = true;
           ws.send(JSON.stringify({ type: "resync" }));
           return;
@@ -113,7 +115,10 @@ async function measure(clients, shared, id, markers, act) {
   const latencies = clients.filter((c) => c.got.has(id)).map((c) => c.got.get(id) - sentAt);
   if (process.env.BENCH_VERBOSE) {
     const s = summarize(latencies);
-    console.log(`  ${id}: ${s.n} clients, first ${ms(Math.min(...latencies))}, p50 ${ms(s.p50)}, max ${ms(s.max)}`);
+    const clock = new Date(Date.now() - (performance.now() - sentAt)).toISOString().slice(14, 23);
+    console.log(
+      `  ${id} (sent at mm:ss ${clock}): ${s.n} clients, first ${ms(Math.min(...latencies))}, p50 ${ms(s.p50)}, max ${ms(s.max)}`,
+    );
   }
   return { latencies, reached: latencies.length };
 }

@@ -73,6 +73,32 @@ describe("dashboard snapshot", () => {
   });
 });
 
+describe("seq", () => {
+  it("numbers concurrent publishes one by one, in the order each socket receives them", async () => {
+    const hub = env.DASHBOARD_HUB.getByName("main");
+    const res = await hub.fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const seqs: number[] = [];
+    ws.addEventListener("message", (e) => seqs.push((JSON.parse(String(e.data)) as { seq: number }).seq));
+    ws.accept();
+    await vi.waitUntil(() => seqs.length === 1, { timeout: 2_000, interval: 5 });
+    // RPC publishes racing the hub's own alerts publish (which reads D1 before it publishes).
+    const returned = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        i % 5 === 0 ? hub.alertsChanged().then(() => null) : hub.publish("services", []),
+      ),
+    );
+    const published = returned.filter((n): n is number => n !== null);
+    expect(new Set(published).size).toBe(published.length);
+    await vi.waitUntil(() => seqs.length >= published.length + 2, { timeout: 2_000, interval: 5 });
+    await new Promise((r) => setTimeout(r, ALERTS_DELAY_MS + 100));
+    const [first = 0, ...rest] = seqs;
+    expect(rest).toEqual(rest.map((_, i) => first + i + 1));
+    ws.close();
+  });
+});
+
 describe("the alerts topic", () => {
   const hub = () => env.DASHBOARD_HUB.getByName("main");
 
