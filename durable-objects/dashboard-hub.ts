@@ -23,6 +23,9 @@ import { seriesIndex, toSampleWire } from "../worker/lib/series";
  */
 export const ALERTS_DELAY_MS = 250;
 
+/** Reads of a snapshot while deltas keep being published, before one is sent anyway (the client then resyncs). */
+const SNAPSHOT_TRIES = 3;
+
 type State = Partial<Record<Topic, unknown>>;
 
 export class DashboardHub extends DurableObject<Env> {
@@ -48,8 +51,8 @@ export class DashboardHub extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("Expected a WebSocket upgrade", { status: 426 });
     }
-    // Snapshot first, then join the broadcast: a delta published meanwhile shows up
-    // as a seq gap (the client resyncs) instead of arriving before the snapshot.
+    // Snapshot first, then join the broadcast at once: the snapshot is as new as the last
+    // delta (else a delta published meanwhile shows up as a seq gap and the client resyncs).
     const snapshot = JSON.stringify(await this.snapshot());
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, ["dashboard"]);
@@ -133,14 +136,22 @@ export class DashboardHub extends DurableObject<Env> {
     ws.close(code === 1005 ? 1000 : code, reason);
   }
 
+  /**
+   * The state of every topic and the seq it is at least as new as. Taken again (up to
+   * SNAPSHOT_TRIES times) when deltas were published while it was read: sent right away, it
+   * then follows every delta the socket was sent or missed, and the client sees no gap.
+   */
   private async snapshot(): Promise<ServerMessage> {
-    // The seq is read first, so the state is at least as new as it says.
-    const seq = this.seq;
-    const stored = await this.ctx.storage.list<unknown>({ prefix: "topic:" });
-    const state: State = {};
-    for (const [key, value] of stored) state[key.slice("topic:".length) as Topic] = value;
-    // The latest sample of every series comes from the index, the source of truth.
-    state.metrics = (await seriesIndex(this.env).list()).map(toSampleWire);
-    return { type: "snapshot", seq, at: new Date().toISOString(), state };
+    for (let tries = 1; ; tries++) {
+      // The seq is read first, so the state is at least as new as it says.
+      const seq = this.seq;
+      const stored = await this.ctx.storage.list<unknown>({ prefix: "topic:" });
+      const state: State = {};
+      for (const [key, value] of stored) state[key.slice("topic:".length) as Topic] = value;
+      // The latest sample of every series comes from the index, the source of truth.
+      state.metrics = (await seriesIndex(this.env).list()).map(toSampleWire);
+      if (seq === this.seq || tries >= SNAPSHOT_TRIES)
+        return { type: "snapshot", seq, at: new Date().toISOString(), state };
+    }
   }
 }

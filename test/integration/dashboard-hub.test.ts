@@ -99,6 +99,37 @@ describe("seq", () => {
   });
 });
 
+describe("joining and resyncing while deltas are published", () => {
+  it("sends a snapshot the next delta follows without a gap", async () => {
+    const hub = env.DASHBOARD_HUB.getByName("main");
+    const seqs: { type: string; seq: number }[] = [];
+    // Publishes race the snapshot (it reads the index, so they can run meanwhile).
+    const [res] = await Promise.all([
+      hub.fetch("http://hub/ws", { headers: { upgrade: "websocket" } }),
+      ...Array.from({ length: 3 }, () => hub.publish("services", [])),
+    ]);
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    ws.addEventListener("message", (e) => seqs.push(JSON.parse(String(e.data)) as { type: string; seq: number }));
+    ws.accept();
+    await vi.waitUntil(() => seqs.length === 1, { timeout: 2_000, interval: 5 });
+    // A resync racing publishes too: deltas sent before its snapshot are covered by it.
+    ws.send(JSON.stringify({ type: "resync" }));
+    await Promise.all(Array.from({ length: 3 }, () => hub.publish("services", [])));
+    await vi.waitUntil(() => seqs.some((m, i) => i > 0 && m.type === "snapshot"), { timeout: 2_000, interval: 5 });
+    await hub.publish("services", []);
+    await vi.waitUntil(() => seqs.at(-1)?.type === "delta" && seqs.length > 2, { timeout: 2_000, interval: 5 });
+    // The first snapshot is followed by the next seq; after the resync snapshot, the next delta follows it.
+    expect(seqs[0]?.type).toBe("snapshot");
+    const resync = seqs.findIndex((m, i) => i > 0 && m.type === "snapshot");
+    const beforeResync = seqs.slice(0, resync);
+    expect(beforeResync.map((m) => m.seq)).toEqual(beforeResync.map((_, i) => (seqs[0]?.seq ?? 0) + i));
+    const after = seqs.slice(resync + 1);
+    expect(after.map((m) => m.seq)).toEqual(after.map((_, i) => (seqs[resync]?.seq ?? 0) + i + 1));
+    ws.close();
+  });
+});
+
 describe("the alerts topic", () => {
   const hub = () => env.DASHBOARD_HUB.getByName("main");
 
