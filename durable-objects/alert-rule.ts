@@ -513,6 +513,12 @@ export class AlertRule extends DurableObject<Env> {
   private async apply(fp: Fingerprint, events: readonly LifecycleEvent[], now: number, reason?: string): Promise<void> {
     const rule = this.rule;
     let changed = false;
+    // The live dashboard hears of each change of the active alerts as soon as it is in D1,
+    // before its notifications are planned and enqueued (the hub coalesces bursts).
+    const announce = async () => {
+      changed = true;
+      await publishAlerts(this.env);
+    };
     const open = fp.state.alert;
     for (const e of events) {
       switch (e.type) {
@@ -542,8 +548,10 @@ export class AlertRule extends DurableObject<Env> {
             fp.pendingAt !== null ? [{ type: "pending", at: fp.pendingAt, value: null }] : [];
           fp.pendingAt = null;
           await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
+          // The new row holds the alert's value, peak and count as it fired.
+          fp.syncedAt = now;
+          await announce();
           await this.notify(fp, "firing", "firing", 0, now);
-          changed = true;
           break;
         }
         case "reopened":
@@ -562,9 +570,9 @@ export class AlertRule extends DurableObject<Env> {
             },
             [{ type: "reopened", at: e.at, value: e.value }],
           );
+          await announce();
           // People were told it resolved: tell them it is back.
           if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now);
-          changed = true;
           break;
         case "resolved": {
           if (fp.escalation) fp.escalation = { ...fp.escalation, resolved: true };
@@ -582,7 +590,7 @@ export class AlertRule extends DurableObject<Env> {
             },
             [{ type: "resolved", at: e.at, value: e.value, actor: by, note: e.note ?? null }],
           );
-          changed = true;
+          await announce();
           break;
         }
         case "resolve_notice":
@@ -596,14 +604,14 @@ export class AlertRule extends DurableObject<Env> {
             { status: "acknowledged", acknowledged_at: e.at, acknowledged_by: adminId ? Number(adminId) : null },
             [{ type: "acknowledged", at: e.at, actor: e.by, note: e.note ?? null }],
           );
+          await announce();
           await this.notify(fp, "acknowledged", `acknowledged:${e.at}`, 0, now);
-          changed = true;
           break;
         }
         case "flapping_started":
         case "flapping_stopped":
           await this.write(fp, { flapping: e.type === "flapping_started" ? 1 : 0 }, [{ type: e.type, at: e.at }]);
-          changed = true;
+          await announce();
           break;
       }
     }
@@ -615,11 +623,10 @@ export class AlertRule extends DurableObject<Env> {
         [],
       );
       fp.syncedAt = now;
+      // Shown with the change announced above (for a change alone it waits for the next one).
+      if (changed) await publishAlerts(this.env);
     }
-    if (changed) {
-      fp.syncedAt = now;
-      await publishAlerts(this.env);
-    }
+    if (changed) fp.syncedAt = now;
   }
 
   private async write(fp: Fingerprint, changes: AlertChanges, timeline: TimelineEntry[]): Promise<void> {

@@ -4,8 +4,9 @@
  * raw window, the latest sample and the minute and hour rollups. A batch touching many
  * label sets of a metric is one call and one transaction, not one per series.
  *
- * An alarm sends changed latest values to the SeriesIndex (coalesced: one update per
- * INDEX_DELAY_MS however busy the family is), rolls closed minutes up from the raw
+ * Changed latest values go to the SeriesIndex at once when the family's last update is
+ * INDEX_DELAY_MS old, else on an alarm (coalesced: one update per INDEX_DELAY_MS however
+ * busy the family is). The alarm also rolls closed minutes up from the raw
  * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
  * Every sample also goes to Analytics Engine.
  */
@@ -26,6 +27,7 @@ import {
   emptyRollup,
   flushOffset,
   heldMinuteMs,
+  INDEX_DELAY_MS,
   isClosed,
   loadRollup,
   mergeRollups,
@@ -41,6 +43,7 @@ import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
 import { evaluateFingerprints, type FingerprintEvaluation, type SeriesWindow } from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
 import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { publishAt } from "../worker/core/throttle";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
@@ -101,6 +104,8 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly identities = new Map<number, SeriesIdentity>();
   /** The alarm as last set by this instance; undefined until read (saves a storage call per record). */
   private alarmAt: number | null | undefined;
+  /** When this instance last started an index update; undefined before its first (it goes at once). */
+  private indexedAt: number | undefined;
   /** When raw samples or held minutes next expire; undefined until the first prune of this instance. */
   private pruneAt: number | null | undefined;
   /** The active rules reading this family, and when they were looked up. */
@@ -148,6 +153,9 @@ export class MetricSeries extends DurableObject<Env> {
     const { earliest, latest } = this.ctx.storage.transactionSync(() => this.store(fresh));
     // Nothing was left to prune at the last prune: these samples expire some day.
     if (this.pruneAt === null) this.pruneAt = undefined;
+    // A quiet family's new latest values go to the index at once, without holding up the
+    // caller; a busy family's go on the alarm, once per INDEX_DELAY_MS (it also retries).
+    if (publishAt(now, this.indexedAt, INDEX_DELAY_MS) <= now) this.ctx.waitUntil(this.pushLatest());
     const wake = nextWakeAt({
       now,
       pendingMinutes: [earliest],
@@ -157,6 +165,7 @@ export class MetricSeries extends DurableObject<Env> {
       retention: this.retention,
       offsetMs: this.offsetMs(),
       unindexed: true,
+      indexedAt: this.indexedAt,
     });
     if (this.alarmAt === undefined) {
       const stored = await this.ctx.storage.getAlarm();
@@ -522,7 +531,7 @@ export class MetricSeries extends DurableObject<Env> {
 
   /**
    * Sends the latest values the SeriesIndex has not seen; false when that failed (they
-   * stay unsent and go with the retry). The index is a view, so a failure is logged.
+   * stay unsent and go with the alarm's retry). The index is a view, so a failure is logged.
    */
   private async pushLatest(): Promise<boolean> {
     const sql = this.ctx.storage.sql;
@@ -537,6 +546,7 @@ export class MetricSeries extends DurableObject<Env> {
       const identity = this.identities.get(row.id);
       if (identity) samples.push(this.latestSample(identity, row));
     }
+    if (samples.length) this.indexedAt = Date.now();
     try {
       for (let i = 0; i < samples.length; i += INDEX_CHUNK) {
         await seriesIndex(this.env).update(samples.slice(i, i + INDEX_CHUNK));
@@ -547,7 +557,15 @@ export class MetricSeries extends DurableObject<Env> {
     }
     // Values stored meanwhile are newer than what was sent and stay unsent.
     this.ctx.storage.transactionSync(() => {
-      for (const row of rows) sql.exec("UPDATE series SET indexed_ts = ? WHERE id = ?", row.latest_ts, row.id);
+      for (const row of rows) {
+        // An update running concurrently may have sent a newer value already.
+        sql.exec(
+          "UPDATE series SET indexed_ts = ? WHERE id = ? AND (indexed_ts IS NULL OR indexed_ts < ?)",
+          row.latest_ts,
+          row.id,
+          row.latest_ts,
+        );
+      }
     });
     return true;
   }
@@ -699,6 +717,7 @@ export class MetricSeries extends DurableObject<Env> {
       failed: flushFailed,
       offsetMs: this.offsetMs(),
       unindexed: unindexed && (indexFailed ? "failed" : true),
+      indexedAt: this.indexedAt,
     });
     const at = [wake, this.pruneAt ?? null].filter((t): t is number => t !== null);
     const next = at.length ? Math.min(...at) : null;

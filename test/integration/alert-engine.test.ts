@@ -107,7 +107,11 @@ describe("a threshold breach", () => {
     });
     const ts = Date.now();
     await push(metric, "shop", 25, ts);
-    const alert = await firstAlert(ruleId);
+    // The row is written (and shown on the dashboard) first, then its notification is enqueued.
+    const alert = await waitFor(async () => {
+      const [a] = await alertsOf(ruleId);
+      return a?.firing_notified ? a : false;
+    });
     expect(alert).toMatchObject({ status: "firing", observed_at: ts, metric_value: 25, firing_notified: 1 });
     expect((alert?.triggered_at ?? 0) - ts).toBeGreaterThanOrEqual(0);
     expect((alert?.triggered_at ?? 0) - ts).toBeLessThan(1000);

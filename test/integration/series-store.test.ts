@@ -2,7 +2,8 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AE_MAX_POINTS, type DataPoint, planDataPoints } from "../../worker/core/analytics";
-import { HOUR_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
+import { PUBLISH_INTERVAL_MS } from "../../durable-objects/series-index";
+import { HOUR_MS, INDEX_DELAY_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
 import { type Sample, seriesKey } from "../../worker/core/series";
 import { ALPHA, emptySketch, mergeInto, parseSketch, quantile, serializeSketch } from "../../worker/core/sketch";
 import { runRetention } from "../../worker/handlers/series-jobs";
@@ -321,7 +322,7 @@ describe("SeriesIndex", () => {
       },
     ]);
 
-    // Two updates right after a delta: one delta, about a second later, carrying both.
+    // Two updates right after a delta: one delta, PUBLISH_INTERVAL_MS later, carrying both.
     await index().update([sample("hub_up", "web", "9", 1, t + 1)]);
     await index().update([sample("hub_latency", "web", "9", 42, t + 1)]);
     await vi.waitUntil(() => deltas.length >= 2, { timeout: 3000, interval: 10 });
@@ -331,13 +332,35 @@ describe("SeriesIndex", () => {
       ["hub_latency", 42],
       ["hub_up", 1],
     ]);
-    expect((deltas[1]?.at ?? 0) - (deltas[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    expect((deltas[1]?.at ?? 0) - (deltas[0]?.at ?? 0)).toBeGreaterThanOrEqual(PUBLISH_INTERVAL_MS - 100);
 
     // Nothing newer: nothing published.
     await index().update([sample("hub_up", "web", "9", 5, t)]);
     await new Promise((r) => setTimeout(r, 1300));
     expect(deltas).toHaveLength(2);
     ws.close();
+  });
+});
+
+describe("MetricSeries → SeriesIndex", () => {
+  it("sends a quiet family's change to the index at once, and what follows within the interval once, after it", async () => {
+    const f = series(`leading_edge_${Date.now().toString(36)}`);
+    const index = env.SERIES_INDEX.getByName("main");
+    const valueInIndex = async () => (await index.get([f.key]))[0]?.value;
+    const t = Date.now();
+    const started = Date.now();
+    await f.record([f.at(1, t)]);
+    await vi.waitUntil(async () => (await valueInIndex()) === 1, { timeout: 2_000, interval: 10 });
+    // Not on an alarm INDEX_DELAY_MS later.
+    expect(Date.now() - started).toBeLessThan(INDEX_DELAY_MS / 2);
+
+    // Two more right away: held until the interval since the first update ends, then the newest.
+    await f.record([f.at(2, t + 1)]);
+    await f.record([f.at(3, t + 2)]);
+    await new Promise((r) => setTimeout(r, INDEX_DELAY_MS / 4));
+    expect(await valueInIndex()).toBe(1);
+    await vi.waitUntil(async () => (await valueInIndex()) === 3, { timeout: 3_000, interval: 10 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(INDEX_DELAY_MS - 50);
   });
 });
 

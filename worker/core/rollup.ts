@@ -6,6 +6,7 @@
 import { fnv1a } from "./random";
 import { addValue, emptySketch, mergeInto, parseSketch, quantileWithin, serializeSketch, type Sketch } from "./sketch";
 import type { Labels } from "./series";
+import { publishAt } from "./throttle";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
@@ -228,8 +229,9 @@ export const RETRY_DELAY_MS = 30_000;
 /** Pruning waits this much past the due time, so one wake-up removes many rows. */
 export const PRUNE_SLACK_MS = HOUR_MS;
 /**
- * Latest values reach the SeriesIndex this long after they are stored: a busy series
- * store sends one index update per interval instead of one per write.
+ * Latest values reach the SeriesIndex at once when the family's previous index update is
+ * this old, else when this long has passed since it: a busy series store sends one index
+ * update per interval instead of one per write, a quiet one sends each change at once.
  */
 export const INDEX_DELAY_MS = 1_000;
 /** Wait after a failed index update. */
@@ -251,6 +253,8 @@ export interface WakeInput {
   offsetMs?: number;
   /** Latest values not yet sent to the SeriesIndex: "failed" when the last update failed. */
   unindexed?: boolean | "failed";
+  /** When the last index update started (null or undefined: none, or not known). */
+  indexedAt?: number | null;
 }
 
 /** A series' fixed flush offset in [0, FLUSH_SPREAD_MS), from a hash of its key. */
@@ -261,8 +265,9 @@ export function flushOffset(seriesKey: string): number {
 /**
  * When a series store must next wake up (epoch ms), or null when nothing is due:
  * FLUSH_DELAY_MS plus the series' offset after the earliest pending bucket closes (not
- * before that long after `now`, which batches late samples), or when raw samples or
- * minutes expire. Times follow bucket boundaries, so a busy series wakes at the same
+ * before that long after `now`, which batches late samples), when latest values are due
+ * at the SeriesIndex (INDEX_DELAY_MS, leading edge), or when raw samples or minutes
+ * expire. Times follow bucket boundaries, so a busy series wakes at the same
  * offset every minute and never drifts.
  */
 export function nextWakeAt(input: WakeInput): number | null {
@@ -273,7 +278,8 @@ export function nextWakeAt(input: WakeInput): number | null {
     const delay = FLUSH_DELAY_MS + (input.offsetMs ?? 0);
     due.push(input.failed ? now + RETRY_DELAY_MS : Math.max(Math.min(...closes), now) + delay);
   }
-  if (input.unindexed) due.push(now + (input.unindexed === "failed" ? INDEX_RETRY_MS : INDEX_DELAY_MS));
+  if (input.unindexed === "failed") due.push(now + INDEX_RETRY_MS);
+  else if (input.unindexed) due.push(publishAt(now, input.indexedAt, INDEX_DELAY_MS));
   if (input.oldestRaw !== null) due.push(Math.max(input.oldestRaw + retention.rawMs + PRUNE_SLACK_MS, now));
   if (input.oldestFlushedMinute !== null) {
     due.push(Math.max(input.oldestFlushedMinute + heldMinuteMs(retention) + PRUNE_SLACK_MS, now));

@@ -219,10 +219,23 @@ describe("the SeriesIndex wake-up", () => {
 
   it("sends new latest values shortly, before any rollup is due, and retries a failed update later", () => {
     const now = T0 + 10_000;
-    expect(nextWakeAt({ ...base, now, unindexed: true })).toBe(now + INDEX_DELAY_MS);
+    // Just after an update: the next one an interval later.
+    expect(nextWakeAt({ ...base, now, unindexed: true, indexedAt: now })).toBe(now + INDEX_DELAY_MS);
     expect(nextWakeAt({ ...base, now, unindexed: "failed" })).toBe(now + INDEX_RETRY_MS);
-    expect(nextWakeAt({ ...base, now, pendingMinutes: [T0], unindexed: true })).toBe(now + INDEX_DELAY_MS);
+    expect(nextWakeAt({ ...base, now, pendingMinutes: [T0], unindexed: true, indexedAt: now })).toBe(
+      now + INDEX_DELAY_MS,
+    );
     expect(nextWakeAt({ ...base, now, unindexed: false })).toBeNull();
+  });
+
+  it("sends at once when the last index update is an interval old, else when the interval ends", () => {
+    const now = T0 + 10_000;
+    expect(nextWakeAt({ ...base, now, unindexed: true, indexedAt: null })).toBe(now);
+    expect(nextWakeAt({ ...base, now, unindexed: true, indexedAt: now - INDEX_DELAY_MS })).toBe(now);
+    expect(nextWakeAt({ ...base, now, unindexed: true, indexedAt: now - 300 })).toBe(now - 300 + INDEX_DELAY_MS);
+    // A failed update is retried after INDEX_RETRY_MS whenever it was.
+    expect(nextWakeAt({ ...base, now, unindexed: "failed", indexedAt: now - 5_000 })).toBe(now + INDEX_RETRY_MS);
+    expect(nextWakeAt({ ...base, now, unindexed: false, indexedAt: null })).toBeNull();
   });
 });
 
