@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { compare } from "../../../../worker/core/rules/compare";
 import {
-  compare,
   evaluateFingerprints,
   type FingerprintEvaluation,
   type SeriesWindow,
