@@ -48,7 +48,7 @@ export function RulesPage() {
             : `${list.length} rule${list.length === 1 ? "" : "s"}`}
       </p>
       {list !== null && list.length > 0 && (
-        <div class="table-wrap">
+        <div class="table-wrap stack-on-phone">
           <table>
             <caption class="visually-hidden">Alert rules</caption>
             <thead>
@@ -64,17 +64,17 @@ export function RulesPage() {
               {list.map((r) => (
                 <tr key={r.id}>
                   <th scope="row">{r.rule_name}</th>
-                  <td>
+                  <td data-label="Severity">
                     <span class={`severity severity-${r.severity}`}>{r.severity}</span>
                   </td>
-                  <td>
+                  <td data-label="Condition">
                     <code>
                       {r.metric_name} {r.comparison_operator} {r.threshold_value}
                     </code>
                     {r.kind !== "threshold" && <span class="muted"> ({r.kind})</span>}
                   </td>
-                  <td>{r.service ?? <span class="muted">any</span>}</td>
-                  <td>{r.is_active ? "Active" : <span class="muted">Paused</span>}</td>
+                  <td data-label="Service">{r.service ?? <span class="muted">any</span>}</td>
+                  <td data-label="State">{r.is_active ? "Active" : <span class="muted">Paused</span>}</td>
                 </tr>
               ))}
             </tbody>
