@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { formatValue, latestOf } from "../lib/alerts";
+import { latestOf } from "../lib/alerts";
+import { formatValue } from "../lib/format";
 import { type Level, sparklinePath } from "../lib/overview";
 import type { LatestSample, MetricCard as Card, MetricHistory } from "../lib/types";
 import { api } from "../models/session";

@@ -8,7 +8,8 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { formatTick, formatValue, hasValues, latestValues } from "../lib/trends";
+import { formatValue } from "../lib/format";
+import { formatTick, hasValues, latestValues } from "../lib/trends";
 
 export interface TimeChartSeries {
   label: string;

@@ -113,13 +113,6 @@ export function labelText(labels: Record<string, string>): string {
   return keys.length ? keys.map((k) => `${k}=${labels[k]}`).join(", ") : "";
 }
 
-/** A value for display: integers as they are, others with up to 2 decimals; an em dash for null. */
-export function formatValue(v: number | null | undefined, unit = ""): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return "\u2014";
-  const text = Number.isInteger(v) ? String(v) : String(Math.round(v * 100) / 100);
-  return unit ? (unit === "%" ? `${text}%` : `${text} ${unit}`) : text;
-}
-
 /**
  * Merges the last 24 h of alert history with the live active list (which wins for the alerts
  * it holds): newest first, at most `limit`. An alert that left the active list since the history

@@ -66,3 +66,13 @@ export function formatLatency(ms: number | null): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 }
+
+/** "97.5 %", "120 ms", "1,234 requests", an em dash for no value. */
+export function formatValue(value: number | null | undefined, unit = ""): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "\u2014";
+  const abs = Math.abs(value);
+  const digits = abs >= 100 || Number.isInteger(value) ? 0 : abs >= 10 ? 1 : 2;
+  const text = value.toLocaleString("en-US", { maximumFractionDigits: digits });
+  if (!unit) return text;
+  return unit === "%" ? `${text} %` : `${text} ${unit}`;
+}

@@ -85,16 +85,6 @@ export function latestValues(data: uPlot.AlignedData): { value: number | null; a
   });
 }
 
-/** "97.5 %", "120 ms", "1,234 requests", an em dash for no value. */
-export function formatValue(value: number | null, unit: string): string {
-  if (value === null || !Number.isFinite(value)) return "\u2014";
-  const abs = Math.abs(value);
-  const digits = abs >= 100 || Number.isInteger(value) ? 0 : abs >= 10 ? 1 : 2;
-  const text = value.toLocaleString("en-US", { maximumFractionDigits: digits });
-  if (!unit) return text;
-  return unit === "%" ? `${text} %` : `${text} ${unit}`;
-}
-
 const fieldsOf = (chart: AnyChart) => new Set(chart.fields.map((f) => f.field));
 const unitOf = (chart: AnyChart, field: string, fallback: string) =>
   chart.fields.find((f) => f.field === field)?.unit ?? fallback;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDateTime, formatLatency, formatRelative } from "../../../dashboard/src/lib/format";
+import { formatDateTime, formatLatency, formatRelative, formatValue } from "../../../dashboard/src/lib/format";
 
 const NOW = Date.parse("2026-03-01T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -42,5 +42,20 @@ describe("formatLatency", () => {
     expect(formatLatency(12_345)).toBe("12.3 s");
     expect(formatLatency(null)).toBe("\u2014");
     expect(formatLatency(Number.NaN)).toBe("\u2014");
+  });
+});
+
+describe("formatValue", () => {
+  it("writes values with their unit", () => {
+    expect(formatValue(97.456, "%")).toBe("97.5 %");
+    expect(formatValue(4.256, "ms")).toBe("4.26 ms");
+    expect(formatValue(1234, "requests")).toBe("1,234 requests");
+    expect(formatValue(null, "ms")).toBe("\u2014");
+    expect(formatValue(12, "")).toBe("12");
+  });
+
+  it("takes a missing value as no value and no unit as a plain number", () => {
+    expect(formatValue(undefined)).toBe("\u2014");
+    expect(formatValue(3)).toBe("3");
   });
 });

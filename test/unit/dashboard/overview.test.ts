@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import {
   canAct,
   countAlerts,
-  formatValue,
   latestOf,
   mergeSamples,
   parseAlerts,
@@ -149,13 +148,7 @@ describe("alerts", () => {
     ]);
   });
 
-  it("formats values with their unit", () => {
-    expect([formatValue(98.7654, "%"), formatValue(357, "ms"), formatValue(null), formatValue(3)]).toEqual([
-      "98.77%",
-      "357 ms",
-      "\u2014",
-      "3",
-    ]);
+  it("names services by their display name, else their id", () => {
     expect(displayName({ ecpay: "ECPay Integration" }, "ecpay")).toBe("ECPay Integration");
     expect(displayName({}, "redis")).toBe("redis");
   });

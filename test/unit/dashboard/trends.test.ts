@@ -2,7 +2,6 @@ import { describe, expect, it } from "vitest";
 import {
   alignPoints,
   formatTick,
-  formatValue,
   hasValues,
   latestValues,
   TREND_PERIODS,
@@ -181,14 +180,6 @@ describe("trendViews", () => {
 });
 
 describe("formatting", () => {
-  it("writes values with their unit", () => {
-    expect(formatValue(97.456, "%")).toBe("97.5 %");
-    expect(formatValue(4.256, "ms")).toBe("4.26 ms");
-    expect(formatValue(1234, "requests")).toBe("1,234 requests");
-    expect(formatValue(null, "ms")).toBe("\u2014");
-    expect(formatValue(12, "")).toBe("12");
-  });
-
   it("keeps axis ticks short", () => {
     expect(formatTick(50, "%")).toBe("50%");
     expect(formatTick(120, "ms")).toBe("120 ms");
