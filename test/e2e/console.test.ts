@@ -8,13 +8,12 @@
  */
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CHROMIUM, connectionStates, recordConnectionStates } from "./browser";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("token");
 const controlUrl = inject("controlUrl");
 const API = `${baseUrl}/api/admin/monitoring`;
-
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"];
 
 let browser: Browser;
 let adminContext: BrowserContext;
@@ -112,7 +111,7 @@ const activeItem = (page: Page, ruleName: string) =>
     .filter({ has: page.getByRole("link", { name: ruleName }) });
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch(CHROMIUM);
   [adminUser, viewerUser] = await Promise.all([createUser("admin"), createUser("viewer")]);
   ingestKey = (await must<{ key: string }>("POST", `${API}/keys`, { name: "e2e console", scope: "ingest" })).key;
   adminContext = await browser.newContext({ baseURL: baseUrl });
@@ -397,23 +396,13 @@ describe("after a server restart", () => {
     await admin.goto("/status");
     const connection = admin.locator("[data-connection]");
     await expect.poll(() => connection.getAttribute("data-connection")).toBe("connected");
-    await admin.evaluate(() => {
-      const el = document.querySelector("[data-connection]")!;
-      const seen: string[] = [];
-      (window as unknown as { seenStates: string[] }).seenStates = seen;
-      new MutationObserver(() => seen.push(el.getAttribute("data-connection") ?? "")).observe(el, {
-        attributes: true,
-        attributeFilter: ["data-connection"],
-      });
-    });
+    await recordConnectionStates(admin);
 
     const restart = await fetch(`${controlUrl}/restart`, { method: "POST" });
     expect(restart.status, await restart.text()).toBe(204);
 
-    await expect
-      .poll(() => admin.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates), { timeout: 90_000 })
-      .toContain("connected");
-    const seen = await admin.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates);
+    await expect.poll(() => connectionStates(admin), { timeout: 90_000 }).toContain("connected");
+    const seen = await connectionStates(admin);
     expect(seen[0]).toBe("reconnecting");
     expect(seen.at(-1)).toBe("connected");
     // Still logged in, and live: a sample pushed now shows without a reload.

@@ -14,20 +14,10 @@ import {
   type WebSocketRoute,
 } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CHROMIUM, connectionStates, recordConnectionStates } from "./browser";
 
 const baseUrl = inject("baseUrl");
 const token = inject("token");
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let browser: Browser;
 let context: BrowserContext;
@@ -60,7 +50,7 @@ const statusHeading = () => page.getByRole("heading", { name: "Live status", lev
 const connected = () => page.locator('[data-connection="connected"]');
 
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await chromium.launch(CHROMIUM);
   context = await browser.newContext({ baseURL: baseUrl });
   page = await context.newPage();
   page.setDefaultTimeout(15_000);
@@ -257,22 +247,11 @@ describe("dashboard shell", () => {
     expect(await tab.getByRole("status").filter({ hasText: "1 down" }).count()).toBe(1);
 
     // The connection drops: the indicator says so, the page reconnects by itself and re-reads the real state.
-    await tab.evaluate(() => {
-      const el = document.querySelector("[data-connection]")!;
-      const seen: string[] = [];
-      (window as unknown as { seenStates: string[] }).seenStates = seen;
-      new MutationObserver(() => seen.push(el.getAttribute("data-connection") ?? "")).observe(el, {
-        attributes: true,
-        attributeFilter: ["data-connection"],
-      });
-    });
+    await recordConnectionStates(tab);
     await relay.page.close({ code: 4000, reason: "dropped by the test" });
     await expect.poll(() => relays.length).toBe(2);
     await visible(connectedIn);
-    expect(await tab.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates)).toEqual([
-      "reconnecting",
-      "connected",
-    ]);
+    expect(await connectionStates(tab)).toEqual(["reconnecting", "connected"]);
     await visible(tab.getByRole("rowheader", { name: "ecpay" }));
     expect(await tab.getByRole("rowheader", { name: "checkout" }).count()).toBe(0);
     await tab.close();

@@ -10,6 +10,7 @@ import {
   type LiveState,
 } from "../../../dashboard/src/lib/live";
 import type { ServiceHealth } from "../../../dashboard/src/lib/types";
+import { makeAlert } from "../../fixtures/alerts";
 
 const svc = (service: string, status: ServiceHealth["status"] = "healthy"): ServiceHealth => ({
   service,
@@ -185,33 +186,7 @@ describe("reduce", () => {
 });
 
 describe("alerts and metrics topics", () => {
-  const firing = {
-    id: 5,
-    alert_rule_id: 1,
-    rule_name: "r",
-    metric_name: "m",
-    service: "s",
-    fingerprint: "f",
-    labels: {},
-    metric_value: 2,
-    peak_value: 2,
-    breach_count: 1,
-    reopen_count: 0,
-    flapping: false,
-    alert_severity: "critical",
-    status: "firing",
-    message: "m > 1",
-    observed_at: null,
-    triggered_at: null,
-    acknowledged_at: null,
-    acknowledged_by: null,
-    resolved_at: null,
-    auto_resolved: false,
-    resolution_notes: null,
-    escalation_step: 0,
-    notifications_sent: 0,
-    notification_attempts: 0,
-  };
+  const firing = makeAlert({ id: 5, metric_value: 2, message: "m > 1", triggered_at: null });
   const latest = (value: number) => ({ metric: "m", service: "s", labels: {}, value, ts: "2026-01-01T00:00:00.000Z" });
 
   it("reports the whole alert list of a snapshot and of each delta", () => {

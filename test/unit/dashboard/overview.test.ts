@@ -9,36 +9,10 @@ import {
   recentAlerts,
 } from "../../../dashboard/src/lib/alerts";
 import { cardLevel, displayName, overallState, sparklinePath } from "../../../dashboard/src/lib/overview";
-import type { Alert, LatestSample, RuleSummary, ServiceHealth } from "../../../dashboard/src/lib/types";
+import type { LatestSample, RuleSummary, ServiceHealth } from "../../../dashboard/src/lib/types";
+import { makeAlert } from "../../fixtures/alerts";
 
-const alert = (over: Partial<Alert>): Alert => ({
-  id: 1,
-  alert_rule_id: 1,
-  rule_name: "r",
-  metric_name: "m",
-  service: "ecpay",
-  fingerprint: "f",
-  labels: {},
-  metric_value: 1,
-  peak_value: 1,
-  breach_count: 1,
-  reopen_count: 0,
-  flapping: false,
-  alert_severity: "critical",
-  status: "firing",
-  message: "",
-  observed_at: null,
-  triggered_at: "2026-01-01T00:00:00.000Z",
-  acknowledged_at: null,
-  acknowledged_by: null,
-  resolved_at: null,
-  auto_resolved: false,
-  resolution_notes: null,
-  escalation_step: 0,
-  notifications_sent: 0,
-  notification_attempts: 0,
-  ...over,
-});
+const alert = makeAlert;
 const svc = (service: string, status: ServiceHealth["status"]): ServiceHealth => ({
   service,
   status,
