@@ -133,16 +133,21 @@ describe("live status", () => {
       ],
     });
     await createRule("E2E queue depth > 10", "e2e_queue_depth", 10);
-    await push("e2e_queue_depth", "e2e", 3);
 
     await admin.goto("/status");
     const banner = admin.getByRole("region", { name: "Overall status" });
     await visible(banner);
     for (const title of ["Payment success rate", "API response time (p95)", "DB connection pool", "E2E queue depth"])
       await visible(admin.getByRole("region", { name: title }));
+    // Nothing reported yet: the card says so rather than "OK".
     const queue = card(admin, "e2e-queue");
+    await expect.poll(() => queue.getAttribute("data-level")).toBe("nodata");
+    expect(await queue.textContent()).toContain("No data");
+    // The first sample arrives live.
+    await push("e2e_queue_depth", "e2e", 3);
     await expect.poll(() => queue.locator("[data-value]").textContent()).toBe("3");
     expect(await queue.getAttribute("data-level")).toBe("ok");
+    expect(await queue.textContent()).toMatch(/as of (just now|\d+ s ago)/);
     expect(await queue.getByRole("link", { name: "History of E2E queue depth" }).getAttribute("href")).toBe(
       "/metrics/e2e/e2e_queue_depth",
     );

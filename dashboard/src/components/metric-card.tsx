@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { latestOf } from "../lib/alerts";
-import { formatValue } from "../lib/format";
+import { formatRelative, formatValue } from "../lib/format";
+import { useNow } from "./hooks";
 import { type Level, sparklinePath } from "../lib/overview";
 import type { LatestSample, MetricCard as Card, MetricHistory } from "../lib/types";
 import { api } from "../models/session";
@@ -9,7 +10,9 @@ const HOUR_MS = 3_600_000;
 const W = 160;
 const H = 36;
 
-const LEVEL_TEXT: Record<Level, string> = { ok: "OK", warning: "Warning", critical: "Critical" };
+/** What a card says: its level, or that nothing was reported (never "OK" without a value). */
+type Shown = Level | "nodata";
+const LEVEL_TEXT: Record<Shown, string> = { ok: "OK", warning: "Warning", critical: "Critical", nodata: "No data" };
 
 /** The page that charts a metric's history. */
 export const historyHref = (service: string, metric: string) =>
@@ -75,12 +78,23 @@ export function MetricCard({
       : formatValue(latest.value, card.unit)
     : "\u2014";
   const titleId = `card-${card.id}`;
+  const shown: Shown = latest === null && level === "ok" ? "nodata" : level;
+  const now = useNow(5_000);
   return (
-    <section class={`card card-${level}`} aria-labelledby={titleId} data-card={card.id} data-level={level}>
+    <section class={`card card-${shown}`} aria-labelledby={titleId} data-card={card.id} data-level={shown}>
       <h3 id={titleId}>{card.title}</h3>
       <p class="card-value">
         <span data-value>{value}</span>
-        <span class={`level level-${level}`}>{LEVEL_TEXT[level]}</span>
+        <span class={`level level-${shown}`}>{LEVEL_TEXT[shown]}</span>
+      </p>
+      <p class="card-age muted">
+        {latest ? (
+          <>
+            as of <time dateTime={latest.ts}>{formatRelative(latest.ts, now)}</time>
+          </>
+        ) : (
+          "nothing reported yet"
+        )}
       </p>
       <svg
         class="sparkline"
