@@ -9,23 +9,26 @@ import type { Alert, MetricCard, RuleSummary, ServiceHealth, Severity } from "./
 const isOperator = (op: string): op is Operator => (OPERATORS as readonly string[]).includes(op);
 
 export type Level = "ok" | "warning" | "critical";
-export type Overall = "operational" | "degraded" | "outage";
+export type Overall = "operational" | "degraded" | "outage" | "unknown";
 
 export const OVERALL_TEXT: Record<Overall, string> = {
   operational: "All Systems Operational",
   degraded: "Degraded",
   outage: "Outage",
+  unknown: "Status unknown",
 };
 
 /**
  * The worst state: a service down or a critical alert open is an outage; a service in
- * warning or a warning alert open is degraded; anything else is operational.
+ * warning or a warning alert open is degraded. Without any checked service (not loaded yet,
+ * none monitored, or none checked) it is unknown, never "operational"; else operational.
  */
-export function overallState(services: readonly ServiceHealth[], alerts: readonly Alert[]): Overall {
+export function overallState(services: readonly ServiceHealth[] | null, alerts: readonly Alert[]): Overall {
+  const list = services ?? [];
   const open = alerts.filter((a) => a.status !== "resolved");
-  if (services.some((s) => s.status === "down") || open.some((a) => a.alert_severity === "critical")) return "outage";
-  if (services.some((s) => s.status === "warning") || open.some((a) => a.alert_severity === "warning"))
-    return "degraded";
+  if (list.some((s) => s.status === "down") || open.some((a) => a.alert_severity === "critical")) return "outage";
+  if (list.some((s) => s.status === "warning") || open.some((a) => a.alert_severity === "warning")) return "degraded";
+  if (!list.some((s) => s.status === "healthy")) return "unknown";
   return "operational";
 }
 

@@ -66,7 +66,7 @@ export function StatusPage() {
   const session = auth.value;
   const timeZone = session.kind === "authenticated" ? session.me.timezone : "UTC";
   const names = settings.value.service_names;
-  const overall = overallState(list ?? [], active);
+  const overall = overallState(list, active);
   const recent = recentAlerts(useRecentHistory(), active, now);
   const samples = latestSamples.value;
 

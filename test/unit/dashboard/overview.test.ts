@@ -47,8 +47,19 @@ describe("overallState", () => {
     expect(overallState([svc("a", "warning")], [])).toBe("degraded");
     expect(overallState([], [alert({ alert_severity: "warning" })])).toBe("degraded");
     expect(overallState([], [alert({ alert_severity: "critical", status: "acknowledged" })])).toBe("outage");
-    expect(overallState([], [alert({ alert_severity: "critical", status: "resolved" })])).toBe("operational");
-    expect(overallState([svc("a", "unknown")], [alert({ alert_severity: "info" })])).toBe("operational");
+    expect(overallState([svc("a", "healthy")], [alert({ alert_severity: "critical", status: "resolved" })])).toBe(
+      "operational",
+    );
+    expect(overallState([svc("a", "healthy"), svc("b", "unknown")], [alert({ alert_severity: "info" })])).toBe(
+      "operational",
+    );
+  });
+
+  it("is unknown, never operational, before any service was checked", () => {
+    expect(overallState(null, [])).toBe("unknown");
+    expect(overallState([], [])).toBe("unknown");
+    expect(overallState([svc("a", "unknown")], [])).toBe("unknown");
+    expect(overallState(null, [alert({ alert_severity: "critical" })])).toBe("outage");
   });
 });
 
