@@ -99,10 +99,10 @@ describe("notification delivery", () => {
     const first = await consume(job);
     expect(first.explicitAcks).toEqual([]);
     expect(first.retryMessages).toHaveLength(1);
-    // Full jitter below 5 s on the first retry.
+    // The first retry: 5 to 10 s, never sooner (a short outage is waited out, not retried into).
     expect(first.delays).toHaveLength(1);
-    expect(first.delays[0]).toBeGreaterThanOrEqual(0);
-    expect(first.delays[0]).toBeLessThan(5);
+    expect(first.delays[0]).toBeGreaterThanOrEqual(5);
+    expect(first.delays[0]).toBeLessThanOrEqual(10);
     expect(await rowOf(job.idempotencyKey)).toMatchObject({
       status: "queued",
       attempts: 1,
