@@ -89,7 +89,29 @@ describe("notification delivery", () => {
     const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${request?.body}`));
     const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
     expect(request?.headers["x-edgemonitor-signature"]).toBe(`v1=${hex}`);
+    // The delivery key, for the receiver to drop a repeat: in a header and in the signed body.
+    expect(request?.headers["x-edgemonitor-delivery"]).toBe(job.idempotencyKey);
+    expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ version: 1, delivery: job.idempotencyKey });
     expect((await rowOf(job.idempotencyKey))?.status).toBe("sent");
+  });
+
+  it("retries a webhook that timed out while still arriving under the same delivery key", async () => {
+    const { job, token } = await jobFor(null, "webhook");
+    // The receiver takes longer than the timeout: it gets the request, the sender gives up waiting.
+    await setMode("webhook", { status: 200, delayMs: 400, match: token });
+    const slow = await consume(job, "notifications", { NOTIFY_TIMEOUT_MS: "100" });
+    expect(slow.retryMessages).toEqual([{ msgId: "m1" }]);
+    expect(slow.delays[0]).toBeGreaterThanOrEqual(5);
+    expect(await rowOf(job.idempotencyKey)).toMatchObject({ status: "queued", attempts: 1 });
+    expect((await rowOf(job.idempotencyKey))?.last_error).toMatch(/no answer within 0.1 s/);
+
+    await setMode("webhook", { status: 200, match: token });
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const arrived = await received("webhook", token);
+    expect(arrived).toHaveLength(2);
+    // Both copies reached the receiver; one key tells it they are one notification.
+    expect(arrived.map((r) => r.headers["x-edgemonitor-delivery"])).toEqual([job.idempotencyKey, job.idempotencyKey]);
+    expect(new Set(arrived.map((r) => JSON.parse(r.body).delivery))).toEqual(new Set([job.idempotencyKey]));
   });
 
   it("retries a 500 with a backoff delay and a 429 no sooner than its Retry-After", async () => {
