@@ -211,6 +211,7 @@ describe("alerts and metrics topics", () => {
     escalation_step: 0,
     notifications_sent: 0,
     notification_attempts: 0,
+    notifications_failed: 0,
   };
   const latest = (value: number) => ({ metric: "m", service: "s", labels: {}, value, ts: "2026-01-01T00:00:00.000Z" });
 

@@ -38,6 +38,7 @@ const alert = (over: Partial<Alert>): Alert => ({
   escalation_step: 0,
   notifications_sent: 0,
   notification_attempts: 0,
+  notifications_failed: 0,
   ...over,
 });
 const svc = (service: string, status: ServiceHealth["status"]): ServiceHealth => ({

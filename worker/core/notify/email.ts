@@ -66,7 +66,8 @@ export const resend: Channel<ResendConfig> = {
   name: "email",
   render(job, to, config) {
     const { subject, text, html } = emailContent(job);
-    const key = job.idempotencyKey.length <= RESEND_KEY_MAX ? { "idempotency-key": job.idempotencyKey } : {};
+    const key: Record<string, string> =
+      job.idempotencyKey.length <= RESEND_KEY_MAX ? { "idempotency-key": job.idempotencyKey } : {};
     return {
       url: `${config.baseUrl}/emails`,
       method: "POST",
