@@ -69,6 +69,8 @@ describe("wire formats", () => {
     expect(request?.path).toBe(`/sink/${name}/emails`);
     expect(request?.headers.authorization).toBe("Bearer re_wire_key_123");
     expect(request?.headers["content-type"]).toBe("application/json");
+    // Resend answers a repeat of the key with the first email's id instead of sending again.
+    expect(request?.headers["idempotency-key"]).toBe(job.idempotencyKey);
     const body = json<Record<string, unknown>>(request);
     expect(Object.keys(body).sort()).toEqual(["from", "html", "subject", "text", "to"]);
     expect(body.from).toBe("Edge Monitor <alerts@example.com>");
@@ -240,6 +242,9 @@ describe("wire formats", () => {
 
     const all = await records(name);
     expect(all).toHaveLength(2);
+    // The delivery key in a header; the body keeps Alertmanager's schema.
+    expect(all.map((r) => r.headers["x-edgemonitor-delivery"])).toEqual([job.idempotencyKey, resolved.idempotencyKey]);
+    for (const request of all) expect(json<Record<string, unknown>>(request)).not.toHaveProperty("delivery");
     for (const request of all) {
       const timestamp = request.headers["x-edgemonitor-timestamp"] ?? "";
       expect(Math.abs(Number(timestamp) - Date.now() / 1000)).toBeLessThan(60);

@@ -173,6 +173,13 @@ export const countersOf = (alertId: number) =>
     .bind(alertId)
     .first<{ notifications_sent: number; notification_attempts: number }>();
 
+export const failedOf = async (alertId: number) =>
+  (
+    await env.DB.prepare("SELECT notifications_failed FROM alert_history WHERE id = ?")
+      .bind(alertId)
+      .first<{ notifications_failed: number }>()
+  )?.notifications_failed;
+
 /** Every request the sink recorded under `name`. */
 export async function records(name: string): Promise<SinkRecord[]> {
   return (await (await fetch(`${sink()}/__sink/${name}`)).json()) as SinkRecord[];

@@ -11,12 +11,14 @@ import type { NotificationJob } from "../../worker/core/alerts/jobs";
 import { MAX_ATTEMPTS } from "../../worker/core/notify/backoff";
 import { releaseDigests } from "../../worker/handlers/digests";
 import worker from "../../worker/index";
+import { callJson, createAdmin } from "./helpers";
 import {
   adminWith,
   alertJobs,
   consume,
   countersOf,
   type DeliveryRow,
+  failedOf,
   followUp,
   received,
   rowOf,
@@ -89,7 +91,29 @@ describe("notification delivery", () => {
     const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${timestamp}.${request?.body}`));
     const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
     expect(request?.headers["x-edgemonitor-signature"]).toBe(`v1=${hex}`);
+    // The delivery key, for the receiver to drop a repeat: in a header and in the signed body.
+    expect(request?.headers["x-edgemonitor-delivery"]).toBe(job.idempotencyKey);
+    expect(JSON.parse(request?.body ?? "{}")).toMatchObject({ version: 1, delivery: job.idempotencyKey });
     expect((await rowOf(job.idempotencyKey))?.status).toBe("sent");
+  });
+
+  it("retries a webhook that timed out while still arriving under the same delivery key", async () => {
+    const { job, token } = await jobFor(null, "webhook");
+    // The receiver takes longer than the timeout: it gets the request, the sender gives up waiting.
+    await setMode("webhook", { status: 200, delayMs: 400, match: token });
+    const slow = await consume(job, "notifications", { NOTIFY_TIMEOUT_MS: "100" });
+    expect(slow.retryMessages).toEqual([{ msgId: "m1" }]);
+    expect(slow.delays[0]).toBeGreaterThanOrEqual(5);
+    expect(await rowOf(job.idempotencyKey)).toMatchObject({ status: "queued", attempts: 1 });
+    expect((await rowOf(job.idempotencyKey))?.last_error).toMatch(/no answer within 0.1 s/);
+
+    await setMode("webhook", { status: 200, match: token });
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const arrived = await received("webhook", token);
+    expect(arrived).toHaveLength(2);
+    // Both copies reached the receiver; one key tells it they are one notification.
+    expect(arrived.map((r) => r.headers["x-edgemonitor-delivery"])).toEqual([job.idempotencyKey, job.idempotencyKey]);
+    expect(new Set(arrived.map((r) => JSON.parse(r.body).delivery))).toEqual(new Set([job.idempotencyKey]));
   });
 
   it("retries a 500 with a backoff delay and a 429 no sooner than its Retry-After", async () => {
@@ -99,10 +123,10 @@ describe("notification delivery", () => {
     const first = await consume(job);
     expect(first.explicitAcks).toEqual([]);
     expect(first.retryMessages).toHaveLength(1);
-    // Full jitter below 5 s on the first retry.
+    // The first retry: 5 to 10 s, never sooner (a short outage is waited out, not retried into).
     expect(first.delays).toHaveLength(1);
-    expect(first.delays[0]).toBeGreaterThanOrEqual(0);
-    expect(first.delays[0]).toBeLessThan(5);
+    expect(first.delays[0]).toBeGreaterThanOrEqual(5);
+    expect(first.delays[0]).toBeLessThanOrEqual(10);
     expect(await rowOf(job.idempotencyKey)).toMatchObject({
       status: "queued",
       attempts: 1,
@@ -322,5 +346,146 @@ describe("notification delivery", () => {
     const paths = (await received("slack-bot", token)).map((r) => r.path.split("/").pop());
     expect(paths).toEqual(["chat.postMessage", "chat.update", "chat.postMessage"]);
     expect(await rowOf(resolved.idempotencyKey)).toMatchObject({ status: "sent" });
+  });
+});
+
+/** Every message a dashboard socket receives, from now on. */
+async function dashboardSocket(): Promise<{
+  messages: { type: string; topic?: string; data?: unknown }[];
+  close: () => void;
+}> {
+  const res = await env.DASHBOARD_HUB.getByName("main").fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+  const ws = res.webSocket;
+  if (!ws) throw new Error("no socket");
+  const messages: { type: string; topic?: string; data?: unknown }[] = [];
+  ws.addEventListener("message", (e) => messages.push(JSON.parse(String(e.data))));
+  ws.accept();
+  return { messages, close: () => ws.close() };
+}
+
+describe("given-up jobs", () => {
+  it("pages the on-call admins once each when the webhook answers 500 for 15 minutes of retries", async () => {
+    const viewer = await createAdmin("viewer");
+    const onSlack = await adminWith({ slack: `UGU${++counter}`, phone: "+886911000001" });
+    // Critical: slack → sms → email; without Slack, SMS.
+    const phone = `+8869110${String(++counter).padStart(5, "0")}`;
+    const onSms = await adminWith({ phone, email: "sms-first@example.com" });
+    const alreadyPaged = await adminWith({ slack: `UGU${++counter}` });
+    const { job: base, token } = await jobFor(null, "webhook", { severity: "critical" });
+    const job: NotificationJob = { ...base, onCall: [onSlack.id, onSms.id, alreadyPaged.id] };
+    // One on-call admin already has this event on their own Slack: not paged again.
+    const personal: NotificationJob = {
+      ...base,
+      recipient: { adminId: alreadyPaged.id },
+      channel: "slack",
+      idempotencyKey: base.idempotencyKey.replace("|admin:0|webhook", `|admin:${alreadyPaged.id}|slack`),
+    };
+    expect((await consume(personal)).explicitAcks).toEqual(["m1"]);
+
+    await setMode("webhook", { status: 500, body: "receiver down", match: token });
+    const delays: number[] = [];
+    for (let n = 1; n < MAX_ATTEMPTS; n++) {
+      const tried = await consume(job);
+      expect(tried.retryMessages).toEqual([{ msgId: "m1" }]);
+      delays.push(...tried.delays.map(Number));
+    }
+    // The schedule the platform would follow: no wait under 5 s, at least 15 minutes in all.
+    expect(delays).toHaveLength(MAX_ATTEMPTS - 1);
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(5);
+    expect(delays.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(15 * 60);
+    expect(await failedOf(job.alertId)).toBe(0);
+
+    const live = await dashboardSocket();
+    try {
+      const last = await consume(job);
+      expect(last.explicitAcks).toEqual(["m1"]);
+      expect(last.delays).toEqual([]);
+      const dead = await waitFor(async () => {
+        const row = await rowOf(job.idempotencyKey);
+        return row?.status === "dead" ? row : null;
+      });
+      expect(dead).toMatchObject({
+        attempts: MAX_ATTEMPTS,
+        last_error: "retries exhausted; last: HTTP 500: receiver down",
+      });
+      expect(await received("webhook", token)).toHaveLength(MAX_ATTEMPTS);
+
+      // Visible: counted on the alert, and pushed to the dashboard's alerts topic.
+      expect(await failedOf(job.alertId)).toBe(1);
+      const pushed = await waitFor(async () =>
+        live.messages.find(
+          (m) =>
+            m.type === "delta" &&
+            m.topic === "alerts" &&
+            (m.data as { id: number; notifications_failed: number }[]).some(
+              (a) => a.id === job.alertId && a.notifications_failed === 1,
+            ),
+        ),
+      );
+      expect(pushed).toBeDefined();
+    } finally {
+      live.close();
+    }
+    const detail = await callJson<{
+      notifications_failed: number;
+      notifications: { channel: string; status: string; attempts: number; reason: string | null }[];
+    }>("GET", `/api/admin/monitoring/alerts/${job.alertId}`, { token: viewer.token });
+    expect(detail.status).toBe(200);
+    expect(detail.body.notifications_failed).toBe(1);
+    expect(detail.body.notifications).toContainEqual(
+      expect.objectContaining({ channel: "webhook", status: "dead", attempts: MAX_ATTEMPTS }),
+    );
+
+    // The fallbacks went through the real queue: one per admin not yet paged, on their first channel.
+    const prefix = base.idempotencyKey.replace("|admin:0|webhook", "");
+    const slackKey = `${prefix}|admin:${onSlack.id}|shared|fallback:slack`;
+    const smsKey = `${prefix}|admin:${onSms.id}|shared|fallback:sms`;
+    for (const key of [slackKey, smsKey]) {
+      await waitFor(async () => (await rowOf(key))?.status === "sent");
+    }
+    const slackTo = async (member: string) =>
+      (await received("slack-bot", token)).filter((r) => JSON.parse(r.body).channel === member);
+    expect(await slackTo(`UGU${counter - 2}`)).toHaveLength(1);
+    expect(await slackTo(`UGU${counter}`)).toHaveLength(1);
+    const texts = await received("twilio", token);
+    expect(texts.map((r) => new URLSearchParams(r.body).get("To"))).toEqual([phone]);
+    expect(
+      await env.DB.prepare(
+        "SELECT COUNT(*) AS n FROM notification_deliveries WHERE alert_id = ? AND idempotency_key LIKE '%|shared|fallback:%'",
+      )
+        .bind(job.alertId)
+        .first<number>("n"),
+    ).toBe(2);
+
+    // A redelivered dead letter, even one whose record was lost, pages nobody twice.
+    expect((await consume(job, "notifications-dlq")).explicitAcks).toEqual(["m1"]);
+    await env.DB.prepare("UPDATE notification_deliveries SET status = 'queued' WHERE idempotency_key = ?")
+      .bind(job.idempotencyKey)
+      .run();
+    expect((await consume(job, "notifications-dlq")).explicitAcks).toEqual(["m1"]);
+    expect((await rowOf(job.idempotencyKey))?.status).toBe("dead");
+    const again = JSON.parse((await rowOf(slackKey))?.payload ?? "{}") as NotificationJob;
+    expect((await consume(again)).explicitAcks).toEqual(["m1"]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await slackTo(`UGU${counter - 2}`)).toHaveLength(1);
+    expect(await received("twilio", token)).toHaveLength(1);
+    expect(await failedOf(job.alertId)).toBe(1);
+  });
+
+  it("falls back at once when the webhook refuses the job for good", async () => {
+    const admin = await adminWith({ slack: `UGU${++counter}` });
+    const { job: base, token } = await jobFor(null, "webhook", { severity: "warning" });
+    const job: NotificationJob = { ...base, onCall: [admin.id] };
+    await setMode("webhook", { status: 410, body: "gone", match: token });
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    expect(await rowOf(job.idempotencyKey)).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      last_error: "HTTP 410: gone",
+    });
+    expect(await failedOf(job.alertId)).toBe(1);
+    const key = `${base.idempotencyKey.replace("|admin:0|webhook", "")}|admin:${admin.id}|shared|fallback:slack`;
+    await waitFor(async () => (await rowOf(key))?.status === "sent");
+    expect((await received("slack-bot", token)).map((r) => JSON.parse(r.body).channel)).toEqual([`UGU${counter}`]);
   });
 });

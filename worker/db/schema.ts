@@ -182,6 +182,8 @@ export const alertHistory = sqliteTable(
     escalationStep: integer("escalation_step").notNull().default(0),
     notificationsSent: integer("notifications_sent").notNull().default(0),
     notificationAttempts: integer("notification_attempts").notNull().default(0),
+    /** Deliveries given up (dead after their retries) or failed for good, recomputed from notification_deliveries. */
+    notificationsFailed: integer("notifications_failed").notNull().default(0),
   },
   (t) => [
     index("alert_history_rule_idx").on(t.alertRuleId, t.triggeredAt),

@@ -4,13 +4,23 @@
  * message finds its row: once the row is terminal the message is only acknowledged. Then
  * the admin's preferences decide (skip, hold for quiet hours, send) and the job goes out on
  * its channel, or stays in the outbox when the channel is not configured. A permanent
- * failure hands the job to the admin's next channel at once; a job out of retries goes to
- * the dead-letter queue, whose consumer records it as dead and does the same.
- * After every change the alert's notification counters are recomputed from its rows.
+ * failure hands the job to the admin's next channel at once; a job out of retries (at least
+ * 15 minutes of them, see core/notify/backoff) goes to the dead-letter queue, whose
+ * consumer records it as dead and does the same. A shared channel's job (webhook,
+ * PagerDuty) given up or failed for good pages the on-call admins on their personal
+ * channels instead (sharedFallbackJobs).
+ * After every change the alert's notification counters are recomputed from its rows, and a
+ * delivery given up tells the dashboard's alerts topic, which shows notifications_failed.
  */
 import { type NotificationJob, readJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "../core/notify/backoff";
-import { fallbackChannel, fallbackJob, planDelivery } from "../core/notify/recipients";
+import {
+  fallbackChannel,
+  fallbackJob,
+  type OnCallAdmin,
+  planDelivery,
+  sharedFallbackJobs,
+} from "../core/notify/recipients";
 import type { Recipient } from "../core/notify/types";
 import {
   channelFor,
@@ -22,12 +32,15 @@ import {
   updateMessages,
   updatesInPlace,
 } from "../lib/delivery";
+import { publishAlerts, recipientIds } from "../lib/alerts";
 
 /** Rows per D1 batch (one INSERT each). */
 const BATCH = 50;
 const DEAD_LETTER_QUEUE = "notifications-dlq";
 /** Statuses after which a redelivered message has nothing left to do. */
 const TERMINAL = new Set(["sent", "failed", "dead", "skipped", "outbox", "digested"]);
+/** Statuses of a delivery given up: counted as the alert's notifications_failed. */
+const GIVEN_UP = new Set(["failed", "dead"]);
 
 export async function handleQueue(batch: MessageBatch, env: Env, _ctx: ExecutionContext): Promise<void> {
   const dead = batch.queue === DEAD_LETTER_QUEUE;
@@ -180,11 +193,14 @@ async function setStatus(env: Env, job: NotificationJob, status: string, fields:
     );
   }
   await env.DB.batch(statements);
+  // A page given up shows on the live dashboard at once (its alert's notifications_failed).
+  if (job.alertId && GIVEN_UP.has(status)) await publishAlerts(env);
 }
 
 /**
- * The `notifications_sent` (deliveries that reached their provider, alone or in a digest)
- * and `notification_attempts` (provider requests made) of the alerts `where` selects,
+ * The `notifications_sent` (deliveries that reached their provider, alone or in a digest),
+ * `notification_attempts` (provider requests made) and `notifications_failed` (deliveries
+ * given up: dead after their retries, or failed for good) of the alerts `where` selects,
  * recomputed rather than incremented so a redelivered message cannot count twice.
  */
 const countersStatement = (env: Env, where: string, value: number | string) =>
@@ -193,23 +209,62 @@ const countersStatement = (env: Env, where: string, value: number | string) =>
        notifications_sent = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
          AND (d.status = 'sent' OR (d.status = 'digested' AND d.delivered_at IS NOT NULL))),
        notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries d
-         WHERE d.alert_id = alert_history.id)
+         WHERE d.alert_id = alert_history.id),
+       notifications_failed = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
+         AND d.status IN ('failed', 'dead'))
      WHERE ${where}`,
   ).bind(value);
 
 /**
- * Enqueues the job on the admin's next channel, if one is left. Sent before the failure is
- * recorded: should that write fail, the redelivered job enqueues the same fallback again,
- * which its idempotency key makes harmless. Shared channels have no admin to fall back to.
+ * Enqueues the job on the admin's next channel, if one is left; a shared channel's job goes
+ * to the on-call admins instead. Sent before the failure is recorded: should that write
+ * fail, the redelivered job enqueues the same fallback again, which its idempotency key
+ * makes harmless.
  */
 async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
-  if (job.recipient.adminId === SHARED_RECIPIENT) return;
+  if (job.recipient.adminId === SHARED_RECIPIENT) {
+    await sendSharedFallback(ctx, job, now);
+    return;
+  }
   const recipient = await adminOf(ctx, job.recipient.adminId);
   if (!recipient) return;
   const next = fallbackJob(job, (failed) =>
     fallbackChannel(failed, job.alert.severity, recipient.prefs, recipient.email),
   );
   if (next) await ctx.env.NOTIFY_QUEUE.send({ ...next, enqueuedAt: now });
+}
+
+/**
+ * A shared channel's job given up: one job per on-call admin on their first personal
+ * channel (core decides who and where). The on-call admins are those the job was planned
+ * for; a job enqueued before it carried them pages every admin and owner, as a rule
+ * without an escalation policy does.
+ */
+async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
+  const ids = job.onCall ?? (await recipientIds(ctx.env, null));
+  const loaded = await Promise.all(
+    ids.map(async (adminId): Promise<OnCallAdmin | null> => {
+      const admin = await adminOf(ctx, adminId);
+      return admin ? { adminId, prefs: admin.prefs, accountEmail: admin.email } : null;
+    }),
+  );
+  const onCall = loaded.filter((a): a is OnCallAdmin => a !== null);
+  const sent = job.alertId ? await sentToAdmins(ctx.env, job.alertId) : [];
+  const jobs = sharedFallbackJobs({ job, onCall, sent });
+  for (let i = 0; i < jobs.length; i += 100) {
+    await ctx.env.NOTIFY_QUEUE.sendBatch(jobs.slice(i, i + 100).map((j) => ({ body: { ...j, enqueuedAt: now } })));
+  }
+}
+
+/** The alert's deliveries that reached an admin on a personal channel: their keys and admins. */
+async function sentToAdmins(env: Env, alertId: number): Promise<{ key: string; adminId: number }[]> {
+  const rows = await env.DB.prepare(
+    `SELECT idempotency_key, recipient FROM notification_deliveries
+     WHERE alert_id = ? AND status = 'sent' AND recipient LIKE 'admin:%'`,
+  )
+    .bind(alertId)
+    .all<{ idempotency_key: string; recipient: string }>();
+  return rows.results.map((r) => ({ key: r.idempotency_key, adminId: Number(r.recipient.slice("admin:".length)) }));
 }
 
 async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {

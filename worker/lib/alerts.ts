@@ -37,6 +37,7 @@ export interface AlertRow {
   escalation_step: number;
   notifications_sent: number;
   notification_attempts: number;
+  notifications_failed: number;
 }
 
 export interface TimelineEntry {
@@ -340,6 +341,7 @@ export function toAlertWire(row: AlertRow & { rule_name?: string | null; metric_
     escalation_step: row.escalation_step,
     notifications_sent: row.notifications_sent,
     notification_attempts: row.notification_attempts,
+    notifications_failed: row.notifications_failed,
   };
 }
 

@@ -49,7 +49,16 @@ export type ConfiguredChannel =
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** The provider timeout: NOTIFY_TIMEOUT_MS when it is a positive number, else 10 s. */
+/**
+ * The provider timeout: NOTIFY_TIMEOUT_MS when it is a positive number, else 10 s. A
+ * request that times out may still have arrived (a slow success): it counts as a try and is
+ * retried on the backoff schedule (5 s at the soonest, by then 15 s after it was sent) under
+ * the same idempotency key, which the receivers that can dedup by it do: a webhook receiver
+ * by X-EdgeMonitor-Delivery, PagerDuty by dedup_key (the alert's), Resend by Idempotency-Key.
+ * Twilio, Postmark and Slack take no key, so there a slow success can arrive twice; waiting
+ * longer would hold every page that long, and not retrying would lose the page when the
+ * request did not arrive.
+ */
 export function timeoutMs(env: Env): number {
   const ms = Number(env.NOTIFY_TIMEOUT_MS);
   return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_TIMEOUT_MS;

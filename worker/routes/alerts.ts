@@ -49,8 +49,17 @@ const AlertOut = z
     auto_resolved: z.boolean(),
     resolution_notes: z.string().nullable(),
     escalation_step: z.number().int(),
-    notifications_sent: z.number().int(),
-    notification_attempts: z.number().int(),
+    notifications_sent: z.number().int().openapi({ description: "Deliveries that reached their provider" }),
+    notification_attempts: z.number().int().openapi({ description: "Provider requests made" }),
+    notifications_failed: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          "Deliveries given up: `dead` after at least 15 minutes of retries, or `failed` for good (a 4xx); each " +
+          "fell back to the recipient's next personal channel, or for a webhook or PagerDuty to the on-call " +
+          "admins' personal channels. Pushed to the dashboard's alerts topic when it changes.",
+      }),
   })
   .openapi("Alert");
 
@@ -70,7 +79,11 @@ const Delivery = z
     event: z.string(),
     channel: z.string(),
     recipient: z.string(),
-    status: z.string(),
+    status: z.string().openapi({
+      description:
+        "queued (waiting or retrying), sent, held (quiet hours), digested, skipped, outbox (channel not " +
+        "configured), failed (refused for good) or dead (given up after its retries)",
+    }),
     attempts: z.number().int().openapi({ description: "Provider requests made" }),
     reason: z
       .string()

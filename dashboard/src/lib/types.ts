@@ -75,6 +75,8 @@ export interface Alert {
   escalation_step: number;
   notifications_sent: number;
   notification_attempts: number;
+  /** Deliveries given up (dead after their retries, or failed for good). */
+  notifications_failed: number;
 }
 
 export interface AlertEvent {

@@ -155,6 +155,7 @@ export function AlertDetailPage({ id }: { id: string }) {
         <dt>Notifications</dt>
         <dd>
           {a.notifications_sent} sent, {a.notification_attempts} attempts
+          {a.notifications_failed > 0 && `, ${a.notifications_failed} given up`}
         </dd>
       </dl>
       {me && canAct(me.role) && <AlertActions alert={a} onDone={() => void load()} />}

@@ -63,6 +63,11 @@ export interface NotificationJob {
   alert: AlertSnapshot;
   /** Set on notices: the channels show this instead of the alert. */
   notice?: Notice;
+  /**
+   * On a shared channel's job: the admins the notification was for (the on-call ones),
+   * who are paged on their personal channels should the job be given up.
+   */
+  onCall?: number[];
   enqueuedAt: number;
 }
 
@@ -79,7 +84,8 @@ export function idempotencyKey(
 
 /**
  * One job per recipient and personal channel, and one per shared channel (webhook,
- * PagerDuty) whoever the recipients are; duplicates removed, in a stable order.
+ * PagerDuty) whoever the recipients are; duplicates removed, in a stable order. A shared
+ * job carries the recipients as `onCall`, for its fallback (see sharedFallbackJobs).
  */
 export function planJobs(input: {
   alert: AlertSnapshot;
@@ -107,6 +113,7 @@ export function planJobs(input: {
     recipient: { adminId },
     channel,
     alert: input.alert,
+    ...(adminId === SHARED_RECIPIENT ? { onCall: admins } : {}),
     enqueuedAt: input.now,
   }));
 }
@@ -122,5 +129,10 @@ export function readJob(body: unknown): { ok: true; job: NotificationJob } | { o
   if (typeof j.channel !== "string") return { ok: false, reason: "no channel" };
   if (typeof j.enqueuedAt !== "number") return { ok: false, reason: "no enqueuedAt" };
   if (typeof j.alert !== "object" || j.alert === null) return { ok: false, reason: "no alert snapshot" };
+  if (j.onCall !== undefined && !(Array.isArray(j.onCall) && j.onCall.every((id) => Number.isInteger(id)))) {
+    // An unreadable on-call list must not cost the page: the job goes without it.
+    const { onCall: _, ...rest } = j;
+    return { ok: true, job: rest as NotificationJob };
+  }
   return { ok: true, job: j as NotificationJob };
 }

@@ -54,14 +54,24 @@ export interface ResendConfig {
   from: string;
 }
 
+/** Resend's longest idempotency key; a longer job key is sent without one. */
+const RESEND_KEY_MAX = 256;
+
+/**
+ * Resend: the job's idempotency key as `Idempotency-Key`, so a retry after a timeout (the
+ * first request possibly accepted) is answered with the first email's id, not sent again
+ * (Resend keeps keys for 24 hours). The body is the same on every retry, as Resend requires.
+ */
 export const resend: Channel<ResendConfig> = {
   name: "email",
   render(job, to, config) {
     const { subject, text, html } = emailContent(job);
+    const key: Record<string, string> =
+      job.idempotencyKey.length <= RESEND_KEY_MAX ? { "idempotency-key": job.idempotencyKey } : {};
     return {
       url: `${config.baseUrl}/emails`,
       method: "POST",
-      headers: { authorization: `Bearer ${config.apiKey}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${config.apiKey}`, "content-type": "application/json", ...key },
       body: JSON.stringify({ from: config.from, to: [emailOf(to)], subject, text, html }),
     };
   },

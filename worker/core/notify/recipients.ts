@@ -2,7 +2,7 @@
  * Per-admin delivery decisions for one notification job: send now, hold for quiet hours
  * or skip; and which channel to fall back to when one fails.
  */
-import { type NotificationJob, SHARED_CHANNELS } from "../alerts/jobs";
+import { NOTIFY_EVENTS, type NotificationJob, SHARED_CHANNELS, SHARED_RECIPIENT } from "../alerts/jobs";
 import { quietUntil } from "./quiet-hours";
 
 export interface Preferences {
@@ -122,4 +122,69 @@ export function fallbackJob(job: NotificationJob, next: (failed: string[]) => st
   const original = base.slice(base.lastIndexOf("|") + 1);
   const channel = next([...new Set([original, ...fallbacks, job.channel])]);
   return channel === null ? null : { ...job, channel, idempotencyKey: `${job.idempotencyKey}${FALLBACK}${channel}` };
+}
+
+/** Marks the key of a shared job's fallback to one admin: `…|admin:<id>|shared|fallback:<channel>`. */
+const SHARED_FALLBACK = "|shared";
+
+/** The part of a job's key before its recipient: `alert:<id>|<occurrence>|step:<n>`. */
+const eventPrefix = (key: string) => {
+  const at = key.lastIndexOf("|admin:");
+  return at < 0 ? key : key.slice(0, at);
+};
+
+/** True for the key of a shared job's fallback to an admin. */
+export const isSharedFallbackKey = (key: string) => key.includes(`${SHARED_FALLBACK}${FALLBACK}`);
+
+/** An on-call admin with their stored preferences, as fallback planning reads them. */
+export interface OnCallAdmin {
+  adminId: number;
+  prefs: Preferences | null;
+  accountEmail: string;
+}
+
+/**
+ * A shared channel's job (webhook, PagerDuty) given up or failed for good: the same
+ * notification to each on-call admin on their first personal channel (fallbackChannel's
+ * order, slack → sms → email for critical), as one job per admin. The key is derived from
+ * the shared job's event, `<alert|occurrence|step>|admin:<id>|shared|fallback:<channel>`,
+ * whichever shared channel failed: a redelivered dead job, or the webhook and PagerDuty
+ * both giving up, make the same jobs, which the consumer records once. Should that
+ * personal channel fail too, fallbackJob carries it on to the admin's next one.
+ *
+ * Passed over: admins this event already reached on a personal channel (`sent` holds the
+ * keys and admins of the alert's sent personal deliveries). A follow-up (acknowledged,
+ * resolved) goes only to admins an earlier shared fallback of the alert reached, so
+ * nobody hears of the end of an alert they were never paged for. Notices (digest, test)
+ * are personal already and have no fallback here.
+ */
+export function sharedFallbackJobs(input: {
+  job: NotificationJob;
+  onCall: readonly OnCallAdmin[];
+  sent: readonly { key: string; adminId: number }[];
+}): NotificationJob[] {
+  const { job } = input;
+  if (job.recipient.adminId !== SHARED_RECIPIENT || !SHARED_CHANNELS.includes(job.channel)) return [];
+  if (!(NOTIFY_EVENTS as readonly string[]).includes(job.event)) return [];
+  const prefix = eventPrefix(job.idempotencyKey);
+  const reached = new Set(input.sent.filter((s) => eventPrefix(s.key) === prefix).map((s) => s.adminId));
+  const followUp = job.event === "acknowledged" || job.event === "resolved";
+  const pagedBefore = new Set(input.sent.filter((s) => isSharedFallbackKey(s.key)).map((s) => s.adminId));
+  const seen = new Set<number>();
+  const jobs: NotificationJob[] = [];
+  for (const admin of [...input.onCall].sort((a, b) => a.adminId - b.adminId)) {
+    if (admin.adminId === SHARED_RECIPIENT || seen.has(admin.adminId)) continue;
+    seen.add(admin.adminId);
+    if (reached.has(admin.adminId) || (followUp && !pagedBefore.has(admin.adminId))) continue;
+    const channel = fallbackChannel([], job.alert.severity, admin.prefs, admin.accountEmail);
+    if (channel === null) continue;
+    const { onCall: _, ...rest } = job;
+    jobs.push({
+      ...rest,
+      recipient: { adminId: admin.adminId },
+      channel,
+      idempotencyKey: `${prefix}|admin:${admin.adminId}${SHARED_FALLBACK}${FALLBACK}${channel}`,
+    });
+  }
+  return jobs;
 }

@@ -7,6 +7,12 @@
  * the deliverer computes the hex HMAC of `toSign` with the webhook's secret and sets
  * `X-EdgeMonitor-Signature` to `signatureHeader(hex)`. Receivers recompute it the same
  * way and should reject timestamps far from their clock (replays).
+ *
+ * Every request carries `X-EdgeMonitor-Delivery`, the job's idempotency key: the same on
+ * every retry of one notification (after a 5xx, a 429 or a timeout, when the first request
+ * may still have arrived), different for every other. Receivers keep the keys they have
+ * processed and drop a repeat. The native body carries it too as `delivery`, covered by
+ * the signature; the Alertmanager body keeps its schema and has the header only.
  */
 import type { NotificationJob } from "../alerts/jobs";
 import { toIso } from "../time";
@@ -16,6 +22,8 @@ import type { Channel, OutboundRequest, Recipient } from "./types";
 
 export const TIMESTAMP_HEADER = "X-EdgeMonitor-Timestamp";
 export const SIGNATURE_HEADER = "X-EdgeMonitor-Signature";
+/** The delivery's idempotency key: one value per notification, repeated on its retries. */
+export const DELIVERY_HEADER = "X-EdgeMonitor-Delivery";
 
 export interface WebhookConfig {
   url: string;
@@ -36,10 +44,14 @@ export interface SignableRequest extends OutboundRequest {
 /** The signature header's value for a hex HMAC-SHA256 digest. */
 export const signatureHeader = (hexDigest: string) => `v1=${hexDigest.toLowerCase()}`;
 
-/** The native payload: the event and the alert snapshot as the job carries it. */
+/**
+ * The native payload: the event and the alert snapshot as the job carries it, with
+ * `delivery`, the idempotency key also sent as X-EdgeMonitor-Delivery.
+ */
 export function nativePayload(job: NotificationJob, now: number) {
   return {
     version: 1,
+    delivery: job.idempotencyKey,
     event: job.event,
     occurrence: job.occurrence,
     step: job.step,
@@ -103,7 +115,11 @@ export const webhook: WebhookChannel = {
     return {
       url: config.url,
       method: "POST",
-      headers: { "content-type": "application/json", [TIMESTAMP_HEADER]: timestamp },
+      headers: {
+        "content-type": "application/json",
+        [TIMESTAMP_HEADER]: timestamp,
+        [DELIVERY_HEADER]: job.idempotencyKey,
+      },
       body,
       toSign: `${timestamp}.${body}`,
     };

@@ -117,3 +117,14 @@ describe("readJob", () => {
     expect(readJob(body)).toEqual({ ok: false, reason });
   });
 });
+
+describe("readJob and onCall", () => {
+  it("keeps a shared job's on-call admins, and drops an unreadable list rather than the job", () => {
+    const j = { ...job("firing"), recipient: { adminId: 0 }, channel: "webhook", onCall: [1, 2] };
+    expect(readJob(JSON.parse(JSON.stringify(j)))).toEqual({ ok: true, job: j });
+    const read = readJob({ ...j, onCall: ["1", null] });
+    expect(read.ok).toBe(true);
+    expect(read.ok && read.job).not.toHaveProperty("onCall");
+    expect(read.ok && read.job.channel).toBe("webhook");
+  });
+});

@@ -110,8 +110,25 @@ describe("Resend", () => {
     const req = resend.render(job(event), ada, RESEND, NOW);
     expect(req.url).toBe("http://sink/resend/emails");
     expect(req.method).toBe("POST");
-    expect(req.headers).toEqual({ authorization: "Bearer re_live_SECRET", "content-type": "application/json" });
+    expect(req.headers).toEqual({
+      authorization: "Bearer re_live_SECRET",
+      "content-type": "application/json",
+      "idempotency-key": `alert:12|${event}|step:0|admin:4|test`,
+    });
     expect(JSON.parse(req.body)).toEqual({ from: "alerts@example.com", to: ["ada@example.com"], subject, text, html });
+  });
+
+  it("sends the same key and body on a retry, and no key Resend would refuse as too long", () => {
+    const j = job("firing");
+    const first = resend.render(j, ada, RESEND, NOW);
+    const later = resend.render(j, ada, RESEND, NOW + 600_000);
+    expect(later.headers["idempotency-key"]).toBe(first.headers["idempotency-key"]);
+    expect(later.body).toBe(first.body);
+    expect(resend.render(job("resolved"), ada, RESEND, NOW).headers["idempotency-key"]).not.toBe(
+      first.headers["idempotency-key"],
+    );
+    const long = { ...j, idempotencyKey: `${j.idempotencyKey}|${"x".repeat(256)}` };
+    expect(resend.render(long, ada, RESEND, NOW).headers).not.toHaveProperty("idempotency-key");
   });
 
   it("reads the message id from the answer", () => {

@@ -19,7 +19,11 @@ const FP = "5b0ce2d391acb4fc";
 describe("webhook signing", () => {
   it("returns the timestamp header and the string to sign; the signature verifies", () => {
     const req = webhook.render(job("firing"), ada, NATIVE, NOW);
-    expect(req.headers).toEqual({ "content-type": "application/json", "X-EdgeMonitor-Timestamp": "1795687900" });
+    expect(req.headers).toEqual({
+      "content-type": "application/json",
+      "X-EdgeMonitor-Timestamp": "1795687900",
+      "X-EdgeMonitor-Delivery": "alert:12|firing|step:0|admin:4|test",
+    });
     expect(req.toSign).toBe(`1795687900.${req.body}`);
     // The deliverer's part, then the receiver's check.
     const hex = createHmac("sha256", NATIVE.secret).update(req.toSign).digest("hex");
@@ -42,6 +46,7 @@ describe("native payload", () => {
     const j = job(event);
     expect(JSON.parse(webhook.render(j, ada, NATIVE, NOW).body)).toEqual({
       version: 1,
+      delivery: `alert:12|${event}|step:0|admin:4|test`,
       event,
       occurrence: event,
       step: 0,
@@ -91,6 +96,16 @@ describe("Alertmanager webhook v4 payload", () => {
     const req = webhook.render(job(event), ada, AM, NOW);
     expect(req.url).toBe("http://sink/am");
     expect(JSON.parse(req.body)).toEqual(body);
+    // The schema stays Alertmanager's: the delivery key travels in the header alone.
+    expect(req.headers["X-EdgeMonitor-Delivery"]).toBe(`alert:12|${event}|step:0|admin:4|test`);
+  });
+
+  it("keeps one delivery key across retries of a job, and another for every other job", () => {
+    const j = job("firing");
+    const keyAt = (at: number, jj = j) => webhook.render(jj, ada, NATIVE, at).headers["X-EdgeMonitor-Delivery"];
+    expect(keyAt(NOW + 60_000)).toBe(keyAt(NOW));
+    expect(keyAt(NOW, job("resolved"))).not.toBe(keyAt(NOW));
+    expect(keyAt(NOW, { ...j, idempotencyKey: `${j.idempotencyKey}|fallback:sms` })).not.toBe(keyAt(NOW));
   });
 
   it("defaults the receiver and leaves out a missing service", () => {

@@ -1,0 +1,1 @@
+ALTER TABLE `alert_history` ADD `notifications_failed` integer DEFAULT 0 NOT NULL;
