@@ -40,7 +40,12 @@ import {
   withinRawWindow,
 } from "../worker/core/rollup";
 import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
-import { evaluateFingerprints, type FingerprintEvaluation, type SeriesWindow } from "../worker/core/rules/evaluate";
+import {
+  evaluateFingerprints,
+  FRESHNESS_SAMPLES,
+  type FingerprintEvaluation,
+  type SeriesWindow,
+} from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
 import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
 import { publishAt } from "../worker/core/throttle";
@@ -238,7 +243,8 @@ export class MetricSeries extends DurableObject<Env> {
       if (lookbackMs === 0 && latest && !latest.has(key)) continue;
       const newest = latest?.get(key) ?? this.latest(key);
       if (!newest) continue;
-      const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : [];
+      // A rule on the newest sample also gets the few before it, which give its freshness bound.
+      const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : this.newest(key, FRESHNESS_SAMPLES);
       if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
       else samples.push(newest);
       windows.push({ service: identity.service, labels: identity.labels, samples });
@@ -301,6 +307,22 @@ export class MetricSeries extends DurableObject<Env> {
         since,
       )
       .toArray()
+      .map((r) => this.sample(identity, r.ts, r.value));
+  }
+
+  /** The newest `n` stored samples of one series (by `seriesKey`), oldest first. */
+  private newest(key: string, n: number): Sample[] {
+    const id = this.ids.get(key);
+    const identity = id === undefined ? undefined : this.identities.get(id);
+    if (id === undefined || !identity) return [];
+    return this.ctx.storage.sql
+      .exec<{ ts: number; value: number }>(
+        "SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT ?",
+        id,
+        n,
+      )
+      .toArray()
+      .reverse()
       .map((r) => this.sample(identity, r.ts, r.value));
   }
 

@@ -329,7 +329,14 @@ async function readRuleInputs(env: Env, rule: Rule, now: number): Promise<RuleIn
         familyStub(env, rule.metricName, w.service).latest(seriesKey(rule.metricName, w.service, w.labels)),
       ),
     );
-    return { series: series.map((w, i) => ({ ...w, samples: latest[i] ? [latest[i]] : [] })) };
+    // The samples before it stay: they give the series' freshness bound, as in the engine.
+    return {
+      series: series.map((w, i) => {
+        const newest = latest[i];
+        if (!newest) return w;
+        return { ...w, samples: [...w.samples.filter((s) => s.ts < newest.ts), newest] };
+      }),
+    };
   }
   const known: KnownSeries[] =
     rule.kind === "absence"
