@@ -317,12 +317,11 @@ export class MetricSeries extends DurableObject<Env> {
     if (id === undefined || !identity) return [];
     return this.ctx.storage.sql
       .exec<{ ts: number; value: number }>(
-        "SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT ?",
+        "SELECT ts, value FROM (SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT ?) ORDER BY ts",
         id,
         n,
       )
       .toArray()
-      .reverse()
       .map((r) => this.sample(identity, r.ts, r.value));
   }
 

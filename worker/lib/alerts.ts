@@ -207,10 +207,7 @@ export async function withCurrentAlert(env: Env, job: NotificationJob): Promise<
   const row = await env.DB.prepare("SELECT metric_value, peak_value, message FROM alert_history WHERE id = ?")
     .bind(job.alertId)
     .first<{ metric_value: number | null; peak_value: number | null; message: string }>();
-  return withCurrentValues(
-    job,
-    row && { value: row.metric_value, peakValue: row.peak_value, message: row.message },
-  );
+  return withCurrentValues(job, row && { value: row.metric_value, peakValue: row.peak_value, message: row.message });
 }
 
 /** Admin ids for escalation targets; without targets, every admin and owner. */

@@ -46,7 +46,8 @@ const ParamsByKind = {
         ctx.addIssue({ code: "custom", path: ["window_seconds"], message: `must be at least 1 for ${p.aggregation}` });
       }
     })
-    // `last` reads the newest sample however old (0) unless given a window; aggregates default to 5 minutes.
+    // `last` reads the newest sample (0) unless given a window, while it is fresh (evaluate.ts,
+    // freshnessBoundMs); aggregates default to 5 minutes.
     .transform((p) => ({
       aggregation: p.aggregation,
       window_seconds: p.window_seconds ?? (p.aggregation === "last" ? 0 : 300),
