@@ -42,6 +42,7 @@ import {
 import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
 import {
   evaluateFingerprints,
+  FRESHNESS_FLOOR_SECONDS,
   FRESHNESS_SAMPLES,
   type FingerprintEvaluation,
   type SeriesWindow,
@@ -243,8 +244,15 @@ export class MetricSeries extends DurableObject<Env> {
       if (lookbackMs === 0 && latest && !latest.has(key)) continue;
       const newest = latest?.get(key) ?? this.latest(key);
       if (!newest) continue;
-      // A rule on the newest sample also gets the few before it, which give its freshness bound.
-      const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : this.newest(key, FRESHNESS_SAMPLES);
+      // A rule on the newest sample also gets the few before it, which give its freshness
+      // bound; needed only once the newest is older than the bound's floor (not on a fresh push).
+      const floorMs = FRESHNESS_FLOOR_SECONDS * 1000;
+      const samples =
+        lookbackMs > 0
+          ? this.since(key, now - lookbackMs)
+          : now - newest.ts > floorMs
+            ? this.newest(key, FRESHNESS_SAMPLES)
+            : [];
       if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
       else samples.push(newest);
       windows.push({ service: identity.service, labels: identity.labels, samples });

@@ -517,6 +517,21 @@ describe("fresh data only", () => {
     expect(await firstAlert(ruleId)).toMatchObject({ status: "firing", metric_value: 400 });
   });
 
+  it("judges a series reporting every 10 minutes on a 15-minute-old sample (twice its interval)", async () => {
+    const metric = fresh("nightly_backlog");
+    const now = Date.now();
+    for (const age of [45, 35, 25, 15]) await push(metric, "batch", 400, now - age * MINUTE);
+    const ruleId = await createRule({
+      rule_name: "Backlog",
+      metric_name: metric,
+      service: "batch",
+      threshold_value: 300,
+    });
+    expect(await firstAlert(ruleId)).toMatchObject({ status: "firing", metric_value: 400 });
+    const dry = await callJson<{ state: string }>("POST", `${BASE}/rules/${ruleId}/test`, { token: admin.token });
+    expect(dry.body.state).toBe("firing");
+  });
+
   it("does not fire a pending breach whose data went stale before for_seconds", async () => {
     const metric = fresh("queue_wait");
     const ruleId = await createRule({
