@@ -84,6 +84,8 @@ interface FingerprintRow extends Record<string, SqlStorageValue> {
   held: string | null;
   synced_at: number;
   pending_at: number | null;
+  message: string | null;
+  written: string | null;
 }
 
 /** A notification waiting for a silence or an inhibition to end. */
@@ -105,7 +107,14 @@ interface Fingerprint {
   syncedAt: number;
   /** When the current breach went pending (for the timeline once it fires). */
   pendingAt: number | null;
+  /** The reason of the latest evaluation with a value while open: the alert's message, beside its metric_value. */
+  message: string | null;
+  /** The alert row's values as last written by a sync (JSON of RowValues), to know when it is behind. */
+  written: string | null;
 }
+
+/** The columns a sync keeps current on an open alert's row. */
+type RowValues = Pick<AlertChanges, "metric_value" | "peak_value" | "breach_count" | "message">;
 
 /** What configure is told when a rule stops being evaluated. */
 export type StopReason = "disabled" | "deleted";
@@ -143,6 +152,15 @@ export class AlertRule extends DurableObject<Env> {
         alert_id INTEGER, escalation TEXT, held TEXT, synced_at INTEGER NOT NULL DEFAULT 0, pending_at INTEGER);
       CREATE TABLE IF NOT EXISTS notify_log (at INTEGER NOT NULL);
     `);
+    // Columns added after the table: objects created before them gain them here.
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>("PRAGMA table_info(fingerprints)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    if (!columns.has("message")) sql.exec("ALTER TABLE fingerprints ADD COLUMN message TEXT");
+    if (!columns.has("written")) sql.exec("ALTER TABLE fingerprints ADD COLUMN written TEXT");
     const row = sql
       .exec<{ rule: string | null; refreshed_at: number; watching_since: number }>(
         "SELECT rule, refreshed_at, watching_since FROM config",
@@ -379,29 +397,43 @@ export class AlertRule extends DurableObject<Env> {
           held: [],
           syncedAt: 0,
           pendingAt: null,
+          message: null,
+          written: null,
         };
         known.set(ev.fingerprint, fp);
       }
       const before = JSON.stringify(fp.state);
       const observed = observe(
         fp.state,
-        { at: now, observedAt: ev.observedAt, value: ev.value, breached: ev.breached, cleared: ev.cleared },
+        {
+          at: now,
+          observedAt: ev.observedAt,
+          value: ev.value,
+          breached: ev.breached,
+          cleared: ev.cleared,
+          noData: ev.state === "no_data",
+        },
         cfg,
         worse,
       );
       const ticked = tick(observed.state, now, cfg, worse);
       fp.state = ticked.state;
+      // The message says what the alert's value says: both follow the latest evaluation with a value.
+      if (ev.value !== null && fp.state.alert && fp.state.resolvedAt === null) fp.message = ev.reason;
       const events = [...observed.events, ...ticked.events];
-      if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0) {
+      if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0 || this.behind(fp)) {
         await this.apply(fp, events, now, ev.reason);
         this.save(fp);
       }
     }
     for (const fp of known.values()) {
       if (seen.has(fp.fingerprint) || !complete) continue;
-      const ticked = tick(fp.state, now, cfg, worse);
+      // A series the evaluations no longer cover has no data: its timers stop, as for stale data.
+      const missing = { at: now, observedAt: null, value: null, breached: false, cleared: false, noData: true };
+      const observed = observe(fp.state, missing, cfg, worse);
+      const ticked = tick(observed.state, now, cfg, worse);
       fp.state = ticked.state;
-      await this.apply(fp, ticked.events, now);
+      await this.apply(fp, [...observed.events, ...ticked.events], now);
       // A fingerprint with no data, no alert and nothing pending is forgotten.
       if (fp.state.phase === "ok" && !fp.state.alert && !fp.held.length) this.forget(fp);
       else this.save(fp);
@@ -543,13 +575,15 @@ export class AlertRule extends DurableObject<Env> {
           });
           fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
           fp.held = [];
+          fp.message = reason ?? "";
           // The timeline starts where the breach did: its pending time, when for_seconds applied.
           const pending: TimelineEntry[] =
             fp.pendingAt !== null ? [{ type: "pending", at: fp.pendingAt, value: null }] : [];
           fp.pendingAt = null;
           await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
-          // The new row holds the alert's value, peak and count as it fired.
+          // The new row holds the alert's value, peak, count and message as it fired.
           fp.syncedAt = now;
+          fp.written = JSON.stringify(this.rowValues(fp));
           await announce();
           await this.notify(fp, "firing", "firing", 0, now);
           break;
@@ -567,6 +601,7 @@ export class AlertRule extends DurableObject<Env> {
               acknowledged_by: null,
               reopen_count: open?.reopened ?? 0,
               metric_value: e.value,
+              ...(reason !== undefined && { message: reason }),
             },
             [{ type: "reopened", at: e.at, value: e.value }],
           );
@@ -587,6 +622,7 @@ export class AlertRule extends DurableObject<Env> {
               auto_resolved: e.auto ? 1 : 0,
               resolution_notes: e.note ?? null,
               metric_value: e.value ?? open?.lastValue ?? null,
+              ...(fp.message !== null && { message: fp.message }),
             },
             [{ type: "resolved", at: e.at, value: e.value, actor: by, note: e.note ?? null }],
           );
@@ -615,18 +651,41 @@ export class AlertRule extends DurableObject<Env> {
           break;
       }
     }
-    // Deduplicated breaches: last and peak value and count, at most every SYNC_MS.
-    if (fp.alertId !== null && open && fp.state.resolvedAt === null && now - fp.syncedAt >= SYNC_MS) {
-      await this.write(
-        fp,
-        { metric_value: open.lastValue, peak_value: open.peakValue, breach_count: open.breaches },
-        [],
-      );
-      fp.syncedAt = now;
+    // Deduplicated breaches: last and peak value, count and message, at most every SYNC_MS
+    // (the alarm comes back for a change held back).
+    if (now - fp.syncedAt >= SYNC_MS && (await this.sync(fp, now))) {
       // Shown with the change announced above (for a change alone it waits for the next one).
       if (changed) await publishAlerts(this.env);
     }
     if (changed) fp.syncedAt = now;
+  }
+
+  /** What an open alert's row should say now (null when nothing is open). */
+  private rowValues(fp: Fingerprint): RowValues | null {
+    const open = fp.state.alert;
+    if (fp.alertId === null || !open || fp.state.resolvedAt !== null) return null;
+    return {
+      metric_value: open.lastValue,
+      peak_value: open.peakValue,
+      breach_count: open.breaches,
+      ...(fp.message !== null && { message: fp.message }),
+    };
+  }
+
+  /** Whether the open alert's row is behind its values. */
+  private behind(fp: Fingerprint): boolean {
+    const values = this.rowValues(fp);
+    return values !== null && JSON.stringify(values) !== fp.written;
+  }
+
+  /** Writes the open alert's current values to its row when it is behind; true when written. */
+  private async sync(fp: Fingerprint, now: number): Promise<boolean> {
+    const values = this.rowValues(fp);
+    if (!values || !this.behind(fp)) return false;
+    await this.write(fp, values, []);
+    fp.syncedAt = now;
+    fp.written = JSON.stringify(values);
+    return true;
   }
 
   private async write(fp: Fingerprint, changes: AlertChanges, timeline: TimelineEntry[]): Promise<void> {
@@ -649,6 +708,8 @@ export class AlertRule extends DurableObject<Env> {
   ): Promise<boolean> {
     const rule = this.rule;
     if (!rule || fp.alertId === null) return false;
+    // The notification quotes the alert's current value and message, not those of the last sync.
+    await this.sync(fp, now);
     const row = await getAlert(this.env, fp.alertId);
     if (!row) return false;
     const labels = alertLabels({
@@ -830,13 +891,16 @@ export class AlertRule extends DurableObject<Env> {
         held: r.held ? (JSON.parse(r.held) as HeldNotification[]) : [],
         syncedAt: r.synced_at,
         pendingAt: r.pending_at,
+        message: r.message ?? null,
+        written: r.written ?? null,
       }));
   }
 
   private save(fp: Fingerprint): void {
     this.ctx.storage.sql.exec(
-      `INSERT OR REPLACE INTO fingerprints (fingerprint, service, labels, state, alert_id, escalation, held, synced_at, pending_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO fingerprints
+         (fingerprint, service, labels, state, alert_id, escalation, held, synced_at, pending_at, message, written)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       fp.fingerprint,
       fp.service,
       JSON.stringify(fp.labels),
@@ -846,6 +910,8 @@ export class AlertRule extends DurableObject<Env> {
       fp.held.length ? JSON.stringify(fp.held) : null,
       fp.syncedAt,
       fp.pendingAt,
+      fp.message,
+      fp.written,
     );
   }
 
@@ -863,6 +929,8 @@ export class AlertRule extends DurableObject<Env> {
       const d = nextDeadline(fp.state, cfg);
       if (d !== null) times.push(d);
       for (const h of fp.held) if (h.retryAt !== null) times.push(h.retryAt);
+      // An open alert's row behind its values is brought up to date once SYNC_MS has passed.
+      if (this.behind(fp)) times.push(fp.syncedAt + SYNC_MS);
       if (fp.escalation && !fp.escalation.resolved) {
         const policy = await this.loadPolicy();
         const next = policy ? dueActions(policy, fp.escalation, now).next : null;

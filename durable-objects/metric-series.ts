@@ -40,7 +40,13 @@ import {
   withinRawWindow,
 } from "../worker/core/rollup";
 import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
-import { evaluateFingerprints, type FingerprintEvaluation, type SeriesWindow } from "../worker/core/rules/evaluate";
+import {
+  evaluateFingerprints,
+  FRESHNESS_FLOOR_SECONDS,
+  FRESHNESS_SAMPLES,
+  type FingerprintEvaluation,
+  type SeriesWindow,
+} from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
 import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
 import { publishAt } from "../worker/core/throttle";
@@ -238,7 +244,15 @@ export class MetricSeries extends DurableObject<Env> {
       if (lookbackMs === 0 && latest && !latest.has(key)) continue;
       const newest = latest?.get(key) ?? this.latest(key);
       if (!newest) continue;
-      const samples = lookbackMs > 0 ? this.since(key, now - lookbackMs) : [];
+      // A rule on the newest sample also gets the few before it, which give its freshness
+      // bound; needed only once the newest is older than the bound's floor (not on a fresh push).
+      const floorMs = FRESHNESS_FLOOR_SECONDS * 1000;
+      const samples =
+        lookbackMs > 0
+          ? this.since(key, now - lookbackMs)
+          : now - newest.ts > floorMs
+            ? this.newest(key, FRESHNESS_SAMPLES)
+            : [];
       if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
       else samples.push(newest);
       windows.push({ service: identity.service, labels: identity.labels, samples });
@@ -299,6 +313,21 @@ export class MetricSeries extends DurableObject<Env> {
         "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? ORDER BY ts",
         id,
         since,
+      )
+      .toArray()
+      .map((r) => this.sample(identity, r.ts, r.value));
+  }
+
+  /** The newest `n` stored samples of one series (by `seriesKey`), oldest first. */
+  private newest(key: string, n: number): Sample[] {
+    const id = this.ids.get(key);
+    const identity = id === undefined ? undefined : this.identities.get(id);
+    if (id === undefined || !identity) return [];
+    return this.ctx.storage.sql
+      .exec<{ ts: number; value: number }>(
+        "SELECT ts, value FROM (SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT ?) ORDER BY ts",
+        id,
+        n,
       )
       .toArray()
       .map((r) => this.sample(identity, r.ts, r.value));

@@ -48,6 +48,8 @@ interface AlertRow {
   auto_resolved: number;
   reopen_count: number;
   firing_notified: number;
+  message: string;
+  peak_value: number | null;
 }
 
 async function createRule(body: Record<string, unknown>): Promise<number> {
@@ -477,6 +479,143 @@ describe("lifecycle", () => {
     // Whoever was told it fired is told it resolved, at once.
     await waitFor(async () => (await deliveriesOf(alert?.id ?? 0)).some((d) => d.event === "resolved"));
     expect(await stub(ruleId).definition()).toBeNull();
+  });
+});
+
+describe("fresh data only", () => {
+  it("does not fire a re-enabled rule on a 15-minute-old breaching sample, and fires on a fresh one", async () => {
+    const metric = fresh("orders_stuck");
+    const ruleId = await createRule({
+      rule_name: "Orders stuck",
+      metric_name: metric,
+      service: "shop",
+      threshold_value: 300,
+    });
+    const off = await callJson("PUT", `${BASE}/rules/${ruleId}`, { token: admin.token, body: { is_active: false } });
+    expect(off.status).toBe(200);
+    // Pushed every minute while the rule was off, breaching, until 15 minutes ago.
+    const now = Date.now();
+    for (const age of [18, 17, 16, 15]) await push(metric, "shop", 400, now - age * MINUTE);
+    const on = await callJson("PUT", `${BASE}/rules/${ruleId}`, { token: admin.token, body: { is_active: true } });
+    expect(on.status).toBe(200);
+    // Re-enabling evaluated it at once: no data, so nothing fired and nothing is pending.
+    expect(await alertsOf(ruleId)).toEqual([]);
+    expect((await stub(ruleId).fingerprints()).map((f) => f.state.phase)).not.toContain("pending");
+    expect(await runDurableObjectAlarm(stub(ruleId))).toBe(true);
+    expect(await alertsOf(ruleId)).toEqual([]);
+
+    // The dry run says the same.
+    const dry = await callJson<{ state: string; would_fire: boolean; reason: string }>(
+      "POST",
+      `${BASE}/rules/${ruleId}/test`,
+      { token: admin.token },
+    );
+    expect(dry.body).toMatchObject({ state: "no_data", would_fire: false });
+    expect(dry.body.reason).toMatch(/^latest sample 9\d\ds old, older than the freshness bound of 300s$/);
+
+    await push(metric, "shop", 400, Date.now());
+    expect(await firstAlert(ruleId)).toMatchObject({ status: "firing", metric_value: 400 });
+  });
+
+  it("judges a series reporting every 10 minutes on a 15-minute-old sample (twice its interval)", async () => {
+    const metric = fresh("nightly_backlog");
+    const now = Date.now();
+    for (const age of [45, 35, 25, 15]) await push(metric, "batch", 400, now - age * MINUTE);
+    const ruleId = await createRule({
+      rule_name: "Backlog",
+      metric_name: metric,
+      service: "batch",
+      threshold_value: 300,
+    });
+    expect(await firstAlert(ruleId)).toMatchObject({ status: "firing", metric_value: 400 });
+    const dry = await callJson<{ state: string }>("POST", `${BASE}/rules/${ruleId}/test`, { token: admin.token });
+    expect(dry.body.state).toBe("firing");
+  });
+
+  it("does not fire a pending breach whose data went stale before for_seconds", async () => {
+    const metric = fresh("queue_wait");
+    const ruleId = await createRule({
+      rule_name: "Queue wait",
+      metric_name: metric,
+      service: "celery",
+      threshold_value: 100,
+      for_seconds: 600,
+    });
+    const now = Date.now();
+    await push(metric, "celery", 500, now);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.phase === "pending");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 601_000);
+    await runDurableObjectAlarm(stub(ruleId));
+    expect(await alertsOf(ruleId)).toEqual([]);
+    expect((await stub(ruleId).fingerprints())[0]?.state.phase ?? "ok").toBe("ok");
+  });
+
+  it("keeps an open alert open, with its last value, when its data goes stale", async () => {
+    const metric = fresh("disk_full");
+    const ruleId = await createRule({ rule_name: "Disk", metric_name: metric, service: "db", threshold_value: 90 });
+    const now = Date.now();
+    await push(metric, "db", 97, now);
+    await firstAlert(ruleId);
+    // The series stops: 20 minutes later the alert is still open, not resolved by the silence.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 20 * MINUTE);
+    await runDurableObjectAlarm(stub(ruleId));
+    expect((await alertsOf(ruleId))[0]).toMatchObject({ status: "firing", metric_value: 97 });
+  });
+});
+
+describe("alert text follows the value", () => {
+  it("says 500 in the alert's message and the next notification once 500 follows 400", async () => {
+    const metric = fresh("checkout_ms");
+    const ruleId = await createRule({
+      rule_name: "Checkout slow",
+      metric_name: metric,
+      service: "shop",
+      threshold_value: 300,
+    });
+    const now = Date.now();
+    await push(metric, "shop", 400, now);
+    const fired = await waitFor(async () => {
+      const [a] = await alertsOf(ruleId);
+      return a?.firing_notified ? a : false;
+    });
+    expect(fired.message).toBe("latest value 400 > 300");
+    await push(metric, "shop", 500, now + 1000);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.alert?.lastValue === 500);
+
+    // The next notification (an acknowledgement here, within the 10 s sync interval) quotes 500.
+    const ack = await callJson("POST", `${BASE}/alerts/${fired.id}/acknowledge`, { token: admin.token, body: {} });
+    expect(ack.status).toBe(200);
+    expect((await alertsOf(ruleId))[0]).toMatchObject({
+      metric_value: 500,
+      peak_value: 500,
+      message: "latest value 500 > 300",
+    });
+    const payloads = await waitFor(async () => {
+      const rows = await env.DB.prepare(
+        "SELECT payload FROM notification_deliveries WHERE alert_id = ? AND event = 'acknowledged'",
+      )
+        .bind(fired.id)
+        .all<{ payload: string }>();
+      return rows.results.length ? rows.results : false;
+    });
+    for (const { payload } of payloads) {
+      const job = JSON.parse(payload) as { alert: { value: number; message: string } };
+      expect(job.alert).toMatchObject({ value: 500, message: "latest value 500 > 300" });
+    }
+
+    // Without a notification, the row catches up once the sync interval has passed (on the alarm).
+    await push(metric, "shop", 650, now + 2000);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.alert?.lastValue === 650);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 15_000);
+    await runDurableObjectAlarm(stub(ruleId));
+    expect((await alertsOf(ruleId))[0]).toMatchObject({
+      metric_value: 650,
+      peak_value: 650,
+      message: "latest value 650 > 300",
+    });
   });
 });
 

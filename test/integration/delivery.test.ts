@@ -76,6 +76,21 @@ describe("notification delivery", () => {
     expect((await rowOf(job.idempotencyKey))?.status).toBe("sent");
   });
 
+  it("renders the alert's value and message as they are at send time, not as enqueued", async () => {
+    const admin = await adminWith({ phone: "+886912345670" });
+    const { job, token } = await jobFor(admin, "sms", { severity: "critical" });
+    // The alert moved on after the job was enqueued (its snapshot says 812).
+    await env.DB.prepare("UPDATE alert_history SET metric_value = 1234, peak_value = 1234, message = ? WHERE id = ?")
+      .bind(`Latency now ${token}`, job.alertId)
+      .run();
+    expect((await consume(job)).explicitAcks).toEqual(["m1"]);
+    const [request] = await received("twilio", token);
+    const text = new URLSearchParams(request?.body).get("Body") ?? "";
+    expect(text).toContain("1234");
+    expect(text).toContain(`Latency now ${token}`);
+    expect(text).not.toContain("812");
+  });
+
   it("signs webhooks with HMAC-SHA256 over the timestamp and body", async () => {
     const { job, token } = await jobFor(await adminWith({}), "webhook");
     await consume(job);

@@ -8,7 +8,13 @@ import { type FingerprintState, initialState, type LifecycleConfig, observe, tic
 import { computeDerived, DERIVED_LOOKBACK_MS, DERIVED_METRICS, inputKey, type Point } from "./derived";
 import { DEMO_SERVICES, type DemoService, demoHealth, demoPushSamples, randomStream, shopState } from "./demo-shop";
 import { evaluateHttp, type HttpProbeConfig, type ProbeMonitor, probeSamples, readHttpConfig } from "./probe";
-import { type FingerprintEvaluation, evaluateFingerprints, type SeriesWindow, worseFor } from "./rules/evaluate";
+import {
+  evaluateFingerprints,
+  FRESHNESS_SAMPLES,
+  type FingerprintEvaluation,
+  type SeriesWindow,
+  worseFor,
+} from "./rules/evaluate";
 import { lookbackSeconds, type Rule } from "./rules/types";
 import { familyKey, type Labels, type Sample } from "./series";
 
@@ -307,11 +313,14 @@ export function replayRule(rule: Rule, history: readonly HistorySeries[], from: 
   for (let t = from; t < to; t += MINUTE) {
     const windows: SeriesWindow[] = [];
     for (const s of mine) {
-      // As the series store evaluates: the lookback window, and always the newest sample.
+      // As the series store evaluates: the lookback window (else the few newest samples that
+      // give the freshness bound), and always the newest sample.
       const end = search(s.ts, t, true);
       if (end === 0) continue;
       const newest = { ts: s.ts[end - 1] as number, value: s.values[end - 1] as number };
-      const points = lookbackMs > 0 ? slice(s, t - lookbackMs, t) : [];
+      const first = Math.max(0, end - FRESHNESS_SAMPLES);
+      const points =
+        lookbackMs > 0 ? slice(s, t - lookbackMs, t) : slice(s, s.ts[first] as number, s.ts[end - 1] as number);
       if (points.at(-1)?.ts !== newest.ts) points.push(newest);
       windows.push({
         service: s.service,

@@ -32,7 +32,7 @@ import {
   updateMessages,
   updatesInPlace,
 } from "../lib/delivery";
-import { publishAlerts, recipientIds } from "../lib/alerts";
+import { publishAlerts, recipientIds, withCurrentAlert } from "../lib/alerts";
 
 /** Rows per D1 batch (one INSERT each). */
 const BATCH = 50;
@@ -361,15 +361,17 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
   }
   const attempts = counted.attempts;
   const limit = timeoutMs(env);
+  // Rendered from the alert's values now, not those it had when the job was enqueued.
+  const current = await withCurrentAlert(env, job);
   let result: SendResult | null = null;
   // An acknowledgement or resolve rewrites the messages already sent, where the channel can.
   if ((job.event === "acknowledged" || job.event === "resolved") && updatesInPlace(channel)) {
     const earlier = await earlierMessages(env, job);
-    if (earlier.length) result = await updateMessages(channel, job, earlier, now, limit);
+    if (earlier.length) result = await updateMessages(channel, current, earlier, now, limit);
     // A message that can no longer be updated (deleted, archived) gets a new one instead.
     if (result?.outcome === "permanent") result = null;
   }
-  result ??= await send(channel, job, target.to, now, limit);
+  result ??= await send(channel, current, target.to, now, limit);
   if (result.outcome === "delivered") {
     await setStatus(env, job, "sent", {
       providerResponse: [result.status, result.providerId].filter((v) => v !== undefined).join(" "),

@@ -3,7 +3,7 @@
  * notification jobs on the queue, and the live dashboard's alerts topic. The AlertRule
  * Durable Object decides (with worker/core); these functions carry the decisions out.
  */
-import type { AlertSnapshot, NotificationJob } from "../core/alerts/jobs";
+import { type AlertSnapshot, type NotificationJob, withCurrentValues } from "../core/alerts/jobs";
 import type { Silence } from "../core/alerts/silence";
 import { toIso } from "../core/time";
 import { ApiError, notFound } from "./errors";
@@ -200,6 +200,15 @@ export function snapshotOf(row: AlertRow, ruleName: string, acknowledgedBy: stri
     acknowledgedBy: acknowledgedBy ?? (row.acknowledged_by === null ? null : `admin:${row.acknowledged_by}`),
     resolvedAt: row.resolved_at,
   };
+}
+
+/** The job as it should be rendered now: its alert's current value, peak and message from the row (core decides the merge). */
+export async function withCurrentAlert(env: Env, job: NotificationJob): Promise<NotificationJob> {
+  if (!job.alertId || job.notice) return job;
+  const row = await env.DB.prepare("SELECT metric_value, peak_value, message FROM alert_history WHERE id = ?")
+    .bind(job.alertId)
+    .first<{ metric_value: number | null; peak_value: number | null; message: string }>();
+  return withCurrentValues(job, row && { value: row.metric_value, peakValue: row.peak_value, message: row.message });
 }
 
 /** Admin ids for escalation targets; without targets, every admin and owner. */

@@ -46,7 +46,8 @@ const ParamsByKind = {
         ctx.addIssue({ code: "custom", path: ["window_seconds"], message: `must be at least 1 for ${p.aggregation}` });
       }
     })
-    // `last` reads the newest sample however old (0) unless given a window; aggregates default to 5 minutes.
+    // `last` reads the newest sample (0) unless given a window, while it is fresh (evaluate.ts,
+    // freshnessBoundMs); aggregates default to 5 minutes.
     .transform((p) => ({
       aggregation: p.aggregation,
       window_seconds: p.window_seconds ?? (p.aggregation === "last" ? 0 : 300),
@@ -329,7 +330,14 @@ async function readRuleInputs(env: Env, rule: Rule, now: number): Promise<RuleIn
         familyStub(env, rule.metricName, w.service).latest(seriesKey(rule.metricName, w.service, w.labels)),
       ),
     );
-    return { series: series.map((w, i) => ({ ...w, samples: latest[i] ? [latest[i]] : [] })) };
+    // The samples before it stay: they give the series' freshness bound, as in the engine.
+    return {
+      series: series.map((w, i) => {
+        const newest = latest[i];
+        if (!newest) return w;
+        return { ...w, samples: [...w.samples.filter((s) => s.ts < newest.ts), newest] };
+      }),
+    };
   }
   const known: KnownSeries[] =
     rule.kind === "absence"

@@ -118,6 +118,30 @@ export function planJobs(input: {
   }));
 }
 
+/** An alert's value, peak and message as its row holds them now. */
+export interface CurrentAlertValues {
+  value: number | null;
+  peakValue: number | null;
+  message: string;
+}
+
+/**
+ * The job with its alert's value, peak and message as they are when it is sent, so a
+ * notification never quotes a value the alert has moved past (a job can wait in the queue,
+ * in retries or behind a silence). The event, its status fields and the idempotency key
+ * stay as enqueued; a value or message the row lacks (null, empty) keeps the snapshot's.
+ */
+export function withCurrentValues(job: NotificationJob, current: CurrentAlertValues | null): NotificationJob {
+  if (!current || job.notice) return job;
+  const alert: AlertSnapshot = {
+    ...job.alert,
+    value: current.value ?? job.alert.value,
+    peakValue: current.peakValue ?? job.alert.peakValue,
+    message: current.message || job.alert.message,
+  };
+  return { ...job, alert };
+}
+
 /** A queue message body read back: the job, or why it is not one. */
 export function readJob(body: unknown): { ok: true; job: NotificationJob } | { ok: false; reason: string } {
   if (typeof body !== "object" || body === null) return { ok: false, reason: "not an object" };

@@ -5,8 +5,11 @@
  * in, acts on the returned events and sets its alarm to `nextDeadline`.
  *
  * Observations arrive in time order. A hysteresis band (neither breached nor cleared)
- * and missing data extend the last decisive condition, like a Schmitt trigger: a pending
- * breach keeps counting towards `forSeconds`, a clear keeps counting towards the resolve.
+ * extends the last decisive condition, like a Schmitt trigger: a pending breach keeps
+ * counting towards `forSeconds`, a clear keeps counting towards the resolve. No fresh data
+ * (`noData`) decides nothing and completes no timer: a pending breach is dropped (stale
+ * data never fires), a resolving alert goes back to firing (stale data never resolves),
+ * and an open alert stays open, with its last value, until fresh data clears it.
  */
 
 export interface FlappingConfig {
@@ -45,6 +48,8 @@ export interface Observation {
   breached: boolean;
   /** The resolve condition holds (!breached without hysteresis). */
   cleared: boolean;
+  /** The evaluation had no fresh data (neither flag set): pending and resolving timers stop. */
+  noData?: boolean;
 }
 
 export interface OpenAlert {
@@ -283,6 +288,15 @@ export function observe(
       // Dedup: a breach while open only updates the alert (and ends a resolving stretch).
       s.alert.breaches += 1;
       foldValue(s.alert, value, true, worse);
+      s.phase = "firing";
+      s.clearSince = null;
+    }
+  } else if (condition === null && obs.noData) {
+    if (s.phase === "pending") {
+      s.phase = "ok";
+      s.pendingSince = null;
+      events.push({ type: "pending_cleared", at, value: null });
+    } else if (s.phase === "resolving") {
       s.phase = "firing";
       s.clearSince = null;
     }

@@ -59,6 +59,36 @@ export interface FingerprintEvaluation {
   reason: string;
 }
 
+/**
+ * Freshness of rules that judge a series' newest sample (`last` without a window, heartbeat):
+ * the newest sample counts only while it is younger than the series' freshness bound, the
+ * larger of FRESHNESS_FLOOR_SECONDS and twice the series' usual interval (the median gap
+ * between its newest FRESHNESS_SAMPLES samples). A series pushed every minute is judged on
+ * samples up to 5 minutes old, one scraped every 10 minutes on samples up to 20 minutes old;
+ * an older sample is no data, never a breach. Rules with a window judge only its samples.
+ */
+export const FRESHNESS_FLOOR_SECONDS = 300;
+/** How many of a series' newest samples give its usual interval. */
+export const FRESHNESS_SAMPLES = 5;
+
+/** The freshness bound (ms) of a series whose samples (oldest first) are given; see FRESHNESS_FLOOR_SECONDS. */
+export function freshnessBoundMs(samples: readonly Sample[]): number {
+  const newest = samples.slice(-FRESHNESS_SAMPLES);
+  const gaps = newest.slice(1).map((s, i) => s.ts - (newest[i] as Sample).ts);
+  const usual = gaps.length ? median(gaps) : 0;
+  return Math.max(FRESHNESS_FLOOR_SECONDS * 1000, 2 * usual);
+}
+
+/** The series' newest sample when it is fresh at `now`, else the no-data reason. */
+function freshNewest(samples: readonly Sample[], now: number, none: string): Sample | string {
+  const latest = samples.at(-1);
+  if (!latest) return none;
+  const bound = freshnessBoundMs(samples);
+  if (now - latest.ts <= bound) return latest;
+  const age = Math.round((now - latest.ts) / 1000);
+  return `latest sample ${age}s old, older than the freshness bound of ${Math.round(bound / 1000)}s`;
+}
+
 /** The operator that holds exactly when `op` does not. */
 const NEGATED: Record<Operator, Operator> = { ">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "==" };
 
@@ -156,6 +186,12 @@ function judgeThreshold(rule: ThresholdRule, samples: readonly Sample[], now: nu
   const window = windowSeconds > 0 ? inWindow(samples, now, windowSeconds) : samples;
   const none = windowSeconds > 0 ? `no sample in the last ${windowSeconds}s` : "no samples yet";
   const latest = window.at(-1);
+  if (aggregation === "last" && windowSeconds === 0) {
+    const fresh = freshNewest(samples, now, none);
+    return typeof fresh === "string"
+      ? { kind: "no_data", reason: fresh }
+      : { kind: "value", value: fresh.value, observedAt: fresh.ts, what: "latest value" };
+  }
   if (aggregation === "last") {
     return latest
       ? { kind: "value", value: latest.value, observedAt: latest.ts, what: "latest value" }
@@ -174,11 +210,12 @@ function judgeThreshold(rule: ThresholdRule, samples: readonly Sample[], now: nu
 
 function judgeAnomaly(rule: AnomalyRule, samples: readonly Sample[], now: number): Judgment {
   const { windowSeconds, minSamples, direction } = rule.params;
-  const latest = samples.at(-1);
-  const history = inWindow(samples, now, windowSeconds)
-    .slice(0, -1)
-    .map((s) => s.value);
-  if (!latest || history.length < minSamples) {
+  // The scored value is the newest sample inside the window: an older one is no data.
+  const window = inWindow(samples, now, windowSeconds);
+  const latest = window.at(-1);
+  if (!latest) return { kind: "no_data", reason: `no sample in the last ${windowSeconds}s` };
+  const history = window.slice(0, -1).map((s) => s.value);
+  if (history.length < minSamples) {
     return { kind: "no_data", reason: `fewer than ${minSamples} samples in the window` };
   }
   const center = median(history);
@@ -189,9 +226,9 @@ function judgeAnomaly(rule: AnomalyRule, samples: readonly Sample[], now: number
   return { kind: "value", value: Math.round(directed * 1000) / 1000, observedAt: latest.ts, what: "robust z-score" };
 }
 
-function judgeHeartbeat(samples: readonly Sample[]): Judgment {
-  const latest = samples.at(-1);
-  if (!latest) return { kind: "no_data", reason: `no ${HEARTBEAT_METRIC} sample yet` };
+function judgeHeartbeat(samples: readonly Sample[], now: number): Judgment {
+  const latest = freshNewest(samples, now, `no ${HEARTBEAT_METRIC} sample yet`);
+  if (typeof latest === "string") return { kind: "no_data", reason: latest };
   const breached = latest.value === 0;
   const reason = breached ? (latest.message ?? `${HEARTBEAT_METRIC} is 0`) : "on time";
   return { kind: "decided", breached, value: latest.value, observedAt: latest.ts, reason };
@@ -293,7 +330,7 @@ export function evaluateFingerprints(rule: Rule, inputs: RuleInputs, now: number
     case "anomaly":
       return series.map((s) => finish(rule, s.service, s.labels, judgeAnomaly(rule, s.samples, now)));
     case "heartbeat":
-      return series.map((s) => finish(rule, s.service, s.labels, judgeHeartbeat(s.samples)));
+      return series.map((s) => finish(rule, s.service, s.labels, judgeHeartbeat(s.samples, now)));
   }
 }
 

@@ -44,7 +44,7 @@ interface RuleBase {
 /** An aggregate of each series over a window (or its latest value) compared with the threshold. */
 export interface ThresholdRule extends RuleBase {
   kind: "threshold";
-  /** `windowSeconds` 0 (only with `last`): the newest sample, however old. */
+  /** `windowSeconds` 0 (only with `last`): the newest sample, while within its freshness bound (see freshnessBoundMs). */
   params: { aggregation: Aggregation; windowSeconds: number };
 }
 
@@ -81,7 +81,8 @@ export type Rule = ThresholdRule | RatioRule | AbsenceRule | HeartbeatRule | Ano
 
 /**
  * How far back a rule needs samples, in seconds. 0: only each series' newest sample
- * counts (a threshold rule on `last` without a window, a heartbeat rule).
+ * counts (a threshold rule on `last` without a window, a heartbeat rule), with the few
+ * before it that give its freshness bound (FRESHNESS_SAMPLES in evaluate.ts).
  */
 export function lookbackSeconds(rule: Rule): number {
   switch (rule.kind) {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { type NotificationJob, planJobs, readJob, SHARED_RECIPIENT } from "../../../../worker/core/alerts/jobs";
+import {
+  type NotificationJob,
+  planJobs,
+  readJob,
+  SHARED_RECIPIENT,
+  withCurrentValues,
+} from "../../../../worker/core/alerts/jobs";
+import { emailContent } from "../../../../worker/core/notify/email";
+import { smsText } from "../../../../worker/core/notify/sms";
 import { digestJobs } from "../../../../worker/core/notify/quiet-hours";
 import { alert, job, T } from "../notify/fixtures";
 
@@ -126,5 +134,31 @@ describe("readJob and onCall", () => {
     expect(read.ok).toBe(true);
     expect(read.ok && read.job).not.toHaveProperty("onCall");
     expect(read.ok && read.job.channel).toBe("webhook");
+  });
+});
+
+describe("withCurrentValues", () => {
+  // Enqueued at 400; the alert's row has moved on to 500 since.
+  const queued = job("reminder", { value: 400, peakValue: 400, message: "latest value 400 > 300" });
+  const now = { value: 500, peakValue: 500, message: "latest value 500 > 300" };
+
+  it("renders the alert's current value, peak and message, keeping the event and its key", () => {
+    const fresh = withCurrentValues(queued, now);
+    expect(fresh.alert).toMatchObject({ value: 500, peakValue: 500, message: "latest value 500 > 300" });
+    expect(fresh).toMatchObject({ event: "reminder", idempotencyKey: queued.idempotencyKey });
+    expect(fresh.alert.status).toBe(queued.alert.status);
+    expect(emailContent(fresh).text).toContain("latest value 500 > 300");
+    expect(emailContent(fresh).text).not.toContain("400");
+    expect(smsText(fresh)).toContain("500");
+    expect(smsText(fresh)).not.toContain("400");
+    // The queued job itself is not changed.
+    expect(queued.alert.value).toBe(400);
+  });
+
+  it("keeps the snapshot's where the row has nothing, and leaves notices and deleted alerts alone", () => {
+    expect(withCurrentValues(queued, { value: null, peakValue: null, message: "" }).alert).toEqual(queued.alert);
+    expect(withCurrentValues(queued, null)).toBe(queued);
+    const notice = { ...queued, notice: { title: "Quiet hours digest: 1 alert", lines: [] } };
+    expect(withCurrentValues(notice, now)).toBe(notice);
   });
 });

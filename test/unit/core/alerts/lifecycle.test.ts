@@ -25,7 +25,7 @@ type Step = ["B" | "C" | "H", number, number?] | ["N" | "tick" | "ack" | "resolv
 
 function observation(kind: "B" | "C" | "H" | "N", t: number, value?: number): Observation {
   const at = t * S;
-  if (kind === "N") return { at, observedAt: null, value: null, breached: false, cleared: false };
+  if (kind === "N") return { at, observedAt: null, value: null, breached: false, cleared: false, noData: true };
   const v = value ?? (kind === "B" ? 100 : kind === "H" ? 85 : 50);
   return { at, observedAt: at - 500, value: v, breached: kind === "B", cleared: kind === "C" };
 }
@@ -249,14 +249,40 @@ describe("observe and tick", () => {
       "firing",
     ],
     [
-      "no data keeps pending",
+      "no data drops a pending breach: stale data never fires it",
       cfgWith({ forSeconds: 60 }),
       [
         ["B", 0],
         ["N", 30],
+        ["tick", 70],
       ],
-      ["pending@0"],
-      "pending",
+      ["pending@0", "pending_cleared@30"],
+      "ok",
+    ],
+    [
+      "no data stops a resolve: the alert stays open until fresh data clears it",
+      cfgWith({ resolveForSeconds: 60 }),
+      [
+        ["B", 0],
+        ["C", 10],
+        ["N", 40],
+        ["tick", 80],
+        ["C", 90],
+        ["tick", 149],
+      ],
+      ["fired@0"],
+      "resolving",
+    ],
+    [
+      "the hysteresis band (a value, neither condition) still extends a pending breach",
+      cfgWith({ forSeconds: 60 }),
+      [
+        ["B", 0],
+        ["H", 30],
+        ["tick", 60],
+      ],
+      ["pending@0", "fired@60"],
+      "firing",
     ],
     [
       "no data keeps ok",

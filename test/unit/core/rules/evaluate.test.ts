@@ -3,6 +3,7 @@ import { compare } from "../../../../worker/core/rules/compare";
 import {
   evaluateFingerprints,
   type FingerprintEvaluation,
+  freshnessBoundMs,
   type SeriesWindow,
   worseFor,
   worstEvaluation,
@@ -99,11 +100,37 @@ describe("threshold rules", () => {
     expect(e.reason).toMatch(new RegExp(`^${what} `));
   });
 
-  it("reads the newest sample however old for last without a window, and keeps the old reason text", () => {
-    const e = only(rule("threshold", { thresholdValue: 5 }), [series([at(80_000, 1), at(70_000, 7.25)])]);
-    expect(e).toMatchObject({ state: "firing", value: 7.25, observedAt: now - 70_000_000 });
+  it("reads the newest sample for last without a window, with the reason text naming it", () => {
+    const e = only(rule("threshold", { thresholdValue: 5 }), [series([at(120, 1), at(60, 7.25)])]);
+    expect(e).toMatchObject({ state: "firing", value: 7.25, observedAt: now - 60_000 });
     expect(e.reason).toBe("latest value 7.25 > 5");
     expect(only(rule("threshold"), [series([at(10, 3)])]).reason).toBe("latest value 3 not > 5");
+  });
+
+  it("judges the newest sample only within the freshness bound: 5 minutes, or twice the usual interval", () => {
+    const r = rule("threshold", { thresholdValue: 5 });
+    // Re-enabled on a breaching sample pushed every minute until 15 minutes ago: no data, not a breach.
+    const stale = only(r, [series([at(960, 9), at(900, 9)])]);
+    expect(stale).toMatchObject({ state: "no_data", breached: false, cleared: false, value: null, observedAt: null });
+    expect(stale.reason).toBe("latest sample 900s old, older than the freshness bound of 300s");
+    // A lone sample has no interval: the 5-minute floor, inclusive.
+    expect(only(r, [series([at(300, 9)])]).state).toBe("firing");
+    expect(only(r, [series([at(301, 9)])]).state).toBe("no_data");
+    // Every 10 minutes (median gap of the newest 5 samples): judged up to 20 minutes old.
+    const slow = [at(4800, 1), at(3000, 1), at(2400, 1), at(1800, 1), at(1200, 9)];
+    expect(only(r, [series(slow)]).state).toBe("firing");
+    expect(freshnessBoundMs(slow)).toBe(1_200_000);
+    expect(only(r, [series([at(3000, 1), at(2400, 1), at(1800, 9)])])).toMatchObject({ state: "no_data" });
+    // One long gap among steady ones does not stretch the bound (median, not mean).
+    expect(freshnessBoundMs([at(80_000, 1), at(1020, 1), at(960, 1), at(900, 1)])).toBe(300_000);
+  });
+
+  it("keeps windowed aggregations to their window, last included", () => {
+    const old = series([at(900, 99), at(800, 99)]);
+    for (const aggregation of ["last", "avg", "max", "p99"] as const) {
+      const e = only(rule("threshold", { thresholdValue: 5, params: { aggregation, windowSeconds: 300 } }), [old]);
+      expect(e).toMatchObject({ state: "no_data", reason: "no sample in the last 300s" });
+    }
   });
 
   it.each<[Aggregation, number, string]>([
@@ -344,6 +371,12 @@ describe("heartbeat rules", () => {
     });
   });
 
+  it("has no data once the newest heartbeat_ok is older than the freshness bound", () => {
+    const e = only(hb(null), [series([at(960, 0, "late: …"), at(900, 0, "late: …")], { monitor: "8" })]);
+    expect(e).toMatchObject({ state: "no_data", breached: false, value: null });
+    expect(e.reason).toBe("latest sample 900s old, older than the freshness bound of 300s");
+  });
+
   it("watches only its monitor when it names one", () => {
     const out = evaluateFingerprints(hb(4), { series: windows }, now);
     expect(out.map((e) => e.labels.monitor)).toEqual(["4"]);
@@ -365,6 +398,14 @@ describe("anomaly rules", () => {
     expect(only(anomaly("up"), [windowOf(70)]).state).toBe("ok");
     expect(only(anomaly("both"), [windowOf(70)]).state).toBe("firing");
     expect(only(anomaly("down"), [windowOf(70)]).state).toBe("firing");
+  });
+
+  it("scores only a newest sample inside the window", () => {
+    const r = rule("anomaly", { thresholdValue: 4, params: { windowSeconds: 60, minSamples: 0, direction: "both" } });
+    expect(only(r, [series([at(200, 100), at(120, 500)])])).toMatchObject({
+      state: "no_data",
+      reason: "no sample in the last 60s",
+    });
   });
 
   it("needs minSamples of history before judging", () => {
