@@ -448,6 +448,23 @@ describe("POST /api/ingest/prometheus", () => {
     expect(await stored(metric, "redis", { role: "replica" })).toEqual([]);
   });
 
+  it("stores a retried exposition with timestamps once, reporting its duplicates", async () => {
+    const metric = freshMetric("redis_used_memory");
+    const ts = Date.now() - 45_000;
+    const text = `# TYPE ${metric} gauge\n${metric}{role="master"} 100 ${ts}\n${metric}{role="replica"} 90 ${ts}\n`;
+    expect((await pushText("redis", text)).body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      conflicts: 0,
+      dropped: 0,
+      dropped_details: [],
+    });
+    const retry = await pushText("redis", text);
+    expect(retry.status).toBe(202);
+    expect(retry.body).toMatchObject({ accepted: 2, duplicates: 2, conflicts: 0 });
+    expect((await stored(metric, "redis", { role: "master" })).map((s) => [s.value, s.ts])).toEqual([[100, ts]]);
+  });
+
   it("accepts OpenMetrics (timestamps in seconds)", async () => {
     const metric = freshMetric("celery_queue_length");
     const seconds = Math.floor(Date.now() / 1000) - 30;
@@ -520,5 +537,20 @@ describe("OpenAPI", () => {
       expect.arrayContaining(["202", "400", "401", "403", "413", "415", "429", "503"]),
     );
     expect(doc.body.components.securitySchemes.ingestKey).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("documents the idempotency and the duplicates and conflicts of both answers", async () => {
+    type Schema = { required?: string[]; properties: Record<string, { description?: string }> };
+    const doc = await callJson<{
+      paths: Record<string, Record<string, { description?: string }>>;
+      components: { schemas: Record<string, Schema> };
+    }>("GET", "/api/openapi.json");
+    expect(doc.body.paths["/api/ingest"]?.post?.description).toMatch(/Idempotent per \(series, ts\)/);
+    for (const name of ["IngestAccepted", "PrometheusAccepted"]) {
+      const schema = doc.body.components.schemas[name];
+      expect(schema?.required).toEqual(expect.arrayContaining(["accepted", "duplicates", "conflicts"]));
+      expect(schema?.properties.duplicates?.description).toMatch(/retried batch changes nothing/);
+      expect(schema?.properties.conflicts?.description).toMatch(/different value/);
+    }
   });
 });

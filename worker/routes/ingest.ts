@@ -180,7 +180,7 @@ const SampleInput = z
     value: z.number().openapi({ example: 98.7, description: "A finite number" }),
     ts: z.union([z.number(), z.string()]).optional().openapi({
       description:
-        "Epoch milliseconds or ISO 8601 with a zone; default now. At most 5 minutes ahead, and within the raw window (24 h)",
+        "Epoch milliseconds or ISO 8601 with a zone; default now, the time of arrival (samples of one series without ts in one batch share it: only the first is stored). At most 5 minutes ahead, and within the raw window (24 h)",
       example: 1795713275451,
     }),
     labels: z
