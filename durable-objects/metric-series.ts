@@ -8,7 +8,11 @@
  * INDEX_DELAY_MS old, else on an alarm (coalesced: one update per INDEX_DELAY_MS however
  * busy the family is). The alarm also rolls closed minutes up from the raw
  * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
- * Every sample also goes to Analytics Engine.
+ * Every new sample also goes to Analytics Engine.
+ *
+ * A series holds one raw sample per instant (a unique index on `samples (series_id, ts)`):
+ * a sample at an instant already held is a duplicate, counted and otherwise ignored, so a
+ * retried batch changes nothing (core/duplicates.ts decides; the first value stays).
  */
 import { DurableObject } from "cloudflare:workers";
 import { planDataPoints } from "../worker/core/analytics";
