@@ -8,10 +8,21 @@
  * INDEX_DELAY_MS old, else on an alarm (coalesced: one update per INDEX_DELAY_MS however
  * busy the family is). The alarm also rolls closed minutes up from the raw
  * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
- * Every sample also goes to Analytics Engine.
+ * Every new sample also goes to Analytics Engine.
+ *
+ * A series holds one raw sample per instant (a unique index on `samples (series_id, ts)`):
+ * a sample at an instant already held is a duplicate, counted and otherwise ignored, so a
+ * retried batch changes nothing (core/duplicates.ts decides; the first value stays).
  */
 import { DurableObject } from "cloudflare:workers";
 import { planDataPoints } from "../worker/core/analytics";
+import {
+  type DuplicateCounts,
+  firstPerInstant,
+  instantKey,
+  NO_DUPLICATES,
+  settleAgainstStored,
+} from "../worker/core/duplicates";
 import {
   HOUR_MS,
   MINUTE_MS,
@@ -59,6 +70,10 @@ import { seriesIndex } from "../worker/lib/series";
 const MAX_ROWS_PER_FLUSH = 700;
 /** Raw rows per INSERT statement (three bound parameters each, at most 100). */
 const RAW_ROWS_PER_INSERT = 33;
+/** Instants per lookup of the values already held (one more bound parameter for the series). */
+const TS_PER_LOOKUP = 99;
+/** The index that makes a raw sample unique per series and instant (ingest is idempotent). */
+const UNIQUE_SAMPLES_INDEX = "samples_series_ts_unique";
 /** Flush rounds an import runs at most (each rolls up to MAX_ROWS_PER_FLUSH buckets); the alarm takes any rest. */
 const MAX_IMPORT_FLUSHES = 200;
 /** Latest values per SeriesIndex update call. */
@@ -79,6 +94,39 @@ const BULK_UPSERT = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) SELE
 ).join(", ")} FROM json_each(?) WHERE true${UPSERT_SUFFIX}`;
 /** Characters of row values per bulk statement (D1 takes bound values of up to 2 MB). */
 const BULK_CHARS = 500_000;
+
+/** What `record` did with a call's samples. */
+export interface RecordResult extends DuplicateCounts {
+  /** Samples the store holds after the call (new ones and duplicates); the others were too old. */
+  held: number;
+}
+
+/**
+ * Makes the raw samples unique per series and instant, once per object: objects created
+ * before ingest was idempotent may hold repeats, of which the first stays. The minutes
+ * that held a repeat are marked to be rolled up again (their rows are rewritten without
+ * it). Returns how many repeats were deleted.
+ */
+export function migrateUniqueSamples(sql: SqlStorage): number {
+  const done = sql
+    .exec("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", UNIQUE_SAMPLES_INDEX)
+    .toArray().length;
+  if (done) return 0;
+  const repeats = "rowid NOT IN (SELECT min(rowid) FROM samples GROUP BY series_id, ts)";
+  const removed = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM samples WHERE ${repeats}`).one().n;
+  if (removed > 0) {
+    sql.exec(
+      `INSERT INTO minutes (series_id, bucket_start, rev)
+       SELECT DISTINCT series_id, ts - ts % ${MINUTE_MS}, 1 FROM samples WHERE ${repeats}
+       ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
+    );
+    sql.exec(`DELETE FROM samples WHERE ${repeats}`);
+  }
+  sql.exec(`CREATE UNIQUE INDEX ${UNIQUE_SAMPLES_INDEX} ON samples (series_id, ts)`);
+  // The unique index serves every lookup the plain one did.
+  sql.exec("DROP INDEX IF EXISTS samples_series_ts");
+  return removed;
+}
 
 /** Raw samples held for one series. */
 export interface SeriesStats {
@@ -129,7 +177,6 @@ export class MetricSeries extends DurableObject<Env> {
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, labels TEXT NOT NULL,
         latest_ts INTEGER, latest_value REAL, latest_message TEXT, indexed_ts INTEGER);
       CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
-      CREATE INDEX IF NOT EXISTS samples_series_ts ON samples (series_id, ts);
       CREATE TABLE IF NOT EXISTS minutes (
         series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
         flushed_rev INTEGER NOT NULL DEFAULT 0, count INTEGER, sum REAL, min REAL, max REAL, sketch TEXT,
@@ -140,6 +187,13 @@ export class MetricSeries extends DurableObject<Env> {
         flushed_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (series_id, bucket_start));
       CREATE INDEX IF NOT EXISTS hours_pending ON hours (bucket_start) WHERE rev > flushed_rev;
     `);
+    const repeats = ctx.storage.transactionSync(() => migrateUniqueSamples(sql));
+    if (repeats > 0) {
+      // Their minutes are pending again: make sure an alarm rolls them up.
+      void ctx.blockConcurrencyWhile(async () => {
+        if ((await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
+      });
+    }
     this.family =
       sql.exec<{ metric: string; service: string }>("SELECT metric, service FROM family").toArray()[0] ?? null;
     for (const row of sql.exec<{ id: number; key: string; labels: string }>("SELECT id, key, labels FROM series")) {
@@ -148,15 +202,21 @@ export class MetricSeries extends DurableObject<Env> {
   }
 
   /**
-   * Stores samples of this family (any of its label sets) and returns how many were
-   * stored: samples older than the raw window are refused. Also marks their minutes for
-   * the next rollup and writes them to Analytics Engine.
+   * Stores samples of this family (any of its label sets) and returns how many it holds:
+   * samples older than the raw window are refused. A sample at an instant its series
+   * already has (stored, or earlier in the call) is not stored again and counted as a
+   * duplicate (core/duplicates.ts). New samples mark their minutes for the next rollup,
+   * go to Analytics Engine and to the rules reading this family; duplicates go nowhere.
    */
-  async record(samples: Sample[]): Promise<number> {
+  async record(samples: Sample[]): Promise<RecordResult> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
-    if (!fresh.length) return 0;
-    const { earliest, latest } = this.ctx.storage.transactionSync(() => this.store(fresh));
+    if (!fresh.length) return { held: 0, ...NO_DUPLICATES };
+    const { earliest, latest, added, duplicates, conflicts } = this.ctx.storage.transactionSync(() =>
+      this.store(fresh),
+    );
+    const result = { held: fresh.length, duplicates, conflicts };
+    if (!added.length) return result;
     // Nothing was left to prune at the last prune: these samples expire some day.
     if (this.pruneAt === null) this.pruneAt = undefined;
     // A quiet family's new latest values go to the index at once, without holding up the
@@ -182,13 +242,13 @@ export class MetricSeries extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(wake);
     }
     try {
-      for (const point of planDataPoints(fresh)) this.env.METRICS_AE.writeDataPoint(point);
+      for (const point of planDataPoints(added)) this.env.METRICS_AE.writeDataPoint(point);
     } catch (err) {
       // The samples are stored; the long-range copy is best effort.
       console.error("analytics engine write failed", err);
     }
-    await this.tellRules(fresh, latest, now);
-    return fresh.length;
+    await this.tellRules(added, latest, now);
+    return result;
   }
 
   /**
@@ -498,36 +558,43 @@ export class MetricSeries extends DurableObject<Env> {
   }
 
   /**
-   * Inserts raw rows, updates latest values and marks the minutes touched; returns the
-   * earliest minute, and the new latest sample of each series whose latest changed.
+   * Inserts the raw rows of instants not held yet (the first sample of each), updates
+   * latest values and marks the minutes touched, from the new samples only; returns the
+   * earliest minute touched, the new latest sample of each series whose latest changed,
+   * the new samples, and what the others repeated.
    */
-  private store(samples: Sample[]): { earliest: number; latest: Map<string, Sample> } {
+  private store(
+    samples: Sample[],
+  ): { earliest: number; latest: Map<string, Sample>; added: Sample[] } & DuplicateCounts {
     const sql = this.ctx.storage.sql;
-    const bySeries = new Map<number, Sample[]>();
-    for (const s of samples) {
-      const id = this.idFor(s);
-      const list = bySeries.get(id);
-      if (list) list.push(s);
-      else bySeries.set(id, [s]);
-    }
-    const params: number[] = [];
-    let rows = 0;
-    const insertRows = () => {
-      sql.exec(
-        `INSERT INTO samples (series_id, ts, value) VALUES ${"(?, ?, ?), ".repeat(rows - 1)}(?, ?, ?)`,
-        ...params,
+    const rows = samples.map((s) => ({ id: this.idFor(s), ts: s.ts, value: s.value, sample: s }));
+    type Row = (typeof rows)[number];
+    const once = firstPerInstant(rows, (r) => r.id);
+    const inserted = new Set<string>();
+    for (let i = 0; i < once.kept.length; i += RAW_ROWS_PER_INSERT) {
+      const chunk = once.kept.slice(i, i + RAW_ROWS_PER_INSERT);
+      const cursor = sql.exec<{ series_id: number; ts: number }>(
+        `INSERT INTO samples (series_id, ts, value) VALUES ${"(?, ?, ?), ".repeat(chunk.length - 1)}(?, ?, ?)
+         ON CONFLICT DO NOTHING RETURNING series_id, ts`,
+        ...chunk.flatMap((r) => [r.id, r.ts, r.value]),
       );
-      params.length = 0;
-      rows = 0;
-    };
+      for (const row of cursor) inserted.add(instantKey(row.series_id, row.ts));
+    }
+    const keyOf = (r: Row) => instantKey(r.id, r.ts);
+    const held = this.heldValues(once.kept.filter((r) => !inserted.has(keyOf(r))));
+    const settled = settleAgainstStored(once.kept, keyOf, inserted, held);
+    const bySeries = new Map<number, Sample[]>();
+    for (const { id, sample } of settled.added) {
+      const list = bySeries.get(id);
+      if (list) list.push(sample);
+      else bySeries.set(id, [sample]);
+    }
     let earliest = Number.POSITIVE_INFINITY;
     const latest = new Map<string, Sample>();
     for (const [id, list] of bySeries) {
       let newest = list[0] as Sample;
       const minutes = new Set<number>();
       for (const s of list) {
-        params.push(id, s.ts, s.value);
-        if (++rows === RAW_ROWS_PER_INSERT) insertRows();
         if (s.ts >= newest.ts) newest = s;
         minutes.add(bucketStart(s.ts, 60));
       }
@@ -554,8 +621,37 @@ export class MetricSeries extends DurableObject<Env> {
         );
       }
     }
-    if (rows) insertRows();
-    return { earliest, latest };
+    return {
+      earliest,
+      latest,
+      added: settled.added.map((r) => r.sample),
+      duplicates: once.duplicates + settled.duplicates,
+      conflicts: once.conflicts + settled.conflicts,
+    };
+  }
+
+  /** The values already held at these instants, by `instantKey`: one lookup per series and chunk. */
+  private heldValues(instants: readonly { id: number; ts: number }[]): Map<string, number> {
+    const values = new Map<string, number>();
+    const bySeries = new Map<number, number[]>();
+    for (const { id, ts } of instants) {
+      const list = bySeries.get(id);
+      if (list) list.push(ts);
+      else bySeries.set(id, [ts]);
+    }
+    for (const [id, list] of bySeries) {
+      for (let i = 0; i < list.length; i += TS_PER_LOOKUP) {
+        const chunk = list.slice(i, i + TS_PER_LOOKUP);
+        for (const row of this.ctx.storage.sql.exec<{ ts: number; value: number }>(
+          `SELECT ts, value FROM samples WHERE series_id = ? AND ts IN (${chunk.map(() => "?").join(", ")})`,
+          id,
+          ...chunk,
+        )) {
+          values.set(instantKey(id, row.ts), row.value);
+        }
+      }
+    }
+    return values;
   }
 
   /**

@@ -79,10 +79,11 @@ export function ingestRequest(key, samples) {
 
 /**
  * Runs `concurrency` clients for `seconds`, each sending `makeRequest()` back to back.
- * Returns requests, accepted samples, statuses and latencies of the requests that finished in time.
+ * Returns requests, accepted samples (and of those, duplicates: already held, not stored again),
+ * statuses and latencies of the requests that finished in time.
  */
 export async function load(url, makeRequest, seconds, concurrency) {
-  const stats = { requests: 0, accepted: 0, statuses: new Map(), latencies: [], errors: 0 };
+  const stats = { requests: 0, accepted: 0, duplicates: 0, statuses: new Map(), latencies: [], errors: 0 };
   const deadline = performance.now() + seconds * 1000;
   const client = async () => {
     while (performance.now() < deadline) {
@@ -91,7 +92,11 @@ export async function load(url, makeRequest, seconds, concurrency) {
         const res = await fetch(url, makeRequest());
         const text = await res.text();
         stats.statuses.set(res.status, (stats.statuses.get(res.status) ?? 0) + 1);
-        if (res.status === 202) stats.accepted += JSON.parse(text).accepted;
+        if (res.status === 202) {
+          const body = JSON.parse(text);
+          stats.accepted += body.accepted;
+          stats.duplicates += body.duplicates ?? 0;
+        }
         stats.requests++;
         stats.latencies.push(performance.now() - started);
       } catch (err) {

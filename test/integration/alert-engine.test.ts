@@ -99,6 +99,35 @@ const waitFor = <T>(fn: () => Promise<T | false | undefined | null>, timeout = 5
   vi.waitUntil(fn, { timeout, interval: 20 }) as Promise<T>;
 
 describe("a threshold breach", () => {
+  it("is not re-evaluated from a retried sample, nor from another value at an instant already stored", async () => {
+    const metric = fresh("refund_errors");
+    const ruleId = await createRule({
+      rule_name: "Refund errors",
+      metric_name: metric,
+      service: "shop",
+      threshold_value: 10,
+    });
+    const ts = Date.now() - 5_000;
+    expect(await push(metric, "shop", 25, ts)).toEqual({ duplicates: 0, conflicts: 0 });
+    const alert = await waitFor(async () => {
+      const [a] = await alertsOf(ruleId);
+      return a?.firing_notified ? a : false;
+    });
+    expect(await push(metric, "shop", 25, ts)).toEqual({ duplicates: 1, conflicts: 0 });
+    expect(await push(metric, "shop", 90, ts)).toEqual({ duplicates: 1, conflicts: 1 });
+    // A new sample once the alert writes its breaches again (at most every 10 s): the values it saw.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 11_000);
+    await push(metric, "shop", 30, ts + 1);
+    const row = () =>
+      env.DB.prepare("SELECT metric_value, peak_value, breach_count FROM alert_history WHERE id = ?")
+        .bind(alert.id)
+        .first<{ metric_value: number; peak_value: number; breach_count: number }>();
+    await waitFor(async () => (await row())?.metric_value !== 25);
+    expect(await row()).toEqual({ metric_value: 30, peak_value: 30, breach_count: 2 });
+    expect((await alertsOf(ruleId)).length).toBe(1);
+  });
+
   it("becomes a firing alert within a moment of being stored, with jobs in the outbox", async () => {
     const metric = fresh("checkout_errors");
     const ruleId = await createRule({

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../../worker/db/client";
 import { saveHeartbeatState } from "../../worker/db/heartbeats";
 import { checkHeartbeats } from "../../worker/handlers/heartbeats";
@@ -177,7 +177,13 @@ describe("ping endpoints", () => {
 
   it("keeps every ping of a burst (concurrent writes are retried, none lost)", async () => {
     const m = await periodMonitor();
-    const results = await Promise.all(Array.from({ length: 6 }, () => call("GET", m.path)));
+    // Each ping at its own millisecond: workerd's clock stands still between I/O, so the
+    // burst would share one instant, and a series holds one sample per instant.
+    let clock = Date.now();
+    const now = vi.spyOn(Date, "now").mockImplementation(() => ++clock);
+    const results = await Promise.all(Array.from({ length: 6 }, () => call("GET", m.path))).finally(() =>
+      now.mockRestore(),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect((await series("heartbeat_ok", m.id)).length).toBe(6);
   });

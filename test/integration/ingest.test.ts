@@ -1,6 +1,9 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { readSeries } from "../../worker/lib/series";
+import { bucketStart, MINUTE_MS } from "../../worker/core/rollup";
+import { seriesKey } from "../../worker/core/series";
+import { familyStub, readSeries } from "../../worker/lib/series";
 import { call, callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
 
 let admin: TestAdmin;
@@ -44,7 +47,7 @@ describe("POST /api/ingest", () => {
       ],
     });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ accepted: 3 });
+    expect(res.body).toEqual({ accepted: 3, duplicates: 0, conflicts: 0 });
 
     const tw = await stored(metric, "api", { region: "tw" });
     expect(tw.map((s) => [s.value, s.ts])).toEqual([
@@ -198,8 +201,97 @@ describe("POST /api/ingest", () => {
     const samples = Array.from({ length: 1000 }, (_, i) => ({ metric, service: "api", value: i, ts: ts - i }));
     const res = await push({ samples });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ accepted: 1000 });
+    expect(res.body).toEqual({ accepted: 1000, duplicates: 0, conflicts: 0 });
     expect(await stored(metric, "api")).toHaveLength(1000);
+  });
+});
+
+describe("retries (ingest is idempotent per series and timestamp)", () => {
+  type Row = { count: number; sum: number; min: number; max: number };
+  const minuteRow = async (metric: string, service: string, labels: Record<string, string>, start: number) =>
+    env.DB.prepare(
+      `SELECT count, sum, min, max FROM system_metrics
+       WHERE series_key = ? AND resolution_seconds = 60 AND bucket_start = ?`,
+    )
+      .bind(seriesKey(metric, service, labels), start)
+      .first<Row>();
+  const rawCount = async (metric: string, service: string, labels: Record<string, string>) =>
+    (await familyStub(env, metric, service).stats([seriesKey(metric, service, labels)]))[0]?.count;
+  const historyCounts = async (metric: string, service: string) => {
+    const res = await callJson<{ points: { ts: string; count: number }[] }>(
+      "GET",
+      `/api/admin/monitoring/metrics/history?${new URLSearchParams({ metric, service, period: "1h" })}`,
+      { token: admin.token },
+    );
+    expect(res.status).toBe(200);
+    return res.body.points.map((p) => [Date.parse(p.ts), p.count]);
+  };
+
+  it("stores a retried batch once: raw samples, the minute rollup, history and a late retry", async () => {
+    const metric = freshMetric("checkout_ms");
+    const labels = { region: "tw" };
+    const minute = bucketStart(Date.now(), 60) - 2 * MINUTE_MS;
+    const batch = {
+      samples: [10, 20, 30].map((value, i) => ({
+        metric,
+        service: "shop",
+        labels,
+        value,
+        ts: minute + (i + 1) * 1000,
+      })),
+    };
+    const first = await push(batch);
+    expect(first.status).toBe(202);
+    expect(first.body).toEqual({ accepted: 3, duplicates: 0, conflicts: 0 });
+    const retry = await push(batch);
+    expect(retry.status).toBe(202);
+    expect(retry.body).toEqual({ accepted: 3, duplicates: 3, conflicts: 0 });
+
+    expect(await rawCount(metric, "shop", labels)).toBe(3);
+    expect((await stored(metric, "shop", labels)).map((s) => s.value)).toEqual([10, 20, 30]);
+    await runDurableObjectAlarm(familyStub(env, metric, "shop"));
+    expect(await minuteRow(metric, "shop", labels, minute)).toEqual({ count: 3, sum: 60, min: 10, max: 30 });
+    expect(await historyCounts(metric, "shop")).toEqual([[minute, 3]]);
+
+    // A retry arriving after the minute was rolled up and written (the late-sample path) changes nothing.
+    expect((await push(batch)).body).toEqual({ accepted: 3, duplicates: 3, conflicts: 0 });
+    await runDurableObjectAlarm(familyStub(env, metric, "shop"));
+    expect(await rawCount(metric, "shop", labels)).toBe(3);
+    expect(await minuteRow(metric, "shop", labels, minute)).toEqual({ count: 3, sum: 60, min: 10, max: 30 });
+    expect(await historyCounts(metric, "shop")).toEqual([[minute, 3]]);
+  });
+
+  it("keeps the first value when a sample repeats a stored instant with another value, and reports it", async () => {
+    const metric = freshMetric("queue_depth");
+    const ts = Date.now() - 30_000;
+    const sample = { metric, service: "celery", value: 4, ts };
+    expect((await push({ samples: [sample] })).body).toEqual({ accepted: 1, duplicates: 0, conflicts: 0 });
+    const other = await push({
+      samples: [
+        { ...sample, value: 5 },
+        { ...sample, ts: ts + 1, value: 6 },
+      ],
+    });
+    expect(other.status).toBe(202);
+    expect(other.body).toEqual({ accepted: 2, duplicates: 1, conflicts: 1 });
+    expect((await stored(metric, "celery")).map((s) => [s.ts, s.value])).toEqual([
+      [ts, 4],
+      [ts + 1, 6],
+    ]);
+  });
+
+  it("stores a sample repeated within one batch once, the first of them", async () => {
+    const metric = freshMetric("pool_in_use");
+    const ts = Date.now() - 10_000;
+    const sample = { metric, service: "db", labels: { pool: "main" }, value: 7, ts };
+    const res = await push({
+      samples: [sample, sample, { ...sample, value: 8 }, { ...sample, labels: { pool: "replica" } }],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ accepted: 4, duplicates: 2, conflicts: 1 });
+    expect((await stored(metric, "db", { pool: "main" })).map((s) => s.value)).toEqual([7]);
+    expect((await stored(metric, "db", { pool: "replica" })).map((s) => s.value)).toEqual([7]);
+    expect((await familyStub(env, metric, "db").latest(seriesKey(metric, "db", { pool: "main" })))?.value).toBe(7);
   });
 });
 
@@ -262,8 +354,15 @@ describe("ingest keys", () => {
   it("answers 429 with Retry-After once the key's samples per minute are used, storing nothing more", async () => {
     const limited = await createKey("ingest", 10);
     const metric = freshMetric("rate_limited");
+    const start = Date.now() - 60_000;
+    // Distinct instants: samples of one series at one instant would be duplicates.
     const batch = (n: number, offset: number) => ({
-      samples: Array.from({ length: n }, (_, i) => ({ metric, service: "api", value: offset + i })),
+      samples: Array.from({ length: n }, (_, i) => ({
+        metric,
+        service: "api",
+        value: offset + i,
+        ts: start + offset + i,
+      })),
     });
     expect((await push(batch(6, 0), limited.key)).status).toBe(202);
     expect((await push(batch(4, 6), limited.key)).status).toBe(202);
@@ -349,6 +448,23 @@ describe("POST /api/ingest/prometheus", () => {
     expect(await stored(metric, "redis", { role: "replica" })).toEqual([]);
   });
 
+  it("stores a retried exposition with timestamps once, reporting its duplicates", async () => {
+    const metric = freshMetric("redis_used_memory");
+    const ts = Date.now() - 45_000;
+    const text = `# TYPE ${metric} gauge\n${metric}{role="master"} 100 ${ts}\n${metric}{role="replica"} 90 ${ts}\n`;
+    expect((await pushText("redis", text)).body).toEqual({
+      accepted: 2,
+      duplicates: 0,
+      conflicts: 0,
+      dropped: 0,
+      dropped_details: [],
+    });
+    const retry = await pushText("redis", text);
+    expect(retry.status).toBe(202);
+    expect(retry.body).toMatchObject({ accepted: 2, duplicates: 2, conflicts: 0 });
+    expect((await stored(metric, "redis", { role: "master" })).map((s) => [s.value, s.ts])).toEqual([[100, ts]]);
+  });
+
   it("accepts OpenMetrics (timestamps in seconds)", async () => {
     const metric = freshMetric("celery_queue_length");
     const seconds = Math.floor(Date.now() / 1000) - 30;
@@ -421,5 +537,20 @@ describe("OpenAPI", () => {
       expect.arrayContaining(["202", "400", "401", "403", "413", "415", "429", "503"]),
     );
     expect(doc.body.components.securitySchemes.ingestKey).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("documents the idempotency and the duplicates and conflicts of both answers", async () => {
+    type Schema = { required?: string[]; properties: Record<string, { description?: string }> };
+    const doc = await callJson<{
+      paths: Record<string, Record<string, { description?: string }>>;
+      components: { schemas: Record<string, Schema> };
+    }>("GET", "/api/openapi.json");
+    expect(doc.body.paths["/api/ingest"]?.post?.description).toMatch(/Idempotent per \(series, ts\)/);
+    for (const name of ["IngestAccepted", "PrometheusAccepted"]) {
+      const schema = doc.body.components.schemas[name];
+      expect(schema?.required).toEqual(expect.arrayContaining(["accepted", "duplicates", "conflicts"]));
+      expect(schema?.properties.duplicates?.description).toMatch(/retried batch changes nothing/);
+      expect(schema?.properties.conflicts?.description).toMatch(/different value/);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AE_MAX_POINTS, type DataPoint, planDataPoints } from "../../worker/core/analytics";
+import { migrateUniqueSamples } from "../../durable-objects/metric-series";
 import { PUBLISH_INTERVAL_MS } from "../../durable-objects/series-index";
 import { HOUR_MS, INDEX_DELAY_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
 import { type Sample, seriesKey } from "../../worker/core/series";
@@ -96,8 +97,8 @@ describe("MetricSeries rollups", () => {
   it("writes closed minutes to D1 on the alarm: exact count, sum, min, max; quantiles within 1 %", async () => {
     // Two calls, interleaving both minutes.
     const samples = [...first.map((v, i) => s.at(v, m1 + i * 100)), ...second.map((v, i) => s.at(v, m2 + i * 100))];
-    expect(await s.record(samples.filter((_, i) => i % 2 === 0))).toBe(500);
-    expect(await s.record(samples.filter((_, i) => i % 2 === 1))).toBe(500);
+    expect((await s.record(samples.filter((_, i) => i % 2 === 0))).held).toBe(500);
+    expect((await s.record(samples.filter((_, i) => i % 2 === 1))).held).toBe(500);
     expect(await rows(s.key, 60)).toEqual([]);
 
     expect(await runDurableObjectAlarm(s.family)).toBe(true);
@@ -126,7 +127,8 @@ describe("MetricSeries rollups", () => {
 
   it("amends a flushed minute when a late sample arrives, replacing its row", async () => {
     const [before] = await rows(s.key, 60);
-    expect(await s.record([s.at(99_999, m1 + 30_000)])).toBe(1);
+    // At an instant the minute does not hold yet (its samples are 100 ms apart).
+    expect(await s.record([s.at(99_999, m1 + 30_050)])).toEqual({ held: 1, duplicates: 0, conflicts: 0 });
     await runDurableObjectAlarm(s.family);
     const after = await rows(s.key, 60);
     expect(after).toHaveLength(2);
@@ -185,8 +187,8 @@ describe("MetricSeries rollups", () => {
   it("refuses samples older than the raw window and prunes raw samples as they expire", async () => {
     const p = series("celery_queue_length");
     const now = Date.now();
-    expect(await p.record([p.at(1, now - 25 * HOUR_MS)])).toBe(0);
-    expect(await p.record([p.at(2, now - 23 * HOUR_MS), p.at(3, now - 60_000)])).toBe(2);
+    expect((await p.record([p.at(1, now - 25 * HOUR_MS)])).held).toBe(0);
+    expect((await p.record([p.at(2, now - 23 * HOUR_MS), p.at(3, now - 60_000)])).held).toBe(2);
     expect(await p.stats()).toEqual({ count: 2, oldest: now - 23 * HOUR_MS, newest: now - 60_000 });
 
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -225,6 +227,51 @@ describe("MetricSeries rollups", () => {
   });
 });
 
+describe("raw samples unique per series and instant", () => {
+  it("migrates an object holding repeats: keeps the first, rolls their minutes up again, adds the unique index", async () => {
+    const f = series("legacy_wait_ms");
+    const minute = bucketStart(Date.now(), 60) - 2 * MINUTE_MS;
+    await f.record([f.at(1, minute + 1000), f.at(2, minute + 2000)]);
+    const indexes = (sql: SqlStorage) =>
+      sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'samples'")
+        .toArray()
+        .map((r) => r.name);
+    // The store as it was before: a plain index, repeats stored and rolled up.
+    await runInDurableObject(f.family, (_instance, state) => {
+      const sql = state.storage.sql;
+      expect(indexes(sql)).toEqual(["samples_series_ts_unique"]);
+      sql.exec("DROP INDEX samples_series_ts_unique");
+      sql.exec("CREATE INDEX samples_series_ts ON samples (series_id, ts)");
+      const id = sql.exec<{ id: number }>("SELECT id FROM series WHERE key = ?", f.key).one().id;
+      sql.exec(
+        "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, 1), (?, ?, 5)",
+        id,
+        minute + 1000,
+        id,
+        minute + 1000,
+      );
+      sql.exec("UPDATE minutes SET rev = rev + 1 WHERE series_id = ?", id);
+    });
+    await runDurableObjectAlarm(f.family);
+    expect((await rows(f.key, 60)).map((r) => [r.count, r.sum])).toEqual([[4, 9]]);
+
+    const removed = await runInDurableObject(f.family, (_instance, state) =>
+      state.storage.transactionSync(() => migrateUniqueSamples(state.storage.sql)),
+    );
+    expect(removed).toBe(2);
+    expect(await f.since(0)).toEqual([f.at(1, minute + 1000), f.at(2, minute + 2000)]);
+    await runInDurableObject(f.family, (_instance, state) => {
+      expect(indexes(state.storage.sql)).toEqual(["samples_series_ts_unique"]);
+      // Once migrated, nothing more to do.
+      expect(migrateUniqueSamples(state.storage.sql)).toBe(0);
+    });
+    await runDurableObjectAlarm(f.family);
+    expect((await rows(f.key, 60)).map((r) => [r.count, r.sum])).toEqual([[2, 3]]);
+    expect(await f.record([f.at(7, minute + 1000)])).toEqual({ held: 1, duplicates: 1, conflicts: 1 });
+  });
+});
+
 describe("Analytics Engine", () => {
   it("writes each recorded sample as planned, within the per-invocation limit", async () => {
     const written: DataPoint[] = [];
@@ -245,6 +292,24 @@ describe("Analytics Engine", () => {
     expect(written).toEqual(planDataPoints(many));
     expect(written.reduce((n, p) => n + (p.doubles[1] ?? 0), 0)).toBe(1200);
     expect(written.reduce((n, p) => n + (p.doubles[2] ?? 0), 0)).toBe(many.reduce((n, s) => n + s.value, 0));
+  });
+
+  it("writes nothing for samples the store already holds, and only the new ones of a partly repeated call", async () => {
+    const written: DataPoint[] = [];
+    vi.spyOn(env.METRICS_AE, "writeDataPoint").mockImplementation((p) => {
+      written.push(p as DataPoint);
+    });
+    const a = series("api_requests", { route: "/refund" });
+    const now = Date.now();
+    const batch = [a.at(1, now - 3000), a.at(2, now - 2000)];
+    expect(await a.record(batch)).toEqual({ held: 2, duplicates: 0, conflicts: 0 });
+    written.length = 0;
+    expect(await a.record(batch)).toEqual({ held: 2, duplicates: 2, conflicts: 0 });
+    expect(written).toEqual([]);
+    const next = a.at(3, now - 1000);
+    expect(await a.record([a.at(9, now - 2000), next, next])).toEqual({ held: 3, duplicates: 2, conflicts: 1 });
+    expect(written).toEqual(planDataPoints([next]));
+    expect((await a.since(0)).map((s) => s.value)).toEqual([1, 2, 3]);
   });
 });
 

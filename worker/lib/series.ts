@@ -1,5 +1,6 @@
 /** Writing samples to, and reading them from, the series store (MetricSeries and SeriesIndex Durable Objects). */
 import { AE_MAX_POINTS } from "../core/analytics";
+import { addCounts, type DuplicateCounts, firstPerInstant } from "../core/duplicates";
 import { parseRetention } from "../core/rollup";
 import { familyKey, type Labels, type Sample, seriesKey } from "../core/series";
 import { toIso } from "../core/time";
@@ -94,20 +95,28 @@ export function planRecordCalls(samples: readonly Sample[]): { family: string; s
  * (callers answer 5xx, and validate timestamps against `rawWindowMs` first so that a
  * refusal cannot happen). Each family sends its new latest values to the SeriesIndex
  * within INDEX_DELAY_MS.
+ *
+ * Idempotent per series and instant: a sample at an instant its series already holds, or
+ * repeated in the batch, is not stored again (the first value stays); resolves with how
+ * many samples were such duplicates, and how many of those had another value.
  */
-export async function recordSamples(env: Env, samples: readonly Sample[], _now: number): Promise<void> {
-  const calls = planRecordCalls(samples);
+export async function recordSamples(env: Env, samples: readonly Sample[], _now: number): Promise<DuplicateCounts> {
+  // Repeats within the batch are settled here, in batch order: a family's call may be split.
+  const once = firstPerInstant(samples, (s) => seriesKey(s.metric, s.service, s.labels));
+  const calls = planRecordCalls(once.kept);
   const results = await Promise.allSettled(
     calls.map((call) => env.METRIC_SERIES.getByName(call.family).record(call.samples)),
   );
   let failure: unknown = null;
+  let counts: DuplicateCounts = { duplicates: once.duplicates, conflicts: once.conflicts };
   results.forEach((result, i) => {
     const call = calls[i];
     if (!call) return;
     if (result.status === "rejected") failure ??= result.reason;
-    else if (result.value < call.samples.length) {
-      failure ??= new SamplesRefusedError(call.family, call.samples.length - result.value);
-    }
+    else if (result.value.held < call.samples.length) {
+      failure ??= new SamplesRefusedError(call.family, call.samples.length - result.value.held);
+    } else counts = addCounts(counts, result.value);
   });
   if (failure !== null) throw failure;
+  return counts;
 }

@@ -14,6 +14,7 @@ import {
   timestampProblem,
   validateSamples,
 } from "../core/ingest";
+import { type DuplicateCounts, NO_DUPLICATES } from "../core/duplicates";
 import { createBucket, giveBack, resize, take, type TokenBucket } from "../core/rate-limit";
 import { parseExposition } from "../core/prometheus/parse";
 import { expositionToSamples } from "../core/prometheus/to-samples";
@@ -115,11 +116,15 @@ function refund(key: IngestKey, n: number) {
   if (bucket) buckets.set(key.id, giveBack(bucket, n));
 }
 
-/** Charges the key, then stores: resolves only once every sample is stored; 503 otherwise. */
-async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<void> {
+/**
+ * Charges the key, then stores: resolves only once every sample is stored (or was held
+ * already: a retried batch changes nothing), with the duplicates; 503 otherwise.
+ */
+async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<DuplicateCounts> {
+  if (samples.length === 0) return { ...NO_DUPLICATES };
   charge(key, samples.length, now);
   try {
-    await recordSamples(env, samples, now);
+    return await recordSamples(env, samples, now);
   } catch (err) {
     refund(key, samples.length);
     console.error("ingest: storing samples failed", err);
@@ -175,7 +180,7 @@ const SampleInput = z
     value: z.number().openapi({ example: 98.7, description: "A finite number" }),
     ts: z.union([z.number(), z.string()]).optional().openapi({
       description:
-        "Epoch milliseconds or ISO 8601 with a zone; default now. At most 5 minutes ahead, and within the raw window (24 h)",
+        "Epoch milliseconds or ISO 8601 with a zone; default now, the time of arrival (samples of one series without ts in one batch share it: only the first is stored). At most 5 minutes ahead, and within the raw window (24 h)",
       example: 1795713275451,
     }),
     labels: z
@@ -194,7 +199,25 @@ const IngestBody = z
   .strict()
   .openapi("IngestBatch");
 
-const Accepted = z.object({ accepted: z.number().int() }).openapi("IngestAccepted");
+const DUPLICATES_DESCRIPTION =
+  "Samples not stored because their series already has a sample at that ts (stored before, or earlier in this batch): " +
+  "ingest is idempotent per series and timestamp, so a retried batch changes nothing. The first sample stays.";
+const CONFLICTS_DESCRIPTION =
+  "Of the duplicates, those with a different value than the one kept (the first); 0 when a batch is merely retried";
+const duplicateFields = {
+  duplicates: z.number().int().openapi({ description: DUPLICATES_DESCRIPTION }),
+  conflicts: z.number().int().openapi({ description: CONFLICTS_DESCRIPTION }),
+};
+
+const Accepted = z
+  .object({
+    accepted: z
+      .number()
+      .int()
+      .openapi({ description: "Samples in the batch, every one now held (stored now, or already: see duplicates)" }),
+    ...duplicateFields,
+  })
+  .openapi("IngestAccepted");
 
 // Validation is done by core/ingest.ts, not by this schema: it reads the body
 // with a byte limit and reports every failing sample index at once.
@@ -204,6 +227,8 @@ ingest.openAPIRegistry.registerPath(
     path: "/ingest",
     tags: ["collection"],
     summary: "Push samples (a batch is stored whole or refused whole)",
+    description:
+      "Idempotent per (series, ts): a sample whose series (metric, service, labels) already has a sample at the same ts is not stored again, in the raw samples, the rollups or alert evaluation. An identical one (a retry) is counted in `duplicates`; one with another value also in `conflicts`, and the first value stays.",
     security,
     request: { body: { required: true, content: { "application/json": { schema: IngestBody } } } },
     responses: { 202: jsonResponse(Accepted, "Every sample is stored"), ...ingestErrors },
@@ -232,8 +257,8 @@ ingest.post("/ingest", requireIngestKey("ingest"), async (c) => {
   const now = Date.now();
   const result = validateSamples(envelope.items, { now, rawWindowMs: rawWindowMs(c.env) }, MAX_LISTED_PROBLEMS);
   if (!result.ok) throw problemsToError(result.problems, result.invalid, count);
-  if (result.samples.length > 0) await store(c.env, c.get("ingestKey"), result.samples, now);
-  return c.json({ accepted: result.samples.length }, 202);
+  const repeated = await store(c.env, c.get("ingestKey"), result.samples, now);
+  return c.json({ accepted: result.samples.length, ...repeated }, 202);
 });
 
 // ---------------------------------------------------------------- POST /ingest/prometheus (text)
@@ -252,6 +277,7 @@ const PrometheusQuery = z.object({
 const PrometheusAccepted = z
   .object({
     accepted: z.number().int(),
+    ...duplicateFields,
     dropped: z
       .number()
       .int()
@@ -274,7 +300,7 @@ ingest.openapi(
     tags: ["collection"],
     summary: "Push a Prometheus or OpenMetrics text exposition for one service",
     description:
-      "Same limits as POST /ingest. Any malformed line refuses the whole body (400, with line numbers); samples with non-finite values are dropped and counted.",
+      "Same limits as POST /ingest, and idempotent per (series, ts) alike. Any malformed line refuses the whole body (400, with line numbers); samples with non-finite values are dropped and counted.",
     security,
     middleware: [requireIngestKey("ingest")] as const,
     request: {
@@ -324,9 +350,14 @@ ingest.openapi(
     if (late.length > 0) {
       throw badRequest(late, "Some samples have timestamps outside the accepted range; nothing was stored.");
     }
-    if (samples.length > 0) await store(c.env, c.get("ingestKey"), samples, now);
+    const repeated = await store(c.env, c.get("ingestKey"), samples, now);
     return c.json(
-      { accepted: samples.length, dropped: dropped.length, dropped_details: dropped.slice(0, MAX_LISTED_DROPS) },
+      {
+        accepted: samples.length,
+        ...repeated,
+        dropped: dropped.length,
+        dropped_details: dropped.slice(0, MAX_LISTED_DROPS),
+      },
       202,
     );
   },
