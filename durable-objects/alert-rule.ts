@@ -12,6 +12,7 @@ import { eq } from "drizzle-orm";
 import { type NotifyEvent, planJobs } from "../worker/core/alerts/jobs";
 import {
   acknowledge,
+  closeForStop,
   type FingerprintState,
   initialState,
   type LifecycleConfig,
@@ -19,9 +20,15 @@ import {
   nextDeadline,
   observe,
   resolveManually,
+  type StillBreaching,
   tick,
 } from "../worker/core/alerts/lifecycle";
-import { decideNotification, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
+import {
+  decideNotification,
+  firingNotifiedAfter,
+  inhibitedBy,
+  rateLimit,
+} from "../worker/core/alerts/notify-policy";
 import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
 import {
   dueActions,
@@ -106,6 +113,9 @@ interface Fingerprint {
   /** When the current breach went pending (for the timeline once it fires). */
   pendingAt: number | null;
 }
+
+/** The outcome of a manual resolve: done, not open here, or refused while the series breaches. */
+export type ResolveOutcome = { ok: true } | { ok: false; reason: "not_open" } | ({ ok: false } & StillBreaching);
 
 /** What configure is told when a rule stops being evaluated. */
 export type StopReason = "disabled" | "deleted";
@@ -239,21 +249,27 @@ export class AlertRule extends DurableObject<Env> {
     return true;
   }
 
-  /** Resolves an open alert of this rule by hand; false when it is not open here. */
-  resolveAlert(alertId: number, by: string, note?: string): Promise<boolean> {
-    return this.exclusive(() => this.doResolve(alertId, by, note));
+  /**
+   * Resolves an open alert of this rule by hand; refused while its series still breaches
+   * unless `force` (see resolveManually).
+   */
+  resolveAlert(alertId: number, by: string, note?: string, force = false): Promise<ResolveOutcome> {
+    return this.exclusive(() => this.doResolve(alertId, by, note, force));
   }
 
-  private async doResolve(alertId: number, by: string, note?: string): Promise<boolean> {
+  private async doResolve(alertId: number, by: string, note: string | undefined, force: boolean): Promise<ResolveOutcome> {
     const fp = this.byAlert(alertId);
-    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return false;
+    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return { ok: false, reason: "not_open" };
     const now = Date.now();
-    const result = resolveManually(fp.state, now, by, note);
-    fp.state = result.state;
-    await this.apply(fp, result.events, now);
+    const result = resolveManually(fp.state, now, by, note, { force });
+    if (result.refused) return { ok: false, ...result.refused };
+    // A notice due now goes with the resolve, not with the next alarm.
+    const noticed = this.rule ? tick(result.state, now, this.config(this.rule), worseFor(this.rule)) : null;
+    fp.state = noticed?.state ?? result.state;
+    await this.apply(fp, [...result.events, ...(noticed?.events ?? [])], now);
     this.save(fp);
     await this.rearm(now);
-    return true;
+    return { ok: true };
   }
 
   /** The fingerprints and their states (for the API and tests). */
@@ -551,7 +567,7 @@ export class AlertRule extends DurableObject<Env> {
           // The new row holds the alert's value, peak and count as it fired.
           fp.syncedAt = now;
           await announce();
-          await this.notify(fp, "firing", "firing", 0, now);
+          await this.notify(fp, "firing", "firing", 0, now, false, e.afterForcedResolve === true);
           break;
         }
         case "reopened":
@@ -572,7 +588,7 @@ export class AlertRule extends DurableObject<Env> {
           );
           await announce();
           // People were told it resolved: tell them it is back.
-          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now);
+          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now, false, true);
           break;
         case "resolved": {
           if (fp.escalation) fp.escalation = { ...fp.escalation, resolved: true };
@@ -646,6 +662,7 @@ export class AlertRule extends DurableObject<Env> {
     step: number,
     now: number,
     retry = false,
+    correctsResolved = false,
   ): Promise<boolean> {
     const rule = this.rule;
     if (!rule || fp.alertId === null) return false;
@@ -676,6 +693,7 @@ export class AlertRule extends DurableObject<Env> {
       silence,
       inhibitedBy: parents,
       limit: { allowed: limit.allowed, max: rule.maxAlertsPerHour },
+      correctsResolved,
     });
     if (decision.action === "send") {
       const targets = await this.targetsFor(step);
@@ -695,7 +713,8 @@ export class AlertRule extends DurableObject<Env> {
         sql.exec("DELETE FROM notify_log");
         for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
       }
-      await this.write(fp, event === "firing" ? { firing_notified: 1 } : {}, [
+      const notified = firingNotifiedAfter(event, row.firing_notified === 1);
+      await this.write(fp, notified === (row.firing_notified === 1) ? {} : { firing_notified: notified ? 1 : 0 }, [
         { type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } },
       ]);
       return true;
@@ -795,16 +814,13 @@ export class AlertRule extends DurableObject<Env> {
     return this.policy;
   }
 
-  /** Resolves every open alert (rule disabled or deleted). */
+  /** Resolves every open alert and sends held resolve notices, once each (rule disabled or deleted). */
   private async closeAll(now: number, note: string): Promise<void> {
-    const rule = this.rule;
     for (const fp of this.loadAll()) {
-      if (rule && fp.state.alert && fp.state.resolvedAt === null) {
-        // A manual resolve announces at once: its notice is due now, and goes with this tick.
-        const resolved = resolveManually(fp.state, now, "engine", note);
-        const noticed = tick(resolved.state, now, this.config(rule));
-        fp.state = noticed.state;
-        await this.apply(fp, [...resolved.events, ...noticed.events], now);
+      if (this.rule) {
+        const closed = closeForStop(fp.state, now, note);
+        fp.state = closed.state;
+        await this.apply(fp, closed.events, now);
       }
       this.forget(fp);
     }
