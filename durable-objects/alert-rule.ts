@@ -23,12 +23,7 @@ import {
   type StillBreaching,
   tick,
 } from "../worker/core/alerts/lifecycle";
-import {
-  decideNotification,
-  firingNotifiedAfter,
-  inhibitedBy,
-  rateLimit,
-} from "../worker/core/alerts/notify-policy";
+import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
 import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
 import {
   dueActions,
@@ -257,7 +252,12 @@ export class AlertRule extends DurableObject<Env> {
     return this.exclusive(() => this.doResolve(alertId, by, note, force));
   }
 
-  private async doResolve(alertId: number, by: string, note: string | undefined, force: boolean): Promise<ResolveOutcome> {
+  private async doResolve(
+    alertId: number,
+    by: string,
+    note: string | undefined,
+    force: boolean,
+  ): Promise<ResolveOutcome> {
     const fp = this.byAlert(alertId);
     if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return { ok: false, reason: "not_open" };
     const now = Date.now();

@@ -248,13 +248,16 @@ const ActionBody = z.object({ note: Note }).strict().openapi("AlertActionInput")
 const ResolveBody = z
   .object({
     note: Note,
-    force: z.boolean().optional().openapi({
-      description:
-        "Resolve even though the series still breaches (otherwise 409 still_breaching). The resolved notice then " +
-        "waits until the series stops breaching; if the rule fires again first, that is a new alert whose firing " +
-        "notification is always sent, and the resolved notice is dropped.",
-      example: false,
-    }),
+    force: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Resolve even though the series still breaches (otherwise 409 still_breaching). The resolved notice then " +
+          "waits until the series stops breaching; if the rule fires again first, that is a new alert whose firing " +
+          "notification is always sent, and the resolved notice is dropped.",
+        example: false,
+      }),
   })
   .strict()
   .openapi("AlertResolveInput");

@@ -734,10 +734,13 @@ describe("acknowledge and manual resolve", () => {
   });
 
   it("carries who and why", () => {
-    const opened = run([
-      ["B", 0],
-      ["C", 1],
-    ], cfgWith({ resolveForSeconds: 600 })).state;
+    const opened = run(
+      [
+        ["B", 0],
+        ["C", 1],
+      ],
+      cfgWith({ resolveForSeconds: 600 }),
+    ).state;
     const acked = acknowledge(opened, 5 * S, "alice", "on it");
     expect(acked.events).toEqual([{ type: "acknowledged", at: 5 * S, by: "alice", note: "on it" }]);
     expect(acked.state.alert?.acknowledged).toBe(true);
