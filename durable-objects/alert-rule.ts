@@ -21,6 +21,7 @@ import {
   observe,
   resolveManually,
   type StillBreaching,
+  stillBreaching,
   tick,
 } from "../worker/core/alerts/lifecycle";
 import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
@@ -110,7 +111,13 @@ interface Fingerprint {
 }
 
 /** The outcome of a manual resolve: done, not open here, or refused while the series breaches. */
-export type ResolveOutcome = { ok: true } | { ok: false; reason: "not_open" } | ({ ok: false } & StillBreaching);
+export type ResolveOutcome =
+  | { ok: true }
+  /** Not tracked here (the rule was reset). */
+  | { ok: false; reason: "not_open" }
+  /** It resolved on its own just before (its series cleared). */
+  | { ok: false; reason: "already_resolved" }
+  | ({ ok: false } & StillBreaching);
 
 /** What configure is told when a rule stops being evaluated. */
 export type StopReason = "disabled" | "deleted";
@@ -258,9 +265,18 @@ export class AlertRule extends DurableObject<Env> {
     note: string | undefined,
     force: boolean,
   ): Promise<ResolveOutcome> {
-    const fp = this.byAlert(alertId);
+    let fp = this.byAlert(alertId);
     if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return { ok: false, reason: "not_open" };
-    const now = Date.now();
+    let now = Date.now();
+    // "Still breaching" is the rule's latest evaluation: a series-evaluated rule asks its
+    // families now, so a clear sample stored a moment ago (its push still on the way) counts.
+    if (!force && this.rule && evaluatedBySeries(this.rule) && stillBreaching(fp.state)) {
+      await this.evaluate(now);
+      now = Date.now();
+      fp = this.byAlert(alertId);
+      if (!fp || !fp.state.alert) return { ok: false, reason: "not_open" };
+      if (fp.state.resolvedAt !== null) return { ok: false, reason: "already_resolved" };
+    }
     const result = resolveManually(fp.state, now, by, note, { force });
     if (result.refused) return { ok: false, ...result.refused };
     // A notice due now goes with the resolve, not with the next alarm.

@@ -866,6 +866,29 @@ describe("pages you can trust: manual resolve and resolve notices", () => {
     expect(await eventCounts(alert.id)).toEqual({ firing, resolved: firing });
   });
 
+  it("accepts a resolve sent right after the clear sample is stored (the rule asks its series first)", async () => {
+    const metric = fresh("q_race");
+    const ruleId = await createRule({
+      rule_name: "Queue race",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+      resolve_for_seconds: 3600,
+    });
+    const t = Date.now();
+    await push(metric, "jobs", 500, t);
+    const alert = await firstAlert(ruleId);
+    // No waiting for the rule to hear of it: the page's Resolve comes right after the ingest.
+    await push(metric, "jobs", 100, t + 1000);
+    const res = await callJson<{ status: string; auto_resolved: boolean; resolution_notes: string }>(
+      "POST",
+      `${BASE}/alerts/${alert.id}/resolve`,
+      { token: admin.token, body: { note: "drained" } },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ status: "resolved", auto_resolved: false, resolution_notes: "drained" });
+  });
+
   it("an auto-resolve still held, then disable: its notice goes once, at the disable", async () => {
     const metric = fresh("q_held");
     const ruleId = await createRule({

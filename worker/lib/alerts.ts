@@ -182,6 +182,9 @@ export async function actOnAlert(
   else {
     const outcome = await stub.resolveAlert(alertId, by, note, force);
     if (!outcome.ok && outcome.reason === "still_breaching") throw stillBreachingError(alertId, outcome.value);
+    if (!outcome.ok && outcome.reason === "already_resolved") {
+      throw new ApiError(409, `Alert ${alertId} is already resolved.`);
+    }
     done = outcome.ok;
   }
   if (done) return;
