@@ -620,7 +620,16 @@ export class AlertRule extends DurableObject<Env> {
               resolution_notes: e.note ?? null,
               metric_value: e.value ?? open?.lastValue ?? null,
             },
-            [{ type: "resolved", at: e.at, value: e.value, actor: by, note: e.note ?? null }],
+            [
+              {
+                type: "resolved",
+                at: e.at,
+                value: e.value,
+                actor: by,
+                note: e.note ?? null,
+                details: e.forced ? { forced: true } : null,
+              },
+            ],
           );
           await announce();
           break;

@@ -115,8 +115,11 @@ export type LifecycleEvent =
    * `resolveNoticeSent`: people were already told it was over, so they must hear it is back.
    */
   | { type: "reopened"; at: number; value: number | null; observedAt: number; resolveNoticeSent: boolean }
-  /** State + timeline; the notification waits for `resolve_notice`. `by`: who, for a manual resolve. */
-  | { type: "resolved"; at: number; value: number | null; auto: boolean; by?: string; note?: string }
+  /**
+   * State + timeline; the notification waits for `resolve_notice`. `by`: who, for a manual
+   * resolve; `forced`: by hand with force while the series still breached.
+   */
+  | { type: "resolved"; at: number; value: number | null; auto: boolean; by?: string; note?: string; forced?: true }
   /** The resolve notification may go out now. */
   | { type: "resolve_notice"; at: number }
   | { type: "flapping_started"; at: number }
@@ -256,6 +259,7 @@ function resolve(
     auto: !manual,
     ...(manual && { by: manual.by }),
     ...(manual?.note !== undefined && { note: manual.note }),
+    ...(manual?.forced === true && { forced: true as const }),
   });
 }
 

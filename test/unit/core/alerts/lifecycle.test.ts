@@ -724,6 +724,7 @@ describe("acknowledge and manual resolve", () => {
     const forced = resolveManually(opened, 20 * S, "bob", undefined, { force: true });
     expect(forced.refused).toBeUndefined();
     expect(forced.state).toMatchObject({ phase: "ok", resolvedAt: 20 * S, forcedResolve: true });
+    expect(forced.events).toEqual([{ type: "resolved", at: 20 * S, value: 420, auto: false, by: "bob", forced: true }]);
     // Held while breaching: no timer for it, new data decides.
     expect(nextDeadline(forced.state, DEFAULTS)).toBeNull();
     const refired = observe(forced.state, observation("B", 21, 450), DEFAULTS);
