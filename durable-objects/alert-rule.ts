@@ -284,7 +284,9 @@ export class AlertRule extends DurableObject<Env> {
     fp.state = noticed?.state ?? result.state;
     await this.apply(fp, [...result.events, ...(noticed?.events ?? [])], now);
     this.save(fp);
-    await this.rearm(now);
+    // Forced while breaching: the data decides at once; a breach still there fires a new alert.
+    if (result.state.forcedResolve) await this.evaluate(Date.now());
+    else await this.rearm(now);
     return { ok: true };
   }
 
