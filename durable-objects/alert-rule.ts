@@ -12,6 +12,7 @@ import { eq } from "drizzle-orm";
 import { type NotifyEvent, planJobs } from "../worker/core/alerts/jobs";
 import {
   acknowledge,
+  closeForStop,
   type FingerprintState,
   initialState,
   type LifecycleConfig,
@@ -19,9 +20,11 @@ import {
   nextDeadline,
   observe,
   resolveManually,
+  type StillBreaching,
+  stillBreaching,
   tick,
 } from "../worker/core/alerts/lifecycle";
-import { decideNotification, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
+import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
 import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
 import {
   dueActions,
@@ -115,6 +118,15 @@ interface Fingerprint {
 
 /** The columns a sync keeps current on an open alert's row. */
 type RowValues = Pick<AlertChanges, "metric_value" | "peak_value" | "breach_count" | "message">;
+
+/** The outcome of a manual resolve: done, not open here, or refused while the series breaches. */
+export type ResolveOutcome =
+  | { ok: true }
+  /** Not tracked here (the rule was reset). */
+  | { ok: false; reason: "not_open" }
+  /** It resolved on its own just before (its series cleared). */
+  | { ok: false; reason: "already_resolved" }
+  | ({ ok: false } & StillBreaching);
 
 /** What configure is told when a rule stops being evaluated. */
 export type StopReason = "disabled" | "deleted";
@@ -257,21 +269,43 @@ export class AlertRule extends DurableObject<Env> {
     return true;
   }
 
-  /** Resolves an open alert of this rule by hand; false when it is not open here. */
-  resolveAlert(alertId: number, by: string, note?: string): Promise<boolean> {
-    return this.exclusive(() => this.doResolve(alertId, by, note));
+  /**
+   * Resolves an open alert of this rule by hand; refused while its series still breaches
+   * unless `force` (see resolveManually).
+   */
+  resolveAlert(alertId: number, by: string, note?: string, force = false): Promise<ResolveOutcome> {
+    return this.exclusive(() => this.doResolve(alertId, by, note, force));
   }
 
-  private async doResolve(alertId: number, by: string, note?: string): Promise<boolean> {
-    const fp = this.byAlert(alertId);
-    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return false;
-    const now = Date.now();
-    const result = resolveManually(fp.state, now, by, note);
-    fp.state = result.state;
-    await this.apply(fp, result.events, now);
+  private async doResolve(
+    alertId: number,
+    by: string,
+    note: string | undefined,
+    force: boolean,
+  ): Promise<ResolveOutcome> {
+    let fp = this.byAlert(alertId);
+    if (!fp || !fp.state.alert || fp.state.resolvedAt !== null) return { ok: false, reason: "not_open" };
+    let now = Date.now();
+    // "Still breaching" is the rule's latest evaluation: a series-evaluated rule asks its
+    // families now, so a clear sample stored a moment ago (its push still on the way) counts.
+    if (!force && this.rule && evaluatedBySeries(this.rule) && stillBreaching(fp.state)) {
+      await this.evaluate(now);
+      now = Date.now();
+      fp = this.byAlert(alertId);
+      if (!fp || !fp.state.alert) return { ok: false, reason: "not_open" };
+      if (fp.state.resolvedAt !== null) return { ok: false, reason: "already_resolved" };
+    }
+    const result = resolveManually(fp.state, now, by, note, { force });
+    if (result.refused) return { ok: false, ...result.refused };
+    // A notice due now goes with the resolve, not with the next alarm.
+    const noticed = this.rule ? tick(result.state, now, this.config(this.rule), worseFor(this.rule)) : null;
+    fp.state = noticed?.state ?? result.state;
+    await this.apply(fp, [...result.events, ...(noticed?.events ?? [])], now);
     this.save(fp);
-    await this.rearm(now);
-    return true;
+    // Forced while breaching: the data decides at once; a breach still there fires a new alert.
+    if (result.state.forcedResolve) await this.evaluate(Date.now());
+    else await this.rearm(now);
+    return { ok: true };
   }
 
   /** The fingerprints and their states (for the API and tests). */
@@ -585,7 +619,7 @@ export class AlertRule extends DurableObject<Env> {
           fp.syncedAt = now;
           fp.written = JSON.stringify(this.rowValues(fp));
           await announce();
-          await this.notify(fp, "firing", "firing", 0, now);
+          await this.notify(fp, "firing", "firing", 0, now, false, e.afterForcedResolve === true);
           break;
         }
         case "reopened":
@@ -607,7 +641,7 @@ export class AlertRule extends DurableObject<Env> {
           );
           await announce();
           // People were told it resolved: tell them it is back.
-          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now);
+          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now, false, true);
           break;
         case "resolved": {
           if (fp.escalation) fp.escalation = { ...fp.escalation, resolved: true };
@@ -624,7 +658,16 @@ export class AlertRule extends DurableObject<Env> {
               metric_value: e.value ?? open?.lastValue ?? null,
               ...(fp.message !== null && { message: fp.message }),
             },
-            [{ type: "resolved", at: e.at, value: e.value, actor: by, note: e.note ?? null }],
+            [
+              {
+                type: "resolved",
+                at: e.at,
+                value: e.value,
+                actor: by,
+                note: e.note ?? null,
+                details: e.forced ? { forced: true } : null,
+              },
+            ],
           );
           await announce();
           break;
@@ -705,6 +748,7 @@ export class AlertRule extends DurableObject<Env> {
     step: number,
     now: number,
     retry = false,
+    correctsResolved = false,
   ): Promise<boolean> {
     const rule = this.rule;
     if (!rule || fp.alertId === null) return false;
@@ -737,6 +781,7 @@ export class AlertRule extends DurableObject<Env> {
       silence,
       inhibitedBy: parents,
       limit: { allowed: limit.allowed, max: rule.maxAlertsPerHour },
+      correctsResolved,
     });
     if (decision.action === "send") {
       const targets = await this.targetsFor(step);
@@ -756,7 +801,8 @@ export class AlertRule extends DurableObject<Env> {
         sql.exec("DELETE FROM notify_log");
         for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
       }
-      await this.write(fp, event === "firing" ? { firing_notified: 1 } : {}, [
+      const notified = firingNotifiedAfter(event, row.firing_notified === 1);
+      await this.write(fp, notified === (row.firing_notified === 1) ? {} : { firing_notified: notified ? 1 : 0 }, [
         { type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } },
       ]);
       return true;
@@ -856,16 +902,13 @@ export class AlertRule extends DurableObject<Env> {
     return this.policy;
   }
 
-  /** Resolves every open alert (rule disabled or deleted). */
+  /** Resolves every open alert and sends held resolve notices, once each (rule disabled or deleted). */
   private async closeAll(now: number, note: string): Promise<void> {
-    const rule = this.rule;
     for (const fp of this.loadAll()) {
-      if (rule && fp.state.alert && fp.state.resolvedAt === null) {
-        // A manual resolve announces at once: its notice is due now, and goes with this tick.
-        const resolved = resolveManually(fp.state, now, "engine", note);
-        const noticed = tick(resolved.state, now, this.config(rule));
-        fp.state = noticed.state;
-        await this.apply(fp, [...resolved.events, ...noticed.events], now);
+      if (this.rule) {
+        const closed = closeForStop(fp.state, now, note);
+        fp.state = closed.state;
+        await this.apply(fp, closed.events, now);
       }
       this.forget(fp);
     }

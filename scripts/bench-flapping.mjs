@@ -181,8 +181,9 @@ async function main() {
     console.log(
       `t0 is when the first breaching sample was sent; the engine starts the for_seconds clock when it evaluates\n` +
         "that sample, so both delays include the ingest request's time (about the client-side time above).\n" +
-        'The engine sends a "resolved" notice 60 s after a resolve, and holds a flapping alert open until it is\n' +
-        "stable, so during the replay only the firing job is expected.",
+        'The engine holds the "resolved" notice of a young or recently flipped alert for 60 s (a stable incident\'s\n' +
+        "goes at once), and holds a flapping alert open until it is stable, so during the replay only the firing\n" +
+        "job is expected.",
     );
   } finally {
     await product.stop();

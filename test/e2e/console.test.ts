@@ -300,6 +300,28 @@ describe("alerts", () => {
     expect(hours).toBeLessThanOrEqual(1);
   });
 
+  it("refuses to resolve a still-breaching alert with the server's message, then resolves it anyway", async () => {
+    const rule = await createRule("E2E queue depth", "e2e_queue_depth", 300);
+    await push("e2e_queue_depth", "e2e", 500);
+    await visible(activeItem(admin, "E2E queue depth").first());
+    const { alerts } = await must<{ alerts: { id: number; alert_rule_id: number }[] }>("GET", `${API}/alerts/active`);
+    const first = alerts.find((a) => a.alert_rule_id === rule.id);
+    expect(first).toBeDefined();
+    const item = admin.getByRole("list", { name: "Active alerts" }).locator(`li[data-alert="${first!.id}"]`);
+    await item.getByRole("button", { name: "Resolve", exact: true }).click();
+    await visible(item.getByRole("alert").filter({ hasText: "is still breaching (current value 500)" }));
+    expect((await must<{ status: string }>("GET", `${API}/alerts/${first!.id}`)).status).toBe("firing");
+    await item.getByRole("button", { name: "Resolve anyway" }).click();
+    const status = async () => (await must<{ status: string }>("GET", `${API}/alerts/${first!.id}`)).status;
+    await expect.poll(status, { timeout: 5000 }).toBe("resolved");
+    // Still breaching: the engine opens a new alert for it.
+    const others = async () =>
+      (await must<{ alerts: { id: number; alert_rule_id: number }[] }>("GET", `${API}/alerts/active`)).alerts.filter(
+        (a) => a.alert_rule_id === rule.id && a.id !== first!.id,
+      ).length;
+    await expect.poll(others, { timeout: 5000 }).toBe(1);
+  });
+
   it("finds the alert in the filtered history and shows its timeline, notifications and metric", async () => {
     const history = admin.getByRole("region", { name: "History" });
     await history.getByLabel("Status").selectOption("resolved");

@@ -470,9 +470,10 @@ describe("lifecycle", () => {
     const after = await stub(ruleId).fingerprints();
     expect(after).toEqual(before);
     expect(await stub(ruleId).definition()).toMatchObject({ id: ruleId, metricName: metric });
+    // Still breaching: only a forced resolve goes through.
     const res = await callJson<{ status: string }>("POST", `${BASE}/alerts/${alert?.id}/resolve`, {
       token: admin.token,
-      body: { note: "pool resized" },
+      body: { note: "pool resized", force: true },
     });
     expect(res.body.status).toBe("resolved");
     expect((await alertsOf(ruleId))[0]).toMatchObject({ auto_resolved: 0, resolution_notes: "pool resized" });
@@ -765,9 +766,18 @@ describe("acknowledge and resolve API", () => {
     const alert = await firstAlert(ruleId);
     const path = `${BASE}/alerts/${alert?.id}`;
     expect((await callJson("POST", `${path}/acknowledge`, { token: viewer.token, body: {} })).status).toBe(403);
-    expect((await callJson("POST", `${path}/resolve`, { token: admin.token, body: { note: "fixed" } })).status).toBe(
-      200,
+    const bad = await callJson<{ details: { field: string }[] }>("POST", `${path}/resolve`, {
+      token: admin.token,
+      body: { force: "yes" },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details.map((d) => d.field)).toContain("force");
+    expect((await callJson("POST", `${path}/acknowledge`, { token: admin.token, body: { force: true } })).status).toBe(
+      400,
     );
+    expect(
+      (await callJson("POST", `${path}/resolve`, { token: admin.token, body: { note: "fixed", force: true } })).status,
+    ).toBe(200);
     expect((await callJson("POST", `${path}/acknowledge`, { token: admin.token, body: {} })).status).toBe(409);
     expect((await callJson("POST", `${path}/resolve`, { token: admin.token, body: { bogus: 1 } })).status).toBe(400);
   });
@@ -909,5 +919,199 @@ describe("notifications outbox", () => {
     }
     const rows = (await deliveriesOf(id)).filter((d) => d.idempotency_key === job.idempotencyKey);
     expect(rows).toHaveLength(1);
+  });
+});
+
+/** Deliveries of an alert counted by event, e.g. { firing: 6, resolved: 6 }. */
+const eventCounts = async (alertId: number) => {
+  const counts: Record<string, number> = {};
+  for (const d of await deliveriesOf(alertId)) counts[d.event] = (counts[d.event] ?? 0) + 1;
+  return counts;
+};
+
+/** Each recipient's (and channel's) last delivery of the alert, by event. */
+const lastEvents = async (alertId: number) => {
+  const last = new Map<string, string>();
+  for (const d of await deliveriesOf(alertId)) last.set(`${d.recipient}|${d.channel}`, d.event);
+  return [...new Set(last.values())];
+};
+
+const settle = () => new Promise((r) => setTimeout(r, 400));
+
+describe("pages you can trust: manual resolve and resolve notices", () => {
+  it("refuses a manual resolve while the series breaches; force opens a new, always-notified alert; disable adds no second RESOLVED", async () => {
+    // The issue's case: q > 300 (critical; email, SMS, Slack), push 500, resolve by hand.
+    const metric = fresh("q");
+    const ruleId = await createRule({
+      rule_name: "Queue",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+      notification_channels: ["email", "sms", "slack"],
+      max_alerts_per_hour: 1,
+    });
+    await push(metric, "jobs", 500);
+    const first = await waitFor(async () => {
+      const [a] = await alertsOf(ruleId);
+      return a?.firing_notified ? a : false;
+    });
+    await waitFor(async () => (await deliveriesOf(first.id)).length > 0);
+
+    const refused = await callJson<{ error: string; message: string; details: { field: string }[] }>(
+      "POST",
+      `${BASE}/alerts/${first.id}/resolve`,
+      { token: admin.token, body: { note: "looks fine to me" } },
+    );
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toBe("still_breaching");
+    expect(refused.body.message).toContain("current value 500");
+    expect(refused.body.message).toMatch(/acknowledge or silence/);
+    expect(refused.body.message).toContain("force: true");
+    expect(refused.body.details.map((d) => d.field)).toEqual(["force"]);
+    await settle();
+    expect((await alertsOf(ruleId))[0]).toMatchObject({ status: "firing" });
+    expect((await eventCounts(first.id)).resolved).toBeUndefined();
+
+    // Forced: resolved; the engine re-fires it as a new alert whose firing goes out over the hourly limit.
+    const forced = await callJson<{ status: string }>("POST", `${BASE}/alerts/${first.id}/resolve`, {
+      token: admin.token,
+      body: { force: true },
+    });
+    expect(forced.status).toBe(200);
+    expect(forced.body.status).toBe("resolved");
+    // No new sample: the engine re-checks the series at once and fires again.
+    const second = await waitFor(async () => {
+      const rows = await alertsOf(ruleId);
+      return rows.length === 2 && rows[1]?.firing_notified ? rows[1] : false;
+    });
+    expect(second.id).not.toBe(first.id);
+    expect(second.status).toBe("firing");
+    await waitFor(async () => ((await eventCounts(second.id)).firing ?? 0) > 0);
+    expect((await timelineOf(second.id)).map((e) => e.type)).not.toContain("rate_limited");
+    await settle();
+    // The forced resolve's notice was never sent: every recipient's last word on it is "firing".
+    expect(await lastEvents(first.id)).toEqual(["firing"]);
+
+    // Disabling the rule resolves the new alert: one RESOLVED round for it, none more for the first.
+    const firingJobs = (await eventCounts(second.id)).firing ?? 0;
+    expect(
+      (await callJson("PUT", `${BASE}/rules/${ruleId}`, { token: admin.token, body: { is_active: false } })).status,
+    ).toBe(200);
+    await waitFor(async () => ((await eventCounts(second.id)).resolved ?? 0) >= firingJobs);
+    await callJson("DELETE", `${BASE}/rules/${ruleId}`, { token: admin.token });
+    await settle();
+    expect(await eventCounts(second.id)).toEqual({ firing: firingJobs, resolved: firingJobs });
+    expect((await eventCounts(first.id)).resolved).toBeUndefined();
+  });
+
+  it("resolve by hand once clear, then disable: one RESOLVED round", async () => {
+    const metric = fresh("q_clear");
+    const ruleId = await createRule({
+      rule_name: "Queue clear",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+      resolve_for_seconds: 3600,
+    });
+    const t = Date.now();
+    await push(metric, "jobs", 500, t);
+    const alert = await firstAlert(ruleId);
+    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    await push(metric, "jobs", 100, t + 1000);
+    await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.phase === "resolving");
+    const res = await callJson<{ status: string }>("POST", `${BASE}/alerts/${alert.id}/resolve`, {
+      token: admin.token,
+      body: { note: "drained" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("resolved");
+    expect(
+      (await callJson("PUT", `${BASE}/rules/${ruleId}`, { token: admin.token, body: { is_active: false } })).status,
+    ).toBe(200);
+    const firing = (await eventCounts(alert.id)).firing ?? 0;
+    await waitFor(async () => ((await eventCounts(alert.id)).resolved ?? 0) >= firing);
+    await settle();
+    expect(await eventCounts(alert.id)).toEqual({ firing, resolved: firing });
+  });
+
+  it("accepts a resolve sent right after the clear sample is stored (the rule asks its series first)", async () => {
+    const metric = fresh("q_race");
+    const ruleId = await createRule({
+      rule_name: "Queue race",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+      resolve_for_seconds: 3600,
+    });
+    const t = Date.now();
+    await push(metric, "jobs", 500, t);
+    const alert = await firstAlert(ruleId);
+    // No waiting for the rule to hear of it: the page's Resolve comes right after the ingest.
+    await push(metric, "jobs", 100, t + 1000);
+    const res = await callJson<{ status: string; auto_resolved: boolean; resolution_notes: string }>(
+      "POST",
+      `${BASE}/alerts/${alert.id}/resolve`,
+      { token: admin.token, body: { note: "drained" } },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ status: "resolved", auto_resolved: false, resolution_notes: "drained" });
+  });
+
+  it("an auto-resolve still held, then disable: its notice goes once, at the disable", async () => {
+    const metric = fresh("q_held");
+    const ruleId = await createRule({
+      rule_name: "Queue held",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+    });
+    const t = Date.now();
+    await push(metric, "jobs", 500, t);
+    const alert = await firstAlert(ruleId);
+    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    // Young: the resolve notice is held for a minute.
+    await push(metric, "jobs", 100, t + 1000);
+    await waitFor(async () => (await alertsOf(ruleId))[0]?.status === "resolved");
+    await settle();
+    expect((await eventCounts(alert.id)).resolved).toBeUndefined();
+    expect(
+      (await callJson("PUT", `${BASE}/rules/${ruleId}`, { token: admin.token, body: { is_active: false } })).status,
+    ).toBe(200);
+    const firing = (await eventCounts(alert.id)).firing ?? 0;
+    await waitFor(async () => ((await eventCounts(alert.id)).resolved ?? 0) >= firing);
+    await callJson("DELETE", `${BASE}/rules/${ruleId}`, { token: admin.token });
+    await settle();
+    expect(await eventCounts(alert.id)).toEqual({ firing, resolved: firing });
+  });
+
+  it("announces the resolve of a stable incident within a second", async () => {
+    const metric = fresh("q_stable");
+    const ruleId = await createRule({
+      rule_name: "Queue stable",
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+    });
+    const t0 = Date.now();
+    await push(metric, "jobs", 500, t0);
+    const alert = await firstAlert(ruleId);
+    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    // Ten minutes of a steady breach later, the queue drains.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(t0 + 10 * MINUTE);
+    await push(metric, "jobs", 400, t0 + 5 * MINUTE);
+    await push(metric, "jobs", 100, t0 + 10 * MINUTE);
+    const resolved = await waitFor(async () => {
+      const [a] = await alertsOf(ruleId);
+      return a?.status === "resolved" ? a : false;
+    });
+    const row = await env.DB.prepare("SELECT resolved_at FROM alert_history WHERE id = ?")
+      .bind(resolved.id)
+      .first<{ resolved_at: number }>();
+    const jobs = await waitFor(async () => {
+      const rows = (await deliveriesOf(alert.id)).filter((d) => d.event === "resolved");
+      return rows.length ? rows : false;
+    });
+    for (const j of jobs) expect(j.enqueued_at - (row?.resolved_at ?? 0)).toBeLessThanOrEqual(1000);
   });
 });

@@ -144,7 +144,15 @@ const alertRow = (id: number) =>
     .first<{ status: string; acknowledged_by: number | null; resolution_notes: string | null }>();
 
 /** A rule with one firing alert, notifying on `channels`. */
-async function firingAlert(channels: string[] = ["email"]): Promise<{ ruleId: number; alertId: number }> {
+/**
+ * An open alert of a new rule (queue depth > 10, resolved after an hour clear). With
+ * `cleared`, a sample below the threshold follows: the alert stays open (resolving) but its
+ * series no longer breaches, so a manual resolve is accepted.
+ */
+async function firingAlert(
+  channels: string[] = ["email"],
+  { cleared = false }: { cleared?: boolean } = {},
+): Promise<{ ruleId: number; alertId: number }> {
   const metric = fresh("queue_depth");
   const rule = await callJson<{ id: number }>("POST", `${BASE}/rules`, {
     token: admin.token,
@@ -156,6 +164,7 @@ async function firingAlert(channels: string[] = ["email"]): Promise<{ ruleId: nu
       severity: "critical",
       notification_channels: channels,
       comparison_operator: ">",
+      resolve_for_seconds: 3600,
     },
   });
   expect(rule.status, JSON.stringify(rule.body)).toBe(201);
@@ -166,6 +175,14 @@ async function firingAlert(channels: string[] = ["email"]): Promise<{ ruleId: nu
       env.DB.prepare("SELECT id FROM alert_history WHERE alert_rule_id = ?").bind(rule.body.id).first<{ id: number }>(),
     { timeout: 5000, interval: 20 },
   );
+  if (cleared) {
+    await recordSamples(env, [{ metric, service: "worker", labels: {}, value: 2, ts: ts + 1 }], ts + 1);
+    const ruleObject = env.ALERT_RULE.getByName(String(rule.body.id));
+    await vi.waitUntil(async () => (await ruleObject.fingerprints())[0]?.state.condition === "cleared", {
+      timeout: 5000,
+      interval: 20,
+    });
+  }
   return { ruleId: rule.body.id, alertId: row.id };
 }
 
@@ -178,7 +195,7 @@ const silencesOf = async (ruleId: number) =>
 
 describe("/monitor ack", () => {
   it("acknowledges the alert as the linked admin", async () => {
-    const { alertId } = await firingAlert();
+    const { alertId } = await firingAlert(["email"], { cleared: true });
     const res = await command(ADMIN_MEMBER, `ack ${alertId}`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ response_type: "ephemeral", text: `Alert #${alertId} acknowledged.` });
@@ -344,7 +361,7 @@ describe("/monitor silence and status", () => {
 
 describe("buttons", () => {
   it("acknowledge, resolve and silence an alert", async () => {
-    const { ruleId, alertId } = await firingAlert();
+    const { ruleId, alertId } = await firingAlert(["email"], { cleared: true });
     const ack = await press(ADMIN_MEMBER, "ack", alertId);
     expect(ack).toEqual({ status: 200, body: { response_type: "ephemeral", text: `Alert #${alertId} acknowledged.` } });
     expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged", acknowledged_by: admin.id });
@@ -357,6 +374,18 @@ describe("buttons", () => {
     expect(await alertRow(alertId)).toMatchObject({ status: "resolved", resolution_notes: "via Slack" });
   });
 
+  it("refuses to resolve a still-breaching alert, from the command and the button, and leaves the message", async () => {
+    const { alertId } = await firingAlert();
+    const refusal = new RegExp(
+      `^Alert ${alertId} is still breaching \\(current value 50\\): acknowledge or silence it instead, or resolve with force: true\\.$`,
+    );
+    expect((await command(ADMIN_MEMBER, `resolve ${alertId} done`)).body.text).toMatch(refusal);
+    const url = responseUrl();
+    expect((await press(ADMIN_MEMBER, "resolve", alertId, { responseUrl: url })).body.text).toMatch(refusal);
+    expect(await alertRow(alertId)).toMatchObject({ status: "firing" });
+    expect(await postedTo(url)).toEqual([]);
+  });
+
   it("refuses an unlinked user", async () => {
     const { alertId } = await firingAlert();
     const url = responseUrl();
@@ -366,7 +395,7 @@ describe("buttons", () => {
   });
 
   it("rewrite the alert message in place as it now stands", async () => {
-    const { alertId } = await firingAlert();
+    const { alertId } = await firingAlert(["email"], { cleared: true });
     const ackUrl = responseUrl();
     // The clicker still gets the ephemeral confirmation.
     expect((await press(ADMIN_MEMBER, "ack", alertId, { responseUrl: ackUrl })).body).toEqual({

@@ -145,9 +145,26 @@ export async function getAlert(env: Env, alertId: number): Promise<AlertRow | nu
 }
 
 /**
+ * The 409 for a manual resolve of an alert whose series still breaches: the current
+ * value, and what to do instead (the API, Slack and the dashboard show this message).
+ */
+export function stillBreachingError(alertId: number, value: number | null): ApiError {
+  const current = value === null ? "no value" : `current value ${Number(value.toPrecision(6))}`;
+  return new ApiError(
+    409,
+    `Alert ${alertId} is still breaching (${current}): acknowledge or silence it instead, or resolve with force: true.`,
+    {
+      code: "still_breaching",
+      details: [{ field: "force", reason: `the series still breaches (${current}); true resolves it anyway` }],
+    },
+  );
+}
+
+/**
  * Acknowledges or resolves an alert for an admin (`by` is "admin:<id>"): the rule's
  * Durable Object, which owns the alert's state, carries it out. 404 for an unknown
- * alert, 409 when it is already resolved.
+ * alert, 409 when it is already resolved, or (a resolve without `force`) when its series
+ * still breaches.
  */
 export async function actOnAlert(
   env: Env,
@@ -155,15 +172,22 @@ export async function actOnAlert(
   action: "acknowledge" | "resolve",
   by: string,
   note?: string,
+  force = false,
 ): Promise<void> {
   const row = await getAlert(env, alertId);
   if (!row) throw notFound(`Alert ${alertId}`);
   if (row.status === "resolved") throw new ApiError(409, `Alert ${alertId} is already resolved.`);
   const stub = env.ALERT_RULE.getByName(String(row.alert_rule_id));
-  const done =
-    action === "acknowledge"
-      ? await stub.acknowledgeAlert(alertId, by, note)
-      : await stub.resolveAlert(alertId, by, note);
+  let done: boolean;
+  if (action === "acknowledge") done = await stub.acknowledgeAlert(alertId, by, note);
+  else {
+    const outcome = await stub.resolveAlert(alertId, by, note, force);
+    if (!outcome.ok && outcome.reason === "still_breaching") throw stillBreachingError(alertId, outcome.value);
+    if (!outcome.ok && outcome.reason === "already_resolved") {
+      throw new ApiError(409, `Alert ${alertId} is already resolved.`);
+    }
+    done = outcome.ok;
+  }
   if (done) return;
   // The rule's object no longer tracks this alert (the rule was reset): record the action on the row.
   const now = Date.now();

@@ -256,19 +256,35 @@ alerts.openapi(
 
 // ---------------------------------------------------------------- acknowledge / resolve
 
-const ActionBody = z
-  .object({ note: z.string().trim().max(2000).optional().openapi({ example: "Restarted the Celery workers" }) })
+const Note = z.string().trim().max(2000).optional().openapi({ example: "Restarted the Celery workers" });
+const ActionBody = z.object({ note: Note }).strict().openapi("AlertActionInput");
+const ResolveBody = z
+  .object({
+    note: Note,
+    force: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Resolve even though the series still breaches (otherwise 409 still_breaching). The resolved notice then " +
+          "waits until the series stops breaching; if the rule fires again first, that is a new alert whose firing " +
+          "notification is always sent, and the resolved notice is dropped.",
+        example: false,
+      }),
+  })
   .strict()
-  .openapi("AlertActionInput");
+  .openapi("AlertResolveInput");
+const BODIES = { acknowledge: ActionBody, resolve: ResolveBody } as const;
 
-/** Hands the action to the rule's object; 409 when the alert is already resolved. */
+/** Hands the action to the rule's object; 409 when the alert is already resolved or (resolve) still breaching. */
 async function act(
   c: Context<{ Bindings: Env; Variables: { actor: Actor } }>,
   id: number,
   action: "acknowledge" | "resolve",
   note?: string,
+  force = false,
 ) {
-  await actOnAlert(c.env, id, action, `admin:${c.get("actor").adminId}`, note);
+  await actOnAlert(c.env, id, action, `admin:${c.get("actor").adminId}`, note, force);
   return toAlertWire(await alertWithRule(c.env, id)) as z.infer<typeof AlertOut>;
 }
 
@@ -281,19 +297,29 @@ for (const action of ["acknowledge", "resolve"] as const) {
       summary:
         action === "acknowledge"
           ? "Acknowledge an alert: stops its escalation; the caller is recorded"
-          : "Resolve an alert by hand, with notes",
-      request: { params: IdParams, ...jsonBody(ActionBody) },
+          : "Resolve an alert by hand, with notes; refused (409 still_breaching, with the current value) while " +
+            "its series still breaches, unless force is true",
+      request: { params: IdParams, ...jsonBody(BODIES[action] as typeof ResolveBody) },
       responses: {
         200: jsonResponse(AlertOut, "The alert after the action"),
-        409: jsonResponse(z.object({ error: z.string(), message: z.string() }), "Already resolved"),
+        409: jsonResponse(
+          z.object({
+            error: z.string(),
+            message: z.string(),
+            details: z.array(z.object({ field: z.string().optional(), reason: z.string() })).optional(),
+          }),
+          action === "acknowledge"
+            ? "Already resolved"
+            : "Already resolved (conflict), or still breaching without force (still_breaching)",
+        ),
         ...commonErrors,
         ...notFoundError,
       },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { note } = c.req.valid("json");
-      return c.json(await act(c, id, action, note), 200);
+      const { note, force } = c.req.valid("json");
+      return c.json(await act(c, id, action, note, force === true), 200);
     },
   );
 }

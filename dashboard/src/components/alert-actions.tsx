@@ -14,20 +14,27 @@ const DONE: Record<Action, string> = {
 
 /**
  * Acknowledge / Resolve / Silence 1 h for one alert, with an optional note. Shown only to
- * roles that may act (the caller decides); every outcome is announced.
+ * roles that may act (the caller decides); every outcome is announced. A resolve the server
+ * refuses because the series still breaches (409 still_breaching) shows its message and
+ * offers "Resolve anyway", which resolves with force.
  */
 export function AlertActions({ alert, onDone }: { alert: Alert; onDone?: (action: Action) => void }) {
   const note = useSignal("");
   const busy = useSignal<Action | null>(null);
   const result = useSignal<{ ok: boolean; text: string } | null>(null);
+  /** The server refused the resolve because the series still breaches: "Resolve anyway" is offered. */
+  const breaching = useSignal(false);
   const noteId = `note-${alert.id}`;
 
-  async function run(action: Action) {
+  async function run(action: Action, force = false) {
     busy.value = action;
     result.value = null;
+    breaching.value = false;
     const text = note.value.trim();
     const body =
-      action === "silence" ? { duration_minutes: 60, ...(text ? { note: text } : {}) } : text ? { note: text } : {};
+      action === "silence"
+        ? { duration_minutes: 60, ...(text ? { note: text } : {}) }
+        : { ...(text ? { note: text } : {}), ...(force ? { force: true } : {}) };
     try {
       await api.request(`/api/admin/monitoring/alerts/${alert.id}/${action}`, { method: "POST", body });
       result.value = { ok: true, text: DONE[action] };
@@ -36,6 +43,7 @@ export function AlertActions({ alert, onDone }: { alert: Alert; onDone?: (action
       onDone?.(action);
     } catch (err) {
       const message = err instanceof HttpError ? err.message : String(err);
+      breaching.value = action === "resolve" && err instanceof HttpError && err.code === "still_breaching";
       result.value = { ok: false, text: `Could not ${action === "silence" ? "silence" : action}: ${message}` };
     } finally {
       busy.value = null;
@@ -76,6 +84,13 @@ export function AlertActions({ alert, onDone }: { alert: Alert; onDone?: (action
         >
           {result.value.text}
         </p>
+      )}
+      {breaching.value && (
+        <div class="buttons">
+          <button type="button" disabled={busy.value !== null} onClick={() => void run("resolve", true)}>
+            Resolve anyway
+          </button>
+        </div>
       )}
     </div>
   );

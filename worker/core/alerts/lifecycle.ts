@@ -34,8 +34,15 @@ export interface LifecycleConfig {
 
 export const DEFAULT_FLAPPING: FlappingConfig = { windowSeconds: 600, minTransitions: 6, stableSeconds: 300 };
 
-/** A resolve is announced this long after it happens, so a quick re-open cancels it. */
+/**
+ * The hold on the resolve notice of a young or recently flipped alert, so a quick re-open
+ * cancels it (see resolveNoticeDelay).
+ */
 export const RESOLVE_NOTICE_DELAY_MS = 60_000;
+/** An alert that has been open at least this long counts as a stable incident... */
+export const STABLE_FIRING_MS = 5 * 60_000;
+/** ...unless it re-opened, flapped or its condition flipped more than in and out within this long. */
+export const RECENT_FLIP_MS = 10 * 60_000;
 
 /** One evaluation of the rule for a fingerprint. */
 export interface Observation {
@@ -66,6 +73,8 @@ export interface OpenAlert {
   acknowledged: boolean;
   /** Times re-opened within cooldown. */
   reopened: number;
+  /** When it last re-opened (absent: never). */
+  reopenedAt?: number;
 }
 
 export type Condition = "breached" | "cleared";
@@ -88,20 +97,34 @@ export interface FingerprintState {
   condition: Condition | null;
   /** The latest breaching sample: what an alert fired by `tick` reports. */
   lastBreach: { value: number | null; observedAt: number } | null;
+  /**
+   * The resolved `alert` was resolved by hand with force while its series still breached:
+   * its notice waits until the series stops breaching and is dropped if a new alert opens
+   * first, and the next breach opens a new alert rather than re-opening it. Absent: false.
+   */
+  forcedResolve?: boolean;
+  /** When flapping last ended (absent: never); a resolve soon after is held like a young one. */
+  flappingEndedAt?: number;
 }
 
 export type LifecycleEvent =
   | { type: "pending"; at: number; value: number | null }
   | { type: "pending_cleared"; at: number; value: number | null }
-  /** A new alert: notify "firing". */
-  | { type: "fired"; at: number; value: number | null; observedAt: number }
+  /**
+   * A new alert: notify "firing". `afterForcedResolve`: it replaces an alert resolved by
+   * force while breaching, so its firing notification must reach people (no hourly limit).
+   */
+  | { type: "fired"; at: number; value: number | null; observedAt: number; afterForcedResolve?: true }
   /**
    * The same alert re-opened within cooldown: no new firing notification, unless
    * `resolveNoticeSent`: people were already told it was over, so they must hear it is back.
    */
   | { type: "reopened"; at: number; value: number | null; observedAt: number; resolveNoticeSent: boolean }
-  /** State + timeline; the notification waits for `resolve_notice`. `by`: who, for a manual resolve. */
-  | { type: "resolved"; at: number; value: number | null; auto: boolean; by?: string; note?: string }
+  /**
+   * State + timeline; the notification waits for `resolve_notice`. `by`: who, for a manual
+   * resolve; `forced`: by hand with force while the series still breached.
+   */
+  | { type: "resolved"; at: number; value: number | null; auto: boolean; by?: string; note?: string; forced?: true }
   /** The resolve notification may go out now. */
   | { type: "resolve_notice"; at: number }
   | { type: "flapping_started"; at: number }
@@ -168,9 +191,11 @@ function open(s: FingerprintState, at: number, cfg: LifecycleConfig, worse: Wors
   const value = s.lastBreach?.value ?? null;
   const observedAt = s.lastBreach?.observedAt ?? at;
   const prev = s.alert;
-  if (prev && s.resolvedAt !== null && at < cooldownEnd(s.resolvedAt, cfg)) {
+  const forced = s.forcedResolve === true;
+  if (prev && !forced && s.resolvedAt !== null && at < cooldownEnd(s.resolvedAt, cfg)) {
     const resolveNoticeSent = s.resolveNoticeDue === null;
     prev.reopened += 1;
+    prev.reopenedAt = at;
     prev.breaches += 1;
     // An ack survives a blip nobody was told about; after a "resolved" notice the
     // alert is news again, so escalation restarts.
@@ -179,8 +204,9 @@ function open(s: FingerprintState, at: number, cfg: LifecycleConfig, worse: Wors
     events.push({ type: "reopened", at, value, observedAt, resolveNoticeSent });
   } else {
     // A resolved alert replaced before its notice went out (cooldown shorter than the
-    // notice delay) is still announced, before the new one.
-    if (prev && s.resolveNoticeDue !== null) events.push({ type: "resolve_notice", at });
+    // notice delay) is still announced, before the new one; unless it was resolved by force
+    // while breaching: the breach never ended, so its last word stays "firing".
+    if (prev && s.resolveNoticeDue !== null && !forced) events.push({ type: "resolve_notice", at });
     s.alert = {
       openedAt: at,
       observedAt,
@@ -190,8 +216,9 @@ function open(s: FingerprintState, at: number, cfg: LifecycleConfig, worse: Wors
       acknowledged: false,
       reopened: 0,
     };
-    events.push({ type: "fired", at, value, observedAt });
+    events.push({ type: "fired", at, value, observedAt, ...(forced && prev && { afterForcedResolve: true as const }) });
   }
+  s.forcedResolve = false;
   s.phase = "firing";
   s.pendingSince = null;
   s.clearSince = null;
@@ -199,13 +226,37 @@ function open(s: FingerprintState, at: number, cfg: LifecycleConfig, worse: Wors
   s.resolveNoticeDue = null;
 }
 
-function resolve(s: FingerprintState, at: number, events: LifecycleEvent[], manual?: { by: string; note?: string }) {
+/**
+ * How long the resolve notice of the open alert waits when it resolves at `at`: not at all
+ * for a stable incident (open at least STABLE_FIRING_MS, no re-open, flapping or flip other
+ * than its own breach and clear within RECENT_FLIP_MS), RESOLVE_NOTICE_DELAY_MS otherwise, so
+ * a young or wobbly alert that comes back at once is not announced as over.
+ */
+export function resolveNoticeDelay(s: FingerprintState, at: number): number {
+  const a = s.alert;
+  if (!a) return RESOLVE_NOTICE_DELAY_MS;
+  const recent = (t: number | undefined) => t !== undefined && t > at - RECENT_FLIP_MS;
+  const young = at - a.openedAt < STABLE_FIRING_MS;
+  // The incident's own flips: into the breach (absent for a series' first) and out of it.
+  const flips = s.transitions.filter((t) => recent(t)).length;
+  const wobbly = s.flapping || recent(a.reopenedAt) || recent(s.flappingEndedAt) || flips > 2;
+  return young || wobbly ? RESOLVE_NOTICE_DELAY_MS : 0;
+}
+
+function resolve(
+  s: FingerprintState,
+  at: number,
+  events: LifecycleEvent[],
+  manual?: { by: string; note?: string; forced?: boolean },
+) {
   const value = s.alert?.lastValue ?? null;
+  const delay = manual ? 0 : resolveNoticeDelay(s, at);
   s.phase = "ok";
   s.pendingSince = null;
   s.clearSince = null;
   s.resolvedAt = at;
-  s.resolveNoticeDue = manual ? at : at + RESOLVE_NOTICE_DELAY_MS;
+  s.resolveNoticeDue = at + delay;
+  s.forcedResolve = manual?.forced === true;
   events.push({
     type: "resolved",
     at,
@@ -213,6 +264,7 @@ function resolve(s: FingerprintState, at: number, events: LifecycleEvent[], manu
     auto: !manual,
     ...(manual && { by: manual.by }),
     ...(manual?.note !== undefined && { note: manual.note }),
+    ...(manual?.forced === true && { forced: true as const }),
   });
 }
 
@@ -222,21 +274,31 @@ function resolve(s: FingerprintState, at: number, events: LifecycleEvent[], manu
  */
 function stopFlapping(s: FingerprintState, at: number, events: LifecycleEvent[], clearHistory: boolean) {
   s.flapping = false;
+  s.flappingEndedAt = at;
   if (clearHistory) s.transitions = [];
   events.push({ type: "flapping_stopped", at });
+}
+
+/** A notice waiting for its series to stop breaching (resolved by force while it breached). */
+const noticeWaitsForClear = (s: FingerprintState) => s.forcedResolve === true && s.condition === "breached";
+
+/** Emits the resolve notice once due (and, after a forced resolve, once the series stopped breaching). */
+function noticeIfDue(s: FingerprintState, now: number, events: LifecycleEvent[]) {
+  if (s.resolveNoticeDue !== null && now >= s.resolveNoticeDue && !noticeWaitsForClear(s)) {
+    events.push({ type: "resolve_notice", at: now });
+    s.resolveNoticeDue = null;
+  }
 }
 
 /** Work due by `now` whatever the condition: pruning flips, the resolve notice, the end of cooldown. */
 function housekeep(s: FingerprintState, now: number, cfg: LifecycleConfig, events: LifecycleEvent[]) {
   s.transitions = recentFlips(s.transitions, now, flappingOf(cfg));
-  if (s.resolveNoticeDue !== null && now >= s.resolveNoticeDue) {
-    events.push({ type: "resolve_notice", at: now });
-    s.resolveNoticeDue = null;
-  }
+  noticeIfDue(s, now, events);
   // The resolved alert stays until its notice is out, so the notice still has its alert.
   if (s.resolvedAt !== null && s.resolveNoticeDue === null && now >= cooldownEnd(s.resolvedAt, cfg)) {
     s.alert = null;
     s.resolvedAt = null;
+    s.forcedResolve = false;
   }
 }
 
@@ -310,6 +372,8 @@ export function observe(
       s.clearSince = at;
     }
     if (isOpen(s) && s.alert) foldValue(s.alert, value, false, worse);
+    // A forced resolve's notice held while the series breached goes once it stops.
+    noticeIfDue(s, at, events);
   }
 
   // Before the timers, so the flip that makes it flapping already holds the alert open.
@@ -344,8 +408,10 @@ export function tick(
 export function nextDeadline(s: FingerprintState, cfg: LifecycleConfig): number | null {
   const f = flappingOf(cfg);
   const due: number[] = [];
-  if (s.resolveNoticeDue !== null) due.push(s.resolveNoticeDue);
-  else if (s.resolvedAt !== null) due.push(cooldownEnd(s.resolvedAt, cfg));
+  if (s.resolveNoticeDue !== null) {
+    // Held until the series stops breaching: that takes new data, not a timer.
+    if (!noticeWaitsForClear(s)) due.push(s.resolveNoticeDue);
+  } else if (s.resolvedAt !== null) due.push(cooldownEnd(s.resolvedAt, cfg));
   if (s.phase === "pending" && s.pendingSince !== null) due.push(s.pendingSince + cfg.forSeconds * SECOND);
   if (s.phase === "resolving" && s.clearSince !== null) {
     due.push(s.clearSince + (s.flapping ? f.stableSeconds : cfg.resolveForSeconds) * SECOND);
@@ -368,17 +434,66 @@ export function acknowledge(state: FingerprintState, now: number, by: string, no
   return { state: s, events: [{ type: "acknowledged", at: now, by, ...(note !== undefined && { note }) }] };
 }
 
+/** Why a manual resolve was refused: the rule's latest evaluation of the series says breach. */
+export interface StillBreaching {
+  reason: "still_breaching";
+  /** The latest value seen (null: none). */
+  value: number | null;
+}
+
 /**
- * Resolves the open alert by hand (auto=false) and announces it at once. It also ends
- * flapping. The cooldown still runs: if the condition still holds, the next breach
- * re-opens this alert (telling people it is back, since the notice went out) rather than
- * opening a new one; a manual resolve is a human's opinion, the data decides.
+ * Whether the open alert's series is still breaching: its last decisive evaluation is a
+ * breach (a value inside the hysteresis band, or missing data, does not end it).
  */
-export function resolveManually(state: FingerprintState, now: number, by: string, note?: string): LifecycleResult {
+export function stillBreaching(state: FingerprintState): StillBreaching | null {
+  if (!isOpen(state) || !state.alert || state.condition !== "breached") return null;
+  return { reason: "still_breaching", value: state.alert.lastValue ?? state.lastBreach?.value ?? null };
+}
+
+/**
+ * Resolves the open alert by hand (auto=false). It also ends flapping.
+ *
+ * While the series still breaches the resolve is refused (`refused`, no change) unless
+ * `force`: a "resolved" that the data contradicts would be the last word people hear.
+ * Forced, the alert resolves, but its notice waits until the series stops breaching, and the
+ * next breach opens a new alert (new id) whose firing always notifies (`afterForcedResolve`);
+ * that drops the waiting notice, so nobody's last message is a false "resolved".
+ *
+ * Otherwise (the series no longer breaches) it is announced at once, and the cooldown runs
+ * as after an automatic resolve: a breach within it re-opens this alert.
+ */
+export function resolveManually(
+  state: FingerprintState,
+  now: number,
+  by: string,
+  note?: string,
+  opts: { force?: boolean } = {},
+): LifecycleResult & { refused?: StillBreaching } {
   if (!isOpen(state) || !state.alert) return { state, events: [] };
+  const breaching = stillBreaching(state);
+  if (breaching && !opts.force) return { state, events: [], refused: breaching };
   const s = copy(state);
   const events: LifecycleEvent[] = [];
   if (s.flapping) stopFlapping(s, now, events, true);
-  resolve(s, now, events, note === undefined ? { by } : { by, note });
+  resolve(s, now, events, { by, ...(note !== undefined && { note }), forced: breaching !== null });
+  return { state: s, events };
+}
+
+/**
+ * The rule stops being evaluated (disabled or deleted): an open alert resolves with `note`
+ * and is announced at once; a resolved one whose notice is still held is announced now. At
+ * most one resolve notice per alert occurrence either way: one already sent is not repeated.
+ */
+export function closeForStop(state: FingerprintState, now: number, note: string): LifecycleResult {
+  const s = copy(state);
+  const events: LifecycleEvent[] = [];
+  if (isOpen(s) && s.alert) {
+    if (s.flapping) stopFlapping(s, now, events, true);
+    resolve(s, now, events, { by: "engine", note });
+  }
+  if (s.resolveNoticeDue !== null) {
+    events.push({ type: "resolve_notice", at: now });
+    s.resolveNoticeDue = null;
+  }
   return { state: s, events };
 }

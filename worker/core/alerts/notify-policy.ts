@@ -53,8 +53,14 @@ export type NotifyDecision =
  * 3. a silence applies: silenced (with its ids and until);
  * 4. a parent service is down: inhibited;
  * 5. firing, reminder or escalation over the hourly limit: rate_limited
- *    (acknowledgements neither count toward the limit nor are stopped by it);
+ *    (acknowledgements neither count toward the limit nor are stopped by it), except a
+ *    firing that `correctsResolved`: people were told the alert (or the one it replaces
+ *    after a forced resolve) was over while it still breached, so they must hear it is
+ *    back whatever the limit;
  * 6. otherwise send.
+ *
+ * `firingWasNotified`: the last word people had about the alert is "firing" (see
+ * firingNotifiedAfter), so a resolve goes at most once per notified firing.
  */
 export function decideNotification(input: {
   event: NotifyEvent;
@@ -62,6 +68,7 @@ export function decideNotification(input: {
   silence: { ids: number[]; until: number | null };
   inhibitedBy: string[];
   limit: { allowed: boolean; max: number };
+  correctsResolved?: boolean;
 }): NotifyDecision {
   const { event, firingWasNotified, silence, limit } = input;
   const notNotified: NotifyDecision = { action: "skip", reason: "firing_not_notified" };
@@ -69,6 +76,18 @@ export function decideNotification(input: {
   if (event === "acknowledged" && !firingWasNotified) return notNotified;
   if (silence.ids.length > 0) return { action: "silenced", silenceIds: [...silence.ids], until: silence.until };
   if (input.inhibitedBy.length > 0) return { action: "inhibited", parents: [...input.inhibitedBy] };
-  if (event !== "acknowledged" && !limit.allowed) return { action: "rate_limited", limit: limit.max };
+  const exempt = event === "acknowledged" || (event === "firing" && input.correctsResolved === true);
+  if (!exempt && !limit.allowed) return { action: "rate_limited", limit: limit.max };
   return { action: "send" };
+}
+
+/**
+ * The alert's "firing was notified" flag once `event` was sent: set by a firing, cleared by
+ * a resolve (so a later resolve, after a disable or delete, is not sent a second time unless
+ * a firing went out in between); unchanged by anything else.
+ */
+export function firingNotifiedAfter(event: NotifyEvent, before: boolean): boolean {
+  if (event === "firing") return true;
+  if (event === "resolved") return false;
+  return before;
 }

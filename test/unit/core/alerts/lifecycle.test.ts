@@ -9,7 +9,12 @@ import {
   type Observation,
   observe,
   RESOLVE_NOTICE_DELAY_MS,
+  closeForStop,
+  RECENT_FLIP_MS,
   resolveManually,
+  resolveNoticeDelay,
+  STABLE_FIRING_MS,
+  stillBreaching,
   tick,
 } from "../../../../worker/core/alerts/lifecycle";
 
@@ -21,7 +26,7 @@ const cfgWith = (over: Partial<LifecycleConfig>): LifecycleConfig => ({ ...DEFAU
  * A script step, times in seconds: B breach, C clear, H inside the hysteresis band,
  * N no data, then timer and operator actions.
  */
-type Step = ["B" | "C" | "H", number, number?] | ["N" | "tick" | "ack" | "resolve", number];
+type Step = ["B" | "C" | "H", number, number?] | ["N" | "tick" | "ack" | "resolve" | "force", number];
 
 function observation(kind: "B" | "C" | "H" | "N", t: number, value?: number): Observation {
   const at = t * S;
@@ -39,6 +44,8 @@ function apply(state: FingerprintState, step: Step, cfg: LifecycleConfig, worse?
       return acknowledge(state, t * S, "alice", "looking");
     case "resolve":
       return resolveManually(state, t * S, "bob", "fixed the pool");
+    case "force":
+      return resolveManually(state, t * S, "bob", "fixed the pool", { force: true });
     default:
       return observe(state, observation(kind, t, step[2]), cfg, worse);
   }
@@ -518,6 +525,7 @@ describe("the open alert", () => {
       breaches: 2,
       acknowledged: false,
       reopened: 1,
+      reopenedAt: 180 * S,
     });
     expect(state.resolvedAt).toBeNull();
     expect(state.resolveNoticeDue).toBeNull();
@@ -602,10 +610,11 @@ describe("acknowledge and manual resolve", () => {
       "pending",
     ],
     [
-      "resolves by hand and announces it at once",
-      DEFAULTS,
+      "resolves by hand once the series no longer breaches, and announces it at once",
+      cfgWith({ resolveForSeconds: 600 }),
       [
         ["B", 0],
+        ["C", 3],
         ["resolve", 5],
         ["tick", 5],
       ],
@@ -614,10 +623,88 @@ describe("acknowledge and manual resolve", () => {
     ],
     [
       "a manual resolve still allows a cooldown re-open, which re-notifies",
+      cfgWith({ resolveForSeconds: 600 }),
+      [
+        ["B", 0],
+        ["C", 3],
+        ["resolve", 5],
+        ["tick", 5],
+        ["B", 65],
+      ],
+      ["fired@0", "resolved@5", "resolve_notice@5", "reopened@65"],
+      "firing",
+    ],
+    [
+      "refuses a manual resolve while the series still breaches",
       DEFAULTS,
       [
         ["B", 0],
         ["resolve", 5],
+        ["tick", 5],
+        ["tick", 500],
+      ],
+      ["fired@0"],
+      "firing",
+    ],
+    [
+      "the hysteresis band after a breach still counts as breaching",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["H", 3],
+        ["resolve", 5],
+      ],
+      ["fired@0"],
+      "firing",
+    ],
+    [
+      "forced while breaching: the next breach is a new alert and the notice is never sent",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["force", 5],
+        ["tick", 5],
+        ["tick", 200],
+        ["B", 201],
+        ["tick", 900],
+      ],
+      ["fired@0", "resolved@5", "fired@201"],
+      "firing",
+    ],
+    [
+      "forced while breaching: the notice waits for the series to stop breaching",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["force", 5],
+        ["N", 60],
+        ["H", 70],
+        ["tick", 100],
+        ["C", 130],
+      ],
+      ["fired@0", "resolved@5", "resolve_notice@130"],
+      "ok",
+    ],
+    [
+      "forced while breaching, with forSeconds: a breach that goes pending and clears lets the notice go",
+      cfgWith({ forSeconds: 60 }),
+      [
+        ["B", 0],
+        ["tick", 60],
+        ["force", 65],
+        ["B", 70],
+        ["C", 80],
+      ],
+      ["pending@0", "fired@60", "resolved@65", "pending@70", "pending_cleared@80", "resolve_notice@80"],
+      "ok",
+    ],
+    [
+      "forced when no longer breaching is a plain manual resolve (a breach in cooldown re-opens)",
+      cfgWith({ resolveForSeconds: 600 }),
+      [
+        ["B", 0],
+        ["C", 3],
+        ["force", 5],
         ["tick", 5],
         ["B", 65],
       ],
@@ -649,8 +736,38 @@ describe("acknowledge and manual resolve", () => {
     expect(state.phase).toBe(phase);
   });
 
+  it("refuses with the current value while breaching; force resolves and marks the next firing", () => {
+    const opened = run([
+      ["B", 0, 500],
+      ["B", 10, 420],
+    ]).state;
+    const refused = resolveManually(opened, 20 * S, "bob");
+    expect(refused.refused).toEqual({ reason: "still_breaching", value: 420 });
+    expect(refused.events).toEqual([]);
+    expect(refused.state).toBe(opened);
+    expect(stillBreaching(opened)).toEqual({ reason: "still_breaching", value: 420 });
+
+    const forced = resolveManually(opened, 20 * S, "bob", undefined, { force: true });
+    expect(forced.refused).toBeUndefined();
+    expect(forced.state).toMatchObject({ phase: "ok", resolvedAt: 20 * S, forcedResolve: true });
+    expect(forced.events).toEqual([{ type: "resolved", at: 20 * S, value: 420, auto: false, by: "bob", forced: true }]);
+    // Held while breaching: no timer for it, new data decides.
+    expect(nextDeadline(forced.state, DEFAULTS)).toBeNull();
+    const refired = observe(forced.state, observation("B", 21, 450), DEFAULTS);
+    expect(refired.events).toEqual([
+      { type: "fired", at: 21 * S, value: 450, observedAt: 20_500, afterForcedResolve: true },
+    ]);
+    expect(refired.state).toMatchObject({ forcedResolve: false, resolveNoticeDue: null });
+  });
+
   it("carries who and why", () => {
-    const opened = run([["B", 0]]).state;
+    const opened = run(
+      [
+        ["B", 0],
+        ["C", 1],
+      ],
+      cfgWith({ resolveForSeconds: 600 }),
+    ).state;
     const acked = acknowledge(opened, 5 * S, "alice", "on it");
     expect(acked.events).toEqual([{ type: "acknowledged", at: 5 * S, by: "alice", note: "on it" }]);
     expect(acked.state.alert?.acknowledged).toBe(true);
@@ -658,7 +775,7 @@ describe("acknowledge and manual resolve", () => {
 
     const resolved = resolveManually(acked.state, 9 * S, "bob", "restarted");
     expect(resolved.events).toEqual([
-      { type: "resolved", at: 9 * S, value: 100, auto: false, by: "bob", note: "restarted" },
+      { type: "resolved", at: 9 * S, value: 50, auto: false, by: "bob", note: "restarted" },
     ]);
     expect(resolved.state).toMatchObject({ phase: "ok", resolvedAt: 9 * S, resolveNoticeDue: 9 * S });
     expect(
@@ -732,9 +849,10 @@ describe("nextDeadline", () => {
     ],
     [
       "manual resolve: at once",
-      DEFAULTS,
+      cfgWith({ resolveForSeconds: 600 }),
       [
         ["B", 0],
+        ["C", 2],
         ["resolve", 5],
       ],
       5,
@@ -876,5 +994,153 @@ describe("persistence", () => {
     expect(storedEvents).toEqual(directEvents);
     expect(stored).toEqual(direct);
     expect(directEvents.map((e) => e.type)).toContain("flapping_started");
+  });
+});
+
+describe("resolve notice timing", () => {
+  const MIN = 60;
+  it.each<[string, LifecycleConfig, Step[], string[]]>([
+    [
+      "a stable incident (firing 10 min, no flips) is announced as it resolves",
+      DEFAULTS,
+      [
+        ["C", 0],
+        ["B", 60],
+        ["B", 60 + 10 * MIN],
+        ["C", 60 + 10 * MIN + 1],
+        ["tick", 60 + 10 * MIN + 1],
+      ],
+      ["fired@60", "resolved@661", "resolve_notice@661"],
+    ],
+    [
+      "exactly STABLE_FIRING_MS old is stable",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["C", STABLE_FIRING_MS / S],
+        ["tick", STABLE_FIRING_MS / S],
+      ],
+      ["fired@0", "resolved@300", "resolve_notice@300"],
+    ],
+    [
+      "a young alert (just under STABLE_FIRING_MS) keeps the hold",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["C", STABLE_FIRING_MS / S - 1],
+        ["tick", STABLE_FIRING_MS / S + 58],
+        ["tick", STABLE_FIRING_MS / S + 59],
+      ],
+      ["fired@0", "resolved@299", "resolve_notice@359"],
+    ],
+    [
+      "re-opened within RECENT_FLIP_MS keeps the hold, even when open long",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["C", 10],
+        ["B", 20],
+        ["C", 20 + RECENT_FLIP_MS / S - 1],
+        ["tick", 20 + RECENT_FLIP_MS / S - 1],
+        ["tick", 20 + RECENT_FLIP_MS / S + 59],
+      ],
+      ["fired@0", "resolved@10", "reopened@20", "resolved@619", "resolve_notice@679"],
+    ],
+    [
+      "a re-open longer than RECENT_FLIP_MS ago no longer holds it",
+      DEFAULTS,
+      [
+        ["B", 0],
+        ["C", 10],
+        ["B", 20],
+        ["C", 20 + RECENT_FLIP_MS / S],
+        ["tick", 20 + RECENT_FLIP_MS / S],
+      ],
+      ["fired@0", "resolved@10", "reopened@20", "resolved@620", "resolve_notice@620"],
+    ],
+    [
+      "a wobble while open (resolving, then breaching again) in the last 10 min keeps the hold",
+      cfgWith({ resolveForSeconds: 120 }),
+      [
+        ["B", 0],
+        ["C", 400],
+        ["B", 450],
+        ["C", 500],
+        ["tick", 620],
+        ["tick", 679],
+        ["tick", 680],
+      ],
+      ["fired@0", "resolved@620", "resolve_notice@680"],
+    ],
+    [
+      "flapping that ended within the last 10 min keeps the hold",
+      DEFAULTS,
+      [...toggles(7), ["B", 400], ["C", 700], ["tick", 1000], ["tick", 1059], ["tick", 1060]],
+      // Open 1000 s, last re-open 994 s ago, two flips in 10 min: only the flapping just ended holds it.
+      [...FLAP_START, "flapping_stopped@1000", "resolved@1000", "resolve_notice@1060"],
+    ],
+  ])("%s", (_name, cfg, steps, expected) => {
+    expect(brief(run(steps, cfg).events)).toEqual(expected);
+  });
+
+  it("resolveNoticeDelay: 0 for a stable alert, the hold otherwise, and nothing open holds", () => {
+    const stable = run([["B", 0]]).state;
+    expect(resolveNoticeDelay(stable, 10 * 60 * S)).toBe(0);
+    expect(resolveNoticeDelay(stable, 60 * S)).toBe(RESOLVE_NOTICE_DELAY_MS);
+    expect(resolveNoticeDelay(initialState(), 0)).toBe(RESOLVE_NOTICE_DELAY_MS);
+  });
+
+  it("the 13-episode flapping replay still yields one alert and at most one resolve notice", () => {
+    const steps: Step[] = [...toggles(25), ["C", 26], ["tick", 400], ["tick", 2000]];
+    const { events } = run(steps);
+    expect(events.filter((e) => e.type === "fired")).toHaveLength(1);
+    expect(events.filter((e) => e.type === "reopened" && e.resolveNoticeSent)).toHaveLength(0);
+    expect(events.filter((e) => e.type === "resolve_notice").length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("closeForStop (rule disabled or deleted)", () => {
+  it("resolves an open alert with the note and announces it at once", () => {
+    const r = closeForStop(run([["B", 0]]).state, 5 * S, "rule disabled");
+    expect(r.events).toEqual([
+      { type: "resolved", at: 5 * S, value: 100, auto: false, by: "engine", note: "rule disabled" },
+      { type: "resolve_notice", at: 5 * S },
+    ]);
+    expect(r.state.resolveNoticeDue).toBeNull();
+  });
+
+  it("sends a held notice now, once, and nothing when the notice already went", () => {
+    const held = run([
+      ["B", 0],
+      ["C", 10],
+    ]).state;
+    expect(held.resolveNoticeDue).toBe(70 * S);
+    const first = closeForStop(held, 20 * S, "rule disabled");
+    expect(brief(first.events)).toEqual(["resolve_notice@20"]);
+    expect(closeForStop(first.state, 21 * S, "rule deleted").events).toEqual([]);
+  });
+
+  it("after a manual resolve whose notice went: no second notice (resolve, then disable)", () => {
+    const { state, events } = run(
+      [
+        ["B", 0],
+        ["C", 3],
+        ["resolve", 5],
+        ["tick", 5],
+      ],
+      cfgWith({ resolveForSeconds: 600 }),
+    );
+    expect(brief(events)).toEqual(["fired@0", "resolved@5", "resolve_notice@5"]);
+    expect(closeForStop(state, 6 * S, "rule disabled").events).toEqual([]);
+  });
+
+  it("after a forced resolve whose notice waits: one notice, then none", () => {
+    const { state } = run([
+      ["B", 0],
+      ["force", 5],
+    ]);
+    const closed = closeForStop(state, 6 * S, "rule disabled");
+    expect(brief(closed.events)).toEqual(["resolve_notice@6"]);
+    expect(closeForStop(closed.state, 7 * S, "rule deleted").events).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { HealthStatus } from "../../../../worker/core/health";
 import {
   decideNotification,
+  firingNotifiedAfter,
   inhibitedBy,
   type NotifyDecision,
   type NotifyEvent,
@@ -125,5 +126,70 @@ describe("decideNotification", () => {
         limit: ok ? allowed : limited,
       }),
     ).toEqual(expected);
+  });
+});
+
+describe("a firing that corrects a resolved notice", () => {
+  const base = { firingWasNotified: false, silence: { ids: [], until: null }, inhibitedBy: [] as string[] };
+  const limited = { allowed: false, max: 1 };
+  it("is not stopped by the hourly limit, but still by a silence or an inhibition", () => {
+    expect(decideNotification({ ...base, event: "firing", limit: limited, correctsResolved: true })).toEqual({
+      action: "send",
+    });
+    expect(decideNotification({ ...base, event: "firing", limit: limited })).toEqual({
+      action: "rate_limited",
+      limit: 1,
+    });
+    expect(
+      decideNotification({
+        ...base,
+        event: "firing",
+        limit: limited,
+        correctsResolved: true,
+        silence: { ids: [4], until: null },
+      }),
+    ).toEqual({ action: "silenced", silenceIds: [4], until: null });
+    expect(
+      decideNotification({ ...base, event: "firing", limit: limited, correctsResolved: true, inhibitedBy: ["db"] }),
+    ).toEqual({ action: "inhibited", parents: ["db"] });
+  });
+
+  it("exempts only the firing event", () => {
+    for (const event of ["reminder", "escalation"] as const) {
+      expect(
+        decideNotification({ ...base, firingWasNotified: true, event, limit: limited, correctsResolved: true }),
+      ).toEqual({ action: "rate_limited", limit: 1 });
+    }
+  });
+});
+
+describe("firingNotifiedAfter", () => {
+  it("a firing sets it, a resolve clears it (one resolve per notified firing), the rest keep it", () => {
+    expect(firingNotifiedAfter("firing", false)).toBe(true);
+    expect(firingNotifiedAfter("resolved", true)).toBe(false);
+    for (const e of ["reminder", "escalation", "acknowledged"] as const) {
+      expect(firingNotifiedAfter(e, true)).toBe(true);
+      expect(firingNotifiedAfter(e, false)).toBe(false);
+    }
+    // The sequence firing, resolved, (disable) resolved: the second resolve is skipped.
+    let notified = firingNotifiedAfter("firing", false);
+    const first = decideNotification({
+      event: "resolved",
+      firingWasNotified: notified,
+      silence: { ids: [], until: null },
+      inhibitedBy: [],
+      limit: { allowed: true, max: 5 },
+    });
+    expect(first).toEqual({ action: "send" });
+    notified = firingNotifiedAfter("resolved", notified);
+    expect(
+      decideNotification({
+        event: "resolved",
+        firingWasNotified: notified,
+        silence: { ids: [], until: null },
+        inhibitedBy: [],
+        limit: { allowed: true, max: 5 },
+      }),
+    ).toEqual({ action: "skip", reason: "firing_not_notified" });
   });
 });
