@@ -29,17 +29,21 @@ const singleSample = () => {
   return [{ metric: METRIC_SINGLE, service: "bench", labels: { series: String(i % SERIES) }, value: i }];
 };
 
-/** 500 samples over 20 series, timestamps distinct within each series. */
+/**
+ * 500 samples over 20 series. Every batch takes the next 25 ms of each series' past from the
+ * script's start, so no two samples of a series share a timestamp (ingest is idempotent per
+ * series and timestamp: a repeat would be accepted but not stored, and the rate would count it).
+ */
 let batches = 0;
+const BATCH_EPOCH = Date.now();
 function batch() {
-  const now = Date.now();
-  const offset = (batches++ % 100) * (BATCH_SIZE / SERIES);
+  const block = batches++ * (BATCH_SIZE / SERIES);
   return Array.from({ length: BATCH_SIZE }, (_, i) => ({
     metric: METRIC_BATCH,
     service: "bench",
     labels: { series: String(i % SERIES) },
     value: i,
-    ts: now - offset - Math.floor(i / SERIES),
+    ts: BATCH_EPOCH - block - Math.floor(i / SERIES),
   }));
 }
 
