@@ -60,6 +60,7 @@ import {
   publishAlerts,
   recipientIds,
   serviceHealth,
+  slackRoutingOf,
   snapshotOf,
   type TimelineEntry,
 } from "../worker/lib/alerts";
@@ -792,6 +793,7 @@ export class AlertRule extends DurableObject<Env> {
         step,
         adminIds: await recipientIds(this.env, targets.recipients),
         channels: targets.channels,
+        slack: slackRoutingOf(this.env),
         // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
         now: Date.now(),
       });

@@ -19,10 +19,14 @@ interface Secrets {
   SLACK_SIGNING_SECRET?: string;
   /**
    * Notification channels; a channel without its settings leaves its deliveries in the outbox.
-   * Slack: a bot token (chat.postMessage DMs) is preferred over an incoming webhook URL.
+   * Slack: a bot token (chat.postMessage DMs) is preferred over an incoming webhook URL; the
+   * team channel a rule's `slack` posts to once per event is SLACK_CHANNEL with the bot token,
+   * else the incoming webhook's (core/alerts/jobs slackRouting).
    */
   SLACK_BOT_TOKEN?: string;
   SLACK_WEBHOOK_URL?: string;
+  /** The team channel (id or name) the bot posts a rule's `slack` to, once per alert event. */
+  SLACK_CHANNEL?: string;
   /** Base URL of the Slack Web API (default https://slack.com). */
   SLACK_API_BASE_URL?: string;
   /** SMS through Twilio: all three are needed. */

@@ -339,7 +339,7 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
     msg.ack();
     return;
   }
-  const channel = channelFor(env, job.channel);
+  const channel = channelFor(env, job.channel, job.recipient.adminId === SHARED_RECIPIENT);
   if (!channel) {
     // The local default: the row stays visible in the alert's notifications.
     await setStatus(env, job, "outbox");

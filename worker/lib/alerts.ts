@@ -3,7 +3,13 @@
  * notification jobs on the queue, and the live dashboard's alerts topic. The AlertRule
  * Durable Object decides (with worker/core); these functions carry the decisions out.
  */
-import { type AlertSnapshot, type NotificationJob, withCurrentValues } from "../core/alerts/jobs";
+import {
+  type AlertSnapshot,
+  type NotificationJob,
+  type SlackRouting,
+  slackRouting,
+  withCurrentValues,
+} from "../core/alerts/jobs";
 import type { Silence } from "../core/alerts/silence";
 import { toIso } from "../core/time";
 import { ApiError, notFound } from "./errors";
@@ -435,3 +441,11 @@ export async function silenceAlert(
     .first<{ id: number }>();
   return { id: row?.id ?? 0, endsAt: now + durationMs, matchers };
 }
+
+/** Where a rule's `slack` goes with the environment's Slack settings (see slackRouting). */
+export const slackRoutingOf = (env: Env): SlackRouting =>
+  slackRouting({
+    botToken: Boolean(env.SLACK_BOT_TOKEN),
+    channel: Boolean(env.SLACK_CHANNEL),
+    webhook: Boolean(env.SLACK_WEBHOOK_URL),
+  });

@@ -72,11 +72,22 @@ const http = <C>(channel: Channel<C>, config: C): ConfiguredChannel => ({
 
 const DEFAULT_FROM = "Edge Monitor <alerts@example.com>";
 
-/** The channel's module and config from the environment's secrets; null when it is not set up. */
-export function channelFor(env: Env, channelName: string): ConfiguredChannel | null {
+/**
+ * The channel's module and config from the environment's secrets; null when it is not set
+ * up. `shared`: the job is for a team channel rather than one admin, which on Slack is
+ * SLACK_CHANNEL through the bot token, else the incoming webhook.
+ */
+export function channelFor(env: Env, channelName: string, shared = false): ConfiguredChannel | null {
   switch (channelName) {
     case "slack":
-      if (env.SLACK_BOT_TOKEN) {
+      if (shared && env.SLACK_BOT_TOKEN && env.SLACK_CHANNEL) {
+        return http(slackBot, {
+          baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE,
+          botToken: env.SLACK_BOT_TOKEN,
+          channel: env.SLACK_CHANNEL,
+        });
+      }
+      if (env.SLACK_BOT_TOKEN && !shared) {
         return http(slackBot, { baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE, botToken: env.SLACK_BOT_TOKEN });
       }
       return env.SLACK_WEBHOOK_URL ? http(slackWebhook, { webhookUrl: env.SLACK_WEBHOOK_URL }) : null;

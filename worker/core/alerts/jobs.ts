@@ -83,9 +83,32 @@ export function idempotencyKey(
 }
 
 /**
+ * Where a rule's `slack` goes. `shared`: one job per alert event to a team channel (recipient
+ * SHARED_RECIPIENT, like the webhook), planned when a channel is configured: with the bot
+ * token, SLACK_CHANNEL (posted by the bot, so acknowledging or resolving rewrites it); without
+ * it, SLACK_WEBHOOK_URL (an incoming webhook into a channel). `direct`: one job per admin, a
+ * DM to their member id, planned with the bot token, and also when no channel is configured
+ * (as before: the admins' preferences decide). An incoming webhook alone cannot DM, so there
+ * the channel job replaces the per-admin ones, which would each post to that same channel.
+ */
+export interface SlackRouting {
+  shared: boolean;
+  direct: boolean;
+}
+
+export function slackRouting(configured: { botToken: boolean; channel: boolean; webhook: boolean }): SlackRouting {
+  const shared = configured.botToken ? configured.channel : configured.webhook;
+  return { shared, direct: configured.botToken || !shared };
+}
+
+/** Slack as it was before a team channel could be configured: per-admin DMs only. */
+export const SLACK_DIRECT_ONLY: SlackRouting = { shared: false, direct: true };
+
+/**
  * One job per recipient and personal channel, and one per shared channel (webhook,
- * PagerDuty) whoever the recipients are; duplicates removed, in a stable order. A shared
- * job carries the recipients as `onCall`, for its fallback (see sharedFallbackJobs).
+ * PagerDuty, and Slack when `slack.shared`) whoever the recipients are; duplicates removed,
+ * in a stable order. A shared job carries the recipients as `onCall`, for its fallback (see
+ * sharedFallbackJobs). Slack's per-admin jobs are left out unless `slack.direct`.
  */
 export function planJobs(input: {
   alert: AlertSnapshot;
@@ -94,12 +117,15 @@ export function planJobs(input: {
   step: number;
   adminIds: readonly number[];
   channels: readonly string[];
+  /** Where `slack` goes; per-admin DMs only when absent. */
+  slack?: SlackRouting;
   now: number;
 }): NotificationJob[] {
+  const slack = input.slack ?? SLACK_DIRECT_ONLY;
   const admins = [...new Set(input.adminIds)].sort((a, b) => a - b);
   const channels = [...new Set(input.channels)];
-  const personal = channels.filter((c) => !SHARED_CHANNELS.includes(c));
-  const shared = channels.filter((c) => SHARED_CHANNELS.includes(c));
+  const personal = channels.filter((c) => !SHARED_CHANNELS.includes(c) && (c !== "slack" || slack.direct));
+  const shared = channels.filter((c) => SHARED_CHANNELS.includes(c) || (c === "slack" && slack.shared));
   const pairs: [number, string][] = [
     ...admins.flatMap((adminId) => personal.map((channel): [number, string] => [adminId, channel])),
     ...shared.map((channel): [number, string] => [SHARED_RECIPIENT, channel]),

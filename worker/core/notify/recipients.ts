@@ -144,7 +144,7 @@ export interface OnCallAdmin {
 }
 
 /**
- * A shared channel's job (webhook, PagerDuty) given up or failed for good: the same
+ * A shared channel's job (webhook, PagerDuty, the Slack team channel) given up or failed for good: the same
  * notification to each on-call admin on their first personal channel (fallbackChannel's
  * order, slack → sms → email for critical), as one job per admin. The key is derived from
  * the shared job's event, `<alert|occurrence|step>|admin:<id>|shared|fallback:<channel>`,
@@ -164,7 +164,8 @@ export function sharedFallbackJobs(input: {
   sent: readonly { key: string; adminId: number }[];
 }): NotificationJob[] {
   const { job } = input;
-  if (job.recipient.adminId !== SHARED_RECIPIENT || !SHARED_CHANNELS.includes(job.channel)) return [];
+  if (job.recipient.adminId !== SHARED_RECIPIENT) return [];
+  if (!SHARED_CHANNELS.includes(job.channel) && job.channel !== "slack") return [];
   if (!(NOTIFY_EVENTS as readonly string[]).includes(job.event)) return [];
   const prefix = eventPrefix(job.idempotencyKey);
   const reached = new Set(input.sent.filter((s) => eventPrefix(s.key) === prefix).map((s) => s.adminId));

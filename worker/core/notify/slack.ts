@@ -1,5 +1,5 @@
 /**
- * Slack: an incoming webhook or chat.postMessage to the admin's member id (a DM), as
+ * Slack: an incoming webhook, or chat.postMessage to a team channel or the admin's member id (a DM), as
  * Block Kit with Acknowledge / Resolve / Silence 1 h buttons; chat.update rewrites a
  * posted message once the alert is acknowledged or resolved.
  */
@@ -161,6 +161,8 @@ export const slackWebhook: Channel<SlackWebhookConfig> = {
 export interface SlackBotConfig {
   baseUrl: string;
   botToken: string;
+  /** The team channel (SLACK_CHANNEL) a shared job is posted to; absent for DMs. */
+  channel?: string;
 }
 
 const apiRequest = (config: SlackBotConfig, method: string, payload: unknown): OutboundRequest => ({
@@ -170,13 +172,17 @@ const apiRequest = (config: SlackBotConfig, method: string, payload: unknown): O
   body: JSON.stringify(payload),
 });
 
-/** chat.postMessage to the recipient's member id; the answer's `<channel>/<ts>` is the providerId, kept for chat.update. */
+/**
+ * chat.postMessage to the config's team channel, else to the recipient's member id (a DM);
+ * the answer's `<channel>/<ts>` is the providerId, kept for chat.update.
+ */
 export const slackBot: Channel<SlackBotConfig> = {
   name: "slack",
   render(job, to, config) {
-    if (!to.slackMemberId) throw new RenderError(`admin ${to.adminId} has no Slack member id`);
+    const channel = config.channel || to.slackMemberId;
+    if (!channel) throw new RenderError(`admin ${to.adminId} has no Slack member id`);
     return apiRequest(config, "chat.postMessage", {
-      channel: to.slackMemberId,
+      channel,
       ...slackMessage(job),
     });
   },

@@ -4,6 +4,7 @@ import {
   planJobs,
   readJob,
   SHARED_RECIPIENT,
+  slackRouting,
   withCurrentValues,
 } from "../../../../worker/core/alerts/jobs";
 import { emailContent } from "../../../../worker/core/notify/email";
@@ -77,6 +78,51 @@ describe("planJobs", () => {
 
   it("no channels, no jobs", () => {
     expect(plan([1, 2], [])).toEqual([]);
+  });
+});
+
+describe("slackRouting and planJobs with a Slack team channel", () => {
+  const slackPlan = (adminIds: number[], channels: string[], slack: Parameters<typeof slackRouting>[0]) =>
+    planJobs({
+      alert: alert(),
+      event: "firing",
+      occurrence: "firing",
+      step: 0,
+      adminIds,
+      channels,
+      slack: slackRouting(slack),
+      now: T,
+    });
+
+  it("the incoming webhook alone: one job to the channel per event, no per-admin Slack jobs", () => {
+    const jobs = slackPlan([2, 1], ["slack", "email"], { botToken: false, channel: false, webhook: true });
+    expect(pairs(jobs)).toEqual(["1:email", "2:email", "0:slack"]);
+    const shared = jobs.find((j) => j.channel === "slack");
+    expect(shared?.idempotencyKey).toBe("alert:12|firing|step:0|admin:0|slack");
+    expect(shared?.onCall).toEqual([1, 2]);
+  });
+
+  it("the bot token with SLACK_CHANNEL: the channel job and each admin's DM, under distinct keys", () => {
+    const jobs = slackPlan([1, 2], ["slack"], { botToken: true, channel: true, webhook: false });
+    expect(pairs(jobs)).toEqual(["1:slack", "2:slack", "0:slack"]);
+    expect(new Set(jobs.map((j) => j.idempotencyKey)).size).toBe(3);
+    // Nobody to notify: the channel is still told.
+    expect(pairs(slackPlan([], ["slack"], { botToken: true, channel: true, webhook: false }))).toEqual(["0:slack"]);
+  });
+
+  it("no channel configured: per-admin jobs only, as before (the bot's webhook-less DMs, or nothing set up)", () => {
+    const none = { botToken: false, channel: false, webhook: false };
+    expect(pairs(slackPlan([1], ["slack"], none))).toEqual(["1:slack"]);
+    // The bot token takes a channel only from SLACK_CHANNEL; a webhook beside it is not the channel.
+    expect(pairs(slackPlan([1], ["slack"], { botToken: true, channel: false, webhook: true }))).toEqual(["1:slack"]);
+    // SLACK_CHANNEL without the bot token cannot post: the webhook is the channel when set.
+    expect(pairs(slackPlan([1], ["slack"], { botToken: false, channel: true, webhook: false }))).toEqual(["1:slack"]);
+    expect(pairs(plan([1], ["slack"]))).toEqual(["1:slack"]);
+  });
+
+  it("a rule without slack gets no Slack job, channel configured or not", () => {
+    const jobs = slackPlan([1], ["email", "webhook"], { botToken: true, channel: true, webhook: true });
+    expect(pairs(jobs)).toEqual(["1:email", "0:webhook"]);
   });
 });
 

@@ -127,6 +127,27 @@ describe("sharedFallbackJobs", () => {
     expect(sharedFallbackJobs({ job: shared("webhook"), onCall: [], sent: [] })).toEqual([]);
   });
 
+  it("pages the on-call admins the Slack channel's job did not reach, passing over those sent a DM", () => {
+    const [channelJob] = planJobs({
+      alert: alert(),
+      event: "firing",
+      occurrence: "firing",
+      step: 0,
+      adminIds: [1, 2],
+      channels: ["slack"],
+      slack: { shared: true, direct: false },
+      now: T,
+    });
+    expect(channelJob).toMatchObject({ channel: "slack", recipient: { adminId: 0 }, onCall: [1, 2] });
+    const jobs = sharedFallbackJobs({
+      job: channelJob as NotificationJob,
+      onCall: [admin(1), admin(2, { slackMemberId: null })],
+      sent: [{ key: "alert:12|firing|step:0|admin:1|slack", adminId: 1 }],
+    });
+    expect(summary(jobs)).toEqual(["2:sms"]);
+    expect(jobs[0]?.idempotencyKey).toBe("alert:12|firing|step:0|admin:2|shared|fallback:sms");
+  });
+
   it("is carried on by fallbackJob to the admin's next channel, never back to the first", () => {
     const [first] = sharedFallbackJobs({ job: shared("webhook"), onCall: [admin(1)], sent: [] });
     expect(first?.channel).toBe("slack");
