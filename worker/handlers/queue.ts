@@ -7,7 +7,7 @@
  * failure hands the job to the admin's next channel at once; a job out of retries (at least
  * 15 minutes of them, see core/notify/backoff) goes to the dead-letter queue, whose
  * consumer records it as dead and does the same. A shared channel's job (webhook,
- * PagerDuty) given up or failed for good pages the on-call admins on their personal
+ * PagerDuty, the Slack team channel) given up or failed for good pages the on-call admins on their personal
  * channels instead (sharedFallbackJobs).
  * After every change the alert's notification counters are recomputed from its rows, and a
  * delivery given up tells the dashboard's alerts topic, which shows notifications_failed.

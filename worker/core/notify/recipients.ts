@@ -25,7 +25,10 @@ export type DeliveryPlan =
   | { action: "hold"; channel: string; address: string; until: number }
   | { action: "skip"; reason: string };
 
-/** Channels addressed to the admin; the others (webhook, pagerduty) go to a shared endpoint. */
+/**
+ * Channels addressed to the admin; the others (webhook, pagerduty) go to a shared endpoint.
+ * Slack is both: the team channel's job is shared (SHARED_RECIPIENT, see slackRouting).
+ */
 export const PERSONAL_CHANNELS = ["email", "sms", "slack"] as const;
 export type PersonalChannel = (typeof PERSONAL_CHANNELS)[number];
 
