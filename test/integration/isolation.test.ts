@@ -1,7 +1,7 @@
 /**
- * Provider isolation through the real queues in workerd: a webhook receiver that hangs
- * (answers after the provider timeout, 2 s here) with jobs queued behind it must not delay
- * a critical Slack page enqueued after them.
+ * Provider isolation through the real queues in workerd: a provider that hangs (answers
+ * after the provider timeout, 2 s here) with jobs queued behind it must not delay a
+ * critical page on another channel enqueued after them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
@@ -9,16 +9,22 @@ import { adminWith, alertJobs, received, rowOf, setMode, waitFor } from "./deliv
 
 const hanging = alertJobs("Isolation hanging", "isohang");
 const paging = alertJobs("Isolation page", "isopage");
+const slowSlack = alertJobs("Isolation slow Slack", "isoslack");
 
 beforeAll(async () => {
   await hanging.setup();
   await paging.setup();
-  // Longer than NOTIFY_TIMEOUT_MS (2 s): every request to the webhook times out.
+  await slowSlack.setup();
+  // Longer than NOTIFY_TIMEOUT_MS (2 s): every request for these alerts times out.
   await setMode("webhook", { status: 200, delayMs: 6000, match: "isohang-" });
+  await setMode("slack-bot", { status: 200, delayMs: 6000, match: "isoslack-" });
 });
 
-// The webhook answers again, so the jobs retried meanwhile leave the lane quickly.
-afterAll(() => setMode("webhook", { status: 200, match: "isohang-" }));
+// The providers answer again, so the jobs retried meanwhile leave their lanes quickly.
+afterAll(async () => {
+  await setMode("webhook", { status: 200, match: "isohang-" });
+  await setMode("slack-bot", { status: 200, match: "isoslack-" });
+});
 
 describe("provider isolation", () => {
   it("delivers a critical Slack page within 1 s while 25 webhook jobs wait on a hanging webhook", async () => {
@@ -38,5 +44,24 @@ describe("provider isolation", () => {
     console.log(`critical Slack page delivered ${took} ms after it was enqueued, behind a hanging webhook`);
     expect(took).toBeLessThan(1000);
     expect(await waitFor(async () => (await rowOf(page.idempotencyKey))?.status === "sent" && true)).toBe(true);
+  });
+
+  it("delivers a critical SMS within 1 s while 25 Slack jobs wait on a hanging Slack", async () => {
+    const slackJobs = [];
+    for (let i = 0; i < 25; i++) {
+      const admin = await adminWith({ slack: `UISOSLOW${i}` });
+      slackJobs.push((await slowSlack.jobFor(admin, "slack", { severity: "critical" })).job);
+    }
+    const admin = await adminWith({ phone: "+886900000123" });
+    const { job: page, token } = await paging.jobFor(admin, "sms", { severity: "critical" });
+
+    await env.NOTIFY_QUEUE.sendBatch(slackJobs.map((body) => ({ body })));
+    await waitFor(async () => (await received("slack-bot", "isoslack-")).length > 0, 5000);
+    const start = Date.now();
+    await env.NOTIFY_QUEUE.send(page);
+    await waitFor(async () => (await received("twilio", token)).length > 0, 8000);
+    const took = Date.now() - start;
+    console.log(`critical SMS delivered ${took} ms after it was enqueued, behind a hanging Slack`);
+    expect(took).toBeLessThan(1000);
   });
 });

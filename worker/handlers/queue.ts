@@ -9,8 +9,8 @@
  * consumer records it as dead and does the same. A shared channel's job (webhook,
  * PagerDuty) given up or failed for good pages the on-call admins on their personal
  * channels instead (sharedFallbackJobs).
- * A webhook or PagerDuty job read on the notifications queue is only forwarded to its lane
- * (core/notify/lanes), whose own consumer (this handler) sends it: a hanging receiver then
+ * A job read on the notifications queue is only forwarded to its channel's lane
+ * (core/notify/lanes), whose own consumer (this handler) sends it: a hanging provider then
  * holds its lane, not the pages on other channels.
  * After every change the alert's notification counters are recomputed from its rows, and a
  * delivery given up tells the dashboard's alerts topic, which shows notifications_failed.
@@ -50,6 +50,7 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
   const dead = batch.queue === DEAD_LETTER_QUEUE;
   const valid: { msg: Message; job: NotificationJob; statement: D1PreparedStatement }[] = [];
   const forward = new Map<Lane, { msg: Message; job: NotificationJob }[]>();
+  const seen = new Set<string>();
   for (const msg of batch.messages) {
     const read = readJob(msg.body);
     if (!read.ok) {
@@ -60,10 +61,11 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
     }
     const { job } = read;
     // The same job twice in one batch (a redelivery beside the original) is handled once.
-    if (valid.some((v) => v.job.idempotencyKey === job.idempotencyKey)) {
+    if (seen.has(job.idempotencyKey)) {
       msg.ack();
       continue;
     }
+    seen.add(job.idempotencyKey);
     const lane = laneFor(job.channel, batch.queue);
     if (lane) {
       forward.set(lane, [...(forward.get(lane) ?? []), { msg, job }]);
@@ -128,6 +130,9 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
 const LANE_QUEUES: Record<Lane, (env: Env) => Queue> = {
   "notifications-webhook": (env) => env.NOTIFY_WEBHOOK_QUEUE,
   "notifications-pagerduty": (env) => env.NOTIFY_PAGERDUTY_QUEUE,
+  "notifications-slack": (env) => env.NOTIFY_SLACK_QUEUE,
+  "notifications-sms": (env) => env.NOTIFY_SMS_QUEUE,
+  "notifications-email": (env) => env.NOTIFY_EMAIL_QUEUE,
 };
 
 /** Each lane's jobs onto its queue, as they are (retried here when the send fails). */

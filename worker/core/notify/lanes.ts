@@ -1,13 +1,16 @@
 /**
- * Lanes: a queue of its own per shared channel. The notifications consumer forwards a
- * webhook or PagerDuty job to its lane rather than sending it, so a receiver that hangs
- * holds only its lane's consumer (a batch waits for its slowest request, up to the provider
- * timeout, and the next batch of a queue waits for it) and never a page on another channel.
- * Personal channels (Slack, SMS, email) are sent from the notifications queue itself.
+ * Lanes: a queue of its own per channel. The notifications consumer forwards a job to its
+ * channel's lane rather than sending it, so a provider that hangs holds only its lane's
+ * consumer (a batch waits for its slowest request, up to the provider timeout, and the next
+ * batch of a queue waits for it) and never a page on another channel. A job on a channel
+ * without a lane (none today) is handled on the notifications queue itself.
  */
 export const LANES = {
   webhook: "notifications-webhook",
   pagerduty: "notifications-pagerduty",
+  slack: "notifications-slack",
+  sms: "notifications-sms",
+  email: "notifications-email",
 } as const;
 
 export type Lane = (typeof LANES)[keyof typeof LANES];
