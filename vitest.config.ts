@@ -43,6 +43,11 @@ export default defineConfig({
               },
               queueConsumers: {
                 notifications: { maxBatchTimeout: 0.05 },
+                "notifications-webhook": { maxBatchTimeout: 0.05 },
+                "notifications-pagerduty": { maxBatchTimeout: 0.05 },
+                "notifications-slack": { maxBatchTimeout: 0.05 },
+                "notifications-sms": { maxBatchTimeout: 0.05 },
+                "notifications-email": { maxBatchTimeout: 0.05 },
                 "notifications-dlq": { maxBatchTimeout: 0.05 },
               },
             },

@@ -908,7 +908,8 @@ describe("notifications outbox", () => {
       enqueuedAt: Date.now(),
     };
     for (const attempt of [1, 2]) {
-      const batch = createMessageBatch("notifications", [
+      // Read on the email lane, whose consumer records and sends it (core/notify/lanes).
+      const batch = createMessageBatch("notifications-email", [
         { id: `j${attempt}`, timestamp: new Date(), attempts: attempt, body: job as unknown },
         { id: `bad${attempt}`, timestamp: new Date(), attempts: attempt, body: { kind: "nonsense" } as unknown },
       ]);

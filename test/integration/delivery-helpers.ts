@@ -12,6 +12,7 @@ import {
   type NotifyEvent,
   SHARED_RECIPIENT,
 } from "../../worker/core/alerts/jobs";
+import { laneFor } from "../../worker/core/notify/lanes";
 import worker from "../../worker/index";
 import type { SinkMode, SinkRecord } from "../setup/provider-sink";
 import { callJson, createAdmin, type TestAdmin } from "./helpers";
@@ -140,11 +141,14 @@ export function followUp(job: NotificationJob, event: NotifyEvent, alert: Partia
 
 /**
  * Runs the consumer on one message of `queue`, as the platform would, with `over` replacing
- * bindings. getQueueResult does not report retry delays, so `retry` is watched (and still
- * called) for them.
+ * bindings: a job the notifications queue forwards to its lane (core/notify/lanes) is read on
+ * that lane, whose consumer sends it. getQueueResult does not report retry delays, so `retry`
+ * is watched (and still called) for them.
  */
 export async function consume(job: NotificationJob, queue = "notifications", over: Partial<Env> = {}) {
-  const batch = createMessageBatch(queue, [{ id: "m1", timestamp: new Date(), attempts: 1, body: job as unknown }]);
+  const batch = createMessageBatch(laneFor(job.channel, queue) ?? queue, [
+    { id: "m1", timestamp: new Date(), attempts: 1, body: job as unknown },
+  ]);
   const retry = vi.spyOn(batch.messages[0] as Message, "retry");
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...over }, ctx);

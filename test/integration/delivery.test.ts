@@ -210,7 +210,8 @@ describe("notification delivery", () => {
   it("sends a job once when copies arrive together, in one batch or in concurrent batches", async () => {
     const admin = await adminWith({ phone: "+886912345001" });
     const { job, token } = await jobFor(admin, "sms");
-    const batch = createMessageBatch("notifications", [
+    // On the SMS lane, whose consumer sends it (core/notify/lanes).
+    const batch = createMessageBatch("notifications-sms", [
       { id: "a", timestamp: new Date(), attempts: 1, body: job as unknown },
       { id: "b", timestamp: new Date(), attempts: 1, body: job as unknown },
     ]);

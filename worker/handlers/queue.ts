@@ -9,11 +9,15 @@
  * consumer records it as dead and does the same. A shared channel's job (webhook,
  * PagerDuty, the Slack team channel) given up or failed for good pages the on-call admins on their personal
  * channels instead (sharedFallbackJobs).
+ * A job read on the notifications queue is only forwarded to its channel's lane
+ * (core/notify/lanes), whose own consumer (this handler) sends it: a hanging provider then
+ * holds its lane, not the pages on other channels.
  * After every change the alert's notification counters are recomputed from its rows, and a
  * delivery given up tells the dashboard's alerts topic, which shows notifications_failed.
  */
 import { type NotificationJob, readJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
 import { MAX_ATTEMPTS, retryDelaySeconds } from "../core/notify/backoff";
+import { type Lane, laneFor } from "../core/notify/lanes";
 import {
   fallbackChannel,
   fallbackJob,
@@ -45,6 +49,8 @@ const GIVEN_UP = new Set(["failed", "dead"]);
 export async function handleQueue(batch: MessageBatch, env: Env, _ctx: ExecutionContext): Promise<void> {
   const dead = batch.queue === DEAD_LETTER_QUEUE;
   const valid: { msg: Message; job: NotificationJob; statement: D1PreparedStatement }[] = [];
+  const forward = new Map<Lane, { msg: Message; job: NotificationJob }[]>();
+  const seen = new Set<string>();
   for (const msg of batch.messages) {
     const read = readJob(msg.body);
     if (!read.ok) {
@@ -55,8 +61,14 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
     }
     const { job } = read;
     // The same job twice in one batch (a redelivery beside the original) is handled once.
-    if (valid.some((v) => v.job.idempotencyKey === job.idempotencyKey)) {
+    if (seen.has(job.idempotencyKey)) {
       msg.ack();
+      continue;
+    }
+    seen.add(job.idempotencyKey);
+    const lane = laneFor(job.channel, batch.queue);
+    if (lane) {
+      forward.set(lane, [...(forward.get(lane) ?? []), { msg, job }]);
       continue;
     }
     // A notice (alert id 0) has no alert row; an alert's job is kept only while its alert exists.
@@ -82,6 +94,7 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       ),
     });
   }
+  await forwardToLanes(env, forward);
   for (let i = 0; i < valid.length; i += BATCH) {
     const part = valid.slice(i, i + BATCH);
     try {
@@ -112,6 +125,29 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       }),
     );
   }
+}
+
+const LANE_QUEUES: Record<Lane, (env: Env) => Queue> = {
+  "notifications-webhook": (env) => env.NOTIFY_WEBHOOK_QUEUE,
+  "notifications-pagerduty": (env) => env.NOTIFY_PAGERDUTY_QUEUE,
+  "notifications-slack": (env) => env.NOTIFY_SLACK_QUEUE,
+  "notifications-sms": (env) => env.NOTIFY_SMS_QUEUE,
+  "notifications-email": (env) => env.NOTIFY_EMAIL_QUEUE,
+};
+
+/** Each lane's jobs onto its queue, as they are (retried here when the send fails). */
+async function forwardToLanes(env: Env, forward: Map<Lane, { msg: Message; job: NotificationJob }[]>) {
+  await Promise.all(
+    [...forward].map(async ([lane, items]) => {
+      try {
+        await LANE_QUEUES[lane](env).sendBatch(items.map((f) => ({ body: f.job })));
+        for (const f of items) f.msg.ack();
+      } catch (err) {
+        console.error(`notifications for ${lane} not forwarded; they will be redelivered`, err);
+        for (const f of items) f.msg.retry({ delaySeconds: 10 });
+      }
+    }),
+  );
 }
 
 const recipientName = (job: NotificationJob) =>
