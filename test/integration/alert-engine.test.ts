@@ -86,6 +86,13 @@ const timelineOf = async (alertId: number) =>
 
 const stub = (ruleId: number) => env.ALERT_RULE.getByName(String(ruleId));
 
+/** The rule's first alert, once its firing notification has been planned (the row is written first). */
+const firstNotified = (ruleId: number) =>
+  waitFor(async () => {
+    const [a] = await alertsOf(ruleId);
+    return a?.firing_notified ? a : false;
+  });
+
 /** The rule's first alert, once it exists. */
 async function firstAlert(ruleId: number): Promise<AlertRow> {
   const rows = await waitFor(async () => {
@@ -109,10 +116,7 @@ describe("a threshold breach", () => {
     });
     const ts = Date.now() - 5_000;
     expect(await push(metric, "shop", 25, ts)).toEqual({ duplicates: 0, conflicts: 0 });
-    const alert = await waitFor(async () => {
-      const [a] = await alertsOf(ruleId);
-      return a?.firing_notified ? a : false;
-    });
+    const alert = await firstNotified(ruleId);
     expect(await push(metric, "shop", 25, ts)).toEqual({ duplicates: 1, conflicts: 0 });
     expect(await push(metric, "shop", 90, ts)).toEqual({ duplicates: 1, conflicts: 1 });
     // A new sample once the alert writes its breaches again (at most every 10 s): the values it saw.
@@ -139,10 +143,7 @@ describe("a threshold breach", () => {
     const ts = Date.now();
     await push(metric, "shop", 25, ts);
     // The row is written (and shown on the dashboard) first, then its notification is enqueued.
-    const alert = await waitFor(async () => {
-      const [a] = await alertsOf(ruleId);
-      return a?.firing_notified ? a : false;
-    });
+    const alert = await firstNotified(ruleId);
     expect(alert).toMatchObject({ status: "firing", observed_at: ts, metric_value: 25, firing_notified: 1 });
     expect((alert?.triggered_at ?? 0) - ts).toBeGreaterThanOrEqual(0);
     expect((alert?.triggered_at ?? 0) - ts).toBeLessThan(1000);
@@ -606,10 +607,7 @@ describe("alert text follows the value", () => {
     });
     const now = Date.now();
     await push(metric, "shop", 400, now);
-    const fired = await waitFor(async () => {
-      const [a] = await alertsOf(ruleId);
-      return a?.firing_notified ? a : false;
-    });
+    const fired = await firstNotified(ruleId);
     expect(fired.message).toBe("latest value 400 > 300");
     await push(metric, "shop", 500, now + 1000);
     await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.alert?.lastValue === 500);
@@ -952,10 +950,7 @@ describe("pages you can trust: manual resolve and resolve notices", () => {
       max_alerts_per_hour: 1,
     });
     await push(metric, "jobs", 500);
-    const first = await waitFor(async () => {
-      const [a] = await alertsOf(ruleId);
-      return a?.firing_notified ? a : false;
-    });
+    const first = await firstNotified(ruleId);
     await waitFor(async () => (await deliveriesOf(first.id)).length > 0);
 
     const refused = await callJson<{ error: string; message: string; details: { field: string }[] }>(
