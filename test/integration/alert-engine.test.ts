@@ -938,6 +938,23 @@ const lastEvents = async (alertId: number) => {
 const settle = () => new Promise((r) => setTimeout(r, 400));
 
 describe("pages you can trust: manual resolve and resolve notices", () => {
+  /** A "jobs > 300" rule (with `over`) whose series breached at `t` with 500; once its firing jobs exist. */
+  async function queueFiring(name: string, ruleName: string, over: Record<string, unknown> = {}) {
+    const metric = fresh(name);
+    const ruleId = await createRule({
+      rule_name: ruleName,
+      metric_name: metric,
+      service: "jobs",
+      threshold_value: 300,
+      ...over,
+    });
+    const t = Date.now();
+    await push(metric, "jobs", 500, t);
+    const alert = await firstAlert(ruleId);
+    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    return { metric, ruleId, alert, t };
+  }
+
   it("refuses a manual resolve while the series breaches; force opens a new, always-notified alert; disable adds no second RESOLVED", async () => {
     // The issue's case: q > 300 (critical; email, SMS, Slack), push 500, resolve by hand.
     const metric = fresh("q");
@@ -1001,18 +1018,7 @@ describe("pages you can trust: manual resolve and resolve notices", () => {
   });
 
   it("resolve by hand once clear, then disable: one RESOLVED round", async () => {
-    const metric = fresh("q_clear");
-    const ruleId = await createRule({
-      rule_name: "Queue clear",
-      metric_name: metric,
-      service: "jobs",
-      threshold_value: 300,
-      resolve_for_seconds: 3600,
-    });
-    const t = Date.now();
-    await push(metric, "jobs", 500, t);
-    const alert = await firstAlert(ruleId);
-    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    const { metric, ruleId, alert, t } = await queueFiring("q_clear", "Queue clear", { resolve_for_seconds: 3600 });
     await push(metric, "jobs", 100, t + 1000);
     await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.phase === "resolving");
     const res = await callJson<{ status: string }>("POST", `${BASE}/alerts/${alert.id}/resolve`, {
@@ -1054,17 +1060,7 @@ describe("pages you can trust: manual resolve and resolve notices", () => {
   });
 
   it("an auto-resolve still held, then disable: its notice goes once, at the disable", async () => {
-    const metric = fresh("q_held");
-    const ruleId = await createRule({
-      rule_name: "Queue held",
-      metric_name: metric,
-      service: "jobs",
-      threshold_value: 300,
-    });
-    const t = Date.now();
-    await push(metric, "jobs", 500, t);
-    const alert = await firstAlert(ruleId);
-    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    const { metric, ruleId, alert, t } = await queueFiring("q_held", "Queue held");
     // Young: the resolve notice is held for a minute.
     await push(metric, "jobs", 100, t + 1000);
     await waitFor(async () => (await alertsOf(ruleId))[0]?.status === "resolved");
@@ -1081,17 +1077,7 @@ describe("pages you can trust: manual resolve and resolve notices", () => {
   });
 
   it("announces the resolve of a stable incident within a second", async () => {
-    const metric = fresh("q_stable");
-    const ruleId = await createRule({
-      rule_name: "Queue stable",
-      metric_name: metric,
-      service: "jobs",
-      threshold_value: 300,
-    });
-    const t0 = Date.now();
-    await push(metric, "jobs", 500, t0);
-    const alert = await firstAlert(ruleId);
-    await waitFor(async () => ((await eventCounts(alert.id)).firing ?? 0) > 0);
+    const { metric, ruleId, alert, t: t0 } = await queueFiring("q_stable", "Queue stable");
     // Ten minutes of a steady breach later, the queue drains.
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(t0 + 10 * MINUTE);
