@@ -52,7 +52,6 @@ import { type Labels, type Sample, seriesKey } from "../worker/core/series";
 import {
   type AlertChanges,
   alertStatements,
-  enqueueJobs,
   getAlert,
   insertAlert,
   loadPolicy,
@@ -65,6 +64,7 @@ import {
   type TimelineEntry,
 } from "../worker/lib/alerts";
 import { getDb } from "../worker/db/client";
+import { enqueueDurably } from "../worker/db/deliveries";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
 import { familyStub, seriesIndex } from "../worker/lib/series";
@@ -597,7 +597,7 @@ export class AlertRule extends DurableObject<Env> {
           break;
         case "fired": {
           if (!rule) break;
-          fp.alertId = await insertAlert(this.env, {
+          const opened = await insertAlert(this.env, {
             ruleId: rule.id,
             service: fp.service,
             fingerprint: fp.fingerprint,
@@ -608,6 +608,8 @@ export class AlertRule extends DurableObject<Env> {
             observedAt: e.observedAt,
             triggeredAt: e.at,
           });
+          fp.alertId = opened.id;
+          if (opened.adopted) console.warn(`rule ${rule.id}: alert ${opened.id} was open already; carried on`);
           fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
           fp.held = [];
           fp.message = reason ?? "";
@@ -615,7 +617,10 @@ export class AlertRule extends DurableObject<Env> {
           const pending: TimelineEntry[] =
             fp.pendingAt !== null ? [{ type: "pending", at: fp.pendingAt, value: null }] : [];
           fp.pendingAt = null;
-          await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
+          // An adopted alert's timeline has its start already.
+          if (!opened.adopted) {
+            await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
+          }
           // The new row holds the alert's value, peak, count and message as it fired.
           fp.syncedAt = now;
           fp.written = JSON.stringify(this.rowValues(fp));
@@ -797,16 +802,25 @@ export class AlertRule extends DurableObject<Env> {
         // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
         now: Date.now(),
       });
-      await enqueueJobs(this.env, jobs);
+      const notified = firingNotifiedAfter(event, row.firing_notified === 1);
+      // The outbox: the jobs are written in the batch that records the notification, then
+      // enqueued; a crash in between leaves them to the sweeper, not lost.
+      await enqueueDurably(
+        this.env,
+        jobs,
+        Date.now(),
+        alertStatements(
+          this.env,
+          fp.alertId,
+          notified === (row.firing_notified === 1) ? {} : { firing_notified: notified ? 1 : 0 },
+          [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
+        ),
+      );
       if (counts) {
         const sql = this.ctx.storage.sql;
         sql.exec("DELETE FROM notify_log");
         for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
       }
-      const notified = firingNotifiedAfter(event, row.firing_notified === 1);
-      await this.write(fp, notified === (row.firing_notified === 1) ? {} : { firing_notified: notified ? 1 : 0 }, [
-        { type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } },
-      ]);
       return true;
     }
     // A resolve or acknowledgement of an alert nobody was told about stays quiet.

@@ -66,6 +66,8 @@ import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
 import { seriesIndex } from "../worker/lib/series";
 
+/** A tell of the rules that failed is tried again this much later. */
+const RETELL_RETRY_MS = 15_000;
 /** Buckets written per alarm; a larger backlog drains on the following alarms. */
 const MAX_ROWS_PER_FLUSH = 700;
 /** Raw rows per INSERT statement (three bound parameters each, at most 100). */
@@ -166,6 +168,8 @@ export class MetricSeries extends DurableObject<Env> {
   private watchers: { rules: Rule[]; at: number } | null = null;
   /** Per rule and fingerprint, the condition last sent to the rule (pushes go on change). */
   private readonly sent = new Map<number, Map<string, { breached: boolean; cleared: boolean; at: number }>>();
+  /** Stored samples not yet known to have reached the rules: bumped by each record, so a tell clears only its own. */
+  private untoldSeq = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -173,6 +177,7 @@ export class MetricSeries extends DurableObject<Env> {
     const sql = ctx.storage.sql;
     sql.exec(`
       CREATE TABLE IF NOT EXISTS family (id INTEGER PRIMARY KEY CHECK (id = 1), metric TEXT NOT NULL, service TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS untold (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS series (
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, labels TEXT NOT NULL,
         latest_ts INTEGER, latest_value REAL, latest_message TEXT, indexed_ts INTEGER);
@@ -212,9 +217,16 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
     if (!fresh.length) return { held: 0, ...NO_DUPLICATES };
-    const { earliest, latest, added, duplicates, conflicts } = this.ctx.storage.transactionSync(() =>
-      this.store(fresh),
-    );
+    // Stored together with a mark that the rules have not heard of them yet, cleared once they
+    // have: a crash before the tell (it runs after the caller's answer) leaves the mark for the
+    // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
+    const { earliest, latest, added, duplicates, conflicts } = this.ctx.storage.transactionSync(() => {
+      const stored = this.store(fresh);
+      if (stored.added.length) {
+        this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
+      }
+      return stored;
+    });
     const result = { held: fresh.length, duplicates, conflicts };
     if (!added.length) return result;
     // Nothing was left to prune at the last prune: these samples expire some day.
@@ -260,8 +272,12 @@ export class MetricSeries extends DurableObject<Env> {
    * rules get the samples. A rule that misses a push repairs itself from this store.
    */
   private async tellRules(samples: Sample[], latest: ReadonlyMap<string, Sample>, now: number): Promise<void> {
+    const seq = ++this.untoldSeq;
     const rules = await this.rulesReadingThis(now);
-    if (!rules.length) return;
+    if (!rules.length) {
+      this.toldUpTo(seq);
+      return;
+    }
     const calls: Promise<unknown>[] = [];
     for (const rule of rules) {
       const mine = samples.filter((s) => matchesRule(rule, s));
@@ -275,12 +291,72 @@ export class MetricSeries extends DurableObject<Env> {
       const changed = this.evaluateRule(rule, now, keys, latest).filter((e) => this.changedSinceSent(rule.id, e, now));
       if (changed.length) calls.push(stub.evaluated(changed));
     }
-    if (!calls.length) return;
+    if (!calls.length) {
+      this.toldUpTo(seq);
+      return;
+    }
     this.ctx.waitUntil(
       Promise.allSettled(calls).then((results) => {
-        for (const r of results) if (r.status === "rejected") console.error("telling a rule failed", r.reason);
+        let failed = false;
+        for (const r of results) {
+          if (r.status === "rejected") {
+            failed = true;
+            console.error("telling a rule failed", r.reason);
+          }
+        }
+        // A failed tell keeps the mark: the alarm tells the rules again.
+        if (failed) this.retellSoon();
+        else this.toldUpTo(seq);
       }),
     );
+  }
+
+  /** The rules have heard of every sample up to record `seq`: the mark goes, unless a later record set it. */
+  private toldUpTo(seq: number): void {
+    if (seq === this.untoldSeq) this.ctx.storage.sql.exec("DELETE FROM untold");
+  }
+
+  private untold(): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM untold").toArray().length > 0;
+  }
+
+  /** Brings the alarm forward to the retell's retry. */
+  private retellSoon(): void {
+    const at = Date.now() + RETELL_RETRY_MS;
+    if (this.alarmAt === null || this.alarmAt === undefined || at < this.alarmAt) {
+      this.alarmAt = at;
+      this.ctx.waitUntil(this.ctx.storage.setAlarm(at));
+    }
+  }
+
+  /**
+   * Tells every rule reading this family where its series stand now, whatever was sent
+   * before: series-evaluated rules get the evaluation of all their series, the others the
+   * newest sample of each. Run by the alarm while samples are marked untold; true when
+   * every rule heard it.
+   */
+  private async retell(now: number): Promise<boolean> {
+    const seq = ++this.untoldSeq;
+    const rules = await this.rulesReadingThis(now);
+    const calls: Promise<unknown>[] = [];
+    for (const rule of rules) {
+      const stub = this.env.ALERT_RULE.getByName(String(rule.id));
+      if (evaluatedBySeries(rule)) {
+        const evaluations = this.evaluateRule(rule, now);
+        if (evaluations.length) calls.push(stub.evaluated(evaluations));
+        continue;
+      }
+      const newest = [...this.ids.keys()].map((key) => this.latest(key)).filter((s): s is Sample => s !== null);
+      const mine = newest.filter((s) => matchesRule(rule, s));
+      if (mine.length) calls.push(stub.observe(mine));
+    }
+    const results = await Promise.allSettled(calls);
+    const failed = results.filter((r) => r.status === "rejected");
+    for (const r of failed) console.error(`series ${this.name()}: telling a rule again failed`, r.reason);
+    if (failed.length) return false;
+    console.warn(`series ${this.name()}: ${calls.length} rule(s) told again after an interrupted tell`);
+    this.toldUpTo(seq);
+    return true;
   }
 
   /**
@@ -494,6 +570,7 @@ export class MetricSeries extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
     const indexFailed = !(await this.pushLatest());
+    const retellFailed = this.untold() && !(await this.retell(Date.now()));
     const now = Date.now();
     let flushFailed = false;
     const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
@@ -508,7 +585,7 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     if (this.pruneAt === undefined || (this.pruneAt !== null && this.pruneAt <= now)) this.prune(now);
-    await this.rearm(Date.now(), flushFailed, indexFailed);
+    await this.rearm(Date.now(), flushFailed, indexFailed, retellFailed);
   }
 
   private remember(id: number, key: string, labels: Labels): SeriesIdentity {
@@ -821,7 +898,7 @@ export class MetricSeries extends DurableObject<Env> {
     });
   }
 
-  private async rearm(now: number, flushFailed: boolean, indexFailed: boolean): Promise<void> {
+  private async rearm(now: number, flushFailed: boolean, indexFailed: boolean, retellFailed = false): Promise<void> {
     const sql = this.ctx.storage.sql;
     const value = (query: string) => sql.exec<{ v: number | null }>(query).one().v;
     const pendingMinute = value("SELECT min(bucket_start) AS v FROM minutes WHERE rev > flushed_rev");
@@ -844,7 +921,8 @@ export class MetricSeries extends DurableObject<Env> {
       unindexed: unindexed && (indexFailed ? "failed" : true),
       indexedAt: this.indexedAt,
     });
-    const at = [wake, this.pruneAt ?? null].filter((t): t is number => t !== null);
+    const retell = retellFailed ? now + RETELL_RETRY_MS : null;
+    const at = [wake, this.pruneAt ?? null, retell].filter((t): t is number => t !== null);
     const next = at.length ? Math.min(...at) : null;
     if (next === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

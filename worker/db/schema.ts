@@ -188,6 +188,10 @@ export const alertHistory = sqliteTable(
   (t) => [
     index("alert_history_rule_idx").on(t.alertRuleId, t.triggeredAt),
     index("alert_history_status_idx").on(t.status, t.triggeredAt),
+    // A rule's open alert of a fingerprint: at most one (insertAlert adopts it rather than open another).
+    index("alert_history_open_idx")
+      .on(t.alertRuleId, t.fingerprint)
+      .where(sql`resolved_at IS NULL`),
   ],
 );
 
@@ -291,10 +295,17 @@ export const notificationDeliveries = sqliteTable(
     heldUntil: integer("held_until"),
     /** The provider's id of what was sent: Slack `<channel>/<ts>` (for chat.update), an email Message-ID, … */
     providerMessageId: text("provider_message_id"),
+    /**
+     * While `queued`: by when the job should have been tried, or tried again. Past it, nothing
+     * is carrying the job (a crash, an eviction, a lost queue message) and the outbox sweeper
+     * enqueues it again (core/notify/outbox.ts).
+     */
+    dueAt: integer("due_at"),
   },
   (t) => [
     index("notification_deliveries_alert_idx").on(t.alertId),
     index("notification_deliveries_held_idx").on(t.status, t.heldUntil),
+    index("notification_deliveries_due_idx").on(t.status, t.dueAt),
   ],
 );
 

@@ -1,7 +1,10 @@
 /**
- * Notifications queue consumer, for the queue and its dead-letter queue. Each job is first
- * recorded in `notification_deliveries`, keyed by its idempotency key, so a redelivered
- * message finds its row: once the row is terminal the message is only acknowledged. Then
+ * Notifications queue consumer, for the queue and its dead-letter queue. Each job has its
+ * row in `notification_deliveries` (the outbox, core/notify/outbox.ts), keyed by its
+ * idempotency key: written before it was enqueued, or here for a job that came without one,
+ * so a redelivered message finds its row: once the row is terminal the message is only
+ * acknowledged. Every try moves the row's deadline on, so the sweeper re-drives only jobs
+ * nothing carries any more. Then
  * the admin's preferences decide (skip, hold for quiet hours, send) and the job goes out on
  * its channel, or stays in the outbox when the channel is not configured. A permanent
  * failure hands the job to the admin's next channel at once; a job out of retries (at least
@@ -26,6 +29,21 @@ import {
   sharedFallbackJobs,
 } from "../core/notify/recipients";
 import type { Recipient } from "../core/notify/types";
+import { dueAfterEnqueue, dueAfterRetry, dueWhileSending } from "../core/notify/outbox";
+import {
+  claimAttempt,
+  type DeliveryRow,
+  type DeliveryStatus,
+  earlierMessages,
+  enqueueDurably,
+  GIVEN_UP,
+  outboxStatements,
+  type RowFields,
+  rowsOf,
+  sentToAdmins,
+  setStatus as storeStatus,
+  TERMINAL,
+} from "../db/deliveries";
 import {
   channelFor,
   loadRecipient,
@@ -41,10 +59,6 @@ import { publishAlerts, recipientIds, withCurrentAlert } from "../lib/alerts";
 /** Rows per D1 batch (one INSERT each). */
 const BATCH = 50;
 const DEAD_LETTER_QUEUE = "notifications-dlq";
-/** Statuses after which a redelivered message has nothing left to do. */
-const TERMINAL = new Set(["sent", "failed", "dead", "skipped", "outbox", "digested"]);
-/** Statuses of a delivery given up: counted as the alert's notifications_failed. */
-const GIVEN_UP = new Set(["failed", "dead"]);
 
 export async function handleQueue(batch: MessageBatch, env: Env, _ctx: ExecutionContext): Promise<void> {
   const dead = batch.queue === DEAD_LETTER_QUEUE;
@@ -71,28 +85,9 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
       forward.set(lane, [...(forward.get(lane) ?? []), { msg, job }]);
       continue;
     }
-    // A notice (alert id 0) has no alert row; an alert's job is kept only while its alert exists.
-    valid.push({
-      msg,
-      job,
-      statement: env.DB.prepare(
-        `INSERT INTO notification_deliveries
-           (alert_id, recipient, channel, event, idempotency_key, status, enqueued_at, payload)
-         SELECT NULLIF(?, 0), ?, ?, ?, ?, 'queued', ?, ?
-         WHERE ? = 0 OR EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
-         ON CONFLICT (idempotency_key) DO NOTHING`,
-      ).bind(
-        job.alertId,
-        recipientName(job),
-        job.channel,
-        job.event,
-        job.idempotencyKey,
-        job.enqueuedAt,
-        JSON.stringify(job),
-        job.alertId,
-        job.alertId,
-      ),
-    });
+    // Written unless the rule or a sweep wrote it already (then its row is found as it is).
+    const [statement] = outboxStatements(env.DB, [job], Date.now());
+    if (statement) valid.push({ msg, job, statement });
   }
   await forwardToLanes(env, forward);
   for (let i = 0; i < valid.length; i += BATCH) {
@@ -108,7 +103,7 @@ export async function handleQueue(batch: MessageBatch, env: Env, _ctx: Execution
     const ctx: BatchContext = {
       env,
       rows: await rowsOf(
-        env,
+        env.DB,
         part.map((p) => p.job),
       ),
       admins: new Map(),
@@ -150,32 +145,11 @@ async function forwardToLanes(env: Env, forward: Map<Lane, { msg: Message; job: 
   );
 }
 
-const recipientName = (job: NotificationJob) =>
-  job.recipient.adminId === SHARED_RECIPIENT ? `shared:${job.channel}` : `admin:${job.recipient.adminId}`;
-
-interface DeliveryRow {
-  status: string;
-  attempts: number;
-  lastError: string | null;
-}
-
 /** What the jobs of one batch share: their rows (absent when the alert was deleted) and loaded admins. */
 interface BatchContext {
   env: Env;
   rows: Map<string, DeliveryRow>;
   admins: Map<number, ReturnType<typeof loadRecipient>>;
-}
-
-async function rowsOf(env: Env, jobs: NotificationJob[]): Promise<Map<string, DeliveryRow>> {
-  const rows = await env.DB.prepare(
-    `SELECT idempotency_key, status, attempts, last_error FROM notification_deliveries
-     WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
-  )
-    .bind(JSON.stringify(jobs.map((j) => j.idempotencyKey)))
-    .all<{ idempotency_key: string; status: string; attempts: number; last_error: string | null }>();
-  return new Map(
-    rows.results.map((r) => [r.idempotency_key, { status: r.status, attempts: r.attempts, lastError: r.last_error }]),
-  );
 }
 
 /** The admin and their preferences, loaded once per batch. */
@@ -188,68 +162,16 @@ function adminOf(ctx: BatchContext, adminId: number): ReturnType<typeof loadReci
   return loaded;
 }
 
-interface RowFields {
-  lastError?: string | null;
-  providerResponse?: string | null;
-  providerMessageId?: string | null;
-  deliveredAt?: number | null;
-  heldUntil?: number | null;
-}
-
-/** The row's new status, and the alert's counters recomputed from its rows, in one batch. */
-async function setStatus(env: Env, job: NotificationJob, status: string, fields: RowFields = {}): Promise<void> {
-  const update = env.DB.prepare(
-    `UPDATE notification_deliveries
-     SET status = ?, last_error = COALESCE(?, last_error), provider_response = COALESCE(?, provider_response),
-         provider_message_id = COALESCE(?, provider_message_id), delivered_at = COALESCE(?, delivered_at),
-         held_until = ?
-     WHERE idempotency_key = ?`,
-  ).bind(
-    status,
-    fields.lastError ?? null,
-    fields.providerResponse ?? null,
-    fields.providerMessageId ?? null,
-    fields.deliveredAt ?? null,
-    fields.heldUntil ?? null,
-    job.idempotencyKey,
-  );
-  const statements = [update];
-  if (job.alertId) statements.push(countersStatement(env, "id = ?", job.alertId));
-  if (job.event === "digest" && status === "sent") {
-    // The held deliveries the digest carried are delivered with it, and count for their alerts.
-    statements.push(
-      env.DB.prepare(
-        "UPDATE notification_deliveries SET delivered_at = ? WHERE status = 'digested' AND provider_response = ?",
-      ).bind(fields.deliveredAt ?? Date.now(), job.idempotencyKey),
-      countersStatement(
-        env,
-        "id IN (SELECT alert_id FROM notification_deliveries WHERE status = 'digested' AND provider_response = ?)",
-        job.idempotencyKey,
-      ),
-    );
-  }
-  await env.DB.batch(statements);
-  // A page given up shows on the live dashboard at once (its alert's notifications_failed).
+/** The row's new status and the alert's counters; a page given up shows on the live dashboard at once. */
+async function setStatus(
+  env: Env,
+  job: NotificationJob,
+  status: DeliveryStatus,
+  fields: RowFields = {},
+): Promise<void> {
+  await storeStatus(env.DB, job, status, fields);
   if (job.alertId && GIVEN_UP.has(status)) await publishAlerts(env);
 }
-
-/**
- * The `notifications_sent` (deliveries that reached their provider, alone or in a digest),
- * `notification_attempts` (provider requests made) and `notifications_failed` (deliveries
- * given up: dead after their retries, or failed for good) of the alerts `where` selects,
- * recomputed rather than incremented so a redelivered message cannot count twice.
- */
-const countersStatement = (env: Env, where: string, value: number | string) =>
-  env.DB.prepare(
-    `UPDATE alert_history SET
-       notifications_sent = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
-         AND (d.status = 'sent' OR (d.status = 'digested' AND d.delivered_at IS NOT NULL))),
-       notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries d
-         WHERE d.alert_id = alert_history.id),
-       notifications_failed = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
-         AND d.status IN ('failed', 'dead'))
-     WHERE ${where}`,
-  ).bind(value);
 
 /**
  * Enqueues the job on the admin's next channel, if one is left; a shared channel's job goes
@@ -267,7 +189,7 @@ async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number
   const next = fallbackJob(job, (failed) =>
     fallbackChannel(failed, job.alert.severity, recipient.prefs, recipient.email),
   );
-  if (next) await ctx.env.NOTIFY_QUEUE.send({ ...next, enqueuedAt: now });
+  if (next) await enqueueDurably(ctx.env, [{ ...next, enqueuedAt: now }], now);
 }
 
 /**
@@ -285,22 +207,9 @@ async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: 
     }),
   );
   const onCall = loaded.filter((a): a is OnCallAdmin => a !== null);
-  const sent = job.alertId ? await sentToAdmins(ctx.env, job.alertId) : [];
-  const jobs = sharedFallbackJobs({ job, onCall, sent });
-  for (let i = 0; i < jobs.length; i += 100) {
-    await ctx.env.NOTIFY_QUEUE.sendBatch(jobs.slice(i, i + 100).map((j) => ({ body: { ...j, enqueuedAt: now } })));
-  }
-}
-
-/** The alert's deliveries that reached an admin on a personal channel: their keys and admins. */
-async function sentToAdmins(env: Env, alertId: number): Promise<{ key: string; adminId: number }[]> {
-  const rows = await env.DB.prepare(
-    `SELECT idempotency_key, recipient FROM notification_deliveries
-     WHERE alert_id = ? AND status = 'sent' AND recipient LIKE 'admin:%'`,
-  )
-    .bind(alertId)
-    .all<{ idempotency_key: string; recipient: string }>();
-  return rows.results.map((r) => ({ key: r.idempotency_key, adminId: Number(r.recipient.slice("admin:".length)) }));
+  const sent = job.alertId ? await sentToAdmins(ctx.env.DB, job.alertId) : [];
+  const jobs = sharedFallbackJobs({ job, onCall, sent }).map((j) => ({ ...j, enqueuedAt: now }));
+  await enqueueDurably(ctx.env, jobs, now);
 }
 
 async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
@@ -342,19 +251,6 @@ async function addressee(
   };
 }
 
-/** Ids of the messages sent earlier for this alert to this recipient on this channel, for an update in place. */
-async function earlierMessages(env: Env, job: NotificationJob): Promise<string[]> {
-  const rows = await env.DB.prepare(
-    `SELECT provider_message_id FROM notification_deliveries
-     WHERE alert_id = ? AND recipient = ? AND channel = ? AND status = 'sent' AND provider_message_id IS NOT NULL
-       AND idempotency_key != ?
-     ORDER BY id`,
-  )
-    .bind(job.alertId, recipientName(job), job.channel, job.idempotencyKey)
-    .all<{ provider_message_id: string }>();
-  return rows.results.map((r) => r.provider_message_id);
-}
-
 async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
   const { env } = ctx;
   const row = ctx.rows.get(job.idempotencyKey);
@@ -385,24 +281,19 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
   // Counted before sending, so a consumer that dies mid-request still uses up a try. The
   // count read earlier is the claim: should another consumer be sending this job right now
   // (a concurrent redelivery), it has moved the count on and this copy stands down.
-  const counted = await env.DB.prepare(
-    `UPDATE notification_deliveries SET attempts = attempts + 1
-     WHERE idempotency_key = ? AND attempts = ? AND status = ? RETURNING attempts`,
-  )
-    .bind(job.idempotencyKey, row.attempts, row.status)
-    .first<{ attempts: number }>();
-  if (!counted) {
+  // The claim also moves the outbox deadline past this try, so the sweeper leaves it alone.
+  const limit = timeoutMs(env);
+  const attempts = await claimAttempt(env.DB, job.idempotencyKey, row, dueWhileSending(now, limit));
+  if (attempts === null) {
     msg.ack();
     return;
   }
-  const attempts = counted.attempts;
-  const limit = timeoutMs(env);
   // Rendered from the alert's values now, not those it had when the job was enqueued.
   const current = await withCurrentAlert(env, job);
   let result: SendResult | null = null;
   // An acknowledgement or resolve rewrites the messages already sent, where the channel can.
   if ((job.event === "acknowledged" || job.event === "resolved") && updatesInPlace(channel)) {
-    const earlier = await earlierMessages(env, job);
+    const earlier = await earlierMessages(env.DB, job);
     if (earlier.length) result = await updateMessages(channel, current, earlier, now, limit);
     // A message that can no longer be updated (deleted, archived) gets a new one instead.
     if (result?.outcome === "permanent") result = null;
@@ -418,13 +309,16 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
     return;
   }
   if (result.outcome === "retryable") {
-    await setStatus(env, job, "queued", { lastError: result.reason });
+    const done = Date.now();
     if (attempts < MAX_ATTEMPTS) {
-      msg.retry({ delaySeconds: retryDelaySeconds(attempts, Math.random(), result.retryAfterSeconds) });
+      const delaySeconds = retryDelaySeconds(attempts, Math.random(), result.retryAfterSeconds);
+      await setStatus(env, job, "queued", { lastError: result.reason, dueAt: dueAfterRetry(done, delaySeconds) });
+      msg.retry({ delaySeconds });
     } else {
       // Out of tries: to the dead-letter queue, whose consumer records it and falls back.
       // Counted here rather than left to the platform's redelivery limit, which also
       // counts redeliveries that never reached the provider.
+      await setStatus(env, job, "queued", { lastError: result.reason, dueAt: dueAfterEnqueue(done) });
       await env.NOTIFY_DLQ.send(job);
       msg.ack();
     }

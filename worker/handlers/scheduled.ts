@@ -6,6 +6,7 @@ import { pushDemoMetrics } from "../demo/push";
 import { readMonitorHealth, toServiceHealthWire } from "../lib/health";
 import { releaseDigests } from "./digests";
 import { checkHeartbeats } from "./heartbeats";
+import { redriveOverdue } from "./outbox";
 import { runScheduledProbes, watchProbeRunners } from "./probes";
 import { recordDerivedMetrics, runRetention } from "./series-jobs";
 
@@ -30,6 +31,7 @@ export const JOBS: Job[] = [
   ["retention", runRetention],
   ["health", publishHealth],
   ["digests", releaseDigests],
+  ["outbox", redriveOverdue],
 ];
 
 export async function handleScheduled(

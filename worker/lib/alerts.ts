@@ -55,6 +55,13 @@ export interface TimelineEntry {
   details?: Record<string, unknown> | null;
 }
 
+/**
+ * Opens an alert: a new row, or the one already open for this rule and fingerprint, which
+ * the rule adopts (`adopted`). Only a rule that lost its state after writing the row (a
+ * crash or eviction between the insert and saving its state) finds one: it then carries
+ * on with that alert, and its notifications keep their idempotency keys, so those already
+ * sent are not sent again. One round trip either way.
+ */
 export async function insertAlert(
   env: Env,
   a: {
@@ -68,13 +75,16 @@ export async function insertAlert(
     observedAt: number;
     triggeredAt: number;
   },
-): Promise<number> {
-  const row = await env.DB.prepare(
-    `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, alert_severity,
-       status, message, observed_at, triggered_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?) RETURNING id`,
-  )
-    .bind(
+): Promise<{ id: number; adopted: boolean }> {
+  const open = "SELECT id FROM alert_history WHERE alert_rule_id = ? AND fingerprint = ? AND resolved_at IS NULL";
+  const [inserted, found] = await env.DB.batch<{ id: number }>([
+    env.DB.prepare(
+      `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, alert_severity,
+         status, message, observed_at, triggered_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?
+       WHERE NOT EXISTS (${open})
+       RETURNING id`,
+    ).bind(
       a.ruleId,
       a.service,
       a.fingerprint,
@@ -85,10 +95,14 @@ export async function insertAlert(
       a.message,
       a.observedAt,
       a.triggeredAt,
-    )
-    .first<{ id: number }>();
-  if (!row) throw new Error("alert insert returned no id");
-  return row.id;
+      a.ruleId,
+      a.fingerprint,
+    ),
+    env.DB.prepare(`${open} ORDER BY id DESC LIMIT 1`).bind(a.ruleId, a.fingerprint),
+  ]);
+  const id = inserted?.results[0]?.id ?? found?.results[0]?.id;
+  if (id === undefined) throw new Error("alert insert returned no id");
+  return { id, adopted: !inserted?.results.length };
 }
 
 /** Columns an engine update may set. */
@@ -344,12 +358,6 @@ export async function loadPolicy(env: Env, policyId: number | null) {
       repeat_interval_minutes: number | null;
       ack_timeout_minutes: number | null;
     }>();
-}
-
-export async function enqueueJobs(env: Env, jobs: readonly NotificationJob[]): Promise<void> {
-  for (let i = 0; i < jobs.length; i += 100) {
-    await env.NOTIFY_QUEUE.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body })));
-  }
 }
 
 /** The API and dashboard shape of an alert. */

@@ -1,0 +1,288 @@
+/**
+ * The store of `notification_deliveries`: every statement on the table, and on the alert
+ * counters recomputed from it. A row is a job's outbox entry and its delivery record at
+ * once, keyed by the job's idempotency key (core/notify/outbox.ts tells how its deadline
+ * is kept).
+ */
+import { type NotificationJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
+import { dueAfterEnqueue, type OverdueRow } from "../core/notify/outbox";
+import type { DELIVERY_STATUSES } from "./schema";
+
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** Statuses after which a redelivered message has nothing left to do. */
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set<DeliveryStatus>([
+  "sent",
+  "failed",
+  "dead",
+  "skipped",
+  "outbox",
+  "digested",
+]);
+/** Statuses of a delivery given up: counted as the alert's notifications_failed. */
+export const GIVEN_UP: ReadonlySet<DeliveryStatus> = new Set<DeliveryStatus>(["failed", "dead"]);
+
+/** Who a job's row names: one admin, or a shared channel. */
+export const recipientName = (job: NotificationJob): string =>
+  job.recipient.adminId === SHARED_RECIPIENT ? `shared:${job.channel}` : `admin:${job.recipient.adminId}`;
+
+export interface DeliveryRow {
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+}
+
+/**
+ * The statements writing jobs to the outbox, `queued` with their first deadline, for a
+ * batch of the caller's (the alert's timeline entry goes in the same one). A job already
+ * written (an idempotency key seen before) is left as it is; a job of an alert that no
+ * longer exists is not written (a notice, alert id 0, always is).
+ */
+export function outboxStatements(db: D1Database, jobs: readonly NotificationJob[], now: number): D1PreparedStatement[] {
+  return jobs.map((job) =>
+    db
+      .prepare(
+        `INSERT INTO notification_deliveries
+           (alert_id, recipient, channel, event, idempotency_key, status, enqueued_at, payload, due_at)
+         SELECT NULLIF(?, 0), ?, ?, ?, ?, 'queued', ?, ?, ?
+         WHERE ? = 0 OR EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
+         ON CONFLICT (idempotency_key) DO NOTHING`,
+      )
+      .bind(
+        job.alertId,
+        recipientName(job),
+        job.channel,
+        job.event,
+        job.idempotencyKey,
+        job.enqueuedAt,
+        JSON.stringify(job),
+        dueAfterEnqueue(now),
+        job.alertId,
+        job.alertId,
+      ),
+  );
+}
+
+/** Messages per Queue sendBatch, its limit. */
+const SEND_BATCH = 100;
+
+/** Puts jobs on a queue, in batches the platform accepts. */
+export async function sendJobs(queue: Queue, jobs: readonly NotificationJob[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += SEND_BATCH) {
+    await queue.sendBatch(jobs.slice(i, i + SEND_BATCH).map((body) => ({ body })));
+  }
+}
+
+/**
+ * Writes jobs to the outbox, with `also` in the same batch, then enqueues them. Should the
+ * send fail or never happen, the sweeper enqueues them once their deadline passes.
+ */
+export async function enqueueDurably(
+  env: Pick<Env, "DB" | "NOTIFY_QUEUE">,
+  jobs: readonly NotificationJob[],
+  now: number,
+  also: readonly D1PreparedStatement[] = [],
+): Promise<void> {
+  const statements = [...also, ...outboxStatements(env.DB, jobs, now)];
+  if (statements.length) await env.DB.batch(statements);
+  if (jobs.length) await sendJobs(env.NOTIFY_QUEUE, jobs);
+}
+
+/** The rows of these jobs (absent when never written, e.g. the alert was deleted). */
+export async function rowsOf(db: D1Database, jobs: readonly NotificationJob[]): Promise<Map<string, DeliveryRow>> {
+  const rows = await db
+    .prepare(
+      `SELECT idempotency_key, status, attempts, last_error FROM notification_deliveries
+       WHERE idempotency_key IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(JSON.stringify(jobs.map((j) => j.idempotencyKey)))
+    .all<{ idempotency_key: string; status: DeliveryStatus; attempts: number; last_error: string | null }>();
+  return new Map(
+    rows.results.map((r) => [r.idempotency_key, { status: r.status, attempts: r.attempts, lastError: r.last_error }]),
+  );
+}
+
+/**
+ * Claims a try: counts it and moves the deadline past it, if the row is still as `seen`
+ * (another consumer carrying a copy of the job has not claimed it meanwhile). Returns the
+ * attempts now counted, or null when the claim went to someone else.
+ */
+export async function claimAttempt(
+  db: D1Database,
+  key: string,
+  seen: DeliveryRow,
+  dueAt: number,
+): Promise<number | null> {
+  const counted = await db
+    .prepare(
+      `UPDATE notification_deliveries SET attempts = attempts + 1, due_at = ?
+       WHERE idempotency_key = ? AND attempts = ? AND status = ? RETURNING attempts`,
+    )
+    .bind(dueAt, key, seen.attempts, seen.status)
+    .first<{ attempts: number }>();
+  return counted?.attempts ?? null;
+}
+
+export interface RowFields {
+  lastError?: string | null;
+  providerResponse?: string | null;
+  providerMessageId?: string | null;
+  deliveredAt?: number | null;
+  heldUntil?: number | null;
+  /** While queued: the new deadline (kept when absent). */
+  dueAt?: number | null;
+}
+
+/** The row's new status, and the alert's counters recomputed from its rows, in one batch. */
+export async function setStatus(
+  db: D1Database,
+  job: NotificationJob,
+  status: DeliveryStatus,
+  fields: RowFields = {},
+): Promise<void> {
+  const update = db
+    .prepare(
+      `UPDATE notification_deliveries
+       SET status = ?, last_error = COALESCE(?, last_error), provider_response = COALESCE(?, provider_response),
+           provider_message_id = COALESCE(?, provider_message_id), delivered_at = COALESCE(?, delivered_at),
+           held_until = ?, due_at = COALESCE(?, due_at)
+       WHERE idempotency_key = ?`,
+    )
+    .bind(
+      status,
+      fields.lastError ?? null,
+      fields.providerResponse ?? null,
+      fields.providerMessageId ?? null,
+      fields.deliveredAt ?? null,
+      fields.heldUntil ?? null,
+      fields.dueAt ?? null,
+      job.idempotencyKey,
+    );
+  const statements = [update];
+  if (job.alertId) statements.push(countersStatement(db, "id = ?", job.alertId));
+  if (job.event === "digest" && status === "sent") {
+    // The held deliveries the digest carried are delivered with it, and count for their alerts.
+    statements.push(
+      db
+        .prepare(
+          "UPDATE notification_deliveries SET delivered_at = ? WHERE status = 'digested' AND provider_response = ?",
+        )
+        .bind(fields.deliveredAt ?? Date.now(), job.idempotencyKey),
+      countersStatement(
+        db,
+        "id IN (SELECT alert_id FROM notification_deliveries WHERE status = 'digested' AND provider_response = ?)",
+        job.idempotencyKey,
+      ),
+    );
+  }
+  await db.batch(statements);
+}
+
+/** Moves a queued job's deadline on (it was handed to the dead-letter queue, or enqueued again). */
+export async function setDue(db: D1Database, keys: readonly string[], dueAt: number): Promise<void> {
+  if (!keys.length) return;
+  await db
+    .prepare(
+      `UPDATE notification_deliveries SET due_at = ?
+       WHERE status = 'queued' AND idempotency_key IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(dueAt, JSON.stringify(keys))
+    .run();
+}
+
+/**
+ * The `notifications_sent` (deliveries that reached their provider, alone or in a digest),
+ * `notification_attempts` (provider requests made) and `notifications_failed` (deliveries
+ * given up: dead after their retries, or failed for good) of the alerts `where` selects,
+ * recomputed rather than incremented so a redelivered message cannot count twice.
+ */
+const countersStatement = (db: D1Database, where: string, value: number | string) =>
+  db
+    .prepare(
+      `UPDATE alert_history SET
+         notifications_sent = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
+           AND (d.status = 'sent' OR (d.status = 'digested' AND d.delivered_at IS NOT NULL))),
+         notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries d
+           WHERE d.alert_id = alert_history.id),
+         notifications_failed = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
+           AND d.status IN ('failed', 'dead'))
+       WHERE ${where}`,
+    )
+    .bind(value);
+
+/** The alert's deliveries that reached an admin on a personal channel: their keys and admins. */
+export async function sentToAdmins(db: D1Database, alertId: number): Promise<{ key: string; adminId: number }[]> {
+  const rows = await db
+    .prepare(
+      `SELECT idempotency_key, recipient FROM notification_deliveries
+       WHERE alert_id = ? AND status = 'sent' AND recipient LIKE 'admin:%'`,
+    )
+    .bind(alertId)
+    .all<{ idempotency_key: string; recipient: string }>();
+  return rows.results.map((r) => ({ key: r.idempotency_key, adminId: Number(r.recipient.slice("admin:".length)) }));
+}
+
+/** Ids of the messages sent earlier for this alert to this recipient on this channel, for an update in place. */
+export async function earlierMessages(db: D1Database, job: NotificationJob): Promise<string[]> {
+  const rows = await db
+    .prepare(
+      `SELECT provider_message_id FROM notification_deliveries
+       WHERE alert_id = ? AND recipient = ? AND channel = ? AND status = 'sent' AND provider_message_id IS NOT NULL
+         AND idempotency_key != ?
+       ORDER BY id`,
+    )
+    .bind(job.alertId, recipientName(job), job.channel, job.idempotencyKey)
+    .all<{ provider_message_id: string }>();
+  return rows.results.map((r) => r.provider_message_id);
+}
+
+/** Queued jobs whose deadline passed by `now`, oldest deadline first, with the job each row holds. */
+export async function overdue(
+  db: D1Database,
+  now: number,
+  limit: number,
+): Promise<(OverdueRow & { job: NotificationJob })[]> {
+  const rows = await db
+    .prepare(
+      `SELECT idempotency_key, attempts, due_at, payload FROM notification_deliveries
+       WHERE status = 'queued' AND due_at <= ? ORDER BY due_at LIMIT ?`,
+    )
+    .bind(now, limit)
+    .all<{ idempotency_key: string; attempts: number; due_at: number; payload: string }>();
+  return rows.results.map((r) => ({
+    idempotencyKey: r.idempotency_key,
+    attempts: r.attempts,
+    dueAt: r.due_at,
+    job: JSON.parse(r.payload) as NotificationJob,
+  }));
+}
+
+/** Deliveries held for quiet hours that ended by `now`, oldest first. */
+export async function heldUntil(
+  db: D1Database,
+  now: number,
+  limit: number,
+): Promise<{ id: number; recipient: string; channel: string; job: NotificationJob }[]> {
+  const rows = await db
+    .prepare(
+      `SELECT id, recipient, channel, payload FROM notification_deliveries
+       WHERE status = 'held' AND held_until <= ? ORDER BY id LIMIT ?`,
+    )
+    .bind(now, limit)
+    .all<{ id: number; recipient: string; channel: string; payload: string }>();
+  return rows.results.map((r) => ({
+    id: r.id,
+    recipient: r.recipient,
+    channel: r.channel,
+    job: JSON.parse(r.payload) as NotificationJob,
+  }));
+}
+
+/** Marks held rows as carried by a digest job (its key kept in provider_response until it is sent). */
+export const markDigested = (db: D1Database, digestKey: string, rowIds: readonly number[]): D1PreparedStatement =>
+  db
+    .prepare(
+      `UPDATE notification_deliveries SET status = 'digested', provider_response = ?
+       WHERE status = 'held' AND id IN (SELECT value FROM json_each(?))`,
+    )
+    .bind(digestKey, JSON.stringify(rowIds));
