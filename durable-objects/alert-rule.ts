@@ -27,6 +27,19 @@ import {
 import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
 import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
 import {
+  calm,
+  flushDue,
+  flushed,
+  type GroupedEvent,
+  groupNotice,
+  idleAt,
+  joined,
+  routeOf,
+  sentAlone,
+  settle,
+  type StormState,
+} from "../worker/core/alerts/storm";
+import {
   dueActions,
   type EscalationPolicy,
   type EscalationProgress,
@@ -51,6 +64,7 @@ import {
 import { type Labels, type Sample, seriesKey } from "../worker/core/series";
 import {
   type AlertChanges,
+  type AlertRow,
   alertStatements,
   getAlert,
   insertAlert,
@@ -129,6 +143,13 @@ export type ResolveOutcome =
   | { ok: false; reason: "already_resolved" }
   | ({ ok: false } & StillBreaching);
 
+/** Where the dashboard lists a rule's alerts (absolute with DASHBOARD_URL set). */
+function alertsLink(env: Env, ruleId: number, event: GroupedEvent): string {
+  const path = `/alerts?rule_id=${ruleId}&status=${event === "firing" ? "firing" : "resolved"}`;
+  const base = env.DASHBOARD_URL?.replace(/\/+$/, "");
+  return base ? `${base}${path}` : path;
+}
+
 /** What configure is told when a rule stops being evaluated. */
 export type StopReason = "disabled" | "deleted";
 
@@ -164,6 +185,10 @@ export class AlertRule extends DurableObject<Env> {
         fingerprint TEXT PRIMARY KEY, service TEXT NOT NULL, labels TEXT NOT NULL, state TEXT NOT NULL,
         alert_id INTEGER, escalation TEXT, held TEXT, synced_at INTEGER NOT NULL DEFAULT 0, pending_at INTEGER);
       CREATE TABLE IF NOT EXISTS notify_log (at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS storms (event TEXT PRIMARY KEY, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS storm_members (
+        event TEXT NOT NULL, fingerprint TEXT NOT NULL, alert_id INTEGER NOT NULL, joined_at INTEGER NOT NULL,
+        PRIMARY KEY (event, fingerprint));
     `);
     // Columns added after the table: objects created before them gain them here.
     const columns = new Set(
@@ -305,7 +330,10 @@ export class AlertRule extends DurableObject<Env> {
     this.save(fp);
     // Forced while breaching: the data decides at once; a breach still there fires a new alert.
     if (result.state.forcedResolve) await this.evaluate(Date.now());
-    else await this.rearm(now);
+    else {
+      await this.flushGroups(now);
+      await this.rearm(now);
+    }
     return { ok: true };
   }
 
@@ -477,6 +505,7 @@ export class AlertRule extends DurableObject<Env> {
       if (await this.escalate(fp, now)) this.save(fp);
       if (await this.releaseHeld(fp, now)) this.save(fp);
     }
+    await this.flushGroups(now);
     await this.rearm(now);
   }
 
@@ -770,6 +799,12 @@ export class AlertRule extends DurableObject<Env> {
       labels: fp.labels,
     });
     const counts = event === "firing" || event === "reminder" || event === "escalation";
+    // Many alerts of this rule at once are told as a group (core/alerts/storm), which counts
+    // once against the hourly limit when it goes, not per member.
+    const grouped: GroupedEvent | null =
+      (event === "firing" || event === "resolved") && step === 0 && !correctsResolved ? event : null;
+    const storm = grouped ? this.stormState(grouped) : null;
+    const route = storm ? routeOf(storm, now) : "alone";
     const silence =
       event === "resolved" ? { ids: [], until: null } : silencedBy(await loadSilences(this.env, now), labels, now);
     const parents =
@@ -780,7 +815,8 @@ export class AlertRule extends DurableObject<Env> {
       .exec<{ at: number }>("SELECT at FROM notify_log ORDER BY at")
       .toArray()
       .map((r) => r.at);
-    const limit = counts ? rateLimit(log, rule.maxAlertsPerHour, now) : { allowed: true, recent: log };
+    const limit =
+      counts && route === "alone" ? rateLimit(log, rule.maxAlertsPerHour, now) : { allowed: true, recent: log };
     const decision = decideNotification({
       event,
       firingWasNotified: row.firing_notified === 1,
@@ -789,7 +825,20 @@ export class AlertRule extends DurableObject<Env> {
       limit: { allowed: limit.allowed, max: rule.maxAlertsPerHour },
       correctsResolved,
     });
+    if (decision.action === "send" && grouped && storm && route === "group") {
+      // Told with the group's next notification (flushGroups); its timeline says so then.
+      this.saveStorm(grouped, joined(storm, now));
+      this.ctx.storage.sql.exec(
+        "INSERT OR REPLACE INTO storm_members (event, fingerprint, alert_id, joined_at) VALUES (?, ?, ?, ?)",
+        grouped,
+        fp.fingerprint,
+        fp.alertId,
+        now,
+      );
+      return true;
+    }
     if (decision.action === "send") {
+      if (grouped && storm) this.saveStorm(grouped, sentAlone(storm, now));
       const targets = await this.targetsFor(step);
       const jobs = planJobs({
         alert: snapshotOf(row, rule.ruleName),
@@ -843,6 +892,132 @@ export class AlertRule extends DurableObject<Env> {
       fp.held.push({ event, occurrence, step, retryAt: decision.action === "silenced" ? decision.until : null });
     }
     return false;
+  }
+
+  private stormState(event: GroupedEvent): StormState {
+    const row = this.ctx.storage.sql
+      .exec<{ state: string }>("SELECT state FROM storms WHERE event = ?", event)
+      .toArray()[0];
+    return row ? (JSON.parse(row.state) as StormState) : calm();
+  }
+
+  private saveStorm(event: GroupedEvent, state: StormState): void {
+    this.ctx.storage.sql.exec(
+      "INSERT OR REPLACE INTO storms (event, state) VALUES (?, ?)",
+      event,
+      JSON.stringify(state),
+    );
+  }
+
+  private stormMembers(event: GroupedEvent): { fingerprint: string; alert_id: number }[] {
+    return this.ctx.storage.sql
+      .exec<{ fingerprint: string; alert_id: number }>(
+        "SELECT fingerprint, alert_id FROM storm_members WHERE event = ? ORDER BY joined_at",
+        event,
+      )
+      .toArray();
+  }
+
+  /**
+   * Sends each storm group's notification once it is due (all of them with `force`, when
+   * the rule stops): members whose alert changed meanwhile are left out (a firing one that
+   * resolved, a resolved one whose series fires again), so the group never tells what is no
+   * longer true. Then closes groups gone idle.
+   */
+  private async flushGroups(now: number, force = false): Promise<void> {
+    const rule = this.rule;
+    if (!rule) return;
+    for (const event of ["firing", "resolved"] as const) {
+      let state = this.stormState(event);
+      const pending = this.stormMembers(event);
+      const due = flushDue(state, pending.length);
+      if (due !== null && (force || due <= now)) {
+        const fps = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
+        const still = pending.filter((m) => {
+          const fp = fps.get(m.fingerprint);
+          const openNow = fp !== undefined && fp.state.alert !== null && fp.state.resolvedAt === null;
+          return event === "firing" ? openNow && fp?.alertId === m.alert_id : !openNow;
+        });
+        if (still.length) await this.sendGroup(rule, event, state, still, now);
+        this.ctx.storage.sql.exec(
+          "DELETE FROM storm_members WHERE event = ? AND fingerprint IN (SELECT value FROM json_each(?))",
+          event,
+          JSON.stringify(pending.map((m) => m.fingerprint)),
+        );
+        if (still.length) state = flushed(state, now, still.length);
+      }
+      this.saveStorm(event, settle(state, now, this.stormMembers(event).length));
+    }
+  }
+
+  /** One grouped notification: a job per recipient and channel, written with every member's timeline entry. */
+  private async sendGroup(
+    rule: Rule,
+    event: GroupedEvent,
+    state: StormState,
+    members: readonly { alert_id: number }[],
+    now: number,
+  ): Promise<void> {
+    const ids = JSON.stringify(members.map((m) => m.alert_id));
+    const rows = (
+      await this.env.DB.prepare("SELECT * FROM alert_history WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(ids)
+        .all<AlertRow>()
+    ).results;
+    if (!rows.length) return;
+    const worse = worseFor(rule);
+    const worst = rows.reduce((a, b) =>
+      a.metric_value === null || (b.metric_value !== null && worse(b.metric_value, a.metric_value)) ? b : a,
+    );
+    const group = state.group;
+    const notice = groupNotice({
+      event,
+      ruleName: rule.ruleName,
+      severity: rule.severity,
+      members: rows.map((r) => ({
+        alertId: r.id,
+        service: r.service,
+        labels: JSON.parse(r.labels) as Labels,
+        value: r.metric_value,
+      })),
+      toldBefore: group?.told ?? 0,
+      worse,
+      link: alertsLink(this.env, rule.id, event),
+    });
+    notice.key = `rule:${rule.id}:storm`;
+    const occurrence = `group:${event}:${group?.openedAt ?? now}:${group?.flushes ?? 0}`;
+    const targets = await this.targetsFor(0);
+    // A grouped resolve closes the group's incident (PagerDuty) only once nothing of the rule is open.
+    const stillOpen = this.loadAll().some((fp) => fp.state.alert !== null && fp.state.resolvedAt === null);
+    const channels =
+      event === "resolved" && stillOpen ? targets.channels.filter((c) => c !== "pagerduty") : targets.channels;
+    const jobs = planJobs({
+      alert: snapshotOf(worst, rule.ruleName),
+      event,
+      occurrence,
+      step: 0,
+      adminIds: await recipientIds(this.env, targets.recipients),
+      channels,
+      slack: slackRoutingOf(this.env),
+      now: Date.now(),
+    }).map((job) => ({ ...job, notice }));
+    const details = JSON.stringify({ event, occurrence, step: 0, jobs: jobs.length, group: rows.length });
+    const statements = [
+      this.env.DB.prepare(
+        `INSERT INTO alert_events (alert_id, at, type, actor, details)
+         SELECT value, ?, 'notified', 'engine', ? FROM json_each(?)`,
+      ).bind(now, details, ids),
+    ];
+    if (event === "firing") {
+      statements.push(
+        this.env.DB.prepare(
+          "UPDATE alert_history SET firing_notified = 1 WHERE id IN (SELECT value FROM json_each(?))",
+        ).bind(ids),
+      );
+    }
+    await enqueueDurably(this.env, jobs, Date.now(), statements);
+    // The group counts once against the hourly limit.
+    this.ctx.storage.sql.exec("INSERT INTO notify_log (at) VALUES (?)", now);
   }
 
   /** Sends held notifications whose silence or inhibition may have ended; true when something changed. */
@@ -928,6 +1103,8 @@ export class AlertRule extends DurableObject<Env> {
       }
       this.forget(fp);
     }
+    // The rule stops: what its groups hold goes now.
+    await this.flushGroups(now, true);
   }
 
   // ------------------------------------------------------------------ storage
@@ -995,6 +1172,13 @@ export class AlertRule extends DurableObject<Env> {
         const next = policy ? dueActions(policy, fp.escalation, now).next : null;
         if (next !== null) times.push(next);
       }
+    }
+    for (const event of ["firing", "resolved"] as const) {
+      const state = this.stormState(event);
+      const due = flushDue(state, this.stormMembers(event).length);
+      if (due !== null) times.push(due);
+      const idle = idleAt(state);
+      if (idle !== null) times.push(idle);
     }
     if (rule.kind === "absence") {
       const latest = this.ctx.storage.sql

@@ -15,6 +15,8 @@ interface Secrets {
   AE_API_TOKEN?: string;
   /** Base URL of the Cloudflare API (default https://api.cloudflare.com/client/v4). */
   AE_SQL_API_BASE?: string;
+  /** Where the dashboard is (https://monitor.example.com): notifications link to it absolutely; else by path. */
+  DASHBOARD_URL?: string;
   /** Signing secret of the Slack app: enables /slack/commands and /slack/interactions. */
   SLACK_SIGNING_SECRET?: string;
   /**

@@ -163,7 +163,8 @@ describe("after a crash", () => {
     const fps = await env.ALERT_RULE.getByName(String(ruleId)).fingerprints();
     expect(fps).toEqual([]);
 
-    await recordSamples(env, [{ metric, service: "shop", labels: {}, value: 500, ts: Date.now() }]);
+    const ts = Date.now();
+    await recordSamples(env, [{ metric, service: "shop", labels: {}, value: 500, ts }], ts);
     const open = await waitFor(async () => {
       const [fp] = await env.ALERT_RULE.getByName(String(ruleId)).fingerprints();
       return fp?.alertId ? fp : false;

@@ -24,6 +24,14 @@ interface Filters {
 
 const NO_FILTERS: Filters = { rule_id: "", service: "", severity: "", status: "", from: "", to: "" };
 
+/** Filters given in the page's address (`/alerts?rule_id=12&status=firing`, as grouped notifications link). */
+function filtersFromAddress(): Filters {
+  const q = new URLSearchParams(typeof location === "undefined" ? "" : location.search);
+  const f = { ...NO_FILTERS };
+  for (const key of ["rule_id", "service", "severity", "status"] as const) f[key] = q.get(key) ?? "";
+  return f;
+}
+
 /** A `datetime-local` value (the browser's zone) as ISO, or "" when empty or invalid. */
 const localToIso = (v: string) => {
   if (!v) return "";
@@ -95,8 +103,8 @@ function ActiveAlert({
 }
 
 function History({ timeZone, now }: { timeZone: string; now: number }) {
-  const filters = useSignal<Filters>(NO_FILTERS);
-  const draft = useSignal<Filters>(NO_FILTERS);
+  const filters = useSignal<Filters>(filtersFromAddress());
+  const draft = useSignal<Filters>(filters.value);
   const rows = useSignal<Alert[] | null>(null);
   const cursor = useSignal<string | null>(null);
   const error = useSignal<string | null>(null);

@@ -45,6 +45,11 @@ export interface AlertSnapshot {
 export interface Notice {
   title: string;
   lines: string[];
+  /**
+   * What the notice is about across its updates (a rule's storm group), for receivers that
+   * deduplicate: PagerDuty's dedup key, so a grouped resolve closes the grouped trigger's incident.
+   */
+  key?: string;
 }
 
 export interface NotificationJob {

@@ -31,9 +31,11 @@ export const pagerDutySeverity = (severity: string) => SEVERITY[severity] ?? "er
 /**
  * The dedup key: the alert's id with its series fingerprint, so the acknowledge and
  * resolve of an alert reach the incident its trigger opened, and a reminder or escalation
- * (a trigger again) adds to it rather than opening another.
+ * (a trigger again) adds to it rather than opening another. A grouped notification's
+ * incident is its group's (notice.key), across the group's updates and its resolve.
  */
-export const dedupKey = (job: NotificationJob) => `edge-monitor:${job.alert.id}:${fingerprint(job.alert)}`;
+export const dedupKey = (job: NotificationJob) =>
+  job.notice?.key ? `edge-monitor:${job.notice.key}` : `edge-monitor:${job.alert.id}:${fingerprint(job.alert)}`;
 
 export function pagerDutyEvent(job: NotificationJob, config: PagerDutyConfig) {
   const a = job.alert;

@@ -46,7 +46,8 @@ export const signatureHeader = (hexDigest: string) => `v1=${hexDigest.toLowerCas
 
 /**
  * The native payload: the event and the alert snapshot as the job carries it, with
- * `delivery`, the idempotency key also sent as X-EdgeMonitor-Delivery.
+ * `delivery`, the idempotency key also sent as X-EdgeMonitor-Delivery, and `notice` on a
+ * grouped notification (its title and lines; `alert` is then the group's worst).
  */
 export function nativePayload(job: NotificationJob, now: number) {
   return {
@@ -58,6 +59,8 @@ export function nativePayload(job: NotificationJob, now: number) {
     sentAt: toIso(now),
     fingerprint: fingerprint(job.alert),
     alert: job.alert,
+    // A grouped notification (a storm) or a digest: what it says, beside the alert it names first.
+    ...(job.notice && { notice: job.notice }),
   };
 }
 

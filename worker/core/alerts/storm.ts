@@ -1,0 +1,140 @@
+/**
+ * Storms: many fingerprints of one rule firing (or resolving) together are told as one
+ * grouped notification per channel and recipient, then as updates, instead of one page
+ * each (hundreds of pages) or the hourly limit's silence after the first few.
+ *
+ * Per rule and event (firing, resolved): notifications sent one by one in the last
+ * STORM_WINDOW_MS are remembered. A further one that would make STORM_MIN within the window
+ * opens a group instead; while the group is open, every such notification joins it. The
+ * group's first notification goes GROUP_WAIT_MS after it opened (long enough for the rest
+ * of a burst to join, short against the 60 s delivery target), later ones at most every
+ * GROUP_INTERVAL_MS while alerts keep joining; a group nothing joined for GROUP_IDLE_MS
+ * closes. One or two alerts at a time are never grouped: they page at once as before.
+ * A grouped notification counts once against the rule's hourly limit.
+ */
+import { formatNumber } from "../rules/evaluate";
+import { labelText } from "../notify/text";
+import type { Notice } from "./jobs";
+
+export const STORM_WINDOW_MS = 10_000;
+export const STORM_MIN = 3;
+export const GROUP_WAIT_MS = 2_000;
+export const GROUP_INTERVAL_MS = 30_000;
+export const GROUP_IDLE_MS = 5 * 60_000;
+/** Members a grouped notification names (the worst first); the rest are counted. */
+export const GROUP_LINES = 5;
+
+export type GroupedEvent = "firing" | "resolved";
+
+export interface Group {
+  openedAt: number;
+  /** When the last grouped notification went (null before the first). */
+  flushedAt: number | null;
+  lastJoinAt: number;
+  /** Alerts told in this group's notifications so far. */
+  told: number;
+  /** Grouped notifications sent so far. */
+  flushes: number;
+}
+
+export interface StormState {
+  /** When the notifications sent one by one within the window went. */
+  recent: number[];
+  group: Group | null;
+}
+
+export const calm = (): StormState => ({ recent: [], group: null });
+
+const open = (state: StormState, now: number): boolean =>
+  state.group !== null && now - state.group.lastJoinAt < GROUP_IDLE_MS;
+
+/** Whether a notification due now goes alone or joins a group (nothing changes until it is sent). */
+export function routeOf(state: StormState, now: number): "alone" | "group" {
+  if (open(state, now)) return "group";
+  const recent = state.recent.filter((t) => now - t < STORM_WINDOW_MS);
+  return recent.length + 1 >= STORM_MIN ? "group" : "alone";
+}
+
+/** The state once a notification went alone. */
+export function sentAlone(state: StormState, now: number): StormState {
+  return { ...state, recent: [...state.recent.filter((t) => now - t < STORM_WINDOW_MS), now] };
+}
+
+/** The state once a notification joined the group (opening it if none is open). */
+export function joined(state: StormState, now: number): StormState {
+  const group: Group = open(state, now)
+    ? { ...(state.group as Group), lastJoinAt: now }
+    : { openedAt: now, flushedAt: null, lastJoinAt: now, told: 0, flushes: 0 };
+  return { recent: [], group };
+}
+
+/** When the group's next notification is due, with `pending` members waiting; null when none is. */
+export function flushDue(state: StormState, pending: number): number | null {
+  const g = state.group;
+  if (!g || pending === 0) return null;
+  return g.flushedAt === null ? g.openedAt + GROUP_WAIT_MS : g.flushedAt + GROUP_INTERVAL_MS;
+}
+
+/** The state once a grouped notification told `count` alerts. */
+export function flushed(state: StormState, now: number, count: number): StormState {
+  const g = state.group;
+  if (!g) return state;
+  return { ...state, group: { ...g, flushedAt: now, told: g.told + count, flushes: g.flushes + 1 } };
+}
+
+/** Closes a group nothing joined for GROUP_IDLE_MS and nothing waits in. */
+export function settle(state: StormState, now: number, pending: number): StormState {
+  if (state.group && pending === 0 && !open(state, now)) return { ...state, group: null };
+  return state;
+}
+
+/** When settle would close the group (for the alarm); null when it is not open. */
+export function idleAt(state: StormState): number | null {
+  return state.group ? state.group.lastJoinAt + GROUP_IDLE_MS : null;
+}
+
+/** A member of a grouped notification. */
+export interface Member {
+  alertId: number;
+  service: string | null;
+  labels: Record<string, string>;
+  value: number | null;
+}
+
+/**
+ * What a grouped notification says: how many alerts, which rule, the worst values first
+ * (by the rule's direction), how many more, and where to see them all.
+ *
+ * @example groupNotice({ event: "firing", ruleName: "Queue depth", severity: "critical", members, toldBefore: 0, worse: (a, b) => a > b, link: "/alerts" }).title
+ *   // "[CRITICAL] FIRING: 1000 alerts of Queue depth"
+ */
+export function groupNotice(input: {
+  event: GroupedEvent;
+  ruleName: string;
+  severity: string;
+  members: readonly Member[];
+  /** Alerts this group told before (0 for its first notification). */
+  toldBefore: number;
+  worse: (a: number, b: number) => boolean;
+  link: string;
+}): Notice {
+  const { members, toldBefore } = input;
+  const n = formatNumber(members.length);
+  const what = input.event === "firing" ? "FIRING" : "RESOLVED";
+  const title =
+    toldBefore === 0
+      ? `[${input.severity.toUpperCase()}] ${what}: ${n} alerts of ${input.ruleName}`
+      : `[${input.severity.toUpperCase()}] ${what}: ${n} more alerts of ${input.ruleName} (${formatNumber(toldBefore + members.length)} in all)`;
+  const ranked = [...members].sort((a, b) => {
+    if (a.value === null || b.value === null) return a.value === null ? (b.value === null ? 0 : 1) : -1;
+    return input.worse(a.value, b.value) ? -1 : input.worse(b.value, a.value) ? 1 : 0;
+  });
+  const lines = ranked.slice(0, GROUP_LINES).map((m) => {
+    const where = [m.service, labelText(m.labels)].filter(Boolean).join(" ");
+    const value = m.value === null ? "no data" : formatNumber(m.value);
+    return `${where || "(no labels)"}: ${value} (#${m.alertId})`;
+  });
+  if (members.length > GROUP_LINES) lines.push(`… and ${formatNumber(members.length - GROUP_LINES)} more`);
+  lines.push(`All alerts of this rule: ${input.link}`);
+  return { title, lines };
+}
