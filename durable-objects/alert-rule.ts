@@ -25,7 +25,7 @@ import {
   tick,
 } from "../worker/core/alerts/lifecycle";
 import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
-import { alertLabels, silencedBy } from "../worker/core/alerts/silence";
+import { alertLabels, type Silence, silencedBy } from "../worker/core/alerts/silence";
 import {
   calm,
   flushDue,
@@ -66,8 +66,10 @@ import {
   type AlertChanges,
   type AlertRow,
   alertStatements,
+  type AlertToOpen,
   getAlert,
-  insertAlert,
+  type OpenedAlert,
+  openAlerts,
   loadPolicy,
   loadSilences,
   publishAlerts,
@@ -89,6 +91,8 @@ export const BACKSTOP_MS = 60_000;
 export const SERIES_BACKSTOP_MS = 5 * 60_000;
 /** The buffer is reloaded from the series store this often, repairing any missed push. */
 export const REFRESH_MS = 10 * 60_000;
+/** Alerts opened per statement when many fire at once (one JSON parameter holds them). */
+const OPEN_CHUNK = 200;
 /** Dedup updates (last and peak value, count) reach D1 at most this often per alert. */
 const SYNC_MS = 10_000;
 
@@ -104,6 +108,19 @@ interface FingerprintRow extends Record<string, SqlStorageValue> {
   pending_at: number | null;
   message: string | null;
   written: string | null;
+}
+
+/** Reads shared by one entry point's alerts (see AlertRule.pass). */
+interface Pass {
+  silences?: Promise<Silence[]>;
+  health?: ReturnType<typeof serviceHealth>;
+  recipients: Map<string, Promise<number[]>>;
+  /** Rows as inserted in this pass, until something changes them. */
+  rows: Map<number, AlertRow>;
+  /** Alerts opened ahead for this pass's "fired" events, by fingerprint (openFired). */
+  opened: Map<string, OpenedAlert>;
+  announced: boolean;
+  announceAgain: boolean;
 }
 
 /** A notification waiting for a silence or an inhibition to end. */
@@ -166,9 +183,60 @@ export class AlertRule extends DurableObject<Env> {
   private queue: Promise<unknown> = Promise.resolve();
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const once = async () => {
+      this.pass = { rows: new Map(), opened: new Map(), recipients: new Map(), announced: false, announceAgain: false };
+      try {
+        return await fn();
+      } finally {
+        const pass = this.pass;
+        this.pass = null;
+        // Changes after the pass's first announcement are announced once, at its end.
+        if (pass?.announceAgain) await publishAlerts(this.env);
+      }
+    };
+    const run = this.queue.then(once, once);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * What one entry point (an evaluation, an alarm, a manual action) reads from D1 once,
+   * however many alerts it touches: 1,000 alerts firing together cost one read of the
+   * silences and the recipients, not 1,000.
+   */
+  private pass: Pass | null = null;
+
+  private passSilences(now: number): Promise<Silence[]> {
+    if (!this.pass) return loadSilences(this.env, now);
+    return (this.pass.silences ??= loadSilences(this.env, now));
+  }
+
+  private passHealth(now: number): ReturnType<typeof serviceHealth> {
+    if (!this.pass) return serviceHealth(this.env, now);
+    return (this.pass.health ??= serviceHealth(this.env, now));
+  }
+
+  private passRecipients(targets: { adminIds?: number[]; roles?: string[] } | null): Promise<number[]> {
+    if (!this.pass) return recipientIds(this.env, targets);
+    const key = JSON.stringify(targets);
+    let ids = this.pass.recipients.get(key);
+    if (!ids) this.pass.recipients.set(key, (ids = recipientIds(this.env, targets)));
+    return ids;
+  }
+
+  /** The alert's row: as this pass last wrote it whole (just inserted), else read. */
+  private async alertRow(alertId: number): Promise<AlertRow | null> {
+    return this.pass?.rows.get(alertId) ?? getAlert(this.env, alertId);
+  }
+
+  /** The live dashboard hears of the first change of a pass at once, of the rest at its end. */
+  private async announce(): Promise<void> {
+    if (this.pass?.announced) {
+      this.pass.announceAgain = true;
+      return;
+    }
+    if (this.pass) this.pass.announced = true;
+    await publishAlerts(this.env);
   }
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -446,6 +514,7 @@ export class AlertRule extends DurableObject<Env> {
     const cfg = this.config(rule);
     const worse = worseFor(rule);
     const seen = new Set<string>();
+    const changes: { fp: Fingerprint; events: LifecycleEvent[]; reason: string }[] = [];
     for (const ev of evaluations) {
       seen.add(ev.fingerprint);
       let fp = known.get(ev.fingerprint);
@@ -485,9 +554,14 @@ export class AlertRule extends DurableObject<Env> {
       if (ev.value !== null && fp.state.alert && fp.state.resolvedAt === null) fp.message = ev.reason;
       const events = [...observed.events, ...ticked.events];
       if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0 || this.behind(fp)) {
-        await this.apply(fp, events, now, ev.reason);
-        this.save(fp);
+        changes.push({ fp, events, reason: ev.reason });
       }
+    }
+    // The alerts this pass fires are opened together, then each carried out in turn.
+    await this.openFired(rule, changes);
+    for (const { fp, events, reason } of changes) {
+      await this.apply(fp, events, now, reason);
+      this.save(fp);
     }
     for (const fp of known.values()) {
       if (seen.has(fp.fingerprint) || !complete) continue;
@@ -613,7 +687,7 @@ export class AlertRule extends DurableObject<Env> {
     // before its notifications are planned and enqueued (the hub coalesces bursts).
     const announce = async () => {
       changed = true;
-      await publishAlerts(this.env);
+      await this.announce();
     };
     const open = fp.state.alert;
     for (const e of events) {
@@ -626,30 +700,19 @@ export class AlertRule extends DurableObject<Env> {
           break;
         case "fired": {
           if (!rule) break;
-          const opened = await insertAlert(this.env, {
-            ruleId: rule.id,
-            service: fp.service,
-            fingerprint: fp.fingerprint,
-            labels: fp.labels,
-            value: e.value,
-            severity: rule.severity,
-            message: reason ?? "",
-            observedAt: e.observedAt,
-            triggeredAt: e.at,
-          });
+          // Opened with the pass's other alerts when it opens several (openFired), else here.
+          const opened =
+            this.pass?.opened.get(fp.fingerprint) ??
+            (await openAlerts(this.env, rule.id, [this.toOpen(rule, fp, [e], reason)])).get(fp.fingerprint);
+          if (!opened) break;
+          this.pass?.opened.delete(fp.fingerprint);
           fp.alertId = opened.id;
+          if (opened.row) this.pass?.rows.set(opened.id, opened.row);
           if (opened.adopted) console.warn(`rule ${rule.id}: alert ${opened.id} was open already; carried on`);
           fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
           fp.held = [];
           fp.message = reason ?? "";
-          // The timeline starts where the breach did: its pending time, when for_seconds applied.
-          const pending: TimelineEntry[] =
-            fp.pendingAt !== null ? [{ type: "pending", at: fp.pendingAt, value: null }] : [];
           fp.pendingAt = null;
-          // An adopted alert's timeline has its start already.
-          if (!opened.adopted) {
-            await this.write(fp, {}, [...pending, { type: "fired", at: e.at, value: e.value, note: reason ?? null }]);
-          }
           // The new row holds the alert's value, peak, count and message as it fired.
           fp.syncedAt = now;
           fp.written = JSON.stringify(this.rowValues(fp));
@@ -738,6 +801,51 @@ export class AlertRule extends DurableObject<Env> {
     if (changed) fp.syncedAt = now;
   }
 
+  /**
+   * The alert a fingerprint's "fired" event opens: its row's values, and its timeline from
+   * the pending time (when for_seconds applied) to the firing.
+   */
+  private toOpen(rule: Rule, fp: Fingerprint, events: readonly LifecycleEvent[], reason?: string): AlertToOpen {
+    let pendingAt = fp.pendingAt;
+    for (const e of events) {
+      if (e.type === "pending") pendingAt = e.at;
+      else if (e.type === "pending_cleared") pendingAt = null;
+      else if (e.type === "fired") {
+        return {
+          ruleId: rule.id,
+          service: fp.service,
+          fingerprint: fp.fingerprint,
+          labels: fp.labels,
+          value: e.value,
+          severity: rule.severity,
+          message: reason ?? "",
+          observedAt: e.observedAt,
+          triggeredAt: e.at,
+          timeline: [
+            ...(pendingAt !== null ? [{ type: "pending", at: pendingAt, value: null }] : []),
+            { type: "fired", at: e.at, value: e.value, note: reason ?? null },
+          ],
+        };
+      }
+    }
+    throw new Error("no fired event");
+  }
+
+  /** Opens the alerts of every fingerprint that fires in this pass, in one round trip when several do. */
+  private async openFired(
+    rule: Rule,
+    changes: readonly { fp: Fingerprint; events: readonly LifecycleEvent[]; reason: string }[],
+  ): Promise<void> {
+    const firing = changes.filter((c) => c.events.some((e) => e.type === "fired"));
+    if (firing.length < 2 || !this.pass) return;
+    for (let i = 0; i < firing.length; i += OPEN_CHUNK) {
+      const part = firing.slice(i, i + OPEN_CHUNK).map((c) => this.toOpen(rule, c.fp, c.events, c.reason));
+      for (const [fingerprint, opened] of await openAlerts(this.env, rule.id, part)) {
+        this.pass.opened.set(fingerprint, opened);
+      }
+    }
+  }
+
   /** What an open alert's row should say now (null when nothing is open). */
   private rowValues(fp: Fingerprint): RowValues | null {
     const open = fp.state.alert;
@@ -768,6 +876,7 @@ export class AlertRule extends DurableObject<Env> {
 
   private async write(fp: Fingerprint, changes: AlertChanges, timeline: TimelineEntry[]): Promise<void> {
     if (fp.alertId === null) return;
+    if (Object.keys(changes).length) this.pass?.rows.delete(fp.alertId);
     const statements = alertStatements(this.env, fp.alertId, changes, timeline);
     if (statements.length) await this.env.DB.batch(statements);
   }
@@ -789,7 +898,7 @@ export class AlertRule extends DurableObject<Env> {
     if (!rule || fp.alertId === null) return false;
     // The notification quotes the alert's current value and message, not those of the last sync.
     await this.sync(fp, now);
-    const row = await getAlert(this.env, fp.alertId);
+    const row = await this.alertRow(fp.alertId);
     if (!row) return false;
     const labels = alertLabels({
       ruleId: rule.id,
@@ -806,10 +915,10 @@ export class AlertRule extends DurableObject<Env> {
     const storm = grouped ? this.stormState(grouped) : null;
     const route = storm ? routeOf(storm, now) : "alone";
     const silence =
-      event === "resolved" ? { ids: [], until: null } : silencedBy(await loadSilences(this.env, now), labels, now);
+      event === "resolved" ? { ids: [], until: null } : silencedBy(await this.passSilences(now), labels, now);
     const parents =
       rule.dependsOn.length && event !== "resolved"
-        ? inhibitedBy(rule.dependsOn, await serviceHealth(this.env, now), fp.service)
+        ? inhibitedBy(rule.dependsOn, await this.passHealth(now), fp.service)
         : [];
     const log = this.ctx.storage.sql
       .exec<{ at: number }>("SELECT at FROM notify_log ORDER BY at")
@@ -845,13 +954,14 @@ export class AlertRule extends DurableObject<Env> {
         event,
         occurrence,
         step,
-        adminIds: await recipientIds(this.env, targets.recipients),
+        adminIds: await this.passRecipients(targets.recipients),
         channels: targets.channels,
         slack: slackRoutingOf(this.env),
         // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
         now: Date.now(),
       });
       const notified = firingNotifiedAfter(event, row.firing_notified === 1);
+      this.pass?.rows.delete(fp.alertId);
       // The outbox: the jobs are written in the batch that records the notification, then
       // enqueued; a crash in between leaves them to the sweeper, not lost.
       await enqueueDurably(
@@ -996,7 +1106,7 @@ export class AlertRule extends DurableObject<Env> {
       event,
       occurrence,
       step: 0,
-      adminIds: await recipientIds(this.env, targets.recipients),
+      adminIds: await this.passRecipients(targets.recipients),
       channels,
       slack: slackRoutingOf(this.env),
       now: Date.now(),
@@ -1016,6 +1126,7 @@ export class AlertRule extends DurableObject<Env> {
       );
     }
     await enqueueDurably(this.env, jobs, Date.now(), statements);
+    for (const r of rows) this.pass?.rows.delete(r.id);
     // The group counts once against the hourly limit.
     this.ctx.storage.sql.exec("INSERT INTO notify_log (at) VALUES (?)", now);
   }

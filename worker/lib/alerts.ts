@@ -55,54 +55,103 @@ export interface TimelineEntry {
   details?: Record<string, unknown> | null;
 }
 
+/** An alert to open, with its first timeline entries. */
+export interface AlertToOpen {
+  ruleId: number;
+  service: string | null;
+  fingerprint: string;
+  labels: Record<string, string>;
+  value: number | null;
+  severity: string;
+  message: string;
+  observedAt: number;
+  triggeredAt: number;
+  timeline: readonly TimelineEntry[];
+}
+
+export interface OpenedAlert {
+  id: number;
+  /** The row was open already (see openAlerts). */
+  adopted: boolean;
+  /** The new row (null when adopted). */
+  row: AlertRow | null;
+}
+
 /**
- * Opens an alert: a new row, or the one already open for this rule and fingerprint, which
- * the rule adopts (`adopted`). Only a rule that lost its state after writing the row (a
- * crash or eviction between the insert and saving its state) finds one: it then carries
- * on with that alert, and its notifications keep their idempotency keys, so those already
- * sent are not sent again. One round trip either way.
+ * Opens alerts of one rule, each a new row, or the one already open for its fingerprint,
+ * which the rule adopts. Only a rule that lost its state after writing the row (a crash or
+ * eviction between the insert and saving its state) finds one: it then carries on with that
+ * alert, and its notifications keep their idempotency keys, so those already sent are not
+ * sent again. Each new row's first timeline entries go with it. One round trip of three
+ * statements however many alerts (a storm opens hundreds in one evaluation), keyed by
+ * fingerprint.
  */
-export async function insertAlert(
+export async function openAlerts(
   env: Env,
-  a: {
-    ruleId: number;
-    service: string | null;
-    fingerprint: string;
-    labels: Record<string, string>;
-    value: number | null;
-    severity: string;
-    message: string;
-    observedAt: number;
-    triggeredAt: number;
-  },
-): Promise<{ id: number; adopted: boolean }> {
-  const open = "SELECT id FROM alert_history WHERE alert_rule_id = ? AND fingerprint = ? AND resolved_at IS NULL";
-  const [inserted, found] = await env.DB.batch<{ id: number }>([
+  ruleId: number,
+  alerts: readonly AlertToOpen[],
+): Promise<Map<string, OpenedAlert>> {
+  if (!alerts.length) return new Map();
+  const items = JSON.stringify(
+    alerts.map((a) => ({
+      service: a.service,
+      fingerprint: a.fingerprint,
+      labels: JSON.stringify(a.labels),
+      value: a.value,
+      severity: a.severity,
+      message: a.message,
+      observedAt: a.observedAt,
+      triggeredAt: a.triggeredAt,
+    })),
+  );
+  const entries = JSON.stringify(
+    alerts.flatMap((a) =>
+      a.timeline.map((t) => ({
+        fingerprint: a.fingerprint,
+        triggeredAt: a.triggeredAt,
+        at: t.at,
+        type: t.type,
+        value: t.value ?? null,
+        note: t.note ?? null,
+        details: t.details ? JSON.stringify(t.details) : null,
+      })),
+    ),
+  );
+  const field = (name: string) => `json_extract(e.value, '$.${name}')`;
+  const [inserted, , open] = await env.DB.batch<AlertRow & { fingerprint: string }>([
     env.DB.prepare(
       `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, alert_severity,
          status, message, observed_at, triggered_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?
-       WHERE NOT EXISTS (${open})
-       RETURNING id`,
-    ).bind(
-      a.ruleId,
-      a.service,
-      a.fingerprint,
-      JSON.stringify(a.labels),
-      a.value,
-      a.value,
-      a.severity,
-      a.message,
-      a.observedAt,
-      a.triggeredAt,
-      a.ruleId,
-      a.fingerprint,
-    ),
-    env.DB.prepare(`${open} ORDER BY id DESC LIMIT 1`).bind(a.ruleId, a.fingerprint),
+       SELECT ?1, ${field("service")}, ${field("fingerprint")}, ${field("labels")}, ${field("value")}, ${field("value")},
+         ${field("severity")}, 'firing', ${field("message")}, ${field("observedAt")}, ${field("triggeredAt")}
+       FROM json_each(?2) e
+       WHERE NOT EXISTS (SELECT 1 FROM alert_history h
+         WHERE h.alert_rule_id = ?1 AND h.fingerprint = ${field("fingerprint")} AND h.resolved_at IS NULL)
+       RETURNING *`,
+    ).bind(ruleId, items),
+    // Onto the rows just inserted (an adopted row, opened at another instant, has its start already).
+    env.DB.prepare(
+      `INSERT INTO alert_events (alert_id, at, type, actor, value, note, details)
+       SELECT h.id, ${field("at")}, ${field("type")}, 'engine', ${field("value")}, ${field("note")}, ${field("details")}
+       FROM json_each(?2) e
+       JOIN alert_history h ON h.alert_rule_id = ?1 AND h.fingerprint = ${field("fingerprint")}
+         AND h.triggered_at = ${field("triggeredAt")} AND h.resolved_at IS NULL
+       ORDER BY e.key`,
+    ).bind(ruleId, entries),
+    env.DB.prepare(
+      `SELECT max(id) AS id, fingerprint FROM alert_history
+       WHERE alert_rule_id = ? AND resolved_at IS NULL AND fingerprint IN (SELECT value FROM json_each(?))
+       GROUP BY fingerprint`,
+    ).bind(ruleId, JSON.stringify(alerts.map((a) => a.fingerprint))),
   ]);
-  const id = inserted?.results[0]?.id ?? found?.results[0]?.id;
-  if (id === undefined) throw new Error("alert insert returned no id");
-  return { id, adopted: !inserted?.results.length };
+  const fresh = new Map((inserted?.results ?? []).map((r) => [r.fingerprint, r as AlertRow]));
+  const opened = new Map<string, OpenedAlert>();
+  for (const r of open?.results ?? []) {
+    const row = fresh.get(r.fingerprint) ?? null;
+    opened.set(r.fingerprint, { id: row?.id ?? r.id, adopted: row === null, row });
+  }
+  for (const a of alerts) if (!opened.has(a.fingerprint)) throw new Error(`alert for ${a.fingerprint} not opened`);
+  return opened;
 }
 
 /** Columns an engine update may set. */
