@@ -17,6 +17,10 @@
 //   per admin on email and on each shared channel;
 // - /healthz and a heartbeat ping, each pinged every ~100 ms from before the storm until all
 //   alerts exist: their latency during the storm (and before it, for comparison).
+// As `npm start` runs it, the Worker, its Durable Objects and local D1 share one workerd
+// process: while the engine chains D1 calls back to back, other requests (the ingest response,
+// the pings) wait for it to finish, which is what the request time and the pings show.
+// BENCH_PRODUCT_LOG=<file> keeps everything the product prints, with arrival times.
 // Exits non-zero on errors (API errors, a failed ping, alerts that never all exist), not on a
 // missed target.
 import "./check-node.mjs";
