@@ -1,7 +1,7 @@
 // Starting and stopping the product exactly as `npm start` runs it, for benchmarks:
 // `node scripts/start.mjs` on a free port with its own state, in its own process group.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { ROOT } from "./wrangler.mjs";
@@ -52,6 +52,8 @@ export function startProduct(port, persistTo, vars = {}) {
     detached: true,
   });
   const tail = [];
+  // BENCH_PRODUCT_LOG: every line the product prints, with when it arrived, for a look inside a run.
+  const log = process.env.BENCH_PRODUCT_LOG ? createWriteStream(process.env.BENCH_PRODUCT_LOG, { flags: "a" }) : null;
   const token = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no LOGIN_TOKEN in time")), STARTUP_TIMEOUT_MS);
     for (const stream of [child.stdout, child.stderr]) {
@@ -61,6 +63,7 @@ export function startProduct(port, persistTo, vars = {}) {
         const lines = (partial + chunk).split(/\r?\n/);
         partial = lines.pop() ?? "";
         for (const line of lines) {
+          log?.write(`${new Date().toISOString()} ${line}\n`);
           const match = /^LOGIN_TOKEN=(\S+)\s*$/.exec(line);
           if (match) {
             clearTimeout(timer);
