@@ -129,12 +129,13 @@ export async function openAlerts(
          WHERE h.alert_rule_id = ?1 AND h.fingerprint = ${field("fingerprint")} AND h.resolved_at IS NULL)
        RETURNING *`,
     ).bind(ruleId, items),
-    // Onto the rows just inserted (an adopted row, opened at another instant, has its start already).
+    // Onto the rows just inserted (an adopted row, opened at another instant, has its start already);
+    // CROSS JOIN keeps json_each the outer loop, so each entry is one index lookup of its alert.
     env.DB.prepare(
       `INSERT INTO alert_events (alert_id, at, type, actor, value, note, details)
        SELECT h.id, ${field("at")}, ${field("type")}, 'engine', ${field("value")}, ${field("note")}, ${field("details")}
        FROM json_each(?2) e
-       JOIN alert_history h ON h.alert_rule_id = ?1 AND h.fingerprint = ${field("fingerprint")}
+       CROSS JOIN alert_history h ON h.alert_rule_id = ?1 AND h.fingerprint = ${field("fingerprint")}
          AND h.triggered_at = ${field("triggeredAt")} AND h.resolved_at IS NULL
        ORDER BY e.key`,
     ).bind(ruleId, entries),
