@@ -17,15 +17,28 @@ import {
   initialState,
   type LifecycleConfig,
   type LifecycleEvent,
-  nextDeadline,
   observe,
   resolveManually,
   type StillBreaching,
   stillBreaching,
   tick,
 } from "../worker/core/alerts/lifecycle";
-import { decideNotification, firingNotifiedAfter, inhibitedBy, rateLimit } from "../worker/core/alerts/notify-policy";
+import { inhibitedBy } from "../worker/core/alerts/notify-policy";
 import { alertLabels, type Silence, silencedBy } from "../worker/core/alerts/silence";
+import {
+  behind,
+  dueHeld,
+  type Effect,
+  escalate,
+  nextWake,
+  openingOf,
+  planNotification,
+  rowValues,
+  stepEvents,
+  stillTrue,
+  type HeldNotification,
+  type Tracked,
+} from "../worker/core/alerts/step";
 import {
   calm,
   flushDue,
@@ -33,14 +46,10 @@ import {
   type GroupedEvent,
   groupNotice,
   idleAt,
-  joined,
-  routeOf,
-  sentAlone,
   settle,
   type StormState,
 } from "../worker/core/alerts/storm";
 import {
-  dueActions,
   type EscalationPolicy,
   type EscalationProgress,
   notifyChannels,
@@ -123,33 +132,8 @@ interface Pass {
   announceAgain: boolean;
 }
 
-/** A notification waiting for a silence or an inhibition to end. */
-interface HeldNotification {
-  event: NotifyEvent;
-  occurrence: string;
-  step: number;
-  retryAt: number | null;
-}
-
-interface Fingerprint {
-  fingerprint: string;
-  service: string;
-  labels: Labels;
-  state: FingerprintState;
-  alertId: number | null;
-  escalation: EscalationProgress | null;
-  held: HeldNotification[];
-  syncedAt: number;
-  /** When the current breach went pending (for the timeline once it fires). */
-  pendingAt: number | null;
-  /** The reason of the latest evaluation with a value while open: the alert's message, beside its metric_value. */
-  message: string | null;
-  /** The alert row's values as last written by a sync (JSON of RowValues), to know when it is behind. */
-  written: string | null;
-}
-
-/** The columns a sync keeps current on an open alert's row. */
-type RowValues = Pick<AlertChanges, "metric_value" | "peak_value" | "breach_count" | "message">;
+/** A fingerprint as the rule tracks it (core/alerts/step). */
+type Fingerprint = Tracked;
 
 /** The outcome of a manual resolve: done, not open here, or refused while the series breaches. */
 export type ResolveOutcome =
@@ -553,7 +537,7 @@ export class AlertRule extends DurableObject<Env> {
       // The message says what the alert's value says: both follow the latest evaluation with a value.
       if (ev.value !== null && fp.state.alert && fp.state.resolvedAt === null) fp.message = ev.reason;
       const events = [...observed.events, ...ticked.events];
-      if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0 || this.behind(fp)) {
+      if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0 || behind(fp)) {
         changes.push({ fp, events, reason: ev.reason });
       }
     }
@@ -679,119 +663,11 @@ export class AlertRule extends DurableObject<Env> {
 
   // ------------------------------------------------------------------ effects
 
-  /** Carries out lifecycle events: D1 rows and timeline, notifications, the dashboard. */
+  /** Carries out lifecycle events: core decides what they do (stepEvents), this carries out the effects. */
   private async apply(fp: Fingerprint, events: readonly LifecycleEvent[], now: number, reason?: string): Promise<void> {
-    const rule = this.rule;
-    let changed = false;
-    // The live dashboard hears of each change of the active alerts as soon as it is in D1,
-    // before its notifications are planned and enqueued (the hub coalesces bursts).
-    const announce = async () => {
-      changed = true;
-      await this.announce();
-    };
-    const open = fp.state.alert;
-    for (const e of events) {
-      switch (e.type) {
-        case "pending":
-          fp.pendingAt = e.at;
-          break;
-        case "pending_cleared":
-          fp.pendingAt = null;
-          break;
-        case "fired": {
-          if (!rule) break;
-          // Opened with the pass's other alerts when it opens several (openFired), else here.
-          const opened =
-            this.pass?.opened.get(fp.fingerprint) ??
-            (await openAlerts(this.env, rule.id, [this.toOpen(rule, fp, [e], reason)])).get(fp.fingerprint);
-          if (!opened) break;
-          this.pass?.opened.delete(fp.fingerprint);
-          fp.alertId = opened.id;
-          if (opened.row) this.pass?.rows.set(opened.id, opened.row);
-          if (opened.adopted) console.warn(`rule ${rule.id}: alert ${opened.id} was open already; carried on`);
-          fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
-          fp.held = [];
-          fp.message = reason ?? "";
-          fp.pendingAt = null;
-          // The new row holds the alert's value, peak, count and message as it fired.
-          fp.syncedAt = now;
-          fp.written = JSON.stringify(this.rowValues(fp));
-          await announce();
-          await this.notify(fp, "firing", "firing", 0, now, false, e.afterForcedResolve === true);
-          break;
-        }
-        case "reopened":
-          fp.escalation = { firedAt: e.at, acknowledgedAt: null, resolved: false, done: [] };
-          await this.write(
-            fp,
-            {
-              status: "firing",
-              resolved_at: null,
-              auto_resolved: 0,
-              resolution_notes: null,
-              acknowledged_at: null,
-              acknowledged_by: null,
-              reopen_count: open?.reopened ?? 0,
-              metric_value: e.value,
-              ...(reason !== undefined && { message: reason }),
-            },
-            [{ type: "reopened", at: e.at, value: e.value }],
-          );
-          await announce();
-          // People were told it resolved: tell them it is back.
-          if (e.resolveNoticeSent) await this.notify(fp, "firing", `firing@${e.at}`, 0, now, false, true);
-          break;
-        case "resolved": {
-          if (fp.escalation) fp.escalation = { ...fp.escalation, resolved: true };
-          // A held firing notification that never went out is dropped; its resolve then is not sent either.
-          fp.held = fp.held.filter((h) => h.event === "resolved");
-          const by = "by" in e && typeof e.by === "string" ? e.by : e.auto ? "engine" : "admin";
-          await this.write(
-            fp,
-            {
-              status: "resolved",
-              resolved_at: e.at,
-              auto_resolved: e.auto ? 1 : 0,
-              resolution_notes: e.note ?? null,
-              metric_value: e.value ?? open?.lastValue ?? null,
-              ...(fp.message !== null && { message: fp.message }),
-            },
-            [
-              {
-                type: "resolved",
-                at: e.at,
-                value: e.value,
-                actor: by,
-                note: e.note ?? null,
-                details: e.forced ? { forced: true } : null,
-              },
-            ],
-          );
-          await announce();
-          break;
-        }
-        case "resolve_notice":
-          await this.notify(fp, "resolved", `resolved:${fp.state.resolvedAt ?? e.at}`, 0, now);
-          break;
-        case "acknowledged": {
-          if (fp.escalation) fp.escalation = { ...fp.escalation, acknowledgedAt: e.at };
-          const adminId = /^admin:(\d+)$/.exec(e.by)?.[1];
-          await this.write(
-            fp,
-            { status: "acknowledged", acknowledged_at: e.at, acknowledged_by: adminId ? Number(adminId) : null },
-            [{ type: "acknowledged", at: e.at, actor: e.by, note: e.note ?? null }],
-          );
-          await announce();
-          await this.notify(fp, "acknowledged", `acknowledged:${e.at}`, 0, now);
-          break;
-        }
-        case "flapping_started":
-        case "flapping_stopped":
-          await this.write(fp, { flapping: e.type === "flapping_started" ? 1 : 0 }, [{ type: e.type, at: e.at }]);
-          await announce();
-          break;
-      }
-    }
+    const stepped = stepEvents(fp, events, reason);
+    Object.assign(fp, stepped.tracked);
+    const changed = await this.carryOut(fp, stepped.effects, now);
     // Deduplicated breaches: last and peak value, count and message, at most every SYNC_MS
     // (the alarm comes back for a change held back).
     if (now - fp.syncedAt >= SYNC_MS && (await this.sync(fp, now))) {
@@ -802,33 +678,68 @@ export class AlertRule extends DurableObject<Env> {
   }
 
   /**
-   * The alert a fingerprint's "fired" event opens: its row's values, and its timeline from
-   * the pending time (when for_seconds applied) to the firing.
+   * Carries out a fingerprint's effects in order: D1 rows and timeline, the dashboard (which
+   * hears of each change of the active alerts as soon as it is in D1, before its
+   * notifications are planned), notifications. True when the active alerts changed.
    */
-  private toOpen(rule: Rule, fp: Fingerprint, events: readonly LifecycleEvent[], reason?: string): AlertToOpen {
-    let pendingAt = fp.pendingAt;
-    for (const e of events) {
-      if (e.type === "pending") pendingAt = e.at;
-      else if (e.type === "pending_cleared") pendingAt = null;
-      else if (e.type === "fired") {
-        return {
-          ruleId: rule.id,
-          service: fp.service,
-          fingerprint: fp.fingerprint,
-          labels: fp.labels,
-          value: e.value,
-          severity: rule.severity,
-          message: reason ?? "",
-          observedAt: e.observedAt,
-          triggeredAt: e.at,
-          timeline: [
-            ...(pendingAt !== null ? [{ type: "pending", at: pendingAt, value: null }] : []),
-            { type: "fired", at: e.at, value: e.value, note: reason ?? null },
-          ],
-        };
+  private async carryOut(fp: Fingerprint, effects: readonly Effect[], now: number): Promise<boolean> {
+    const rule = this.rule;
+    let changed = false;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case "open": {
+          if (!rule) break;
+          // Opened with the pass's other alerts when it opens several (openFired), else here.
+          const opened =
+            this.pass?.opened.get(fp.fingerprint) ??
+            (await openAlerts(this.env, rule.id, [this.toOpen(rule, fp, effect)])).get(fp.fingerprint);
+          if (!opened) break;
+          this.pass?.opened.delete(fp.fingerprint);
+          fp.alertId = opened.id;
+          if (opened.row) this.pass?.rows.set(opened.id, opened.row);
+          if (opened.adopted) console.warn(`rule ${rule.id}: alert ${opened.id} was open already; carried on`);
+          // The new row holds the alert's value, peak, count and message as it fired.
+          fp.syncedAt = now;
+          fp.written = JSON.stringify(rowValues(fp));
+          break;
+        }
+        case "write":
+          await this.write(fp, effect.changes, effect.timeline);
+          break;
+        case "announce":
+          changed = true;
+          await this.announce();
+          break;
+        case "notify":
+          await this.notify(
+            fp,
+            effect.event,
+            effect.occurrence,
+            effect.step,
+            now,
+            false,
+            effect.correctsResolved === true,
+          );
+          break;
       }
     }
-    throw new Error("no fired event");
+    return changed;
+  }
+
+  /** The alert row an "open" effect asks for. */
+  private toOpen(rule: Rule, fp: Fingerprint, open: Extract<Effect, { type: "open" }>): AlertToOpen {
+    return {
+      ruleId: rule.id,
+      service: fp.service,
+      fingerprint: fp.fingerprint,
+      labels: fp.labels,
+      severity: rule.severity,
+      value: open.value,
+      message: open.message,
+      observedAt: open.observedAt,
+      triggeredAt: open.triggeredAt,
+      timeline: open.timeline,
+    };
   }
 
   /** Opens the alerts of every fingerprint that fires in this pass, in one round trip when several do. */
@@ -836,38 +747,23 @@ export class AlertRule extends DurableObject<Env> {
     rule: Rule,
     changes: readonly { fp: Fingerprint; events: readonly LifecycleEvent[]; reason: string }[],
   ): Promise<void> {
-    const firing = changes.filter((c) => c.events.some((e) => e.type === "fired"));
+    const firing = changes.flatMap((c) => {
+      const open = openingOf(c.fp, c.events, c.reason);
+      return open ? [this.toOpen(rule, c.fp, open)] : [];
+    });
     if (firing.length < 2 || !this.pass) return;
     for (let i = 0; i < firing.length; i += OPEN_CHUNK) {
-      const part = firing.slice(i, i + OPEN_CHUNK).map((c) => this.toOpen(rule, c.fp, c.events, c.reason));
+      const part = firing.slice(i, i + OPEN_CHUNK);
       for (const [fingerprint, opened] of await openAlerts(this.env, rule.id, part)) {
         this.pass.opened.set(fingerprint, opened);
       }
     }
   }
 
-  /** What an open alert's row should say now (null when nothing is open). */
-  private rowValues(fp: Fingerprint): RowValues | null {
-    const open = fp.state.alert;
-    if (fp.alertId === null || !open || fp.state.resolvedAt !== null) return null;
-    return {
-      metric_value: open.lastValue,
-      peak_value: open.peakValue,
-      breach_count: open.breaches,
-      ...(fp.message !== null && { message: fp.message }),
-    };
-  }
-
-  /** Whether the open alert's row is behind its values. */
-  private behind(fp: Fingerprint): boolean {
-    const values = this.rowValues(fp);
-    return values !== null && JSON.stringify(values) !== fp.written;
-  }
-
   /** Writes the open alert's current values to its row when it is behind; true when written. */
   private async sync(fp: Fingerprint, now: number): Promise<boolean> {
-    const values = this.rowValues(fp);
-    if (!values || !this.behind(fp)) return false;
+    const values = rowValues(fp);
+    if (!values || !behind(fp)) return false;
     await this.write(fp, values, []);
     fp.syncedAt = now;
     fp.written = JSON.stringify(values);
@@ -907,13 +803,6 @@ export class AlertRule extends DurableObject<Env> {
       severity: rule.severity,
       labels: fp.labels,
     });
-    const counts = event === "firing" || event === "reminder" || event === "escalation";
-    // Many alerts of this rule at once are told as a group (core/alerts/storm), which counts
-    // once against the hourly limit when it goes, not per member.
-    const grouped: GroupedEvent | null =
-      (event === "firing" || event === "resolved") && step === 0 && !correctsResolved ? event : null;
-    const storm = grouped ? this.stormState(grouped) : null;
-    const route = storm ? routeOf(storm, now) : "alone";
     const silence =
       event === "resolved" ? { ids: [], until: null } : silencedBy(await this.passSilences(now), labels, now);
     const parents =
@@ -924,84 +813,76 @@ export class AlertRule extends DurableObject<Env> {
       .exec<{ at: number }>("SELECT at FROM notify_log ORDER BY at")
       .toArray()
       .map((r) => r.at);
-    const limit =
-      counts && route === "alone" ? rateLimit(log, rule.maxAlertsPerHour, now) : { allowed: true, recent: log };
-    const decision = decideNotification({
+    const plan = planNotification({
       event,
+      occurrence,
+      step,
+      now,
+      retry,
+      correctsResolved,
       firingWasNotified: row.firing_notified === 1,
       silence,
       inhibitedBy: parents,
-      limit: { allowed: limit.allowed, max: rule.maxAlertsPerHour },
-      correctsResolved,
+      log,
+      maxPerHour: rule.maxAlertsPerHour,
+      storm: event === "firing" || event === "resolved" ? this.stormState(event) : null,
+      held: fp.held,
     });
-    if (decision.action === "send" && grouped && storm && route === "group") {
-      // Told with the group's next notification (flushGroups); its timeline says so then.
-      this.saveStorm(grouped, joined(storm, now));
-      this.ctx.storage.sql.exec(
-        "INSERT OR REPLACE INTO storm_members (event, fingerprint, alert_id, joined_at) VALUES (?, ?, ?, ?)",
-        grouped,
-        fp.fingerprint,
-        fp.alertId,
-        now,
-      );
-      return true;
-    }
-    if (decision.action === "send") {
-      if (grouped && storm) this.saveStorm(grouped, sentAlone(storm, now));
-      const targets = await this.targetsFor(step);
-      const jobs = planJobs({
-        alert: snapshotOf(row, rule.ruleName),
-        event,
-        occurrence,
-        step,
-        adminIds: await this.passRecipients(targets.recipients),
-        channels: targets.channels,
-        slack: slackRoutingOf(this.env),
-        // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
-        now: Date.now(),
-      });
-      const notified = firingNotifiedAfter(event, row.firing_notified === 1);
-      this.pass?.rows.delete(fp.alertId);
-      // The outbox: the jobs are written in the batch that records the notification, then
-      // enqueued; a crash in between leaves them to the sweeper, not lost.
-      await enqueueDurably(
-        this.env,
-        jobs,
-        Date.now(),
-        alertStatements(
-          this.env,
+    switch (plan.action) {
+      case "join":
+        // Told with the group's next notification (flushGroups); its timeline says so then.
+        this.saveStorm(plan.event, plan.storm);
+        this.ctx.storage.sql.exec(
+          "INSERT OR REPLACE INTO storm_members (event, fingerprint, alert_id, joined_at) VALUES (?, ?, ?, ?)",
+          plan.event,
+          fp.fingerprint,
           fp.alertId,
-          notified === (row.firing_notified === 1) ? {} : { firing_notified: notified ? 1 : 0 },
-          [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
-        ),
-      );
-      if (counts) {
-        const sql = this.ctx.storage.sql;
-        sql.exec("DELETE FROM notify_log");
-        for (const at of limit.recent) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
+          now,
+        );
+        return true;
+      case "send": {
+        if (plan.storm) this.saveStorm(event as GroupedEvent, plan.storm);
+        const targets = await this.targetsFor(step);
+        const jobs = planJobs({
+          alert: snapshotOf(row, rule.ruleName),
+          event,
+          occurrence,
+          step,
+          adminIds: await this.passRecipients(targets.recipients),
+          channels: targets.channels,
+          slack: slackRoutingOf(this.env),
+          // When the jobs really leave, not when the evaluation began: delivery latency is measured from it.
+          now: Date.now(),
+        });
+        this.pass?.rows.delete(fp.alertId);
+        // The outbox: the jobs are written in the batch that records the notification, then
+        // enqueued; a crash in between leaves them to the sweeper, not lost.
+        await enqueueDurably(
+          this.env,
+          jobs,
+          Date.now(),
+          alertStatements(
+            this.env,
+            fp.alertId,
+            plan.firingNotified === (row.firing_notified === 1) ? {} : { firing_notified: plan.firingNotified ? 1 : 0 },
+            [{ type: "notified", at: now, details: { event, occurrence, step, jobs: jobs.length } }],
+          ),
+        );
+        if (plan.log) {
+          const sql = this.ctx.storage.sql;
+          sql.exec("DELETE FROM notify_log");
+          for (const at of plan.log) sql.exec("INSERT INTO notify_log (at) VALUES (?)", at);
+        }
+        return true;
       }
-      return true;
+      case "skip":
+        // A resolve or acknowledgement of an alert nobody was told about stays quiet.
+        return false;
+      case "withheld":
+        if (plan.timeline) await this.write(fp, {}, [plan.timeline]);
+        if (plan.hold) fp.held.push(plan.hold);
+        return false;
     }
-    // A resolve or acknowledgement of an alert nobody was told about stays quiet.
-    if (decision.action === "skip") return false;
-    const note =
-      decision.action === "silenced"
-        ? `silenced by ${decision.silenceIds.join(", ")}`
-        : decision.action === "inhibited"
-          ? `inhibited: ${decision.parents.join(", ")} down`
-          : decision.action === "rate_limited"
-            ? `over ${decision.limit} notifications per hour`
-            : null;
-    const held = decision.action === "silenced" || decision.action === "inhibited";
-    // A retry still held says nothing new: one timeline entry per hold, not one per check.
-    if (!(retry && held)) {
-      await this.write(fp, {}, [{ type: decision.action, at: now, note, details: { event, occurrence, step } }]);
-    }
-    // Silenced and inhibited notifications go out when that ends, if the alert is still open.
-    if (held && !fp.held.some((h) => h.occurrence === occurrence)) {
-      fp.held.push({ event, occurrence, step, retryAt: decision.action === "silenced" ? decision.until : null });
-    }
-    return false;
   }
 
   private stormState(event: GroupedEvent): StormState {
@@ -1043,11 +924,7 @@ export class AlertRule extends DurableObject<Env> {
       const due = flushDue(state, pending.length);
       if (due !== null && (force || due <= now)) {
         const fps = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
-        const still = pending.filter((m) => {
-          const fp = fps.get(m.fingerprint);
-          const openNow = fp !== undefined && fp.state.alert !== null && fp.state.resolvedAt === null;
-          return event === "firing" ? openNow && fp?.alertId === m.alert_id : !openNow;
-        });
+        const still = pending.filter((m) => stillTrue(event, m.alert_id, fps.get(m.fingerprint)));
         if (still.length) await this.sendGroup(rule, event, state, still, now);
         this.ctx.storage.sql.exec(
           "DELETE FROM storm_members WHERE event = ? AND fingerprint IN (SELECT value FROM json_each(?))",
@@ -1133,49 +1010,20 @@ export class AlertRule extends DurableObject<Env> {
 
   /** Sends held notifications whose silence or inhibition may have ended; true when something changed. */
   private async releaseHeld(fp: Fingerprint, now: number): Promise<boolean> {
-    const due = fp.held.filter((h) => h.retryAt === null || h.retryAt <= now);
-    if (!due.length) return false;
-    const open = fp.state.alert !== null && fp.state.resolvedAt === null;
-    fp.held = fp.held.filter((h) => !due.includes(h));
-    for (const h of due) {
-      // Nothing to say about an alert that closed meanwhile, except its resolve.
-      if (h.event !== "resolved" && !open) continue;
-      await this.notify(fp, h.event, h.occurrence, h.step, now, true);
-    }
+    const { retry, held } = dueHeld(fp, now);
+    if (held.length === fp.held.length) return false;
+    fp.held = held;
+    for (const h of retry) await this.notify(fp, h.event, h.occurrence, h.step, now, true);
     return true;
   }
 
-  /** Escalation steps, reminders and acknowledgement timeouts due now; true when something changed. */
+  /** Escalation steps, reminders and acknowledgement timeouts due now (core decides); true when something changed. */
   private async escalate(fp: Fingerprint, now: number): Promise<boolean> {
-    const progress = fp.escalation;
-    if (!progress || progress.resolved || fp.alertId === null) return false;
-    const policy = await this.loadPolicy();
-    if (!policy) return false;
-    const { due } = dueActions(policy, progress, now);
-    if (!due.length) return false;
-    for (const action of due) {
-      progress.done.push(action.key);
-      if (action.kind === "step") {
-        // The first step at 0 minutes is the firing notification itself.
-        if (action.step === 0 && action.round === 0 && (policy.steps[0]?.afterMinutes ?? 0) === 0) continue;
-        await this.write(fp, { escalation_step: action.step }, [
-          { type: "escalated", at: now, details: { step: action.step, round: action.round } },
-        ]);
-        await this.notify(fp, "escalation", action.key, action.step, now);
-      } else if (action.kind === "reminder") {
-        await this.write(fp, {}, [{ type: "reminded", at: now, details: { n: action.n } }]);
-        await this.notify(fp, "reminder", action.key, 0, now);
-      } else {
-        // Acknowledged but left unresolved: escalation starts over.
-        fp.state = { ...fp.state, alert: fp.state.alert ? { ...fp.state.alert, acknowledged: false } : null };
-        fp.escalation = { firedAt: now, acknowledgedAt: null, resolved: false, done: [] };
-        await this.write(fp, { status: "firing", acknowledged_at: null, acknowledged_by: null }, [
-          { type: "ack_timeout", at: now },
-        ]);
-        await publishAlerts(this.env);
-        return true;
-      }
-    }
+    if (!fp.escalation || fp.escalation.resolved) return false;
+    const stepped = escalate(fp, await this.loadPolicy(), now);
+    if (!stepped) return false;
+    Object.assign(fp, stepped.tracked);
+    await this.carryOut(fp, stepped.effects, now);
     return true;
   }
 
@@ -1270,34 +1118,28 @@ export class AlertRule extends DurableObject<Env> {
   private async rearm(now: number): Promise<void> {
     const rule = this.rule;
     if (!rule) return;
-    const cfg = this.config(rule);
-    const times: number[] = [now + (evaluatedBySeries(rule) ? SERIES_BACKSTOP_MS : BACKSTOP_MS)];
-    for (const fp of this.loadAll()) {
-      const d = nextDeadline(fp.state, cfg);
-      if (d !== null) times.push(d);
-      for (const h of fp.held) if (h.retryAt !== null) times.push(h.retryAt);
-      // An open alert's row behind its values is brought up to date once SYNC_MS has passed.
-      if (this.behind(fp)) times.push(fp.syncedAt + SYNC_MS);
-      if (fp.escalation && !fp.escalation.resolved) {
-        const policy = await this.loadPolicy();
-        const next = policy ? dueActions(policy, fp.escalation, now).next : null;
-        if (next !== null) times.push(next);
-      }
-    }
+    const tracked = this.loadAll();
+    const others: (number | null)[] = [];
     for (const event of ["firing", "resolved"] as const) {
       const state = this.stormState(event);
-      const due = flushDue(state, this.stormMembers(event).length);
-      if (due !== null) times.push(due);
-      const idle = idleAt(state);
-      if (idle !== null) times.push(idle);
+      others.push(flushDue(state, this.stormMembers(event).length), idleAt(state));
     }
     if (rule.kind === "absence") {
       const latest = this.ctx.storage.sql
         .exec<{ ts: number }>("SELECT max(ts) AS ts FROM buffer GROUP BY series_key")
         .toArray();
-      for (const { ts } of latest) times.push(ts + rule.params.absentForSeconds * 1000);
+      for (const { ts } of latest) others.push(ts + rule.params.absentForSeconds * 1000);
     }
-    const at = Math.max(Math.min(...times), now + 1);
+    const escalating = tracked.some((t) => t.escalation && !t.escalation.resolved);
+    const at = nextWake({
+      now,
+      backstopMs: evaluatedBySeries(rule) ? SERIES_BACKSTOP_MS : BACKSTOP_MS,
+      config: this.config(rule),
+      tracked,
+      syncMs: SYNC_MS,
+      policy: escalating ? await this.loadPolicy() : null,
+      others,
+    });
     await this.ctx.storage.setAlarm(at);
   }
 }

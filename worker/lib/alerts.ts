@@ -46,14 +46,12 @@ export interface AlertRow {
   notifications_failed: number;
 }
 
-export interface TimelineEntry {
-  type: string;
-  at: number;
-  actor?: string;
-  value?: number | null;
-  note?: string | null;
-  details?: Record<string, unknown> | null;
-}
+/** An alert's timeline entry and the columns the engine sets: core's (core/alerts/step). */
+export type { AlertChanges, TimelineEntry } from "../core/alerts/step";
+import type { AlertChanges, TimelineEntry } from "../core/alerts/step";
+
+/** A field of the JSON item `e` in a statement reading json_each(...) e. */
+const field = (name: string) => `json_extract(e.value, '$.${name}')`;
 
 /** An alert to open, with its first timeline entries. */
 export interface AlertToOpen {
@@ -117,7 +115,6 @@ export async function openAlerts(
       })),
     ),
   );
-  const field = (name: string) => `json_extract(e.value, '$.${name}')`;
   const [inserted, , open] = await env.DB.batch<AlertRow & { fingerprint: string }>([
     env.DB.prepare(
       `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, alert_severity,
@@ -154,27 +151,6 @@ export async function openAlerts(
   for (const a of alerts) if (!opened.has(a.fingerprint)) throw new Error(`alert for ${a.fingerprint} not opened`);
   return opened;
 }
-
-/** Columns an engine update may set. */
-export type AlertChanges = Partial<
-  Pick<
-    AlertRow,
-    | "status"
-    | "metric_value"
-    | "peak_value"
-    | "breach_count"
-    | "reopen_count"
-    | "flapping"
-    | "firing_notified"
-    | "message"
-    | "acknowledged_at"
-    | "acknowledged_by"
-    | "resolved_at"
-    | "auto_resolved"
-    | "resolution_notes"
-    | "escalation_step"
-  >
->;
 
 /** The statement updating an alert, plus its timeline entries, for one D1 batch. */
 export function alertStatements(
