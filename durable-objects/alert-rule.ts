@@ -1013,7 +1013,7 @@ export class AlertRule extends DurableObject<Env> {
     const { retry, held } = dueHeld(fp, now);
     if (held.length === fp.held.length) return false;
     fp.held = held;
-    for (const h of retry) await this.notify(fp, h.event, h.occurrence, h.step, now, true);
+    for (const h of retry) await this.notify(fp, h.event, h.occurrence, h.step, now, true, h.correctsResolved === true);
     return true;
   }
 

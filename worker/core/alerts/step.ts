@@ -21,6 +21,8 @@ export interface HeldNotification {
   occurrence: string;
   step: number;
   retryAt: number | null;
+  /** A firing that corrects a "resolved" people were told: still exempt from the hourly limit when released. */
+  correctsResolved?: true;
 }
 
 /** One series fingerprint the rule tracks, as the rule keeps it between calls. */
@@ -358,7 +360,13 @@ export function planNotification(input: {
     // Silenced and inhibited notifications go out when that ends, if the alert is still open.
     hold:
       held && !input.held.some((h) => h.occurrence === occurrence)
-        ? { event, occurrence, step, retryAt: decision.action === "silenced" ? decision.until : null }
+        ? {
+            event,
+            occurrence,
+            step,
+            retryAt: decision.action === "silenced" ? decision.until : null,
+            ...(input.correctsResolved && { correctsResolved: true as const }),
+          }
         : null,
   };
 }

@@ -232,6 +232,23 @@ describe("planNotification", () => {
     });
   });
 
+  it("keeps a held correction exempt from the hourly limit when it is released", () => {
+    const silence = { ids: [9], until: T + MIN };
+    const held = planNotification({ ...base, event: "firing", correctsResolved: true, silence });
+    expect(held).toMatchObject({ action: "withheld", hold: { correctsResolved: true } });
+    const h = held.action === "withheld" ? held.hold : null;
+    expect(
+      planNotification({
+        ...base,
+        event: "firing",
+        now: T + MIN,
+        retry: true,
+        correctsResolved: h?.correctsResolved === true,
+        log: [T, T + 1],
+      }),
+    ).toMatchObject({ action: "send" });
+  });
+
   it("holds an inhibited notification with no end, and drops a rate-limited one", () => {
     expect(planNotification({ ...base, event: "firing", inhibitedBy: ["db"] })).toMatchObject({
       action: "withheld",
