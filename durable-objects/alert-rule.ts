@@ -44,8 +44,8 @@ import {
   flushDue,
   flushed,
   type GroupedEvent,
-  groupNotice,
   idleAt,
+  planGroup,
   settle,
   type StormState,
 } from "../worker/core/alerts/storm";
@@ -952,39 +952,34 @@ export class AlertRule extends DurableObject<Env> {
         .all<AlertRow>()
     ).results;
     if (!rows.length) return;
-    const worse = worseFor(rule);
-    const worst = rows.reduce((a, b) =>
-      a.metric_value === null || (b.metric_value !== null && worse(b.metric_value, a.metric_value)) ? b : a,
-    );
-    const group = state.group;
-    const notice = groupNotice({
-      event,
+    const targets = await this.targetsFor(0);
+    const plan = planGroup({
+      ruleId: rule.id,
       ruleName: rule.ruleName,
       severity: rule.severity,
+      event,
+      state,
+      now,
       members: rows.map((r) => ({
         alertId: r.id,
         service: r.service,
         labels: JSON.parse(r.labels) as Labels,
         value: r.metric_value,
       })),
-      toldBefore: group?.told ?? 0,
-      worse,
+      worse: worseFor(rule),
       link: alertsLink(this.env, rule.id, event),
+      channels: targets.channels,
+      ruleStillOpen: this.loadAll().some((fp) => fp.state.alert !== null && fp.state.resolvedAt === null),
     });
-    notice.key = `rule:${rule.id}:storm`;
-    const occurrence = `group:${event}:${group?.openedAt ?? now}:${group?.flushes ?? 0}`;
-    const targets = await this.targetsFor(0);
-    // A grouped resolve closes the group's incident (PagerDuty) only once nothing of the rule is open.
-    const stillOpen = this.loadAll().some((fp) => fp.state.alert !== null && fp.state.resolvedAt === null);
-    const channels =
-      event === "resolved" && stillOpen ? targets.channels.filter((c) => c !== "pagerduty") : targets.channels;
+    const worst = rows.find((r) => r.id === plan.worstAlertId) ?? (rows[0] as AlertRow);
+    const { occurrence, notice } = plan;
     const jobs = planJobs({
       alert: snapshotOf(worst, rule.ruleName),
       event,
       occurrence,
       step: 0,
       adminIds: await this.passRecipients(targets.recipients),
-      channels,
+      channels: plan.channels,
       slack: slackRoutingOf(this.env),
       now: Date.now(),
     }).map((job) => ({ ...job, notice }));

@@ -138,3 +138,57 @@ export function groupNotice(input: {
   lines.push(`All alerts of this rule: ${input.link}`);
   return { title, lines };
 }
+
+/** What a group's notification is: its notice, its occurrence (the jobs' key part), its channels, the alert it names first. */
+export interface GroupPlan {
+  notice: Notice;
+  occurrence: string;
+  channels: string[];
+  /** The worst member: the alert the jobs carry (and are counted on). */
+  worstAlertId: number;
+}
+
+/**
+ * Plans a group's next notification over its members still true (at least one). Each
+ * notification of a group has its own occurrence, so its jobs are keyed apart from the
+ * group's earlier ones and from every single alert's. A grouped resolve goes to PagerDuty
+ * (closing the group's one incident, notice.key) only once nothing of the rule is open.
+ */
+export function planGroup(input: {
+  ruleId: number;
+  ruleName: string;
+  severity: string;
+  event: GroupedEvent;
+  state: StormState;
+  now: number;
+  members: readonly Member[];
+  worse: (a: number, b: number) => boolean;
+  link: string;
+  channels: readonly string[];
+  /** Whether any alert of the rule is still open. */
+  ruleStillOpen: boolean;
+}): GroupPlan {
+  const { event, state, members, worse } = input;
+  const worst = members.reduce((a, b) => (a.value === null || (b.value !== null && worse(b.value, a.value)) ? b : a));
+  const notice = {
+    ...groupNotice({
+      event,
+      ruleName: input.ruleName,
+      severity: input.severity,
+      members,
+      toldBefore: state.group?.told ?? 0,
+      worse,
+      link: input.link,
+    }),
+    key: `rule:${input.ruleId}:storm`,
+  };
+  return {
+    notice,
+    occurrence: `group:${event}:${state.group?.openedAt ?? input.now}:${state.group?.flushes ?? 0}`,
+    channels:
+      event === "resolved" && input.ruleStillOpen
+        ? input.channels.filter((c) => c !== "pagerduty")
+        : [...input.channels],
+    worstAlertId: worst.alertId,
+  };
+}

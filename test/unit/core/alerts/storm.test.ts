@@ -9,6 +9,7 @@ import {
   GROUP_WAIT_MS,
   groupNotice,
   joined,
+  planGroup,
   routeOf,
   sentAlone,
   settle,
@@ -119,6 +120,44 @@ describe("groupNotice", () => {
     );
     expect(groupNotice({ ...base, event: "resolved", toldBefore: 0 }).title).toBe(
       "[CRITICAL] RESOLVED: 12 alerts of Queue depth",
+    );
+  });
+});
+
+describe("planGroup", () => {
+  const members = [
+    { alertId: 1, service: "a", labels: {}, value: 120 },
+    { alertId: 2, service: "b", labels: {}, value: 900 },
+    { alertId: 3, service: "c", labels: {}, value: null },
+  ];
+  const base = {
+    ruleId: 7,
+    ruleName: "Queue depth",
+    severity: "critical",
+    now: T,
+    members,
+    worse: (a: number, b: number) => a > b,
+    link: "/alerts?rule_id=7&status=firing",
+    channels: ["email", "pagerduty", "webhook"],
+    ruleStillOpen: true,
+  };
+  const open = joined(calm(), T);
+
+  it("names the worst member, keys each of the group's notifications apart, and shares one incident key", () => {
+    const first = planGroup({ ...base, event: "firing", state: open });
+    expect(first.worstAlertId).toBe(2);
+    expect(first.occurrence).toBe(`group:firing:${T}:0`);
+    expect(first.notice.key).toBe("rule:7:storm");
+    expect(first.channels).toEqual(base.channels);
+    const update = planGroup({ ...base, event: "firing", state: flushed(open, T + 2_000, 3) });
+    expect(update.occurrence).toBe(`group:firing:${T}:1`);
+    expect(update.notice.title).toContain("3 more alerts");
+  });
+
+  it("closes the PagerDuty incident with a grouped resolve only once nothing of the rule is open", () => {
+    expect(planGroup({ ...base, event: "resolved", state: open }).channels).toEqual(["email", "webhook"]);
+    expect(planGroup({ ...base, event: "resolved", state: open, ruleStillOpen: false }).channels).toEqual(
+      base.channels,
     );
   });
 });
