@@ -3,7 +3,8 @@
  * (not queued) so the caller sees every result, and recorded in the delivery log.
  */
 import type { NotificationJob } from "../core/alerts/jobs";
-import { contact, type PersonalChannel } from "../core/notify/recipients";
+import type { PersonalChannel } from "../core/notify/channels";
+import { contact } from "../core/notify/recipients";
 import { testJob } from "../core/notify/test-job";
 import { channelFor, loadRecipient, recipientFor, send, timeoutMs } from "./delivery";
 
