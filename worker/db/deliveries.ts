@@ -289,3 +289,56 @@ export const markDigested = (db: D1Database, digestKey: string, rowIds: readonly
        WHERE status = 'held' AND id IN (SELECT value FROM json_each(?))`,
     )
     .bind(digestKey, JSON.stringify(rowIds));
+
+/** When the admin's last test notification was recorded (epoch ms); null when never. */
+export async function lastTestAt(db: D1Database, adminId: number): Promise<number | null> {
+  // A range on the unique idempotency key index: `test|admin:<id>|…` ('}' sorts after '|').
+  const last = await db
+    .prepare(
+      "SELECT MAX(enqueued_at) AS at FROM notification_deliveries WHERE idempotency_key >= ? AND idempotency_key < ?",
+    )
+    .bind(`test|admin:${adminId}|`, `test|admin:${adminId}}`)
+    .first<{ at: number | null }>();
+  return last?.at ?? null;
+}
+
+/** A test notification as sent (not queued), for the delivery log. */
+export interface TestRecord {
+  job: NotificationJob;
+  attempts: number;
+  status: DeliveryStatus;
+  providerResponse: string | null;
+  providerMessageId: string | null;
+  lastError: string | null;
+  enqueuedAt: number;
+  deliveredAt: number | null;
+}
+
+/** Records test notifications in the delivery log (each once: a key seen before is left as it is). */
+export async function recordTests(db: D1Database, tests: readonly TestRecord[]): Promise<void> {
+  await db.batch(
+    tests.map((t) =>
+      db
+        .prepare(
+          `INSERT INTO notification_deliveries
+             (alert_id, recipient, channel, event, idempotency_key, payload, attempts, status, provider_response,
+              provider_message_id, last_error, enqueued_at, delivered_at)
+           VALUES (NULL, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+        )
+        .bind(
+          recipientName(t.job),
+          t.job.channel,
+          t.job.idempotencyKey,
+          JSON.stringify(t.job),
+          t.attempts,
+          t.status,
+          t.providerResponse,
+          t.providerMessageId,
+          t.lastError,
+          t.enqueuedAt,
+          t.deliveredAt,
+        ),
+    ),
+  );
+}
