@@ -5,6 +5,7 @@
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { LANES } from "./worker/core/notify/channels";
 
 export default defineConfig({
   test: {
@@ -43,11 +44,7 @@ export default defineConfig({
               },
               queueConsumers: {
                 notifications: { maxBatchTimeout: 0.05 },
-                "notifications-webhook": { maxBatchTimeout: 0.05 },
-                "notifications-pagerduty": { maxBatchTimeout: 0.05 },
-                "notifications-slack": { maxBatchTimeout: 0.05 },
-                "notifications-sms": { maxBatchTimeout: 0.05 },
-                "notifications-email": { maxBatchTimeout: 0.05 },
+                ...Object.fromEntries(Object.values(LANES).map((lane) => [lane, { maxBatchTimeout: 0.05 }])),
                 "notifications-dlq": { maxBatchTimeout: 0.05 },
               },
             },

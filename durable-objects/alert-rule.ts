@@ -74,20 +74,18 @@ import { type Labels, type Sample, seriesKey } from "../worker/core/series";
 import {
   type AlertChanges,
   type AlertRow,
+  alertsByIds,
   alertStatements,
   type AlertToOpen,
   getAlert,
+  groupNotifiedStatements,
   type OpenedAlert,
   openAlerts,
-  loadPolicy,
-  loadSilences,
-  publishAlerts,
-  recipientIds,
-  serviceHealth,
-  slackRoutingOf,
-  snapshotOf,
   type TimelineEntry,
-} from "../worker/lib/alerts";
+} from "../worker/db/alerts";
+import { loadPolicy, recipientIds } from "../worker/db/escalation";
+import { loadSilences } from "../worker/db/silences";
+import { publishAlerts, serviceHealth, slackRoutingOf, snapshotOf } from "../worker/lib/alerts";
 import { getDb } from "../worker/db/client";
 import { enqueueDurably } from "../worker/db/deliveries";
 import { rowToRule } from "../worker/db/rules";
@@ -945,12 +943,10 @@ export class AlertRule extends DurableObject<Env> {
     members: readonly { alert_id: number }[],
     now: number,
   ): Promise<void> {
-    const ids = JSON.stringify(members.map((m) => m.alert_id));
-    const rows = (
-      await this.env.DB.prepare("SELECT * FROM alert_history WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(ids)
-        .all<AlertRow>()
-    ).results;
+    const rows = await alertsByIds(
+      this.env,
+      members.map((m) => m.alert_id),
+    );
     if (!rows.length) return;
     const targets = await this.targetsFor(0);
     const plan = planGroup({
@@ -983,20 +979,13 @@ export class AlertRule extends DurableObject<Env> {
       slack: slackRoutingOf(this.env),
       now: Date.now(),
     }).map((job) => ({ ...job, notice }));
-    const details = JSON.stringify({ event, occurrence, step: 0, jobs: jobs.length, group: rows.length });
-    const statements = [
-      this.env.DB.prepare(
-        `INSERT INTO alert_events (alert_id, at, type, actor, details)
-         SELECT value, ?, 'notified', 'engine', ? FROM json_each(?)`,
-      ).bind(now, details, ids),
-    ];
-    if (event === "firing") {
-      statements.push(
-        this.env.DB.prepare(
-          "UPDATE alert_history SET firing_notified = 1 WHERE id IN (SELECT value FROM json_each(?))",
-        ).bind(ids),
-      );
-    }
+    const statements = groupNotifiedStatements(
+      this.env.DB,
+      rows.map((r) => r.id),
+      now,
+      event === "firing",
+      { event, occurrence, step: 0, jobs: jobs.length, group: rows.length },
+    );
     await enqueueDurably(this.env, jobs, Date.now(), statements);
     for (const r of rows) this.pass?.rows.delete(r.id);
     // The group counts once against the hourly limit.

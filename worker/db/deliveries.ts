@@ -1,11 +1,12 @@
 /**
- * The store of `notification_deliveries`: every statement on the table, and on the alert
- * counters recomputed from it. A row is a job's outbox entry and its delivery record at
- * once, keyed by the job's idempotency key (core/notify/outbox.ts tells how its deadline
- * is kept).
+ * The store of `notification_deliveries`: every statement on the table (the alert counters
+ * recomputed from it are db/alerts' statements, put in the same batches). A row is a job's
+ * outbox entry and its delivery record at once, keyed by the job's idempotency key
+ * (core/notify/outbox.ts tells how its deadline is kept).
  */
 import { type NotificationJob, SHARED_RECIPIENT } from "../core/alerts/jobs";
 import { dueAfterEnqueue, type OverdueRow } from "../core/notify/outbox";
+import { recountDigestedStatement, recountStatement } from "./alerts";
 import type { DELIVERY_STATUSES } from "./schema";
 
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -159,7 +160,7 @@ export async function setStatus(
       job.idempotencyKey,
     );
   const statements = [update];
-  if (job.alertId) statements.push(countersStatement(db, "id = ?", job.alertId));
+  if (job.alertId) statements.push(recountStatement(db, job.alertId));
   if (job.event === "digest" && status === "sent") {
     // The held deliveries the digest carried are delivered with it, and count for their alerts.
     statements.push(
@@ -168,11 +169,7 @@ export async function setStatus(
           "UPDATE notification_deliveries SET delivered_at = ? WHERE status = 'digested' AND provider_response = ?",
         )
         .bind(fields.deliveredAt ?? Date.now(), job.idempotencyKey),
-      countersStatement(
-        db,
-        "id IN (SELECT alert_id FROM notification_deliveries WHERE status = 'digested' AND provider_response = ?)",
-        job.idempotencyKey,
-      ),
+      recountDigestedStatement(db, job.idempotencyKey),
     );
   }
   await db.batch(statements);
@@ -190,25 +187,31 @@ export async function setDue(db: D1Database, keys: readonly string[], dueAt: num
     .run();
 }
 
-/**
- * The `notifications_sent` (deliveries that reached their provider, alone or in a digest),
- * `notification_attempts` (provider requests made) and `notifications_failed` (deliveries
- * given up: dead after their retries, or failed for good) of the alerts `where` selects,
- * recomputed rather than incremented so a redelivered message cannot count twice.
- */
-const countersStatement = (db: D1Database, where: string, value: number | string) =>
-  db
+/** A delivery as the API lists it under its alert; `reason` is its last error. */
+export interface AlertDelivery {
+  event: string;
+  channel: string;
+  recipient: string;
+  status: DeliveryStatus;
+  attempts: number;
+  reason: string | null;
+  idempotency_key: string;
+  enqueued_at: number;
+  delivered_at: number | null;
+}
+
+/** Every delivery of the alert, in the order they were enqueued. */
+export async function alertDeliveries(db: D1Database, alertId: number): Promise<AlertDelivery[]> {
+  const rows = await db
     .prepare(
-      `UPDATE alert_history SET
-         notifications_sent = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
-           AND (d.status = 'sent' OR (d.status = 'digested' AND d.delivered_at IS NOT NULL))),
-         notification_attempts = (SELECT COALESCE(SUM(attempts), 0) FROM notification_deliveries d
-           WHERE d.alert_id = alert_history.id),
-         notifications_failed = (SELECT COUNT(*) FROM notification_deliveries d WHERE d.alert_id = alert_history.id
-           AND d.status IN ('failed', 'dead'))
-       WHERE ${where}`,
+      `SELECT event, channel, recipient, status, attempts, last_error AS reason, idempotency_key, enqueued_at,
+         delivered_at
+       FROM notification_deliveries WHERE alert_id = ? ORDER BY enqueued_at, id`,
     )
-    .bind(value);
+    .bind(alertId)
+    .all<AlertDelivery>();
+  return rows.results;
+}
 
 /** The alert's deliveries that reached an admin on a personal channel: their keys and admins. */
 export async function sentToAdmins(db: D1Database, alertId: number): Promise<{ key: string; adminId: number }[]> {
@@ -286,3 +289,56 @@ export const markDigested = (db: D1Database, digestKey: string, rowIds: readonly
        WHERE status = 'held' AND id IN (SELECT value FROM json_each(?))`,
     )
     .bind(digestKey, JSON.stringify(rowIds));
+
+/** When the admin's last test notification was recorded (epoch ms); null when never. */
+export async function lastTestAt(db: D1Database, adminId: number): Promise<number | null> {
+  // A range on the unique idempotency key index: `test|admin:<id>|…` ('}' sorts after '|').
+  const last = await db
+    .prepare(
+      "SELECT MAX(enqueued_at) AS at FROM notification_deliveries WHERE idempotency_key >= ? AND idempotency_key < ?",
+    )
+    .bind(`test|admin:${adminId}|`, `test|admin:${adminId}}`)
+    .first<{ at: number | null }>();
+  return last?.at ?? null;
+}
+
+/** A test notification as sent (not queued), for the delivery log. */
+export interface TestRecord {
+  job: NotificationJob;
+  attempts: number;
+  status: DeliveryStatus;
+  providerResponse: string | null;
+  providerMessageId: string | null;
+  lastError: string | null;
+  enqueuedAt: number;
+  deliveredAt: number | null;
+}
+
+/** Records test notifications in the delivery log (each once: a key seen before is left as it is). */
+export async function recordTests(db: D1Database, tests: readonly TestRecord[]): Promise<void> {
+  await db.batch(
+    tests.map((t) =>
+      db
+        .prepare(
+          `INSERT INTO notification_deliveries
+             (alert_id, recipient, channel, event, idempotency_key, payload, attempts, status, provider_response,
+              provider_message_id, last_error, enqueued_at, delivered_at)
+           VALUES (NULL, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+        )
+        .bind(
+          recipientName(t.job),
+          t.job.channel,
+          t.job.idempotencyKey,
+          JSON.stringify(t.job),
+          t.attempts,
+          t.status,
+          t.providerResponse,
+          t.providerMessageId,
+          t.lastError,
+          t.enqueuedAt,
+          t.deliveredAt,
+        ),
+    ),
+  );
+}

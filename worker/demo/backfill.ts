@@ -9,9 +9,10 @@
  * and a completed one is not repeated.
  */
 import { and, eq } from "drizzle-orm";
-import { demoHistory, demoProbeHistory, historyRange, type ReplayedAlert, replayRule } from "../core/demo-history";
+import { demoHistory, demoProbeHistory, historyRange, replayRule } from "../core/demo-history";
 import { evaluatedBySeries } from "../core/rules/types";
 import { runBounded } from "../core/schedule";
+import { replayedAlertStatements } from "../db/alerts";
 import { getDb } from "../db/client";
 import { rowToProbeMonitor } from "../db/monitors";
 import { rowToRule } from "../db/rules";
@@ -100,7 +101,7 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
   const durationMs = completedAt - started;
   // The alerts and the completion in one transaction; a concurrent run finds them already there.
   await env.DB.batch([
-    ...alerts.flatMap((a) => replayedAlertStatements(env, a)),
+    ...alerts.flatMap((a) => replayedAlertStatements(env, a, BACKFILL_NOTE)),
     env.DB.prepare(
       `UPDATE demo_backfill SET completed_at = ?, raw_samples = ?, rollup_rows = ?, alerts = ?, duration_ms = ?
        WHERE id = 1 AND completed_at IS NULL`,
@@ -116,51 +117,4 @@ export async function backfillDemoHistory(env: Env, now: number): Promise<Backfi
     durationMs,
     completedAt,
   };
-}
-
-const SAME_ALERT = "alert_rule_id = ? AND fingerprint = ? AND triggered_at = ?";
-
-/** A resolved alert and its timeline, each written unless already there. */
-function replayedAlertStatements(env: Env, a: ReplayedAlert): D1PreparedStatement[] {
-  const key = [a.ruleId, a.fingerprint, a.triggeredAt] as const;
-  const insert = env.DB.prepare(
-    `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value, breach_count,
-       reopen_count, flapping, firing_notified, alert_severity, status, message, observed_at, triggered_at,
-       resolved_at, auto_resolved, notifications_sent, notification_attempts)
-     SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 'resolved', ?, ?, ?, ?, 1, 0, 0
-     WHERE NOT EXISTS (SELECT 1 FROM alert_history WHERE ${SAME_ALERT})`,
-  ).bind(
-    a.ruleId,
-    a.service,
-    a.fingerprint,
-    JSON.stringify(a.labels),
-    a.value,
-    a.peakValue,
-    a.breaches,
-    a.reopened,
-    a.flapping ? 1 : 0,
-    a.severity,
-    a.message,
-    a.observedAt,
-    a.triggeredAt,
-    a.resolvedAt,
-    ...key,
-  );
-  const events = a.events.map((e) =>
-    env.DB.prepare(
-      `INSERT INTO alert_events (alert_id, at, type, actor, value, note, details)
-       SELECT id, ?, ?, 'engine', ?, ?, ? FROM alert_history h WHERE ${SAME_ALERT}
-         AND NOT EXISTS (SELECT 1 FROM alert_events e WHERE e.alert_id = h.id AND e.type = ? AND e.at = ?)`,
-    ).bind(
-      e.at,
-      e.type,
-      e.value,
-      e.type === "resolved" ? BACKFILL_NOTE : (e.note ?? null),
-      JSON.stringify({ backfilled: true }),
-      ...key,
-      e.type,
-      e.at,
-    ),
-  );
-  return [insert, ...events];
 }

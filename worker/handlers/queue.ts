@@ -54,7 +54,8 @@ import {
   updateMessages,
   updatesInPlace,
 } from "../lib/delivery";
-import { publishAlerts, recipientIds, withCurrentAlert } from "../lib/alerts";
+import { recipientIds } from "../db/escalation";
+import { publishAlerts, withCurrentAlert } from "../lib/alerts";
 
 /** Rows per D1 batch (one INSERT each). */
 const BATCH = 50;

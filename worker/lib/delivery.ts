@@ -17,14 +17,8 @@ import {
 } from "../core/notify/email";
 import { PAGERDUTY_BASE, pagerDuty } from "../core/notify/pagerduty";
 import type { Preferences } from "../core/notify/recipients";
-import {
-  messageRef,
-  renderUpdate,
-  SLACK_BASE,
-  type SlackBotConfig,
-  slackBot,
-  slackWebhook,
-} from "../core/notify/slack";
+import { type ChannelName, isChannel } from "../core/notify/channels";
+import { SLACK_BASE, slackBot, slackWebhook } from "../core/notify/slack";
 import { TWILIO_BASE, twilio } from "../core/notify/sms";
 import {
   type Channel,
@@ -78,66 +72,69 @@ const DEFAULT_FROM = "Edge Monitor <alerts@example.com>";
  * SLACK_CHANNEL through the bot token, else the incoming webhook.
  */
 export function channelFor(env: Env, channelName: string, shared = false): ConfiguredChannel | null {
-  switch (channelName) {
-    case "slack":
-      if (shared && env.SLACK_BOT_TOKEN && env.SLACK_CHANNEL) {
-        return http(slackBot, {
-          baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE,
-          botToken: env.SLACK_BOT_TOKEN,
-          channel: env.SLACK_CHANNEL,
-        });
-      }
-      if (env.SLACK_BOT_TOKEN && !shared) {
-        return http(slackBot, { baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE, botToken: env.SLACK_BOT_TOKEN });
-      }
-      return env.SLACK_WEBHOOK_URL ? http(slackWebhook, { webhookUrl: env.SLACK_WEBHOOK_URL }) : null;
-    case "sms":
-      return env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM_NUMBER
-        ? http(twilio, {
-            baseUrl: env.TWILIO_API_BASE_URL ?? TWILIO_BASE,
-            accountSid: env.TWILIO_ACCOUNT_SID,
-            authToken: env.TWILIO_AUTH_TOKEN,
-            from: env.TWILIO_FROM_NUMBER,
-          })
-        : null;
-    case "email":
-      if (env.RESEND_API_KEY) {
-        return http(resend, {
-          baseUrl: env.RESEND_API_BASE_URL ?? RESEND_BASE,
-          apiKey: env.RESEND_API_KEY,
-          from: env.EMAIL_FROM ?? DEFAULT_FROM,
-        });
-      }
-      if (env.POSTMARK_SERVER_TOKEN) {
-        return http(postmark, {
-          baseUrl: env.POSTMARK_API_BASE_URL ?? POSTMARK_BASE,
-          serverToken: env.POSTMARK_SERVER_TOKEN,
-          from: env.EMAIL_FROM ?? DEFAULT_FROM,
-        });
-      }
-      // The binding is always declared; without a sender of its own choosing it stays unused.
-      return env.EMAIL && env.EMAIL_FROM
-        ? { kind: "send_email", binding: env.EMAIL, config: { from: env.EMAIL_FROM } }
-        : null;
-    case "pagerduty":
-      return env.PAGERDUTY_ROUTING_KEY
-        ? http(pagerDuty, {
-            baseUrl: env.PAGERDUTY_API_BASE_URL ?? PAGERDUTY_BASE,
-            routingKey: env.PAGERDUTY_ROUTING_KEY,
-          })
-        : null;
-    case "webhook":
-      return env.WEBHOOK_URL
-        ? http(webhook, {
-            url: env.WEBHOOK_URL,
-            secret: env.WEBHOOK_SECRET ?? "",
-            format: env.WEBHOOK_FORMAT === "alertmanager" ? "alertmanager" : "native",
-          })
-        : null;
-    default:
-      return null;
-  }
+  return isChannel(channelName) ? CONFIGURE[channelName](env, shared) : null;
 }
+
+/** Each registered channel's provider set up from the environment: a channel left out is a type error. */
+const CONFIGURE: { readonly [N in ChannelName]: (env: Env, shared: boolean) => ConfiguredChannel | null } = {
+  slack(env, shared) {
+    if (shared && env.SLACK_BOT_TOKEN && env.SLACK_CHANNEL) {
+      return http(slackBot, {
+        baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE,
+        botToken: env.SLACK_BOT_TOKEN,
+        channel: env.SLACK_CHANNEL,
+      });
+    }
+    if (env.SLACK_BOT_TOKEN && !shared) {
+      return http(slackBot, { baseUrl: env.SLACK_API_BASE_URL ?? SLACK_BASE, botToken: env.SLACK_BOT_TOKEN });
+    }
+    return env.SLACK_WEBHOOK_URL ? http(slackWebhook, { webhookUrl: env.SLACK_WEBHOOK_URL }) : null;
+  },
+  sms: (env) =>
+    env.TWILIO_ACCOUNT_SID && env.TWILIO_AUTH_TOKEN && env.TWILIO_FROM_NUMBER
+      ? http(twilio, {
+          baseUrl: env.TWILIO_API_BASE_URL ?? TWILIO_BASE,
+          accountSid: env.TWILIO_ACCOUNT_SID,
+          authToken: env.TWILIO_AUTH_TOKEN,
+          from: env.TWILIO_FROM_NUMBER,
+        })
+      : null,
+  email(env) {
+    if (env.RESEND_API_KEY) {
+      return http(resend, {
+        baseUrl: env.RESEND_API_BASE_URL ?? RESEND_BASE,
+        apiKey: env.RESEND_API_KEY,
+        from: env.EMAIL_FROM ?? DEFAULT_FROM,
+      });
+    }
+    if (env.POSTMARK_SERVER_TOKEN) {
+      return http(postmark, {
+        baseUrl: env.POSTMARK_API_BASE_URL ?? POSTMARK_BASE,
+        serverToken: env.POSTMARK_SERVER_TOKEN,
+        from: env.EMAIL_FROM ?? DEFAULT_FROM,
+      });
+    }
+    // The binding is always declared; without a sender of its own choosing it stays unused.
+    return env.EMAIL && env.EMAIL_FROM
+      ? { kind: "send_email", binding: env.EMAIL, config: { from: env.EMAIL_FROM } }
+      : null;
+  },
+  pagerduty: (env) =>
+    env.PAGERDUTY_ROUTING_KEY
+      ? http(pagerDuty, {
+          baseUrl: env.PAGERDUTY_API_BASE_URL ?? PAGERDUTY_BASE,
+          routingKey: env.PAGERDUTY_ROUTING_KEY,
+        })
+      : null,
+  webhook: (env) =>
+    env.WEBHOOK_URL
+      ? http(webhook, {
+          url: env.WEBHOOK_URL,
+          secret: env.WEBHOOK_SECRET ?? "",
+          format: env.WEBHOOK_FORMAT === "alertmanager" ? "alertmanager" : "native",
+        })
+      : null,
+};
 
 /** The recipient of a personal channel: the loaded admin, with the address chosen for the channel. */
 export function recipientFor(
@@ -298,13 +295,14 @@ async function sendEmail(
   }
 }
 
-/** True when the channel can rewrite messages it sent (Slack through the bot token). */
+/** True when the channel can rewrite messages it sent (its module's `update`: Slack through the bot token). */
 export const updatesInPlace = (configured: ConfiguredChannel) =>
-  configured.kind === "http" && configured.channel === slackBot;
+  configured.kind === "http" && configured.channel.update !== undefined;
 
 /**
- * Rewrites Slack messages sent earlier for this alert (their `<channel>/<ts>` ids) to show
- * the job's state, with chat.update. Delivered when every update was; the first failure
+ * Rewrites the messages sent earlier for this alert (their provider ids; Slack's
+ * `<channel>/<ts>`, rewritten with chat.update) to show the job's state. Ids the channel
+ * cannot update are passed over. Delivered when every update was; the first failure
  * otherwise.
  */
 export async function updateMessages(
@@ -314,19 +312,19 @@ export async function updateMessages(
   now: number,
   limitMs: number,
 ): Promise<SendResult> {
-  if (configured.kind !== "http" || configured.channel !== slackBot) {
+  if (configured.kind !== "http" || !configured.channel.update) {
     return { outcome: "permanent", reason: "this channel cannot update messages" };
   }
-  const config = configured.config as SlackBotConfig;
+  const { channel, config } = configured;
   let failed: SendResult | null = null;
   let last: SendResult = { outcome: "delivered" };
   for (const id of messageIds) {
-    const ref = messageRef(id);
-    if (!ref) continue;
+    const request = channel.update?.(job, id, config);
+    if (!request) continue;
     const answer = await exchange(
-      renderUpdate(job, config, ref.channel, ref.ts),
-      (status, headers, body) => slackBot.classify(status, headers, body, config, now),
-      slackBot.secrets(config),
+      request,
+      (status, headers, body) => channel.classify(status, headers, body, config, now),
+      channel.secrets(config),
       limitMs,
     );
     if (answer.outcome === "delivered") last = answer;

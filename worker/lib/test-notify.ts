@@ -3,8 +3,10 @@
  * (not queued) so the caller sees every result, and recorded in the delivery log.
  */
 import type { NotificationJob } from "../core/alerts/jobs";
-import { contact, type PersonalChannel } from "../core/notify/recipients";
+import type { PersonalChannel } from "../core/notify/channels";
+import { contact } from "../core/notify/recipients";
 import { testJob } from "../core/notify/test-job";
+import { type DeliveryStatus, lastTestAt, recordTests } from "../db/deliveries";
 import { channelFor, loadRecipient, recipientFor, send, timeoutMs } from "./delivery";
 
 export type TestStatus = "sent" | "failed" | "skipped" | "not_configured";
@@ -28,16 +30,11 @@ export const TEST_INTERVAL_MS = 10_000;
 
 /** How long until the admin may send another test (0: now), from their last recorded test. */
 export async function testWait(env: Env, adminId: number, now: number): Promise<number> {
-  // A range on the unique idempotency key index: `test|admin:<id>|…` ('}' sorts after '|').
-  const last = await env.DB.prepare(
-    "SELECT MAX(enqueued_at) AS at FROM notification_deliveries WHERE idempotency_key >= ? AND idempotency_key < ?",
-  )
-    .bind(`test|admin:${adminId}|`, `test|admin:${adminId}}`)
-    .first<{ at: number | null }>();
-  return last?.at ? Math.max(0, last.at + TEST_INTERVAL_MS - now) : 0;
+  const last = await lastTestAt(env.DB, adminId);
+  return last ? Math.max(0, last + TEST_INTERVAL_MS - now) : 0;
 }
 
-const DB_STATUS: Record<TestStatus, string> = {
+const DB_STATUS: Record<TestStatus, DeliveryStatus> = {
   sent: "sent",
   failed: "failed",
   skipped: "skipped",
@@ -95,29 +92,18 @@ export async function sendTestNotifications(
       };
     }),
   );
-  await env.DB.batch(
-    results.map((r, i) => {
-      const job = jobs[i] as NotificationJob;
-      return env.DB.prepare(
-        `INSERT INTO notification_deliveries
-           (alert_id, recipient, channel, event, idempotency_key, payload, attempts, status, provider_response,
-            provider_message_id, last_error, enqueued_at, delivered_at)
-         VALUES (NULL, ?, ?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (idempotency_key) DO NOTHING`,
-      ).bind(
-        `admin:${adminId}`,
-        r.channel,
-        job.idempotencyKey,
-        JSON.stringify(job),
-        r.duration_ms === null ? 0 : 1,
-        DB_STATUS[r.status],
-        r.provider_status === null ? null : String(r.provider_status),
-        r.provider_message_id,
-        r.error,
-        now,
-        r.status === "sent" ? now + (r.duration_ms ?? 0) : null,
-      );
-    }),
+  await recordTests(
+    env.DB,
+    results.map((r, i) => ({
+      job: jobs[i] as NotificationJob,
+      attempts: r.duration_ms === null ? 0 : 1,
+      status: DB_STATUS[r.status],
+      providerResponse: r.provider_status === null ? null : String(r.provider_status),
+      providerMessageId: r.provider_message_id,
+      lastError: r.error,
+      enqueuedAt: now,
+      deliveredAt: r.status === "sent" ? now + (r.duration_ms ?? 0) : null,
+    })),
   );
   return results;
 }

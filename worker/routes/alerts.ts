@@ -6,22 +6,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { SEVERITIES } from "../core/rules/types";
+import { ALERT_STATUSES } from "../db/schema";
+import { alertHistoryPage, alertTimeline, getAlertWithRule } from "../db/alerts";
+import { alertDeliveries } from "../db/deliveries";
 import { ApiError, notFound } from "../lib/errors";
-import {
-  ALERTS_WITH_RULE_NAME,
-  actOnAlert,
-  activeAlerts,
-  type AlertRow,
-  silenceAlert,
-  toAlertWire,
-} from "../lib/alerts";
+import { actOnAlert, activeAlerts, silenceAlert, toAlertWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { iso, ServiceName } from "./fields";
 
 export const alerts = createApi();
 
-const STATUSES = ["firing", "acknowledged", "resolved"] as const;
+const STATUSES = ALERT_STATUSES;
 const MAX_PAGE = 500;
 
 const AlertOut = z
@@ -146,33 +142,26 @@ alerts.openapi(
     if (q.from !== undefined && q.to !== undefined && q.from >= q.to) {
       throw new ApiError(400, "from must be before to.", { details: [{ field: "from", reason: "must be before to" }] });
     }
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const add = (clause: string, ...values: (string | number)[]) => {
-      where.push(clause);
-      params.push(...values);
-    };
-    if (q.rule_id !== undefined) add("a.alert_rule_id = ?", q.rule_id);
-    if (q.service !== undefined) add("a.service = ?", q.service);
-    if (q.severity !== undefined) add("a.alert_severity = ?", q.severity);
-    if (q.status !== undefined) add("a.status = ?", q.status);
-    if (q.from !== undefined) add("a.triggered_at >= ?", q.from);
-    if (q.to !== undefined) add("a.triggered_at < ?", q.to);
-    if (q.cursor)
-      add("(a.triggered_at < ? OR (a.triggered_at = ? AND a.id < ?))", q.cursor.at, q.cursor.at, q.cursor.id);
-    const rows = await c.env.DB.prepare(
-      `${ALERTS_WITH_RULE_NAME}
-       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-       ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
-    )
-      .bind(...params, q.limit + 1)
-      .all<AlertRow & { rule_name: string | null }>();
-    const page = rows.results.slice(0, q.limit);
+    // One more than the page: whether there is a next one.
+    const rows = await alertHistoryPage(
+      c.env,
+      {
+        ruleId: q.rule_id,
+        service: q.service,
+        severity: q.severity,
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        after: q.cursor && { triggeredAt: q.cursor.at, id: q.cursor.id },
+      },
+      q.limit + 1,
+    );
+    const page = rows.slice(0, q.limit);
     const last = page.at(-1);
     return c.json(
       {
         alerts: page.map(toAlertWire) as z.infer<typeof AlertOut>[],
-        next_cursor: rows.results.length > q.limit && last ? `${last.triggered_at}.${last.id}` : null,
+        next_cursor: rows.length > q.limit && last ? `${last.triggered_at}.${last.id}` : null,
       },
       200,
     );
@@ -182,9 +171,7 @@ alerts.openapi(
 // ---------------------------------------------------------------- one alert
 
 async function alertWithRule(env: Env, id: number) {
-  const row = await env.DB.prepare(`${ALERTS_WITH_RULE_NAME} WHERE a.id = ?`)
-    .bind(id)
-    .first<AlertRow & { rule_name: string | null }>();
+  const row = await getAlertWithRule(env, id);
   if (!row) throw notFound(`Alert ${id}`);
   return row;
 }
@@ -208,44 +195,8 @@ alerts.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const row = await alertWithRule(c.env, id);
-    const events = await c.env.DB.prepare(
-      "SELECT type, at, actor, value, note, details FROM alert_events WHERE alert_id = ? ORDER BY at, id",
-    )
-      .bind(id)
-      .all<{
-        type: string;
-        at: number;
-        actor: string;
-        value: number | null;
-        note: string | null;
-        details: string | null;
-      }>();
-    const timeline = events.results.map((e) => ({
-      type: e.type,
-      at: iso(e.at),
-      actor: e.actor,
-      value: e.value,
-      note: e.note,
-      details: e.details ? (JSON.parse(e.details) as Record<string, unknown>) : null,
-    }));
-    const deliveries = await c.env.DB.prepare(
-      `SELECT event, channel, recipient, status, attempts, last_error AS reason, idempotency_key, enqueued_at,
-         delivered_at
-       FROM notification_deliveries WHERE alert_id = ? ORDER BY enqueued_at, id`,
-    )
-      .bind(id)
-      .all<{
-        event: string;
-        channel: string;
-        recipient: string;
-        status: string;
-        attempts: number;
-        reason: string | null;
-        idempotency_key: string;
-        enqueued_at: number;
-        delivered_at: number | null;
-      }>();
-    const notifications = deliveries.results.map((d) => ({
+    const timeline = (await alertTimeline(c.env, id)).map((e) => ({ ...e, at: iso(e.at) }));
+    const notifications = (await alertDeliveries(c.env.DB, id)).map((d) => ({
       ...d,
       enqueued_at: iso(d.enqueued_at),
       delivered_at: d.delivered_at === null ? null : iso(d.delivered_at),

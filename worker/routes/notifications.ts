@@ -4,7 +4,7 @@
  * test per admin every ten seconds.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { PERSONAL_CHANNELS } from "../core/notify/recipients";
+import { PERSONAL_CHANNELS } from "../core/notify/channels";
 import { ApiError } from "../lib/errors";
 import { sendTestNotifications, testWait } from "../lib/test-notify";
 import { commonErrors, createApi, jsonResponse } from "./api";

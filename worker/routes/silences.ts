@@ -3,7 +3,7 @@
  * stay quiet. The author is the caller; status is derived from the clock.
  */
 import { activeAt } from "../core/alerts/silence";
-import { toCoreSilence } from "../lib/alerts";
+import { toCoreSilence } from "../db/silences";
 import { z } from "@hono/zod-openapi";
 import { silences as silenceTable } from "../db/schema";
 import { badRequest } from "../lib/errors";

@@ -23,7 +23,9 @@ import {
   statusText,
 } from "../core/slack/messages";
 import type { AppEnv } from "../env";
-import { ALERTS_WITH_RULE_NAME, actOnAlert, type AlertRow, snapshotOf } from "../lib/alerts";
+import { alertSeries, countOpenAlerts, getAlertForMessage, openAlertRows } from "../db/alerts";
+import { insertSilence } from "../db/silences";
+import { actOnAlert, snapshotOf } from "../lib/alerts";
 import { ApiError } from "../lib/errors";
 import {
   ANSWER_BUDGET_MS,
@@ -126,33 +128,27 @@ async function silenceRule(env: Env, admin: SlackAdmin, ruleId: number, duration
     .first<{ rule_name: string }>();
   if (!rule) return `Rule ${ruleId} not found.`;
   const now = Date.now();
-  const matchers = [{ name: "rule_id", value: String(ruleId), is_regex: false, is_equal: true }];
-  const row = await env.DB.prepare(
-    `INSERT INTO silences (matchers, starts_at, ends_at, created_by, comment, recurrence)
-     VALUES (?, ?, ?, ?, ?, NULL) RETURNING id`,
-  )
-    .bind(JSON.stringify(matchers), now, now + durationMs, admin.id, `Silenced for ${label} via Slack`)
-    .first<{ id: number }>();
-  return `Rule "${rule.rule_name}" (${ruleId}) silenced for ${label} (silence ${row?.id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
+  const id = await insertSilence(env, {
+    matchers: [{ name: "rule_id", value: String(ruleId), is_regex: false, is_equal: true }],
+    startsAt: now,
+    endsAt: now + durationMs,
+    createdBy: admin.id,
+    comment: `Silenced for ${label} via Slack`,
+  });
+  return `Rule "${rule.rule_name}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
 }
 
 async function status(env: Env): Promise<string> {
-  const count = await env.DB.prepare("SELECT COUNT(*) AS n FROM alert_history WHERE status != 'resolved'").first<{
-    n: number;
-  }>();
-  const rows = await env.DB.prepare(
-    `${ALERTS_WITH_RULE_NAME} WHERE a.status != 'resolved' ORDER BY a.triggered_at DESC, a.id DESC LIMIT ?`,
-  )
-    .bind(STATUS_LIMIT)
-    .all<AlertRow & { rule_name: string | null }>();
-  const alerts: OpenAlert[] = rows.results.map((r) => ({
+  const count = await countOpenAlerts(env);
+  const rows = await openAlertRows(env, STATUS_LIMIT);
+  const alerts: OpenAlert[] = rows.map((r) => ({
     id: r.id,
     ruleName: r.rule_name,
     service: r.service,
     status: r.status,
     triggeredAt: r.triggered_at,
   }));
-  return statusText(count?.n ?? 0, alerts);
+  return statusText(count, alerts);
 }
 
 async function runCommand(env: Env, admin: SlackAdmin, command: SlackCommand): Promise<string> {
@@ -196,13 +192,7 @@ async function replaceAlertMessage(
   responseUrl: string | null,
 ): Promise<void> {
   if (!responseUrl) return;
-  const row = await env.DB.prepare(
-    `SELECT a.*, r.rule_name, u.name AS ack_name, u.email AS ack_email
-     FROM alert_history a LEFT JOIN alert_rules r ON r.id = a.alert_rule_id
-     LEFT JOIN admin_users u ON u.id = a.acknowledged_by WHERE a.id = ?`,
-  )
-    .bind(alertId)
-    .first<AlertRow & { rule_name: string | null; ack_name: string | null; ack_email: string | null }>();
+  const row = await getAlertForMessage(env, alertId);
   if (!row) return;
   // People read the message: the admin's name (or email) rather than "admin:<id>".
   const by = row.ack_name || row.ack_email || null;
@@ -234,9 +224,7 @@ async function pressButton(env: Env, payload: BlockActions, responseUrl: string 
         return text;
       });
     case "silence_1h": {
-      const alert = await env.DB.prepare("SELECT alert_rule_id FROM alert_history WHERE id = ?")
-        .bind(alertId)
-        .first<{ alert_rule_id: number }>();
+      const alert = await alertSeries(env, alertId);
       if (!alert) return `Alert ${alertId} not found.`;
       return silenceRule(env, admin, alert.alert_rule_id, HOUR_MS, "1h");
     }

@@ -3,6 +3,7 @@
  * (alert, event, escalation step, recipient, channel); that tuple is its idempotency key,
  * so a redelivered or re-sent job is recorded and delivered once.
  */
+import { channelSpec, isSharedChannel } from "../notify/channels";
 
 export const NOTIFY_EVENTS = ["firing", "reminder", "escalation", "acknowledged", "resolved"] as const;
 /** The events of an alert's life that notify. */
@@ -16,11 +17,11 @@ export type JobEvent = NotifyEvent | (typeof NOTICE_EVENTS)[number];
 const JOB_EVENTS: readonly string[] = [...NOTIFY_EVENTS, ...NOTICE_EVENTS];
 
 /**
- * Recipient id of a job on a shared channel (webhook, PagerDuty): those reach a team's
- * endpoint, not a person, so a notification makes one job there, not one per admin.
+ * Recipient id of a job on a shared channel (webhook, PagerDuty; see the registry's
+ * audiences in core/notify/channels): those reach a team's endpoint, not a person, so a
+ * notification makes one job there, not one per admin.
  */
 export const SHARED_RECIPIENT = 0;
-export const SHARED_CHANNELS: readonly string[] = ["webhook", "pagerduty"];
 
 /** The alert as the notification shows it, frozen when the job is made. */
 export interface AlertSnapshot {
@@ -109,6 +110,9 @@ export function slackRouting(configured: { botToken: boolean; channel: boolean; 
 /** Slack as it was before a team channel could be configured: per-admin DMs only. */
 export const SLACK_DIRECT_ONLY: SlackRouting = { shared: false, direct: true };
 
+/** A channel of audience "either" (Slack): its jobs go where the SlackRouting sends them. */
+const either = (channel: string) => channelSpec(channel)?.audience === "either";
+
 /**
  * One job per recipient and personal channel, and one per shared channel (webhook,
  * PagerDuty, and Slack when `slack.shared`) whoever the recipients are; duplicates removed,
@@ -129,8 +133,8 @@ export function planJobs(input: {
   const slack = input.slack ?? SLACK_DIRECT_ONLY;
   const admins = [...new Set(input.adminIds)].sort((a, b) => a - b);
   const channels = [...new Set(input.channels)];
-  const personal = channels.filter((c) => !SHARED_CHANNELS.includes(c) && (c !== "slack" || slack.direct));
-  const shared = channels.filter((c) => SHARED_CHANNELS.includes(c) || (c === "slack" && slack.shared));
+  const personal = channels.filter((c) => !isSharedChannel(c) && (!either(c) || slack.direct));
+  const shared = channels.filter((c) => isSharedChannel(c) || (either(c) && slack.shared));
   const pairs: [number, string][] = [
     ...admins.flatMap((adminId) => personal.map((channel): [number, string] => [adminId, channel])),
     ...shared.map((channel): [number, string] => [SHARED_RECIPIENT, channel]),

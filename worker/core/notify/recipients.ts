@@ -2,7 +2,8 @@
  * Per-admin delivery decisions for one notification job: send now, hold for quiet hours
  * or skip; and which channel to fall back to when one fails.
  */
-import { NOTIFY_EVENTS, type NotificationJob, SHARED_CHANNELS, SHARED_RECIPIENT } from "../alerts/jobs";
+import { NOTIFY_EVENTS, type NotificationJob, SHARED_RECIPIENT } from "../alerts/jobs";
+import { FALLBACK_ORDER, isPersonalChannel, isSharedChannel, type PersonalChannel, reachesTeam } from "./channels";
 import { quietUntil } from "./quiet-hours";
 
 export interface Preferences {
@@ -26,14 +27,16 @@ export type DeliveryPlan =
   | { action: "skip"; reason: string };
 
 /**
- * Channels addressed to the admin; the others (webhook, pagerduty) go to a shared endpoint.
- * Slack is both: the team channel's job is shared (SHARED_RECIPIENT, see slackRouting).
+ * Where each personal channel's address and switch are in the preferences, and what the
+ * address is called in a skip reason.
  */
-export const PERSONAL_CHANNELS = ["email", "sms", "slack"] as const;
-export type PersonalChannel = (typeof PERSONAL_CHANNELS)[number];
-
-const isPersonal = (channel: string): channel is PersonalChannel =>
-  (PERSONAL_CHANNELS as readonly string[]).includes(channel);
+const CONTACT: {
+  readonly [C in PersonalChannel]: (prefs: Preferences) => [enabled: boolean, address: string | null, name: string];
+} = {
+  email: (p) => [p.emailEnabled, p.email, "email address"],
+  sms: (p) => [p.smsEnabled, p.phone, "phone number"],
+  slack: (p) => [p.slackEnabled, p.slackMemberId, "Slack member id"],
+};
 
 /**
  * The admin's address on a personal channel, or why there is none. Without stored
@@ -48,12 +51,7 @@ export function contact(
     if (channel !== "email") return { reason: `${channel} not set up (no preferences saved)` };
     return accountEmail ? { address: accountEmail } : { reason: "no email address" };
   }
-  const [enabled, address, name] =
-    channel === "email"
-      ? [prefs.emailEnabled, prefs.email, "email address"]
-      : channel === "sms"
-        ? [prefs.smsEnabled, prefs.phone, "phone number"]
-        : [prefs.slackEnabled, prefs.slackMemberId, "Slack member id"];
+  const [enabled, address, name] = CONTACT[channel](prefs);
   if (!enabled) return { reason: `${channel} disabled` };
   return address ? { address } : { reason: `no ${name}` };
 }
@@ -78,8 +76,8 @@ export function planDelivery(input: {
   now: number;
 }): DeliveryPlan {
   const { event, severity, channel, prefs } = input;
-  if (SHARED_CHANNELS.includes(channel)) return { action: "send", channel, address: "" };
-  if (!isPersonal(channel)) return { action: "skip", reason: `unknown channel ${channel}` };
+  if (isSharedChannel(channel)) return { action: "send", channel, address: "" };
+  if (!isPersonalChannel(channel)) return { action: "skip", reason: `unknown channel ${channel}` };
   const to = contact(channel, prefs, input.accountEmail);
   if ("reason" in to) return { action: "skip", reason: to.reason };
   if (prefs === null) return { action: "send", channel, address: to.address };
@@ -98,9 +96,9 @@ export function planDelivery(input: {
 
 /**
  * The next personal channel to try for this admin once the channels in `failed` have
- * failed: slack → sms → email for critical (the phone wakes people, email may wait
- * unread), slack → email → sms otherwise; disabled or address-less channels are passed
- * over. Null when none is left.
+ * failed, in the registry's FALLBACK_ORDER: slack → sms → email for critical, slack →
+ * email → sms otherwise; disabled or address-less channels are passed over. Null when
+ * none is left.
  */
 export function fallbackChannel(
   failed: string[],
@@ -108,8 +106,7 @@ export function fallbackChannel(
   prefs: Preferences | null,
   accountEmail: string,
 ): string | null {
-  const order: readonly PersonalChannel[] =
-    severity === "critical" ? ["slack", "sms", "email"] : ["slack", "email", "sms"];
+  const order = severity === "critical" ? FALLBACK_ORDER.critical : FALLBACK_ORDER.other;
   return order.find((c) => !failed.includes(c) && "address" in contact(c, prefs, accountEmail)) ?? null;
 }
 
@@ -168,7 +165,7 @@ export function sharedFallbackJobs(input: {
 }): NotificationJob[] {
   const { job } = input;
   if (job.recipient.adminId !== SHARED_RECIPIENT) return [];
-  if (!SHARED_CHANNELS.includes(job.channel) && job.channel !== "slack") return [];
+  if (!reachesTeam(job.channel)) return [];
   if (!(NOTIFY_EVENTS as readonly string[]).includes(job.event)) return [];
   const prefix = eventPrefix(job.idempotencyKey);
   const reached = new Set(input.sent.filter((s) => eventPrefix(s.key) === prefix).map((s) => s.adminId));

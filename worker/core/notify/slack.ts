@@ -174,7 +174,8 @@ const apiRequest = (config: SlackBotConfig, method: string, payload: unknown): O
 
 /**
  * chat.postMessage to the config's team channel, else to the recipient's member id (a DM);
- * the answer's `<channel>/<ts>` is the providerId, kept for chat.update.
+ * the answer's `<channel>/<ts>` is the providerId, kept for chat.update, which makes it
+ * the one channel that updates its messages in place.
  */
 export const slackBot: Channel<SlackBotConfig> = {
   name: "slack",
@@ -189,6 +190,10 @@ export const slackBot: Channel<SlackBotConfig> = {
   classify: (status, headers, body, config, now) =>
     classifySlack(status, headers, body, slackBot.secrets(config), now, true),
   secrets: (config) => [config.botToken],
+  update(job, providerId, config) {
+    const ref = messageRef(providerId);
+    return ref ? renderUpdate(job, config, ref.channel, ref.ts) : null;
+  },
 };
 
 /** A posted message's `<channel>/<ts>` (slackBot's providerId) read back; null when it is not one. */

@@ -4,6 +4,7 @@
  * and (for webhooks) the HMAC.
  */
 import type { NotificationJob } from "../alerts/jobs";
+import type { ChannelName } from "./channels";
 
 export interface OutboundRequest {
   url: string;
@@ -26,7 +27,7 @@ export interface Recipient {
   slackMemberId: string | null;
 }
 
-export type ChannelName = "email" | "sms" | "slack" | "webhook" | "pagerduty";
+export type { ChannelName } from "./channels";
 
 export interface Channel<Config> {
   name: ChannelName;
@@ -40,6 +41,13 @@ export interface Channel<Config> {
   classify(status: number, headers: Record<string, string>, body: string, config: Config, now: number): Classification;
   /** The config's secrets, for the deliverer to redact its own error texts (network failures). */
   secrets(config: Config): string[];
+  /**
+   * Present when the channel can rewrite a message it sent (Slack through the bot token):
+   * the request that makes the message `providerId` (the id `classify` gave when it was
+   * sent) show the job's state; null when the id is not one this channel can update. Its
+   * answer is read with `classify`.
+   */
+  update?(job: NotificationJob, providerId: string, config: Config): OutboundRequest | null;
 }
 
 /** The job cannot be rendered for this recipient (missing address): retrying will not help. */

@@ -1,16 +1,19 @@
 /** Alert rule types shared by the API, the rule engine and the dashboard. */
+import type { ChannelName } from "../notify/channels";
 import type { Labels } from "../series";
+
+/** The channels a rule or escalation step may name: the registry's (core/notify/channels). */
+export { CHANNELS } from "../notify/channels";
 
 export const RULE_KINDS = ["threshold", "ratio", "absence", "heartbeat", "anomaly"] as const;
 export const SEVERITIES = ["critical", "warning", "info"] as const;
 export const OPERATORS = [">", ">=", "<", "<=", "==", "!="] as const;
-export const CHANNELS = ["email", "sms", "slack", "webhook", "pagerduty"] as const;
 export const AGGREGATIONS = ["last", "avg", "min", "max", "sum", "count", "rate", "p95", "p99"] as const;
 
 export type RuleKind = (typeof RULE_KINDS)[number];
 export type Severity = (typeof SEVERITIES)[number];
 export type Operator = (typeof OPERATORS)[number];
-export type Channel = (typeof CHANNELS)[number];
+export type Channel = ChannelName;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 /** The metric every heartbeat monitor reports (1 on time, 0 late or failed) and heartbeat rules watch. */
