@@ -346,6 +346,16 @@ describe("alerts", () => {
     const chart = admin.getByRole("img", { name: /e2e_checkout_errors/ });
     await visible(chart);
   });
+
+  it("opens the history filtered by the address a grouped notification links to", async () => {
+    const { alert_rule_id: ruleId } = await must<{ alert_rule_id: number }>("GET", `${API}/alerts/${alertId}`);
+    await admin.goto(`/alerts?rule_id=${ruleId}&status=resolved`);
+    const history = admin.getByRole("region", { name: "History" });
+    await visible(history.getByRole("link", { name: `#${alertId} E2E checkout errors` }));
+    expect(await history.getByLabel("Status").inputValue()).toBe("resolved");
+    expect(await history.getByLabel("Rule").inputValue()).toBe(String(ruleId));
+    expect(await history.getByRole("row").count()).toBe(2); // header + this alert
+  });
 });
 
 describe("trends", () => {
