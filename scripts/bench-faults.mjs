@@ -11,7 +11,8 @@
 // 2. hang:     the stand-in never answers for BENCH_FAULTS_OUTAGE_S, then answers 200 again;
 // 3. throttle: 429 with Retry-After: 10 for half of BENCH_FAULTS_OUTAGE_S, then 200;
 // 4. kills:    BENCH_FAULTS_KILLS (20) times: 3 breaches, a random 0–3 s (BENCH_FAULTS_KILL_WAIT_MS
-//              sets the 3 s: a page takes about 0.1 s when all is well), then kill -9 of the
+//              sets the 3 s) skewed to its start, as a page takes about 0.1 s when all is well and
+//              a kill after it tests nothing: half come within 0.3 s; then kill -9 of the
 //              whole product (start.mjs, wrangler, workerd) and a restart on the same state and
 //              port (without rebuilding the dashboard); the stand-in answers 200 throughout.
 // After each of phases 1–3 the bench waits up to BENCH_FAULTS_RECOVER_S (180) for its pages;
@@ -270,12 +271,13 @@ async function faultPhase(ctx, phase, failures) {
 /** Phase 4: breaches, then kill -9 of the product at a random moment and a restart on its state. */
 async function killPhase(ctx, failures) {
   process.stdout.write(
-    `kills: ${KILLS}× (${BREACHES_PER_KILL} breaches, 0–${MAX_KILL_WAIT_MS / 1000} s, kill -9, restart) …`,
+    `kills: ${KILLS}× (${BREACHES_PER_KILL} breaches, 0–${MAX_KILL_WAIT_MS / 1000} s mostly early, kill -9, restart) …`,
   );
   for (let k = 0; k < KILLS; k++) {
     const ns = Array.from({ length: BREACHES_PER_KILL }, () => ctx.next++);
     await breach(ctx, "kills", ns, failures);
-    await sleep(Math.random() * MAX_KILL_WAIT_MS);
+    // Cubed: P(wait < 10 % of the window) = 0.1^(1/3) ≈ 46 %, the rest spread to its end.
+    await sleep(Math.random() ** 3 * MAX_KILL_WAIT_MS);
     const delivered = deliveries(ctx.receiver);
     if (ns.some((n) => !delivered.has(pageName(n)))) ctx.killsInFlight++;
     await ctx.product.kill();
