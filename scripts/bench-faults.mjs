@@ -18,9 +18,9 @@
 // After each of phases 1–3 the bench waits up to BENCH_FAULTS_RECOVER_S (180) for its pages;
 // at the end up to BENCH_FAULTS_SETTLE_S (480) for every page (the per-minute cron gets the
 // chance to re-drive what is stuck), then 5 s more for duplicates.
-// Prints per phase: expected, delivered once, duplicated, lost and the longest time from breach
-// to delivery; targets: lost 0, duplicated 0. Lost pages are explained from their alerts'
-// notification rows. BENCH_FAULTS_KEEP_STATE=1 keeps the product's state directory.
+// Prints per phase: expected, delivered once, duplicated, lost, the longest time from breach to
+// delivery and (phases 1–3) from the receiver's recovery (or a later breach) to delivery;
+// targets: lost 0, duplicated 0. Lost pages are explained from their alerts' notification rows. BENCH_FAULTS_KEEP_STATE=1 keeps the product's state directory.
 // Exits non-zero on errors (API errors, the product not coming back), not on a missed target.
 import "./check-node.mjs";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -256,6 +256,7 @@ async function faultPhase(ctx, phase, failures) {
   await sleep(Math.max(0, started + phase.seconds * 1000 - Date.now()));
   ctx.receiver.setMode("ok");
   const recovered = Date.now();
+  ctx.recoveredAt.set(phase.name, recovered);
   const missing = await awaitPages(
     ctx.receiver,
     ctx.pages.filter((p) => p.phase === phase.name),
@@ -318,6 +319,7 @@ function results(ctx) {
     let duplicated = 0;
     let extra = 0;
     let maxDelay = NaN;
+    let maxLag = NaN;
     const lost = [];
     for (const p of pages) {
       const name = pageName(p.n);
@@ -337,6 +339,10 @@ function results(ctx) {
       }
       const delay = d.ackedAt - p.ts;
       if (!(delay <= maxDelay)) maxDelay = delay;
+      // What the retry schedule adds once the receiver answers again.
+      const recovered = ctx.recoveredAt.get(p.phase);
+      const lag = d.ackedAt - Math.max(p.ts, recovered ?? NaN);
+      if (Number.isFinite(lag) && !(lag <= maxLag)) maxLag = lag;
     }
     const ok = !lost.length && !duplicated;
     return {
@@ -348,6 +354,7 @@ function results(ctx) {
         duplicated ? `${fmt(duplicated)} (${fmt(extra)} extra)` : "0",
         fmt(lost.length),
         seconds(maxDelay),
+        seconds(maxLag),
         "lost 0, duplicated 0",
         pages.length ? (ok ? "MET" : "MISSED") : "–",
       ],
@@ -363,7 +370,17 @@ function results(ctx) {
   const total = rowFor("total", ctx.pages);
   return {
     rows: [
-      ["phase", "expected", "delivered once", "duplicated", "lost", "max breach → delivery", "target", ""],
+      [
+        "phase",
+        "expected",
+        "delivered once",
+        "duplicated",
+        "lost",
+        "max breach → delivery",
+        "max recovery → delivery",
+        "target",
+        "",
+      ],
       ...perPhase.map((r) => r.row),
       total.row,
     ],
@@ -400,7 +417,16 @@ async function main() {
   const failures = [];
   try {
     await product.start();
-    const ctx = { product, receiver, key: null, pages: [], next: 0, ruleIds: [], killsInFlight: 0 };
+    const ctx = {
+      product,
+      receiver,
+      key: null,
+      pages: [],
+      next: 0,
+      ruleIds: [],
+      killsInFlight: 0,
+      recoveredAt: new Map(),
+    };
     ctx.key = await createIngestKey(product.base, product.token, `bench faults ${RUN}`);
 
     // One rule per page, so each breach is its own alert and no rule's hourly limit applies.
@@ -448,7 +474,7 @@ async function main() {
 
     const { rows, lost } = results(ctx);
     console.log();
-    printTable(rows, (i) => i === 0 || i >= 6);
+    printTable(rows, (i) => i === 0 || i >= 7);
     const ours = [...receiver.keys.values()].filter((e) => e.ruleName?.startsWith(`bf ${RUN} `));
     const events = new Map();
     for (const e of ours) events.set(e.event, (events.get(e.event) ?? 0) + 1);
