@@ -1,8 +1,11 @@
 // npm start: the whole product locally on one port (default 8787, or $PORT):
 // builds the dashboard, applies D1 migrations, seeds the demo configuration and
 // backfills the demo's last 30 days (once), runs the Worker with its Durable Objects, D1, Queues and a per-minute cron.
+// START_SKIP_BUILD=1 keeps the dashboard already built in dist/client rather than building it
+// again (it builds when there is none): for restarts that must be quick, e.g. bench:faults.
 import "./check-node.mjs";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { applyMigrations, issueAdminToken } from "./lib/admin.mjs";
@@ -51,8 +54,12 @@ function startCronTicker() {
 }
 
 async function main() {
-  step("building the dashboard");
-  buildDashboard();
+  if (process.env.START_SKIP_BUILD === "1" && existsSync(path.join(ROOT, "dist", "client", "index.html"))) {
+    step("keeping the dashboard built in dist/client (START_SKIP_BUILD=1)");
+  } else {
+    step("building the dashboard");
+    buildDashboard();
+  }
   step("applying D1 migrations (local)");
   applyMigrations({ persistTo });
   const { token } = issueAdminToken({

@@ -42,12 +42,20 @@ function environment(vars) {
 
 /**
  * Starts `node scripts/start.mjs` in its own process group; resolves with the owner token.
- * `vars` (e.g. a channel's URL) reach the Worker as secrets.
+ * `vars` (e.g. a channel's URL) reach the Worker as secrets. `skipBuild`: keep the dashboard
+ * already built (START_SKIP_BUILD), for a restart on the same state.
  */
-export function startProduct(port, persistTo, vars = {}) {
+export function startProduct(port, persistTo, vars = {}, { skipBuild = false } = {}) {
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     cwd: ROOT,
-    env: { ...environment(vars), PORT: String(port), PERSIST_TO: persistTo, FORCE_COLOR: "0", NO_COLOR: "1" },
+    env: {
+      ...environment(vars),
+      PORT: String(port),
+      PERSIST_TO: persistTo,
+      FORCE_COLOR: "0",
+      NO_COLOR: "1",
+      ...(skipBuild ? { START_SKIP_BUILD: "1" } : {}),
+    },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
