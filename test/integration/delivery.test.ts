@@ -112,6 +112,15 @@ describe("notification delivery", () => {
     expect((await rowOf(job.idempotencyKey))?.status).toBe("sent");
   });
 
+  it("sends webhooks unsigned, not never, when no WEBHOOK_SECRET is set", async () => {
+    const { job, token } = await jobFor(await adminWith({}), "webhook");
+    await consume(job, "notifications", { WEBHOOK_SECRET: undefined });
+    const [request] = await received("webhook", token);
+    expect(request?.headers["x-edgemonitor-signature"]).toBeUndefined();
+    expect(request?.headers["x-edgemonitor-delivery"]).toBe(job.idempotencyKey);
+    expect((await rowOf(job.idempotencyKey))?.status).toBe("sent");
+  });
+
   it("retries a webhook that timed out while still arriving under the same delivery key", async () => {
     const { job, token } = await jobFor(null, "webhook");
     // The receiver takes longer than the timeout: it gets the request, the sender gives up waiting.

@@ -261,8 +261,15 @@ export async function send(
   }
   if ("toSign" in request) {
     const { toSign, ...rest } = request as SignableRequest;
-    const signature = signatureHeader(await hmacSha256Hex((config as WebhookConfig).secret, toSign));
-    request = { ...rest, headers: { ...rest.headers, [SIGNATURE_HEADER]: signature } };
+    const secret = (config as WebhookConfig).secret;
+    // Without WEBHOOK_SECRET the request goes unsigned (an HMAC key cannot be empty): a page
+    // is not lost for want of a signature; receivers that verify refuse it and say so.
+    request = secret
+      ? {
+          ...rest,
+          headers: { ...rest.headers, [SIGNATURE_HEADER]: signatureHeader(await hmacSha256Hex(secret, toSign)) },
+        }
+      : rest;
   }
   const secrets = channel.secrets(config);
   return exchange(
