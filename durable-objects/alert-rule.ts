@@ -14,7 +14,6 @@ import {
   acknowledge,
   closeForStop,
   type FingerprintState,
-  initialState,
   type LifecycleConfig,
   type LifecycleEvent,
   observe,
@@ -36,6 +35,7 @@ import {
   rowValues,
   stepEvents,
   stillTrue,
+  track,
   type HeldNotification,
   type Tracked,
 } from "../worker/core/alerts/step";
@@ -501,19 +501,7 @@ export class AlertRule extends DurableObject<Env> {
       seen.add(ev.fingerprint);
       let fp = known.get(ev.fingerprint);
       if (!fp) {
-        fp = {
-          fingerprint: ev.fingerprint,
-          service: ev.service,
-          labels: ev.labels,
-          state: initialState(),
-          alertId: null,
-          escalation: null,
-          held: [],
-          syncedAt: 0,
-          pendingAt: null,
-          message: null,
-          written: null,
-        };
+        fp = track(ev.fingerprint, ev.service, ev.labels);
         known.set(ev.fingerprint, fp);
       }
       const before = JSON.stringify(fp.state);

@@ -10,7 +10,13 @@
 import type { EscalationPolicy, EscalationProgress } from "./escalation";
 import { dueActions } from "./escalation";
 import type { NotifyEvent } from "./jobs";
-import { type FingerprintState, type LifecycleConfig, type LifecycleEvent, nextDeadline } from "./lifecycle";
+import {
+  type FingerprintState,
+  initialState,
+  type LifecycleConfig,
+  type LifecycleEvent,
+  nextDeadline,
+} from "./lifecycle";
 import { decideNotification, firingNotifiedAfter, rateLimit } from "./notify-policy";
 import type { Labels } from "../series";
 import { type GroupedEvent, joined, routeOf, sentAlone, type StormState } from "./storm";
@@ -41,6 +47,23 @@ export interface Tracked {
   message: string | null;
   /** The alert row's values as last written by a sync (JSON of RowValues), to know when it is behind. */
   written: string | null;
+}
+
+/** A fingerprint the rule starts tracking: nothing pending, no alert. */
+export function track(fingerprint: string, service: string, labels: Labels): Tracked {
+  return {
+    fingerprint,
+    service,
+    labels,
+    state: initialState(),
+    alertId: null,
+    escalation: null,
+    held: [],
+    syncedAt: 0,
+    pendingAt: null,
+    message: null,
+    written: null,
+  };
 }
 
 /** Columns of `alert_history` the engine sets. */

@@ -16,6 +16,7 @@ import {
   rowValues,
   stepEvents,
   stillTrue,
+  track,
   type Tracked,
 } from "../../../../worker/core/alerts/step";
 import { calm, GROUP_WAIT_MS, STORM_MIN } from "../../../../worker/core/alerts/storm";
@@ -42,20 +43,7 @@ const firing = (over: Partial<FingerprintState> = {}): FingerprintState => ({
   ...over,
 });
 
-const tracked = (over: Partial<Tracked> = {}): Tracked => ({
-  fingerprint: "q|shop|",
-  service: "shop",
-  labels: {},
-  state: initialState(),
-  alertId: null,
-  escalation: null,
-  held: [],
-  syncedAt: 0,
-  pendingAt: null,
-  message: null,
-  written: null,
-  ...over,
-});
+const tracked = (over: Partial<Tracked> = {}): Tracked => ({ ...track("q|shop|", "shop", {}), ...over });
 
 describe("stepEvents", () => {
   it("opens an alert with its timeline from the pending time, then announces and notifies firing", () => {
