@@ -44,7 +44,10 @@ import {
   flushDue,
   flushed,
   type GroupedEvent,
+  type GroupKey,
+  groupKeyOf,
   idleAt,
+  parseGroupKey,
   planGroup,
   settle,
   type StormState,
@@ -144,7 +147,7 @@ export type ResolveOutcome =
 
 /** Where the dashboard lists a rule's alerts (absolute with DASHBOARD_URL set). */
 function alertsLink(env: Env, ruleId: number, event: GroupedEvent): string {
-  const path = `/alerts?rule_id=${ruleId}&status=${event === "firing" ? "firing" : "resolved"}`;
+  const path = `/alerts?rule_id=${ruleId}&status=${event === "resolved" ? "resolved" : "firing"}`;
   const base = env.DASHBOARD_URL?.replace(/\/+$/, "");
   return base ? `${base}${path}` : path;
 }
@@ -799,6 +802,7 @@ export class AlertRule extends DurableObject<Env> {
       .exec<{ at: number }>("SELECT at FROM notify_log ORDER BY at")
       .toArray()
       .map((r) => r.at);
+    const key = groupKeyOf(event, step, correctsResolved);
     const plan = planNotification({
       event,
       occurrence,
@@ -811,23 +815,23 @@ export class AlertRule extends DurableObject<Env> {
       inhibitedBy: parents,
       log,
       maxPerHour: rule.maxAlertsPerHour,
-      storm: event === "firing" || event === "resolved" ? this.stormState(event) : null,
+      storm: key ? this.stormState(key) : null,
       held: fp.held,
     });
     switch (plan.action) {
       case "join":
         // Told with the group's next notification (flushGroups); its timeline says so then.
-        this.saveStorm(plan.event, plan.storm);
+        this.saveStorm(plan.key, plan.storm);
         this.ctx.storage.sql.exec(
           "INSERT OR REPLACE INTO storm_members (event, fingerprint, alert_id, joined_at) VALUES (?, ?, ?, ?)",
-          plan.event,
+          plan.key,
           fp.fingerprint,
           fp.alertId,
           now,
         );
         return true;
       case "send": {
-        if (plan.storm) this.saveStorm(event as GroupedEvent, plan.storm);
+        if (plan.storm) this.saveStorm(plan.storm.key, plan.storm.state);
         const targets = await this.targetsFor(step);
         const jobs = planJobs({
           alert: snapshotOf(row, rule.ruleName),
@@ -871,28 +875,37 @@ export class AlertRule extends DurableObject<Env> {
     }
   }
 
-  private stormState(event: GroupedEvent): StormState {
+  private stormState(key: GroupKey): StormState {
     const row = this.ctx.storage.sql
-      .exec<{ state: string }>("SELECT state FROM storms WHERE event = ?", event)
+      .exec<{ state: string }>("SELECT state FROM storms WHERE event = ?", key)
       .toArray()[0];
     return row ? (JSON.parse(row.state) as StormState) : calm();
   }
 
-  private saveStorm(event: GroupedEvent, state: StormState): void {
-    this.ctx.storage.sql.exec(
-      "INSERT OR REPLACE INTO storms (event, state) VALUES (?, ?)",
-      event,
-      JSON.stringify(state),
-    );
+  /** A group's state is kept while it is open; a calm one is forgotten. */
+  private saveStorm(key: GroupKey, state: StormState): void {
+    if (state.group === null && state.recent.length === 0) {
+      this.ctx.storage.sql.exec("DELETE FROM storms WHERE event = ?", key);
+      return;
+    }
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO storms (event, state) VALUES (?, ?)", key, JSON.stringify(state));
   }
 
-  private stormMembers(event: GroupedEvent): { fingerprint: string; alert_id: number }[] {
+  private stormMembers(key: GroupKey): { fingerprint: string; alert_id: number }[] {
     return this.ctx.storage.sql
       .exec<{ fingerprint: string; alert_id: number }>(
         "SELECT fingerprint, alert_id FROM storm_members WHERE event = ? ORDER BY joined_at",
-        event,
+        key,
       )
       .toArray();
+  }
+
+  /** The groups with a state or waiting members (the table's `event` column holds the group key). */
+  private stormKeys(): GroupKey[] {
+    return this.ctx.storage.sql
+      .exec<{ event: GroupKey }>("SELECT event FROM storms UNION SELECT event FROM storm_members")
+      .toArray()
+      .map((r) => r.event);
   }
 
   /**
@@ -904,29 +917,29 @@ export class AlertRule extends DurableObject<Env> {
   private async flushGroups(now: number, force = false): Promise<void> {
     const rule = this.rule;
     if (!rule) return;
-    for (const event of ["firing", "resolved"] as const) {
-      let state = this.stormState(event);
-      const pending = this.stormMembers(event);
+    for (const key of this.stormKeys()) {
+      let state = this.stormState(key);
+      const pending = this.stormMembers(key);
       const due = flushDue(state, pending.length);
       if (due !== null && (force || due <= now)) {
         const fps = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
-        const still = pending.filter((m) => stillTrue(event, m.alert_id, fps.get(m.fingerprint)));
-        if (still.length) await this.sendGroup(rule, event, state, still, now);
+        const still = pending.filter((m) => stillTrue(key, m.alert_id, fps.get(m.fingerprint)));
+        if (still.length) await this.sendGroup(rule, key, state, still, now);
         this.ctx.storage.sql.exec(
           "DELETE FROM storm_members WHERE event = ? AND fingerprint IN (SELECT value FROM json_each(?))",
-          event,
+          key,
           JSON.stringify(pending.map((m) => m.fingerprint)),
         );
         if (still.length) state = flushed(state, now, still.length);
       }
-      this.saveStorm(event, settle(state, now, this.stormMembers(event).length));
+      this.saveStorm(key, settle(state, now, this.stormMembers(key).length));
     }
   }
 
   /** One grouped notification: a job per recipient and channel, written with every member's timeline entry. */
   private async sendGroup(
     rule: Rule,
-    event: GroupedEvent,
+    key: GroupKey,
     state: StormState,
     members: readonly { alert_id: number }[],
     now: number,
@@ -936,12 +949,14 @@ export class AlertRule extends DurableObject<Env> {
       members.map((m) => m.alert_id),
     );
     if (!rows.length) return;
-    const targets = await this.targetsFor(0);
+    // An escalation step's group goes to that step's recipients and channels.
+    const { event, step } = parseGroupKey(key);
+    const targets = await this.targetsFor(step);
     const plan = planGroup({
       ruleId: rule.id,
       ruleName: rule.ruleName,
       severity: rule.severity,
-      event,
+      key,
       state,
       now,
       members: rows.map((r) => ({
@@ -961,7 +976,7 @@ export class AlertRule extends DurableObject<Env> {
       alert: snapshotOf(worst, rule.ruleName),
       event,
       occurrence,
-      step: 0,
+      step,
       adminIds: await this.passRecipients(targets.recipients),
       channels: plan.channels,
       slack: slackRoutingOf(this.env),
@@ -972,7 +987,7 @@ export class AlertRule extends DurableObject<Env> {
       rows.map((r) => r.id),
       now,
       event === "firing",
-      { event, occurrence, step: 0, jobs: jobs.length, group: rows.length },
+      { event, occurrence, step, jobs: jobs.length, group: rows.length },
     );
     await enqueueDurably(this.env, jobs, Date.now(), statements);
     for (const r of rows) this.pass?.rows.delete(r.id);
@@ -1092,9 +1107,9 @@ export class AlertRule extends DurableObject<Env> {
     if (!rule) return;
     const tracked = this.loadAll();
     const others: (number | null)[] = [];
-    for (const event of ["firing", "resolved"] as const) {
-      const state = this.stormState(event);
-      others.push(flushDue(state, this.stormMembers(event).length), idleAt(state));
+    for (const key of this.stormKeys()) {
+      const state = this.stormState(key);
+      others.push(flushDue(state, this.stormMembers(key).length), idleAt(state));
     }
     if (rule.kind === "absence") {
       const latest = this.ctx.storage.sql

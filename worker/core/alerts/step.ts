@@ -19,7 +19,7 @@ import {
 } from "./lifecycle";
 import { decideNotification, firingNotifiedAfter, rateLimit } from "./notify-policy";
 import type { Labels } from "../series";
-import { type GroupedEvent, joined, routeOf, sentAlone, type StormState } from "./storm";
+import { type GroupKey, groupKeyOf, joined, parseGroupKey, routeOf, sentAlone, type StormState } from "./storm";
 
 /** A notification waiting for a silence or an inhibition to end. */
 export interface HeldNotification {
@@ -308,17 +308,22 @@ export function stepEvents(
 /** What to do with one notification (see planNotification). */
 export type NotificationPlan =
   /** Plan and enqueue its jobs; `log`: the hourly limit's record afterwards; `firingNotified`: the row's flag after. */
-  | { action: "send"; log: number[] | null; firingNotified: boolean; storm: StormState | null }
-  /** Told with the rule's storm group for this event (`storm`: the group's state with it). */
-  | { action: "join"; event: GroupedEvent; storm: StormState }
+  | {
+      action: "send";
+      log: number[] | null;
+      firingNotified: boolean;
+      storm: { key: GroupKey; state: StormState } | null;
+    }
+  /** Told with the rule's storm group `key` (`storm`: the group's state with it). */
+  | { action: "join"; key: GroupKey; storm: StormState }
   /** Nothing to say (a follow-up of an alert nobody was told about). */
   | { action: "skip" }
   /** Not sent: recorded on the timeline (`timeline`, null when a retry still held says nothing new), and held for later (`hold`) or dropped. */
   | { action: "withheld"; timeline: TimelineEntry | null; hold: HeldNotification | null };
 
 /**
- * Decides one notification: grouped when many alerts of the rule notify at once (firing and
- * resolved, step 0, not a correction of a "resolved"), else the notify policy (silences,
+ * Decides one notification: grouped when many alerts of the rule notify at once (see
+ * storm.groupKeyOf), else the notify policy (silences,
  * dependencies, the hourly limit; a group counts once when it goes, not per member).
  * Silenced and inhibited notifications are held until that ends; rate-limited ones are
  * dropped (the timeline says so); a retry still held adds no timeline entry.
@@ -337,15 +342,14 @@ export function planNotification(input: {
   /** When the rule's counted notifications went, and its hourly limit. */
   log: number[];
   maxPerHour: number;
-  /** The rule's storm state for this event (null for events never grouped). */
+  /** The rule's storm state of this notification's group (storm.groupKeyOf; ignored when it has none). */
   storm: StormState | null;
   /** The fingerprint's held notifications. */
   held: readonly HeldNotification[];
 }): NotificationPlan {
   const { event, occurrence, step, now } = input;
   const counts = event === "firing" || event === "reminder" || event === "escalation";
-  const grouped: GroupedEvent | null =
-    (event === "firing" || event === "resolved") && step === 0 && !input.correctsResolved ? event : null;
+  const grouped = groupKeyOf(event, step, input.correctsResolved);
   const storm = grouped ? input.storm : null;
   const route = storm ? routeOf(storm, now) : "alone";
   const limit =
@@ -359,12 +363,12 @@ export function planNotification(input: {
     correctsResolved: input.correctsResolved,
   });
   if (decision.action === "send") {
-    if (grouped && storm && route === "group") return { action: "join", event: grouped, storm: joined(storm, now) };
+    if (grouped && storm && route === "group") return { action: "join", key: grouped, storm: joined(storm, now) };
     return {
       action: "send",
       log: counts ? limit.recent : null,
       firingNotified: firingNotifiedAfter(event, input.firingWasNotified),
-      storm: grouped && storm ? sentAlone(storm, now) : null,
+      storm: grouped && storm ? { key: grouped, state: sentAlone(storm, now) } : null,
     };
   }
   if (decision.action === "skip") return { action: "skip" };
@@ -458,13 +462,18 @@ export function escalate(
 
 /**
  * Whether a waiting member of a grouped notification may still be named when the group
- * goes: a firing member while its alert is still open (the same one), a resolved member
- * while its series has no open alert (it did not fire again meanwhile). `t`: the
+ * goes: a firing member while its alert is still open (the same one), an escalated or
+ * reminded one while it is also unacknowledged, a resolved member while its series has no
+ * open alert (it did not fire again meanwhile). `t`: the
  * fingerprint as tracked now (absent once forgotten).
  */
-export function stillTrue(event: GroupedEvent, memberAlertId: number, t: Tracked | undefined): boolean {
+export function stillTrue(key: GroupKey, memberAlertId: number, t: Tracked | undefined): boolean {
+  const { event } = parseGroupKey(key);
   const openNow = t !== undefined && t.state.alert !== null && t.state.resolvedAt === null;
-  return event === "firing" ? openNow && t?.alertId === memberAlertId : !openNow;
+  if (event === "resolved") return !openNow;
+  const same = openNow && t?.alertId === memberAlertId;
+  // Escalation and reminders are for alerts nobody has taken: not once acknowledged.
+  return event === "firing" ? same : same && t?.state.alert?.acknowledged !== true;
 }
 
 /** The earliest moment the rule must look again (its alarm), never before `now + 1`. */

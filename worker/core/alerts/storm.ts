@@ -1,9 +1,10 @@
 /**
- * Storms: many fingerprints of one rule firing (or resolving) together are told as one
- * grouped notification per channel and recipient, then as updates, instead of one page
- * each (hundreds of pages) or the hourly limit's silence after the first few.
+ * Storms: many fingerprints of one rule firing (or resolving, escalating, reminding)
+ * together are told as one grouped notification per channel and recipient, then as
+ * updates, instead of one page each (hundreds of pages) or the hourly limit's silence after
+ * the first few.
  *
- * Per rule and event (firing, resolved): notifications sent one by one in the last
+ * Per rule and group (groupKeyOf: the event, and the step of an escalation): notifications sent one by one in the last
  * STORM_WINDOW_MS are remembered. A further one that would make STORM_MIN within the window
  * opens a group instead; while the group is open, every such notification joins it. The
  * group's first notification goes GROUP_WAIT_MS after it opened (long enough for the rest
@@ -24,7 +25,27 @@ export const GROUP_IDLE_MS = 5 * 60_000;
 /** Members a grouped notification names (the worst first); the rest are counted. */
 export const GROUP_LINES = 5;
 
-export type GroupedEvent = "firing" | "resolved";
+/** Events told in groups: each (event, escalation step) of a rule has its own group. */
+export type GroupedEvent = "firing" | "resolved" | "escalation" | "reminder";
+
+/** A group's identity within its rule: the event and, for escalation, the step ("escalation:1"). */
+export type GroupKey = `${GroupedEvent}:${number}`;
+
+/**
+ * The group a notification may join, null when it is never grouped: an acknowledgement (one
+ * person's act), or a firing that corrects a "resolved" people were told (it must page alone).
+ */
+export function groupKeyOf(event: string, step: number, correctsResolved: boolean): GroupKey | null {
+  if (correctsResolved) return null;
+  if (event === "firing" || event === "resolved" || event === "reminder") return `${event}:0`;
+  if (event === "escalation") return `escalation:${step}`;
+  return null;
+}
+
+export function parseGroupKey(key: GroupKey): { event: GroupedEvent; step: number } {
+  const [event, step] = key.split(":");
+  return { event: event as GroupedEvent, step: Number(step) };
+}
 
 export interface Group {
   openedAt: number;
@@ -44,6 +65,13 @@ export interface StormState {
 }
 
 export const calm = (): StormState => ({ recent: [], group: null });
+
+const WORD: Record<GroupedEvent, string> = {
+  firing: "FIRING",
+  resolved: "RESOLVED",
+  escalation: "ESCALATED",
+  reminder: "STILL FIRING",
+};
 
 const open = (state: StormState, now: number): boolean =>
   state.group !== null && now - state.group.lastJoinAt < GROUP_IDLE_MS;
@@ -120,7 +148,7 @@ export function groupNotice(input: {
 }): Notice {
   const { members, toldBefore } = input;
   const n = formatNumber(members.length);
-  const what = input.event === "firing" ? "FIRING" : "RESOLVED";
+  const what = WORD[input.event];
   const title =
     toldBefore === 0
       ? `[${input.severity.toUpperCase()}] ${what}: ${n} alerts of ${input.ruleName}`
@@ -158,7 +186,7 @@ export function planGroup(input: {
   ruleId: number;
   ruleName: string;
   severity: string;
-  event: GroupedEvent;
+  key: GroupKey;
   state: StormState;
   now: number;
   members: readonly Member[];
@@ -168,7 +196,8 @@ export function planGroup(input: {
   /** Whether any alert of the rule is still open. */
   ruleStillOpen: boolean;
 }): GroupPlan {
-  const { event, state, members, worse } = input;
+  const { key, state, members, worse } = input;
+  const { event } = parseGroupKey(key);
   const worst = members.reduce((a, b) => (a.value === null || (b.value !== null && worse(b.value, a.value)) ? b : a));
   const notice = {
     ...groupNotice({
@@ -184,7 +213,7 @@ export function planGroup(input: {
   };
   return {
     notice,
-    occurrence: `group:${event}:${state.group?.openedAt ?? input.now}:${state.group?.flushes ?? 0}`,
+    occurrence: `group:${key}:${state.group?.openedAt ?? input.now}:${state.group?.flushes ?? 0}`,
     channels:
       event === "resolved" && input.ruleStillOpen
         ? input.channels.filter((c) => c !== "pagerduty")

@@ -194,7 +194,7 @@ describe("planNotification", () => {
       action: "send",
       log: [T],
       firingNotified: true,
-      storm: { recent: [T], group: null },
+      storm: { key: "firing:0", state: { recent: [T], group: null } },
     });
   });
 
@@ -282,10 +282,27 @@ describe("planNotification", () => {
       const plan = planNotification({ ...base, event: "firing", occurrence: "firing", storm, log: [] });
       actions.push(plan.action);
       if (plan.action === "join") storm = plan.storm;
-      else if (plan.action === "send" && plan.storm) storm = plan.storm;
+      else if (plan.action === "send" && plan.storm) storm = plan.storm.state;
     }
     expect(actions).toEqual([...Array(STORM_MIN - 1).fill("send"), ...Array(10 - (STORM_MIN - 1)).fill("join")]);
     expect(storm.group?.openedAt).toBe(T);
+  });
+
+  it("groups escalation steps and reminders of many alerts by step, never acknowledgements", () => {
+    const storm = { recent: [T - 1, T - 2], group: null };
+    const escalation = { ...base, firingWasNotified: true, storm, log: [] };
+    expect(planNotification({ ...escalation, event: "escalation", occurrence: "step:2:r0", step: 2 })).toMatchObject({
+      action: "join",
+      key: "escalation:2",
+    });
+    expect(planNotification({ ...escalation, event: "reminder", occurrence: "reminder:1" })).toMatchObject({
+      action: "join",
+      key: "reminder:0",
+    });
+    expect(planNotification({ ...escalation, event: "acknowledged", occurrence: "acknowledged:1" })).toMatchObject({
+      action: "send",
+      storm: null,
+    });
   });
 
   it("still holds a silenced member of a storm rather than group it", () => {
@@ -383,16 +400,24 @@ describe("grouped members and row values", () => {
   const closed = tracked({ alertId: 7, state: { ...firing(), phase: "ok", resolvedAt: T } });
 
   it("names a firing member only while that same alert is open", () => {
-    expect(stillTrue("firing", 7, open)).toBe(true);
-    expect(stillTrue("firing", 6, open)).toBe(false);
-    expect(stillTrue("firing", 7, closed)).toBe(false);
-    expect(stillTrue("firing", 7, undefined)).toBe(false);
+    expect(stillTrue("firing:0", 7, open)).toBe(true);
+    expect(stillTrue("firing:0", 6, open)).toBe(false);
+    expect(stillTrue("firing:0", 7, closed)).toBe(false);
+    expect(stillTrue("firing:0", 7, undefined)).toBe(false);
+  });
+
+  it("names an escalated or reminded member only while it is open and nobody acknowledged it", () => {
+    const acked = tracked({ alertId: 7, state: firing({ alert: alert({ acknowledged: true }) }) });
+    expect(stillTrue("escalation:1", 7, open)).toBe(true);
+    expect(stillTrue("escalation:1", 7, acked)).toBe(false);
+    expect(stillTrue("reminder:0", 7, acked)).toBe(false);
+    expect(stillTrue("reminder:0", 7, closed)).toBe(false);
   });
 
   it("names a resolved member only while its series has no open alert", () => {
-    expect(stillTrue("resolved", 7, closed)).toBe(true);
-    expect(stillTrue("resolved", 7, undefined)).toBe(true);
-    expect(stillTrue("resolved", 6, open)).toBe(false);
+    expect(stillTrue("resolved:0", 7, closed)).toBe(true);
+    expect(stillTrue("resolved:0", 7, undefined)).toBe(true);
+    expect(stillTrue("resolved:0", 6, open)).toBe(false);
   });
 
   it("knows when an open alert's row is behind its values", () => {

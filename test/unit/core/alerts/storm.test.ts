@@ -7,8 +7,11 @@ import {
   GROUP_INTERVAL_MS,
   GROUP_LINES,
   GROUP_WAIT_MS,
+  type GroupKey,
+  groupKeyOf,
   groupNotice,
   joined,
+  parseGroupKey,
   planGroup,
   routeOf,
   sentAlone,
@@ -121,6 +124,23 @@ describe("groupNotice", () => {
     expect(groupNotice({ ...base, event: "resolved", toldBefore: 0 }).title).toBe(
       "[CRITICAL] RESOLVED: 12 alerts of Queue depth",
     );
+    expect(groupNotice({ ...base, event: "escalation", toldBefore: 0 }).title).toBe(
+      "[CRITICAL] ESCALATED: 12 alerts of Queue depth",
+    );
+  });
+});
+
+describe("groupKeyOf", () => {
+  it.each<[string, number, boolean, string | null]>([
+    ["firing", 0, false, "firing:0"],
+    ["firing", 0, true, null],
+    ["resolved", 0, false, "resolved:0"],
+    ["reminder", 0, false, "reminder:0"],
+    ["escalation", 2, false, "escalation:2"],
+    ["acknowledged", 0, false, null],
+  ])("%s step %i correcting %s: %s", (event, step, corrects, key) => {
+    expect(groupKeyOf(event, step, corrects)).toBe(key);
+    if (key) expect(parseGroupKey(key as GroupKey)).toEqual({ event, step });
   });
 });
 
@@ -144,19 +164,19 @@ describe("planGroup", () => {
   const open = joined(calm(), T);
 
   it("names the worst member, keys each of the group's notifications apart, and shares one incident key", () => {
-    const first = planGroup({ ...base, event: "firing", state: open });
+    const first = planGroup({ ...base, key: "firing:0", state: open });
     expect(first.worstAlertId).toBe(2);
-    expect(first.occurrence).toBe(`group:firing:${T}:0`);
+    expect(first.occurrence).toBe(`group:firing:0:${T}:0`);
     expect(first.notice.key).toBe("rule:7:storm");
     expect(first.channels).toEqual(base.channels);
-    const update = planGroup({ ...base, event: "firing", state: flushed(open, T + 2_000, 3) });
-    expect(update.occurrence).toBe(`group:firing:${T}:1`);
+    const update = planGroup({ ...base, key: "firing:0", state: flushed(open, T + 2_000, 3) });
+    expect(update.occurrence).toBe(`group:firing:0:${T}:1`);
     expect(update.notice.title).toContain("3 more alerts");
   });
 
   it("closes the PagerDuty incident with a grouped resolve only once nothing of the rule is open", () => {
-    expect(planGroup({ ...base, event: "resolved", state: open }).channels).toEqual(["email", "webhook"]);
-    expect(planGroup({ ...base, event: "resolved", state: open, ruleStillOpen: false }).channels).toEqual(
+    expect(planGroup({ ...base, key: "resolved:0", state: open }).channels).toEqual(["email", "webhook"]);
+    expect(planGroup({ ...base, key: "resolved:0", state: open, ruleStillOpen: false }).channels).toEqual(
       base.channels,
     );
   });
