@@ -140,7 +140,13 @@ describe("groupKeyOf", () => {
     ["acknowledged", 0, false, null],
   ])("%s step %i correcting %s: %s", (event, step, corrects, key) => {
     expect(groupKeyOf(event, step, corrects)).toBe(key);
-    if (key) expect(parseGroupKey(key as GroupKey)).toEqual({ event, step });
+  });
+
+  it.each<[GroupKey, string, number]>([
+    ["firing:0", "firing", 0],
+    ["escalation:2", "escalation", 2],
+  ])("%s parses back to its event and step", (key, event, step) => {
+    expect(parseGroupKey(key)).toEqual({ event, step });
   });
 });
 
