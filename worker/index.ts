@@ -7,6 +7,7 @@ export { AlertRule } from "../durable-objects/alert-rule";
 export { DashboardHub } from "../durable-objects/dashboard-hub";
 export { MetricSeries } from "../durable-objects/metric-series";
 export { ProbeRunner } from "../durable-objects/probe-runner";
+export { Sentinel } from "../durable-objects/sentinel";
 export { SeriesIndex } from "../durable-objects/series-index";
 
 export default {

@@ -53,10 +53,11 @@ export interface HeartbeatTransition {
 
 export const RECENT_RUNTIMES = 20;
 /**
- * Lateness is decided by a cron that runs once a minute, and a job's own clock and
- * start-up add seconds; a grace below a minute would only produce false "late"s.
+ * Lateness is decided at the deadline itself (an alarm, core/heartbeat lateAt), with the
+ * per-minute cron as the safety net; a job's own clock and start-up still add a moment, so
+ * a grace is at least a second.
  */
-export const MIN_GRACE_MS = 60_000;
+export const MIN_GRACE_MS = 1_000;
 /** Runtime anomalies are judged once this many earlier runtimes are known. */
 export const ANOMALY_MIN_RUNS = 5;
 /** A run is suspicious when it takes less than median/4 or more than median×4 … */
@@ -148,6 +149,24 @@ export function lateSince(m: HeartbeatMonitor, s: HeartbeatState, now: number): 
   const from = fire - earlySlackMs(cron, sched.timeZone, grace, fire);
   const covered = (done !== null && done >= from) || (running !== null && running >= from);
   return covered ? null : fire;
+}
+
+/**
+ * When the job next becomes late if nothing arrives (the first instant `lateSince` is not
+ * null), for an alarm at that deadline; null when it is late already or never expected.
+ * For a cron schedule, the next fire's deadline (fire + grace): a fire already covered is
+ * checked and found on time, which costs one look.
+ */
+export function lateAt(m: HeartbeatMonitor, s: HeartbeatState, now: number): number | null {
+  if (lateSince(m, s, now) !== null) return null;
+  const sched = m.schedule;
+  const grace = graceMs(sched);
+  if (sched.kind === "period") {
+    const expected = (maxOrNull(m.since, lastCompletedAt(s), runningSince(s)) ?? m.since) + sched.periodSeconds * 1000;
+    return expected + grace + 1;
+  }
+  const fire = nextFireAfter(parseCron(sched.cron), sched.timeZone, now - grace - 1);
+  return fire === null ? null : fire + grace + 1;
 }
 
 /**

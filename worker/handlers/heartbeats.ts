@@ -2,7 +2,13 @@
  * Heartbeat glue: a ping applied to its monitor's state, and the per-minute check that
  * marks silent jobs late and keeps every heartbeat_ok series continuous.
  */
-import { applyHeartbeatEvent, type HeartbeatEvent, type HeartbeatStatus, heartbeatOkSample } from "../core/heartbeat";
+import {
+  applyHeartbeatEvent,
+  type HeartbeatEvent,
+  type HeartbeatStatus,
+  heartbeatOkSample,
+  lateAt,
+} from "../core/heartbeat";
 import type { Sample } from "../core/series";
 import { getDb } from "../db/client";
 import { findHeartbeatBySlug, listActiveHeartbeats, saveHeartbeatState } from "../db/heartbeats";
@@ -38,6 +44,7 @@ export async function recordHeartbeatPing(
     const [saved] = await saveHeartbeatState(db, hb.monitor.id, t.state, hb.version, event.at);
     if (saved) {
       await recordQuietly(env, t.samples, event.at);
+      await armDeadline(env, lateAt(hb.monitor, t.state, event.at));
       return t.state.status;
     }
     if (attempt >= MAX_ATTEMPTS) {
@@ -50,13 +57,28 @@ export async function recordHeartbeatPing(
   }
 }
 
+/** Tells the sentinel a heartbeat's next deadline, for its alarm; a failure is logged (the cron is the safety net). */
+async function armDeadline(env: Env, at: number | null): Promise<void> {
+  if (at === null) return;
+  try {
+    await env.SENTINEL.getByName("main").heartbeatDue(at);
+  } catch (err) {
+    console.error("heartbeat deadline not armed", err);
+  }
+}
+
 /**
- * The per-minute job: applies the passing of time to every active heartbeat monitor,
- * saves the states that changed in one D1 batch, and records one heartbeat_ok sample per
- * monitor (plus the samples of each change), so absence shows as a 0 and the series has
- * no gaps. A state a ping changed meanwhile is left alone: the ping's view is newer.
+ * Applies the passing of time to every active heartbeat monitor, saves the states that
+ * changed in one D1 batch and records their samples; with `continuity` (the per-minute
+ * job) also one heartbeat_ok sample per unchanged monitor, so absence shows as a 0 and the
+ * series has no gaps. A state a ping changed meanwhile is left alone: the ping's view is
+ * newer. Returns the next deadline among the monitors (null: none), for the sentinel's alarm.
  */
-export async function checkHeartbeats(env: Env, now: number): Promise<void> {
+export async function checkHeartbeats(
+  env: Env,
+  now: number,
+  { continuity = true }: { continuity?: boolean } = {},
+): Promise<number | null> {
   const db = getDb(env.DB);
   const checked = (await listActiveHeartbeats(db)).map((hb) => ({
     hb,
@@ -70,8 +92,15 @@ export async function checkHeartbeats(env: Env, now: number): Promise<void> {
     for (const rows of results) for (const row of rows) applied.add(row.monitorId);
   }
   const samples = checked.flatMap(({ hb, t }) => {
-    if (!t.changed) return [heartbeatOkSample(hb.monitor, hb.state, now)];
+    if (!t.changed) return continuity ? [heartbeatOkSample(hb.monitor, hb.state, now)] : [];
     return applied.has(hb.monitor.id) ? t.samples : [];
   });
-  await recordSamples(env, samples, now);
+  if (samples.length) await recordSamples(env, samples, now);
+  const deadlines = checked.map(({ hb, t }) => lateAt(hb.monitor, t.state, now)).filter((d): d is number => d !== null);
+  return deadlines.length ? Math.min(...deadlines) : null;
+}
+
+/** The per-minute job: every heartbeat checked and its series kept continuous, and the sentinel armed. */
+export async function checkHeartbeatsEveryMinute(env: Env, now: number): Promise<void> {
+  await armDeadline(env, await checkHeartbeats(env, now));
 }

@@ -5,7 +5,7 @@
 import { pushDemoMetrics } from "../demo/push";
 import { readMonitorHealth, toServiceHealthWire } from "../lib/health";
 import { releaseDigests } from "./digests";
-import { checkHeartbeats } from "./heartbeats";
+import { checkHeartbeatsEveryMinute } from "./heartbeats";
 import { redriveOverdue } from "./outbox";
 import { runScheduledProbes, watchProbeRunners } from "./probes";
 import { recordDerivedMetrics, runRetention } from "./series-jobs";
@@ -26,7 +26,7 @@ export const JOBS: Job[] = [
   ["demo", demoOnly(pushDemoMetrics)],
   ["probes", runScheduledProbes],
   ["watchdog", watchProbeRunners],
-  ["heartbeats", checkHeartbeats],
+  ["heartbeats", checkHeartbeatsEveryMinute],
   ["derived", recordDerivedMetrics],
   ["retention", runRetention],
   ["health", publishHealth],

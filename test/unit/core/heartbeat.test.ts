@@ -7,6 +7,8 @@ import {
   type HeartbeatState,
   heartbeatOkSample,
   initialHeartbeatState,
+  lateAt,
+  lateSince,
   RECENT_RUNTIMES,
   runtimeAnomaly,
 } from "../../../worker/core/heartbeat";
@@ -132,15 +134,39 @@ describe("period schedule (every 5 min, 2 min grace)", () => {
     expect(state.message).toBe("late: expected by 2026-11-26T10:05:00.000Z, last ping never");
   });
 
-  it("applies at least a minute of grace, as lateness is checked once a minute", () => {
+  it("applies at least a second of grace, and honours a short one (period 10 s, grace 5 s)", () => {
     const m0 = monitor({ kind: "period", periodSeconds: 60, graceSeconds: 0 }, T0);
     const { steps } = run(m0, [
       { type: "success", at: T0 + 500 },
-      { type: "tick", at: T0 + 2 * MIN },
-      { type: "tick", at: T0 + 2 * MIN + 501 },
+      { type: "tick", at: T0 + 500 + MIN + S },
+      { type: "tick", at: T0 + 500 + MIN + S + 1 },
     ]);
     expect(steps[1]?.changed).toBe(false);
     expect(steps[2]?.state.status).toBe("late");
+    const fast = monitor({ kind: "period", periodSeconds: 10, graceSeconds: 5 }, T0);
+    const late = run(fast, [
+      { type: "success", at: T0 },
+      { type: "tick", at: T0 + 15 * S },
+      { type: "tick", at: T0 + 15 * S + 1 },
+    ]).steps;
+    expect(late[1]?.state.status).toBe("ok");
+    expect(late[2]?.state.status).toBe("late");
+  });
+
+  it("knows the deadline at which a job becomes late, for an alarm then", () => {
+    const fast = monitor({ kind: "period", periodSeconds: 10, graceSeconds: 5 }, T0);
+    const { state } = run(fast, [{ type: "success", at: T0 }]);
+    const due = lateAt(fast, state, T0 + S);
+    expect(due).toBe(T0 + 15 * S + 1);
+    expect(lateSince(fast, state, (due ?? 0) - 1)).toBeNull();
+    expect(lateSince(fast, state, due ?? 0)).not.toBeNull();
+    // Late already: no deadline ahead.
+    expect(lateAt(fast, state, T0 + 20 * S)).toBeNull();
+    const nightly = monitor(
+      { kind: "cron", cron: "0 3 * * *", timeZone: "UTC", graceSeconds: 60 },
+      at("2026-01-02T00:00:00Z"),
+    );
+    expect(lateAt(nightly, initialHeartbeatState(), at("2026-01-02T01:00:00Z"))).toBe(at("2026-01-02T03:01:00Z") + 1);
   });
 
   it("gives a started run until start + period + grace, then calls it late", () => {

@@ -1,0 +1,37 @@
+/**
+ * Sentinel: one Durable Object (named "main") whose alarm lands on the next heartbeat
+ * deadline, so a silent job is marked late within a second of its period + grace rather
+ * than at the next per-minute cron (which stays as the safety net). Pings and the cron tell
+ * it the deadlines they see; each alarm checks the heartbeats and sets the next one.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { checkHeartbeats } from "../worker/handlers/heartbeats";
+
+/** After a failed check the alarm tries again this much later. */
+const RETRY_MS = 5_000;
+
+export class Sentinel extends DurableObject<Env> {
+  /** A heartbeat deadline seen elsewhere: the alarm comes then, unless it comes sooner already. */
+  async heartbeatDue(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(Math.max(at, Date.now()));
+  }
+
+  /** When the alarm is set (null: none), for tests and the self-health report. */
+  async nextCheck(): Promise<number | null> {
+    return this.ctx.storage.getAlarm();
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    let next: number | null;
+    try {
+      // Only the monitors due change: the cron keeps every series continuous.
+      next = await checkHeartbeats(this.env, now, { continuity: false });
+    } catch (err) {
+      console.error("sentinel: heartbeat check failed", err);
+      next = now + RETRY_MS;
+    }
+    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, now + 1));
+  }
+}

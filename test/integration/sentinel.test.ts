@@ -1,0 +1,73 @@
+/**
+ * Deadline-exact heartbeats in workerd: a ping arms the sentinel's alarm at the job's
+ * deadline (period + grace), and at that alarm, with no cron run at all, the job is late,
+ * its heartbeat_ok is 0 and a heartbeat rule on it fires.
+ */
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
+
+let admin: TestAdmin;
+beforeAll(async () => {
+  admin = await createAdmin("admin");
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const sentinel = () => env.SENTINEL.getByName("main");
+
+describe("a heartbeat's deadline", () => {
+  it("marks a job late within a second of period + grace, without the cron, and fires its rule", async () => {
+    const service = `celery-${Date.now().toString(36)}`;
+    const created = await callJson<{ id: number; heartbeat_url: string }>("POST", "/api/admin/monitoring/monitors", {
+      token: admin.token,
+      body: { name: "Settle payments", service, kind: "heartbeat", period_seconds: 10, grace_seconds: 5 },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const monitorId = created.body.id;
+    const rule = await callJson<{ id: number }>("POST", "/api/admin/monitoring/rules", {
+      token: admin.token,
+      body: {
+        rule_name: `Settle payments silent ${service}`,
+        kind: "heartbeat",
+        metric_name: "heartbeat_ok",
+        service,
+        params: { monitor_id: monitorId },
+        comparison_operator: "<",
+        threshold_value: 1,
+        severity: "critical",
+        notification_channels: ["email"],
+      },
+    });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+
+    const pingedAt = Date.now();
+    const ping = await call("GET", new URL(created.body.heartbeat_url).pathname);
+    expect(ping.status).toBe(200);
+    const armed = await sentinel().nextCheck();
+    // The deadline: the ping + 10 s period + 5 s grace (the first instant it is late).
+    expect(armed).toBeGreaterThanOrEqual(pingedAt + 15_000);
+    expect(armed).toBeLessThanOrEqual(Date.now() + 15_001);
+
+    const stateOf = () =>
+      env.DB.prepare("SELECT state FROM heartbeat_state WHERE monitor_id = ?")
+        .bind(monitorId)
+        .first<{ state: string }>();
+    expect((await stateOf())?.state).toBe("ok");
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime((armed ?? 0) + 1);
+    expect(await runDurableObjectAlarm(sentinel())).toBe(true);
+    expect((await stateOf())?.state).toBe("late");
+    const alert = await vi.waitUntil(
+      async () =>
+        (await env.DB.prepare("SELECT status FROM alert_history WHERE alert_rule_id = ?")
+          .bind(rule.body.id)
+          .first<{ status: string }>()) ?? false,
+      { timeout: 5_000, interval: 20 },
+    );
+    expect(alert.status).toBe("firing");
+  });
+});
