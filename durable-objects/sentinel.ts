@@ -2,7 +2,8 @@
  * Sentinel: one Durable Object (named "main") whose alarm lands on the next heartbeat
  * deadline, so a silent job is marked late within a second of its period + grace rather
  * than at the next per-minute cron (which stays as the safety net). Pings and the cron tell
- * it the deadlines they see; each alarm checks the heartbeats and sets the next one.
+ * it the deadlines they see; each alarm checks the heartbeats and sets the next one. It
+ * also keeps when the cron last ran, which /healthz judges (core/self-health).
  */
 import { DurableObject } from "cloudflare:workers";
 import { checkHeartbeats } from "../worker/handlers/heartbeats";
@@ -15,6 +16,17 @@ export class Sentinel extends DurableObject<Env> {
   async heartbeatDue(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || at < current) await this.ctx.storage.setAlarm(Math.max(at, Date.now()));
+  }
+
+  /** The per-minute cron ran at `at`. */
+  async cronTicked(at: number): Promise<void> {
+    await this.ctx.storage.put("cronAt", at);
+  }
+
+  /** What the sentinel knows: the cron's last tick and its next alarm. */
+  async status(): Promise<{ cronAt: number | null; nextCheck: number | null }> {
+    const cronAt = (await this.ctx.storage.get<number>("cronAt")) ?? null;
+    return { cronAt, nextCheck: await this.ctx.storage.getAlarm() };
   }
 
   /** When the alarm is set (null: none), for tests and the self-health report. */

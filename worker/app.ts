@@ -4,6 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { checkSelf } from "./lib/self-health";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
@@ -40,10 +41,23 @@ app.openapi(
     method: "get",
     path: "/healthz",
     tags: ["public"],
-    summary: "Liveness: tiny, public, no secrets",
-    responses: { 200: jsonResponse(z.object({ ok: z.boolean(), time: z.string() }), "Alive") },
+    summary: "Health of the monitor itself: tiny, public, no secrets; 503 when it cannot do its job",
+    responses: {
+      200: jsonResponse(z.object({ ok: z.literal(true), time: z.string() }), "Working"),
+      503: jsonResponse(
+        z.object({ ok: z.literal(false), time: z.string(), problems: z.array(z.string()) }),
+        "Not able to do its job (D1 unreachable, the cron silent for over 3 minutes, the sentinel unreachable)",
+      ),
+    },
   }),
-  (c) => c.json({ ok: true, time: new Date().toISOString() }, 200),
+  async (c) => {
+    const now = Date.now();
+    const health = await checkSelf(c.env, now);
+    const time = new Date(now).toISOString();
+    return health.ok
+      ? c.json({ ok: true as const, time }, 200)
+      : c.json({ ok: false as const, time, problems: health.problems }, 503);
+  },
 );
 
 const tooLarge = () => {

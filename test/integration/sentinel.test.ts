@@ -3,9 +3,10 @@
  * deadline (period + grace), and at that alarm, with no cron run at all, the job is late,
  * its heartbeat_ok is 0 and a heartbeat rule on it fires.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import worker from "../../worker/index";
 import { call, callJson, createAdmin, type TestAdmin } from "./helpers";
 
 let admin: TestAdmin;
@@ -69,5 +70,42 @@ describe("a heartbeat's deadline", () => {
       { timeout: 5_000, interval: 20 },
     );
     expect(alert.status).toBe("firing");
+  });
+});
+
+/** /healthz as the Worker answers it with `over` replacing bindings (a fresh env: nothing kept from earlier checks). */
+async function healthz(over: Partial<Env> = {}) {
+  const res = await worker.fetch(
+    new Request("http://localhost/healthz"),
+    { ...env, ...over },
+    createExecutionContext(),
+  );
+  return { status: res.status, body: (await res.json()) as { ok: boolean; problems?: string[] } };
+}
+
+describe("/healthz", () => {
+  it("answers 200 while the monitor can work", async () => {
+    await sentinel().cronTicked(Date.now());
+    expect(await healthz()).toMatchObject({ status: 200, body: { ok: true } });
+  });
+
+  it("answers 503 with the reason when D1 fails", async () => {
+    const broken = {
+      prepare: () => {
+        throw new Error("D1 is down");
+      },
+    } as unknown as D1Database;
+    const { status, body } = await healthz({ DB: broken });
+    expect(status).toBe(503);
+    expect(body.problems).toEqual(["D1 unreachable: D1 is down"]);
+  });
+
+  it("answers 503 once the cron has been silent for over 3 minutes", async () => {
+    await sentinel().cronTicked(Date.now() - 4 * 60_000);
+    const { status, body } = await healthz();
+    expect(status).toBe(503);
+    expect(body.problems?.[0]).toMatch(/^Cron Triggers have not run for 4 minutes/);
+    await sentinel().cronTicked(Date.now());
+    expect((await healthz()).status).toBe(200);
   });
 });

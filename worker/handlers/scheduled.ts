@@ -22,7 +22,11 @@ const demoOnly =
   (env, now) =>
     env.DEMO_MODE === "1" ? run(env, now) : Promise.resolve();
 
+/** The sentinel hears of every tick: a cron that stops shows on /healthz. */
+const tickSentinel = (env: Env, now: number) => env.SENTINEL.getByName("main").cronTicked(now);
+
 export const JOBS: Job[] = [
+  ["sentinel", tickSentinel],
   ["demo", demoOnly(pushDemoMetrics)],
   ["probes", runScheduledProbes],
   ["watchdog", watchProbeRunners],
