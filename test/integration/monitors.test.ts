@@ -231,10 +231,10 @@ describe("monitors", () => {
   });
 
   it("accepts a 1 s interval and derives an unset timeout from the interval", async () => {
-    const fast = await create({ ...http, interval_seconds: 1 });
+    const fast = await create({ ...http, interval_seconds: 1, is_active: false });
     expect(fast.status).toBe(201);
     expect(fast.body).toMatchObject({ interval_seconds: 1, timeout_ms: 800 });
-    const scrape = await create({ ...http, kind: "prometheus", interval_seconds: 2 });
+    const scrape = await create({ ...http, kind: "prometheus", interval_seconds: 2, is_active: false });
     expect(scrape.status).toBe(201);
     expect(scrape.body).toMatchObject({ interval_seconds: 2, timeout_ms: 1600 });
 
