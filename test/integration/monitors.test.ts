@@ -174,10 +174,16 @@ describe("monitors", () => {
     ["an unknown method", { ...http, method: "TRACE" }, "method", /./],
     ["a body with GET", { ...http, body: "x" }, "body", /GET/],
     ["a body with HEAD", { ...http, method: "HEAD", body: "x" }, "body", /HEAD/],
-    ["interval_seconds 4", { ...http, interval_seconds: 4 }, "interval_seconds", /./],
+    ["interval_seconds 0", { ...http, interval_seconds: 0 }, "interval_seconds", /./],
+    ["interval_seconds 1.5", { ...http, interval_seconds: 1.5 }, "interval_seconds", /./],
     ["interval_seconds 3601", { ...http, interval_seconds: 3601 }, "interval_seconds", /./],
     ["timeout_ms 99", { ...http, timeout_ms: 99 }, "timeout_ms", /./],
-    ["the default timeout with a 5 s interval", { ...http, interval_seconds: 5 }, "timeout_ms", /less than .*5000/],
+    [
+      "a timeout as long as a 1 s interval",
+      { ...http, interval_seconds: 1, timeout_ms: 1000 },
+      "timeout_ms",
+      /less than .*1000/,
+    ],
     ["a timeout equal to the interval", { ...http, interval_seconds: 10, timeout_ms: 10_000 }, "timeout_ms", /10000/],
     ["21 headers", { ...http, headers: many }, "headers", /20/],
     ["a header with a line break", { ...http, headers: { "X-A": "a\r\nInjected: 1" } }, "headers.X-A", /line breaks/],
@@ -224,8 +230,35 @@ describe("monitors", () => {
     expect(res.body.body).toBe("ping");
   });
 
+  it("accepts a 1 s interval and derives an unset timeout from the interval", async () => {
+    const fast = await create({ ...http, interval_seconds: 1, is_active: false });
+    expect(fast.status).toBe(201);
+    expect(fast.body).toMatchObject({ interval_seconds: 1, timeout_ms: 800 });
+    const scrape = await create({ ...http, kind: "prometheus", interval_seconds: 2, is_active: false });
+    expect(scrape.status).toBe(201);
+    expect(scrape.body).toMatchObject({ interval_seconds: 2, timeout_ms: 1600 });
+
+    // The derived timeout is not stored: it follows later changes of the interval.
+    const path = `${BASE}/${fast.body.id}`;
+    const row = await env.DB.prepare("SELECT config FROM monitors WHERE id = ?")
+      .bind(fast.body.id)
+      .first<{ config: string }>();
+    expect(JSON.parse(row?.config ?? "{}")).toMatchObject({ timeout_ms: null });
+    const slower = await callJson("PUT", path, { token: admin.token, body: { interval_seconds: 30 } });
+    expect(slower.status).toBe(200);
+    expect(slower.body).toMatchObject({ interval_seconds: 30, timeout_ms: 5000 });
+    const faster = await callJson("PUT", path, { token: admin.token, body: { interval_seconds: 3 } });
+    expect(faster.body).toMatchObject({ interval_seconds: 3, timeout_ms: 2400 });
+
+    // An explicit timeout is kept, and must stay shorter than the interval.
+    const set = await callJson("PUT", path, { token: admin.token, body: { timeout_ms: 700, interval_seconds: 1 } });
+    expect(set.body).toMatchObject({ interval_seconds: 1, timeout_ms: 700 });
+    const kept = await callJson("PUT", path, { token: admin.token, body: { interval_seconds: 10 } });
+    expect(kept.body).toMatchObject({ interval_seconds: 10, timeout_ms: 700 });
+  });
+
   it("validates a partial update against the merged monitor", async () => {
-    const { body } = await create(http);
+    const { body } = await create({ ...http, timeout_ms: 5000 });
     const path = `${BASE}/${body.id}`;
     await expectInvalid("PUT", path, { interval_seconds: 5 }, "timeout_ms", /less than/);
     await expectInvalid("PUT", path, { kind: "heartbeat", period_seconds: 60 }, "url", /heartbeat/);

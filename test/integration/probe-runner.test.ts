@@ -22,7 +22,8 @@ afterEach(async () => {
   for (const id of created.splice(0)) await call("DELETE", `${MONITORS}/${id}`, { token: admin.token });
 });
 
-async function createMonitor(key: string, intervalSeconds = 10): Promise<number> {
+/** An http monitor of the test target; `timeoutMs` null leaves the timeout to its default. */
+async function createMonitor(key: string, intervalSeconds = 10, timeoutMs: number | null = 2000): Promise<number> {
   const res = await callJson<{ id: number }>("POST", MONITORS, {
     token: admin.token,
     body: {
@@ -31,7 +32,7 @@ async function createMonitor(key: string, intervalSeconds = 10): Promise<number>
       kind: "http",
       url: `${base}/count?key=${key}`,
       interval_seconds: intervalSeconds,
-      timeout_ms: 2000,
+      timeout_ms: timeoutMs,
     },
   });
   expect(res.status).toBe(201);
@@ -125,6 +126,34 @@ describe("the alarm loop", () => {
     expect(await runDurableObjectAlarm(runnerOf(id))).toBe(true);
     expect(await hits("loop-run")).toBe(before + 2);
     expect((await runnerOf(id).status()).alarmAt).toBe(t0 + 20_000);
+  });
+
+  it("runs a 1 s monitor every second", async () => {
+    const id = await createMonitor("loop-1s", 1, null);
+    const t0 = anHourAhead();
+    await pin(id, t0);
+    const before = await hits("loop-1s");
+    for (let run = 1; run <= 3; run++) {
+      expect(await runDurableObjectAlarm(runnerOf(id))).toBe(true);
+      expect(await hits("loop-1s")).toBe(before + run);
+      expect((await runnerOf(id).status()).alarmAt).toBe(t0 + run * 1000);
+    }
+  });
+
+  it("keeps a 1 s cadence on real alarms", async () => {
+    const id = await createMonitor("loop-1s-real", 1, null);
+    // Its first slot is the next whole second; from then on one run a second.
+    const first = await vi.waitUntil(async () => (await hits("loop-1s-real")) > 0 && Date.now(), {
+      timeout: 3000,
+      interval: 20,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3000 - (Date.now() - first)));
+    // Three seconds after the first run: the runs at +1, +2 and +3 s, give or take the one at the edge.
+    expect(await hits("loop-1s-real")).toBeGreaterThanOrEqual(3);
+    expect(await hits("loop-1s-real")).toBeLessThanOrEqual(5);
+    const status = await runnerOf(id).status();
+    expect((status.nextRunAt ?? 1) % 1000).toBe(0);
+    expect(status.nextRunAt).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
   it("skips the slots it missed instead of running them all", async () => {

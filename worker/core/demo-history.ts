@@ -136,7 +136,7 @@ export function demoHistory(from: number, to: number): HistorySeries[] {
 /** The demo service whose health endpoint an http monitor probes (`…/demo/<service>/health`), or null. */
 export function demoProbeTarget(monitor: ProbeMonitor): { service: DemoService; config: HttpProbeConfig } | null {
   if (monitor.kind !== "http") return null;
-  const read = readHttpConfig(monitor.config);
+  const read = readHttpConfig(monitor.config, monitor.intervalSeconds);
   if (!read.ok) return null;
   const path = /^https?:\/\/[^/]+\/demo\/([a-z]+)\/health$/.exec(read.config.url)?.[1];
   const service = DEMO_SERVICES.find((s) => s === path);

@@ -22,8 +22,17 @@ export interface ServiceHealth {
   message: string;
 }
 
-/** A reading older than this many intervals no longer says anything about now. */
+/** A reading older than this many intervals no longer says anything about now… */
 export const STALE_INTERVALS = 3;
+/**
+ * …nor older than this, whatever the interval: a 1 s monitor is not unknown after one
+ * slow alarm and a missed slot (the bound of the 5 s monitors, once the fastest).
+ */
+export const MIN_STALE_MS = 15_000;
+
+/** How old a monitor's reading may be and still count. */
+export const staleAfterMs = (intervalSeconds: number): number =>
+  Math.max(MIN_STALE_MS, STALE_INTERVALS * intervalSeconds * 1000);
 
 /**
  * Rolls monitor readings up per service: all up → healthy, some down → warning,
@@ -36,7 +45,7 @@ export function deriveServiceHealth(readings: readonly MonitorReading[], now: nu
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([service, rs]) => {
       const fresh = rs.filter(
-        (r) => r.up !== null && r.checkedAt !== null && now - r.checkedAt <= STALE_INTERVALS * r.intervalSeconds * 1000,
+        (r) => r.up !== null && r.checkedAt !== null && now - r.checkedAt <= staleAfterMs(r.intervalSeconds),
       );
       const down = fresh.filter((r) => r.up === 0);
       const lastCheckedAt = rs.reduce<number | null>(

@@ -5,7 +5,24 @@
 import { parseJsonPath, selectJsonPath } from "./json-path";
 import type { Sample } from "./series";
 
+/** A probe's timeout when none is set and its interval leaves room for it. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/** A run must end before the next one starts: an unset timeout is this share of the interval… */
+export const DEFAULT_TIMEOUT_SHARE = 0.8;
+/** …but never shorter than this. */
+export const MIN_DEFAULT_TIMEOUT_MS = 500;
+
+/**
+ * The timeout of a monitor that sets none: DEFAULT_TIMEOUT_MS, shortened for fast
+ * monitors to DEFAULT_TIMEOUT_SHARE of the interval (a 1 s monitor waits 800 ms).
+ *
+ * @example defaultTimeoutMs(60) // 5000
+ * @example defaultTimeoutMs(2) // 1600
+ */
+export function defaultTimeoutMs(intervalSeconds: number): number {
+  const share = Math.floor(intervalSeconds * 1000 * DEFAULT_TIMEOUT_SHARE);
+  return Math.max(MIN_DEFAULT_TIMEOUT_MS, Math.min(DEFAULT_TIMEOUT_MS, share));
+}
 /** Bodies are read up to this size; checks see the first MAX_BODY_BYTES of a larger one. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 /** Expositions are read up to this size. */
@@ -55,7 +72,7 @@ type Read<T> = { ok: true; config: T } | { ok: false; error: string };
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
-function readRequest(raw: Record<string, unknown>): Read<RequestSettings> {
+function readRequest(raw: Record<string, unknown>, intervalSeconds: number | null): Read<RequestSettings> {
   const url = str(raw.url);
   if (!url) return { ok: false, error: "no url configured" };
   const headers: Record<string, string> = {};
@@ -70,7 +87,12 @@ function readRequest(raw: Record<string, unknown>): Read<RequestSettings> {
       method: str(raw.method) ?? "GET",
       headers,
       body: str(raw.body),
-      timeoutMs: typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_TIMEOUT_MS,
+      timeoutMs:
+        typeof timeout === "number" && timeout > 0
+          ? timeout
+          : intervalSeconds === null
+            ? DEFAULT_TIMEOUT_MS
+            : defaultTimeoutMs(intervalSeconds),
       followRedirects: raw.follow_redirects !== false,
     },
   };
@@ -79,9 +101,15 @@ function readRequest(raw: Record<string, unknown>): Read<RequestSettings> {
 const isJsonValue = (v: unknown): v is JsonValue =>
   v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 
-/** The probe settings of an http monitor's stored config (defaults as the API applies them). */
-export function readHttpConfig(raw: Record<string, unknown>): Read<HttpProbeConfig> {
-  const request = readRequest(raw);
+/**
+ * The probe settings of an http monitor's stored config (defaults as the API applies them;
+ * an unset timeout follows `intervalSeconds`, DEFAULT_TIMEOUT_MS without it).
+ */
+export function readHttpConfig(
+  raw: Record<string, unknown>,
+  intervalSeconds: number | null = null,
+): Read<HttpProbeConfig> {
+  const request = readRequest(raw, intervalSeconds);
   if (!request.ok) return request;
   const expect = isRecord(raw.expect) ? raw.expect : {};
   const status = Array.isArray(expect.status) ? expect.status.filter((s): s is number => typeof s === "number") : [];
@@ -101,9 +129,12 @@ export function readHttpConfig(raw: Record<string, unknown>): Read<HttpProbeConf
   };
 }
 
-/** The scrape settings of a prometheus monitor's stored config. */
-export function readScrapeConfig(raw: Record<string, unknown>): Read<ScrapeConfig> {
-  const request = readRequest(raw);
+/** The scrape settings of a prometheus monitor's stored config (timeout as for readHttpConfig). */
+export function readScrapeConfig(
+  raw: Record<string, unknown>,
+  intervalSeconds: number | null = null,
+): Read<ScrapeConfig> {
+  const request = readRequest(raw, intervalSeconds);
   if (!request.ok) return request;
   const allow = Array.isArray(raw.metrics_allowlist)
     ? raw.metrics_allowlist.filter((m): m is string => typeof m === "string")

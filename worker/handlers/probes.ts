@@ -4,7 +4,7 @@
  */
 import {
   certCheckDue,
-  DEFAULT_TIMEOUT_MS,
+  defaultTimeoutMs,
   type ProbeMonitor,
   probeSamples,
   readHttpConfig,
@@ -45,7 +45,7 @@ export const SELF_SERVICE = "edge-monitor";
  */
 export async function probeMonitor(monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<Sample[]> {
   if (monitor.kind === "http") {
-    const config = readHttpConfig(monitor.config);
+    const config = readHttpConfig(monitor.config, monitor.intervalSeconds);
     if (!config.ok) return skipped(monitor, config.error);
     const result = await probeHttp(config.config, certCheckDue(config.config.url, slot));
     if (result.cert && "error" in result.cert) {
@@ -53,7 +53,7 @@ export async function probeMonitor(monitor: ProbeMonitor, slot: RunSlot | null =
     }
     return probeSamples(monitor, result);
   }
-  const config = readScrapeConfig(monitor.config);
+  const config = readScrapeConfig(monitor.config, monitor.intervalSeconds);
   if (!config.ok) return skipped(monitor, config.error);
   return scrapeSamples(monitor, await scrape(monitor, config.config));
 }
@@ -93,7 +93,10 @@ export async function runScheduledProbes(env: Env, now: number): Promise<void> {
   await recordSamples(env, [lag], now).catch((err: unknown) => console.error("collector lag not recorded", err));
   const results = await runBounded(due, MAX_CONCURRENT_PROBES, async (monitor) => {
     const clock = Date.now();
-    const timeoutMs = typeof monitor.config.timeout_ms === "number" ? monitor.config.timeout_ms : DEFAULT_TIMEOUT_MS;
+    const timeoutMs =
+      typeof monitor.config.timeout_ms === "number"
+        ? monitor.config.timeout_ms
+        : defaultTimeoutMs(monitor.intervalSeconds);
     if (!(await claimMonitorRun(env, monitor.id, { now, clock, leaseUntil: leaseUntil(clock, timeoutMs) }))) return;
     try {
       const intervalMs = monitor.intervalSeconds * 1000;

@@ -9,6 +9,7 @@ import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
 import { randomUrlSafe } from "../lib/secrets";
 import { syncMonitorSchedule } from "../handlers/probes";
+import { defaultTimeoutMs } from "../core/probe";
 
 type Kind = (typeof MONITOR_KINDS)[number];
 
@@ -16,7 +17,6 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as 
 /** fetch() refuses a request body with these methods. */
 const BODYLESS_METHODS: readonly string[] = ["GET", "HEAD"];
 const MAX_BODY_BYTES = 64 * 1024;
-const DEFAULT_TIMEOUT_MS = 5000;
 
 const HttpUrl = z.url({ protocol: z.regexes.httpProtocol, error: "must be an http:// or https:// URL" }).max(2048);
 
@@ -63,19 +63,16 @@ const MonitorFields = z
     name: Name.openapi({ example: "ECPay gateway" }),
     service: ServiceName.openapi({ example: "ecpay" }),
     kind: z.enum(MONITOR_KINDS),
-    interval_seconds: z.number().int().min(5).max(3600).default(60),
+    interval_seconds: z.number().int().min(1).max(3600).default(60),
     is_active: z.boolean().default(true),
     url: HttpUrl.nullish().openapi({ description: "http, prometheus (required): the URL to probe or scrape" }),
     method: z.enum(METHODS).nullish().openapi({ description: "http: default GET" }),
     headers: HeaderSet.nullish().openapi({ description: "http, prometheus: request headers, default {}" }),
     body: RequestBody.nullish().openapi({ description: "http: request body, not with GET or HEAD" }),
-    timeout_ms: z
-      .number()
-      .int()
-      .min(100)
-      .max(30_000)
-      .nullish()
-      .openapi({ description: "http, prometheus: default 5000, less than interval_seconds × 1000" }),
+    timeout_ms: z.number().int().min(100).max(30_000).nullish().openapi({
+      description:
+        "http, prometheus: less than interval_seconds × 1000; when not set, 5000 or 80 % of the interval if shorter (800 for a 1 s monitor)",
+    }),
     expect: Expect.nullish().openapi({
       description: 'http: what a healthy answer looks like, default {"status": [200]}',
     }),
@@ -135,14 +132,18 @@ const KEYS_OF: Record<Kind, readonly ConfigKey[]> = {
 
 const NO_CONFIG = Object.fromEntries(CONFIG_KEYS.map((k) => [k, null])) as Config;
 
-/** The stored settings of the input's kind, defaults applied. */
+/**
+ * The stored settings of the input's kind, defaults applied, except an unset timeout:
+ * it stays null and follows the interval (defaultTimeoutMs), so a later change of the
+ * interval alone never leaves a default timeout longer than the new interval.
+ */
 function configOf(input: MonitorInput): Partial<Config> {
   const full: Config = {
     url: input.url ?? null,
     method: input.method ?? "GET",
     headers: input.headers ?? {},
     body: input.body ?? null,
-    timeout_ms: input.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    timeout_ms: input.timeout_ms ?? null,
     expect: input.expect ?? { status: [200] },
     follow_redirects: input.follow_redirects ?? true,
     metrics_allowlist: input.metrics_allowlist ?? null,
@@ -186,7 +187,7 @@ export const monitors = crudRoutes({
     }
     if (input.url == null) issue("url", `required for ${input.kind} monitors`);
     const intervalMs = input.interval_seconds * 1000;
-    if ((input.timeout_ms ?? DEFAULT_TIMEOUT_MS) >= intervalMs) {
+    if (input.timeout_ms != null && input.timeout_ms >= intervalMs) {
       issue("timeout_ms", `must be less than interval_seconds × 1000 (${intervalMs} ms)`);
     }
     const method = input.method ?? "GET";
@@ -207,6 +208,7 @@ export const monitors = crudRoutes({
     },
   }),
   extraOutput: (row, { origin }) => ({
+    ...(row.kind === "heartbeat" ? {} : { timeout_ms: effectiveTimeout(row) }),
     heartbeat_url:
       row.kind === "heartbeat" && row.heartbeatSlug ? `${origin}/api/heartbeat/${row.heartbeatSlug}` : null,
   }),
@@ -224,6 +226,12 @@ function rowToInput(row: MonitorRow) {
     ...NO_CONFIG,
     ...(row.config as Partial<Config>),
   };
+}
+
+/** The timeout a probe or scrape runs with: its own, or the one its interval gives. */
+function effectiveTimeout(row: MonitorRow): number {
+  const set = (row.config as Partial<Config>).timeout_ms;
+  return typeof set === "number" ? set : defaultTimeoutMs(row.intervalSeconds);
 }
 
 /** 24 random bytes, base64url: the unguessable path segment of a heartbeat URL. */

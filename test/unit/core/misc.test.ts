@@ -74,6 +74,13 @@ describe("deriveServiceHealth", () => {
     const [fresh] = deriveServiceHealth([reading({ checkedAt: now - 179_000 })], now);
     expect(fresh?.status).toBe("healthy");
   });
+
+  it("gives fast monitors at least 15 s before their readings go stale", () => {
+    const [late] = deriveServiceHealth([reading({ intervalSeconds: 1, checkedAt: now - 14_000 })], now);
+    expect(late?.status).toBe("healthy");
+    const [gone] = deriveServiceHealth([reading({ intervalSeconds: 1, checkedAt: now - 16_000 })], now);
+    expect(gone?.status).toBe("unknown");
+  });
 });
 
 describe("dashboard protocol", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   cloudflareErrorReason,
+  defaultTimeoutMs,
   describeFetchFailure,
   describeParseErrors,
   evaluateHttp,
@@ -244,6 +245,26 @@ describe("readHttpConfig", () => {
 
   it("refuses a config without a URL", () => {
     expect(readHttpConfig({})).toEqual({ ok: false, error: "no url configured" });
+  });
+
+  it("gives an unset timeout from the interval, and keeps a set one", () => {
+    const fast = readHttpConfig({ url: "http://a.example/", timeout_ms: null }, 1);
+    expect(fast.ok && fast.config.timeoutMs).toBe(800);
+    const set = readHttpConfig({ url: "http://a.example/", timeout_ms: 300 }, 1);
+    expect(set.ok && set.config.timeoutMs).toBe(300);
+    const scrape = readScrapeConfig({ url: "http://a.example/metrics" }, 2);
+    expect(scrape.ok && scrape.config.timeoutMs).toBe(1600);
+  });
+});
+
+describe("defaultTimeoutMs", () => {
+  it("is 5 s, or 80 % of a shorter interval, never under 500 ms", () => {
+    expect(defaultTimeoutMs(60)).toBe(5000);
+    expect(defaultTimeoutMs(7)).toBe(5000);
+    expect(defaultTimeoutMs(5)).toBe(4000);
+    expect(defaultTimeoutMs(2)).toBe(1600);
+    expect(defaultTimeoutMs(1)).toBe(800);
+    expect(defaultTimeoutMs(0.5)).toBe(500);
   });
 });
 
