@@ -52,11 +52,11 @@ app.openapi(
   }),
   async (c) => {
     const now = Date.now();
-    const health = await checkSelf(c.env, now);
+    const self = await checkSelf(c.env, now);
     const time = new Date(now).toISOString();
-    return health.ok
+    return self.ok
       ? c.json({ ok: true as const, time }, 200)
-      : c.json({ ok: false as const, time, problems: health.problems }, 503);
+      : c.json({ ok: false as const, time, problems: self.problems }, 503);
   },
 );
 
