@@ -40,6 +40,7 @@ export default defineConfig({
                 TWILIO_AUTH_TOKEN: "twilio-secret-token",
                 TWILIO_FROM_NUMBER: "+15550100000",
                 WEBHOOK_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/webhook`,
+                DEADMAN_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/deadman`,
                 WEBHOOK_SECRET: "webhook-secret",
               },
               queueConsumers: {

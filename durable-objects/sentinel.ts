@@ -7,9 +7,12 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { checkHeartbeats } from "../worker/handlers/heartbeats";
+import { pingDeadman } from "../worker/lib/deadman";
 
 /** After a failed check the alarm tries again this much later. */
 const RETRY_MS = 5_000;
+/** The alarm loop's own dead-man ping, with DEADMAN_URL set. */
+const DEADMAN_EVERY_MS = 60_000;
 
 export class Sentinel extends DurableObject<Env> {
   /** A heartbeat deadline seen elsewhere: the alarm comes then, unless it comes sooner already. */
@@ -21,6 +24,9 @@ export class Sentinel extends DurableObject<Env> {
   /** The per-minute cron ran at `at`. */
   async cronTicked(at: number): Promise<void> {
     await this.ctx.storage.put("cronAt", at);
+    if (this.env.DEADMAN_URL && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + DEADMAN_EVERY_MS);
+    }
   }
 
   /** What the sentinel knows: the cron's last tick and its next alarm. */
@@ -43,6 +49,15 @@ export class Sentinel extends DurableObject<Env> {
     } catch (err) {
       console.error("sentinel: heartbeat check failed", err);
       next = now + RETRY_MS;
+    }
+    if (this.env.DEADMAN_URL) {
+      let due = (await this.ctx.storage.get<number>("deadmanAt")) ?? 0;
+      if (due <= now) {
+        await pingDeadman(this.env, "alarm", now);
+        due = now + DEADMAN_EVERY_MS;
+        await this.ctx.storage.put("deadmanAt", due);
+      }
+      next = next === null ? due : Math.min(next, due);
     }
     if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, now + 1));
   }

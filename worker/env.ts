@@ -15,6 +15,11 @@ interface Secrets {
   AE_API_TOKEN?: string;
   /** Base URL of the Cloudflare API (default https://api.cloudflare.com/client/v4). */
   AE_SQL_API_BASE?: string;
+  /**
+   * The outbound dead-man's switch: a URL the monitor POSTs its health to every minute from
+   * the cron and from its alarm loop (lib/deadman.ts), e.g. a healthchecks.io check.
+   */
+  DEADMAN_URL?: string;
   /** Where the dashboard is (https://monitor.example.com): notifications link to it absolutely; else by path. */
   DASHBOARD_URL?: string;
   /** Signing secret of the Slack app: enables /slack/commands and /slack/interactions. */

@@ -3,6 +3,7 @@
  * failing job is logged and does not stop the others.
  */
 import { pushDemoMetrics } from "../demo/push";
+import { pingDeadman } from "../lib/deadman";
 import { readMonitorHealth, toServiceHealthWire } from "../lib/health";
 import { releaseDigests } from "./digests";
 import { checkHeartbeatsEveryMinute } from "./heartbeats";
@@ -27,6 +28,7 @@ const tickSentinel = (env: Env, now: number) => env.SENTINEL.getByName("main").c
 
 export const JOBS: Job[] = [
   ["sentinel", tickSentinel],
+  ["deadman", (env, now) => pingDeadman(env, "cron", now)],
   ["demo", demoOnly(pushDemoMetrics)],
   ["probes", runScheduledProbes],
   ["watchdog", watchProbeRunners],
