@@ -122,7 +122,14 @@ describe("GET /metrics", () => {
   it("reports the queued backlog, the latency of sent deliveries and cron-run probe lag", async () => {
     const now = Date.now();
     const before = await scrape();
-    // A job stuck for two minutes, one sent 2 s after it was enqueued, and a cron probe 4 minutes late.
+    // A row of two days ago (outside every window), then a job stuck for two minutes, one sent
+    // 2 s after it was enqueued, and a cron probe 4 minutes late.
+    const old = await env.DB.prepare(
+      `INSERT INTO notification_deliveries (recipient, channel, event, idempotency_key, status, enqueued_at, delivered_at)
+       VALUES ('shared:webhook', 'webhook', 'firing', ?, 'sent', ?, ?) RETURNING id`,
+    )
+      .bind(`self-metrics-old-${now}`, now - 2 * 86_400_000, now - 2 * 86_400_000 + 500)
+      .first<{ id: number }>();
     const queued = await env.DB.prepare(
       `INSERT INTO notification_deliveries (recipient, channel, event, idempotency_key, status, enqueued_at)
        VALUES ('shared:webhook', 'webhook', 'firing', ?, 'queued', ?) RETURNING id`,
@@ -158,6 +165,9 @@ describe("GET /metrics", () => {
       expect(valueOf(after, "edge_monitor_delivery_latency_seconds_count")).toBe(
         valueOf(before, "edge_monitor_delivery_latency_seconds_count") + 1,
       );
+      expect(valueOf(after, "edge_monitor_notifications", { channel: "webhook", status: "sent" })).toBe(
+        valueOf(before, "edge_monitor_notifications", { channel: "webhook", status: "sent" }) + 1,
+      );
       expect(valueOf(after, "edge_monitor_monitors", { kind: "http" })).toBe(
         valueOf(before, "edge_monitor_monitors", { kind: "http" }) + 1,
       );
@@ -166,7 +176,7 @@ describe("GET /metrics", () => {
       expect(lag).toBeLessThan(260);
     } finally {
       await env.DB.batch([
-        env.DB.prepare("DELETE FROM notification_deliveries WHERE id IN (?, ?)").bind(queued?.id, sent?.id),
+        env.DB.prepare("DELETE FROM notification_deliveries WHERE id IN (?, ?, ?)").bind(old?.id, queued?.id, sent?.id),
         env.DB.prepare("DELETE FROM monitors WHERE id = ?").bind(monitor?.id),
       ]);
     }

@@ -9,13 +9,21 @@ import { CRON_INTERVAL_MS } from "../core/schedule";
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
+/**
+ * `notification_deliveries` is never pruned and has no index on time, but its ids grow with
+ * enqueued_at (a row is written as its job is enqueued): the newest row enqueued before ?1,
+ * found by walking the ids down from the newest, bounds the rows of the window by primary key.
+ * So a scrape reads the last day's rows, not the whole history.
+ */
+const AFTER_CUT = `id > COALESCE((SELECT id FROM notification_deliveries WHERE enqueued_at < ?1 ORDER BY id DESC LIMIT 1), 0)`;
+
 /** Everything `renderSelfMetrics` needs but the version. */
 export async function readSelfMetrics(db: D1Database, now: number): Promise<Omit<SelfMetrics, "version">> {
   const dayAgo = now - DAY_MS;
   const hourAgo = now - HOUR_MS;
   // One SUM per bucket bound gives the cumulative counts the histogram wants.
   const bucketSums = DELIVERY_LATENCY_BUCKETS.map(
-    (_, i) => `COALESCE(SUM(CASE WHEN delivered_at - enqueued_at <= ?${i + 2} THEN 1 ELSE 0 END), 0) AS b${i}`,
+    (_, i) => `COALESCE(SUM(CASE WHEN delivered_at - enqueued_at <= ?${i + 3} THEN 1 ELSE 0 END), 0) AS b${i}`,
   ).join(", ");
 
   const [alerts, deliveries, backlog, latency, rules, monitors, lag] = await db.batch([
@@ -30,17 +38,19 @@ export async function readSelfMetrics(db: D1Database, now: number): Promise<Omit
     db
       .prepare(
         `SELECT channel, status, COUNT(*) AS n FROM notification_deliveries
-         WHERE enqueued_at >= ?1 GROUP BY channel, status ORDER BY channel, status`,
+         WHERE ${AFTER_CUT} AND enqueued_at >= ?1 GROUP BY channel, status ORDER BY channel, status`,
       )
       .bind(dayAgo),
     db.prepare(`SELECT COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM notification_deliveries WHERE status = 'queued'`),
+    // Of the last day's rows (a delivery that took longer is left out); `+status` keeps the
+    // planner on the id range rather than the status index, which holds every sent row ever.
     db
       .prepare(
         `SELECT COUNT(*) AS n, COALESCE(SUM(delivered_at - enqueued_at), 0) AS total_ms, ${bucketSums}
          FROM notification_deliveries
-         WHERE status = 'sent' AND delivered_at IS NOT NULL AND delivered_at >= ?1`,
+         WHERE ${AFTER_CUT} AND +status = 'sent' AND delivered_at >= ?2`,
       )
-      .bind(hourAgo, ...DELIVERY_LATENCY_BUCKETS.map((s) => s * 1000)),
+      .bind(dayAgo, hourAgo, ...DELIVERY_LATENCY_BUCKETS.map((s) => s * 1000)),
     db.prepare(`SELECT is_active AS active, COUNT(*) AS n FROM alert_rules GROUP BY is_active`),
     db.prepare(`SELECT kind, COUNT(*) AS n FROM monitors WHERE is_active = 1 GROUP BY kind ORDER BY kind`),
     // Only cron-run probes keep last_run_at in D1; the fast loop keeps it in its Durable Object.
