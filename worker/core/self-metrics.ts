@@ -110,7 +110,11 @@ export function renderSelfMetrics(m: SelfMetrics): string {
     .sample("edge_monitor_notification_oldest_undelivered_seconds", {}, seconds(m.oldestUndeliveredSeconds));
 
   const latency = "edge_monitor_delivery_latency_seconds";
-  out.family(latency, "histogram", "Enqueue to delivery of the notifications sent in the last hour.");
+  out.family(
+    latency,
+    "histogram",
+    "Enqueue to delivery of the notifications sent in the last hour (of those enqueued in the last 24 hours).",
+  );
   DELIVERY_LATENCY_BUCKETS.forEach((le, i) => {
     out.sample(`${latency}_bucket`, { le: formatValue(le) }, m.deliveryLatency.cumulative[i] ?? 0);
   });
