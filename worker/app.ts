@@ -22,6 +22,7 @@ import { monitors } from "./routes/monitors";
 import { notifications } from "./routes/notifications";
 import { preferences } from "./routes/preferences";
 import { rules } from "./routes/rules";
+import { selfMetrics } from "./routes/self-metrics";
 import { session } from "./routes/session";
 import { silences } from "./routes/silences";
 import { slack } from "./routes/slack";
@@ -87,6 +88,9 @@ app.route("/api/admin", admin);
 // Collection: push ingest (scoped ingest keys) and heartbeat pings (the URL's key).
 app.route("/api", ingest);
 app.route("/api", heartbeat);
+
+// The product's own metrics for an outside checker: an ingest key, like the collection endpoints.
+app.route("/", selfMetrics);
 
 // Slack's slash command and message buttons: public, each request signed by Slack.
 app.route("/slack", slack);

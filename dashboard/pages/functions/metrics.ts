@@ -1,0 +1,1 @@
+export { proxyToWorker as onRequest } from "../proxy";
