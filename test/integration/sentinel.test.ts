@@ -109,3 +109,24 @@ describe("/healthz", () => {
     expect((await healthz()).status).toBe(200);
   });
 });
+
+describe("GET health/self", () => {
+  it("reports the cron's lag, the round trips, the delivery backlog and the version, for admins", async () => {
+    await sentinel().cronTicked(Date.now() - 30_000);
+    const res = await callJson<{
+      ok: boolean;
+      version: string;
+      cron: { lag_seconds: number };
+      d1: { round_trip_ms: number; error: string | null };
+      sentinel: { error: string | null };
+      notifications: { backlog: number };
+    }>("GET", "/api/admin/monitoring/health/self", { token: admin.token });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, d1: { error: null }, sentinel: { error: null } });
+    expect(res.body.cron.lag_seconds).toBeGreaterThanOrEqual(30);
+    expect(res.body.d1.round_trip_ms).toBeGreaterThanOrEqual(0);
+    expect(res.body.notifications.backlog).toBeGreaterThanOrEqual(0);
+    expect(res.body.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await call("GET", "/api/admin/monitoring/health/self")).status).toBe(401);
+  });
+});
