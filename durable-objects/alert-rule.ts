@@ -917,14 +917,20 @@ export class AlertRule extends DurableObject<Env> {
   private async flushGroups(now: number, force = false): Promise<void> {
     const rule = this.rule;
     if (!rule) return;
+    // The rule's fingerprints, read once for every group due.
+    let fps: Map<string, Fingerprint> | null = null;
     for (const key of this.stormKeys()) {
       let state = this.stormState(key);
       const pending = this.stormMembers(key);
       const due = flushDue(state, pending.length);
       if (due !== null && (force || due <= now)) {
-        const fps = new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
-        const still = pending.filter((m) => stillTrue(key, m.alert_id, fps.get(m.fingerprint)));
-        if (still.length) await this.sendGroup(rule, key, state, still, now);
+        fps ??= new Map(this.loadAll().map((fp) => [fp.fingerprint, fp]));
+        const tracked = fps;
+        const still = pending.filter((m) => stillTrue(key, m.alert_id, tracked.get(m.fingerprint)));
+        const ruleStillOpen = [...tracked.values()].some(
+          (fp) => fp.state.alert !== null && fp.state.resolvedAt === null,
+        );
+        if (still.length) await this.sendGroup(rule, key, state, still, now, ruleStillOpen);
         this.ctx.storage.sql.exec(
           "DELETE FROM storm_members WHERE event = ? AND fingerprint IN (SELECT value FROM json_each(?))",
           key,
@@ -943,6 +949,7 @@ export class AlertRule extends DurableObject<Env> {
     state: StormState,
     members: readonly { alert_id: number }[],
     now: number,
+    ruleStillOpen: boolean,
   ): Promise<void> {
     const rows = await alertsByIds(
       this.env,
@@ -968,7 +975,7 @@ export class AlertRule extends DurableObject<Env> {
       worse: worseFor(rule),
       link: alertsLink(this.env, rule.id, event),
       channels: targets.channels,
-      ruleStillOpen: this.loadAll().some((fp) => fp.state.alert !== null && fp.state.resolvedAt === null),
+      ruleStillOpen,
     });
     const worst = rows.find((r) => r.id === plan.worstAlertId) ?? (rows[0] as AlertRow);
     const { occurrence, notice } = plan;

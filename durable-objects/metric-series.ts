@@ -339,6 +339,8 @@ export class MetricSeries extends DurableObject<Env> {
     const seq = ++this.untoldSeq;
     const rules = await this.rulesReadingThis(now);
     const calls: Promise<unknown>[] = [];
+    // The newest sample of every series, read once for all the rules that take samples.
+    let newest: Sample[] | null = null;
     for (const rule of rules) {
       const stub = this.env.ALERT_RULE.getByName(String(rule.id));
       if (evaluatedBySeries(rule)) {
@@ -346,7 +348,7 @@ export class MetricSeries extends DurableObject<Env> {
         if (evaluations.length) calls.push(stub.evaluated(evaluations));
         continue;
       }
-      const newest = [...this.ids.keys()].map((key) => this.latest(key)).filter((s): s is Sample => s !== null);
+      newest ??= [...this.ids.keys()].map((key) => this.latest(key)).filter((s): s is Sample => s !== null);
       const mine = newest.filter((s) => matchesRule(rule, s));
       if (mine.length) calls.push(stub.observe(mine));
     }

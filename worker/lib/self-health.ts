@@ -25,25 +25,7 @@ async function bounded<T>(what: Promise<T>): Promise<T> {
 
 const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-export async function checkSelf(env: Env, now: number): Promise<SelfHealth> {
-  const last = kept.get(env);
-  if (last && now - last.at < KEEP_MS) return last.health;
-  const [d1, sentinel] = await Promise.allSettled([
-    // Started inside a promise, so a binding that throws at once is a failed check, not an error.
-    bounded(Promise.resolve().then(() => env.DB.prepare("SELECT 1 AS one").first())),
-    bounded(Promise.resolve().then(() => env.SENTINEL.getByName("main").status())),
-  ]);
-  const health = judgeSelf({
-    now,
-    d1Error: d1.status === "rejected" ? reason(d1.reason) : null,
-    sentinelError: sentinel.status === "rejected" ? reason(sentinel.reason) : null,
-    cronAt: sentinel.status === "fulfilled" ? (sentinel.value.cronAt ?? null) : null,
-  });
-  kept.set(env, { at: now, health });
-  return health;
-}
-
-/** A bounded call, with how long it took and why it failed. */
+/** A bounded call, with how long it took and why it failed (a binding that throws at once is a failed call). */
 async function timed<T>(run: () => Promise<T>): Promise<{ value: T | null; ms: number; error: string | null }> {
   const started = Date.now();
   try {
@@ -53,15 +35,31 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T | null; ms: n
   }
 }
 
-/** The details behind /healthz, for `GET health/self`: measured now, not kept. */
-export async function selfReport(env: Env, now: number) {
-  const [d1, sentinel, metrics] = await Promise.all([
+/** What /healthz and health/self both ask: D1, and the sentinel (with the cron's last tick). */
+async function askSelf(env: Env, now: number) {
+  const [d1, sentinel] = await Promise.all([
     timed(() => env.DB.prepare("SELECT 1 AS one").first()),
     timed(() => env.SENTINEL.getByName("main").status()),
-    timed(() => readSelfMetrics(env.DB, now)),
   ]);
   const cronAt = sentinel.value?.cronAt ?? null;
   const health = judgeSelf({ now, d1Error: d1.error, sentinelError: sentinel.error, cronAt });
+  return { d1, sentinel, cronAt, health };
+}
+
+export async function checkSelf(env: Env, now: number): Promise<SelfHealth> {
+  const last = kept.get(env);
+  if (last && now - last.at < KEEP_MS) return last.health;
+  const { health } = await askSelf(env, now);
+  kept.set(env, { at: now, health });
+  return health;
+}
+
+/** The details behind /healthz, for `GET health/self`: measured now, not kept. */
+export async function selfReport(env: Env, now: number) {
+  const [{ d1, sentinel, cronAt, health }, metrics] = await Promise.all([
+    askSelf(env, now),
+    timed(() => readSelfMetrics(env.DB, now)),
+  ]);
   return {
     ok: health.ok,
     problems: health.problems,
