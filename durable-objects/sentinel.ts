@@ -35,11 +35,6 @@ export class Sentinel extends DurableObject<Env> {
     return { cronAt, nextCheck: await this.ctx.storage.getAlarm() };
   }
 
-  /** When the alarm is set (null: none), for tests and the self-health report. */
-  async nextCheck(): Promise<number | null> {
-    return this.ctx.storage.getAlarm();
-  }
-
   override async alarm(): Promise<void> {
     const now = Date.now();
     let next: number | null;
