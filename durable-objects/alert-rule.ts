@@ -65,6 +65,7 @@ import {
   type SeriesWindow,
   worseFor,
 } from "../worker/core/rules/evaluate";
+import { alertMessage } from "../worker/core/rules/render";
 import {
   evaluatedBySeries,
   lookbackSeconds,
@@ -524,10 +525,11 @@ export class AlertRule extends DurableObject<Env> {
       const ticked = tick(observed.state, now, cfg, worse);
       fp.state = ticked.state;
       // The message says what the alert's value says: both follow the latest evaluation with a value.
-      if (ev.value !== null && fp.state.alert && fp.state.resolvedAt === null) fp.message = ev.reason;
+      const message = alertMessage(rule, ev);
+      if (ev.value !== null && fp.state.alert && fp.state.resolvedAt === null) fp.message = message;
       const events = [...observed.events, ...ticked.events];
       if (events.length || JSON.stringify(fp.state) !== before || fp.syncedAt === 0 || behind(fp)) {
-        changes.push({ fp, events, reason: ev.reason });
+        changes.push({ fp, events, reason: message });
       }
     }
     // The alerts this pass fires are opened together, then each carried out in turn.

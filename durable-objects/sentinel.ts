@@ -3,10 +3,15 @@
  * deadline, so a silent job is marked late within a second of its period + grace rather
  * than at the next per-minute cron (which stays as the safety net). Pings and the cron tell
  * it the deadlines they see; each alarm checks the heartbeats and sets the next one. It
- * also keeps when the cron last ran, which /healthz judges (core/self-health).
+ * also keeps when the cron last ran, which /healthz judges (core/self-health), and every
+ * WATCH_EVERY_MS takes the monitor's samples of itself (handlers/self-watch.ts) that the
+ * built-in rules alert on. The cron starts the loop and restarts it should it stop; the
+ * loop, in turn, notices a cron that stopped.
  */
 import { DurableObject } from "cloudflare:workers";
+import { WATCH_EVERY_MS } from "../worker/core/self-watch";
 import { checkHeartbeats } from "../worker/handlers/heartbeats";
+import { watchSelf } from "../worker/handlers/self-watch";
 import { pingDeadman } from "../worker/lib/deadman";
 
 /** After a failed check the alarm tries again this much later. */
@@ -24,9 +29,7 @@ export class Sentinel extends DurableObject<Env> {
   /** The per-minute cron ran at `at`. */
   async cronTicked(at: number): Promise<void> {
     await this.ctx.storage.put("cronAt", at);
-    if (this.env.DEADMAN_URL && (await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Date.now() + DEADMAN_EVERY_MS);
-    }
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + WATCH_EVERY_MS);
   }
 
   /** What the sentinel knows: the cron's last tick and its next alarm. */
@@ -45,15 +48,28 @@ export class Sentinel extends DurableObject<Env> {
       console.error("sentinel: heartbeat check failed", err);
       next = now + RETRY_MS;
     }
+    next = Math.min(next ?? Infinity, await this.every("watchAt", WATCH_EVERY_MS, now, () => this.watch(now)));
     if (this.env.DEADMAN_URL) {
-      let due = (await this.ctx.storage.get<number>("deadmanAt")) ?? 0;
-      if (due <= now) {
-        await pingDeadman(this.env, "alarm", now);
-        due = now + DEADMAN_EVERY_MS;
-        await this.ctx.storage.put("deadmanAt", due);
-      }
-      next = next === null ? due : Math.min(next, due);
+      next = Math.min(
+        next,
+        await this.every("deadmanAt", DEADMAN_EVERY_MS, now, () => pingDeadman(this.env, "alarm", now)),
+      );
     }
-    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next, now + 1));
+    await this.ctx.storage.setAlarm(Math.max(next, now + 1));
+  }
+
+  /** Runs `task` when its time (kept under `key`) has come; returns when it is next due. */
+  private async every(key: string, periodMs: number, now: number, task: () => Promise<void>): Promise<number> {
+    const due = (await this.ctx.storage.get<number>(key)) ?? 0;
+    if (due > now) return due;
+    await task();
+    await this.ctx.storage.put(key, now + periodMs);
+    return now + periodMs;
+  }
+
+  /** The monitor's samples of itself; a failed watch is logged and tried again at the next one. */
+  private async watch(now: number): Promise<void> {
+    const cronAt = (await this.ctx.storage.get<number>("cronAt")) ?? null;
+    await watchSelf(this.env, now, cronAt).catch((err: unknown) => console.error("sentinel: self-watch failed", err));
   }
 }

@@ -33,3 +33,11 @@ export function isTimeZone(tz: string): boolean {
     return false;
   }
 }
+
+/** A span of seconds in words, to the unit that reads best: "45 seconds", "3 minutes", "5 hours". */
+export function elapsedText(seconds: number): string {
+  const s = Math.max(0, seconds);
+  const [n, unit] =
+    s < 120 ? [Math.round(s), "second"] : s < 7200 ? [Math.floor(s / 60), "minute"] : [Math.floor(s / 3600), "hour"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}

@@ -13,6 +13,7 @@ export function rowToRule(row: RuleRow): Rule {
   const base = {
     id: row.id,
     ruleName: row.ruleName,
+    description: row.description,
     metricName: row.metricName,
     service: row.service,
     labels: row.labels,

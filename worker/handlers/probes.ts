@@ -22,6 +22,7 @@ import {
   runsOnCron,
   runsOnRunner,
 } from "../core/schedule";
+import { SELF_SERVICE } from "../core/self-watch";
 import type { Labels, Sample } from "../core/series";
 import {
   claimMonitorRun,
@@ -35,9 +36,6 @@ import type { monitors } from "../db/schema";
 import { recordSamples } from "../lib/series";
 import { probeHttp } from "../probes/http";
 import { scrape, scrapeSamples } from "../probes/scrape";
-
-/** The service of the collector's own metrics. */
-export const SELF_SERVICE = "edge-monitor";
 
 /**
  * The samples of one run of a monitor; empty when its stored config cannot be probed.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTimeZone, parseInstant, toIso } from "../../../worker/core/time";
+import { elapsedText, isTimeZone, parseInstant, toIso } from "../../../worker/core/time";
 
 describe("parseInstant", () => {
   it.each<[unknown, number | null]>([
@@ -34,5 +34,21 @@ describe("isTimeZone", () => {
     expect(isTimeZone("UTC")).toBe(true);
     expect(isTimeZone("Mars/Olympus")).toBe(false);
     expect(isTimeZone("")).toBe(false);
+  });
+});
+
+describe("elapsedText", () => {
+  it.each<[number, string]>([
+    [0, "0 seconds"],
+    [1, "1 second"],
+    [45.4, "45 seconds"],
+    [119, "119 seconds"],
+    [120, "2 minutes"],
+    [185, "3 minutes"],
+    [7199, "119 minutes"],
+    [7200, "2 hours"],
+    [-5, "0 seconds"],
+  ])("%s s reads %s", (seconds, text) => {
+    expect(elapsedText(seconds)).toBe(text);
   });
 });

@@ -1,6 +1,6 @@
 /** Notification text for an alert, shared by every channel and the rule dry run. */
 import type { Labels } from "../series";
-import { toIso } from "../time";
+import { elapsedText, toIso } from "../time";
 import { type FingerprintEvaluation, formatNumber } from "./evaluate";
 import { HEARTBEAT_METRIC, type Rule } from "./types";
 
@@ -56,4 +56,25 @@ export function renderAlertText(rule: Rule, subject: AlertSubject, now: number):
     `Observed at: ${toIso(subject.observedAt ?? now)}`,
   ];
   return { title, body: lines.join("\n") };
+}
+
+const PLACEHOLDER = /\{\{\s*(value|duration|labels\.([A-Za-z_][A-Za-z0-9_]*))\s*\}\}/g;
+
+/**
+ * An alert's message: the rule's description, when it has one, with `{{value}}`,
+ * `{{duration}}` (the value read as seconds, "3 minutes") and `{{labels.NAME}}` filled in,
+ * then the evaluation in parentheses; without a description, the evaluation alone.
+ */
+export function alertMessage(
+  rule: Pick<Rule, "description">,
+  subject: Pick<AlertSubject, "value" | "labels" | "reason">,
+): string {
+  const summary = rule.description?.trim();
+  if (!summary) return subject.reason;
+  const filled = summary.replace(PLACEHOLDER, (_all, what: string, label: string | undefined) => {
+    if (label !== undefined) return subject.labels?.[label] ?? "";
+    if (subject.value === null) return "no data";
+    return what === "duration" ? elapsedText(subject.value) : formatNumber(subject.value);
+  });
+  return `${filled} (${subject.reason})`;
 }

@@ -22,6 +22,8 @@ export const HEARTBEAT_METRIC = "heartbeat_ok";
 interface RuleBase {
   id: number;
   ruleName: string;
+  /** What the alert means, leading its message (see alertMessage in render.ts); absent or "" for none. */
+  description?: string;
   metricName: string;
   /** Null: the rule watches the metric on every service. */
   service: string | null;

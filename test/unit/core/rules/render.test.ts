@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderAlertText } from "../../../../worker/core/rules/render";
+import { alertMessage, renderAlertText } from "../../../../worker/core/rules/render";
 import type { Rule, ThresholdRule } from "../../../../worker/core/rules/types";
 import { makeRule } from "../../../fixtures/rules";
 
@@ -90,5 +90,29 @@ describe("renderAlertText", () => {
   ])("describes %s", (_label, rule, condition) => {
     const text = renderAlertText(rule, { value: 1, observedAt: 0, reason: "x" }, 0);
     expect(text.body.split("\n")[1]).toBe(condition);
+  });
+});
+
+describe("alertMessage", () => {
+  const subject = { value: 185, labels: { runner: "runner-2" }, reason: "latest value 185 > 120" };
+
+  it("is the evaluation alone without a description", () => {
+    expect(alertMessage({ description: "" }, subject)).toBe("latest value 185 > 120");
+    expect(alertMessage({}, subject)).toBe("latest value 185 > 120");
+  });
+
+  it("leads with the description, its value, duration and labels filled in", () => {
+    expect(
+      alertMessage(
+        { description: "Loop {{labels.runner}}{{ labels.collector }} is {{duration}} late ({{value}} s)." },
+        subject,
+      ),
+    ).toBe("Loop runner-2 is 3 minutes late (185 s). (latest value 185 > 120)");
+  });
+
+  it("says no data for a missing value and leaves unknown placeholders alone", () => {
+    expect(alertMessage({ description: "{{value}} {{other}}" }, { ...subject, value: null })).toBe(
+      "no data {{other}} (latest value 185 > 120)",
+    );
   });
 });
