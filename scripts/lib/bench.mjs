@@ -13,7 +13,8 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * Starts the product on a free port with its own fresh state. `stop()` stops it and removes
  * the state (also on Ctrl-C); a failed start stops it and reports the last lines it printed.
- * `vars` are extra Worker variables (see startProduct).
+ * `vars` are extra Worker variables (see startProduct). `child`: the process group leader
+ * (scripts/start.mjs, which also ticks the cron), for a bench that stops or freezes it.
  */
 export async function launchProduct(prefix = "edge-monitor-bench-", vars = {}) {
   const port = await freePort();
@@ -35,7 +36,7 @@ export async function launchProduct(prefix = "edge-monitor-bench-", vars = {}) {
     await stop();
     throw new Error(`${err.message}\n--- last output ---\n${product.tail.join("\n")}`);
   });
-  return { base, token, stop };
+  return { base, token, stop, child: product.child };
 }
 
 /** One JSON API call; throws with the status and body on anything but 2xx. */
