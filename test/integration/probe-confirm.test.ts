@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import type { ProbeRunner } from "../../durable-objects/probe-runner";
 import { confirmerName } from "../../worker/core/confirm";
 import type { ProbeMonitor } from "../../worker/core/probe";
@@ -24,10 +24,10 @@ afterEach(async () => {
 });
 
 /** A monitor of `/flaky?key=`: its first `fail` requests answer 503, later ones 200. */
-function flaky(key: string, fail: number, config: Record<string, unknown> = {}): ProbeMonitor {
+function flaky(key: string, fail: number, config: Record<string, unknown> = {}, service = "shop"): ProbeMonitor {
   return {
     id: nextId++,
-    service: "shop",
+    service,
     kind: "http",
     intervalSeconds: 60,
     config: { url: `${base}/flaky?key=${key}&fail=${fail}`, timeout_ms: 2000, ...config },
@@ -112,6 +112,39 @@ describe("confirming a failure from another location", () => {
   });
 });
 
+describe("paging", () => {
+  it("a critical rule on probe_up fires for the outage both locations see, not for the blip", async () => {
+    const service = `confirm-page-${Date.now().toString(36)}`;
+    const rule = await callJson<{ id: number }>("POST", "/api/admin/monitoring/rules", {
+      token: admin.token,
+      body: {
+        rule_name: "probe down",
+        metric_name: "probe_up",
+        service,
+        comparison_operator: "<",
+        threshold_value: 1,
+        severity: "critical",
+        notification_channels: ["email"],
+      },
+    });
+    expect(rule.status).toBe(201);
+    const blip = flaky(`${service}-blip`, 1, {}, service);
+    const down = flaky(`${service}-down`, 100, {}, service);
+    await runMonitor(env, blip);
+    await runMonitor(env, down);
+    const alerts = () =>
+      env.DB.prepare("SELECT labels FROM alert_history WHERE alert_rule_id = ?")
+        .bind(rule.body.id)
+        .all<{ labels: string }>()
+        .then((r) => r.results.map((a) => JSON.parse(a.labels) as Record<string, string>));
+    // The blip's sample reached the rule first: once the outage has fired, the blip had its chance.
+    await vi.waitFor(async () => expect(await alerts()).toContainEqual({ monitor: String(down.id) }), {
+      timeout: 5000,
+    });
+    expect(await alerts()).toEqual([{ monitor: String(down.id) }]);
+  });
+});
+
 /** An http monitor of the target created through the API. */
 async function createMonitor(body: Record<string, unknown>): Promise<number> {
   const res = await callJson<{ id: number }>("POST", MONITORS, {
@@ -135,31 +168,30 @@ describe("both collectors confirm the same way", () => {
   });
 
   it("a ProbeRunner's alarm loop dismisses it too, and records an outage both locations see", async () => {
-    const blip = await createMonitor({
-      url: `${base}/flaky?key=loop-blip&fail=1`,
-      interval_seconds: 10,
-      timeout_ms: 2000,
-    });
-    const down = await createMonitor({
-      url: `${base}/flaky?key=loop-down&fail=100`,
-      interval_seconds: 10,
-      timeout_ms: 2000,
-    });
-    // Same runner (consecutive ids), both due in an hour; the alarm runs them now.
-    const runner = env.PROBE_RUNNER.getByName(runnerName(blip));
-    expect(runnerName(down)).toBe(runnerName(blip));
-    const at = Math.ceil((Date.now() + 3_600_000) / 10_000) * 10_000;
-    await runInDurableObject(runner, async (_instance: ProbeRunner, state) => {
-      state.storage.sql.exec("UPDATE monitors SET next_run_at = ?", at);
-      state.storage.sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('armed_at', ?)", at);
-      await state.storage.setAlarm(at);
-    });
     const since = Date.now() - 1000;
-    expect(await runDurableObjectAlarm(runner)).toBe(true);
-    expect(await hits("loop-blip")).toBe(2);
-    expect(await series("probe_up", blip, since)).toMatchObject([{ value: 1 }]);
-    expect(await hits("loop-down")).toBe(2);
-    expect(await series("probe_up", down, since)).toMatchObject([{ value: 0 }]);
+    for (const [key, fail, up] of [
+      ["loop-blip", 1, 1],
+      ["loop-down", 100, 0],
+    ] as const) {
+      // Created on a steady target and pinned an hour ahead before it turns flaky, so a
+      // real alarm on its first slot never spends the target's failing request.
+      const id = await createMonitor({ url: `${base}/up`, interval_seconds: 10, timeout_ms: 2000 });
+      const runner = env.PROBE_RUNNER.getByName(runnerName(id));
+      const at = Math.ceil((Date.now() + 3_600_000) / 10_000) * 10_000;
+      await runInDurableObject(runner, (_instance: ProbeRunner, state) => {
+        state.storage.sql.exec("UPDATE monitors SET next_run_at = ? WHERE id = ?", at, id);
+      });
+      const put = await callJson("PUT", `${MONITORS}/${id}`, {
+        token: admin.token,
+        body: { url: `${base}/flaky?key=${key}&fail=${fail}` },
+      });
+      expect(put.status).toBe(200);
+      // The update kept the pinned slot and armed the alarm on it.
+      expect((await runner.status()).alarmAt).toBe(at);
+      expect(await runDurableObjectAlarm(runner)).toBe(true);
+      expect(await hits(key)).toBe(2);
+      expect(await series("probe_up", id, since)).toMatchObject([{ value: up }]);
+    }
   });
 });
 
