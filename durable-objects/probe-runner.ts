@@ -1,6 +1,8 @@
 /**
  * ProbeRunner: the alarm loop of up to six monitors faster than the per-minute cron
  * (grouping in core/schedule.ts). Their config and slots live in its SQLite storage.
+ * Runners named after a location hint (core/confirm.ts) hold no monitors: they only
+ * answer `confirm`, probing once from their location when another one saw a failure.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ProbeMonitor, RunSlot } from "../worker/core/probe";
@@ -13,7 +15,7 @@ import {
   runBounded,
 } from "../worker/core/schedule";
 import { selectLoopMonitors } from "../worker/db/monitors";
-import { runMonitor } from "../worker/handlers/probes";
+import { type ConfirmAnswer, confirmProbe, runMonitor } from "../worker/handlers/probes";
 
 export interface RunnerStatus {
   /** Monitors this runner holds. */
@@ -110,6 +112,11 @@ export class ProbeRunner extends DurableObject<Env> {
       console.error("probe runner: alarm failed", err);
       await this.arm().catch((e: unknown) => console.error("probe runner: re-arm failed", e));
     }
+  }
+
+  /** Probes a monitor once from this runner's location and answers what it saw, recording nothing. */
+  async confirm(monitor: ProbeMonitor): Promise<ConfirmAnswer> {
+    return confirmProbe(monitor);
   }
 
   /** One monitor's run; a seam the tests replace to make a probe throw. */

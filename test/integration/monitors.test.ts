@@ -39,6 +39,8 @@ describe("monitors", () => {
       timeout_ms: 5000,
       expect: { status: [200] },
       follow_redirects: true,
+      confirm_locations: 2,
+      confirm_quorum: 2,
       interval_seconds: 60,
       is_active: true,
       metrics_allowlist: null,
@@ -67,9 +69,19 @@ describe("monitors", () => {
       .first<{ interval_seconds: number; config: string; heartbeat_slug: string | null }>();
     expect(row?.interval_seconds).toBe(30);
     expect(row?.heartbeat_slug).toBeNull();
-    // Only the HTTP settings are stored, defaults applied.
+    // Only the HTTP settings are stored, defaults applied (an unset timeout and confirmation stay null).
     expect(Object.keys(JSON.parse(row?.config ?? "{}")).sort()).toEqual(
-      ["body", "expect", "follow_redirects", "headers", "method", "timeout_ms", "url"].sort(),
+      [
+        "body",
+        "confirm_locations",
+        "confirm_quorum",
+        "expect",
+        "follow_redirects",
+        "headers",
+        "method",
+        "timeout_ms",
+        "url",
+      ].sort(),
     );
 
     const del = await callJson("DELETE", `${BASE}/${id}`, { token: admin.token });

@@ -26,7 +26,7 @@ const JSON_BODY = (status: string) => ({
   "weird key": { "dotted.name": 7 },
 });
 
-/** Hits per `/count?key=` key, read back (without counting) at `/hits?key=`. */
+/** Hits per `/count?key=` and `/flaky?key=` key, read back (without counting) at `/hits?key=`. */
 const hits = new Map<string, number>();
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
@@ -84,6 +84,14 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
       const timer = setTimeout(() => send(res, 200, "ok"), Number(q.get("ms") ?? 0));
       res.on("close", () => clearTimeout(timer));
       return;
+    }
+    case "/flaky": {
+      // The first `fail` requests of a key answer 503, later ones 200: a failure seen
+      // by the first location only, when the next request is another location's.
+      const key = q.get("key") ?? "";
+      const n = (hits.get(key) ?? 0) + 1;
+      hits.set(key, n);
+      return n <= Number(q.get("fail") ?? 1) ? send(res, 503, "blip") : send(res, 200, "ok");
     }
     case "/hits":
       return send(res, 200, String(hits.get(q.get("key") ?? "") ?? 0));

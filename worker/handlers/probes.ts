@@ -1,7 +1,19 @@
 /**
- * Probe glue: running one monitor and storing its samples, the cron path for monitors
- * of a minute or slower, the ProbeRunner watchdog, and keeping runners in step with writes.
+ * Probe glue: running one monitor and storing its samples (a failure confirmed from other
+ * locations first), the cron path for monitors of a minute or slower, the ProbeRunner
+ * watchdog, and keeping runners in step with writes.
  */
+import {
+  type ConfirmHint,
+  confirmerName,
+  confirmHints,
+  CONFIRM_MARGIN_MS,
+  decideOutage,
+  needsConfirmation,
+  readConfirmPolicy,
+  runBudgetMs,
+  unconfirmedMessage,
+} from "../core/confirm";
 import {
   certCheckDue,
   defaultTimeoutMs,
@@ -61,10 +73,108 @@ function skipped(monitor: ProbeMonitor, why: string): Sample[] {
   return [];
 }
 
-/** Runs a monitor once and stores its samples. */
-export async function runMonitor(env: Env, monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<void> {
-  const samples = await probeMonitor(monitor, slot);
+/** The timeout a monitor's probe runs with: its own, or the one its interval gives. */
+const timeoutOf = (monitor: ProbeMonitor): number =>
+  typeof monitor.config.timeout_ms === "number" ? monitor.config.timeout_ms : defaultTimeoutMs(monitor.intervalSeconds);
+
+/**
+ * Runs a monitor once and stores its samples; a failure its policy wants confirmed is
+ * first probed again from other locations (`ask`: the confirming runners; tests pass their own).
+ */
+export async function runMonitor(
+  env: Env,
+  monitor: ProbeMonitor,
+  slot: RunSlot | null = null,
+  ask: AskLocation = askRunners(env),
+): Promise<void> {
+  const samples = await confirmFailure(monitor, await probeMonitor(monitor, slot), ask);
   if (samples.length > 0) await recordSamples(env, samples, Date.now());
+}
+
+/** What a confirming location saw: its verdict and its probe's samples, which it does not record. */
+export interface ConfirmAnswer {
+  up: boolean;
+  message: string | null;
+  samples: Sample[];
+}
+
+/** Asks the location of `hint` to probe the monitor once. */
+export type AskLocation = (hint: ConfirmHint, monitor: ProbeMonitor) => Promise<ConfirmAnswer>;
+
+/**
+ * One probe of an http monitor from wherever this runs, for another location's
+ * confirmation: no certificate read (the first location's run reads it) and nothing recorded.
+ */
+export async function confirmProbe(monitor: ProbeMonitor): Promise<ConfirmAnswer> {
+  const config = readHttpConfig(monitor.config, monitor.intervalSeconds);
+  if (!config.ok) throw new Error(`monitor ${monitor.id} not probed: ${config.error}`);
+  const result = await probeHttp(config.config, false);
+  return { up: result.verdict.up, message: result.verdict.message, samples: probeSamples(monitor, result) };
+}
+
+/**
+ * The confirming locations in production: one ProbeRunner per hint, placed by its
+ * location hint when first created, each given the probe's timeout plus CONFIRM_MARGIN_MS
+ * to answer. (workerd and Miniflare ignore hints: locally it is just another runner.)
+ */
+export function askRunners(env: Env): AskLocation {
+  return async (hint, monitor) => {
+    const runner = env.PROBE_RUNNER.getByName(confirmerName(hint), { locationHint: hint });
+    const waitMs = timeoutOf(monitor) + CONFIRM_MARGIN_MS;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${waitMs} ms`)), waitMs);
+    });
+    try {
+      return await Promise.race([runner.confirm(monitor), late]);
+    } finally {
+      if (timer !== null) clearTimeout(timer);
+    }
+  };
+}
+
+/**
+ * The samples to record for a run: as probed, unless the first location saw a failure
+ * its policy wants confirmed and too few other locations agree. Then the failure is
+ * dismissed: the samples of a location that saw the target up are recorded instead (so
+ * probe_up stays truthful for alerting, from a real observation), with the first run's
+ * certificate reading and a `probe_unconfirmed_failures` sample of 1 whose message says
+ * what the first location saw and how the locations split.
+ */
+export async function confirmFailure(monitor: ProbeMonitor, samples: Sample[], ask: AskLocation): Promise<Sample[]> {
+  const policy = readConfirmPolicy(monitor.kind, monitor.config);
+  const first = samples.find((s) => s.metric === "probe_up");
+  if (!first || !needsConfirmation(policy, first.value === 1)) return samples;
+  const hints = confirmHints(monitor.id, policy);
+  const answers = await Promise.all(
+    hints.map((hint) =>
+      ask(hint, monitor).catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        console.warn(`monitor ${monitor.id}: confirming location ${hint} unreachable: ${reason}`);
+        return { unreachable: reason };
+      }),
+    ),
+  );
+  const decision = decideOutage(
+    policy,
+    answers.map((a) => ("unreachable" in a ? a : { up: a.up })),
+  );
+  if (decision.outage) return samples;
+  const seenUp = answers.find((a): a is ConfirmAnswer => "up" in a && a.up);
+  const message = unconfirmedMessage(first.message ?? "down", policy, decision);
+  console.warn(`monitor ${monitor.id}: failure not confirmed: ${message}`);
+  return [
+    ...(seenUp?.samples ?? []),
+    ...samples.filter((s) => s.metric === "probe_cert_days_left"),
+    {
+      metric: "probe_unconfirmed_failures",
+      service: monitor.service,
+      labels: first.labels,
+      value: 1,
+      ts: first.ts,
+      message,
+    },
+  ];
 }
 
 /** `collector_lag_seconds` of one collector (the cron path or a runner). */
@@ -91,11 +201,9 @@ export async function runScheduledProbes(env: Env, now: number): Promise<void> {
   await recordSamples(env, [lag], now).catch((err: unknown) => console.error("collector lag not recorded", err));
   const results = await runBounded(due, MAX_CONCURRENT_PROBES, async (monitor) => {
     const clock = Date.now();
-    const timeoutMs =
-      typeof monitor.config.timeout_ms === "number"
-        ? monitor.config.timeout_ms
-        : defaultTimeoutMs(monitor.intervalSeconds);
-    if (!(await claimMonitorRun(env, monitor.id, { now, clock, leaseUntil: leaseUntil(clock, timeoutMs) }))) return;
+    // The lease covers the confirming probes a failure may need.
+    const budgetMs = runBudgetMs(timeoutOf(monitor), readConfirmPolicy(monitor.kind, monitor.config));
+    if (!(await claimMonitorRun(env, monitor.id, { now, clock, leaseUntil: leaseUntil(clock, budgetMs) }))) return;
     try {
       const intervalMs = monitor.intervalSeconds * 1000;
       await runMonitor(env, monitor, { at: monitor.nextDueAt ?? now, intervalMs, first: monitor.nextDueAt === null });

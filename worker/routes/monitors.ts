@@ -1,6 +1,7 @@
 /**
  * Monitors: HTTP probes, Prometheus scrapes and heartbeats, as one flat body.
- * Fields of another kind are refused by name; a kind's settings live in `config`.
+ * Fields of another kind are refused by name; a kind's settings live in `config`
+ * (so a new http setting such as the confirmation policy needs no migration).
  */
 import { z } from "@hono/zod-openapi";
 import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
@@ -10,6 +11,12 @@ import { cronError } from "../core/cron";
 import { randomUrlSafe } from "../lib/secrets";
 import { syncMonitorSchedule } from "../handlers/probes";
 import { defaultTimeoutMs } from "../core/probe";
+import {
+  confirmPolicyError,
+  DEFAULT_CONFIRM_LOCATIONS,
+  MAX_CONFIRM_LOCATIONS,
+  readConfirmPolicy,
+} from "../core/confirm";
 
 type Kind = (typeof MONITOR_KINDS)[number];
 
@@ -77,6 +84,18 @@ const MonitorFields = z
       description: 'http: what a healthy answer looks like, default {"status": [200]}',
     }),
     follow_redirects: z.boolean().nullish().openapi({ description: "http, prometheus: default true" }),
+    confirm_locations: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CONFIRM_LOCATIONS)
+      .nullish()
+      .openapi({
+        description: `http: locations that judge a failure, the first included (1: no confirmation); default ${DEFAULT_CONFIRM_LOCATIONS}`,
+      }),
+    confirm_quorum: z.number().int().min(1).max(MAX_CONFIRM_LOCATIONS).nullish().openapi({
+      description: "http: how many of confirm_locations must see a failure for it to count; default all of them",
+    }),
     metrics_allowlist: z
       .array(MetricName)
       .max(1000)
@@ -115,6 +134,8 @@ const CONFIG_KEYS = [
   "timeout_ms",
   "expect",
   "follow_redirects",
+  "confirm_locations",
+  "confirm_quorum",
   "metrics_allowlist",
   "period_seconds",
   "grace_seconds",
@@ -125,7 +146,17 @@ type ConfigKey = (typeof CONFIG_KEYS)[number];
 type Config = { [K in ConfigKey]: NonNullable<MonitorInput[K]> | null };
 
 const KEYS_OF: Record<Kind, readonly ConfigKey[]> = {
-  http: ["url", "method", "headers", "body", "timeout_ms", "expect", "follow_redirects"],
+  http: [
+    "url",
+    "method",
+    "headers",
+    "body",
+    "timeout_ms",
+    "expect",
+    "follow_redirects",
+    "confirm_locations",
+    "confirm_quorum",
+  ],
   prometheus: ["url", "headers", "timeout_ms", "follow_redirects", "metrics_allowlist"],
   heartbeat: ["period_seconds", "grace_seconds", "cron", "timezone"],
 };
@@ -135,7 +166,9 @@ const NO_CONFIG = Object.fromEntries(CONFIG_KEYS.map((k) => [k, null])) as Confi
 /**
  * The stored settings of the input's kind, defaults applied, except an unset timeout:
  * it stays null and follows the interval (defaultTimeoutMs), so a later change of the
- * interval alone never leaves a default timeout longer than the new interval.
+ * interval alone never leaves a default timeout longer than the new interval. The
+ * confirmation policy likewise stays null when unset: the quorum follows the locations,
+ * and both follow the product's default (core/confirm.ts).
  */
 function configOf(input: MonitorInput): Partial<Config> {
   const full: Config = {
@@ -146,6 +179,8 @@ function configOf(input: MonitorInput): Partial<Config> {
     timeout_ms: input.timeout_ms ?? null,
     expect: input.expect ?? { status: [200] },
     follow_redirects: input.follow_redirects ?? true,
+    confirm_locations: input.confirm_locations ?? null,
+    confirm_quorum: input.confirm_quorum ?? null,
     metrics_allowlist: input.metrics_allowlist ?? null,
     period_seconds: input.period_seconds ?? null,
     grace_seconds: input.grace_seconds ?? 0,
@@ -194,6 +229,11 @@ export const monitors = crudRoutes({
     if (input.kind === "http" && input.body != null && BODYLESS_METHODS.includes(method)) {
       issue("body", `not allowed with method ${method}`);
     }
+    if (input.kind === "http") {
+      const locations = input.confirm_locations ?? DEFAULT_CONFIRM_LOCATIONS;
+      const error = confirmPolicyError(locations, input.confirm_quorum ?? null);
+      if (error) issue(...error);
+    }
   },
   toInput: rowToInput,
   toValues: (input, { existing }) => ({
@@ -209,6 +249,7 @@ export const monitors = crudRoutes({
   }),
   extraOutput: (row, { origin }) => ({
     ...(row.kind === "heartbeat" ? {} : { timeout_ms: effectiveTimeout(row) }),
+    ...(row.kind === "http" ? effectiveConfirmation(row) : {}),
     heartbeat_url:
       row.kind === "heartbeat" && row.heartbeatSlug ? `${origin}/api/heartbeat/${row.heartbeatSlug}` : null,
   }),
@@ -232,6 +273,12 @@ function rowToInput(row: MonitorRow) {
 function effectiveTimeout(row: MonitorRow): number {
   const set = (row.config as Partial<Config>).timeout_ms;
   return typeof set === "number" ? set : defaultTimeoutMs(row.intervalSeconds);
+}
+
+/** The confirmation policy an http monitor runs with: its own, or the defaults. */
+function effectiveConfirmation(row: MonitorRow) {
+  const policy = readConfirmPolicy(row.kind, row.config);
+  return { confirm_locations: policy.locations, confirm_quorum: policy.quorum };
 }
 
 /** 24 random bytes, base64url: the unguessable path segment of a heartbeat URL. */
