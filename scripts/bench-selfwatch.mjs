@@ -61,7 +61,8 @@ async function startSink() {
         .filter((r) => r.kind === "deadman")
         .map((r) => {
           try {
-            return { at: r.at, ...JSON.parse(r.body) };
+            // The body's own `at` is when it was sent; arrival time wins.
+            return { ...JSON.parse(r.body), at: r.at };
           } catch {
             return { at: r.at, source: "?", ok: null, problems: [] };
           }
