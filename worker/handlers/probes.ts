@@ -66,7 +66,9 @@ function skipped(monitor: ProbeMonitor, why: string): Sample[] {
 /** Runs a monitor once and stores its samples. */
 export async function runMonitor(env: Env, monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<void> {
   const samples = await probeMonitor(monitor, slot);
-  if (samples.length > 0) await recordSamples(env, samples, Date.now());
+  if (samples.length > 0) {
+    await recordSamples(env, samples, Date.now(), monitor.kind === "prometheus" ? "scrape" : "probe");
+  }
 }
 
 /** `collector_lag_seconds` of one collector (the cron path or a runner). */
@@ -90,7 +92,9 @@ export async function runScheduledProbes(env: Env, now: number): Promise<void> {
     ),
     now,
   );
-  await recordSamples(env, [lag], now).catch((err: unknown) => console.error("collector lag not recorded", err));
+  await recordSamples(env, [lag], now, "self").catch((err: unknown) =>
+    console.error("collector lag not recorded", err),
+  );
   const results = await runBounded(due, MAX_CONCURRENT_PROBES, async (monitor) => {
     const clock = Date.now();
     const timeoutMs =
@@ -132,7 +136,7 @@ export async function watchProbeRunners(env: Env, now: number): Promise<void> {
   results.forEach((r, i) => {
     if (r.status === "rejected") console.error(`probe runner ${[...byRunner.keys()][i]} unreachable`, r.reason);
   });
-  if (lags.length > 0) await recordSamples(env, lags, now);
+  if (lags.length > 0) await recordSamples(env, lags, now, "self");
 }
 
 type MonitorRow = typeof monitors.$inferSelect;
