@@ -42,6 +42,8 @@ export default defineConfig({
                 WEBHOOK_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/webhook`,
                 DEADMAN_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/deadman`,
                 WEBHOOK_SECRET: "webhook-secret",
+                // Self-metrics counts go to the Sentinel at once, so /metrics shows them as soon as the flush lands.
+                SELF_METRICS_FLUSH_MS: "0",
               },
               queueConsumers: {
                 notifications: { maxBatchTimeout: 0.05 },

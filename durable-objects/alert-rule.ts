@@ -94,6 +94,7 @@ import { getDb } from "../worker/db/client";
 import { enqueueDurably } from "../worker/db/deliveries";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
+import { countEvaluation } from "../worker/lib/counters";
 import { familyStub, seriesIndex } from "../worker/lib/series";
 
 /** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
@@ -482,6 +483,7 @@ export class AlertRule extends DurableObject<Env> {
     if (rule.kind === "absence" && rule.service !== null && !series.length && !knownSeries.length) {
       knownSeries.push({ service: rule.service, labels: rule.labels, lastSeenAt: this.watchingSince });
     }
+    countEvaluation(this.env, rule.kind);
     return evaluateFingerprints(rule, { series, denominator, known: knownSeries }, now);
   }
 

@@ -64,6 +64,7 @@ import { publishAt } from "../worker/core/throttle";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
+import { countEvaluation } from "../worker/lib/counters";
 import { seriesIndex } from "../worker/lib/series";
 
 /** A tell of the rules that failed is tried again this much later. */
@@ -395,6 +396,7 @@ export class MetricSeries extends DurableObject<Env> {
       else samples.push(newest);
       windows.push({ service: identity.service, labels: identity.labels, samples });
     }
+    countEvaluation(this.env, rule.kind);
     return evaluateFingerprints(rule, { series: windows }, now);
   }
 

@@ -3,12 +3,15 @@
  * deadline, so a silent job is marked late within a second of its period + grace rather
  * than at the next per-minute cron (which stays as the safety net). Pings and the cron tell
  * it the deadlines they see; each alarm checks the heartbeats and sets the next one. It
- * also keeps when the cron last ran, which /healthz judges (core/self-health), and every
- * WATCH_EVERY_MS takes the monitor's samples of itself (handlers/self-watch.ts) that the
- * built-in rules alert on. The cron starts the loop and restarts it should it stop; the
- * loop, in turn, notices a cron that stopped.
+ * also keeps when the cron last ran, which /healthz judges (core/self-health); every
+ * WATCH_EVERY_MS it takes the monitor's samples of itself (handlers/self-watch.ts) that the
+ * built-in rules alert on (the cron starts the loop and restarts it should it stop; the
+ * loop, in turn, notices a cron that stopped); and it keeps the totals of the product's own
+ * counters, which every isolate adds its counts to now and then (lib/counters.ts) and
+ * `GET /metrics` reports.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { CountDelta } from "../worker/core/counters";
 import { WATCH_EVERY_MS } from "../worker/core/self-watch";
 import { checkHeartbeats } from "../worker/handlers/heartbeats";
 import { watchSelf } from "../worker/handlers/self-watch";
@@ -20,6 +23,34 @@ const RETRY_MS = 5_000;
 const DEADMAN_EVERY_MS = 60_000;
 
 export class Sentinel extends DurableObject<Env> {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS counters (counter TEXT NOT NULL, label TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (counter, label))",
+    );
+  }
+
+  /** Adds an isolate's counts to the totals (in one transaction) and returns every total. */
+  async addCounts(deltas: readonly CountDelta[]): Promise<CountDelta[]> {
+    const sql = this.ctx.storage.sql;
+    if (deltas.length) {
+      this.ctx.storage.transactionSync(() => {
+        for (const d of deltas) {
+          sql.exec(
+            "INSERT INTO counters (counter, label, n) VALUES (?, ?, ?) ON CONFLICT (counter, label) DO UPDATE SET n = n + excluded.n",
+            d.counter,
+            d.label,
+            d.n,
+          );
+        }
+      });
+    }
+    return sql
+      .exec<{ counter: CountDelta["counter"]; label: string; n: number }>("SELECT counter, label, n FROM counters")
+      .toArray()
+      .map(({ counter, label, n }) => ({ counter, label, n }));
+  }
+
   /** A heartbeat deadline seen elsewhere: the alarm comes then, unless it comes sooner already. */
   async heartbeatDue(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();

@@ -64,6 +64,11 @@ interface Secrets {
   WEBHOOK_FORMAT?: string;
   /** How long a provider may take to answer before the attempt counts as a timeout (default 10000). */
   NOTIFY_TIMEOUT_MS?: string;
+  /**
+   * How often each isolate sends its self-metrics counts to the Sentinel, in ms (default
+   * 5000; tests set 0 so that every count goes at once).
+   */
+  SELF_METRICS_FLUSH_MS?: string;
 }
 
 declare global {

@@ -62,7 +62,7 @@ async function createRule(body: Record<string, unknown>): Promise<number> {
 }
 
 const push = (metric: string, service: string, value: number, ts = Date.now(), labels: Record<string, string> = {}) =>
-  recordSamples(env, [{ metric, service, labels, value, ts }], ts);
+  recordSamples(env, [{ metric, service, labels, value, ts }], ts, "push");
 
 const alertsOf = async (ruleId: number) =>
   (await env.DB.prepare("SELECT * FROM alert_history WHERE alert_rule_id = ? ORDER BY id").bind(ruleId).all<AlertRow>())
@@ -196,6 +196,7 @@ describe("a threshold breach", () => {
         { metric, service: "db", labels: { monitor: "3" }, value: 1, ts: now },
       ],
       now,
+      "push",
     );
     const rows = await waitFor(async () => {
       const r = await alertsOf(ruleId);
@@ -793,6 +794,7 @@ describe("acknowledge and resolve API", () => {
       env,
       ["a", "b", "c"].map((service) => ({ metric, service, labels: {}, value: 5, ts: now })),
       now,
+      "push",
     );
     await waitFor(async () => (await alertsOf(ruleId)).length === 3);
     const page1 = await callJson<{ alerts: { id: number }[]; next_cursor: string | null }>(
@@ -833,7 +835,12 @@ describe("silence from an alert, and the detail's fields", () => {
       service: "db",
       threshold_value: 1,
     });
-    await recordSamples(env, [{ metric, service: "db", labels: { host: "a" }, value: 5, ts: Date.now() }], Date.now());
+    await recordSamples(
+      env,
+      [{ metric, service: "db", labels: { host: "a" }, value: 5, ts: Date.now() }],
+      Date.now(),
+      "push",
+    );
     const alert = await firstAlert(ruleId);
     const path = `${BASE}/alerts/${alert?.id}/silence`;
     expect((await callJson("POST", path, { token: viewer.token, body: {} })).status).toBe(403);

@@ -217,7 +217,7 @@ describe("demo backfill", () => {
       }
     }
     expect(samples.length).toBe(720);
-    await recordSamples(env, samples, Date.now());
+    await recordSamples(env, samples, Date.now(), "push");
     expect(await runDurableObjectAlarm(familyStub(env, "api_response_ms", "api-replay"))).toBe(true);
 
     for (const resolution of [60, 3600]) {

@@ -83,7 +83,7 @@ export async function expectUnknownIdNotFound(base: string, token: string, putBo
  * index (realtime, health, the dashboard) start from there.
  */
 export async function recordIndexed(samples: readonly Sample[], now = Date.now()): Promise<void> {
-  await recordSamples(env, samples, now);
+  await recordSamples(env, samples, now, "push");
   const newest = new Map<string, number>();
   for (const s of samples) {
     const key = seriesKey(s.metric, s.service, s.labels);

@@ -164,7 +164,7 @@ describe("after a crash", () => {
     expect(fps).toEqual([]);
 
     const ts = Date.now();
-    await recordSamples(env, [{ metric, service: "shop", labels: {}, value: 500, ts }], ts);
+    await recordSamples(env, [{ metric, service: "shop", labels: {}, value: 500, ts }], ts, "push");
     const open = await waitFor(async () => {
       const [fp] = await env.ALERT_RULE.getByName(String(ruleId)).fingerprints();
       return fp?.alertId ? fp : false;

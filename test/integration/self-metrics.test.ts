@@ -1,6 +1,8 @@
 /**
  * `GET /metrics` through the real Worker: an ingest key's scrape of the product's own state,
- * parsed with the product's own exposition parser, after a pushed sample fired a rule.
+ * parsed with the product's own exposition parser, after a pushed sample fired a rule; and
+ * its counters of samples and rule evaluations (SELF_METRICS_FLUSH_MS is 0 here: each count
+ * goes to the Sentinel at once, in the background, so the scrape is polled until it lands).
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
@@ -180,5 +182,86 @@ describe("GET /metrics", () => {
         env.DB.prepare("DELETE FROM monitors WHERE id = ?").bind(monitor?.id),
       ]);
     }
+  });
+
+  it("counts pushed samples as accepted or refused by reason, exactly, and rule evaluations", async () => {
+    const metric = `self_metrics_counted_${Date.now().toString(36)}`;
+    const now = Date.now();
+    const sample = (over: Record<string, unknown> = {}) => ({ metric, service: "shop", value: 1, ts: now, ...over });
+    const push = async (samples: unknown[], status: number) => {
+      const res = await callJson("POST", "/api/ingest", { token: ingestKey, body: { samples } });
+      expect(res.status, JSON.stringify(res.body)).toBe(status);
+    };
+    const accepted = (s: ExpositionSample[]) => valueOf(s, "edge_monitor_samples_accepted_total", { source: "push" });
+    const refused = (s: ExpositionSample[], reason: string) =>
+      valueOf(s, "edge_monitor_samples_refused_total", { reason });
+    const evaluations = (s: ExpositionSample[]) =>
+      valueOf(s, "edge_monitor_rule_evaluations_total", { kind: "threshold" });
+
+    const before = await scrape();
+    for (const name of [
+      "edge_monitor_samples_accepted_total",
+      "edge_monitor_samples_refused_total",
+      "edge_monitor_rule_evaluations_total",
+    ]) {
+      expect(before.some((s) => s.name === name)).toBe(true);
+    }
+
+    // One stored; the same again (a duplicate, answered 202); a batch of three refused for one
+    // sample 48 h old (the whole batch is refused); two refused for a bad value and a bad service.
+    await push([sample()], 202);
+    await push([sample()], 202);
+    await push([sample({ ts: now - 1 }), sample({ ts: now - 48 * 3_600_000 }), sample({ ts: now - 2 })], 400);
+    await push([sample({ value: "high" }), sample({ service: "Shop", ts: now - 3 })], 400);
+
+    // The counts reach the Sentinel's totals by themselves (each isolate's background flush),
+    // read here without a scrape, which would send this isolate's pending counts along.
+    const durable = async () => {
+      const totals = await env.SENTINEL.getByName("main").addCounts([]);
+      const total = (counter: string, label: string) =>
+        totals.find((t) => t.counter === counter && t.label === label)?.n ?? 0;
+      return (
+        total("samples_accepted", "push") === accepted(before) + 1 &&
+        total("samples_refused", "duplicate") === refused(before, "duplicate") + 1 &&
+        total("samples_refused", "timestamp") === refused(before, "timestamp") + 3 &&
+        total("samples_refused", "invalid") === refused(before, "invalid") + 2
+      );
+    };
+    await waitFor(durable);
+    const after = await scrape();
+    // Still exactly so a moment later: nothing counted twice.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const settled = await scrape();
+    for (const s of [after, settled]) {
+      expect(accepted(s)).toBe(accepted(before) + 1);
+      expect(refused(s, "duplicate")).toBe(refused(before, "duplicate") + 1);
+      expect(refused(s, "timestamp")).toBe(refused(before, "timestamp") + 3);
+      expect(refused(s, "invalid")).toBe(refused(before, "invalid") + 2);
+      expect(refused(s, "rate_limited")).toBe(refused(before, "rate_limited"));
+    }
+
+    // A threshold rule on the metric is evaluated by its series store on the next push.
+    const rule = await callJson<{ id: number }>("POST", `${BASE}/rules`, {
+      token: admin.token,
+      body: {
+        rule_name: "Self-metrics counted",
+        metric_name: metric,
+        service: "shop",
+        comparison_operator: ">",
+        threshold_value: 10,
+        severity: "info",
+        notification_channels: ["email"],
+      },
+    });
+    expect(rule.status).toBe(201);
+    const ruleBefore = await scrape();
+    await push([sample({ ts: now + 1 })], 202);
+    // Counted inside the Durable Objects, flushed by them.
+    await waitFor(async () => {
+      const totals = await env.SENTINEL.getByName("main").addCounts([]);
+      const n = totals.find((t) => t.counter === "rule_evaluations" && t.label === "threshold")?.n ?? 0;
+      return n > evaluations(ruleBefore);
+    });
+    expect(evaluations(await scrape())).toBeGreaterThan(evaluations(ruleBefore));
   });
 });

@@ -446,7 +446,7 @@ describe("recordSamples", () => {
     }
     samples.sort(() => random() - 0.5);
     const calls = vi.spyOn(env.METRIC_SERIES, "getByName");
-    await recordSamples(env, samples, now);
+    await recordSamples(env, samples, now, "push");
     const callCount = calls.mock.calls.length;
     calls.mockRestore();
 
@@ -476,7 +476,7 @@ describe("recordSamples", () => {
     const now = Date.now();
     const ok: Sample = { metric: "partial_ok", service: "api", labels: {}, value: 1, ts: now };
     const old: Sample = { metric: "partial_old", service: "api", labels: {}, value: 1, ts: now - 30 * HOUR_MS };
-    await expect(recordSamples(env, [ok, old], now)).rejects.toBeInstanceOf(SamplesRefusedError);
+    await expect(recordSamples(env, [ok, old], now, "push")).rejects.toBeInstanceOf(SamplesRefusedError);
     const index = env.SERIES_INDEX.getByName("main");
     const keys = [seriesKey("partial_ok", "api"), seriesKey("partial_old", "api")];
     await vi.waitUntil(async () => (await index.get(keys))[0] !== null, { timeout: 3000, interval: 20 });
@@ -517,6 +517,7 @@ describe("recordSamples", () => {
         env,
         [{ metric: "coalesced", service: "api", labels: { n: String(i % 4) }, value: i, ts: t + i }],
         t,
+        "push",
       );
     }
     const keys = Array.from({ length: 4 }, (_, n) => seriesKey("coalesced", "api", { n: String(n) }));

@@ -169,14 +169,14 @@ async function firingAlert(
   });
   expect(rule.status, JSON.stringify(rule.body)).toBe(201);
   const ts = Date.now();
-  await recordSamples(env, [{ metric, service: "worker", labels: {}, value: 50, ts }], ts);
+  await recordSamples(env, [{ metric, service: "worker", labels: {}, value: 50, ts }], ts, "push");
   const row = await vi.waitUntil(
     () =>
       env.DB.prepare("SELECT id FROM alert_history WHERE alert_rule_id = ?").bind(rule.body.id).first<{ id: number }>(),
     { timeout: 5000, interval: 20 },
   );
   if (cleared) {
-    await recordSamples(env, [{ metric, service: "worker", labels: {}, value: 2, ts: ts + 1 }], ts + 1);
+    await recordSamples(env, [{ metric, service: "worker", labels: {}, value: 2, ts: ts + 1 }], ts + 1, "push");
     const ruleObject = env.ALERT_RULE.getByName(String(rule.body.id));
     await vi.waitUntil(async () => (await ruleObject.fingerprints())[0]?.state.condition === "cleared", {
       timeout: 5000,

@@ -47,6 +47,7 @@ describe("a storm of one rule", () => {
         ts,
       })),
       ts,
+      "push",
     );
 
     const alerts = await waitFor(async () => {

@@ -45,7 +45,13 @@ export interface SampleProblem {
   reason: string;
 }
 
-export type BatchResult = { ok: true; samples: Sample[] } | { ok: false; problems: SampleProblem[]; invalid: number };
+/**
+ * `invalid` counts the failing samples; `outOfRange` those of them whose only problem is a
+ * timestamp outside the accepted range (`timestampProblem`).
+ */
+export type BatchResult =
+  | { ok: true; samples: Sample[] }
+  | { ok: false; problems: SampleProblem[]; invalid: number; outOfRange: number };
 
 const typeName = (v: unknown) => (v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`);
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -94,7 +100,7 @@ export function timestampProblem(ts: number, rules: TimeRules): string | null {
   return null;
 }
 
-function readTimestamp(raw: unknown, rules: TimeRules): { ts?: number; reason?: string } {
+function readTimestamp(raw: unknown, rules: TimeRules): { ts?: number; reason?: string; outOfRange?: true } {
   if (raw === undefined || raw === null) return { ts: rules.now };
   let ts: number;
   if (typeof raw === "number") {
@@ -111,7 +117,7 @@ function readTimestamp(raw: unknown, rules: TimeRules): { ts?: number; reason?: 
     return { reason: `must be epoch milliseconds or an ISO 8601 string, not ${typeName(raw)}` };
   }
   const problem = timestampProblem(ts, rules);
-  return problem ? { reason: problem } : { ts };
+  return problem ? { reason: problem, outOfRange: true } : { ts };
 }
 
 function nameProblem(value: unknown, pattern: RegExp, max: number, what: string): string | null {
@@ -151,21 +157,22 @@ function labelProblems(raw: unknown, report: (field: string, reason: string) => 
 
 /**
  * Checks one sample: unknown fields, names, labels, a finite value and the
- * time rules. `report` receives each problem; the sample is returned when there was none.
+ * time rules. `report` receives each problem (`outOfRange` for a readable timestamp outside
+ * the accepted range); the sample is returned when there was none.
  */
 export function validateSample(
   raw: unknown,
   rules: TimeRules,
-  report: (field: string, reason: string) => void,
+  report: (field: string, reason: string, outOfRange?: boolean) => void,
 ): Sample | null {
   if (!isRecord(raw)) {
     report("", `each sample must be an object, not ${typeName(raw)}`);
     return null;
   }
   let bad = false;
-  const problem = (field: string, reason: string) => {
+  const problem = (field: string, reason: string, outOfRange = false) => {
     bad = true;
-    report(field, reason);
+    report(field, reason, outOfRange);
   };
   for (const key of Object.keys(raw)) if (!SAMPLE_FIELDS.has(key)) problem(key, "is not a known field");
   const metricProblem = nameProblem(raw.metric, METRIC_NAME, MAX_METRIC_LENGTH, METRIC_RULE);
@@ -176,8 +183,8 @@ export function validateSample(
   if (typeof value !== "number")
     problem("value", value === undefined ? "is required" : `must be a number, not ${typeName(value)}`);
   else if (!Number.isFinite(value)) problem("value", "must be a finite number");
-  const { ts, reason } = readTimestamp(raw.ts, rules);
-  if (reason) problem("ts", reason);
+  const { ts, reason, outOfRange } = readTimestamp(raw.ts, rules);
+  if (reason) problem("ts", reason, outOfRange);
   const labels = labelProblems(raw.labels, problem);
   if (bad || ts === undefined) return null;
   return { metric: raw.metric as string, service: raw.service as string, labels, value: value as number, ts };
@@ -191,14 +198,19 @@ export function validateSamples(items: readonly unknown[], rules: TimeRules, max
   const samples: Sample[] = [];
   const problems: SampleProblem[] = [];
   let invalid = 0;
+  let outOfRange = 0;
   items.forEach((item, index) => {
     let failed = false;
-    const sample = validateSample(item, rules, (field, reason) => {
+    let onlyRange = true;
+    const sample = validateSample(item, rules, (field, reason, range) => {
       failed = true;
+      onlyRange &&= range === true;
       if (problems.length < maxProblems) problems.push({ index, field, reason });
     });
-    if (failed || !sample) invalid++;
-    else samples.push(sample);
+    if (failed || !sample) {
+      invalid++;
+      if (failed && onlyRange) outOfRange++;
+    } else samples.push(sample);
   });
-  return invalid === 0 ? { ok: true, samples } : { ok: false, problems, invalid };
+  return invalid === 0 ? { ok: true, samples } : { ok: false, problems, invalid, outOfRange };
 }

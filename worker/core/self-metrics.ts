@@ -1,8 +1,10 @@
 /**
  * The product's own state as a Prometheus text exposition (format 0.0.4), for an outside
- * checker to scrape: alerts, notification deliveries and their backlog, rules, monitors and
- * probe lag. Pure: the numbers come in (read by db/self-metrics.ts), the text goes out.
+ * checker to scrape: alerts, notification deliveries and their backlog, rules, monitors,
+ * probe lag, and the counters of samples and rule evaluations. Pure: the numbers come in
+ * (read by db/self-metrics.ts and lib/counters.ts), the text goes out.
  */
+import { type CountDelta, type CounterName, counterSeries, COUNTERS } from "./counters";
 
 /** Reported as `edge_monitor_build_info{version}`; kept equal to package.json's version by a unit test. */
 export const BUILD_VERSION = "0.1.0";
@@ -35,6 +37,8 @@ export interface SelfMetrics {
   monitors: readonly { kind: string; count: number }[];
   /** Cron-run probes: how far behind their schedule the last run is (`id` keeps equal names apart). */
   probeLag: readonly { id: number; monitor: string; seconds: number }[];
+  /** Totals of the counters (core/counters.ts); missing ones are reported as 0. */
+  counters: readonly CountDelta[];
   version: string;
 }
 
@@ -65,7 +69,7 @@ const labelText = (labels: Labels) => {
 class Exposition {
   private readonly lines: string[] = [];
 
-  family(name: string, type: "gauge" | "histogram", help: string): this {
+  family(name: string, type: "gauge" | "histogram" | "counter", help: string): this {
     this.lines.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`);
     return this;
   }
@@ -79,6 +83,15 @@ class Exposition {
     return this.lines.length ? `${this.lines.join("\n")}\n` : "";
   }
 }
+
+const COUNTER_HELP: Record<CounterName, string> = {
+  samples_accepted:
+    "Samples stored new by the series store, by the path that brought them (a duplicate is counted as refused).",
+  samples_refused:
+    "Samples not stored, by reason; a refused request counts all of its samples. Counts reach this within the flush interval (5 s); an isolate that dies loses at most that much.",
+  rule_evaluations:
+    "Evaluations of alert rules by kind: by the series store (threshold, heartbeat, anomaly; one per family read) or by the rule itself (ratio, absence).",
+};
 
 /** Seconds are rounded to milliseconds: the source rows hold epoch milliseconds. */
 const seconds = (s: number) => Math.round(s * 1000) / 1000;
@@ -142,6 +155,13 @@ export function renderSelfMetrics(m: SelfMetrics): string {
       { monitor: p.monitor, id: String(p.id) },
       seconds(Math.max(0, p.seconds)),
     );
+  }
+
+  const counters = counterSeries(m.counters);
+  for (const counter of Object.keys(COUNTERS) as CounterName[]) {
+    const name = `edge_monitor_${counter}_total`;
+    out.family(name, "counter", COUNTER_HELP[counter]);
+    for (const c of counters) if (c.counter === counter) out.sample(name, { [COUNTERS[counter].label]: c.label }, c.n);
   }
 
   out

@@ -17,8 +17,8 @@ const HOUR_MS = 3_600_000;
  */
 const AFTER_CUT = `id > COALESCE((SELECT id FROM notification_deliveries WHERE enqueued_at < ?1 ORDER BY id DESC LIMIT 1), 0)`;
 
-/** Everything `renderSelfMetrics` needs but the version. */
-export async function readSelfMetrics(db: D1Database, now: number): Promise<Omit<SelfMetrics, "version">> {
+/** Everything `renderSelfMetrics` needs but the counters (lib/counters.ts) and the version. */
+export async function readSelfMetrics(db: D1Database, now: number): Promise<Omit<SelfMetrics, "counters" | "version">> {
   const dayAgo = now - DAY_MS;
   const hourAgo = now - HOUR_MS;
   // One SUM per bucket bound gives the cumulative counts the histogram wants.

@@ -22,7 +22,7 @@ export async function pushDemoMetrics(env: Env, now: number, options: DemoPushOp
   const extra = options.incidents ?? [];
   const recent = await readSeries(env, "payments_total", "ecpay", {}, now - 2 * BACKFILL_MINUTES * 60_000);
   const backfillMinutes = recent.some((s) => s.ts < now) ? 0 : BACKFILL_MINUTES;
-  await recordSamples(env, demoPushSamples(now, { backfillMinutes, extra }), now);
+  await recordSamples(env, demoPushSamples(now, { backfillMinutes, extra }), now, "demo");
   await pingBeatTasks(env, now, extra, options.fetcher ?? ((url) => fetch(url)));
 }
 

@@ -21,7 +21,7 @@ const MAX_ATTEMPTS = 8;
 /** Pings are answered after the state is saved; a failure to store samples is logged, not the caller's problem. */
 async function recordQuietly(env: Env, samples: Sample[], now: number): Promise<void> {
   try {
-    await recordSamples(env, samples, now);
+    await recordSamples(env, samples, now, "heartbeat");
   } catch (err) {
     console.error("heartbeat samples not recorded", err);
   }
@@ -95,7 +95,7 @@ export async function checkHeartbeats(
     if (!t.changed) return continuity ? [heartbeatOkSample(hb.monitor, hb.state, now)] : [];
     return applied.has(hb.monitor.id) ? t.samples : [];
   });
-  if (samples.length) await recordSamples(env, samples, now);
+  if (samples.length) await recordSamples(env, samples, now, "heartbeat");
   const deadlines = checked.map(({ hb, t }) => lateAt(hb.monitor, t.state, now)).filter((d): d is number => d !== null);
   return deadlines.length ? Math.min(...deadlines) : null;
 }

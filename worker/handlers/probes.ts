@@ -88,7 +88,9 @@ export async function runMonitor(
   ask: AskLocation = askRunners(env),
 ): Promise<void> {
   const samples = await confirmFailure(monitor, await probeMonitor(monitor, slot), ask);
-  if (samples.length > 0) await recordSamples(env, samples, Date.now());
+  if (samples.length > 0) {
+    await recordSamples(env, samples, Date.now(), monitor.kind === "prometheus" ? "scrape" : "probe");
+  }
 }
 
 /** What a confirming location saw: its verdict and its probe's samples, which it does not record. */
@@ -198,7 +200,9 @@ export async function runScheduledProbes(env: Env, now: number): Promise<void> {
     ),
     now,
   );
-  await recordSamples(env, [lag], now).catch((err: unknown) => console.error("collector lag not recorded", err));
+  await recordSamples(env, [lag], now, "self").catch((err: unknown) =>
+    console.error("collector lag not recorded", err),
+  );
   const results = await runBounded(due, MAX_CONCURRENT_PROBES, async (monitor) => {
     const clock = Date.now();
     // The lease covers the confirming probes a failure may need.
@@ -238,7 +242,7 @@ export async function watchProbeRunners(env: Env, now: number): Promise<void> {
   results.forEach((r, i) => {
     if (r.status === "rejected") console.error(`probe runner ${[...byRunner.keys()][i]} unreachable`, r.reason);
   });
-  if (lags.length > 0) await recordSamples(env, lags, now);
+  if (lags.length > 0) await recordSamples(env, lags, now, "self");
 }
 
 type MonitorRow = typeof monitors.$inferSelect;

@@ -33,5 +33,5 @@ export async function watchSelf(env: Env, now: number, cronAt: number | null): P
     lastResultAt: latest[i]?.ts ?? null,
   }));
   const oldest = (overdue?.results[0] as { oldest: number | null } | undefined)?.oldest ?? null;
-  await recordSamples(env, selfSamples({ now, cronAt, oldestOverdueAt: oldest, monitors }), now);
+  await recordSamples(env, selfSamples({ now, cronAt, oldestOverdueAt: oldest, monitors }), now, "self");
 }

@@ -25,7 +25,7 @@ export async function recordDerivedMetrics(env: Env, now: number): Promise<void>
     }),
   );
   const derived = computeDerived(inputs, now);
-  if (derived.length) await recordSamples(env, derived, now);
+  if (derived.length) await recordSamples(env, derived, now, "derived");
 }
 
 /** Rows deleted per resolution and run; a backlog drains over the following minutes. */

@@ -1,9 +1,11 @@
 /** Writing samples to, and reading them from, the series store (MetricSeries and SeriesIndex Durable Objects). */
 import { AE_MAX_POINTS } from "../core/analytics";
+import type { SampleSource } from "../core/counters";
 import { addCounts, type DuplicateCounts, firstPerInstant } from "../core/duplicates";
 import { parseRetention } from "../core/rollup";
 import { familyKey, type Labels, type Sample, seriesKey } from "../core/series";
 import { toIso } from "../core/time";
+import { countAccepted, countRefused } from "./counters";
 
 /** The MetricSeries holding every series of one metric on one service. */
 export function familyStub(env: Env, metric: string, service: string) {
@@ -99,8 +101,16 @@ export function planRecordCalls(samples: readonly Sample[]): { family: string; s
  * Idempotent per series and instant: a sample at an instant its series already holds, or
  * repeated in the batch, is not stored again (the first value stays); resolves with how
  * many samples were such duplicates, and how many of those had another value.
+ *
+ * Counts each sample's fate for `GET /metrics` (lib/counters.ts): stored new from `source`,
+ * or refused as a duplicate, too old for the store, or with a family that failed.
  */
-export async function recordSamples(env: Env, samples: readonly Sample[], _now: number): Promise<DuplicateCounts> {
+export async function recordSamples(
+  env: Env,
+  samples: readonly Sample[],
+  _now: number,
+  source: SampleSource,
+): Promise<DuplicateCounts> {
   // Repeats within the batch are settled here, in batch order: a family's call may be split.
   const once = firstPerInstant(samples, (s) => seriesKey(s.metric, s.service, s.labels));
   const calls = planRecordCalls(once.kept);
@@ -109,14 +119,29 @@ export async function recordSamples(env: Env, samples: readonly Sample[], _now: 
   );
   let failure: unknown = null;
   let counts: DuplicateCounts = { duplicates: once.duplicates, conflicts: once.conflicts };
+  let stored = 0;
+  let duplicates = once.duplicates;
+  let tooOld = 0;
+  let unavailable = 0;
   results.forEach((result, i) => {
     const call = calls[i];
     if (!call) return;
-    if (result.status === "rejected") failure ??= result.reason;
-    else if (result.value.held < call.samples.length) {
-      failure ??= new SamplesRefusedError(call.family, call.samples.length - result.value.held);
-    } else counts = addCounts(counts, result.value);
+    if (result.status === "rejected") {
+      failure ??= result.reason;
+      unavailable += call.samples.length;
+      return;
+    }
+    const { held } = result.value;
+    stored += held - result.value.duplicates;
+    duplicates += result.value.duplicates;
+    tooOld += call.samples.length - held;
+    if (held < call.samples.length) failure ??= new SamplesRefusedError(call.family, call.samples.length - held);
+    else counts = addCounts(counts, result.value);
   });
+  countAccepted(env, source, stored);
+  countRefused(env, "duplicate", duplicates);
+  countRefused(env, "timestamp", tooOld);
+  countRefused(env, "unavailable", unavailable);
   if (failure !== null) throw failure;
   return counts;
 }

@@ -1,7 +1,9 @@
 /**
  * Push ingest for holders of an ingest key: `POST /ingest` (JSON batches) and
  * `POST /ingest/prometheus` (text exposition). A batch is stored whole or refused
- * whole; 202 only once the series store has it.
+ * whole; 202 only once the series store has it. Refused samples are counted by reason
+ * for `GET /metrics` (accepted ones by the store, lib/series.ts); a body refused before
+ * its samples are known (too many bytes, not JSON, wrong media type) counts none.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -22,6 +24,7 @@ import { parseRetention } from "../core/rollup";
 import type { Sample } from "../core/series";
 import type { IngestKey } from "../db/ingest-keys";
 import { ApiError, badRequest, type ErrorDetail } from "../lib/errors";
+import { countRefused } from "../lib/counters";
 import { recordSamples } from "../lib/series";
 import { requireIngestKey } from "../middleware/ingest-auth";
 import { createApi, ErrorSchema, jsonResponse } from "./api";
@@ -122,9 +125,14 @@ function refund(key: IngestKey, n: number) {
  */
 async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<DuplicateCounts> {
   if (samples.length === 0) return { ...NO_DUPLICATES };
-  charge(key, samples.length, now);
   try {
-    return await recordSamples(env, samples, now);
+    charge(key, samples.length, now);
+  } catch (err) {
+    countRefused(env, err instanceof ApiError && err.status === 429 ? "rate_limited" : "too_large", samples.length);
+    throw err;
+  }
+  try {
+    return await recordSamples(env, samples, now, "push");
   } catch (err) {
     refund(key, samples.length);
     console.error("ingest: storing samples failed", err);
@@ -252,11 +260,15 @@ ingest.post("/ingest", requireIngestKey("ingest"), async (c) => {
   }
   const count = envelope.items.length;
   if (count > MAX_BATCH_SAMPLES) {
+    countRefused(c.env, "too_large", count);
     throw new ApiError(413, `The batch has ${count} samples; the limit is ${MAX_BATCH_SAMPLES} per request.`);
   }
   const now = Date.now();
   const result = validateSamples(envelope.items, { now, rawWindowMs: rawWindowMs(c.env) }, MAX_LISTED_PROBLEMS);
-  if (!result.ok) throw problemsToError(result.problems, result.invalid, count);
+  if (!result.ok) {
+    countRefused(c.env, result.outOfRange === result.invalid ? "timestamp" : "invalid", count);
+    throw problemsToError(result.problems, result.invalid, count);
+  }
   const repeated = await store(c.env, c.get("ingestKey"), result.samples, now);
   return c.json({ accepted: result.samples.length, ...repeated }, 202);
 });
@@ -326,12 +338,16 @@ ingest.openapi(
     // One over the limit tells "too many" (413) apart from a body that fits.
     const parsed = parseExposition(text, { maxSamples: MAX_BATCH_SAMPLES + 1 });
     if (parsed.samples.length > MAX_BATCH_SAMPLES) {
+      // Parsing stops one over the limit: counted as that many.
+      countRefused(c.env, "too_large", parsed.samples.length);
       throw new ApiError(
         413,
         `The exposition has more than ${MAX_BATCH_SAMPLES} samples; the limit is ${MAX_BATCH_SAMPLES} per request.`,
       );
     }
     if (parsed.errors.length > 0) {
+      // Each malformed line is taken for a sample: the body's samples are all refused.
+      countRefused(c.env, "invalid", parsed.samples.length + parsed.errors.length);
       throw badRequest(
         parsed.errors.map(({ line, reason }): ErrorDetail & { line: number } => ({ line, reason })),
         "The exposition has malformed lines; nothing was stored.",
@@ -339,6 +355,7 @@ ingest.openapi(
     }
     const now = Date.now();
     const { samples, dropped } = expositionToSamples(parsed, { service, now });
+    countRefused(c.env, "invalid", dropped.length);
     const rules = { now, rawWindowMs: rawWindowMs(c.env) };
     const late: ErrorDetail[] = [];
     for (const s of samples) {
@@ -348,6 +365,7 @@ ingest.openapi(
       }
     }
     if (late.length > 0) {
+      countRefused(c.env, "timestamp", samples.length);
       throw badRequest(late, "Some samples have timestamps outside the accepted range; nothing was stored.");
     }
     const repeated = await store(c.env, c.get("ingestKey"), samples, now);

@@ -186,5 +186,23 @@ describe("validateSamples", () => {
     if (res.ok) return;
     expect(res.problems).toHaveLength(100);
     expect(res.invalid).toBe(300);
+    expect(res.outOfRange).toBe(0);
+  });
+
+  it("counts the samples whose only problem is a timestamp outside the accepted range", () => {
+    const res = validateSamples(
+      [
+        ok,
+        { ...ok, ts: NOW + HOUR },
+        { ...ok, ts: NOW - 48 * HOUR },
+        { ...ok, service: "A", ts: NOW + HOUR },
+        { ...ok, ts: "soon" },
+      ],
+      rules,
+    );
+    expect(res.ok).toBe(false);
+    if (res.ok) return;
+    expect(res.invalid).toBe(4);
+    expect(res.outOfRange).toBe(2);
   });
 });

@@ -24,6 +24,11 @@ const metrics = (over: Partial<SelfMetrics> = {}): SelfMetrics => ({
     { kind: "http", count: 3 },
   ],
   probeLag: [{ id: 9, monitor: "checkout", seconds: 42 }],
+  counters: [
+    { counter: "samples_accepted", label: "push", n: 12 },
+    { counter: "samples_refused", label: "timestamp", n: 3 },
+    { counter: "rule_evaluations", label: "threshold", n: 40 },
+  ],
   version: "1.2.3",
   ...over,
 });
@@ -50,6 +55,9 @@ describe("renderSelfMetrics", () => {
       ["edge_monitor_rules", "gauge"],
       ["edge_monitor_monitors", "gauge"],
       ["edge_monitor_probe_lag_seconds", "gauge"],
+      ["edge_monitor_samples_accepted_total", "counter"],
+      ["edge_monitor_samples_refused_total", "counter"],
+      ["edge_monitor_rule_evaluations_total", "counter"],
       ["edge_monitor_build_info", "gauge"],
     ]);
     expect(text.match(/^# HELP /gm)).toHaveLength(types.length);
@@ -68,6 +76,20 @@ describe("renderSelfMetrics", () => {
     expect(value(text, "edge_monitor_monitors", { kind: "http" })).toBe(3);
     expect(value(text, "edge_monitor_probe_lag_seconds", { monitor: "checkout", id: "9" })).toBe(42);
     expect(value(text, "edge_monitor_build_info", { version: "1.2.3" })).toBe(1);
+  });
+
+  it("writes every known series of each counter, 0 when never counted", () => {
+    const text = renderSelfMetrics(metrics());
+    expect(value(text, "edge_monitor_samples_accepted_total", { source: "push" })).toBe(12);
+    expect(value(text, "edge_monitor_samples_accepted_total", { source: "heartbeat" })).toBe(0);
+    expect(value(text, "edge_monitor_samples_refused_total", { reason: "timestamp" })).toBe(3);
+    expect(value(text, "edge_monitor_samples_refused_total", { reason: "rate_limited" })).toBe(0);
+    expect(value(text, "edge_monitor_rule_evaluations_total", { kind: "threshold" })).toBe(40);
+    expect(value(text, "edge_monitor_rule_evaluations_total", { kind: "absence" })).toBe(0);
+    const samples = parseExposition(text).samples;
+    expect(samples.filter((s) => s.name === "edge_monitor_samples_accepted_total")).toHaveLength(7);
+    expect(samples.filter((s) => s.name === "edge_monitor_samples_refused_total")).toHaveLength(6);
+    expect(samples.filter((s) => s.name === "edge_monitor_rule_evaluations_total")).toHaveLength(5);
   });
 
   it("writes the histogram as cumulative buckets ending in +Inf, with _sum and _count", () => {
