@@ -47,7 +47,7 @@ app.openapi(
       200: jsonResponse(z.object({ ok: z.literal(true), time: z.string() }), "Working"),
       503: jsonResponse(
         z.object({ ok: z.literal(false), time: z.string(), problems: z.array(z.string()) }),
-        "Not able to do its job (D1 unreachable, the cron silent for over 3 minutes, the sentinel unreachable)",
+        "Not able to do its job (D1 unreachable, the cron silent for over 2 minutes, the sentinel unreachable)",
       ),
     },
   }),

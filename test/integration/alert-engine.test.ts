@@ -258,7 +258,7 @@ describe("timers on the alarm", () => {
     expect((await timelineOf(alert?.id ?? 0)).map((e) => e.type)).toEqual(["pending", "fired", "notified"]);
   });
 
-  it("fires an absence rule when a series stops reporting", async () => {
+  it("fires an absence rule at its deadline when a series stops reporting", async () => {
     const metric = fresh("payments_pushed");
     const ruleId = await createRule({
       rule_name: "Pusher stopped",
@@ -272,6 +272,10 @@ describe("timers on the alarm", () => {
     await push(metric, "ecpay", 1, now);
     await waitFor(async () => (await stub(ruleId).fingerprints()).length === 1);
     expect(await alertsOf(ruleId)).toEqual([]);
+    // The rule's own alarm lands on the deadline (last sample + 30 s), not at a cron or a minute tick.
+    const alarmAt = await runInDurableObject(stub(ruleId), (_rule, state) => state.storage.getAlarm());
+    expect(alarmAt).toBeGreaterThanOrEqual(now + 30_000);
+    expect(alarmAt).toBeLessThanOrEqual(now + 31_000);
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(now + 31_000);
     await runDurableObjectAlarm(stub(ruleId));

@@ -5,8 +5,12 @@
  * (a fresh deployment, or local tests, before the first tick).
  */
 
-/** The cron runs every minute: silent for longer than this, it has stopped. */
-export const CRON_SILENT_MS = 3 * 60_000;
+/**
+ * The cron runs every minute: silent for longer than this (a tick missed, and the next one
+ * late), it has stopped. /healthz, the dead-man pings and the built-in "cron stopped" rule
+ * (migrations/0009, threshold 120 s) all judge by this bound.
+ */
+export const CRON_SILENT_MS = 2 * 60_000;
 
 export interface SelfCheck {
   now: number;

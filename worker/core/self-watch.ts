@@ -8,6 +8,7 @@
  * measured comes in, samples go out.
  */
 import { CRON_INTERVAL_MS } from "./schedule";
+import { CRON_SILENT_MS } from "./self-health";
 import type { Sample } from "./series";
 
 /** The service of the monitor's own metrics. */
@@ -23,8 +24,8 @@ export const DELIVERY_OVERDUE_METRIC = "notifications_overdue_seconds";
 /** Active probed monitors without a stored result for STALE_INTERVALS of their intervals. */
 export const STALE_MONITORS_METRIC = "monitors_stale";
 
-/** The built-in cron rule's bound: the cron ticks every minute, so two silent minutes mean it stopped. */
-export const CRON_STOPPED_SECONDS = 120;
+/** The built-in cron rule's bound (its threshold in migrations/0009): the one /healthz judges by. */
+export const CRON_STOPPED_SECONDS = CRON_SILENT_MS / 1000;
 
 /** A monitor's data is stale when its newest result is older than this many intervals… */
 export const STALE_INTERVALS = 3;

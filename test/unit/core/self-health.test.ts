@@ -13,7 +13,7 @@ describe("judgeSelf", () => {
 
   it("says what is wrong, each on its own", () => {
     expect(judgeSelf({ ...fine, cronAt: now - CRON_SILENT_MS - 1 }).problems).toEqual([
-      "Cron Triggers have not run for 3 minutes; probes of 60 s and slower, heartbeat checks and the outbox sweep are stopped",
+      "Cron Triggers have not run for 2 minutes; probes of 60 s and slower, heartbeat checks and the outbox sweep are stopped",
     ]);
     const all = judgeSelf({ now, d1Error: "connection reset", sentinelError: "no answer", cronAt: now - 10 * 60_000 });
     expect(all.ok).toBe(false);
