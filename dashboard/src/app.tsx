@@ -6,7 +6,8 @@ import { auth, checkSession } from "./models/session";
 import { AlertDetailPage } from "./pages/alert-detail";
 import { AlertsPage } from "./pages/alerts";
 import { LoginPage } from "./pages/login";
-import { MonitorsPage, NotFoundPage, PreferencesPage } from "./pages/placeholder";
+import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
+import { PreferencesPage } from "./pages/preferences";
 import { RulesPage } from "./pages/rules";
 import { StatusPage } from "./pages/status";
 

@@ -389,6 +389,57 @@ describe("trends", () => {
   });
 });
 
+describe("preferences", () => {
+  it("shows the server's reason beside a bad field and keeps the input, saves quiet hours in Asia/Taipei, and sends a test", async () => {
+    await admin.goto("/preferences");
+    await visible(admin.getByRole("heading", { name: "Preferences", level: 1 }));
+    // Never saved: the browser's zone is preselected.
+    const zone = admin.getByRole("combobox", { name: "Time zone" });
+    expect(await zone.inputValue()).toBe(await admin.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone));
+
+    await admin.getByRole("checkbox", { name: "SMS", exact: true }).check();
+    const phone = admin.getByRole("textbox", { name: "Phone (E.164)" });
+    await phone.fill("0912 345 678");
+    await admin.getByRole("button", { name: "Save" }).click();
+    await visible(admin.getByRole("alert").filter({ hasText: "Not saved: Invalid preferences." }));
+    await visible(admin.getByText("must be an E.164 number such as +886912345678"));
+    expect(await phone.getAttribute("aria-invalid")).toBe("true");
+    expect(await phone.inputValue()).toBe("0912 345 678");
+    // Only the phone is wrong: nothing else the form sends is refused.
+    expect(await admin.locator(".field-error").allTextContents()).toEqual([
+      "must be an E.164 number such as +886912345678",
+    ]);
+
+    await phone.fill("+886912345678");
+    await admin.getByLabel("From").fill("22:00");
+    await admin.getByLabel("Until").fill("07:00");
+    await zone.selectOption("Asia/Taipei");
+    await admin.getByRole("button", { name: "Save" }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "Preferences saved." }));
+    const saved = await must<Record<string, unknown>>("GET", `${API}/preferences`, undefined, adminUser.token);
+    expect(saved).toMatchObject({
+      phone: "+886912345678",
+      sms_enabled: true,
+      quiet_hours_start: "22:00",
+      quiet_hours_end: "07:00",
+      timezone: "Asia/Taipei",
+    });
+    // Kept across a reload, from the server.
+    await admin.reload();
+    expect(await admin.getByRole("combobox", { name: "Time zone" }).inputValue()).toBe("Asia/Taipei");
+    expect(await admin.getByLabel("From").inputValue()).toBe("22:00");
+
+    await admin.getByRole("button", { name: "Send test" }).click();
+    const results = admin.getByRole("list", { name: "Test results" });
+    await visible(results);
+    // `npm start` has no SMS provider configured: the page says so rather than claiming a send.
+    await expect
+      .poll(() => results.getByRole("listitem").allTextContents())
+      .toEqual(expect.arrayContaining([expect.stringMatching(/^sms: (not configured on the server|failed|sent)/)]));
+    expect(await results.getByRole("listitem").count()).toBe(3);
+  });
+});
+
 describe("on a phone", () => {
   it("fits every page in 390 px without horizontal scrolling, the failure reason readable, in dark mode", async () => {
     const context = await browser.newContext({
@@ -404,6 +455,7 @@ describe("on a phone", () => {
       "/trends",
       "/metrics/ecpay/payment_success_rate",
       "/rules",
+      "/preferences",
     ];
     for (const path of pages) {
       await phone.goto(path);

@@ -5,11 +5,18 @@
  */
 import type { ApiErrorBody } from "./types";
 
+/** One reason the server gave, e.g. a field's validation error. */
+export interface ErrorDetail {
+  field?: string;
+  reason: string;
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly code: string | null = null,
+    readonly details: readonly ErrorDetail[] = [],
   ) {
     super(message);
     this.name = "HttpError";
@@ -22,6 +29,23 @@ export const isUnauthorized = (err: unknown): err is HttpError => err instanceof
 const isErrorBody = (v: unknown): v is ApiErrorBody =>
   typeof v === "object" && v !== null && typeof (v as ApiErrorBody).message === "string";
 
+const isDetail = (v: unknown): v is ErrorDetail =>
+  typeof v === "object" && v !== null && typeof (v as ErrorDetail).reason === "string";
+
+/**
+ * A failed save's reasons by field (the API's 400 details), for forms to show beside each
+ * field; reasons without a field are under "".
+ */
+export function fieldErrors(err: unknown): Record<string, string> {
+  const byField: Record<string, string> = {};
+  if (!(err instanceof HttpError)) return byField;
+  for (const d of err.details) {
+    const field = d.field ?? "";
+    byField[field] = byField[field] ? `${byField[field]}; ${d.reason}` : d.reason;
+  }
+  return byField;
+}
+
 /** Turns a failed response into an HttpError carrying the server's `message` when it sent one. */
 export async function toHttpError(res: Response): Promise<HttpError> {
   let body: unknown = null;
@@ -30,7 +54,9 @@ export async function toHttpError(res: Response): Promise<HttpError> {
   } catch {
     // not JSON (a proxy's error page, an empty body)
   }
-  if (isErrorBody(body) && body.message) return new HttpError(res.status, body.message, body.error ?? null);
+  if (isErrorBody(body) && body.message) {
+    return new HttpError(res.status, body.message, body.error ?? null, (body.details ?? []).filter(isDetail));
+  }
   return new HttpError(res.status, `The server answered ${res.status}${res.statusText ? ` ${res.statusText}` : ""}.`);
 }
 

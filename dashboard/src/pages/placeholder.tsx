@@ -25,13 +25,6 @@ export const MonitorsPage = () => (
   />
 );
 
-export const PreferencesPage = () => (
-  <PlaceholderPage
-    title="Preferences"
-    text="Preferences decide how and when you are notified: channels, quiet hours and digests."
-  />
-);
-
 export function NotFoundPage() {
   useTitle("Not found");
   return (

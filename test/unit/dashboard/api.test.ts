@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { createApiClient, HttpError, isUnauthorized } from "../../../dashboard/src/lib/api";
+import { createApiClient, fieldErrors, HttpError, isUnauthorized } from "../../../dashboard/src/lib/api";
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
@@ -73,5 +73,30 @@ describe("createApiClient", () => {
       message: expect.stringContaining("could not be reached"),
     });
     expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+});
+
+describe("fieldErrors", () => {
+  it("gives a 400's reasons by field, joining two on one field, and nothing for other errors", async () => {
+    const { api } = client(() =>
+      json(400, {
+        error: "invalid_request",
+        message: "Invalid preferences.",
+        details: [
+          { field: "phone", reason: "must be an E.164 number such as +886912345678" },
+          { field: "quiet_hours_end", reason: "required when quiet_hours_start is set" },
+          { field: "quiet_hours_end", reason: "must differ from quiet_hours_start" },
+          { reason: "one more thing" },
+          "not a detail",
+        ],
+      }),
+    );
+    const err = await api.get("/p").catch((e: unknown) => e);
+    expect(fieldErrors(err)).toEqual({
+      phone: "must be an E.164 number such as +886912345678",
+      quiet_hours_end: "required when quiet_hours_start is set; must differ from quiet_hours_start",
+      "": "one more thing",
+    });
+    expect(fieldErrors(new Error("x"))).toEqual({});
   });
 });
