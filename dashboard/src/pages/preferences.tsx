@@ -66,9 +66,11 @@ const FORM_KEYS = [
 /** The fields the form edits, from what the API sent (which also carries admin_id and updated_at). */
 const toForm = (p: Preferences): Form => Object.fromEntries(FORM_KEYS.map((k) => [k, p[k]])) as unknown as Form;
 
-/** What the form sends: blank text is null, as the API wants it. */
+/** Blank text is null, as the API wants it. */
+const text = (v: string | null) => (v && v.trim() ? v.trim() : null);
+
+/** What the form sends. */
 function toBody(f: Form): Form {
-  const text = (v: string | null) => (v && v.trim() ? v.trim() : null);
   return {
     ...f,
     email: text(f.email),
