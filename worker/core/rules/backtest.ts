@@ -361,7 +361,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
     }
     for (const { fp, events, reason } of changes) apply(fp, events, now, reason);
     if (!complete) return;
-    for (const fp of [...tracked.values()]) {
+    for (const fp of tracked.values()) {
       if (seen.has(fp.fingerprint)) continue;
       const missing = { at: now, observedAt: null, value: null, breached: false, cleared: false, noData: true };
       const observed = observe(fp.state, missing, cfg, worse);
@@ -481,4 +481,33 @@ function summarize(series: readonly SeriesBacktest[], evaluations: number): Back
     seriesAlerting: series.filter((s) => s.episodes.length > 0).length,
     evaluations,
   };
+}
+
+/** A minute rollup's columns a backtest reads. */
+export interface MinuteBucket {
+  bucketStart: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Beyond the raw window a backtest reads minute rollups, one sample per minute, stamped at
+ * the minute's last millisecond (its value is known once the minute is over). The value is
+ * the column that keeps the rule's meaning best: sums for a ratio's counts and a `sum`,
+ * the worst value for `max`/`min` and a heartbeat (any failed beat in the minute), the
+ * mean otherwise. Verdicts over such samples are approximate (a `count` counts minutes).
+ */
+export function minuteSample(rule: Rule, b: MinuteBucket): { ts: number; value: number } {
+  const ts = b.bucketStart + 59_999;
+  if (rule.kind === "ratio") return { ts, value: b.sum };
+  if (rule.kind === "heartbeat") return { ts, value: b.min };
+  if (rule.kind === "threshold") {
+    const agg = rule.params.aggregation;
+    if (agg === "sum") return { ts, value: b.sum };
+    if (agg === "max" || agg === "p95" || agg === "p99") return { ts, value: b.max };
+    if (agg === "min") return { ts, value: b.min };
+  }
+  return { ts, value: b.count > 0 ? b.sum / b.count : 0 };
 }

@@ -64,7 +64,7 @@ function stepByStep(r: Rule, samples: Sample[], from: number, to: number) {
   let state = initialState();
   const events: LifecycleEvent[] = [];
   const bands: Band[] = [];
-  let current: { state: BandState; from: number } | null = null;
+  let current = null as { state: BandState; from: number } | null;
   let log: number[] = [];
   let firingNotified = false;
   const sent: { event: string; at: number }[] = [];
