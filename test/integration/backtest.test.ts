@@ -109,6 +109,7 @@ describe("rule backtest", () => {
     });
     expect(res.status).toBe(200);
     expect(res.body.rule_id).toBe(created.body.id);
+    expect(res.body.resolution.map((r) => r.source)).toEqual(["raw"]);
     expect(res.body.summary).toMatchObject({ alerts: 1, notifications: 2 });
     expect((await callJson("POST", `${BASE}/999999/backtest`, { token: admin.token, body: {} })).status).toBe(404);
   });

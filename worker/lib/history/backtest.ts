@@ -7,7 +7,7 @@ import { and, eq, gte, lt } from "drizzle-orm";
 import { minuteSample } from "../../core/rules/backtest";
 import type { SeriesWindow } from "../../core/rules/evaluate";
 import { lookbackSeconds, type Rule, ruleMetrics, selectsSeries } from "../../core/rules/types";
-import { MINUTE_MS, parseRetention } from "../../core/rollup";
+import { bucketStart, MINUTE_MS, parseRetention } from "../../core/rollup";
 import { type Labels, type Sample, seriesKey } from "../../core/series";
 import { getDb } from "../../db/client";
 import { systemMetrics } from "../../db/schema";
@@ -111,8 +111,9 @@ async function readMetric(
  */
 export async function readBacktestHistory(env: Env, rule: Rule, from: number, now: number): Promise<BacktestHistory> {
   const retention = parseRetention(env);
-  // The raw window starts on a minute, so a minute is read either raw or rolled up, never both.
-  const rawFrom = Math.ceil((now - retention.rawMs) / MINUTE_MS) * MINUTE_MS;
+  // The raw window starts on a minute, so a minute is read either raw or rolled up, never
+  // both: the minute holding its edge, which pruning keeps whole (rollup.rawPruneBefore).
+  const rawFrom = bucketStart(now - retention.rawMs, 60);
   const since = from - lookbackSeconds(rule) * 1000;
   const budget = { points: 0 };
   // One metric after the other: the point budget is shared.

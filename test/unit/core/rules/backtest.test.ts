@@ -336,6 +336,31 @@ describe("backtestRule", () => {
     ]);
   });
 
+  it("absence rules fire when the series has been quiet for absent_for_seconds, on the rule's alarm", () => {
+    const r = makeRule<Rule>({
+      kind: "absence",
+      metricName: "m",
+      service: "svc",
+      params: { absentForSeconds: 150 },
+      resolveForSeconds: 0,
+      resolveThresholdValue: null,
+      dependsOn: [],
+      cooldownMinutes: 15,
+      maxAlertsPerHour: 4,
+      escalationPolicyId: null,
+    } as never);
+    // A sample a minute up to 9 minutes, then silence: absent from 9 min + 150 s (not the next backstop).
+    const result = backtestRule({
+      rule: r,
+      series: [{ service: "svc", labels: {}, samples: minutely(Array.from({ length: 10 }, () => 1)) }],
+      from: T0,
+      to: T0 + 20 * MIN,
+    });
+    expect(result.series[0]?.episodes).toEqual([
+      expect.objectContaining({ firedAt: T0 + 9 * MIN + 150 * S, resolvedAt: null }),
+    ]);
+  });
+
   it("backtestCost grows with the samples each evaluation reads", () => {
     const samples = minutely(Array.from({ length: 100 }, () => 1));
     const input = (windowSeconds: number) => ({
