@@ -8,7 +8,8 @@ import {
   type SeriesWindow,
   worstEvaluation,
 } from "../core/rules/evaluate";
-import { BACKSTOP_MS, backtestCost, backtestRule, SERIES_BACKSTOP_MS } from "../core/rules/backtest";
+import { BACKSTOP_MS, SERIES_BACKSTOP_MS } from "../core/alerts/step";
+import { backtestCost, backtestRule } from "../core/rules/backtest";
 import { renderAlertText } from "../core/rules/render";
 import {
   AGGREGATIONS,

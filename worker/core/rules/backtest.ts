@@ -24,7 +24,15 @@
  */
 import { type FingerprintState, type LifecycleConfig, type LifecycleEvent, observe, tick } from "../alerts/lifecycle";
 import type { NotifyEvent } from "../alerts/jobs";
-import { nextWake, planNotification, stepEvents, type Tracked, track } from "../alerts/step";
+import {
+  BACKSTOP_MS,
+  nextWake,
+  planNotification,
+  SERIES_BACKSTOP_MS,
+  stepEvents,
+  type Tracked,
+  track,
+} from "../alerts/step";
 import type { Labels, Sample } from "../series";
 import {
   evaluateFingerprints,
@@ -36,10 +44,6 @@ import {
 } from "./evaluate";
 import { alertMessage } from "./render";
 import { evaluatedBySeries, lookbackSeconds, type Rule } from "./types";
-
-/** The AlertRule object's backstops (durable-objects/alert-rule.ts BACKSTOP_MS, SERIES_BACKSTOP_MS). */
-export const BACKSTOP_MS = 60_000;
-export const SERIES_BACKSTOP_MS = 5 * 60_000;
 
 export interface BacktestInput {
   rule: Rule;
@@ -135,7 +139,7 @@ interface Prepared {
 }
 
 /** Per fingerprint: what the replay records besides the live engine's tracked state. */
-interface Record_ {
+interface Replayed {
   fingerprint: string;
   service: string;
   labels: Labels;
@@ -228,12 +232,12 @@ export function backtestRule(input: BacktestInput): BacktestResult {
 
   /** The live engine's tracked fingerprints (forgotten when idle, as there). */
   const tracked = new Map<string, Tracked>();
-  const records = new Map<string, Record_>();
+  const records = new Map<string, Replayed>();
   /** The rule's notify log: when its counted notifications went (max_alerts_per_hour). */
   let log: number[] = [];
   let evaluations = 0;
 
-  const recordOf = (fp: Tracked): Record_ => {
+  const recordOf = (fp: Tracked): Replayed => {
     let r = records.get(fp.fingerprint);
     if (!r) {
       r = {
@@ -251,7 +255,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
     return r;
   };
 
-  const markBand = (r: Record_, state: FingerprintState, at: number) => {
+  const markBand = (r: Replayed, state: FingerprintState, at: number) => {
     const band = bandOf(state);
     if (r.current?.state === band) return;
     if (r.current && at > r.current.from) r.bands.push({ state: r.current.state, from: r.current.from, to: at });
@@ -259,7 +263,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
   };
 
   /** The notify effect as AlertRule.notify decides it (no silence, inhibition or storm group). */
-  const notify = (r: Record_, fp: Tracked, event: NotifyEvent, occurrence: string, now: number, corrects: boolean) => {
+  const notify = (r: Replayed, fp: Tracked, event: NotifyEvent, occurrence: string, now: number, corrects: boolean) => {
     if (event !== "firing" && event !== "resolved") return;
     const plan = planNotification({
       event,
