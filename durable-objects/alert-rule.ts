@@ -25,6 +25,7 @@ import {
 import { inhibitedBy } from "../worker/core/alerts/notify-policy";
 import { alertLabels, type Silence, silencedBy } from "../worker/core/alerts/silence";
 import {
+  BACKSTOP_MS,
   behind,
   dueHeld,
   type Effect,
@@ -33,6 +34,7 @@ import {
   openingOf,
   planNotification,
   rowValues,
+  SERIES_BACKSTOP_MS,
   stepEvents,
   stillTrue,
   track,
@@ -97,10 +99,6 @@ import { alertRules } from "../worker/db/schema";
 import { countEvaluation } from "../worker/lib/counters";
 import { familyStub, seriesIndex } from "../worker/lib/series";
 
-/** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
-export const BACKSTOP_MS = 60_000;
-/** Rules the families evaluate hear of every change at once; their pull is only a safety net. */
-export const SERIES_BACKSTOP_MS = 5 * 60_000;
 /** The buffer is reloaded from the series store this often, repairing any missed push. */
 export const REFRESH_MS = 10 * 60_000;
 /** Alerts opened per statement when many fire at once (one JSON parameter holds them). */

@@ -8,10 +8,13 @@ import {
   type SeriesWindow,
   worstEvaluation,
 } from "../core/rules/evaluate";
+import { BACKSTOP_MS, SERIES_BACKSTOP_MS } from "../core/alerts/step";
+import { backtestCost, backtestRule } from "../core/rules/backtest";
 import { renderAlertText } from "../core/rules/render";
 import {
   AGGREGATIONS,
   CHANNELS,
+  evaluatedBySeries,
   HEARTBEAT_METRIC,
   lookbackSeconds,
   OPERATORS,
@@ -25,9 +28,10 @@ import { type Sample, seriesKey } from "../core/series";
 import { getDb } from "../db/client";
 import { paramsToWire, rowToRule } from "../db/rules";
 import { alertRules, escalationPolicies, monitors } from "../db/schema";
-import { badRequest, type ErrorDetail, notFound } from "../lib/errors";
+import { ApiError, badRequest, type ErrorDetail, notFound } from "../lib/errors";
+import { readBacktestHistory } from "../lib/history/backtest";
 import { familyStub, seriesIndex } from "../lib/series";
-import { commonErrors, IdParams, issuesToDetails, jsonResponse, notFoundError } from "./api";
+import { commonErrors, errorResponse, IdParams, issuesToDetails, jsonBody, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
 import { iso, LabelSet, MetricName, Name, ServiceName, Timestamps } from "./fields";
 
@@ -192,6 +196,31 @@ async function checkReferences(input: RuleInput, env: Env) {
 
 type RuleRow = typeof alertRules.$inferSelect;
 
+/** Validated input → the rule's column values (all but who created it). */
+function inputValues(input: RuleInput) {
+  return {
+    ruleName: input.rule_name,
+    description: input.description,
+    metricName: input.metric_name,
+    service: input.service,
+    labels: input.labels,
+    kind: input.kind,
+    comparisonOperator: input.comparison_operator,
+    thresholdValue: input.threshold_value,
+    forSeconds: input.for_seconds,
+    resolveForSeconds: input.resolve_for_seconds,
+    resolveThresholdValue: input.resolve_threshold_value,
+    dependsOn: input.depends_on,
+    params: ParamsByKind[input.kind].parse(input.params) as Record<string, unknown>,
+    severity: input.severity,
+    notificationChannels: input.notification_channels,
+    cooldownMinutes: input.cooldown_minutes,
+    maxAlertsPerHour: input.max_alerts_per_hour,
+    escalationPolicyId: input.escalation_policy_id,
+    isActive: input.is_active,
+  };
+}
+
 export const rules = crudRoutes({
   noun: "Rule",
   collection: "rules",
@@ -202,28 +231,7 @@ export const rules = crudRoutes({
   check: (input, { env }) => checkReferences(input, env),
   toInput: rowToInput,
   toValues: (input, { actor, existing }) => ({
-    values: {
-      ruleName: input.rule_name,
-      description: input.description,
-      metricName: input.metric_name,
-      service: input.service,
-      labels: input.labels,
-      kind: input.kind,
-      comparisonOperator: input.comparison_operator,
-      thresholdValue: input.threshold_value,
-      forSeconds: input.for_seconds,
-      resolveForSeconds: input.resolve_for_seconds,
-      resolveThresholdValue: input.resolve_threshold_value,
-      dependsOn: input.depends_on,
-      params: ParamsByKind[input.kind].parse(input.params) as Record<string, unknown>,
-      severity: input.severity,
-      notificationChannels: input.notification_channels,
-      cooldownMinutes: input.cooldown_minutes,
-      maxAlertsPerHour: input.max_alerts_per_hour,
-      escalationPolicyId: input.escalation_policy_id,
-      isActive: input.is_active,
-      createdBy: existing ? existing.createdBy : actor.adminId,
-    },
+    values: { ...inputValues(input), createdBy: existing ? existing.createdBy : actor.adminId },
   }),
   extraOutput: (row) => ({ created_by: row.createdBy }),
   afterWrite: async (env, id, row) => {
@@ -404,6 +412,213 @@ rules.openapi(
       },
       200,
     );
+  },
+);
+
+// ------------------------------------------------------------------ backtest
+
+const BACKTEST_PERIODS = ["24h", "7d"] as const;
+type BacktestPeriod = (typeof BACKTEST_PERIODS)[number];
+const PERIOD_MS: Record<BacktestPeriod, number> = { "24h": 86_400_000, "7d": 7 * 86_400_000 };
+/** Most replay work (evaluations × samples each reads, see backtestCost) one request may ask for. */
+export const MAX_BACKTEST_COST = 30_000_000;
+
+const Period = z.enum(BACKTEST_PERIODS).default("7d").openapi({ description: "How far back to replay, up to now" });
+
+const BacktestBody = RuleFields.extend({ period: Period }).openapi("RuleBacktestInput");
+const SavedBacktestBody = z.object({ period: Period }).strict();
+
+const Iso = z.string().openapi({ format: "date-time" });
+const BacktestNotificationOut = z.object({
+  at: Iso,
+  event: z.enum(["firing", "resolved"]),
+  outcome: z.enum(["sent", "rate_limited", "skipped"]),
+  reopen: z.boolean().optional().openapi({ description: "A firing telling people a resolved alert is back" }),
+});
+const BacktestOut = z
+  .object({
+    rule_id: z.number().int().nullable().openapi({ description: "Null for an unsaved rule" }),
+    period: z.enum(BACKTEST_PERIODS),
+    from: Iso,
+    to: Iso,
+    evaluation: z.string().openapi({ description: "When the replay evaluates the rule (as the engine does)" }),
+    resolution: z
+      .array(z.object({ source: z.enum(["minute_rollups", "raw"]), from: Iso, to: Iso }))
+      .openapi({ description: "Which stored resolution fed each part of the range" }),
+    notification_kinds: z.array(z.string()).openapi({ description: "The notifications counted" }),
+    summary: z.object({
+      alerts: z.number().int(),
+      reopens: z.number().int(),
+      notifications: z.number().int(),
+      firing_notifications: z.number().int(),
+      resolved_notifications: z.number().int(),
+      rate_limited: z.number().int(),
+      firing_seconds: z.number(),
+      pending_seconds: z.number(),
+      series_alerting: z.number().int(),
+      series_evaluated: z.number().int(),
+      samples: z.number().int(),
+      evaluations: z.number().int(),
+    }),
+    series: z.array(
+      z.object({
+        fingerprint: z.string(),
+        service: z.string(),
+        labels: z.record(z.string(), z.string()),
+        notifications: z.number().int(),
+        rate_limited: z.number().int(),
+        bands: z
+          .array(z.object({ state: z.enum(["pending", "firing", "resolving", "resolved"]), from: Iso, to: Iso }))
+          .openapi({ description: "State stretches for a chart; ok between them. resolved: within cooldown" }),
+        episodes: z.array(
+          z.object({
+            fired_at: Iso,
+            resolved_at: Iso.nullable(),
+            reopened_at: z.array(Iso),
+            peak_value: z.number().nullable(),
+            breaches: z.number().int(),
+            flapping: z.boolean(),
+            notifications: z.array(BacktestNotificationOut),
+          }),
+        ),
+      }),
+    ),
+  })
+  .openapi("RuleBacktestResult");
+
+/** The create route's validation of a rule body (unknown fields refused, read-only ones ignored). */
+const RuleCheck = RuleFields.strict().superRefine((input, ctx) =>
+  refineRule(input, (field, reason) => ctx.addIssue({ code: "custom", path: field.split("."), message: reason })),
+);
+const READ_ONLY = new Set(["id", "created_by", "created_at", "updated_at"]);
+
+function parsePeriod(value: unknown): BacktestPeriod {
+  const parsed = Period.safeParse(value);
+  if (!parsed.success) throw badRequest(issuesToDetails(parsed.error.issues, ["period"]), "Invalid backtest.");
+  return parsed.data;
+}
+
+/** The rule an unsaved body describes, validated as a create is (400 with each field and why). */
+async function ruleFromBody(env: Env, body: unknown): Promise<{ rule: Rule; period: BacktestPeriod }> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw badRequest([{ reason: "must be a JSON object" }], "Invalid rule.");
+  }
+  const { period, ...rest } = body as Record<string, unknown>;
+  const fields = Object.fromEntries(Object.entries(rest).filter(([k]) => !READ_ONLY.has(k)));
+  const parsed = RuleCheck.safeParse(fields);
+  if (!parsed.success) throw badRequest(issuesToDetails(parsed.error.issues), "Invalid rule.");
+  await checkReferences(parsed.data, env);
+  const now = Date.now();
+  const row = { id: 0, ...inputValues(parsed.data), createdBy: null, createdAt: now, updatedAt: now } as RuleRow;
+  return { rule: rowToRule(row), period: parsePeriod(period) };
+}
+
+/** Replays the rule over its stored history with the engine's own code (core/rules/backtest). */
+async function runBacktest(env: Env, rule: Rule, period: BacktestPeriod, ruleId: number | null) {
+  const now = Date.now();
+  const from = now - PERIOD_MS[period];
+  const history = await readBacktestHistory(env, rule, from, now);
+  const input = { rule, series: history.series, denominator: history.denominator, from, to: now };
+  const cost = backtestCost(input);
+  if (cost > MAX_BACKTEST_COST) {
+    const reason = `replaying ${history.points} samples over the rule's window is too much work; choose the 24h period, a shorter window or fewer series`;
+    throw new ApiError(413, `The backtest is too large: ${reason}.`, { details: [{ field: "period", reason }] });
+  }
+  const result = backtestRule(input);
+  const rawFrom = Math.max(from, history.rawFrom);
+  const resolution = [
+    ...(from < rawFrom ? [{ source: "minute_rollups" as const, from: iso(from), to: iso(rawFrom) }] : []),
+    { source: "raw" as const, from: iso(rawFrom), to: iso(now) },
+  ];
+  const s = result.summary;
+  return {
+    rule_id: ruleId,
+    period,
+    from: iso(from),
+    to: iso(now),
+    evaluation:
+      "on every stored sample, and on the rule's alarm: at each lifecycle deadline, else after " +
+      `${(evaluatedBySeries(rule) ? SERIES_BACKSTOP_MS : BACKSTOP_MS) / 1000}s without an evaluation`,
+    resolution,
+    notification_kinds: ["firing", "resolved"],
+    summary: {
+      alerts: s.alerts,
+      reopens: s.reopens,
+      notifications: s.notifications,
+      firing_notifications: s.firingNotifications,
+      resolved_notifications: s.resolvedNotifications,
+      rate_limited: s.rateLimited,
+      firing_seconds: s.firingMs / 1000,
+      pending_seconds: s.pendingMs / 1000,
+      series_alerting: s.seriesAlerting,
+      series_evaluated: history.series.length,
+      samples: history.points,
+      evaluations: s.evaluations,
+    },
+    series: result.series.map((x) => ({
+      fingerprint: x.fingerprint,
+      service: x.service,
+      labels: { ...x.labels },
+      notifications: x.notifications,
+      rate_limited: x.rateLimited,
+      bands: x.bands.map((b) => ({ state: b.state, from: iso(b.from), to: iso(b.to) })),
+      episodes: x.episodes.map((e) => ({
+        fired_at: iso(e.firedAt),
+        resolved_at: isoOrNull(e.resolvedAt),
+        reopened_at: e.reopenedAt.map(iso),
+        peak_value: e.peakValue,
+        breaches: e.breaches,
+        flapping: e.flapping,
+        notifications: e.notifications.map((n) => ({
+          at: iso(n.at),
+          event: n.event,
+          outcome: n.outcome,
+          ...(n.reopen && { reopen: true }),
+        })),
+      })),
+    })),
+  };
+}
+
+const backtestResponses = {
+  200: jsonResponse(
+    BacktestOut,
+    "Where the rule would have been pending, firing and resolved, and what it would have sent",
+  ),
+  ...commonErrors,
+  413: errorResponse("Too many series or samples to replay: narrow the rule or choose the 24h period"),
+};
+
+rules.openapi(
+  createRoute({
+    method: "post",
+    path: "/rules/backtest",
+    tags: ["rules"],
+    summary: "Backtest an unsaved rule over the stored history of the last 24 hours or 7 days",
+    request: jsonBody(BacktestBody, "A rule as for create, plus the period to replay"),
+    responses: backtestResponses,
+  }),
+  async (c) => {
+    const { rule, period } = await ruleFromBody(c.env, await c.req.json());
+    return c.json(await runBacktest(c.env, rule, period, null), 200);
+  },
+);
+
+rules.openapi(
+  createRoute({
+    method: "post",
+    path: "/rules/{id}/backtest",
+    tags: ["rules"],
+    summary: "Backtest a saved rule over the stored history of the last 24 hours or 7 days",
+    request: { params: IdParams, ...jsonBody(SavedBacktestBody, "The period to replay (default 7d)") },
+    responses: { ...backtestResponses, ...notFoundError },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { period } = c.req.valid("json");
+    const [row] = await getDb(c.env.DB).select().from(alertRules).where(eq(alertRules.id, id));
+    if (!row) throw notFound(`Rule ${id}`);
+    return c.json(await runBacktest(c.env, rowToRule(row), period, id), 200);
   },
 );
 

@@ -21,6 +21,11 @@ import { decideNotification, firingNotifiedAfter, rateLimit } from "./notify-pol
 import type { Labels } from "../series";
 import { type GroupKey, groupKeyOf, joined, parseGroupKey, routeOf, sentAlone, type StormState } from "./storm";
 
+/** Without new samples, the rule re-evaluates this often (absence, stale data, silences ending). */
+export const BACKSTOP_MS = 60_000;
+/** Rules the families evaluate hear of every change at once; their pull is only a safety net. */
+export const SERIES_BACKSTOP_MS = 5 * 60_000;
+
 /** A notification waiting for a silence or an inhibition to end. */
 export interface HeldNotification {
   event: NotifyEvent;
