@@ -457,6 +457,26 @@ describe("rule dry run", () => {
     expect(ok.body).toMatchObject({ would_fire: false, state: "ok", value: 1 });
   });
 
+  it("dry-runs an unsaved rule as the saved one would run, and names a bad field", async () => {
+    const metric = "unsaved_dry_run_rate";
+    await record(metric, 9.5, Date.now() - 3_000);
+    const res = await callJson<Record<string, unknown>>("POST", `${BASE}/test`, {
+      token: admin.token,
+      body: { ...paymentRule, rule_name: "Unsaved", metric_name: metric },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ rule_id: null, would_fire: true, state: "firing", value: 9.5 });
+    const bad = await callJson("POST", `${BASE}/test`, {
+      token: admin.token,
+      body: { ...paymentRule, metric_name: metric, kind: "ratio", params: { window_seconds: 60 } },
+    });
+    expect(bad.status).toBe(400);
+    expect(fieldsOf(bad.body)).toEqual(["params.denominator_metric"]);
+    // Nothing was saved.
+    const list = await callJson<{ rules: Rule[] }>("GET", `${BASE}?limit=500`, { token: admin.token });
+    expect(list.body.rules.some((r) => r.metric_name === metric)).toBe(false);
+  });
+
   it("computes a ratio rule from both series over its window", async () => {
     const { body } = await callJson<Rule>("POST", BASE, {
       token: admin.token,

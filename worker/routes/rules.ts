@@ -282,7 +282,7 @@ const SeriesVerdict = z.object({
 
 const TestResult = z
   .object({
-    rule_id: z.number().int(),
+    rule_id: z.number().int().nullable().openapi({ description: "Null for an unsaved rule" }),
     would_fire: z.boolean(),
     state: z.enum(["firing", "ok", "no_data"]),
     value: z.number().nullable(),
@@ -359,6 +359,42 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 const byFingerprint = (a: { fingerprint: string }, b: { fingerprint: string }) =>
   a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0;
 
+/** The dry run: the same core code the engine runs, on the same kind of snapshot, now. */
+async function dryRun(env: Env, rule: Rule, ruleId: number | null) {
+  const now = Date.now();
+  const evaluations = evaluateFingerprints(rule, await readRuleInputs(env, rule, now), now);
+  const worst = worstEvaluation(rule, evaluations) ?? {
+    state: "no_data" as const,
+    value: null,
+    observedAt: null,
+    reason: `no ${rule.metricName} series${rule.service ? ` on ${rule.service}` : ""} matches the rule`,
+  };
+  const text = renderAlertText(rule, worst, now);
+  return {
+    rule_id: ruleId,
+    would_fire: worst.state === "firing",
+    state: worst.state,
+    value: worst.value,
+    observed_at: isoOrNull(worst.observedAt),
+    reason: worst.reason,
+    notification: { ...text, channels: rule.notificationChannels },
+    series: [...evaluations].sort(byFingerprint).map((e) => ({
+      fingerprint: e.fingerprint,
+      service: e.service,
+      labels: { ...e.labels },
+      state: e.state,
+      value: e.value,
+      observed_at: isoOrNull(e.observedAt),
+      reason: e.reason,
+    })),
+  };
+}
+
+const testResponses = {
+  200: jsonResponse(TestResult, "The verdict (of the worst series), every series' verdict and a notification preview"),
+  ...commonErrors,
+};
+
 rules.openapi(
   createRoute({
     method: "post",
@@ -367,51 +403,13 @@ rules.openapi(
     summary:
       "Dry-run a rule against the latest data: would it fire, on which series, and the notification it would send",
     request: { params: IdParams },
-    responses: {
-      200: jsonResponse(
-        TestResult,
-        "The verdict (of the worst series), every series' verdict and a notification preview",
-      ),
-      ...commonErrors,
-      ...notFoundError,
-    },
+    responses: { ...testResponses, ...notFoundError },
   }),
   async (c) => {
     const { id } = c.req.valid("param");
     const [row] = await getDb(c.env.DB).select().from(alertRules).where(eq(alertRules.id, id));
     if (!row) throw notFound(`Rule ${id}`);
-    const rule = rowToRule(row);
-    const now = Date.now();
-    // The same core code the engine runs, on the same kind of snapshot.
-    const evaluations = evaluateFingerprints(rule, await readRuleInputs(c.env, rule, now), now);
-    const worst = worstEvaluation(rule, evaluations) ?? {
-      state: "no_data" as const,
-      value: null,
-      observedAt: null,
-      reason: `no ${rule.metricName} series${rule.service ? ` on ${rule.service}` : ""} matches the rule`,
-    };
-    const text = renderAlertText(rule, worst, now);
-    return c.json(
-      {
-        rule_id: id,
-        would_fire: worst.state === "firing",
-        state: worst.state,
-        value: worst.value,
-        observed_at: isoOrNull(worst.observedAt),
-        reason: worst.reason,
-        notification: { ...text, channels: rule.notificationChannels },
-        series: [...evaluations].sort(byFingerprint).map((e) => ({
-          fingerprint: e.fingerprint,
-          service: e.service,
-          labels: { ...e.labels },
-          state: e.state,
-          value: e.value,
-          observed_at: isoOrNull(e.observedAt),
-          reason: e.reason,
-        })),
-      },
-      200,
-    );
+    return c.json(await dryRun(c.env, rowToRule(row), id), 200);
   },
 );
 
@@ -619,6 +617,21 @@ rules.openapi(
     const [row] = await getDb(c.env.DB).select().from(alertRules).where(eq(alertRules.id, id));
     if (!row) throw notFound(`Rule ${id}`);
     return c.json(await runBacktest(c.env, rowToRule(row), period, id), 200);
+  },
+);
+
+rules.openapi(
+  createRoute({
+    method: "post",
+    path: "/rules/test",
+    tags: ["rules"],
+    summary: "Dry-run an unsaved rule against the latest data (validated as a create is)",
+    request: jsonBody(RuleFields, "A rule as for create"),
+    responses: testResponses,
+  }),
+  async (c) => {
+    const { rule } = await ruleFromBody(c.env, await c.req.json());
+    return c.json(await dryRun(c.env, rule, null), 200);
   },
 );
 
