@@ -8,6 +8,7 @@ import { AlertsPage } from "./pages/alerts";
 import { LoginPage } from "./pages/login";
 import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
 import { PreferencesPage } from "./pages/preferences";
+import { RuleEditPage } from "./pages/rule-edit";
 import { RulesPage } from "./pages/rules";
 import { StatusPage } from "./pages/status";
 
@@ -73,6 +74,7 @@ function Shell() {
             <Route path="/trends" component={TrendsPage} />
             <Route path="/metrics/:service/:metric" component={MetricHistoryPage} />
             <Route path="/rules" component={RulesPage} />
+            <Route path="/rules/:id" component={RuleEditPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
             <Route default component={NotFoundPage} />

@@ -389,6 +389,76 @@ describe("trends", () => {
   });
 });
 
+describe("rules", () => {
+  it("creates a ratio rule through the form: a field error kept with the input, Test, Backtest over the demo's week, save, disable, enable", async () => {
+    await admin.goto("/rules");
+    await visible(admin.getByRole("heading", { name: "Rules", level: 1 }));
+    await admin.getByRole("link", { name: "New rule" }).click();
+    await visible(admin.getByRole("heading", { name: "New rule", level: 1 }));
+
+    await admin.getByLabel("Name", { exact: true }).fill("E2E API error ratio");
+    await admin.getByLabel("Kind", { exact: true }).selectOption("ratio");
+    await admin.getByLabel("Metric (numerator)", { exact: true }).fill("http_errors_total");
+    await admin.getByLabel("Service", { exact: true }).fill("api");
+    await admin.getByLabel("Denominator metric", { exact: true }).fill("http_requests_total");
+    await admin.getByLabel("Window (s)", { exact: true }).fill("300");
+    const least = admin.getByLabel("Least denominator", { exact: true });
+    await least.fill("-1");
+    await admin.getByLabel("Threshold (%)", { exact: true }).fill("5");
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
+    await visible(admin.getByRole("alert").filter({ hasText: "Not saved: Invalid rule." }));
+    expect(await least.getAttribute("aria-invalid")).toBe("true");
+    expect(await admin.locator(".field-error").allTextContents()).toEqual([expect.stringMatching(/0/)]);
+    expect(await least.inputValue()).toBe("-1");
+    expect(await admin.getByLabel("Name", { exact: true }).inputValue()).toBe("E2E API error ratio");
+
+    await least.fill("10");
+    await admin.getByRole("button", { name: "Test", exact: true }).click();
+    const test = admin.getByRole("region", { name: "Test result" });
+    await visible(test);
+    await expect.poll(() => test.textContent()).toMatch(/Would (not )?fire now|No data to judge/);
+    expect(await test.textContent()).toContain("[WARNING] E2E API error ratio on api");
+
+    await admin.getByRole("button", { name: "Backtest" }).click();
+    const backtest = admin.getByRole("region", { name: "Backtest result" });
+    await visible(backtest);
+    await expect
+      .poll(() => backtest.textContent(), { timeout: 30_000 })
+      .toMatch(/Over the last 7d: \d+ alerts?, \d+ notifications?/);
+
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "E2E API error ratio saved." }));
+    const row = admin.getByRole("row").filter({ has: admin.getByRole("rowheader", { name: "E2E API error ratio" }) });
+    await visible(row);
+    expect(await row.textContent()).toContain("http_errors_total / http_requests_total on api > 5 % over 5 min");
+    const saved = await must<{ rules: { rule_name: string; kind: string; params: Record<string, unknown> }[] }>(
+      "GET",
+      `${API}/rules?limit=500`,
+    );
+    expect(saved.rules.find((r) => r.rule_name === "E2E API error ratio")).toMatchObject({
+      kind: "ratio",
+      params: { denominator_metric: "http_requests_total", window_seconds: 300, min_denominator: 10 },
+    });
+
+    await admin.getByRole("button", { name: "Disable E2E API error ratio" }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "E2E API error ratio disabled." }));
+    await expect.poll(() => row.textContent()).toContain("Disabled");
+    await admin.getByRole("button", { name: "Enable E2E API error ratio" }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "E2E API error ratio enabled." }));
+    await expect.poll(() => row.textContent()).not.toContain("Disabled");
+  });
+
+  it("shows a viewer the rules and a rule's form without any way to change them", async () => {
+    const context = await browser.newContext({ baseURL: baseUrl });
+    const page = await logIn(context, viewerUser.token);
+    await page.goto("/rules");
+    await visible(page.getByRole("rowheader", { name: "E2E API error ratio" }));
+    expect(await page.getByRole("link", { name: "New rule" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /^(Disable|Delete|Test) / }).count()).toBe(0);
+    await context.close();
+  });
+});
+
 describe("preferences", () => {
   it("shows the server's reason beside a bad field and keeps the input, saves quiet hours in Asia/Taipei, and sends a test", async () => {
     await admin.goto("/preferences");
@@ -400,7 +470,7 @@ describe("preferences", () => {
     await admin.getByRole("checkbox", { name: "SMS", exact: true }).check();
     const phone = admin.getByRole("textbox", { name: "Phone (E.164)" });
     await phone.fill("0912 345 678");
-    await admin.getByRole("button", { name: "Save" }).click();
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
     await visible(admin.getByRole("alert").filter({ hasText: "Not saved: Invalid preferences." }));
     await visible(admin.getByText("must be an E.164 number such as +886912345678"));
     expect(await phone.getAttribute("aria-invalid")).toBe("true");
@@ -414,7 +484,7 @@ describe("preferences", () => {
     await admin.getByLabel("From").fill("22:00");
     await admin.getByLabel("Until").fill("07:00");
     await zone.selectOption("Asia/Taipei");
-    await admin.getByRole("button", { name: "Save" }).click();
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
     await visible(admin.getByRole("status").filter({ hasText: "Preferences saved." }));
     const saved = await must<Record<string, unknown>>("GET", `${API}/preferences`, undefined, adminUser.token);
     expect(saved).toMatchObject({
@@ -455,6 +525,7 @@ describe("on a phone", () => {
       "/trends",
       "/metrics/ecpay/payment_success_rate",
       "/rules",
+      "/rules/new",
       "/preferences",
     ];
     for (const path of pages) {

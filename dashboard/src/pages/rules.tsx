@@ -1,34 +1,86 @@
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
+import { useRoute } from "preact-iso";
 import { useTitle } from "../components/hooks";
-import { isUnauthorized } from "../lib/api";
-import type { RuleSummary } from "../lib/types";
-import { api } from "../models/session";
+import { canAct } from "../lib/alerts";
+import { HttpError, isUnauthorized } from "../lib/api";
+import { conditionText, type WireRule } from "../lib/rules";
+import { activeAlerts } from "../models/live";
+import { api, auth } from "../models/session";
+import { type DryRun, DryRunResult } from "../components/rule-results";
 
-/** Read-only list of alert rules; editing comes with the full dashboard. */
+const RULES = "/api/admin/monitoring/rules";
+
+/** A rule's live state from the open alerts the socket keeps current. */
+function stateOf(rule: WireRule, open: { alert_rule_id: number; status: string }[]) {
+  if (!rule.is_active) return { text: "Disabled", cls: "muted" };
+  const mine = open.filter((a) => a.alert_rule_id === rule.id);
+  const firing = mine.filter((a) => a.status === "firing").length;
+  if (firing) return { text: `Firing (${firing})`, cls: "state-firing" };
+  if (mine.length) return { text: `Acknowledged (${mine.length})`, cls: "state-acknowledged" };
+  return { text: "OK", cls: "state-ok" };
+}
+
+/**
+ * The alert rules: severity, condition in words, channels and live state, with Edit,
+ * Disable / Enable, Test (the dry run on the latest data) and Delete for admins.
+ */
 export function RulesPage() {
   useTitle("Rules");
-  const rules = useSignal<RuleSummary[] | null>(null);
+  const rules = useSignal<WireRule[] | null>(null);
   const error = useSignal<string | null>(null);
+  const result = useSignal<{ ok: boolean; text: string } | null>(null);
+  const tested = useSignal<{ rule: WireRule; run: DryRun } | null>(null);
+  const confirming = useSignal<number | null>(null);
+  const busy = useSignal<number | null>(null);
+  const { query } = useRoute();
+  const session = auth.value;
+  const mayEdit = session.kind === "authenticated" && canAct(session.me.role);
 
   async function load() {
     error.value = null;
     try {
-      rules.value = (await api.get<{ rules: RuleSummary[] }>("/api/admin/monitoring/rules?limit=500")).rules;
+      rules.value = (await api.get<{ rules: WireRule[] }>(`${RULES}?limit=500`)).rules;
     } catch (err) {
       if (!isUnauthorized(err)) error.value = err instanceof Error ? err.message : String(err);
     }
   }
   useEffect(() => void load(), []);
 
+  async function act(rule: WireRule, what: "toggle" | "test" | "delete") {
+    busy.value = rule.id;
+    result.value = null;
+    try {
+      if (what === "toggle") {
+        await api.request(`${RULES}/${rule.id}`, { method: "PUT", body: { is_active: !rule.is_active } });
+        result.value = { ok: true, text: `${rule.rule_name} ${rule.is_active ? "disabled" : "enabled"}.` };
+      } else if (what === "delete") {
+        await api.request(`${RULES}/${rule.id}`, { method: "DELETE" });
+        confirming.value = null;
+        result.value = { ok: true, text: `${rule.rule_name} deleted.` };
+      } else {
+        tested.value = { rule, run: await api.request<DryRun>(`${RULES}/${rule.id}/test`, { method: "POST" }) };
+      }
+      if (what !== "test") await load();
+    } catch (err) {
+      result.value = { ok: false, text: `${rule.rule_name}: ${err instanceof HttpError ? err.message : String(err)}` };
+    } finally {
+      busy.value = null;
+    }
+  }
+
   const list = rules.value;
+  const open = activeAlerts.value ?? [];
+  const saved = query.saved ? list?.find((r) => String(r.id) === query.saved) : undefined;
   return (
     <>
       <div class="page-head">
         <h1>Rules</h1>
-        <p class="muted">
-          Alert rules, read-only for now: creating and editing them comes with a later version of the dashboard.
-        </p>
+        {mayEdit && (
+          <a class="button primary" href="/rules/new">
+            New rule
+          </a>
+        )}
       </div>
       {error.value && (
         <div class="error-box" role="alert">
@@ -47,6 +99,19 @@ export function RulesPage() {
             ? "No alert rules yet."
             : `${list.length} rule${list.length === 1 ? "" : "s"}`}
       </p>
+      {saved && !result.value && (
+        <p class="action-result" role="status">
+          {saved.rule_name} saved.
+        </p>
+      )}
+      {result.value && (
+        <p
+          class={result.value.ok ? "action-result" : "action-result error"}
+          role={result.value.ok ? "status" : "alert"}
+        >
+          {result.value.text}
+        </p>
+      )}
       {list !== null && list.length > 0 && (
         <div class="table-wrap stack-on-phone">
           <table>
@@ -56,30 +121,80 @@ export function RulesPage() {
                 <th scope="col">Rule</th>
                 <th scope="col">Severity</th>
                 <th scope="col">Condition</th>
-                <th scope="col">Service</th>
+                <th scope="col">Channels</th>
                 <th scope="col">State</th>
+                {mayEdit && <th scope="col">Actions</th>}
               </tr>
             </thead>
             <tbody>
-              {list.map((r) => (
-                <tr key={r.id}>
-                  <th scope="row">{r.rule_name}</th>
-                  <td data-label="Severity">
-                    <span class={`severity severity-${r.severity}`}>{r.severity}</span>
-                  </td>
-                  <td data-label="Condition">
-                    <code>
-                      {r.metric_name} {r.comparison_operator} {r.threshold_value}
-                    </code>
-                    {r.kind !== "threshold" && <span class="muted"> ({r.kind})</span>}
-                  </td>
-                  <td data-label="Service">{r.service ?? <span class="muted">any</span>}</td>
-                  <td data-label="State">{r.is_active ? "Active" : <span class="muted">Paused</span>}</td>
-                </tr>
-              ))}
+              {list.map((r) => {
+                const state = stateOf(r, open);
+                return (
+                  <tr key={r.id}>
+                    <th scope="row">{r.rule_name}</th>
+                    <td data-label="Severity">
+                      <span class={`severity severity-${r.severity}`}>{r.severity}</span>
+                    </td>
+                    <td data-label="Condition">{conditionText(r)}</td>
+                    <td data-label="Channels">{r.notification_channels.join(", ")}</td>
+                    <td data-label="State">
+                      <span class={state.cls}>{state.text}</span>
+                    </td>
+                    {mayEdit && (
+                      <td data-label="Actions">
+                        <div class="buttons row-actions">
+                          <a class="button" href={`/rules/${r.id}`} aria-label={`Edit ${r.rule_name}`}>
+                            Edit
+                          </a>
+                          <button
+                            type="button"
+                            disabled={busy.value !== null}
+                            aria-label={`${r.is_active ? "Disable" : "Enable"} ${r.rule_name}`}
+                            onClick={() => void act(r, "toggle")}
+                          >
+                            {r.is_active ? "Disable" : "Enable"}
+                          </button>
+                          <button
+                            type="button"
+                            disabled={busy.value !== null}
+                            aria-label={`Test ${r.rule_name}`}
+                            onClick={() => void act(r, "test")}
+                          >
+                            Test
+                          </button>
+                          {confirming.value === r.id ? (
+                            <button
+                              type="button"
+                              class="danger"
+                              disabled={busy.value !== null}
+                              onClick={() => void act(r, "delete")}
+                            >
+                              Confirm delete
+                            </button>
+                          ) : (
+                            <button
+                              type="button"
+                              aria-label={`Delete ${r.rule_name}`}
+                              onClick={() => (confirming.value = r.id)}
+                            >
+                              Delete
+                            </button>
+                          )}
+                        </div>
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </div>
+      )}
+      {tested.value && (
+        <section class="panel" aria-label={`Test of ${tested.value.rule.rule_name}`}>
+          <h2>Test of {tested.value.rule.rule_name}</h2>
+          <DryRunResult run={tested.value.run} />
+        </section>
       )}
     </>
   );
