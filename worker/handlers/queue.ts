@@ -178,20 +178,26 @@ async function setStatus(
  * Enqueues the job on the admin's next channel, if one is left; a shared channel's job goes
  * to the on-call admins instead. Sent before the failure is recorded: should that write
  * fail, the redelivered job enqueues the same fallback again, which its idempotency key
- * makes harmless.
+ * makes harmless. Returns what the failed row should add to its reason when nobody else
+ * is tried for this admin (the delivery log then says the page ends there), else null.
  */
-async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
+async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<string | null> {
   if (job.recipient.adminId === SHARED_RECIPIENT) {
     await sendSharedFallback(ctx, job, now);
-    return;
+    return null;
   }
   const recipient = await adminOf(ctx, job.recipient.adminId);
-  if (!recipient) return;
+  if (!recipient) return "no fallback: the admin no longer exists";
   const next = fallbackJob(job, (failed) =>
     fallbackChannel(failed, job.alert.severity, recipient.prefs, recipient.email),
   );
-  if (next) await enqueueDurably(ctx.env, [{ ...next, enqueuedAt: now }], now);
+  if (!next) return "no other channel to fall back to";
+  await enqueueDurably(ctx.env, [{ ...next, enqueuedAt: now }], now);
+  return null;
 }
+
+/** The reason of a row given up, with what happened to its page next. */
+const withNote = (reason: string, note: string | null) => (note ? `${reason}; ${note}` : reason);
 
 /**
  * A shared channel's job given up: one job per on-call admin on their first personal
@@ -216,9 +222,9 @@ async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: 
 async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
   const row = ctx.rows.get(job.idempotencyKey);
   if (row && !TERMINAL.has(row.status)) {
-    await sendFallback(ctx, job, Date.now());
+    const note = await sendFallback(ctx, job, Date.now());
     await setStatus(ctx.env, job, "dead", {
-      lastError: row.lastError ? `retries exhausted; last: ${row.lastError}` : "retries exhausted",
+      lastError: withNote(row.lastError ? `retries exhausted; last: ${row.lastError}` : "retries exhausted", note),
     });
   }
   msg.ack();
@@ -274,8 +280,8 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
   }
   const channel = channelFor(env, job.channel, job.recipient.adminId === SHARED_RECIPIENT);
   if (!channel) {
-    // The local default: the row stays visible in the alert's notifications.
-    await setStatus(env, job, "outbox");
+    // The local default: the row stays visible in the alert's notifications and the delivery log.
+    await setStatus(env, job, "outbox", { lastError: `${job.channel} is not configured; nothing was sent` });
     msg.ack();
     return;
   }
@@ -325,7 +331,7 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
     }
     return;
   }
-  await sendFallback(ctx, job, now);
-  await setStatus(env, job, "failed", { lastError: result.reason });
+  const note = await sendFallback(ctx, job, now);
+  await setStatus(env, job, "failed", { lastError: withNote(result.reason, note) });
   msg.ack();
 }
