@@ -81,7 +81,18 @@ admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);
-for (const resource of [health, metrics, dashboard, rules, alerts, deliveries, monitors, keys, escalationPolicies, silences]) {
+for (const resource of [
+  health,
+  metrics,
+  dashboard,
+  rules,
+  alerts,
+  deliveries,
+  monitors,
+  keys,
+  escalationPolicies,
+  silences,
+]) {
   admin.route("/monitoring", resource);
 }
 app.route("/api/admin", admin);

@@ -49,7 +49,7 @@ let unsetAdmin: TestAdmin;
 const BREACH_AGO_MS = 90_000;
 
 /** A job for a fresh alert, enqueued at `enqueuedAt`, whose breach was BREACH_AGO_MS before that. */
-async function job(admin: TestAdmin | null, channel: string, enqueuedAt: number, severity = "warning") {
+async function jobAt(admin: TestAdmin | null, channel: string, enqueuedAt: number, severity = "warning") {
   const { job } = await alerts.jobFor(admin, channel, { severity });
   await env.DB.prepare("UPDATE alert_history SET observed_at = ? WHERE id = ?")
     .bind(enqueuedAt - BREACH_AGO_MS, job.alertId)
@@ -70,10 +70,10 @@ beforeAll(async () => {
     .bind(warningsOff.id)
     .run();
 
-  paged = await job(pagedAdmin, "sms", t - 4_000, "critical");
-  unset = await job(unsetAdmin, "sms", t - 3_000);
-  unchosen = await job(warningsOff, "email", t - 2_000);
-  mailed = await job(warningsOff, "email", t - 1_000, "critical");
+  paged = await jobAt(pagedAdmin, "sms", t - 4_000, "critical");
+  unset = await jobAt(unsetAdmin, "sms", t - 3_000);
+  unchosen = await jobAt(warningsOff, "email", t - 2_000);
+  mailed = await jobAt(warningsOff, "email", t - 1_000, "critical");
   for (const j of [paged, unset, unchosen, mailed]) await consume(j);
   ruleId = paged.alert.ruleId;
 });
