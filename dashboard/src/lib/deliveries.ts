@@ -38,7 +38,7 @@ export const DELIVERY_STATUSES: readonly { value: string; label: string; tone: s
   { value: "queued", label: "Queued", tone: "warning" },
   { value: "held", label: "Held (quiet hours)", tone: "warning" },
   { value: "skipped", label: "Skipped", tone: "unknown" },
-  { value: "outbox", label: "Not sent (no provider)", tone: "unknown" },
+  { value: "outbox", label: "No provider", tone: "unknown" },
   { value: "failed", label: "Failed", tone: "down" },
   { value: "dead", label: "Given up", tone: "down" },
 ];

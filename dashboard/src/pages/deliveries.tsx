@@ -30,16 +30,16 @@ function DeliveryStatusBadge({ status }: { status: string }) {
 
 function DeliveryRow({ d, timeZone }: { d: Delivery; timeZone: string }) {
   const alertText = d.alert_id === null ? d.event : `#${d.alert_id} ${d.rule_name ?? `Rule ${d.rule_id ?? "?"}`}`;
+  const delivered = d.latency_from_breach_ms !== null || d.latency_from_enqueue_ms !== null;
   return (
-    <tr data-delivery={d.id} data-alert={d.alert_id ?? ""} data-channel={d.channel}>
+    <tr data-delivery={d.id} data-alert={d.alert_id ?? ""} data-channel={d.channel} data-event={d.event}>
       <th scope="row">
         {d.alert_id === null ? alertText : <a href={`/alerts/${d.alert_id}`}>{alertText}</a>}
-        {d.service && <span class="muted"> · {d.service}</span>}
+        <span class="cell-note">{[d.event, d.service].filter(Boolean).join(" · ")}</span>
       </th>
-      <td data-label="Event">{d.event}</td>
-      <td data-label="Channel">{d.channel}</td>
       <td data-label="Recipient" title={d.recipient_email ?? d.recipient}>
         {recipientText(d)}
+        <span class="cell-note">on {d.channel}</span>
       </td>
       <td data-label="Status">
         <DeliveryStatusBadge status={d.status} />
@@ -47,17 +47,23 @@ function DeliveryRow({ d, timeZone }: { d: Delivery; timeZone: string }) {
       <td class="num" data-label="Attempts">
         {d.attempts}
       </td>
-      <td class="message" data-label="Reason">
+      <td class="message reason" data-label="Reason">
         {d.reason ?? ""}
       </td>
       <td data-label="Enqueued">
         <time dateTime={d.enqueued_at}>{formatDateTime(d.enqueued_at, timeZone)}</time>
       </td>
-      <td class="num" data-label="From breach" title="From the breaching sample to the provider's acceptance">
-        {formatLatency(d.latency_from_breach_ms)}
-      </td>
-      <td class="num" data-label="From enqueue">
-        {formatLatency(d.latency_from_enqueue_ms)}
+      <td class="num" data-label="Latency">
+        {delivered ? (
+          <>
+            <span title="From the breaching sample to the provider's acceptance">
+              {formatLatency(d.latency_from_breach_ms)} from breach
+            </span>
+            <span class="cell-note">{formatLatency(d.latency_from_enqueue_ms)} from enqueue</span>
+          </>
+        ) : (
+          "\u2014"
+        )}
       </td>
     </tr>
   );
@@ -234,8 +240,6 @@ export function DeliveriesPage() {
               <thead>
                 <tr>
                   <th scope="col">Alert</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Channel</th>
                   <th scope="col">Recipient</th>
                   <th scope="col">Status</th>
                   <th scope="col" class="num">
@@ -244,10 +248,7 @@ export function DeliveriesPage() {
                   <th scope="col">Reason</th>
                   <th scope="col">Enqueued</th>
                   <th scope="col" class="num">
-                    From breach
-                  </th>
-                  <th scope="col" class="num">
-                    From enqueue
+                    Latency
                   </th>
                 </tr>
               </thead>
