@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { NotificationJob } from "../../worker/core/alerts/jobs";
 import { callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
-import { adminWith, alertJobs, consume, rowOf } from "./delivery-helpers";
+import { adminWith, alertJobs, consume, rowOf, setMode, waitFor } from "./delivery-helpers";
 
 const BASE = "/api/admin/monitoring/deliveries";
 
@@ -37,6 +37,7 @@ interface Page {
 }
 
 const alerts = alertJobs("Delivery log", "dlog");
+const teamAlerts = alertJobs("Delivery log, team channel", "dlogteam");
 let viewer: TestAdmin;
 let ruleId: number;
 /** Jobs run through the consumer, in the order they were enqueued. */
@@ -61,6 +62,7 @@ const list = (query: string, token = viewer.token) => callJson<Page>("GET", `${B
 
 beforeAll(async () => {
   await alerts.setup();
+  await teamAlerts.setup();
   viewer = await createAdmin("viewer");
   const t = Date.now();
   pagedAdmin = await adminWith({ phone: `+1555020${String(t % 10_000).padStart(4, "0")}` });
@@ -161,5 +163,32 @@ describe("the delivery log", () => {
     const backwards = await list("since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z");
     expect(backwards.status).toBe(400);
     expect((await callJson("GET", BASE)).status).toBe(401);
+  });
+
+  it("records the on-call admins a given-up team channel cannot page, saying why", async () => {
+    const reachable = await adminWith({ email: "team-fallback@example.com" });
+    const unreachable = await adminWith({});
+    const { job: base, token } = await teamAlerts.jobFor(null, "webhook", { severity: "critical" });
+    const job: NotificationJob = { ...base, onCall: [reachable.id, unreachable.id] };
+    await setMode("webhook", { status: 410, body: "gone", match: token });
+    await consume(job);
+    expect(await rowOf(job.idempotencyKey)).toMatchObject({ status: "failed", last_error: "HTTP 410: gone" });
+    const rows = await waitFor(async () => {
+      const page = await list(`alert_id=${job.alertId}`);
+      const all = page.body.deliveries;
+      // The fallback goes through the real queue: done once it has left `queued`.
+      return all.length === 3 && all.every((r) => r.status !== "queued") ? all : null;
+    });
+    const byRecipient = Object.fromEntries(rows.map((r) => [r.recipient, [r.channel, r.status, r.reason]]));
+    expect(byRecipient).toEqual({
+      "shared:webhook": ["webhook", "failed", "HTTP 410: gone"],
+      // No email provider in the tests: the fallback email waits in the outbox.
+      [`admin:${reachable.id}`]: ["email", "outbox", "email is not configured; nothing was sent"],
+      [`admin:${unreachable.id}`]: [
+        "webhook",
+        "skipped",
+        "webhook given up; no personal channel to page this admin on (slack disabled; sms disabled; email disabled)",
+      ],
+    });
   });
 });

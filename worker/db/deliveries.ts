@@ -64,6 +64,43 @@ export function outboxStatements(db: D1Database, jobs: readonly NotificationJob[
   );
 }
 
+/**
+ * Records jobs decided against before they were ever enqueued (an on-call admin a shared
+ * channel's fallback cannot reach), as `skipped` with the reason, so the delivery log shows
+ * who was not paged and why. A key seen before is left as it is.
+ */
+export async function recordSkipped(
+  db: D1Database,
+  skipped: readonly { job: NotificationJob; reason: string }[],
+  now: number,
+): Promise<void> {
+  if (!skipped.length) return;
+  await db.batch(
+    skipped.map(({ job, reason }) =>
+      db
+        .prepare(
+          `INSERT INTO notification_deliveries
+             (alert_id, recipient, channel, event, idempotency_key, status, last_error, enqueued_at, payload)
+           SELECT NULLIF(?, 0), ?, ?, ?, ?, 'skipped', ?, ?, ?
+           WHERE ? = 0 OR EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+        )
+        .bind(
+          job.alertId,
+          recipientName(job),
+          job.channel,
+          job.event,
+          job.idempotencyKey,
+          reason,
+          now,
+          JSON.stringify(job),
+          job.alertId,
+          job.alertId,
+        ),
+    ),
+  );
+}
+
 /** Messages per Queue sendBatch, its limit. */
 const SEND_BATCH = 100;
 

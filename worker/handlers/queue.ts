@@ -26,7 +26,7 @@ import {
   fallbackJob,
   type OnCallAdmin,
   planDelivery,
-  sharedFallbackJobs,
+  sharedFallback,
 } from "../core/notify/recipients";
 import type { Recipient } from "../core/notify/types";
 import { dueAfterEnqueue, dueAfterRetry, dueWhileSending } from "../core/notify/outbox";
@@ -38,6 +38,7 @@ import {
   enqueueDurably,
   GIVEN_UP,
   outboxStatements,
+  recordSkipped,
   type RowFields,
   rowsOf,
   sentToAdmins,
@@ -203,7 +204,8 @@ const withNote = (reason: string, note: string | null) => (note ? `${reason}; ${
  * A shared channel's job given up: one job per on-call admin on their first personal
  * channel (core decides who and where). The on-call admins are those the job was planned
  * for; a job enqueued before it carried them pages every admin and owner, as a rule
- * without an escalation policy does.
+ * without an escalation policy does. An on-call admin with no personal channel at all gets
+ * a skipped row saying so.
  */
 async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
   const ids = job.onCall ?? (await recipientIds(ctx.env, null));
@@ -215,8 +217,18 @@ async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: 
   );
   const onCall = loaded.filter((a): a is OnCallAdmin => a !== null);
   const sent = job.alertId ? await sentToAdmins(ctx.env.DB, job.alertId) : [];
-  const jobs = sharedFallbackJobs({ job, onCall, sent }).map((j) => ({ ...j, enqueuedAt: now }));
-  await enqueueDurably(ctx.env, jobs, now);
+  const plan = sharedFallback({ job, onCall, sent });
+  // Those nobody can page say so in the delivery log; the rest are paged.
+  await recordSkipped(
+    ctx.env.DB,
+    plan.unreachable.map((u) => ({ ...u, job: { ...u.job, enqueuedAt: now } })),
+    now,
+  );
+  await enqueueDurably(
+    ctx.env,
+    plan.jobs.map((j) => ({ ...j, enqueuedAt: now })),
+    now,
+  );
 }
 
 async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
