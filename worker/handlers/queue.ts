@@ -11,7 +11,9 @@
  * 15 minutes of them, see core/notify/backoff) goes to the dead-letter queue, whose
  * consumer records it as dead and does the same. A shared channel's job (webhook,
  * PagerDuty, the Slack team channel) given up or failed for good pages the on-call admins on their personal
- * channels instead (sharedFallbackJobs).
+ * channels instead (sharedFallback). Every decision not to send says why in its row's
+ * last_error, for the delivery log (routes/deliveries.ts): a skip, the outbox, and a page
+ * given up with no channel left to fall back to.
  * A job read on the notifications queue is only forwarded to its channel's lane
  * (core/notify/lanes), whose own consumer (this handler) sends it: a hanging provider then
  * holds its lane, not the pages on other channels.
