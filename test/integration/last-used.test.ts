@@ -1,6 +1,7 @@
 /**
  * last_used_at of ingest keys and API tokens: written at most once a minute per key, but
- * written again on a use more than that interval after the last write.
+ * written again on a use more than that interval after the last write, and on every
+ * dashboard login with the token (which once left it at the token's last API call).
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -66,6 +67,20 @@ describe("last_used_at", () => {
     const t1 = t0 + TOUCH_INTERVAL_MS + 1_000;
     vi.setSystemTime(t1);
     expect((await me()).status).toBe(200);
+    await stamped(read, t1);
+  });
+
+  it("moves on for an API token exchanged for a dashboard session", async () => {
+    const admin = await createAdmin("viewer");
+    const read = () => lastUsed("api_tokens", "admin_id", admin.id);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const t0 = Date.now();
+    expect((await call("GET", "/api/admin/me", { token: admin.token })).status).toBe(200);
+    await stamped(read, t0);
+    // Logging in to the dashboard with the token is a use of it.
+    const t1 = t0 + TOUCH_INTERVAL_MS + 1_000;
+    vi.setSystemTime(t1);
+    expect((await call("POST", "/api/auth/session", { body: { token: admin.token } })).status).toBe(200);
     await stamped(read, t1);
   });
 });
