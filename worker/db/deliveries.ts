@@ -421,9 +421,9 @@ export interface DeliveryLogRow {
 
 /**
  * A page of the delivery log, newest enqueued first (then newest id), at most `limit` rows.
- * Walked down notification_deliveries_enqueued_idx, so a page reads about as many rows as
- * it returns plus those the filters pass over; an alert's or a rule's rows come by the
- * alert index instead.
+ * Walked down notification_deliveries_enqueued_idx (within since/until), so a page reads as
+ * many rows as it returns plus those the filters pass over; an alert's or a rule's rows
+ * come by the alert index instead, then sorted.
  */
 export async function deliveryLog(db: D1Database, f: DeliveryLogFilters, limit: number): Promise<DeliveryLogRow[]> {
   const where: string[] = [];
@@ -434,10 +434,13 @@ export async function deliveryLog(db: D1Database, f: DeliveryLogFilters, limit: 
   };
   if (f.alertId !== undefined) add("d.alert_id = ?", f.alertId);
   if (f.ruleId !== undefined) add("d.alert_id IN (SELECT id FROM alert_history WHERE alert_rule_id = ?)", f.ruleId);
-  if (f.channel !== undefined) add("d.channel = ?", f.channel);
-  if (f.status !== undefined) add("d.status = ?", f.status);
-  if (f.event !== undefined) add("d.event = ?", f.event);
-  if (f.recipient !== undefined) add("d.recipient = ?", f.recipient);
+  // `+` keeps these off the status indexes: the log is walked newest first down the enqueued
+  // index and the page ends after `limit` matches, rather than every row of a status (all
+  // the `sent` ones) being read and sorted.
+  if (f.channel !== undefined) add("+d.channel = ?", f.channel);
+  if (f.status !== undefined) add("+d.status = ?", f.status);
+  if (f.event !== undefined) add("+d.event = ?", f.event);
+  if (f.recipient !== undefined) add("+d.recipient = ?", f.recipient);
   if (f.since !== undefined) add("d.enqueued_at >= ?", f.since);
   if (f.until !== undefined) add("d.enqueued_at < ?", f.until);
   if (f.after) {
