@@ -135,7 +135,8 @@ export function DeliveriesPage() {
       </div>
       <p class="muted">
         Every notification planned for an alert and what became of it: who was paged, on which channel, and why a page
-        was skipped, held or given up.
+        was skipped, held or given up. A notification held back before anyone was chosen (a silence, an inhibition, the
+        rule's hourly limit) or folded into another alert's storm notice is on its alert's timeline instead.
       </p>
       <section aria-labelledby="deliveries-title">
         <h2 id="deliveries-title" class="visually-hidden">
