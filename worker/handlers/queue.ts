@@ -288,7 +288,10 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
   }
   if (target.hold !== null) {
     // Released as one digest when the quiet hours end (the per-minute cron).
-    await setStatus(env, job, "held", { heldUntil: target.hold });
+    await setStatus(env, job, "held", {
+      heldUntil: target.hold,
+      lastError: `held for quiet hours until ${new Date(target.hold).toISOString()}, for the digest`,
+    });
     msg.ack();
     return;
   }
