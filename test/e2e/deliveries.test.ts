@@ -137,6 +137,16 @@ describe("deliveries", () => {
     // Each row links to its alert.
     await email.getByRole("link", { name: `#${alertId} ${RULE}` }).click();
     await page.getByRole("heading", { name: `Alert #${alertId}: ${RULE}`, level: 1 }).waitFor();
+    // And the alert's page links back to its deliveries.
+    await page.getByRole("link", { name: "In the delivery log" }).click();
+    await page.getByRole("heading", { name: "Deliveries", level: 1 }).waitFor();
+    expect(new URL(page.url()).search).toBe(`?alert_id=${alertId}`);
+    await expect
+      .poll(() => page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-alert"))))
+      .toEqual(expect.arrayContaining([String(alertId)]));
+    expect(
+      new Set(await page.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-alert")))),
+    ).toEqual(new Set([String(alertId)]));
     await page.context().close();
   });
 
