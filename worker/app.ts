@@ -9,6 +9,7 @@ import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
 import { dashboard } from "./routes/dashboard";
+import { deliveries } from "./routes/deliveries";
 import { demo } from "./demo/routes";
 import { alerts } from "./routes/alerts";
 import { escalationPolicies } from "./routes/escalation-policies";
@@ -80,7 +81,18 @@ admin.use("*", authorizeByMethod);
 admin.use("/users/*", requireRole("owner"));
 admin.use("/users", requireRole("owner"));
 admin.route("/", users);
-for (const resource of [health, metrics, dashboard, rules, alerts, monitors, keys, escalationPolicies, silences]) {
+for (const resource of [
+  health,
+  metrics,
+  dashboard,
+  rules,
+  alerts,
+  deliveries,
+  monitors,
+  keys,
+  escalationPolicies,
+  silences,
+]) {
   admin.route("/monitoring", resource);
 }
 app.route("/api/admin", admin);

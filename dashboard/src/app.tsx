@@ -5,6 +5,7 @@ import { startLive, stopLive } from "./models/live";
 import { auth, checkSession } from "./models/session";
 import { AlertDetailPage } from "./pages/alert-detail";
 import { AlertsPage } from "./pages/alerts";
+import { DeliveriesPage } from "./pages/deliveries";
 import { LoginPage } from "./pages/login";
 import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
 import { PreferencesPage } from "./pages/preferences";
@@ -71,6 +72,7 @@ function Shell() {
             <Route path="/status" component={StatusPage} />
             <Route path="/alerts" component={AlertsPage} />
             <Route path="/alerts/:id" component={AlertDetailPage} />
+            <Route path="/deliveries" component={DeliveriesPage} />
             <Route path="/trends" component={TrendsPage} />
             <Route path="/metrics/:service/:metric" component={MetricHistoryPage} />
             <Route path="/rules" component={RulesPage} />

@@ -522,6 +522,7 @@ describe("on a phone", () => {
       "/status",
       "/alerts",
       `/alerts/${alertId}`,
+      "/deliveries",
       "/trends",
       "/metrics/ecpay/payment_success_rate",
       "/rules",

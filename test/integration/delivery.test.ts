@@ -268,6 +268,8 @@ describe("notification delivery", () => {
     expect(until).toBeGreaterThan(now + 3_500_000);
     expect(until).toBeLessThanOrEqual(now + 3_600_000);
     expect(local(until)).toBe(local(now + 3_600_000));
+    // The delivery log says why nothing went out yet, and until when.
+    expect(held[0]?.last_error).toBe(`held for quiet hours until ${new Date(until).toISOString()}, for the digest`);
     expect(await received("slack-bot", member)).toEqual([]);
 
     await releaseDigests(env, until - 1);

@@ -64,6 +64,43 @@ export function outboxStatements(db: D1Database, jobs: readonly NotificationJob[
   );
 }
 
+/**
+ * Records jobs decided against before they were ever enqueued (an on-call admin a shared
+ * channel's fallback cannot reach), as `skipped` with the reason, so the delivery log shows
+ * who was not paged and why. A key seen before is left as it is.
+ */
+export async function recordSkipped(
+  db: D1Database,
+  skipped: readonly { job: NotificationJob; reason: string }[],
+  now: number,
+): Promise<void> {
+  if (!skipped.length) return;
+  await db.batch(
+    skipped.map(({ job, reason }) =>
+      db
+        .prepare(
+          `INSERT INTO notification_deliveries
+             (alert_id, recipient, channel, event, idempotency_key, status, last_error, enqueued_at, payload)
+           SELECT NULLIF(?, 0), ?, ?, ?, ?, 'skipped', ?, ?, ?
+           WHERE ? = 0 OR EXISTS (SELECT 1 FROM alert_history WHERE id = ?)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+        )
+        .bind(
+          job.alertId,
+          recipientName(job),
+          job.channel,
+          job.event,
+          job.idempotencyKey,
+          reason,
+          now,
+          JSON.stringify(job),
+          job.alertId,
+          job.alertId,
+        ),
+    ),
+  );
+}
+
 /** Messages per Queue sendBatch, its limit. */
 const SEND_BATCH = 100;
 
@@ -341,4 +378,89 @@ export async function recordTests(db: D1Database, tests: readonly TestRecord[]):
         ),
     ),
   );
+}
+
+/** Filters of the delivery log; every one optional. */
+export interface DeliveryLogFilters {
+  alertId?: number;
+  ruleId?: number;
+  channel?: string;
+  status?: DeliveryStatus;
+  event?: string;
+  /** The row's recipient as stored: `admin:<id>` or `shared:<channel>`. */
+  recipient?: string;
+  /** Enqueued at or after / before (epoch ms). */
+  since?: number;
+  until?: number;
+  /** Rows after this one in the log's order (the last row of the previous page). */
+  after?: { enqueuedAt: number; id: number };
+}
+
+/** One row of the delivery log, with its alert, rule and recipient admin where there are ones. */
+export interface DeliveryLogRow {
+  id: number;
+  alert_id: number | null;
+  rule_id: number | null;
+  rule_name: string | null;
+  service: string | null;
+  severity: string | null;
+  event: string;
+  channel: string;
+  recipient: string;
+  admin_id: number | null;
+  admin_name: string | null;
+  admin_email: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  reason: string | null;
+  enqueued_at: number;
+  delivered_at: number | null;
+  /** When the alert's breaching sample was taken: the start of its latency from breach. */
+  observed_at: number | null;
+}
+
+/**
+ * A page of the delivery log, newest enqueued first (then newest id), at most `limit` rows.
+ * Walked down notification_deliveries_enqueued_idx (within since/until), so a page reads as
+ * many rows as it returns plus those the filters pass over; an alert's or a rule's rows
+ * come by the alert index instead, then sorted.
+ */
+export async function deliveryLog(db: D1Database, f: DeliveryLogFilters, limit: number): Promise<DeliveryLogRow[]> {
+  const where: string[] = [];
+  const binds: unknown[] = [];
+  const add = (clause: string, ...values: unknown[]) => {
+    where.push(clause);
+    binds.push(...values);
+  };
+  if (f.alertId !== undefined) add("d.alert_id = ?", f.alertId);
+  if (f.ruleId !== undefined) add("d.alert_id IN (SELECT id FROM alert_history WHERE alert_rule_id = ?)", f.ruleId);
+  // `+` keeps these off the status indexes: the log is walked newest first down the enqueued
+  // index and the page ends after `limit` matches, rather than every row of a status (all
+  // the `sent` ones) being read and sorted.
+  if (f.channel !== undefined) add("+d.channel = ?", f.channel);
+  if (f.status !== undefined) add("+d.status = ?", f.status);
+  if (f.event !== undefined) add("+d.event = ?", f.event);
+  if (f.recipient !== undefined) add("+d.recipient = ?", f.recipient);
+  if (f.since !== undefined) add("d.enqueued_at >= ?", f.since);
+  if (f.until !== undefined) add("d.enqueued_at < ?", f.until);
+  if (f.after) {
+    add("(d.enqueued_at < ? OR (d.enqueued_at = ? AND d.id < ?))", f.after.enqueuedAt, f.after.enqueuedAt, f.after.id);
+  }
+  const rows = await db
+    .prepare(
+      `SELECT d.id, d.alert_id, h.alert_rule_id AS rule_id, r.rule_name, h.service, h.alert_severity AS severity,
+         d.event, d.channel, d.recipient, u.id AS admin_id, u.name AS admin_name, u.email AS admin_email, d.status,
+         d.attempts, d.last_error AS reason, d.enqueued_at, d.delivered_at, h.observed_at
+       FROM notification_deliveries d
+       LEFT JOIN alert_history h ON h.id = d.alert_id
+       LEFT JOIN alert_rules r ON r.id = h.alert_rule_id
+       LEFT JOIN admin_users u
+         ON d.recipient LIKE 'admin:%' AND u.id = CAST(substr(d.recipient, 7) AS INTEGER)
+       ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+       ORDER BY d.enqueued_at DESC, d.id DESC
+       LIMIT ?`,
+    )
+    .bind(...binds, limit)
+    .all<DeliveryLogRow>();
+  return rows.results;
 }

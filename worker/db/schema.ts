@@ -306,6 +306,8 @@ export const notificationDeliveries = sqliteTable(
     index("notification_deliveries_alert_idx").on(t.alertId),
     index("notification_deliveries_held_idx").on(t.status, t.heldUntil),
     index("notification_deliveries_due_idx").on(t.status, t.dueAt),
+    // The delivery log, newest first (routes/deliveries.ts).
+    index("notification_deliveries_enqueued_idx").on(t.enqueuedAt),
   ],
 );
 

@@ -11,7 +11,9 @@
  * 15 minutes of them, see core/notify/backoff) goes to the dead-letter queue, whose
  * consumer records it as dead and does the same. A shared channel's job (webhook,
  * PagerDuty, the Slack team channel) given up or failed for good pages the on-call admins on their personal
- * channels instead (sharedFallbackJobs).
+ * channels instead (sharedFallback). Every decision not to send says why in its row's
+ * last_error, for the delivery log (routes/deliveries.ts): a skip, the outbox, and a page
+ * given up with no channel left to fall back to.
  * A job read on the notifications queue is only forwarded to its channel's lane
  * (core/notify/lanes), whose own consumer (this handler) sends it: a hanging provider then
  * holds its lane, not the pages on other channels.
@@ -26,7 +28,7 @@ import {
   fallbackJob,
   type OnCallAdmin,
   planDelivery,
-  sharedFallbackJobs,
+  sharedFallback,
 } from "../core/notify/recipients";
 import type { Recipient } from "../core/notify/types";
 import { dueAfterEnqueue, dueAfterRetry, dueWhileSending } from "../core/notify/outbox";
@@ -38,6 +40,7 @@ import {
   enqueueDurably,
   GIVEN_UP,
   outboxStatements,
+  recordSkipped,
   type RowFields,
   rowsOf,
   sentToAdmins,
@@ -178,26 +181,33 @@ async function setStatus(
  * Enqueues the job on the admin's next channel, if one is left; a shared channel's job goes
  * to the on-call admins instead. Sent before the failure is recorded: should that write
  * fail, the redelivered job enqueues the same fallback again, which its idempotency key
- * makes harmless.
+ * makes harmless. Returns what the failed row should add to its reason when nobody else
+ * is tried for this admin (the delivery log then says the page ends there), else null.
  */
-async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
+async function sendFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<string | null> {
   if (job.recipient.adminId === SHARED_RECIPIENT) {
     await sendSharedFallback(ctx, job, now);
-    return;
+    return null;
   }
   const recipient = await adminOf(ctx, job.recipient.adminId);
-  if (!recipient) return;
+  if (!recipient) return "no fallback: the admin no longer exists";
   const next = fallbackJob(job, (failed) =>
     fallbackChannel(failed, job.alert.severity, recipient.prefs, recipient.email),
   );
-  if (next) await enqueueDurably(ctx.env, [{ ...next, enqueuedAt: now }], now);
+  if (!next) return "no other channel to fall back to";
+  await enqueueDurably(ctx.env, [{ ...next, enqueuedAt: now }], now);
+  return null;
 }
+
+/** The reason of a row given up, with what happened to its page next. */
+const withNote = (reason: string, note: string | null) => (note ? `${reason}; ${note}` : reason);
 
 /**
  * A shared channel's job given up: one job per on-call admin on their first personal
  * channel (core decides who and where). The on-call admins are those the job was planned
  * for; a job enqueued before it carried them pages every admin and owner, as a rule
- * without an escalation policy does.
+ * without an escalation policy does. An on-call admin with no personal channel at all gets
+ * a skipped row saying so.
  */
 async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: number): Promise<void> {
   const ids = job.onCall ?? (await recipientIds(ctx.env, null));
@@ -209,16 +219,26 @@ async function sendSharedFallback(ctx: BatchContext, job: NotificationJob, now: 
   );
   const onCall = loaded.filter((a): a is OnCallAdmin => a !== null);
   const sent = job.alertId ? await sentToAdmins(ctx.env.DB, job.alertId) : [];
-  const jobs = sharedFallbackJobs({ job, onCall, sent }).map((j) => ({ ...j, enqueuedAt: now }));
-  await enqueueDurably(ctx.env, jobs, now);
+  const plan = sharedFallback({ job, onCall, sent });
+  // Those nobody can page say so in the delivery log; the rest are paged.
+  await recordSkipped(
+    ctx.env.DB,
+    plan.unreachable.map((u) => ({ ...u, job: { ...u.job, enqueuedAt: now } })),
+    now,
+  );
+  await enqueueDurably(
+    ctx.env,
+    plan.jobs.map((j) => ({ ...j, enqueuedAt: now })),
+    now,
+  );
 }
 
 async function deadLetter(ctx: BatchContext, msg: Message, job: NotificationJob): Promise<void> {
   const row = ctx.rows.get(job.idempotencyKey);
   if (row && !TERMINAL.has(row.status)) {
-    await sendFallback(ctx, job, Date.now());
+    const note = await sendFallback(ctx, job, Date.now());
     await setStatus(ctx.env, job, "dead", {
-      lastError: row.lastError ? `retries exhausted; last: ${row.lastError}` : "retries exhausted",
+      lastError: withNote(row.lastError ? `retries exhausted; last: ${row.lastError}` : "retries exhausted", note),
     });
   }
   msg.ack();
@@ -268,14 +288,17 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
   }
   if (target.hold !== null) {
     // Released as one digest when the quiet hours end (the per-minute cron).
-    await setStatus(env, job, "held", { heldUntil: target.hold });
+    await setStatus(env, job, "held", {
+      heldUntil: target.hold,
+      lastError: `held for quiet hours until ${new Date(target.hold).toISOString()}, for the digest`,
+    });
     msg.ack();
     return;
   }
   const channel = channelFor(env, job.channel, job.recipient.adminId === SHARED_RECIPIENT);
   if (!channel) {
-    // The local default: the row stays visible in the alert's notifications.
-    await setStatus(env, job, "outbox");
+    // The local default: the row stays visible in the alert's notifications and the delivery log.
+    await setStatus(env, job, "outbox", { lastError: `${job.channel} is not configured; nothing was sent` });
     msg.ack();
     return;
   }
@@ -325,7 +348,7 @@ async function deliver(ctx: BatchContext, msg: Message, job: NotificationJob): P
     }
     return;
   }
-  await sendFallback(ctx, job, now);
-  await setStatus(env, job, "failed", { lastError: result.reason });
+  const note = await sendFallback(ctx, job, now);
+  await setStatus(env, job, "failed", { lastError: withNote(result.reason, note) });
   msg.ack();
 }

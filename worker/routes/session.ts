@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { findAdminBySecretHash } from "../db/auth";
+import { findAdminBySecretHash, touchToken } from "../db/auth";
 import { getDb } from "../db/client";
 import { apiTokens } from "../db/schema";
 import { ApiError } from "../lib/errors";
@@ -47,6 +47,8 @@ session.openapi(
     const db = getDb(c.env.DB);
     const admin = await findAdminBySecretHash(db, "token", await hashSecret(c.req.valid("json").token), now);
     if (!admin) throw new ApiError(401, "That token is unknown, expired or revoked.");
+    // Logging in is a use of the token: its last use would otherwise stay at its last API call.
+    await touchToken(db, admin.tokenId, now);
     const secret = newSecret("session");
     const expiresAt = now + SESSION_TTL_MS;
     await db.insert(apiTokens).values({

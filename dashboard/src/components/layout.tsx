@@ -7,6 +7,7 @@ import { ConnectionIndicator } from "./connection-indicator";
 const NAV = [
   { href: "/status", label: "Live status" },
   { href: "/alerts", label: "Alerts" },
+  { href: "/deliveries", label: "Deliveries" },
   { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
   { href: "/monitors", label: "Monitors" },

@@ -225,3 +225,30 @@ export interface DashboardSettingsUpdate {
   cards?: (Omit<MetricCard, "secondary_metric"> & { secondary_metric?: string | null })[];
   service_names?: Record<string, string>;
 }
+
+/** One row of `GET /api/admin/monitoring/deliveries`: a notification job and what became of it. */
+export interface Delivery {
+  id: number;
+  alert_id: number | null;
+  rule_id: number | null;
+  rule_name: string | null;
+  service: string | null;
+  severity: string | null;
+  event: string;
+  channel: string;
+  recipient: string;
+  recipient_name: string | null;
+  recipient_email: string | null;
+  status: string;
+  attempts: number;
+  reason: string | null;
+  enqueued_at: string;
+  delivered_at: string | null;
+  latency_from_breach_ms: number | null;
+  latency_from_enqueue_ms: number | null;
+}
+
+export interface DeliveryPage {
+  deliveries: Delivery[];
+  next_cursor: string | null;
+}

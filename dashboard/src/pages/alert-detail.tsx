@@ -190,6 +190,9 @@ export function AlertDetailPage({ id }: { id: string }) {
 
       <section aria-labelledby="notifications-title">
         <h2 id="notifications-title">Notifications</h2>
+        <p>
+          <a href={`/deliveries?alert_id=${a.id}`}>In the delivery log</a>, with their latency from the breach.
+        </p>
         {a.notifications.length === 0 ? (
           <p class="empty muted">No notification was planned for this alert.</p>
         ) : (

@@ -158,34 +158,66 @@ export interface OnCallAdmin {
  * nobody hears of the end of an alert they were never paged for. Notices (digest, test)
  * are personal already and have no fallback here.
  */
-export function sharedFallbackJobs(input: {
+export function sharedFallbackJobs(input: SharedFallbackInput): NotificationJob[] {
+  return sharedFallback(input).jobs;
+}
+
+export interface SharedFallbackInput {
   job: NotificationJob;
   onCall: readonly OnCallAdmin[];
   sent: readonly { key: string; adminId: number }[];
-}): NotificationJob[] {
+}
+
+/** Key part of the row of an on-call admin a shared fallback could not reach on any channel. */
+const UNREACHABLE = "none";
+
+/**
+ * sharedFallbackJobs, and the on-call admins it passed over for want of any personal channel,
+ * each as a job to record as skipped with the reason (the delivery log then says who was not
+ * paged and why). Such a job keeps the shared channel that was given up (no personal one
+ * applies) and its key ends in `|shared|fallback:none`, so a redelivery records it once.
+ */
+export function sharedFallback(input: SharedFallbackInput): {
+  jobs: NotificationJob[];
+  unreachable: { job: NotificationJob; reason: string }[];
+} {
   const { job } = input;
-  if (job.recipient.adminId !== SHARED_RECIPIENT) return [];
-  if (!reachesTeam(job.channel)) return [];
-  if (!(NOTIFY_EVENTS as readonly string[]).includes(job.event)) return [];
+  const none = { jobs: [], unreachable: [] };
+  if (job.recipient.adminId !== SHARED_RECIPIENT) return none;
+  if (!reachesTeam(job.channel)) return none;
+  if (!(NOTIFY_EVENTS as readonly string[]).includes(job.event)) return none;
   const prefix = eventPrefix(job.idempotencyKey);
   const reached = new Set(input.sent.filter((s) => eventPrefix(s.key) === prefix).map((s) => s.adminId));
   const followUp = job.event === "acknowledged" || job.event === "resolved";
   const pagedBefore = new Set(input.sent.filter((s) => isSharedFallbackKey(s.key)).map((s) => s.adminId));
   const seen = new Set<number>();
   const jobs: NotificationJob[] = [];
+  const unreachable: { job: NotificationJob; reason: string }[] = [];
+  const { onCall: _, ...rest } = job;
+  const forAdmin = (adminId: number, channel: string, key: string): NotificationJob => ({
+    ...rest,
+    recipient: { adminId },
+    channel,
+    idempotencyKey: `${prefix}|admin:${adminId}${SHARED_FALLBACK}${FALLBACK}${key}`,
+  });
   for (const admin of [...input.onCall].sort((a, b) => a.adminId - b.adminId)) {
     if (admin.adminId === SHARED_RECIPIENT || seen.has(admin.adminId)) continue;
     seen.add(admin.adminId);
     if (reached.has(admin.adminId) || (followUp && !pagedBefore.has(admin.adminId))) continue;
     const channel = fallbackChannel([], job.alert.severity, admin.prefs, admin.accountEmail);
-    if (channel === null) continue;
-    const { onCall: _, ...rest } = job;
-    jobs.push({
-      ...rest,
-      recipient: { adminId: admin.adminId },
-      channel,
-      idempotencyKey: `${prefix}|admin:${admin.adminId}${SHARED_FALLBACK}${FALLBACK}${channel}`,
+    if (channel !== null) {
+      jobs.push(forAdmin(admin.adminId, channel, channel));
+      continue;
+    }
+    const order = job.alert.severity === "critical" ? FALLBACK_ORDER.critical : FALLBACK_ORDER.other;
+    const why = order.map((c) => {
+      const to = contact(c, admin.prefs, admin.accountEmail);
+      return "reason" in to ? to.reason : c;
+    });
+    unreachable.push({
+      job: forAdmin(admin.adminId, job.channel, UNREACHABLE),
+      reason: `${job.channel} given up; no personal channel to page this admin on (${why.join("; ")})`,
     });
   }
-  return jobs;
+  return { jobs, unreachable };
 }

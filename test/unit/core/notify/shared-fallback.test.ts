@@ -6,6 +6,7 @@ import {
   isSharedFallbackKey,
   type OnCallAdmin,
   type Preferences,
+  sharedFallback,
   sharedFallbackJobs,
 } from "../../../../worker/core/notify/recipients";
 import { alert, T } from "./fixtures";
@@ -125,6 +126,32 @@ describe("sharedFallbackJobs", () => {
     const unreachable = admin(1, { emailEnabled: false, smsEnabled: false, slackEnabled: false });
     expect(sharedFallbackJobs({ job: shared("webhook"), onCall: [unreachable], sent: [] })).toEqual([]);
     expect(sharedFallbackJobs({ job: shared("webhook"), onCall: [], sent: [] })).toEqual([]);
+  });
+
+  it("names the on-call admins it cannot reach on any channel, and why, for the delivery log", () => {
+    const off = admin(2, { emailEnabled: false, smsEnabled: false, slackEnabled: false });
+    const noAddresses = admin(3, { email: null, phone: null, slackMemberId: null });
+    const plan = sharedFallback({ job: shared("pagerduty"), onCall: [off, admin(1), noAddresses], sent: [] });
+    expect(summary(plan.jobs)).toEqual(["1:slack"]);
+    expect(
+      plan.unreachable.map((u) => [u.job.recipient.adminId, u.job.channel, u.job.idempotencyKey, u.reason]),
+    ).toEqual([
+      [
+        2,
+        "pagerduty",
+        "alert:12|firing|step:0|admin:2|shared|fallback:none",
+        "pagerduty given up; no personal channel to page this admin on (slack disabled; sms disabled; email disabled)",
+      ],
+      [
+        3,
+        "pagerduty",
+        "alert:12|firing|step:0|admin:3|shared|fallback:none",
+        "pagerduty given up; no personal channel to page this admin on (no Slack member id; no phone number; no email address)",
+      ],
+    ]);
+    // Those already reached, or not paged for the alert's start, are passed over, not unreachable.
+    const resolved = sharedFallback({ job: shared("webhook", "resolved"), onCall: [off], sent: [] });
+    expect(resolved).toEqual({ jobs: [], unreachable: [] });
   });
 
   it("pages the on-call admins the Slack channel's job did not reach, passing over those sent a DM", () => {

@@ -1,0 +1,1 @@
+CREATE INDEX `notification_deliveries_enqueued_idx` ON `notification_deliveries` (`enqueued_at`);
