@@ -228,3 +228,46 @@ describe("admin users", () => {
     expect(tooLong.body.details.map((d) => d.field)).toContain("expires_in_days");
   });
 });
+
+describe("an admin's tokens, for the owner", () => {
+  it("lists them without secrets, issues one shown once, and revokes it so it stops working", async () => {
+    const owner = await createAdmin("owner");
+    const someone = await createAdmin("admin");
+    const issued = await callJson<{ id: number; token: string }>("POST", `/api/admin/users/${someone.id}/tokens`, {
+      token: owner.token,
+      body: { name: "ci" },
+    });
+    expect(issued.status).toBe(201);
+    expect((await call("GET", "/api/admin/me", { token: issued.body.token })).status).toBe(200);
+
+    const list = await callJson<{ tokens: Record<string, unknown>[] }>("GET", `/api/admin/users/${someone.id}/tokens`, {
+      token: owner.token,
+    });
+    expect(list.status).toBe(200);
+    const ci = list.body.tokens.find((t) => t.id === issued.body.id);
+    expect(ci).toMatchObject({ name: "ci", kind: "token", revoked_at: null });
+    expect(JSON.stringify(list.body)).not.toContain(issued.body.token);
+
+    // Another admin's token id under the wrong user is not found, and stays valid.
+    const wrongUser = await call("DELETE", `/api/admin/users/${owner.id}/tokens/${issued.body.id}`, {
+      token: owner.token,
+    });
+    expect(wrongUser.status).toBe(404);
+    expect((await call("GET", "/api/admin/me", { token: issued.body.token })).status).toBe(200);
+
+    const revoked = await call("DELETE", `/api/admin/users/${someone.id}/tokens/${issued.body.id}`, {
+      token: owner.token,
+    });
+    expect(revoked.status).toBe(204);
+    expect((await call("GET", "/api/admin/me", { token: issued.body.token })).status).toBe(401);
+    const after = await callJson<{ tokens: Record<string, unknown>[] }>(
+      "GET",
+      `/api/admin/users/${someone.id}/tokens`,
+      {
+        token: owner.token,
+      },
+    );
+    expect(after.body.tokens.find((t) => t.id === issued.body.id)?.revoked_at).toEqual(expect.any(String));
+    expect((await call("GET", `/api/admin/users/999999/tokens`, { token: owner.token })).status).toBe(404);
+  });
+});

@@ -29,7 +29,7 @@ export const CreatedToken = z
   })
   .openapi("CreatedToken");
 
-const Token = z
+export const Token = z
   .object({
     id: z.number().int(),
     name: z.string(),
@@ -64,6 +64,20 @@ export async function issueToken(
   };
 }
 
+/** An admin's API tokens as the API shows them (never their secrets). */
+export async function tokensOf(db: Db, adminId: number): Promise<z.output<typeof Token>[]> {
+  return (await listApiTokens(db, adminId)).map((row) => ({
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    kind: row.kind,
+    created_at: iso(row.createdAt),
+    last_used_at: toIso(row.lastUsedAt),
+    expires_at: toIso(row.expiresAt),
+    revoked_at: toIso(row.revokedAt),
+  }));
+}
+
 export const tokens = createApi();
 
 tokens.openapi(
@@ -77,20 +91,7 @@ tokens.openapi(
       ...commonErrors,
     },
   }),
-  async (c) => {
-    const rows = await listApiTokens(getDb(c.env.DB), c.get("actor").adminId);
-    const list = rows.map((row) => ({
-      id: row.id,
-      name: row.name,
-      prefix: row.prefix,
-      kind: row.kind,
-      created_at: iso(row.createdAt),
-      last_used_at: toIso(row.lastUsedAt),
-      expires_at: toIso(row.expiresAt),
-      revoked_at: toIso(row.revokedAt),
-    }));
-    return c.json({ tokens: list }, 200);
-  },
+  async (c) => c.json({ tokens: await tokensOf(getDb(c.env.DB), c.get("actor").adminId) }, 200),
 );
 
 tokens.openapi(

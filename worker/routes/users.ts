@@ -1,6 +1,7 @@
 /**
  * Admin management (owner only, enforced in app.ts): CRUD on admins with guards
- * that keep at least one owner, and `POST /users/{id}/tokens` to issue a token.
+ * that keep at least one owner, and each admin's API tokens: list, issue (the secret is
+ * shown once) and revoke.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, ne } from "drizzle-orm";
@@ -11,7 +12,8 @@ import { conflict, notFound } from "../lib/errors";
 import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
 import { Email, TimeZone, Timestamps } from "./fields";
-import { CreatedToken, issueToken, NewToken } from "./tokens";
+import { revokeApiToken } from "../db/tokens";
+import { CreatedToken, issueToken, NewToken, Token, tokensOf } from "./tokens";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
 
@@ -91,8 +93,56 @@ users.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const db = getDb(c.env.DB);
-    const [admin] = await db.select({ id: adminUsers.id }).from(adminUsers).where(eq(adminUsers.id, id)).limit(1);
-    if (!admin) throw notFound(`User ${id}`);
+    await mustExist(db, id);
     return c.json(await issueToken(db, id, c.req.valid("json")), 201);
+  },
+);
+
+/** The admin, or 404. */
+async function mustExist(db: Db, id: number): Promise<void> {
+  const [admin] = await db.select({ id: adminUsers.id }).from(adminUsers).where(eq(adminUsers.id, id)).limit(1);
+  if (!admin) throw notFound(`User ${id}`);
+}
+
+users.openapi(
+  createRoute({
+    method: "get",
+    path: "/users/{id}/tokens",
+    tags: ["users"],
+    summary: "An admin's API tokens (never their secrets), revoked ones included",
+    request: { params: IdParams },
+    responses: {
+      200: jsonResponse(z.object({ tokens: z.array(Token) }), "The tokens"),
+      ...commonErrors,
+      ...notFoundError,
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const db = getDb(c.env.DB);
+    await mustExist(db, id);
+    return c.json({ tokens: await tokensOf(db, id) }, 200);
+  },
+);
+
+const TokenParams = z.object({
+  id: z.coerce.number().int().positive(),
+  tokenId: z.coerce.number().int().positive(),
+});
+
+users.openapi(
+  createRoute({
+    method: "delete",
+    path: "/users/{id}/tokens/{tokenId}",
+    tags: ["users"],
+    summary: "Revoke one of an admin's API tokens",
+    request: { params: TokenParams },
+    responses: { 204: { description: "Revoked" }, ...commonErrors, ...notFoundError },
+  }),
+  async (c) => {
+    const { id, tokenId } = c.req.valid("param");
+    if (!(await revokeApiToken(getDb(c.env.DB), id, tokenId, Date.now())))
+      throw notFound(`Token ${tokenId} of user ${id}`);
+    return c.body(null, 204);
   },
 );
