@@ -8,6 +8,7 @@ import { AlertsPage } from "./pages/alerts";
 import { DeliveriesPage } from "./pages/deliveries";
 import { LoginPage } from "./pages/login";
 import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
+import { PeoplePage } from "./pages/people";
 import { PreferencesPage } from "./pages/preferences";
 import { RuleEditPage } from "./pages/rule-edit";
 import { RulesPage } from "./pages/rules";
@@ -79,6 +80,7 @@ function Shell() {
             <Route path="/rules/:id" component={RuleEditPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
+            <Route path="/people" component={PeoplePage} />
             <Route default component={NotFoundPage} />
           </Router>
         </Layout>

@@ -459,6 +459,53 @@ describe("rules", () => {
   });
 });
 
+describe("people and keys", () => {
+  it("lets an owner issue a token shown once and revoke it, and a key that works until revoked; refuses a viewer", async () => {
+    const context = await browser.newContext({ baseURL: baseUrl });
+    const owner = await logIn(context, ownerToken);
+    await owner.getByRole("link", { name: "People" }).click();
+    await visible(owner.getByRole("heading", { name: "People and keys", level: 1 }));
+    const row = owner.getByRole("row").filter({ hasText: "e2e-viewer@example.com" });
+    await visible(row);
+    await row.getByRole("textbox", { name: "New token name for e2e-viewer@example.com" }).fill("e2e-ci");
+    await row.getByRole("button", { name: "New token" }).click();
+    const shown = row.locator(".shown-once code");
+    await visible(shown);
+    const secret = (await shown.textContent()) ?? "";
+    expect(secret).toMatch(/^emt_/);
+    expect((await call("GET", `${baseUrl}/api/admin/me`, secret)).status).toBe(200);
+    await row.getByRole("button", { name: "Revoke token e2e-ci of e2e-viewer@example.com" }).click();
+    await visible(row.getByRole("status").filter({ hasText: "Token e2e-ci revoked." }));
+    expect((await call("GET", `${baseUrl}/api/admin/me`, secret)).status).toBe(401);
+
+    await owner.getByLabel("Key name", { exact: true }).fill("e2e-push");
+    await owner.getByRole("button", { name: "Create key" }).click();
+    const keyShown = owner.locator(".shown-once").filter({ hasText: "New key:" }).locator("code");
+    await visible(keyShown);
+    const key = (await keyShown.textContent()) ?? "";
+    expect(key.length).toBeGreaterThan(20);
+    const pushWith = (k: string) =>
+      fetch(`${baseUrl}/api/ingest`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${k}`, "content-type": "application/json" },
+        body: JSON.stringify({ samples: [{ metric: "e2e_key_check", service: "e2e", value: 1 }] }),
+      });
+    expect((await pushWith(key)).status).toBe(202);
+    await owner.getByRole("button", { name: "Revoke key e2e-push" }).click();
+    await visible(owner.getByRole("status").filter({ hasText: "Key e2e-push revoked." }));
+    await expect.poll(async () => (await pushWith(key)).status, { timeout: 90_000, interval: 2_000 }).toBe(401);
+    await context.close();
+
+    const viewerContext = await browser.newContext({ baseURL: baseUrl });
+    const viewer = await logIn(viewerContext, viewerUser.token);
+    expect(await viewer.getByRole("link", { name: "People" }).count()).toBe(0);
+    await viewer.goto("/people");
+    await visible(viewer.getByText("Only an owner manages people and keys."));
+    expect((await call("GET", `${baseUrl}/api/admin/users`, viewerUser.token)).status).toBe(403);
+    await viewerContext.close();
+  });
+});
+
 describe("preferences", () => {
   it("shows the server's reason beside a bad field and keeps the input, saves quiet hours in Asia/Taipei, and sends a test", async () => {
     await admin.goto("/preferences");
@@ -528,6 +575,7 @@ describe("on a phone", () => {
       "/rules",
       "/rules/new",
       "/preferences",
+      "/people",
     ];
     for (const path of pages) {
       await phone.goto(path);

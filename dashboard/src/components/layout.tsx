@@ -12,6 +12,7 @@ const NAV = [
   { href: "/rules", label: "Rules" },
   { href: "/monitors", label: "Monitors" },
   { href: "/preferences", label: "Preferences" },
+  { href: "/people", label: "People", owner: true },
 ] as const;
 
 /** The authenticated frame: header with navigation, live state and logout; the page below. */
@@ -28,7 +29,7 @@ export function Layout({ me, children }: { me: Me; children: ComponentChildren }
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((item) => (
+            {NAV.filter((item) => !("owner" in item) || me.role === "owner").map((item) => (
               <li key={item.href}>
                 <a
                   href={item.href}
