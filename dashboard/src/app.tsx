@@ -17,6 +17,8 @@ import { StatusPage } from "./pages/status";
 // Pages with charts load with their page, keeping uPlot out of the first download.
 const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage));
 const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
+// The API reference parses the whole OpenAPI document: only on its page.
+const ApiReferencePage = lazy(() => import("./pages/api-reference").then((m) => m.ApiReferencePage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -81,6 +83,7 @@ function Shell() {
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
             <Route path="/people" component={PeoplePage} />
+            <Route path="/api-reference" component={ApiReferencePage} />
             <Route default component={NotFoundPage} />
           </Router>
         </Layout>

@@ -506,6 +506,20 @@ describe("people and keys", () => {
   });
 });
 
+describe("API reference", () => {
+  it("renders the OpenAPI document by tag and finds an endpoint by text", async () => {
+    await admin.getByRole("link", { name: "API", exact: true }).click();
+    await visible(admin.getByRole("heading", { name: "API reference", level: 1 }));
+    await visible(admin.getByRole("heading", { name: "rules", level: 2 }));
+    await admin.getByRole("searchbox", { name: "Filter" }).fill("backtest");
+    const op = admin.locator("details.api-op").filter({ hasText: "/api/admin/monitoring/rules/backtest" });
+    await visible(op);
+    await op.locator("summary").click();
+    await visible(op.getByText("period", { exact: true }));
+    expect(await admin.getByRole("heading", { name: "ingest", level: 2 }).count()).toBe(0);
+  });
+});
+
 describe("preferences", () => {
   it("shows the server's reason beside a bad field and keeps the input, saves quiet hours in Asia/Taipei, and sends a test", async () => {
     await admin.goto("/preferences");
@@ -576,6 +590,7 @@ describe("on a phone", () => {
       "/rules/new",
       "/preferences",
       "/people",
+      "/api-reference",
     ];
     for (const path of pages) {
       await phone.goto(path);

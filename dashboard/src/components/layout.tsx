@@ -13,6 +13,7 @@ const NAV = [
   { href: "/monitors", label: "Monitors" },
   { href: "/preferences", label: "Preferences" },
   { href: "/people", label: "People", owner: true },
+  { href: "/api-reference", label: "API" },
 ] as const;
 
 /** The authenticated frame: header with navigation, live state and logout; the page below. */

@@ -11,7 +11,7 @@ export function PlaceholderPage({ title, text }: { title: string; text: string }
       <div class="empty">
         <p>{text}</p>
         <p class="muted">
-          This page comes with a later version of the dashboard. Until then, the API covers it (see /api/openapi.json).
+          This page comes with a later version of the dashboard. Until then, the API covers it (see the API reference).
         </p>
       </div>
     </>
