@@ -15,7 +15,7 @@ import {
   STALE_MONITORS_METRIC,
 } from "../../worker/core/self-watch";
 import { readSeries } from "../../worker/lib/series";
-import { adminWith, waitFor } from "./delivery-helpers";
+import { adminWith, records, waitFor } from "./delivery-helpers";
 import { callJson, type TestAdmin } from "./helpers";
 
 const sentinel = () => env.SENTINEL.getByName("main");
@@ -69,6 +69,12 @@ describe("built-in alerts", () => {
   });
 
   it("pages when the cron stopped, in words, and resolves once it ticks again", async () => {
+    // The service as people know it, in the page.
+    const named = await callJson("PUT", "/api/admin/monitoring/dashboard", {
+      token: admin.token,
+      body: { service_names: { [SELF_SERVICE]: "Monitoring itself" } },
+    });
+    expect(named.status).toBe(200);
     await sentinel().cronTicked(Date.now() - 150_000);
     await watchNow();
     expect(await latest(CRON_SILENT_METRIC)).toBeGreaterThanOrEqual(150);
@@ -89,6 +95,8 @@ describe("built-in alerts", () => {
       return row?.status === "sent" && row;
     }, 10_000);
     expect(sms).toMatchObject({ channel: "sms" });
+    const texts = (await records("twilio")).map((r) => new URLSearchParams(r.body).get("Body") ?? "");
+    expect(texts.find((t) => t.includes(`#${alert.id}`))).toContain("Monitoring itself");
 
     await sentinel().cronTicked(Date.now());
     await watchNow();

@@ -239,10 +239,15 @@ export async function recordActionOnRow(
 export async function currentValues(
   env: Pick<Env, "DB">,
   alertId: number,
-): Promise<Pick<AlertRow, "metric_value" | "peak_value" | "message"> | null> {
-  return env.DB.prepare("SELECT metric_value, peak_value, message FROM alert_history WHERE id = ?")
+): Promise<(Pick<AlertRow, "metric_value" | "peak_value" | "message"> & { service_name: string | null }) | null> {
+  // The service's display name from the dashboard settings' map (one row), as it is now.
+  return env.DB.prepare(
+    `SELECT h.metric_value, h.peak_value, h.message,
+       (SELECT json_extract(d.service_names, '$."' || h.service || '"') FROM dashboard_settings d) AS service_name
+     FROM alert_history h WHERE h.id = ?`,
+  )
     .bind(alertId)
-    .first<Pick<AlertRow, "metric_value" | "peak_value" | "message">>();
+    .first<Pick<AlertRow, "metric_value" | "peak_value" | "message"> & { service_name: string | null }>();
 }
 
 /** The alert's rule and series labels (as stored, JSON); null when it no longer exists. */

@@ -105,7 +105,15 @@ export function snapshotOf(row: AlertRow, ruleName: string, acknowledgedBy: stri
 export async function withCurrentAlert(env: Env, job: NotificationJob): Promise<NotificationJob> {
   if (!job.alertId || job.notice) return job;
   const row = await currentValues(env, job.alertId);
-  return withCurrentValues(job, row && { value: row.metric_value, peakValue: row.peak_value, message: row.message });
+  return withCurrentValues(
+    job,
+    row && {
+      value: row.metric_value,
+      peakValue: row.peak_value,
+      message: row.message,
+      serviceName: typeof row.service_name === "string" ? row.service_name : null,
+    },
+  );
 }
 
 /** Health of every service, for dependencies. */

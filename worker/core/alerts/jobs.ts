@@ -29,6 +29,8 @@ export interface AlertSnapshot {
   ruleId: number;
   ruleName: string;
   service: string | null;
+  /** The service's display name (dashboard settings), filled in as the job is sent; absent: none set. */
+  serviceName?: string;
   labels: Record<string, string>;
   severity: string;
   status: "firing" | "acknowledged" | "resolved";
@@ -158,6 +160,8 @@ export interface CurrentAlertValues {
   value: number | null;
   peakValue: number | null;
   message: string;
+  /** The service's display name now, null when none is set. */
+  serviceName?: string | null;
 }
 
 /**
@@ -173,6 +177,7 @@ export function withCurrentValues(job: NotificationJob, current: CurrentAlertVal
     value: current.value ?? job.alert.value,
     peakValue: current.peakValue ?? job.alert.peakValue,
     message: current.message || job.alert.message,
+    ...(current.serviceName && current.serviceName !== job.alert.service && { serviceName: current.serviceName }),
   };
   return { ...job, alert };
 }

@@ -6,7 +6,7 @@
 import type { NotificationJob } from "../alerts/jobs";
 import { toIso } from "../time";
 import { classifyHttp, parseJson, redact, retryAfterSeconds } from "./classify";
-import { oneLine, title, valueText } from "./text";
+import { oneLine, serviceDetail, title, valueText } from "./text";
 import { type Channel, type Classification, type OutboundRequest, RenderError } from "./types";
 
 export const SLACK_BASE = "https://slack.com";
@@ -47,7 +47,7 @@ export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
       type: "section",
       fields: [
         ["Severity", a.severity],
-        ["Service", a.service ?? "-"],
+        ["Service", serviceDetail(a)],
         ["Value", valueText(a.value)],
         ["Since", toIso(a.triggeredAt) ?? ""],
       ].map(([k, v]) => ({ type: "mrkdwn", text: `*${k}*\n${mrkdwn(v ?? "")}` })),

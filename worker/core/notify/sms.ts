@@ -6,7 +6,7 @@
 import type { NotificationJob } from "../alerts/jobs";
 import { classifyHttp, jsonField } from "./classify";
 import { base64, formEncode } from "./encoding";
-import { STATE, severityWord, valueText } from "./text";
+import { STATE, serviceText, severityWord, valueText } from "./text";
 import { type Channel, RenderError } from "./types";
 
 export const TWILIO_BASE = "https://api.twilio.com";
@@ -71,7 +71,8 @@ export function smsText(job: NotificationJob): string {
   }
   const a = job.alert;
   const must = `${severityWord(a)} ${STATE[job.event]} #${a.id}`;
-  const service = a.service ? ` ${flat(a.service)}` : "";
+  const name = serviceText(a);
+  const service = name ? ` ${flat(name)}` : "";
   const rule = `: ${flat(a.ruleName)}`;
   const detail = ` ${valueText(a.value)} - ${flat(a.message)}`;
   const whole = must + service + rule + detail;

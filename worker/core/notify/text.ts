@@ -15,13 +15,21 @@ export const STATE: Record<JobEvent, string> = {
 };
 
 export const severityWord = (alert: AlertSnapshot) => alert.severity.toUpperCase();
+
+/** The service as people know it: its display name when one is set, else its id. */
+export const serviceText = (alert: AlertSnapshot): string | null => alert.serviceName || alert.service;
+
+/** "ECPay Integration (ecpay)", "ecpay", or "-" for an alert without a service. */
+export const serviceDetail = (alert: AlertSnapshot): string =>
+  alert.serviceName && alert.service ? `${alert.serviceName} (${alert.service})` : (alert.service ?? "-");
 export const valueText = (v: number | null) => (v === null ? "no data" : formatNumber(v));
 
 /** "[CRITICAL] FIRING: High latency on api (#12)"; a notice's own title. */
 export function title(job: NotificationJob): string {
   if (job.notice) return job.notice.title;
   const a = job.alert;
-  return `[${severityWord(a)}] ${STATE[job.event]}: ${a.ruleName}${a.service ? ` on ${a.service}` : ""} (#${a.id})`;
+  const service = serviceText(a);
+  return `[${severityWord(a)}] ${STATE[job.event]}: ${a.ruleName}${service ? ` on ${service}` : ""} (#${a.id})`;
 }
 
 /** Labels as `a="1", b="2"`, sorted by name. */
@@ -39,7 +47,7 @@ export function details(job: NotificationJob): [string, string][] {
     ["State", STATE[job.event]],
     ["Rule", a.ruleName],
     ["Severity", a.severity],
-    ["Service", a.service ?? "-"],
+    ["Service", serviceDetail(a)],
     ["Value", valueText(a.value)],
   ];
   if (a.peakValue !== null) rows.push(["Peak", formatNumber(a.peakValue)]);
