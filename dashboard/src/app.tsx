@@ -12,6 +12,7 @@ import { PeoplePage } from "./pages/people";
 import { PreferencesPage } from "./pages/preferences";
 import { RuleEditPage } from "./pages/rule-edit";
 import { RulesPage } from "./pages/rules";
+import { ServicesPage } from "./pages/services";
 import { StatusPage } from "./pages/status";
 
 // Pages with charts load with their page, keeping uPlot out of the first download.
@@ -82,6 +83,7 @@ function Shell() {
             <Route path="/rules/:id" component={RuleEditPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
+            <Route path="/services" component={ServicesPage} />
             <Route path="/people" component={PeoplePage} />
             <Route path="/api-reference" component={ApiReferencePage} />
             <Route default component={NotFoundPage} />

@@ -520,6 +520,27 @@ describe("API reference", () => {
   });
 });
 
+describe("services", () => {
+  it("names a service once from the page, kept across a reload, and clears the name again", async () => {
+    await admin.getByRole("link", { name: "Services", exact: true }).click();
+    await visible(admin.getByRole("heading", { name: "Services", level: 1 }));
+    const e2e = admin.getByLabel("e2e", { exact: true });
+    await e2e.fill("E2E Checkout");
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "Service names saved." }));
+    const saved = await must<{ service_names: Record<string, string> }>("GET", `${API}/dashboard`);
+    expect(saved.service_names.e2e).toBe("E2E Checkout");
+    await admin.reload();
+    expect(await admin.getByLabel("e2e", { exact: true }).inputValue()).toBe("E2E Checkout");
+    await admin.getByLabel("e2e", { exact: true }).fill("");
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "Service names saved." }));
+    expect((await must<{ service_names: Record<string, string> }>("GET", `${API}/dashboard`)).service_names.e2e).toBe(
+      undefined,
+    );
+  });
+});
+
 describe("preferences", () => {
   it("shows the server's reason beside a bad field and keeps the input, saves quiet hours in Asia/Taipei, and sends a test", async () => {
     await admin.goto("/preferences");
@@ -590,6 +611,7 @@ describe("on a phone", () => {
       "/rules/new",
       "/preferences",
       "/people",
+      "/services",
       "/api-reference",
     ];
     for (const path of pages) {

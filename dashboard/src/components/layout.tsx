@@ -11,6 +11,7 @@ const NAV = [
   { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
   { href: "/monitors", label: "Monitors" },
+  { href: "/services", label: "Services" },
   { href: "/preferences", label: "Preferences" },
   { href: "/people", label: "People", owner: true },
   { href: "/api-reference", label: "API" },

@@ -55,3 +55,12 @@ export function summarize(services: readonly ServiceHealth[]): string {
     .map((s) => `${counts[s]} ${s}`)
     .join(", ");
 }
+
+/** Every service the product knows of: monitored, named, or watched by a rule; sorted, once each. */
+export function knownServices(
+  monitored: readonly string[],
+  named: Readonly<Record<string, string>>,
+  ruled: readonly (string | null)[],
+): string[] {
+  return [...new Set([...monitored, ...Object.keys(named), ...ruled.filter((s): s is string => !!s)])].sort();
+}

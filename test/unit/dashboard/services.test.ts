@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { countByStatus, parseServices, sortServices, summarize } from "../../../dashboard/src/lib/services";
+import {
+  countByStatus,
+  knownServices,
+  parseServices,
+  sortServices,
+  summarize,
+} from "../../../dashboard/src/lib/services";
 import type { ServiceHealth } from "../../../dashboard/src/lib/types";
 
 const svc = (service: string, status: ServiceHealth["status"]): ServiceHealth => ({
@@ -68,5 +74,13 @@ describe("summaries", () => {
     expect(summarize([svc("a", "healthy"), svc("b", "down"), svc("c", "unknown")])).toBe(
       "1 down, 1 unknown, 1 healthy",
     );
+  });
+});
+
+describe("knownServices", () => {
+  it("joins monitored, named and ruled services, once each, sorted, without rules on every service", () => {
+    expect(
+      knownServices(["shop", "api"], { ecpay: "ECPay Integration", api: "Public API" }, [null, "ecpay", "db"]),
+    ).toEqual(["api", "db", "ecpay", "shop"]);
   });
 });
