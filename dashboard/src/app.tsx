@@ -6,7 +6,7 @@ import { auth, checkSession } from "./models/session";
 import { AlertDetailPage } from "./pages/alert-detail";
 import { AlertsPage } from "./pages/alerts";
 import { LoginPage } from "./pages/login";
-import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
+import { NotFoundPage } from "./pages/placeholder";
 import { PreferencesPage } from "./pages/preferences";
 import { RulesPage } from "./pages/rules";
 import { StatusPage } from "./pages/status";
@@ -14,6 +14,8 @@ import { StatusPage } from "./pages/status";
 // Pages with charts load with their page, keeping uPlot out of the first download.
 const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage));
 const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
+// Monitors (forms, snippets) is a page few visits need: it too loads with itself.
+const MonitorsPage = lazy(() => import("./pages/monitors").then((m) => m.MonitorsPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
