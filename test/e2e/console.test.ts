@@ -455,6 +455,7 @@ describe("on a phone", () => {
       "/trends",
       "/metrics/ecpay/payment_success_rate",
       "/rules",
+      "/monitors",
       "/preferences",
     ];
     for (const path of pages) {
