@@ -192,8 +192,20 @@ const blank = (s: string) => (s.trim() ? s : null);
 /**
  * The body of a create or update. Fields of the other kinds are sent as null, as the API
  * asks; so are blanks (the server's defaults apply).
+ *
+ * On an update (`original` given) an untouched timeout is left out: the API shows the
+ * timeout a probe runs with, which may be the one its interval gives, and sending it back
+ * would fix it, so a later shorter interval would be refused instead of followed.
  */
-export function toBody(f: MonitorForm): Record<string, unknown> {
+export function toBody(f: MonitorForm, original?: Monitor): Record<string, unknown> {
+  const body = bodyOf(f);
+  if (original && original.kind === f.kind && "timeout_ms" in body && f.timeout_ms === str(original.timeout_ms)) {
+    delete body.timeout_ms;
+  }
+  return body;
+}
+
+function bodyOf(f: MonitorForm): Record<string, unknown> {
   const common = {
     name: f.name.trim(),
     service: f.service.trim(),

@@ -206,7 +206,7 @@ export function MonitorsPage() {
                       ) : (
                         <span class="muted">none yet</span>
                       )}
-                      {s.latencyMs !== null && <span class="muted"> · {formatLatency(s.latencyMs)}</span>}
+                      {s.latencyMs !== null && <span class="muted nowrap"> · {formatLatency(s.latencyMs)}</span>}
                     </td>
                     <td data-label="Latency (1 h)">
                       {m.kind === "heartbeat" ? <span class="muted">{"\u2014"}</span> : <Sparkline monitor={m} />}
@@ -254,7 +254,8 @@ function nextRunText(m: Monitor, s: MonitorStatus, now: number): string {
     return m.cron ? `ping on ${m.cron} (${m.timezone ?? "UTC"})` : `ping every ${m.period_seconds ?? "?"} s`;
   }
   if (s.nextAt === null) return "soon";
-  return Date.parse(s.nextAt) <= now ? "due now" : formatRelative(s.nextAt, now);
+  // formatRelative says "just now" for the next few seconds, which reads as the past.
+  return Date.parse(s.nextAt) - now < 5_000 ? "due now" : formatRelative(s.nextAt, now);
 }
 
 const SPARK_W = 120;
@@ -352,7 +353,7 @@ function MonitorEditor({ monitor, onDone }: { monitor: Monitor | null; onDone: (
     status.value = null;
     errors.value = {};
     try {
-      const body = toBody(form.value);
+      const body = toBody(form.value, monitor ?? undefined);
       const saved = monitor
         ? await api.request<Monitor>(`${MONITORS}/${monitor.id}`, { method: "PUT", body })
         : await api.request<Monitor>(MONITORS, { method: "POST", body });
@@ -496,7 +497,7 @@ function MonitorEditor({ monitor, onDone }: { monitor: Monitor | null; onDone: (
         {f.kind === "heartbeat" && (
           <fieldset>
             <legend>Expected pings</legend>
-            <div class="checks">
+            <div class="checks radios">
               {(["period", "cron"] as const).map((s) => (
                 <label class="check" key={s}>
                   <input

@@ -79,6 +79,14 @@ describe("monitor form ↔ API", () => {
     expect(cron).toMatchObject({ period_seconds: null, cron: "0 3 * * *", timezone: "Asia/Taipei", expect: null });
   });
 
+  it("leaves an untouched timeout out of an update, so an unset one keeps following the interval", () => {
+    expect(toBody(toForm(http), http)).not.toHaveProperty("timeout_ms");
+    expect(toBody({ ...toForm(http), timeout_ms: "3000" }, http).timeout_ms).toBe(3000);
+    expect(toBody({ ...toForm(http), timeout_ms: "" }, http).timeout_ms).toBeNull();
+    // A create sends it as typed.
+    expect(toBody(toForm(http)).timeout_ms).toBe(5000);
+  });
+
   it("parses header lines, splitting at the first colon", () => {
     expect(parseHeaders("Authorization: Bearer a:b\n\n X-Env :prod \nbroken")).toEqual({
       Authorization: "Bearer a:b",
