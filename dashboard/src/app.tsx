@@ -7,7 +7,7 @@ import { AlertDetailPage } from "./pages/alert-detail";
 import { AlertsPage } from "./pages/alerts";
 import { DeliveriesPage } from "./pages/deliveries";
 import { LoginPage } from "./pages/login";
-import { MonitorsPage, NotFoundPage } from "./pages/placeholder";
+import { NotFoundPage } from "./pages/placeholder";
 import { PeoplePage } from "./pages/people";
 import { PreferencesPage } from "./pages/preferences";
 import { RuleEditPage } from "./pages/rule-edit";
@@ -20,6 +20,8 @@ const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage)
 const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
 // The API reference parses the whole OpenAPI document: only on its page.
 const ApiReferencePage = lazy(() => import("./pages/api-reference").then((m) => m.ApiReferencePage));
+// Monitors (forms, snippets) is a page few visits need: it too loads with itself.
+const MonitorsPage = lazy(() => import("./pages/monitors").then((m) => m.MonitorsPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();

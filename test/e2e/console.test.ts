@@ -609,6 +609,7 @@ describe("on a phone", () => {
       "/metrics/ecpay/payment_success_rate",
       "/rules",
       "/rules/new",
+      "/monitors",
       "/preferences",
       "/people",
       "/services",
