@@ -14,6 +14,11 @@ import { StatusPage } from "./pages/status";
 // Pages with charts load with their page, keeping uPlot out of the first download.
 const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage));
 const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
+// Configuration pages are visited rarely: they load with their page too.
+const SilencesPage = lazy(() => import("./pages/silences").then((m) => m.SilencesPage));
+const SilenceNewPage = lazy(() => import("./pages/silences").then((m) => m.SilenceNewPage));
+const EscalationPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationPage));
+const EscalationFormPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationFormPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -73,6 +78,10 @@ function Shell() {
             <Route path="/trends" component={TrendsPage} />
             <Route path="/metrics/:service/:metric" component={MetricHistoryPage} />
             <Route path="/rules" component={RulesPage} />
+            <Route path="/silences" component={SilencesPage} />
+            <Route path="/silences/new" component={SilenceNewPage} />
+            <Route path="/escalation" component={EscalationPage} />
+            <Route path="/escalation/:id" component={EscalationFormPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
             <Route default component={NotFoundPage} />

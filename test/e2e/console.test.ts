@@ -455,6 +455,10 @@ describe("on a phone", () => {
       "/trends",
       "/metrics/ecpay/payment_success_rate",
       "/rules",
+      "/silences",
+      "/silences/new",
+      "/escalation",
+      "/escalation/new",
       "/preferences",
     ];
     for (const path of pages) {

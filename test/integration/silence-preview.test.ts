@@ -89,6 +89,12 @@ describe("silence preview", () => {
     expect(narrowed.body.alerts.map((a) => a.id)).toEqual([shop]);
     // Nothing was stored: the alert is not silenced.
     expect(narrowed.body.alerts[0]?.silenced_by).toEqual([]);
+
+    // A draft without its comment yet is previewed too.
+    const { comment: _, ...draft } = silenceOf([{ name: "alertname", value: name }]);
+    const drafted = await preview(draft);
+    expect(drafted.status, JSON.stringify(drafted.body)).toBe(200);
+    expect(drafted.body.alerts).toHaveLength(2);
   });
 
   it("says when a recurring window is not in effect now, and when it next is", async () => {

@@ -173,14 +173,15 @@ silences.openapi(
     description:
       "Takes the body of a create and answers the firing and acknowledged alerts its matchers match (on the " +
       "same labels and pseudo-labels as the engine: alertname, rule_id, service, severity), whether it would " +
-      "be in effect now, and when that next changes. Nothing is stored.",
-    request: jsonBody(SilenceFields.strict()),
+      "be in effect now, and when that next changes. The comment may be left out. Nothing is stored.",
+    // A draft: the comment may still be missing (the form previews before the user says why).
+    request: jsonBody(SilenceFields.extend({ comment: z.string().max(1000).optional() }).strict()),
     responses: { 200: jsonResponse(Preview, "The alerts it would match"), ...commonErrors },
   }),
   async (c) => {
     const input = c.req.valid("json");
     const now = Date.now();
-    checkWindow(input, now, true);
+    checkWindow({ ...input, comment: input.comment ?? "" }, now, true);
     const silence = toCoreSilence({
       id: 0,
       matchers: input.matchers,

@@ -9,6 +9,8 @@ const NAV = [
   { href: "/alerts", label: "Alerts" },
   { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
+  { href: "/silences", label: "Silences" },
+  { href: "/escalation", label: "Escalation" },
   { href: "/monitors", label: "Monitors" },
   { href: "/preferences", label: "Preferences" },
 ] as const;
