@@ -150,7 +150,8 @@ describe("silences", () => {
 
     // Saving without saying why: refused, the reason beside the comment, the matchers kept.
     await admin.getByRole("button", { name: "Save silence" }).click();
-    await visible(admin.getByRole("alert").filter({ hasText: "Not saved: Invalid silence." }));
+    await visible(admin.getByRole("alert").filter({ hasText: "Not saved:" }));
+    await visible(admin.locator(".field-error").filter({ hasText: "say why" }));
     const comment = admin.getByRole("textbox", { name: "Comment" });
     expect(await comment.getAttribute("aria-invalid")).toBe("true");
     expect(await admin.getByLabel("Matcher 1 value").inputValue()).toBe(RULE);
@@ -172,13 +173,13 @@ describe("silences", () => {
 
     // The alert is marked silenced on its page and in the live list.
     await admin.goto(`/alerts/${alertId}`);
-    await visible(admin.locator(".alert-summary").getByRole("link", { name: "Silenced" }));
+    await visible(admin.locator(".alert-summary").getByRole("link", { name: "Silenced", exact: true }));
     expect(await admin.locator(".alert-summary [data-silenced]").getAttribute("data-silenced")).toBe(
       String(silenceId),
     );
     await admin.goto("/alerts");
     const item = admin.locator(`.alert-item[data-alert="${alertId}"]`);
-    await visible(item.getByRole("link", { name: "Silenced" }));
+    await visible(item.getByRole("link", { name: "Silenced", exact: true }));
   });
 
   it("expires the silence early: the alert is no longer silenced", async () => {
