@@ -174,9 +174,7 @@ describe("silences", () => {
     // The alert is marked silenced on its page and in the live list.
     await admin.goto(`/alerts/${alertId}`);
     await visible(admin.locator(".alert-summary").getByRole("link", { name: "Silenced", exact: true }));
-    expect(await admin.locator(".alert-summary [data-silenced]").getAttribute("data-silenced")).toBe(
-      String(silenceId),
-    );
+    expect(await admin.locator(".alert-summary [data-silenced]").getAttribute("data-silenced")).toBe(String(silenceId));
     await admin.goto("/alerts");
     const item = admin.locator(`.alert-item[data-alert="${alertId}"]`);
     await visible(item.getByRole("link", { name: "Silenced", exact: true }));
@@ -221,7 +219,12 @@ describe("silences", () => {
       silences: { id: number; comment: string; recurrence: unknown }[];
     }>("GET", `${API}/silences?limit=1000`);
     const weekly = silences.find((s) => s.comment === "Weekend batch maintenance");
-    expect(weekly?.recurrence).toEqual({ weekdays: [0, 6], start: "02:00", duration_minutes: 180, timezone: "Asia/Taipei" });
+    expect(weekly?.recurrence).toEqual({
+      weekdays: [0, 6],
+      start: "02:00",
+      duration_minutes: 180,
+      timezone: "Asia/Taipei",
+    });
     const row = silenceRow(admin, weekly?.id ?? 0);
     await visible(row);
     expect(await row.textContent()).toContain("Weekly: Sun, Sat 02:00 for 3 h (Asia/Taipei)");

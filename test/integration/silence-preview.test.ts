@@ -152,7 +152,9 @@ describe("silenced alerts", () => {
     const id = created.body.id;
 
     const silencedBy = async (alertId: number) => {
-      const one = await callJson<{ silenced_by: number[] }>("GET", `${BASE}/alerts/${alertId}`, { token: viewer.token });
+      const one = await callJson<{ silenced_by: number[] }>("GET", `${BASE}/alerts/${alertId}`, {
+        token: viewer.token,
+      });
       const active = await callJson<{ alerts: { id: number; silenced_by: number[] }[] }>(
         "GET",
         `${BASE}/alerts/active`,

@@ -151,8 +151,7 @@ export function toSilenceBody(f: SilenceForm) {
 }
 
 /** `service="shop", region=~"t.*"` */
-export const matchersText = (ms: readonly ApiMatcher[]) =>
-  ms.map((m) => `${m.name}${opOf(m)}"${m.value}"`).join(", ");
+export const matchersText = (ms: readonly ApiMatcher[]) => ms.map((m) => `${m.name}${opOf(m)}"${m.value}"`).join(", ");
 
 /** "Mon, Wed 02:00 for 2 h (Asia/Taipei)" */
 export function recurrenceText(r: ApiRecurrence): string {

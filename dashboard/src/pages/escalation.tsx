@@ -36,6 +36,10 @@ interface RuleRef {
   escalation_policy_id: number | null;
 }
 
+/** `xs` with `x` in it (at the end) or not. */
+const toggle = <T,>(xs: readonly T[], x: T, on: boolean) =>
+  on ? [...xs.filter((y) => y !== x), x] : xs.filter((y) => y !== x);
+
 function useMe() {
   const session = auth.value;
   return session.kind === "authenticated" ? session.me : null;
@@ -202,11 +206,11 @@ export function EscalationFormPage({ id }: { id: string }) {
     if (form.value) form.value = { ...form.value, [key]: value };
   };
   const setStep = (i: number, patch: Partial<StepForm>) =>
-    form.value && set(
+    form.value &&
+    set(
       "steps",
       form.value.steps.map((s, j) => (j === i ? { ...s, ...patch } : s)),
     );
-  const toggle = <T,>(xs: readonly T[], x: T, on: boolean) => (on ? [...xs.filter((y) => y !== x), x] : xs.filter((y) => y !== x));
 
   async function save(e: Event) {
     e.preventDefault();
@@ -321,7 +325,9 @@ export function EscalationFormPage({ id }: { id: string }) {
                         <input
                           type="checkbox"
                           checked={s.admin_ids.includes(u.id)}
-                          onChange={(e) => setStep(i, { admin_ids: toggle(s.admin_ids, u.id, e.currentTarget.checked) })}
+                          onChange={(e) =>
+                            setStep(i, { admin_ids: toggle(s.admin_ids, u.id, e.currentTarget.checked) })
+                          }
                         />
                         {u.name || u.email}
                       </label>

@@ -42,7 +42,6 @@ const TEST_WORDS: Record<TestResult["status"], string> = {
   not_configured: "not configured on the server",
 };
 
-
 const FORM_KEYS = [
   "email",
   "phone",

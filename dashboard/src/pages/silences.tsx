@@ -48,9 +48,7 @@ export function SilencesPage() {
     error.value = null;
     try {
       const page = await api.get<{ silences: Silence[] }>(`${SILENCES}?limit=1000`);
-      list.value = page.silences.sort(
-        (a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || b.id - a.id,
-      );
+      list.value = page.silences.sort((a, b) => STATUS_ORDER[a.status] - STATUS_ORDER[b.status] || b.id - a.id);
     } catch (err) {
       if (!isUnauthorized(err)) error.value = err instanceof Error ? err.message : String(err);
     }
@@ -66,7 +64,10 @@ export function SilencesPage() {
       void loadActiveAlerts();
       await load();
     } catch (err) {
-      result.value = { ok: false, text: `Could not expire silence #${s.id}: ${err instanceof Error ? err.message : err}` };
+      result.value = {
+        ok: false,
+        text: `Could not expire silence #${s.id}: ${err instanceof Error ? err.message : err}`,
+      };
     } finally {
       busy.value = null;
     }
@@ -96,7 +97,10 @@ export function SilencesPage() {
         </div>
       )}
       {result.value && (
-        <p class={result.value.ok ? "action-result" : "action-result error"} role={result.value.ok ? "status" : "alert"}>
+        <p
+          class={result.value.ok ? "action-result" : "action-result error"}
+          role={result.value.ok ? "status" : "alert"}
+        >
           {result.value.text}
         </p>
       )}
@@ -349,7 +353,11 @@ export function SilenceNewPage() {
             </div>
             <p class="muted help">In your browser's time zone. Leave "Starts" empty to start now.</p>
             <label class="check">
-              <input type="checkbox" checked={f.recurring} onChange={(e) => set("recurring", e.currentTarget.checked)} />
+              <input
+                type="checkbox"
+                checked={f.recurring}
+                onChange={(e) => set("recurring", e.currentTarget.checked)}
+              />
               Only during a weekly maintenance window
             </label>
             {f.recurring && (
