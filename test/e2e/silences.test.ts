@@ -159,6 +159,7 @@ describe("silences", () => {
     await comment.fill("Investigating the latency spike");
     await admin.getByRole("button", { name: "Save silence" }).click();
     await visible(admin.getByRole("heading", { name: "Silences", level: 1 }));
+    await visible(admin.getByRole("status").filter({ hasText: /Silence #\d+ saved\./ }));
     const { silences } = await must<{ silences: { id: number; comment: string; status: string }[] }>(
       "GET",
       `${API}/silences?limit=1000`,

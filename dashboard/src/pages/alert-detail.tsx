@@ -61,7 +61,9 @@ export function AlertDetailPage({ id }: { id: string }) {
   }
   // Reloaded whenever this alert changes in the live active list (or leaves it).
   const live = activeAlerts.value?.find((a) => String(a.id) === id);
-  const liveKey = live ? `${live.status}|${live.acknowledged_at}|${live.metric_value}|${live.escalation_step}` : "gone";
+  const liveKey = live
+    ? `${live.status}|${live.acknowledged_at}|${live.metric_value}|${live.escalation_step}|${live.silenced_by ?? ""}`
+    : "gone";
   useEffect(() => void ensureSettings(), []);
   useEffect(() => void load(), [id, liveKey]);
 

@@ -40,7 +40,11 @@ export function SilencesPage() {
   const timeZone = me?.timezone ?? "UTC";
   const list = useSignal<Silence[] | null>(null);
   const error = useSignal<string | null>(null);
-  const result = useSignal<{ ok: boolean; text: string } | null>(null);
+  // Arriving from a saved new silence (`/silences?created=12`): say so.
+  const created = typeof location === "undefined" ? null : new URLSearchParams(location.search).get("created");
+  const result = useSignal<{ ok: boolean; text: string } | null>(
+    created ? { ok: true, text: `Silence #${created} saved.` } : null,
+  );
   const busy = useSignal<number | null>(null);
   const now = useNow(15_000);
 
