@@ -22,6 +22,11 @@ const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) =
 const ApiReferencePage = lazy(() => import("./pages/api-reference").then((m) => m.ApiReferencePage));
 // Monitors (forms, snippets) is a page few visits need: it too loads with itself.
 const MonitorsPage = lazy(() => import("./pages/monitors").then((m) => m.MonitorsPage));
+// Configuration pages are visited rarely: they load with their page too.
+const SilencesPage = lazy(() => import("./pages/silences").then((m) => m.SilencesPage));
+const SilenceNewPage = lazy(() => import("./pages/silences").then((m) => m.SilenceNewPage));
+const EscalationPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationPage));
+const EscalationFormPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationFormPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -83,6 +88,10 @@ function Shell() {
             <Route path="/metrics/:service/:metric" component={MetricHistoryPage} />
             <Route path="/rules" component={RulesPage} />
             <Route path="/rules/:id" component={RuleEditPage} />
+            <Route path="/silences" component={SilencesPage} />
+            <Route path="/silences/new" component={SilenceNewPage} />
+            <Route path="/escalation" component={EscalationPage} />
+            <Route path="/escalation/:id" component={EscalationFormPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
             <Route path="/services" component={ServicesPage} />

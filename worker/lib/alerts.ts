@@ -11,9 +11,10 @@ import {
   slackRouting,
   withCurrentValues,
 } from "../core/alerts/jobs";
+import { activeAt, alertLabels, matches, nextChange, type Silence, silencedBy } from "../core/alerts/silence";
 import { toIso } from "../core/time";
 import { type AlertRow, alertSeries, currentValues, getAlert, openAlertRows, recordActionOnRow } from "../db/alerts";
-import { insertSilence } from "../db/silences";
+import { insertSilence, loadSilences } from "../db/silences";
 import { ApiError, notFound } from "./errors";
 import { readMonitorHealth } from "./health";
 
@@ -122,8 +123,10 @@ export async function serviceHealth(env: Env, now: number) {
   return new Map(services.map((s) => [s.service, s.status]));
 }
 
-/** The API and dashboard shape of an alert. */
-export function toAlertWire(row: AlertRow & { rule_name?: string | null; metric_name?: string | null }) {
+type WireRow = AlertRow & { rule_name?: string | null; metric_name?: string | null };
+
+/** The API and dashboard shape of an alert (without `silenced_by`: see toAlertsWire). */
+export function toAlertWire(row: WireRow) {
   return {
     id: row.id,
     alert_rule_id: row.alert_rule_id,
@@ -154,9 +157,46 @@ export function toAlertWire(row: AlertRow & { rule_name?: string | null; metric_
   };
 }
 
+/** The labels silences match an alert on, as the rule's Durable Object matches them. */
+function labelsOf(row: WireRow) {
+  return alertLabels({
+    ruleId: row.alert_rule_id,
+    ruleName: row.rule_name ?? "",
+    service: row.service,
+    severity: row.alert_severity,
+    labels: JSON.parse(row.labels || "{}") as Record<string, string>,
+  });
+}
+
+/**
+ * Alerts in their API shape with `silenced_by`: the silences in effect on each open alert at
+ * `now` (a resolved alert has none). Silences are read once, and only when some alert is open.
+ */
+export async function toAlertsWire(env: Pick<Env, "DB">, rows: readonly WireRow[], now: number) {
+  const open = rows.some((r) => r.status !== "resolved");
+  const silences = open ? await loadSilences(env, now) : [];
+  return rows.map((r) => ({
+    ...toAlertWire(r),
+    silenced_by: r.status === "resolved" ? [] : silencedBy(silences, labelsOf(r), now).ids,
+  }));
+}
+
 /** Firing and acknowledged alerts, newest first (the dashboard's alerts topic). */
 export async function activeAlerts(env: Env, limit = 500) {
-  return (await openAlertRows(env, limit)).map(toAlertWire);
+  return toAlertsWire(env, await openAlertRows(env, limit), Date.now());
+}
+
+/**
+ * What a silence would do before it is saved: the open alerts its matchers match (in their
+ * API shape), whether it is in effect at `now` (so silences them now), and when that next changes.
+ */
+export async function previewSilence(env: Env, silence: Silence, now: number) {
+  const rows = (await openAlertRows(env, 500)).filter((r) => matches(silence.matchers, labelsOf(r)));
+  return {
+    in_effect_now: activeAt(silence, now),
+    next_change: toIso(nextChange(silence, now)),
+    alerts: await toAlertsWire(env, rows, now),
+  };
 }
 
 /** Tells the live dashboard the active alerts changed (it publishes them shortly, coalesced); a failure is logged. */

@@ -10,7 +10,7 @@ import { ALERT_STATUSES } from "../db/schema";
 import { alertHistoryPage, alertTimeline, getAlertWithRule } from "../db/alerts";
 import { alertDeliveries } from "../db/deliveries";
 import { ApiError, notFound } from "../lib/errors";
-import { actOnAlert, activeAlerts, silenceAlert, toAlertWire } from "../lib/alerts";
+import { actOnAlert, activeAlerts, silenceAlert, toAlertsWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { iso, ServiceName } from "./fields";
@@ -20,7 +20,7 @@ export const alerts = createApi();
 const STATUSES = ALERT_STATUSES;
 const MAX_PAGE = 500;
 
-const AlertOut = z
+export const AlertOut = z
   .object({
     id: z.number().int(),
     alert_rule_id: z.number().int(),
@@ -56,6 +56,11 @@ const AlertOut = z
           "fell back to the recipient's next personal channel, or for a webhook or PagerDuty to the on-call " +
           "admins' personal channels. Pushed to the dashboard's alerts topic when it changes.",
       }),
+    silenced_by: z.array(z.number().int()).openapi({
+      description:
+        "Ids of the silences in effect on this open alert now (empty when none, and once resolved). The " +
+        "dashboard's alerts topic carries it as of its last publish, which a silence's create, update or expiry triggers.",
+    }),
   })
   .openapi("Alert");
 
@@ -160,7 +165,7 @@ alerts.openapi(
     const last = page.at(-1);
     return c.json(
       {
-        alerts: page.map(toAlertWire) as z.infer<typeof AlertOut>[],
+        alerts: (await toAlertsWire(c.env, page, Date.now())) as z.infer<typeof AlertOut>[],
         next_cursor: rows.length > q.limit && last ? `${last.triggered_at}.${last.id}` : null,
       },
       200,
@@ -201,7 +206,8 @@ alerts.openapi(
       enqueued_at: iso(d.enqueued_at),
       delivered_at: d.delivered_at === null ? null : iso(d.delivered_at),
     }));
-    return c.json({ ...(toAlertWire(row) as z.infer<typeof AlertOut>), timeline, notifications }, 200);
+    const [wire] = await toAlertsWire(c.env, [row], Date.now());
+    return c.json({ ...(wire as z.infer<typeof AlertOut>), timeline, notifications }, 200);
   },
 );
 
@@ -236,7 +242,8 @@ async function act(
   force = false,
 ) {
   await actOnAlert(c.env, id, action, `admin:${c.get("actor").adminId}`, note, force);
-  return toAlertWire(await alertWithRule(c.env, id)) as z.infer<typeof AlertOut>;
+  const [wire] = await toAlertsWire(c.env, [await alertWithRule(c.env, id)], Date.now());
+  return wire as z.infer<typeof AlertOut>;
 }
 
 for (const action of ["acknowledge", "resolve"] as const) {

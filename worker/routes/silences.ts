@@ -2,12 +2,16 @@
  * Silences: label matchers and a time window during which matching alerts
  * stay quiet. The author is the caller; status is derived from the clock.
  */
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
 import { activeAt } from "../core/alerts/silence";
+import { getDb } from "../db/client";
 import { toCoreSilence } from "../db/silences";
-import { z } from "@hono/zod-openapi";
 import { silences as silenceTable } from "../db/schema";
-import { badRequest } from "../lib/errors";
-import { Instant } from "./api";
+import { previewSilence, publishAlerts } from "../lib/alerts";
+import { badRequest, notFound } from "../lib/errors";
+import { AlertOut } from "./alerts";
+import { commonErrors, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
 import { iso, Timestamps, TimeZone } from "./fields";
 
@@ -81,6 +85,33 @@ const SilenceOut = SilenceFields.extend({
 }).openapi("Silence");
 
 type SilenceRow = typeof silenceTable.$inferSelect;
+type SilenceInput = z.output<typeof SilenceFields>;
+
+/** The window's checks that need the request's clock: the default start, and "in the future" for a new silence. */
+function checkWindow(input: SilenceInput, now: number, isNew: boolean): void {
+  const startsAt = input.starts_at ?? now;
+  if (input.ends_at <= startsAt) {
+    throw badRequest([{ field: "ends_at", reason: "must be after starts_at" }], "Invalid silence.");
+  }
+  if (isNew && input.ends_at <= now) {
+    throw badRequest([{ field: "ends_at", reason: "must be in the future" }], "Invalid silence.");
+  }
+}
+
+function toOutput(row: SilenceRow, now: number) {
+  return {
+    id: row.id,
+    matchers: row.matchers as MatcherInput[],
+    starts_at: iso(row.startsAt),
+    ends_at: iso(row.endsAt),
+    recurrence: row.recurrence as RecurrenceInput | null,
+    comment: row.comment,
+    status: statusAt(row, now),
+    created_by: row.createdBy,
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+}
 
 export const silences = crudRoutes({
   noun: "Silence",
@@ -90,13 +121,7 @@ export const silences = crudRoutes({
   output: SilenceOut,
   // The window is checked here, not in `refine`: the default start and "in the future" need the request's clock.
   async check(input, { now, existing }) {
-    const startsAt = input.starts_at ?? now;
-    if (input.ends_at <= startsAt) {
-      throw badRequest([{ field: "ends_at", reason: "must be after starts_at" }], "Invalid silence.");
-    }
-    if (!existing && input.ends_at <= now) {
-      throw badRequest([{ field: "ends_at", reason: "must be in the future" }], "Invalid silence.");
-    }
+    checkWindow(input, now, !existing);
   },
   toInput: (row: SilenceRow) => ({
     // `matchers` is written only after validation by Matcher.
@@ -117,18 +142,9 @@ export const silences = crudRoutes({
       createdBy: existing ? existing.createdBy : actor.adminId,
     },
   }),
-  toOutput: (row, { now }) => ({
-    id: row.id,
-    matchers: row.matchers as MatcherInput[],
-    starts_at: iso(row.startsAt),
-    ends_at: iso(row.endsAt),
-    recurrence: row.recurrence as RecurrenceInput | null,
-    comment: row.comment,
-    status: statusAt(row, now),
-    created_by: row.createdBy,
-    created_at: iso(row.createdAt),
-    updated_at: iso(row.updatedAt),
-  }),
+  toOutput: (row, { now }) => toOutput(row, now),
+  // The live alerts list shows which alerts are silenced: have it published again.
+  afterWrite: (env) => publishAlerts(env),
 });
 
 /** Active only while in effect: a recurring silence is pending between its windows. */
@@ -136,3 +152,72 @@ function statusAt(row: SilenceRow, now: number): "pending" | "active" | "expired
   if (now >= row.endsAt) return "expired";
   return activeAt(toCoreSilence(row), now) ? "active" : "pending";
 }
+
+const Preview = z
+  .object({
+    in_effect_now: z.boolean().openapi({ description: "Whether the silence would be in effect now" }),
+    next_change: z.string().nullable().openapi({
+      format: "date-time",
+      description: "When it would next start or stop being in effect (null: never again)",
+    }),
+    alerts: z.array(AlertOut).openapi({ description: "The open alerts its matchers match, newest first" }),
+  })
+  .openapi("SilencePreview");
+
+silences.openapi(
+  createRoute({
+    method: "post",
+    path: "/silences/preview",
+    tags: ["silences"],
+    summary: "What a silence would match, before saving it",
+    description:
+      "Takes the body of a create and answers the firing and acknowledged alerts its matchers match (on the " +
+      "same labels and pseudo-labels as the engine: alertname, rule_id, service, severity), whether it would " +
+      "be in effect now, and when that next changes. The comment may be left out. Nothing is stored.",
+    // A draft: the comment may still be missing (the form previews before the user says why).
+    request: jsonBody(SilenceFields.extend({ comment: z.string().max(1000).optional() }).strict()),
+    responses: { 200: jsonResponse(Preview, "The alerts it would match"), ...commonErrors },
+  }),
+  async (c) => {
+    const input = c.req.valid("json");
+    const now = Date.now();
+    checkWindow({ ...input, comment: input.comment ?? "" }, now, true);
+    const silence = toCoreSilence({
+      id: 0,
+      matchers: input.matchers,
+      startsAt: input.starts_at ?? now,
+      endsAt: input.ends_at,
+      recurrence: input.recurrence,
+    });
+    return c.json((await previewSilence(c.env, silence, now)) as z.infer<typeof Preview>, 200);
+  },
+);
+
+silences.openapi(
+  createRoute({
+    method: "post",
+    path: "/silences/{id}/expire",
+    tags: ["silences"],
+    summary: "Expire a silence early",
+    description:
+      "Ends the silence now (a silence that has not started yet ends before it starts); it stays listed as " +
+      "expired. Expiring an expired silence changes nothing.",
+    request: { params: IdParams },
+    responses: { 200: jsonResponse(SilenceOut, "The expired silence"), ...commonErrors, ...notFoundError },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const db = getDb(c.env.DB);
+    const [row] = await db.select().from(silenceTable).where(eq(silenceTable.id, id)).limit(1);
+    if (!row) throw notFound(`Silence ${id}`);
+    const now = Date.now();
+    if (row.endsAt <= now) return c.json(toOutput(row, now) as z.infer<typeof SilenceOut>, 200);
+    const [expired] = await db
+      .update(silenceTable)
+      .set({ endsAt: now, startsAt: Math.min(row.startsAt, now), updatedAt: now })
+      .where(eq(silenceTable.id, id))
+      .returning();
+    await publishAlerts(c.env);
+    return c.json(toOutput(expired ?? row, now) as z.infer<typeof SilenceOut>, 200);
+  },
+);

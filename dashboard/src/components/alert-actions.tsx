@@ -1,5 +1,6 @@
 import { useSignal } from "@preact/signals";
 import { HttpError } from "../lib/api";
+import { silenceHref } from "../lib/silences";
 import type { Alert } from "../lib/types";
 import { loadActiveAlerts } from "../models/live";
 import { api } from "../models/session";
@@ -76,6 +77,9 @@ export function AlertActions({ alert, onDone }: { alert: Alert; onDone?: (action
         <button type="button" disabled={busy.value !== null} onClick={() => void run("silence")}>
           Silence 1 h
         </button>
+        <a class="button" href={silenceHref(alert)}>
+          Silence{"\u2026"}
+        </a>
       </div>
       {result.value && (
         <p

@@ -10,6 +10,8 @@ const NAV = [
   { href: "/deliveries", label: "Deliveries" },
   { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
+  { href: "/silences", label: "Silences" },
+  { href: "/escalation", label: "Escalation" },
   { href: "/monitors", label: "Monitors" },
   { href: "/services", label: "Services" },
   { href: "/preferences", label: "Preferences" },

@@ -18,3 +18,19 @@ export function alertStateText(alert: Alert, nowMs: number): string {
   if (alert.status === "acknowledged") return "Acknowledged";
   return `Resolved ${formatRelative(alert.resolved_at, nowMs)}`;
 }
+
+/** "Silenced" on an open alert a silence is in effect on, linking to the silences; nothing otherwise. */
+export function SilencedBadge({ alert }: { alert: Alert }) {
+  const ids = alert.silenced_by ?? [];
+  if (alert.status === "resolved" || ids.length === 0) return null;
+  return (
+    <a
+      class="badge badge-silenced"
+      href="/silences"
+      data-silenced={ids.join(",")}
+      title={`Silenced by ${ids.map((id) => `#${id}`).join(", ")}`}
+    >
+      Silenced
+    </a>
+  );
+}

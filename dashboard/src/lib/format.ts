@@ -76,3 +76,12 @@ export function formatValue(value: number | null | undefined, unit = ""): string
   if (!unit) return text;
   return unit === "%" ? `${text} %` : `${text} ${unit}`;
 }
+
+/** The browser's time zone ("UTC" when it does not say). */
+export const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+/** Every zone the browser knows, with `current` first among them when it is not. */
+export function zones(current: string): string[] {
+  const all = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  return all.includes(current) ? all : [current, ...all];
+}

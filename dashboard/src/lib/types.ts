@@ -77,6 +77,8 @@ export interface Alert {
   notification_attempts: number;
   /** Deliveries given up (dead after their retries, or failed for good). */
   notifications_failed: number;
+  /** Ids of the silences in effect on this open alert (absent from an older server). */
+  silenced_by?: number[];
 }
 
 export interface AlertEvent {

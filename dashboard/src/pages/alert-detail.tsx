@@ -3,7 +3,7 @@ import { lazy, Suspense } from "preact/compat";
 import { useEffect } from "preact/hooks";
 import { AlertActions } from "../components/alert-actions";
 import { useNow, useTitle } from "../components/hooks";
-import { alertStateText, SeverityBadge } from "../components/severity";
+import { alertStateText, SeverityBadge, SilencedBadge } from "../components/severity";
 import { historyHref } from "../components/metric-card";
 import { canAct, labelText } from "../lib/alerts";
 import { HttpError } from "../lib/api";
@@ -61,7 +61,9 @@ export function AlertDetailPage({ id }: { id: string }) {
   }
   // Reloaded whenever this alert changes in the live active list (or leaves it).
   const live = activeAlerts.value?.find((a) => String(a.id) === id);
-  const liveKey = live ? `${live.status}|${live.acknowledged_at}|${live.metric_value}|${live.escalation_step}` : "gone";
+  const liveKey = live
+    ? `${live.status}|${live.acknowledged_at}|${live.metric_value}|${live.escalation_step}|${live.silenced_by ?? ""}`
+    : "gone";
   useEffect(() => void ensureSettings(), []);
   useEffect(() => void load(), [id, liveKey]);
 
@@ -104,7 +106,8 @@ export function AlertDetailPage({ id }: { id: string }) {
         </h1>
       </div>
       <div class="alert-summary" data-status={a.status}>
-        <SeverityBadge severity={a.alert_severity} /> <strong class="alert-state">{alertStateText(a, now)}</strong>
+        <SeverityBadge severity={a.alert_severity} /> <strong class="alert-state">{alertStateText(a, now)}</strong>{" "}
+        <SilencedBadge alert={a} />
         <p class="alert-message">{a.message}</p>
       </div>
       <dl class="facts facts-wide">

@@ -2,7 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { AlertActions } from "../components/alert-actions";
 import { useNow, useTitle } from "../components/hooks";
-import { SeverityBadge, alertStateText } from "../components/severity";
+import { SeverityBadge, SilencedBadge, alertStateText } from "../components/severity";
 import { canAct, countAlerts, labelText, newestFirst } from "../lib/alerts";
 import { HttpError } from "../lib/api";
 import { formatDateTime, formatRelative, formatValue } from "../lib/format";
@@ -71,6 +71,7 @@ function ActiveAlert({
           {alert.rule_name ?? `Rule ${alert.alert_rule_id}`}
         </a>
         <span class="alert-state">{alertStateText(alert, now)}</span>
+        <SilencedBadge alert={alert} />
       </div>
       <dl class="facts">
         {alert.service && (
@@ -248,7 +249,9 @@ function History({ timeZone, now }: { timeZone: string; now: number }) {
                     <SeverityBadge severity={a.alert_severity} />
                   </td>
                   <td data-label="Service">{a.service ? displayName(names, a.service) : "\u2014"}</td>
-                  <td data-label="Status">{alertStateText(a, now)}</td>
+                  <td data-label="Status">
+                    {alertStateText(a, now)} <SilencedBadge alert={a} />
+                  </td>
                   <td data-label="Triggered">
                     <time dateTime={a.triggered_at ?? ""}>{formatDateTime(a.triggered_at, timeZone)}</time>
                   </td>

@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { useTitle } from "../components/hooks";
 import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
+import { browserZone, zones } from "../lib/format";
 import { api } from "../models/session";
 
 const PREFERENCES = "/api/admin/monitoring/preferences";
@@ -40,14 +41,6 @@ const TEST_WORDS: Record<TestResult["status"], string> = {
   skipped: "skipped",
   not_configured: "not configured on the server",
 };
-
-const browserZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-
-/** Every zone the browser knows, with `current` first among them when it is not. */
-function zones(current: string): string[] {
-  const all = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-  return all.includes(current) ? all : [current, ...all];
-}
 
 const FORM_KEYS = [
   "email",
