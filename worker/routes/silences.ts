@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { silences as silenceTable } from "../db/schema";
 import { badRequest } from "../lib/errors";
 import { Instant } from "./api";
-import { crudRoutes } from "./crud";
+import { crudRoutes, defineResource } from "./crud";
 import { iso, Timestamps, TimeZone } from "./fields";
 
 const Matcher = z
@@ -82,7 +82,7 @@ const SilenceOut = SilenceFields.extend({
 
 type SilenceRow = typeof silenceTable.$inferSelect;
 
-export const silences = crudRoutes({
+export const silenceResource = defineResource({
   noun: "Silence",
   collection: "silences",
   table: silenceTable,
@@ -130,6 +130,8 @@ export const silences = crudRoutes({
     updated_at: iso(row.updatedAt),
   }),
 });
+
+export const silences = crudRoutes(silenceResource);
 
 /** Active only while in effect: a recurring silence is pending between its windows. */
 function statusAt(row: SilenceRow, now: number): "pending" | "active" | "expired" {
