@@ -16,6 +16,8 @@ import { StatusPage } from "./pages/status";
 // Pages with charts load with their page, keeping uPlot out of the first download.
 const TrendsPage = lazy(() => import("./pages/trends").then((m) => m.TrendsPage));
 const MetricHistoryPage = lazy(() => import("./pages/metric-history").then((m) => m.MetricHistoryPage));
+// Seldom used: loads with its page.
+const ConfigPage = lazy(() => import("./pages/config").then((m) => m.ConfigPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -79,6 +81,7 @@ function Shell() {
             <Route path="/rules/:id" component={RuleEditPage} />
             <Route path="/monitors" component={MonitorsPage} />
             <Route path="/preferences" component={PreferencesPage} />
+            <Route path="/config" component={ConfigPage} />
             <Route default component={NotFoundPage} />
           </Router>
         </Layout>

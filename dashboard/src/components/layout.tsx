@@ -11,6 +11,7 @@ const NAV = [
   { href: "/trends", label: "Trends" },
   { href: "/rules", label: "Rules" },
   { href: "/monitors", label: "Monitors" },
+  { href: "/config", label: "Configuration" },
   { href: "/preferences", label: "Preferences" },
 ] as const;
 
