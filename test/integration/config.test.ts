@@ -6,6 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import readme from "../../README.md?raw";
 import { REDACTED } from "../../worker/core/config-doc";
 import { call, callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
 
@@ -309,5 +310,18 @@ describe("configuration as code", () => {
     const huge = { version: 1, rules: [{ rule_name: "x".repeat(3 * 1024 * 1024) }] };
     const res = await callJson<ErrorBody>("POST", `${API}/config/import`, { token: admin.token, body: huge });
     expect(res.status).toBe(413);
+  });
+
+  it("takes the README's example document", async () => {
+    const section = readme.slice(readme.indexOf("## Configuration as code"));
+    const example = section.match(/```json\n([\s\S]*?)\n```/)?.[1];
+    expect(example).toBeDefined();
+    await createAdmin("admin", "oncall@example.com");
+    const res = await importDoc(JSON.parse(example ?? "null"));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.diff.rules?.create).toEqual(["Payment Failure Rate > 5%", "Backup missed"]);
+    // "backup/Nightly backup" is stored already (beforeAll): an update.
+    expect(res.body.diff.monitors?.create).toEqual(["api/Metrics"]);
+    expect(res.body.diff.escalation_policies?.create).toEqual(["Payments on-call"]);
   });
 });
