@@ -48,7 +48,7 @@ async function request(method, url, body) {
       body,
     });
   } catch (err) {
-    throw new Error(`cannot reach ${base}: ${err.cause?.message ?? err.message}`);
+    throw new Error(`cannot reach ${base}: ${err.cause?.message ?? err.message}`, { cause: err });
   }
   const text = await res.text();
   let json = null;

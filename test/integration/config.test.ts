@@ -28,6 +28,11 @@ let heartbeatMonitorId = 0;
 
 const RULE_NAME = "Config: checkout latency";
 
+/** Set-up must not go on from a refused create (expect belongs in the tests). */
+function created(res: { status: number; body: unknown }) {
+  if (res.status !== 201) throw new Error(`set-up create answered ${res.status}: ${JSON.stringify(res.body)}`);
+}
+
 beforeAll(async () => {
   admin = await createAdmin("admin");
   viewer = await createAdmin("viewer");
@@ -39,7 +44,7 @@ beforeAll(async () => {
       steps: [{ after_minutes: 0, channels: ["email"], targets: { admin_ids: [oncall.id], roles: ["owner"] } }],
     },
   });
-  expect(policy.status).toBe(201);
+  created(policy);
   const rule = await callJson<{ id: number }>("POST", `${API}/rules`, {
     token: admin.token,
     body: {
@@ -52,7 +57,7 @@ beforeAll(async () => {
       escalation_policy_id: policy.body.id,
     },
   });
-  expect(rule.status).toBe(201);
+  created(rule);
   ruleId = rule.body.id;
   const scrape = await callJson("POST", `${API}/monitors`, {
     token: admin.token,
@@ -64,12 +69,12 @@ beforeAll(async () => {
       headers: { Authorization: "Bearer scrape-secret-123", Accept: "text/plain" },
     },
   });
-  expect(scrape.status).toBe(201);
+  created(scrape);
   const hb = await callJson<{ id: number; heartbeat_url: string }>("POST", `${API}/monitors`, {
     token: admin.token,
     body: { name: "Nightly backup", service: "backup", kind: "heartbeat", period_seconds: 86_400 },
   });
-  expect(hb.status).toBe(201);
+  created(hb);
   heartbeatMonitorId = hb.body.id;
   const hbRule = await callJson("POST", `${API}/rules`, {
     token: admin.token,
@@ -85,7 +90,7 @@ beforeAll(async () => {
       notification_channels: ["email"],
     },
   });
-  expect(hbRule.status).toBe(201);
+  created(hbRule);
   const silence = await callJson("POST", `${API}/silences`, {
     token: admin.token,
     body: {
@@ -94,7 +99,7 @@ beforeAll(async () => {
       comment: "Backup migration",
     },
   });
-  expect(silence.status).toBe(201);
+  created(silence);
 });
 
 const exportDoc = async (token = admin.token) => {
