@@ -3,8 +3,10 @@
  * runs it: an admin downloads the configuration from /config, a rule is deleted through
  * the API, the downloaded file is imported from the page (a dry run shows the rule to
  * create, Apply brings it back) and /rules lists it again. A bad document lists its
- * field errors by path; a viewer may export but is offered no import.
+ * field errors by path; a viewer may export but is offered no import. `npm run config`
+ * (scripts/config.mjs) does the same from a shell.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -53,6 +55,21 @@ async function logIn(ctx: BrowserContext, token: string): Promise<Page> {
   await p.getByRole("button", { name: "Log in" }).click();
   await p.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
   return p;
+}
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Runs `npm run config -- …args` (the script itself, on this Node) against the product. */
+/** `token` null: no EDGE_MONITOR_TOKEN at all. */
+function cli(args: string[], token: string | null = ownerToken) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, EDGE_MONITOR_URL: baseUrl };
+    if (token === null) delete env.EDGE_MONITOR_TOKEN;
+    else env.EDGE_MONITOR_TOKEN = token;
+    execFile(process.execPath, ["scripts/config.mjs", ...args], { cwd: ROOT, env }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 const ruleNames = async () =>
@@ -146,5 +163,48 @@ describe("configuration page", () => {
     expect(await viewer.getByText("Importing a configuration needs an admin or owner.").count()).toBe(1);
     await viewerContext.close();
     expect(pageErrors).toEqual([]);
+  });
+});
+
+describe("npm run config", () => {
+  it("exports, dry-runs and applies a change, printing the diff", async () => {
+    const file = path.join(dir, "cli.json");
+    const exportRun = await cli(["export", file]);
+    expect(exportRun, exportRun.stderr).toMatchObject({ code: 0 });
+    expect(exportRun.stdout).toMatch(
+      /^Wrote .*cli\.json: \d+ service_names, \d+ escalation_policies, \d+ monitors, \d+ rules/,
+    );
+    const doc = JSON.parse(readFileSync(file, "utf8"));
+    const rule = doc.rules.find((r: { rule_name: string }) => r.rule_name === RULE);
+    rule.threshold_value = 7;
+    writeFileSync(file, JSON.stringify(doc));
+
+    const dry = await cli(["import", file, "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`~ rules: ${RULE}\n    threshold_value: 5 → 7\n`);
+    expect(dry.stdout).toMatch(/0 to create, 1 to update, 0 to delete, \d+ unchanged\nDry run: nothing was changed\./);
+    const threshold = async () =>
+      (
+        await must<{ rules: { rule_name: string; threshold_value: number }[] }>("GET", `${API}/rules?limit=1000`)
+      ).rules.find((r) => r.rule_name === RULE)?.threshold_value;
+    expect(await threshold()).toBe(5);
+
+    const applied = await cli(["import", file]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/Applied\.\n$/);
+    expect(await threshold()).toBe(7);
+    expect((await cli(["import", file])).stdout).toContain("Nothing to change");
+  });
+
+  it("exits non-zero with each bad field, and on bad arguments", async () => {
+    const file = path.join(dir, "cli-bad.json");
+    writeFileSync(file, JSON.stringify({ version: 1, rules: [{ rule_name: "x", threshold_value: "high" }] }));
+    const bad = await cli(["import", file, "--dry-run"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("answered 400");
+    expect(bad.stderr).toMatch(/rules\.0\.threshold_value: /);
+    expect((await cli(["import", file], null)).code).toBe(2);
+    expect((await cli(["remove", file])).code).toBe(2);
+    expect((await cli(["export", path.join(dir, "x.json")], "not-a-token")).code).toBe(1);
   });
 });
