@@ -4,10 +4,12 @@
  * onto itself unchanged; a bad document is refused whole with the field's path; no
  * secrets leave.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import readme from "../../README.md?raw";
 import { REDACTED } from "../../worker/core/config-doc";
+import { runnerName } from "../../worker/core/schedule";
 import { call, callJson, createAdmin, type ErrorBody, type TestAdmin } from "./helpers";
 
 const API = "/api/admin/monitoring";
@@ -272,6 +274,35 @@ describe("configuration as code", () => {
       { token: admin.token },
     );
     expect(rules.body.rules.find((r) => r.rule_name === "Imported job missed")?.params.monitor_id).toBe(job?.id);
+  });
+
+  it("schedules an imported monitor and saves service names, as the API's own writes do", async () => {
+    const res = await importDoc({
+      version: 1,
+      service_names: { checkout: "Checkout" },
+      monitors: [
+        { name: "Imported probe", service: "checkout", kind: "http", url: "http://127.0.0.1:9/", interval_seconds: 10 },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.diff.service_names?.create).toEqual(["checkout"]);
+    const list = await callJson<{ monitors: { id: number; name: string }[] }>("GET", `${API}/monitors`, {
+      token: admin.token,
+    });
+    const id = list.body.monitors.find((m) => m.name === "Imported probe")?.id ?? 0;
+    // A 10 s probe runs in its ProbeRunner, which the import assigned it to.
+    const held = await runInDurableObject(env.PROBE_RUNNER.getByName(runnerName(id)), (_runner, state) =>
+      state.storage.sql
+        .exec<{ id: number }>("SELECT id FROM monitors")
+        .toArray()
+        .map((r) => r.id),
+    );
+    expect(held).toContain(id);
+    const settings = await callJson<{ service_names: Record<string, string> }>("GET", `${API}/dashboard`, {
+      token: admin.token,
+    });
+    // Merged: the names the document leaves out stay.
+    expect(settings.body.service_names).toMatchObject({ checkout: "Checkout", ecpay: "ECPay Integration" });
   });
 
   it("refuses a bad document whole, naming each field by its path", async () => {
