@@ -203,6 +203,17 @@ async function idAllocator(env: Env, table: string): Promise<() => number> {
   return () => next++;
 }
 
+/** Each resource's validator, built once (a document may hold thousands of objects). */
+const validators = new WeakMap<object, ReturnType<typeof resourceValidator>>();
+function validatorOf<T extends Table, F extends z.ZodObject, O extends z.ZodObject>(r: CrudResource<T, F, O>) {
+  let v = validators.get(r) as ReturnType<typeof resourceValidator<T, F, O>> | undefined;
+  if (!v) {
+    v = resourceValidator(r);
+    validators.set(r, v as never);
+  }
+  return v;
+}
+
 interface Prepared<T extends Table> {
   key: string;
   id: number;
@@ -238,7 +249,7 @@ async function prepare<T extends Table, F extends z.ZodObject, O extends z.ZodOb
   const { section, index } = opts;
   const path = [section, index];
   const { key: _key, ...body } = opts.wire;
-  const parsed = resourceValidator(r).safeParse(body);
+  const parsed = validatorOf(r).safeParse(body);
   if (!parsed.success) {
     issues.push(...issuesToDetails(parsed.error.issues, path));
     return null;
