@@ -340,6 +340,8 @@ describe("configuration as code", () => {
     });
     expect(version.status).toBe(400);
     expect(version.body.details.map((d) => d.field)).toEqual(expect.arrayContaining(["version", "rulez"]));
+    const notJson = await callJson<ErrorBody>("POST", `${API}/config/import`, { token: admin.token, body: "{rules" });
+    expect(notJson.status).toBe(400);
   });
 
   it("refuses a document over the size limit with 413", async () => {
