@@ -8,6 +8,7 @@ import { checkSelf } from "./lib/self-health";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
 import { createApi, jsonResponse } from "./routes/api";
+import { CONFIG_BODY_LIMIT, config } from "./routes/config";
 import { dashboard } from "./routes/dashboard";
 import { deliveries } from "./routes/deliveries";
 import { demo } from "./demo/routes";
@@ -69,7 +70,17 @@ app.use("/api/auth/*", bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge 
 app.route("/api/auth", session);
 
 const admin = createApi();
-admin.use("*", authenticate, bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
+const adminBodyLimit = bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge });
+// A configuration document carries every rule and monitor: it may be larger than one object.
+const configBodyLimit = bodyLimit({
+  maxSize: CONFIG_BODY_LIMIT,
+  onError: () => {
+    throw new ApiError(413, `The configuration document is larger than ${CONFIG_BODY_LIMIT} bytes.`);
+  },
+});
+admin.use("*", authenticate, (c, next) =>
+  c.req.path === "/api/admin/monitoring/config/import" ? configBodyLimit(c, next) : adminBodyLimit(c, next),
+);
 admin.route("/", me);
 // Self-service: every role manages its own notification preferences (and tests them) and API tokens
 // (a token carries its owner's role). Registered before the method rule, which
@@ -92,6 +103,7 @@ for (const resource of [
   keys,
   escalationPolicies,
   silences,
+  config,
 ]) {
   admin.route("/monitoring", resource);
 }

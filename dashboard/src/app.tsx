@@ -27,6 +27,8 @@ const SilencesPage = lazy(() => import("./pages/silences").then((m) => m.Silence
 const SilenceNewPage = lazy(() => import("./pages/silences").then((m) => m.SilenceNewPage));
 const EscalationPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationPage));
 const EscalationFormPage = lazy(() => import("./pages/escalation").then((m) => m.EscalationFormPage));
+// Seldom used: loads with its page.
+const ConfigPage = lazy(() => import("./pages/config").then((m) => m.ConfigPage));
 
 function Redirect({ to }: { to: string }) {
   const { route } = useLocation();
@@ -97,6 +99,7 @@ function Shell() {
             <Route path="/services" component={ServicesPage} />
             <Route path="/people" component={PeoplePage} />
             <Route path="/api-reference" component={ApiReferencePage} />
+            <Route path="/config" component={ConfigPage} />
             <Route default component={NotFoundPage} />
           </Router>
         </Layout>

@@ -70,6 +70,8 @@ describe("admin API auth matrix", () => {
         "GET /api/admin/monitoring/health/services",
         "GET /api/admin/monitoring/dashboard",
         "PUT /api/admin/monitoring/dashboard",
+        "GET /api/admin/monitoring/config",
+        "POST /api/admin/monitoring/config/import",
         "GET /api/admin/monitoring/performance/trends",
         "GET /api/admin/users",
         "POST /api/admin/users/{id}/tokens",

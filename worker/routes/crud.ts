@@ -24,8 +24,8 @@ import {
   notFoundError,
 } from "./api";
 
-type Table = SQLiteTable & { id: SQLiteColumn };
-type Row<T extends Table> = InferSelectModel<T>;
+export type Table = SQLiteTable & { id: SQLiteColumn };
+export type Row<T extends Table> = InferSelectModel<T>;
 
 export interface WriteContext<T extends Table> {
   env: Env;
@@ -77,10 +77,18 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
 
 const MAX_PAGE = 1000;
 
-/** Builds the five routes of a resource as an OpenAPI-documented sub-app. */
-export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.ZodObject>(r: CrudResource<T, F, O>) {
-  const app = createApi();
-  const tags = [r.collection];
+/** A resource definition, typed as `crudRoutes` takes it (also read by the configuration import). */
+export const defineResource = <T extends Table, F extends z.ZodObject, O extends z.ZodObject>(
+  r: CrudResource<T, F, O>,
+) => r;
+
+/**
+ * The whole-object check of a resource, as its create and update routes run it: unknown
+ * fields refused, read-only output fields (id, timestamps, …) dropped, `refine` applied.
+ */
+export function resourceValidator<T extends Table, F extends z.ZodObject, O extends z.ZodObject>(
+  r: CrudResource<T, F, O>,
+) {
   // Unknown fields are refused (a typo must not be silently ignored), but the
   // read-only fields of the output (id, timestamps, …) may be sent back as read.
   const readOnly = new Set(Object.keys(r.output.shape).filter((k) => !(k in r.fields.shape)));
@@ -95,6 +103,17 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
         ctx.addIssue({ code: "custom", path: field.split("."), message: reason }),
       ),
     );
+  return {
+    writable,
+    safeParse: (body: unknown) => full.safeParse(writable(body)) as z.ZodSafeParseResult<z.output<F>>,
+  };
+}
+
+/** Builds the five routes of a resource as an OpenAPI-documented sub-app. */
+export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.ZodObject>(r: CrudResource<T, F, O>) {
+  const app = createApi();
+  const tags = [r.collection];
+  const { writable, safeParse } = resourceValidator(r);
   const table = r.table as Table;
 
   const render = (row: Row<T>, ctx: OutputContext): unknown => {
@@ -111,9 +130,9 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
 
   /** Validates a whole object (create, or update after merging). */
   const validate = (body: unknown): z.output<F> => {
-    const parsed = full.safeParse(writable(body));
+    const parsed = safeParse(body);
     if (!parsed.success) throw badRequest(issuesToDetails(parsed.error.issues), `Invalid ${r.noun.toLowerCase()}.`);
-    return parsed.data as z.output<F>;
+    return parsed.data;
   };
 
   const load = async (env: Env, id: number): Promise<Row<T>> => {

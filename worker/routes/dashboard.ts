@@ -41,7 +41,7 @@ const CardFields = z
   .strict()
   .openapi("MetricCardInput");
 
-const ServiceNames = z
+export const ServiceNames = z
   .record(ServiceName, z.string().trim().min(1, "must not be empty").max(100))
   .refine((names) => Object.keys(names).length <= MAX_SERVICE_NAMES, `at most ${MAX_SERVICE_NAMES} services`)
   .openapi({ description: "Service name → the name shown for it", example: { ecpay: "ECPay Integration" } });

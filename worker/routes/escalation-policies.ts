@@ -9,7 +9,7 @@ import { CHANNELS } from "../core/rules/types";
 import { getDb } from "../db/client";
 import { adminUsers, escalationPolicies as policyTable } from "../db/schema";
 import { badRequest, conflict, type ErrorDetail } from "../lib/errors";
-import { crudRoutes } from "./crud";
+import { crudRoutes, defineResource } from "./crud";
 import { Name, Timestamps } from "./fields";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
@@ -70,7 +70,7 @@ const PolicyOut = PolicyFields.extend({ id: z.number().int(), ...Timestamps }).o
 
 type PolicyRow = typeof policyTable.$inferSelect;
 
-export const escalationPolicies = crudRoutes({
+export const policyResource = defineResource({
   noun: "Escalation policy",
   collection: "escalation-policies",
   table: policyTable,
@@ -119,6 +119,8 @@ export const escalationPolicies = crudRoutes({
     },
   }),
 });
+
+export const escalationPolicies = crudRoutes(policyResource);
 
 function rowToInput(row: PolicyRow) {
   return {

@@ -5,7 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
-import { crudRoutes } from "./crud";
+import { crudRoutes, defineResource } from "./crud";
 import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
 import { randomUrlSafe } from "../lib/secrets";
@@ -198,7 +198,7 @@ const MonitorOut = MonitorFields.extend({
 
 type MonitorRow = typeof monitorTable.$inferSelect;
 
-export const monitors = crudRoutes({
+export const monitorResource = defineResource({
   noun: "Monitor",
   collection: "monitors",
   table: monitorTable,
@@ -255,6 +255,8 @@ export const monitors = crudRoutes({
   }),
   afterWrite: syncMonitorSchedule,
 });
+
+export const monitors = crudRoutes(monitorResource);
 
 function rowToInput(row: MonitorRow) {
   return {

@@ -32,7 +32,7 @@ import { ApiError, badRequest, type ErrorDetail, notFound } from "../lib/errors"
 import { readBacktestHistory } from "../lib/history/backtest";
 import { familyStub, seriesIndex } from "../lib/series";
 import { commonErrors, errorResponse, IdParams, issuesToDetails, jsonBody, jsonResponse, notFoundError } from "./api";
-import { crudRoutes } from "./crud";
+import { crudRoutes, defineResource } from "./crud";
 import { iso, LabelSet, MetricName, Name, ServiceName, Timestamps } from "./fields";
 
 const Seconds = (max: number) => z.number().int().min(1).max(max);
@@ -221,7 +221,7 @@ function inputValues(input: RuleInput) {
   };
 }
 
-export const rules = crudRoutes({
+export const ruleResource = defineResource({
   noun: "Rule",
   collection: "rules",
   table: alertRules,
@@ -244,6 +244,8 @@ export const rules = crudRoutes({
     if (row) await tellFamilies(env, rowToRule(row));
   },
 });
+
+export const rules = crudRoutes(ruleResource);
 
 function rowToInput(row: RuleRow) {
   return {

@@ -12,7 +12,7 @@ import { previewSilence, publishAlerts } from "../lib/alerts";
 import { badRequest, notFound } from "../lib/errors";
 import { AlertOut } from "./alerts";
 import { commonErrors, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
-import { crudRoutes } from "./crud";
+import { crudRoutes, defineResource } from "./crud";
 import { iso, Timestamps, TimeZone } from "./fields";
 
 const Matcher = z
@@ -113,7 +113,7 @@ function toOutput(row: SilenceRow, now: number) {
   };
 }
 
-export const silences = crudRoutes({
+export const silenceResource = defineResource({
   noun: "Silence",
   collection: "silences",
   table: silenceTable,
@@ -146,6 +146,8 @@ export const silences = crudRoutes({
   // The live alerts list shows which alerts are silenced: have it published again.
   afterWrite: (env) => publishAlerts(env),
 });
+
+export const silences = crudRoutes(silenceResource);
 
 /** Active only while in effect: a recurring silence is pending between its windows. */
 function statusAt(row: SilenceRow, now: number): "pending" | "active" | "expired" {

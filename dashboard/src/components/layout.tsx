@@ -14,6 +14,7 @@ const NAV = [
   { href: "/escalation", label: "Escalation" },
   { href: "/monitors", label: "Monitors" },
   { href: "/services", label: "Services" },
+  { href: "/config", label: "Configuration" },
   { href: "/preferences", label: "Preferences" },
   { href: "/people", label: "People", owner: true },
   { href: "/api-reference", label: "API" },
