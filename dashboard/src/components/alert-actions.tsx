@@ -4,6 +4,7 @@ import { silenceHref } from "../lib/silences";
 import type { Alert } from "../lib/types";
 import { loadActiveAlerts } from "../models/live";
 import { api } from "../models/session";
+import { ActionResult } from "./feedback";
 
 type Action = "acknowledge" | "resolve" | "silence";
 
@@ -81,14 +82,7 @@ export function AlertActions({ alert, onDone }: { alert: Alert; onDone?: (action
           Silence{"\u2026"}
         </a>
       </div>
-      {result.value && (
-        <p
-          class={result.value.ok ? "action-result" : "action-result error"}
-          role={result.value.ok ? "status" : "alert"}
-        >
-          {result.value.text}
-        </p>
-      )}
+      <ActionResult result={result.value} />
       {breaching.value && (
         <div class="buttons">
           <button type="button" disabled={busy.value !== null} onClick={() => void run("resolve", true)}>

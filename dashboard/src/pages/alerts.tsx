@@ -11,6 +11,7 @@ import type { Alert, AlertPage } from "../lib/types";
 import { loadRules, ensureSettings, rules, settings } from "../models/config";
 import { activeAlerts, loadActiveAlerts } from "../models/live";
 import { api, auth } from "../models/session";
+import { LoadError } from "../components/feedback";
 
 /** Filters of the history, as the API's query parameters. */
 interface Filters {
@@ -209,11 +210,7 @@ function History({ timeZone, now }: { timeZone: string; now: number }) {
           </button>
         </div>
       </form>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the history: {error.value}</p>
-        </div>
-      )}
+      <LoadError what="the history" error={error.value} />
       <p class="summary" aria-live="polite">
         {rows.value === null
           ? "Loading\u2026"

@@ -4,6 +4,7 @@ import { useTitle } from "../components/hooks";
 import { isUnauthorized } from "../lib/api";
 import { type FieldDoc, readReference, type TagDoc } from "../lib/openapi";
 import { api } from "../models/session";
+import { LoadError } from "../components/feedback";
 
 function Fields({ title, fields }: { title: string; fields: FieldDoc[] }) {
   if (!fields.length) return null;
@@ -59,11 +60,7 @@ export function ApiReferencePage() {
           <code>Authorization: Bearer &lt;token&gt;</code>; errors are <code>{"{error, message, details}"}</code>.
         </p>
       </div>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the API description: {error.value}</p>
-        </div>
-      )}
+      <LoadError what="the API description" error={error.value} />
       {!tags.value && !error.value && <p role="status">Loading the API description…</p>}
       {tags.value && (
         <>

@@ -17,6 +17,7 @@ import { formatDateTime, formatLatency } from "../lib/format";
 import type { Delivery, DeliveryPage } from "../lib/types";
 import { loadRules, rules } from "../models/config";
 import { api, auth } from "../models/session";
+import { LoadError } from "../components/feedback";
 
 function DeliveryStatusBadge({ status }: { status: string }) {
   const { label, tone } = deliveryStatus(status);
@@ -222,11 +223,7 @@ export function DeliveriesPage() {
             </button>
           </div>
         </form>
-        {error.value && (
-          <div class="error-box" role="alert">
-            <p>Could not load the deliveries: {error.value}</p>
-          </div>
-        )}
+        <LoadError what="the deliveries" error={error.value} />
         <p class="summary" aria-live="polite">
           {rows.value === null
             ? "Loading\u2026"

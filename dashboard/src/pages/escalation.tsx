@@ -19,6 +19,7 @@ import {
 } from "../lib/silences";
 import type { Role } from "../lib/types";
 import { api, auth } from "../models/session";
+import { LoadError } from "../components/feedback";
 
 const POLICIES = "/api/admin/monitoring/escalation-policies";
 const ROLES: readonly Role[] = ["viewer", "admin", "owner"];
@@ -103,14 +104,7 @@ export function EscalationPage() {
         Who is notified, on which channels, as an alert stays unacknowledged. A rule names its policy; a rule without
         one notifies every admin on its own channels.
       </p>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the escalation policies: {error.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the escalation policies" error={error.value} onRetry={() => void load()} />
       <p class="summary" role="status">
         {list === null
           ? error.value
@@ -242,14 +236,7 @@ export function EscalationFormPage({ id }: { id: string }) {
         </p>
         <h1>{isNew ? "New escalation policy" : f ? f.name || `Policy #${id}` : `Policy #${id}`}</h1>
       </div>
-      {loadError.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the policy: {loadError.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the policy" error={loadError.value} onRetry={() => void load()} />
       {!f && !loadError.value && <p role="status">Loading{"\u2026"}</p>}
       {!isNew && f && (
         <p data-used-by>

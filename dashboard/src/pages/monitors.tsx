@@ -21,6 +21,7 @@ import {
 } from "../lib/monitors";
 import type { HistoryPoint, LatestSample } from "../lib/types";
 import { api, auth } from "../models/session";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const MONITORS = "/api/admin/monitoring/monitors";
 const REALTIME = "/api/admin/monitoring/metrics/realtime";
@@ -136,22 +137,8 @@ export function MonitorsPage() {
           </button>
         </div>
       )}
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the monitors: {error.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
-      {actionResult.value && (
-        <p
-          class={actionResult.value.ok ? "action-result" : "action-result error"}
-          role={actionResult.value.ok ? "status" : "alert"}
-        >
-          {actionResult.value.text}
-        </p>
-      )}
+      <LoadError what="the monitors" error={error.value} onRetry={() => void load()} />
+      <ActionResult result={actionResult.value} />
       <p class="summary" role="status">
         {monitors === null
           ? error.value

@@ -1,5 +1,6 @@
 import { type Signal, useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
+import { ActionResult, type Outcome } from "../components/feedback";
 import { useTitle } from "../components/hooks";
 import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
 import { formatRelative } from "../lib/format";
@@ -36,21 +37,12 @@ interface Key {
   last_used_at: string | null;
 }
 
-type Outcome = Signal<{ ok: boolean; text: string } | null>;
+type OutcomeSignal = Signal<Outcome | null>;
 
 const message = (err: unknown) => (err instanceof HttpError ? err.message : String(err));
 
 /** "2 min ago", or "never" for a key or token not used yet. */
 const lastUse = (iso: string | null) => formatRelative(iso, Date.now());
-
-function Result({ outcome }: { outcome: Outcome }) {
-  const o = outcome.value;
-  return o ? (
-    <p class={o.ok ? "action-result" : "action-result error"} role={o.ok ? "status" : "alert"}>
-      {o.text}
-    </p>
-  ) : null;
-}
 
 /** A secret the server shows once: with a copy button and a plain warning. */
 function ShownOnce({ label, secret }: { label: string; secret: string }) {
@@ -72,7 +64,7 @@ function Tokens({ user }: { user: User }) {
   const tokens = useSignal<Token[] | null>(null);
   const name = useSignal("");
   const secret = useSignal<string | null>(null);
-  const outcome: Outcome = useSignal(null);
+  const outcome: OutcomeSignal = useSignal(null);
   const load = async () => {
     try {
       tokens.value = (await api.get<{ tokens: Token[] }>(`${USERS}/${user.id}/tokens`)).tokens;
@@ -143,7 +135,7 @@ function Tokens({ user }: { user: User }) {
         <button type="submit">New token</button>
       </form>
       {secret.value && <ShownOnce label={`New token for ${user.email}`} secret={secret.value} />}
-      <Result outcome={outcome} />
+      <ActionResult result={outcome.value} />
     </div>
   );
 }
@@ -153,7 +145,7 @@ function People() {
   const users = useSignal<User[] | null>(null);
   const draft = useSignal({ email: "", name: "", role: "viewer" });
   const errors = useSignal<Record<string, string>>({});
-  const outcome: Outcome = useSignal(null);
+  const outcome: OutcomeSignal = useSignal(null);
   const load = async () => {
     try {
       users.value = (await api.get<{ users: User[] }>(`${USERS}?limit=500`)).users;
@@ -190,7 +182,7 @@ function People() {
   return (
     <section aria-labelledby="people-heading">
       <h2 id="people-heading">People</h2>
-      <Result outcome={outcome} />
+      <ActionResult result={outcome.value} />
       {users.value && (
         <div class="table-wrap stack-on-phone">
           <table>
@@ -282,7 +274,7 @@ function Keys() {
   const draft = useSignal({ name: "", scope: "ingest", rate: "" });
   const secret = useSignal<string | null>(null);
   const errors = useSignal<Record<string, string>>({});
-  const outcome: Outcome = useSignal(null);
+  const outcome: OutcomeSignal = useSignal(null);
   const load = async () => {
     try {
       keys.value = (await api.get<{ keys: Key[] }>(`${KEYS}?limit=500`)).keys;
@@ -327,7 +319,7 @@ function Keys() {
   return (
     <section aria-labelledby="keys-heading">
       <h2 id="keys-heading">Ingest and heartbeat keys</h2>
-      <Result outcome={outcome} />
+      <ActionResult result={outcome.value} />
       {secret.value && <ShownOnce label="New key" secret={secret.value} />}
       {keys.value && keys.value.length > 0 && (
         <div class="table-wrap stack-on-phone">

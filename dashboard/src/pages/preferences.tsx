@@ -4,6 +4,7 @@ import { useTitle } from "../components/hooks";
 import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
 import { browserZone, zones } from "../lib/format";
 import { api } from "../models/session";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const PREFERENCES = "/api/admin/monitoring/preferences";
 const TEST = "/api/admin/monitoring/notifications/test";
@@ -157,14 +158,7 @@ export function PreferencesPage() {
         <h1>Preferences</h1>
         <p class="muted">How and when you are notified. These are yours alone; every role can change its own.</p>
       </div>
-      {loadError.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load your preferences: {loadError.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="your preferences" error={loadError.value} onRetry={() => void load()} />
       {!f && !loadError.value && <p role="status">Loading your preferences…</p>}
       {f && (
         <form class="form" onSubmit={(e) => void save(e)} noValidate>
@@ -292,14 +286,7 @@ export function PreferencesPage() {
               : "Not saved yet: these are the defaults."}{" "}
             A test goes through your saved channels.
           </p>
-          {status.value && (
-            <p
-              class={status.value.ok ? "action-result" : "action-result error"}
-              role={status.value.ok ? "status" : "alert"}
-            >
-              {status.value.text}
-            </p>
-          )}
+          <ActionResult result={status.value} />
           {tests.value && (
             <ul class="test-results" aria-label="Test results">
               {tests.value.map((t) => (

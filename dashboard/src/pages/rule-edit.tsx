@@ -23,6 +23,7 @@ import {
   type WireRule,
 } from "../lib/rules";
 import { api, auth } from "../models/session";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const RULES = "/api/admin/monitoring/rules";
 
@@ -179,11 +180,7 @@ export function RuleEditPage() {
         <h1>{id === null ? "New rule" : "Edit rule"}</h1>
         <a href="/rules">Back to rules</a>
       </div>
-      {loadError.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the rule: {loadError.value}</p>
-        </div>
-      )}
+      <LoadError what="the rule" error={loadError.value} />
       {!f && !loadError.value && <p role="status">Loading the rule…</p>}
       {f && (
         <form
@@ -350,14 +347,7 @@ export function RuleEditPage() {
               {busy.value === "backtest" ? "Backtesting…" : "Backtest"}
             </button>
           </div>
-          {status.value && (
-            <p
-              class={status.value.ok ? "action-result" : "action-result error"}
-              role={status.value.ok ? "status" : "alert"}
-            >
-              {status.value.text}
-            </p>
-          )}
+          <ActionResult result={status.value} />
         </form>
       )}
       {dryRun.value && (

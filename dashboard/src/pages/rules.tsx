@@ -8,6 +8,7 @@ import { conditionText, type WireRule } from "../lib/rules";
 import { activeAlerts } from "../models/live";
 import { api, auth } from "../models/session";
 import { type DryRun, DryRunResult } from "../components/rule-results";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const RULES = "/api/admin/monitoring/rules";
 
@@ -82,14 +83,7 @@ export function RulesPage() {
           </a>
         )}
       </div>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the rules: {error.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadError what="the rules" error={error.value} onRetry={() => void load()} />
       <p class="summary" role="status">
         {list === null
           ? error.value
@@ -104,14 +98,7 @@ export function RulesPage() {
           {saved.rule_name} saved.
         </p>
       )}
-      {result.value && (
-        <p
-          class={result.value.ok ? "action-result" : "action-result error"}
-          role={result.value.ok ? "status" : "alert"}
-        >
-          {result.value.text}
-        </p>
-      )}
+      <ActionResult result={result.value} />
       {list !== null && list.length > 0 && (
         <div class="table-wrap stack-on-phone">
           <table>

@@ -6,6 +6,7 @@ import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
 import { knownServices } from "../lib/services";
 import { settings } from "../models/config";
 import { api, auth } from "../models/session";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const DASHBOARD = "/api/admin/monitoring/dashboard";
 
@@ -78,11 +79,7 @@ export function ServicesPage() {
         <h1>Services</h1>
         <p class="muted">The name each service goes by on every page and in every notification.</p>
       </div>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the services: {error.value}</p>
-        </div>
-      )}
+      <LoadError what="the services" error={error.value} />
       {!current && !error.value && <p role="status">Loading the services…</p>}
       {current && (
         <form class="form" onSubmit={(e) => void save(e)} noValidate>
@@ -111,14 +108,7 @@ export function ServicesPage() {
               </button>
             </div>
           )}
-          {status.value && (
-            <p
-              class={status.value.ok ? "action-result" : "action-result error"}
-              role={status.value.ok ? "status" : "alert"}
-            >
-              {status.value.text}
-            </p>
-          )}
+          <ActionResult result={status.value} />
         </form>
       )}
     </>

@@ -22,6 +22,7 @@ import {
 import type { Alert } from "../lib/types";
 import { loadActiveAlerts } from "../models/live";
 import { api, auth } from "../models/session";
+import { ActionResult, LoadError } from "../components/feedback";
 
 const SILENCES = "/api/admin/monitoring/silences";
 
@@ -92,22 +93,8 @@ export function SilencesPage() {
         Alerts a silence matches still open and show, but notify no one while it is in effect. A weekly silence is in
         effect only during its maintenance window.
       </p>
-      {error.value && (
-        <div class="error-box" role="alert">
-          <p>Could not load the silences: {error.value}</p>
-          <button type="button" onClick={() => void load()}>
-            Retry
-          </button>
-        </div>
-      )}
-      {result.value && (
-        <p
-          class={result.value.ok ? "action-result" : "action-result error"}
-          role={result.value.ok ? "status" : "alert"}
-        >
-          {result.value.text}
-        </p>
-      )}
+      <LoadError what="the silences" error={error.value} onRetry={() => void load()} />
+      <ActionResult result={result.value} />
       <p class="summary" role="status">
         {rows === null
           ? error.value
