@@ -357,6 +357,30 @@ describe("alerts", () => {
     await expect.poll(() => history.getByLabel("Rule").inputValue()).toBe(String(ruleId));
     await expect.poll(() => history.getByRole("row").count()).toBe(2); // header + this alert
   });
+
+  it("keeps an alert the socket brought when a slower list answer, asked for before it fired, arrives", async () => {
+    await createRule("E2E late list", "e2e_late_list", 5);
+    // The page's first request for the active alerts is answered from before the breach, and late.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked = false;
+    await admin.route("**/api/admin/monitoring/alerts/active", async (route) => {
+      if (asked) return route.continue();
+      asked = true;
+      const before = await route.fetch();
+      await held;
+      await route.fulfill({ response: before });
+    });
+    await admin.goto("/alerts");
+    await expect.poll(() => asked).toBe(true);
+    await push("e2e_late_list", "e2e", 9);
+    const item = activeItem(admin, "E2E late list");
+    await visible(item);
+    release();
+    await admin.waitForTimeout(1_500);
+    expect(await item.count()).toBe(1);
+    await admin.unroute("**/api/admin/monitoring/alerts/active");
+  });
 });
 
 describe("trends", () => {

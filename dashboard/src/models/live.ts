@@ -34,6 +34,14 @@ let lastSessionCheck = 0;
 let awaitingPong = false;
 /** Bumped by stopLive, so an HTTP answer that arrives after logout is dropped. */
 let generation = 0;
+/**
+ * Bumped by every alerts / services update the socket applies. An HTTP answer to a request
+ * sent before such an update is dropped: the update is at least as new, and any later change
+ * comes over the socket too (otherwise a slow answer would put back a list without the alert
+ * that just fired).
+ */
+let alertsVersion = 0;
+let servicesVersion = 0;
 
 const socketUrl = () => `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
 
@@ -53,8 +61,14 @@ function onFrame(ws: ReconnectingWebSocket, raw: unknown) {
   state = step.state;
   if (step.reply) ws.send(JSON.stringify(step.reply));
   // A connection's first snapshot may be older than what is shown (the HTTP answer; see the "open" handler).
-  if (step.services && (!step.mayBeStale || services.value === null)) setServices(step.services, state.updatedAt);
-  if (step.alerts && (!step.mayBeStale || activeAlerts.value === null)) activeAlerts.value = step.alerts;
+  if (step.services && (!step.mayBeStale || services.value === null)) {
+    setServices(step.services, state.updatedAt);
+    servicesVersion++;
+  }
+  if (step.alerts && (!step.mayBeStale || activeAlerts.value === null)) {
+    activeAlerts.value = step.alerts;
+    alertsVersion++;
+  }
   if (step.metrics)
     latestSamples.value = mergeSamples(step.metricsReplace ? new Map() : latestSamples.value, step.metrics);
 }
@@ -132,9 +146,10 @@ export function stopLive(): void {
 /** (Re)loads the active alerts over HTTP (after an action, on reconnect). */
 export async function loadActiveAlerts(): Promise<void> {
   const gen = generation;
+  const version = alertsVersion;
   try {
     const { alerts } = await api.get<{ alerts: Alert[] }>("/api/admin/monitoring/alerts/active");
-    if (gen === generation) activeAlerts.value = alerts;
+    if (gen === generation && version === alertsVersion) activeAlerts.value = alerts;
   } catch {
     // the socket's next alerts delta or a reload brings them; a 401 logs out by itself
   }
@@ -143,10 +158,11 @@ export async function loadActiveAlerts(): Promise<void> {
 /** (Re)loads service health over HTTP. */
 export async function loadServices(): Promise<void> {
   const gen = generation;
+  const version = servicesVersion;
   servicesLoading.value = true;
   try {
     const { services: list } = await api.get<{ services: ServiceHealth[] }>("/api/admin/monitoring/health/services");
-    if (gen === generation) setServices(list, null);
+    if (gen === generation && version === servicesVersion) setServices(list, null);
   } catch (err) {
     if (gen === generation && !isUnauthorized(err))
       servicesError.value = err instanceof Error ? err.message : String(err);
