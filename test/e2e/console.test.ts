@@ -441,7 +441,8 @@ describe("rules", () => {
     const test = admin.getByRole("region", { name: "Test result" });
     await visible(test);
     await expect.poll(() => test.textContent()).toMatch(/Would (not )?fire now|No data to judge/);
-    expect(await test.textContent()).toContain("[WARNING] E2E API error ratio on api");
+    expect(await test.textContent()).toContain("Subject: [WARNING] FIRING: E2E API error ratio on api");
+    await visible(test.getByText("As email sends it"));
 
     await admin.getByRole("button", { name: "Backtest" }).click();
     const backtest = admin.getByRole("region", { name: "Backtest result" });

@@ -440,6 +440,14 @@ describe("rule dry run", () => {
     expect(res.body.notification.title).toBe("[CRITICAL] Payment Failure Rate > 5% on ecpay");
     expect(res.body.notification.body).toContain("payment_failure_rate on ecpay: 8.25");
     expect(res.body.notification.channels).toEqual(["email", "slack"]);
+    // As each channel would send it, from the channels' own renderers.
+    const previews = (res.body.notification as unknown as { previews: { channel: string; content: string }[] })
+      .previews;
+    expect(previews.map((p) => p.channel)).toEqual(["email", "slack"]);
+    expect(previews[0]?.content).toMatch(/^Subject: \[CRITICAL\] FIRING: Payment Failure Rate > 5% on ecpay \(#0\)\n/);
+    const slack = JSON.parse(previews[1]?.content ?? "{}") as { text: string; blocks: unknown[] };
+    expect(slack.text).toContain("Payment Failure Rate > 5% on ecpay");
+    expect(slack.blocks.length).toBeGreaterThan(1);
     expect(res.body.series).toEqual([
       {
         fingerprint: "payment_failure_rate|ecpay|",

@@ -10,7 +10,9 @@ import {
 } from "../core/rules/evaluate";
 import { BACKSTOP_MS, SERIES_BACKSTOP_MS } from "../core/alerts/step";
 import { backtestCost, backtestRule } from "../core/rules/backtest";
-import { renderAlertText } from "../core/rules/render";
+import { SHARED_RECIPIENT, type NotificationJob } from "../core/alerts/jobs";
+import { previewChannel } from "../core/notify/preview";
+import { alertMessage, renderAlertText } from "../core/rules/render";
 import {
   AGGREGATIONS,
   CHANNELS,
@@ -290,7 +292,14 @@ const TestResult = z
     value: z.number().nullable(),
     observed_at: z.string().nullable(),
     reason: z.string(),
-    notification: z.object({ title: z.string(), body: z.string(), channels: z.array(z.string()) }),
+    notification: z.object({
+      title: z.string(),
+      body: z.string(),
+      channels: z.array(z.string()),
+      previews: z
+        .array(z.object({ channel: z.string(), content: z.string(), note: z.string().nullable() }))
+        .openapi({ description: "The firing notification as each of the rule's channels would send it" }),
+    }),
     series: z.array(SeriesVerdict).openapi({ description: "The verdict of every series the rule selects" }),
   })
   .openapi("RuleTestResult");
@@ -372,6 +381,42 @@ async function dryRun(env: Env, rule: Rule, ruleId: number | null) {
     reason: `no ${rule.metricName} series${rule.service ? ` on ${rule.service}` : ""} matches the rule`,
   };
   const text = renderAlertText(rule, worst, now);
+  // The firing notification each of the rule's channels would send, from the same renderers.
+  const job: NotificationJob = {
+    idempotencyKey: `dry-run:${ruleId ?? "unsaved"}`,
+    alertId: 0,
+    event: "firing",
+    occurrence: "firing",
+    step: 0,
+    recipient: { adminId: SHARED_RECIPIENT },
+    channel: "",
+    enqueuedAt: now,
+    alert: {
+      id: 0,
+      ruleId: ruleId ?? 0,
+      ruleName: rule.ruleName,
+      service: ("service" in worst ? worst.service : null) || rule.service,
+      labels: "labels" in worst ? { ...worst.labels } : {},
+      severity: rule.severity,
+      status: "firing",
+      value: worst.value,
+      peakValue: null,
+      message: alertMessage(rule, worst),
+      observedAt: worst.observedAt ?? now,
+      triggeredAt: now,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      resolvedAt: null,
+    },
+  };
+  const previews = rule.notificationChannels.flatMap((channel) => {
+    try {
+      const p = previewChannel({ ...job, channel }, channel, now);
+      return p ? [p] : [];
+    } catch (err) {
+      return [{ channel, content: "", note: `not rendered: ${err instanceof Error ? err.message : String(err)}` }];
+    }
+  });
   return {
     rule_id: ruleId,
     would_fire: worst.state === "firing",
@@ -379,7 +424,7 @@ async function dryRun(env: Env, rule: Rule, ruleId: number | null) {
     value: worst.value,
     observed_at: isoOrNull(worst.observedAt),
     reason: worst.reason,
-    notification: { ...text, channels: rule.notificationChannels },
+    notification: { ...text, channels: rule.notificationChannels, previews },
     series: [...evaluations].sort(byFingerprint).map((e) => ({
       fingerprint: e.fingerprint,
       service: e.service,

@@ -11,7 +11,12 @@ export interface DryRun {
   state: "firing" | "ok" | "no_data";
   value: number | null;
   reason: string;
-  notification: { title: string; body: string; channels: string[] };
+  notification: {
+    title: string;
+    body: string;
+    channels: string[];
+    previews?: { channel: string; content: string; note: string | null }[];
+  };
   series: {
     fingerprint: string;
     service: string;
@@ -48,14 +53,27 @@ export function DryRunResult({ run }: { run: DryRun }) {
           ))}
         </ul>
       )}
-      <figure class="notification-preview">
-        <figcaption>The notification, on {run.notification.channels.join(", ")}:</figcaption>
-        <pre>
-          {run.notification.title}
-          {"\n\n"}
-          {run.notification.body}
-        </pre>
-      </figure>
+      {run.notification.previews?.length ? (
+        <div class="notification-previews" aria-label="The notification on each channel">
+          {run.notification.previews.map((p, i) => (
+            <details class="notification-preview" key={p.channel} open={i === 0}>
+              <summary>
+                As {p.channel} sends it{p.note ? <span class="muted"> ({p.note})</span> : null}
+              </summary>
+              <pre>{p.content}</pre>
+            </details>
+          ))}
+        </div>
+      ) : (
+        <figure class="notification-preview">
+          <figcaption>The notification, on {run.notification.channels.join(", ")}:</figcaption>
+          <pre>
+            {run.notification.title}
+            {"\n\n"}
+            {run.notification.body}
+          </pre>
+        </figure>
+      )}
     </div>
   );
 }
