@@ -13,6 +13,7 @@ import { type NotifyEvent, planJobs } from "../worker/core/alerts/jobs";
 import {
   acknowledge,
   closeForStop,
+  earliestPending,
   type FingerprintState,
   type LifecycleConfig,
   type LifecycleEvent,
@@ -94,7 +95,7 @@ import { loadSilences } from "../worker/db/silences";
 import { publishAlerts, serviceHealth, slackRoutingOf, snapshotOf } from "../worker/lib/alerts";
 import { getDb } from "../worker/db/client";
 import { enqueueDurably } from "../worker/db/deliveries";
-import { rowToRule } from "../worker/db/rules";
+import { rowToRule, setPendingSince } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
 import { countEvaluation } from "../worker/lib/counters";
 import { familyStub, seriesIndex } from "../worker/lib/series";
@@ -252,6 +253,16 @@ export class AlertRule extends DurableObject<Env> {
     );
     if (!columns.has("message")) sql.exec("ALTER TABLE fingerprints ADD COLUMN message TEXT");
     if (!columns.has("written")) sql.exec("ALTER TABLE fingerprints ADD COLUMN written TEXT");
+    const configColumns = new Set(
+      sql
+        .exec<{ name: string }>("PRAGMA table_info(config)")
+        .toArray()
+        .map((c) => c.name),
+    );
+    // What alert_rules.pending_since was last set to: -1 unknown, 0 none, else since when.
+    if (!configColumns.has("pending_written")) {
+      sql.exec("ALTER TABLE config ADD COLUMN pending_written INTEGER NOT NULL DEFAULT -1");
+    }
     const row = sql
       .exec<{ rule: string | null; refreshed_at: number; watching_since: number }>(
         "SELECT rule, refreshed_at, watching_since FROM config",
@@ -555,7 +566,27 @@ export class AlertRule extends DurableObject<Env> {
       if (await this.releaseHeld(fp, now)) this.save(fp);
     }
     await this.flushGroups(now);
+    await this.notePending(known);
     await this.rearm(now);
+  }
+
+  /**
+   * Keeps alert_rules.pending_since (the rules list's "pending") at the earliest pending series
+   * of the rule, written only when it changes.
+   */
+  private async notePending(known: ReadonlyMap<string, Fingerprint>): Promise<void> {
+    const rule = this.rule;
+    if (!rule) return;
+    const since = earliestPending([...known.values()].map((fp) => fp.state));
+    const sql = this.ctx.storage.sql;
+    const row = sql.exec<{ pending_written: number }>("SELECT pending_written FROM config").toArray()[0];
+    if (!row || row.pending_written === (since ?? 0)) return;
+    try {
+      await setPendingSince(this.env.DB, rule.id, since);
+      sql.exec("UPDATE config SET pending_written = ?", since ?? 0);
+    } catch (err) {
+      console.error(`rule ${rule.id}: pending state not written`, err);
+    }
   }
 
   /** The buffer as the evaluator's series windows. */

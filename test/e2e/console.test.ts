@@ -473,6 +473,24 @@ describe("rules", () => {
     await expect.poll(() => row.textContent()).not.toContain("Disabled");
   });
 
+  it("shows a rule whose breach waits out for_seconds as pending", async () => {
+    await must("POST", `${API}/rules`, {
+      rule_name: "E2E slow burn",
+      metric_name: "e2e_slow_burn",
+      service: "e2e",
+      kind: "threshold",
+      comparison_operator: ">",
+      threshold_value: 5,
+      for_seconds: 600,
+      severity: "warning",
+      notification_channels: ["email"],
+    });
+    await push("e2e_slow_burn", "e2e", 9);
+    await admin.goto("/rules");
+    const row = admin.getByRole("row").filter({ has: admin.getByRole("rowheader", { name: "E2E slow burn" }) });
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).toMatch(/Pending since/);
+  });
+
   it("shows a viewer the rules and a rule's form without any way to change them", async () => {
     const context = await browser.newContext({ baseURL: baseUrl });
     const page = await logIn(context, viewerUser.token);

@@ -248,10 +248,19 @@ describe("timers on the alarm", () => {
     await push(metric, "celery", 500, now);
     await waitFor(async () => (await stub(ruleId).fingerprints())[0]?.state.phase === "pending");
     expect(await alertsOf(ruleId)).toEqual([]);
+    // The rules list sees it pending.
+    const pendingSince = () =>
+      callJson<{ pending_since: string | null }>("GET", `${BASE}/rules/${ruleId}`, { token: admin.token }).then(
+        (r) => r.body.pending_since,
+      );
+    const since = Date.parse((await waitFor(pendingSince)) ?? "");
+    expect(since).toBeGreaterThanOrEqual(now);
+    expect(since).toBeLessThan(now + 5_000);
 
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(now + 61_000);
     expect(await runDurableObjectAlarm(stub(ruleId))).toBe(true);
+    expect(await pendingSince()).toBeNull();
     const [alert] = await alertsOf(ruleId);
     expect(alert).toMatchObject({ status: "firing", observed_at: now });
     expect(alert?.triggered_at).toBeGreaterThanOrEqual(now + 60_000);

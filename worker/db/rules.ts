@@ -95,3 +95,8 @@ export function paramsToWire(rule: Rule): Record<string, unknown> {
       };
   }
 }
+
+/** Records since when a series of the rule has been pending (null: none), for the rules list. */
+export async function setPendingSince(db: D1Database, ruleId: number, since: number | null): Promise<void> {
+  await db.prepare("UPDATE alert_rules SET pending_since = ? WHERE id = ?").bind(since, ruleId).run();
+}

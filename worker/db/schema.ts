@@ -136,6 +136,8 @@ export const alertRules = sqliteTable(
       onDelete: "set null",
     }),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** Since when a series of the rule has been pending (breaching, `for_seconds` not yet over); null: none. Written by the rule's object as it changes. */
+    pendingSince: integer("pending_since"),
     createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

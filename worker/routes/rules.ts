@@ -137,6 +137,9 @@ const RuleOut = RuleFields.extend({
   id: z.number().int(),
   params: z.record(z.string(), z.unknown()),
   created_by: z.number().int().nullable(),
+  pending_since: z.string().nullable().openapi({
+    description: "Since when a series of the rule has been pending (breaching, for_seconds not yet over); null: none",
+  }),
   ...Timestamps,
 }).openapi("Rule");
 
@@ -235,7 +238,10 @@ export const ruleResource = defineResource({
   toValues: (input, { actor, existing }) => ({
     values: { ...inputValues(input), createdBy: existing ? existing.createdBy : actor.adminId },
   }),
-  extraOutput: (row) => ({ created_by: row.createdBy }),
+  extraOutput: (row) => ({
+    created_by: row.createdBy,
+    pending_since: row.pendingSince === null ? null : iso(row.pendingSince),
+  }),
   afterWrite: async (env, id, row) => {
     // The rule's object evaluates it (or, disabled or deleted, resolves its open alerts),
     // and the metric families it reads start pushing their samples to it.

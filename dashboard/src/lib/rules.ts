@@ -34,6 +34,8 @@ export interface WireRule {
   max_alerts_per_hour: number;
   escalation_policy_id: number | null;
   is_active: boolean;
+  /** Since when a series has been pending (breaching, for_seconds not yet over); null: none. */
+  pending_since?: string | null;
 }
 
 const seconds = (s: number) =>

@@ -11,6 +11,7 @@ import { type DryRun, DryRunResult } from "../components/rule-results";
 import { ActionResult, LoadError } from "../components/feedback";
 
 const RULES = "/api/admin/monitoring/rules";
+const PENDING_REFRESH_MS = 15_000;
 
 /** A rule's live state from the open alerts the socket keeps current. */
 function stateOf(rule: WireRule, open: { alert_rule_id: number; status: string }[]) {
@@ -19,6 +20,10 @@ function stateOf(rule: WireRule, open: { alert_rule_id: number; status: string }
   const firing = mine.filter((a) => a.status === "firing").length;
   if (firing) return { text: `Firing (${firing})`, cls: "state-firing" };
   if (mine.length) return { text: `Acknowledged (${mine.length})`, cls: "state-acknowledged" };
+  if (rule.pending_since) {
+    const since = new Date(rule.pending_since).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    return { text: `Pending since ${since}`, cls: "state-acknowledged" };
+  }
   return { text: "OK", cls: "state-ok" };
 }
 
@@ -46,7 +51,12 @@ export function RulesPage() {
       if (!isUnauthorized(err)) error.value = err instanceof Error ? err.message : String(err);
     }
   }
-  useEffect(() => void load(), []);
+  useEffect(() => {
+    void load();
+    // Firing is live over the socket; pending (a timer inside the engine) is re-read now and then.
+    const timer = setInterval(() => void load(), PENDING_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
 
   async function act(rule: WireRule, what: "toggle" | "test" | "delete") {
     busy.value = rule.id;

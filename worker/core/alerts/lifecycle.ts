@@ -497,3 +497,13 @@ export function closeForStop(state: FingerprintState, now: number, note: string)
   }
   return { state: s, events };
 }
+
+/** When the earliest of these series started pending (breaching, `for_seconds` not yet over); null when none is. */
+export function earliestPending(states: readonly Pick<FingerprintState, "phase" | "pendingSince">[]): number | null {
+  let since: number | null = null;
+  for (const s of states) {
+    if (s.phase === "pending" && s.pendingSince !== null)
+      since = since === null ? s.pendingSince : Math.min(since, s.pendingSince);
+  }
+  return since;
+}
