@@ -415,6 +415,10 @@ describe("trends", () => {
 
 describe("rules", () => {
   it("creates a ratio rule through the form: a field error kept with the input, Test, Backtest over the demo's week, save, disable, enable", async () => {
+    const policy = await must<{ id: number }>("POST", `${API}/escalation-policies`, {
+      name: "E2E API on-call",
+      steps: [{ after_minutes: 0, channels: ["email"], targets: { roles: ["admin"] } }],
+    });
     await admin.goto("/rules");
     await visible(admin.getByRole("heading", { name: "Rules", level: 1 }));
     await admin.getByRole("link", { name: "New rule" }).click();
@@ -437,6 +441,7 @@ describe("rules", () => {
     expect(await admin.getByLabel("Name", { exact: true }).inputValue()).toBe("E2E API error ratio");
 
     await least.fill("10");
+    await admin.getByLabel("Escalation policy", { exact: true }).selectOption({ label: "E2E API on-call" });
     await admin.getByRole("button", { name: "Test", exact: true }).click();
     const test = admin.getByRole("region", { name: "Test result" });
     await visible(test);
@@ -456,12 +461,17 @@ describe("rules", () => {
     const row = admin.getByRole("row").filter({ has: admin.getByRole("rowheader", { name: "E2E API error ratio" }) });
     await visible(row);
     expect(await row.textContent()).toContain("http_errors_total / http_requests_total on api > 5 % over 5 min");
-    const saved = await must<{ rules: { rule_name: string; kind: string; params: Record<string, unknown> }[] }>(
-      "GET",
-      `${API}/rules?limit=500`,
-    );
+    const saved = await must<{
+      rules: {
+        rule_name: string;
+        kind: string;
+        escalation_policy_id: number | null;
+        params: Record<string, unknown>;
+      }[];
+    }>("GET", `${API}/rules?limit=500`);
     expect(saved.rules.find((r) => r.rule_name === "E2E API error ratio")).toMatchObject({
       kind: "ratio",
+      escalation_policy_id: policy.id,
       params: { denominator_metric: "http_requests_total", window_seconds: 300, min_denominator: 10 },
     });
 
