@@ -1,5 +1,5 @@
 /** What the browser tests share: how Chromium is started, and a record of the live connection's states. */
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 
 /** Debian's Chromium, headless, without anything that would reach out on its own. */
 export const CHROMIUM = {
@@ -32,3 +32,21 @@ export const recordConnectionStates = (page: Page) =>
 
 /** The states recorded since `recordConnectionStates`. */
 export const connectionStates = (page: Page) => page.evaluate(() => (window as unknown as Recorded).connectionStates);
+
+/** A page whose uncaught errors are collected in `pageErrors`, waiting up to 20 s for what it looks for. */
+export async function newPage(context: BrowserContext, pageErrors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  return page;
+}
+
+/** A new page logged in with `token` through the login form, on the live status. */
+export async function logIn(context: BrowserContext, token: string, pageErrors: string[]): Promise<Page> {
+  const page = await newPage(context, pageErrors);
+  await page.goto("/status");
+  await page.getByLabel("Admin API token").fill(token);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
+  return page;
+}

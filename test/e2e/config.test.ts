@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHROMIUM } from "./browser";
+import { CHROMIUM, logIn as logInWith } from "./browser";
+import { apiClient } from "./client";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("token");
@@ -25,37 +26,9 @@ let page: Page;
 let dir = "";
 let exported = "";
 const pageErrors: string[] = [];
-
-async function must<T>(method: string, url: string, body?: unknown, token = ownerToken): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
-async function createUser(role: "admin" | "viewer") {
-  const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
-    email: `e2e-config-${role}@example.com`,
-    name: `E2E config ${role}`,
-    role,
-  });
-  return (await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, { name: "e2e" })).token;
-}
-
-async function logIn(ctx: BrowserContext, token: string): Promise<Page> {
-  const p = await ctx.newPage();
-  p.setDefaultTimeout(20_000);
-  p.on("pageerror", (err) => pageErrors.push(err.message));
-  await p.goto("/status");
-  await p.getByLabel("Admin API token").fill(token);
-  await p.getByRole("button", { name: "Log in" }).click();
-  await p.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
-  return p;
-}
+const { must, createUser: createUserAt } = apiClient(ownerToken);
+const createUser = async (role: "admin" | "viewer") => (await createUserAt(baseUrl, role, "config")).token;
+const logIn = (ctx: BrowserContext, token: string) => logInWith(ctx, token, pageErrors);
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 

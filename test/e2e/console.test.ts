@@ -8,7 +8,8 @@
  */
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHROMIUM, connectionStates, recordConnectionStates } from "./browser";
+import { CHROMIUM, connectionStates, logIn as logInWith, recordConnectionStates } from "./browser";
+import { apiClient } from "./client";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("token");
@@ -25,39 +26,9 @@ let alertId = 0;
 /** The monitor that keeps the storefront service down until the phone-width checks are done. */
 let failingMonitorId = 0;
 const pageErrors: string[] = [];
-
-async function call<T>(
-  method: string,
-  url: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-async function must<T>(method: string, url: string, body?: unknown, token = ownerToken): Promise<T> {
-  const res = await call<T>(method, url, token, body);
-  if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
-
-async function createUser(role: "admin" | "viewer") {
-  const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
-    email: `e2e-${role}@example.com`,
-    name: `E2E ${role}`,
-    role,
-  });
-  const { token } = await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, {
-    name: "e2e",
-  });
-  return { id: user.id, token };
-}
+const { call, must, createUser: createUserAt } = apiClient(ownerToken);
+const createUser = (role: "admin" | "viewer") => createUserAt(baseUrl, role);
+const logIn = (context: BrowserContext, token: string) => logInWith(context, token, pageErrors);
 
 async function push(metric: string, service: string, value: number) {
   const res = await fetch(`${baseUrl}/api/ingest`, {
@@ -82,22 +53,6 @@ async function createRule(rule_name: string, metric_name: string, threshold_valu
     severity: "critical",
     notification_channels: ["email"],
   });
-}
-
-async function newPage(context: BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => pageErrors.push(err.message));
-  return page;
-}
-
-async function logIn(context: BrowserContext, token: string): Promise<Page> {
-  const page = await newPage(context);
-  await page.goto("/status");
-  await page.getByLabel("Admin API token").fill(token);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
-  return page;
 }
 
 const visible = (l: Locator) => l.waitFor({ state: "visible" });

@@ -7,7 +7,8 @@
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHROMIUM } from "./browser";
+import { CHROMIUM, logIn as logInWith } from "./browser";
+import { apiClient } from "./client";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("token");
@@ -19,28 +20,10 @@ let viewerToken = "";
 let ruleId = 0;
 let alertId = 0;
 const pageErrors: string[] = [];
-
-async function must<T>(method: string, url: string, body?: unknown, token = ownerToken): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
+const { must } = apiClient(ownerToken);
 async function logIn(token: string, viewport?: { width: number; height: number }): Promise<Page> {
   const context = await browser.newContext({ baseURL: baseUrl, ...(viewport ? { viewport } : {}) });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => pageErrors.push(err.message));
-  await page.goto("/status");
-  await page.getByLabel("Admin API token").fill(token);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
-  return page;
+  return logInWith(context, token, pageErrors);
 }
 
 beforeAll(async () => {
@@ -96,7 +79,7 @@ describe("deliveries", () => {
       )
       .toBeGreaterThan(0);
     const page = await logIn(viewerToken);
-    await page.getByRole("link", { name: "Deliveries" }).click();
+    await page.getByRole("link", { name: "Deliveries", exact: true }).click();
     await page.getByRole("heading", { name: "Deliveries", level: 1 }).waitFor();
 
     const filters = page.getByRole("form", { name: "Filters" });

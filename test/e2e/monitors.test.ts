@@ -8,7 +8,8 @@
  */
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHROMIUM } from "./browser";
+import { CHROMIUM, logIn as logInWith } from "./browser";
+import { apiClient } from "./client";
 
 const baseUrl = inject("baseUrl");
 const ownerToken = inject("token");
@@ -18,6 +19,8 @@ let browser: Browser;
 let admin: Page;
 let viewerToken = "";
 const pageErrors: string[] = [];
+const { must } = apiClient(ownerToken);
+const logIn = (context: BrowserContext, token: string) => logInWith(context, token, pageErrors);
 
 interface MonitorOut {
   id: number;
@@ -27,30 +30,8 @@ interface MonitorOut {
   expect: { body_contains?: string } | null;
 }
 
-async function must<T>(method: string, url: string, body?: unknown, token = ownerToken): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
 const monitorsNamed = async (name: string) =>
   (await must<{ monitors: MonitorOut[] }>("GET", `${API}/monitors?limit=1000`)).monitors.filter((m) => m.name === name);
-
-async function logIn(context: BrowserContext, token: string): Promise<Page> {
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => pageErrors.push(err.message));
-  await page.goto("/status");
-  await page.getByLabel("Admin API token").fill(token);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Live status", level: 1 }).waitFor();
-  return page;
-}
 
 const visible = (l: Locator) => l.waitFor({ state: "visible" });
 const field = (page: Page, name: string) => page.locator(`form [name="${name}"]`);
