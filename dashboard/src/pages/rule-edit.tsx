@@ -26,6 +26,13 @@ import { api, auth } from "../models/session";
 import { ActionResult, LoadError } from "../components/feedback";
 
 const RULES = "/api/admin/monitoring/rules";
+const CHANNEL_LABELS: Record<(typeof RULE_CHANNELS)[number], string> = {
+  email: "Email",
+  sms: "SMS",
+  slack: "Slack",
+  webhook: "Webhook",
+  pagerduty: "PagerDuty",
+};
 
 const KIND_HELP: Record<RuleKind, string> = {
   threshold: "A value (or an aggregate over a window) compared with a threshold.",
@@ -308,7 +315,7 @@ export function RuleEditPage() {
                       )
                     }
                   />
-                  {c}
+                  {CHANNEL_LABELS[c]}
                 </label>
               ))}
             </div>
