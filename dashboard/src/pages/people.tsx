@@ -1,6 +1,7 @@
 import { type Signal, useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { ActionResult, type Outcome } from "../components/feedback";
+import { Field, fieldAria } from "../components/field";
 import { useTitle } from "../components/hooks";
 import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
 import { formatRelative } from "../lib/format";
@@ -228,24 +229,17 @@ function People() {
           <legend>Add an admin</legend>
           <div class="form-grid">
             {(["email", "name"] as const).map((f) => (
-              <div class="field" key={f}>
-                <label for={`new-admin-${f}`}>{f === "email" ? "Email" : "Name"}</label>
+              <Field key={f} id={`new-admin-${f}`} label={f === "email" ? "Email" : "Name"} error={err[f]}>
                 <input
                   id={`new-admin-${f}`}
                   type={f === "email" ? "email" : "text"}
                   value={draft.value[f]}
                   onInput={(e) => (draft.value = { ...draft.value, [f]: e.currentTarget.value })}
-                  {...(err[f] ? { "aria-invalid": true, "aria-describedby": `new-admin-${f}-error` } : {})}
+                  {...fieldAria(`new-admin-${f}`, err[f])}
                 />
-                {err[f] && (
-                  <span class="field-error" id={`new-admin-${f}-error`}>
-                    {err[f]}
-                  </span>
-                )}
-              </div>
+              </Field>
             ))}
-            <div class="field">
-              <label for="new-admin-role">Role</label>
+            <Field id="new-admin-role" label="Role">
               <select
                 id="new-admin-role"
                 value={draft.value.role}
@@ -257,7 +251,7 @@ function People() {
                   </option>
                 ))}
               </select>
-            </div>
+            </Field>
           </div>
           <button type="submit" class="primary">
             Add admin
@@ -360,22 +354,15 @@ function Keys() {
         <fieldset>
           <legend>New key</legend>
           <div class="form-grid">
-            <div class="field">
-              <label for="new-key-name">Key name</label>
+            <Field id="new-key-name" label="Key name" error={err.name}>
               <input
                 id="new-key-name"
                 value={draft.value.name}
                 onInput={(e) => (draft.value = { ...draft.value, name: e.currentTarget.value })}
-                {...(err.name ? { "aria-invalid": true, "aria-describedby": "new-key-name-error" } : {})}
+                {...fieldAria("new-key-name", err.name)}
               />
-              {err.name && (
-                <span class="field-error" id="new-key-name-error">
-                  {err.name}
-                </span>
-              )}
-            </div>
-            <div class="field">
-              <label for="new-key-scope">Scope</label>
+            </Field>
+            <Field id="new-key-scope" label="Scope">
               <select
                 id="new-key-scope"
                 value={draft.value.scope}
@@ -384,25 +371,17 @@ function Keys() {
                 <option value="ingest">ingest (push samples)</option>
                 <option value="heartbeat">heartbeat</option>
               </select>
-            </div>
-            <div class="field">
-              <label for="new-key-rate">Samples per minute</label>
+            </Field>
+            <Field id="new-key-rate" label="Samples per minute" error={err.rate_limit_per_minute}>
               <input
                 id="new-key-rate"
                 inputMode="numeric"
                 placeholder="default"
                 value={draft.value.rate}
                 onInput={(e) => (draft.value = { ...draft.value, rate: e.currentTarget.value })}
-                {...(err.rate_limit_per_minute
-                  ? { "aria-invalid": true, "aria-describedby": "new-key-rate-error" }
-                  : {})}
+                {...fieldAria("new-key-rate", err.rate_limit_per_minute)}
               />
-              {err.rate_limit_per_minute && (
-                <span class="field-error" id="new-key-rate-error">
-                  {err.rate_limit_per_minute}
-                </span>
-              )}
-            </div>
+            </Field>
           </div>
           <button type="submit" class="primary">
             Create key

@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
+import { Field, fieldAria } from "../components/field";
 import { useTitle } from "../components/hooks";
 import { BacktestView, type DryRun, DryRunResult } from "../components/rule-results";
 import { canAct } from "../lib/alerts";
@@ -131,28 +132,10 @@ export function RuleEditPage() {
     help?: string,
   ) => {
     const inputId = `rule-${name.replace(/\./g, "-")}`;
-    const describedBy = [help ? `${inputId}-help` : "", err[name] ? `${inputId}-error` : ""].filter(Boolean).join(" ");
     return (
-      <div class="field" key={name}>
-        <label for={inputId}>{label}</label>
-        {input({
-          id: inputId,
-          name,
-          disabled: !mayEdit,
-          ...(err[name] ? { "aria-invalid": true } : {}),
-          ...(describedBy ? { "aria-describedby": describedBy } : {}),
-        })}
-        {help && (
-          <small class="muted" id={`${inputId}-help`}>
-            {help}
-          </small>
-        )}
-        {err[name] && (
-          <span class="field-error" id={`${inputId}-error`}>
-            {err[name]}
-          </span>
-        )}
-      </div>
+      <Field key={name} id={inputId} label={label} error={err[name]} help={help}>
+        {input({ id: inputId, name, disabled: !mayEdit, ...fieldAria(inputId, err[name], help) })}
+      </Field>
     );
   };
   const text = (key: keyof RuleForm, label: string, opts: { type?: string; help?: string; apiName?: string } = {}) =>
