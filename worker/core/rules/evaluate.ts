@@ -24,6 +24,19 @@ export interface SeriesWindow {
   service: string;
   labels: Labels;
   samples: readonly Sample[];
+  /**
+   * Anomaly rules (method "detector"): the series' detector's judgement of its newest sample
+   * (as the series store scored it, after administrators' feedback), with that sample's instant.
+   */
+  anomaly?: SeriesAnomaly;
+}
+
+/** The series detector's judgement of one sample (see core/anomaly/types.ts). */
+export interface SeriesAnomaly {
+  ts: number;
+  score: number;
+  direction: "up" | "down" | null;
+  expected: number | null;
 }
 
 /** A series seen before; `lastSeenAt` (epoch ms of its newest sample), when known, gives an absence its age. */
