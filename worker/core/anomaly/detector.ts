@@ -54,6 +54,15 @@ export interface DetectorOptions {
   breakWeight?: number;
   combine?: number;
   residualWeight?: number;
+  matureSamples?: number;
+  shortRangeHalfLife?: number;
+  shortWeight?: number;
+  novelWeight?: number;
+  smoothWeight?: number;
+  smoothAlpha?: number;
+  levels?: number;
+  novelMemory?: number;
+  novelFloor?: number;
 }
 
 interface Options extends Required<DetectorOptions> {}
@@ -76,6 +85,15 @@ const DEFAULTS: Options = {
   breakWeight: 1,
   combine: 0,
   residualWeight: 1,
+  matureSamples: 0,
+  shortRangeHalfLife: 300,
+  shortWeight: 0,
+  novelWeight: 0,
+  smoothWeight: 0,
+  smoothAlpha: 0.1,
+  levels: 12,
+  novelMemory: 3000,
+  novelFloor: 0.5,
 };
 
 interface State extends DetectorState {
@@ -100,6 +118,14 @@ interface State extends DetectorState {
   /** Recent raw anomalies (ring), their running sum, and the long-run mean and variance of their average. */
   hi: number;
   lo: number;
+  hi2: number;
+  lo2: number;
+  sm: number;
+  hs: number;
+  ls: number;
+  pairs: number[];
+  pairTotal: number;
+  prevLevel: number;
   ring: number[];
   ri: number;
   mu: number;
@@ -122,6 +148,14 @@ const fresh = (): State => ({
   peak: 0,
   hi: Number.NaN,
   lo: Number.NaN,
+  hi2: Number.NaN,
+  lo2: Number.NaN,
+  sm: Number.NaN,
+  hs: Number.NaN,
+  ls: Number.NaN,
+  pairs: [],
+  pairTotal: 0,
+  prevLevel: 0,
   ring: [],
   ri: 0,
   mu: 0,
@@ -211,9 +245,44 @@ class StreamingDetector implements Detector {
         const k = 1 - 0.5 ** (1 / o.rangeHalfLife);
         s.hi = Math.max(value, s.hi - k * (s.hi - mid));
         s.lo = Math.min(value, s.lo + k * (mid - s.lo));
+        if (o.matureSamples > 0) x = Math.min(x, 6 + (x - 6) * Math.min(1, s.n / o.matureSamples));
+        if (Number.isNaN(s.hi2)) { s.hi2 = value; s.lo2 = value; }
+        const range2 = Math.max(s.hi2 - s.lo2, this.floor());
+        const brk2 = value > s.hi2 ? (value - s.hi2) / range2 : value < s.lo2 ? (s.lo2 - value) / range2 : 0;
+        const mid2 = (s.hi2 + s.lo2) / 2;
+        const k2 = 1 - 0.5 ** (1 / o.shortRangeHalfLife);
+        s.hi2 = Math.max(value, s.hi2 - k2 * (s.hi2 - mid2));
+        s.lo2 = Math.min(value, s.lo2 + k2 * (mid2 - s.lo2));
+        let xn = 0;
+        if (o.novelWeight > 0) {
+          const L = o.levels;
+          const lev = value > s.hi ? L + 1 : value < s.lo ? 0 : 1 + Math.min(L - 1, Math.floor(((value - s.lo) / range) * L));
+          const idx = s.prevLevel * (L + 2) + lev;
+          if (s.pairs.length !== (L + 2) * (L + 2)) s.pairs = new Array((L + 2) * (L + 2)).fill(0);
+          const c = s.pairs[idx] as number;
+          const novelty = Math.log((s.pairTotal + 1) / (c + 1)) / Math.log(s.pairTotal + 2);
+          const keepP = 1 - 1 / o.novelMemory;
+          for (let i = 0; i < s.pairs.length; i++) s.pairs[i] = (s.pairs[i] as number) * keepP;
+          s.pairs[idx] = c * keepP + 1;
+          s.pairTotal = s.pairTotal * keepP + 1;
+          s.prevLevel = lev;
+          xn = o.novelWeight * Math.max(0, novelty - o.novelFloor);
+        }
+        let xs = 0;
+        if (o.smoothWeight > 0) {
+          s.sm = Number.isNaN(s.sm) ? value : s.sm + o.smoothAlpha * (value - s.sm);
+          if (Number.isNaN(s.hs)) { s.hs = s.sm; s.ls = s.sm; }
+          const rs = Math.max(s.hs - s.ls, this.floor());
+          const bs = s.sm > s.hs ? (s.sm - s.hs) / rs : s.sm < s.ls ? (s.ls - s.sm) / rs : 0;
+          const ms = (s.hs + s.ls) / 2;
+          s.hs = Math.max(s.sm, s.hs - k * (s.hs - ms));
+          s.ls = Math.min(s.sm, s.ls + k * (ms - s.ls));
+          xs = o.smoothWeight * 8 * bs;
+        }
+        const xb = 6 + Math.max(xn, xs) + o.breakWeight * 8 * (brk + o.shortWeight * brk2) * (o.matureSamples > 0 ? Math.min(1, s.n / o.matureSamples) : 1);
         if (o.combine === 1) x = x + o.breakWeight * 8 * brk;
         else if (o.combine === 2) x = Math.max(x, 6 + o.breakWeight * 8 * brk) + 0.5 * Math.min(x, 6 + o.breakWeight * 8 * brk);
-        else if (o.breakWeight > 0) x = Math.max(x, 6 + o.breakWeight * 8 * brk);
+        else if (o.breakWeight > 0) x = Math.max(x, xb);
         score = x <= 0 ? 0 : x / (x + o.squash);
         if (learning) score *= s.n / o.learningSamples;
         this.learn(t, value, z);
