@@ -21,11 +21,21 @@
  *
  * The evidence is squashed into a score in [0, 1) that never saturates (distinct evidence
  * keeps distinct scores); during the learning period scores are damped towards 0.
+ *
+ * A counter (a series whose first COUNTER_CHECK samples never go down and mostly go up) would
+ * break out of its range on every sample: it is judged on its rate per second instead, a
+ * drop being a reset (the rate since the reset is the new value over the interval).
  */
 import type { AnomalyDirection, Detector, DetectorState, Expectation, Judgement, Sensitivity } from "./types";
 
-/** Score thresholds per rule sensitivity: a sample scoring at or above the sensitivity's threshold is anomalous. */
-export const SENSITIVITY_THRESHOLDS: Record<Sensitivity, number> = { low: 0.9, medium: 0.85, high: 0.8 };
+/**
+ * Score thresholds per sensitivity: a sample scoring at or above its sensitivity's threshold
+ * is anomalous. "high" is the threshold NAB's scorer finds best on its benchmark (standard
+ * profile, which rewards catching); "medium" and "low" trade recall for fewer false alarms.
+ * On stationary noise (uniform, Gaussian, log-normal, Poisson; 20,000 samples each) they are
+ * crossed by at most 0.09 %, 0.015 % and 0.005 % of samples (see the README).
+ */
+export const SENSITIVITY_THRESHOLDS: Record<Sensitivity, number> = { low: 0.95, medium: 0.9, high: 0.85 };
 
 const VERSION = 3;
 const HOUR_MS = 3_600_000;
@@ -34,8 +44,10 @@ const WEEK_MS = 7 * DAY_MS;
 /** Time-of-day bins of the daily profile, hour-of-week bins of the weekly one. */
 const DAY_BINS = 96;
 const WEEK_BINS = 168;
-/** Evidence of an unremarkable sample (scores 0.75 with the default squash). */
+/** Evidence of an unremarkable sample (it scores 0.75). */
 const BASE = 6;
+/** Samples that decide whether a series is a counter. */
+const COUNTER_CHECK = 12;
 
 export interface DetectorOptions {
   /** Samples before scores count fully (they ramp up from 0). */
@@ -84,7 +96,13 @@ const DAILY = 1;
 const WEEKLY = 2;
 
 interface State extends DetectorState {
-  /** Samples seen; first and last instant; typical interval between samples (ms). */
+  /** Counter check: null while undecided, then whether the series is judged on its rate. */
+  counter: boolean | null;
+  /** The last raw value and how many steps went up and down, while deciding and for rates. */
+  raw: number;
+  ups: number;
+  downs: number;
+  /** Samples judged; first and last instant; typical interval between samples (ms). */
   n: number;
   t0: number;
   t: number;
@@ -107,6 +125,10 @@ interface State extends DetectorState {
 
 const fresh = (): State => ({
   v: VERSION,
+  counter: null,
+  raw: Number.NaN,
+  ups: 0,
+  downs: 0,
   n: 0,
   t0: 0,
   t: Number.NEGATIVE_INFINITY,
@@ -166,26 +188,44 @@ class StreamingDetector implements Detector {
     return 1e-9 + 1e-6 * Math.abs(this.s.slow);
   }
 
+  /**
+   * The normal range at an instant other than the next sample's: the seasonal forecast with
+   * the smaller record error once one is ready (the fast level says nothing of another hour),
+   * else the fast level.
+   */
   expectationAt(t: number): Expectation | null {
     if (this.s.n < this.o.learningSamples) return null;
     const forecasts = this.forecasts(t);
-    const m = this.best(forecasts);
+    const seasonal = [DAILY, WEEKLY].filter((m) => !Number.isNaN(forecasts[m] as number));
+    const m = seasonal.length
+      ? seasonal.reduce((a, b) => ((this.s.rec[b] as number) < (this.s.rec[a] as number) ? b : a))
+      : FAST;
     const expected = forecasts[m] as number;
     const width = 3 * Math.max(this.s.err[m] as number, this.floor());
     return { expected, low: expected - width, high: expected + width };
   }
 
-  judge(t: number, value: number): Judgement {
+  judge(t: number, sample: number): Judgement {
     const s = this.s;
     const o = this.o;
+    const quiet = (observed: number): Judgement => ({
+      score: 0,
+      direction: null,
+      observed,
+      counter: s.counter === true,
+      expected: null,
+      low: null,
+      high: null,
+      learning: s.n < o.learningSamples,
+    });
+    if (!(t > s.t) || !Number.isFinite(sample)) return quiet(sample);
+    const value = this.observe(t, sample);
+    if (value === null) return quiet(sample);
     const learning = s.n < o.learningSamples;
-    if (!(t > s.t) || !Number.isFinite(value)) {
-      return { score: 0, direction: null, expected: null, low: null, high: null, learning };
-    }
     if (s.n === 0) {
       Object.assign(s, { n: 1, t0: t, t, fast: value, slow: value, hi: value, lo: value });
       Object.assign(s, { avg: value, avgHi: value, avgLo: value });
-      return { score: 0, direction: null, expected: null, low: null, high: null, learning };
+      return quiet(value);
     }
     const forecasts = this.forecasts(t);
     const m = this.best(forecasts);
@@ -200,7 +240,8 @@ class StreamingDetector implements Detector {
     // 2 and 3. Breakouts of the value and of its moving average.
     const avg = s.avg + o.smoothAlpha * (value - s.avg);
     const moved =
-      o.breakoutWeight * breakout(value, s.hi, s.lo, floor) + o.sustainedWeight * breakout(avg, s.avgHi, s.avgLo, floor);
+      o.breakoutWeight * breakout(value, s.hi, s.lo, floor) +
+      o.sustainedWeight * breakout(avg, s.avgHi, s.avgLo, floor);
     evidence = Math.max(evidence, BASE + moved);
 
     let score = s.n > 2 ? Math.max(0, evidence) / (Math.max(0, evidence) + 2) : 0;
@@ -208,7 +249,45 @@ class StreamingDetector implements Detector {
     this.learn(t, value, forecasts, avg);
     const direction: AnomalyDirection | null = r > 0 ? "up" : r < 0 ? "down" : null;
     const band = learning ? null : { low: expected - width, high: expected + width };
-    return { score, direction, expected, low: band?.low ?? null, high: band?.high ?? null, learning };
+    return {
+      score,
+      direction,
+      observed: value,
+      counter: s.counter === true,
+      expected,
+      low: band?.low ?? null,
+      high: band?.high ?? null,
+      learning,
+    };
+  }
+
+  /**
+   * The value the model judges for a sample: the sample itself, or a counter's rate per
+   * second. Null while the counter check has nothing to judge (a counter's first sample).
+   */
+  private observe(t: number, sample: number): number | null {
+    const s = this.s;
+    const previous = s.raw;
+    const gap = t - s.t;
+    s.raw = sample;
+    if (s.counter === null) {
+      if (!Number.isNaN(previous)) {
+        if (sample > previous) s.ups += 1;
+        else if (sample < previous) s.downs += 1;
+      }
+      if (s.ups + s.downs + 1 < COUNTER_CHECK) {
+        if (Number.isNaN(previous)) return sample;
+      } else {
+        s.counter = s.downs === 0 && s.ups >= COUNTER_CHECK / 2;
+        // Judged on rates from now on: what was learned of the raw values is forgotten.
+        if (s.counter) Object.assign(s, { ...fresh(), counter: true, raw: sample, t });
+        if (s.counter) return null;
+      }
+    }
+    if (s.counter !== true) return sample;
+    if (Number.isNaN(previous) || !(gap > 0)) return null;
+    // A drop is a reset: what was counted since is the new value.
+    return ((sample >= previous ? sample - previous : sample) * 1000) / gap;
   }
 
   private learn(t: number, value: number, forecasts: readonly number[], avg: number): void {

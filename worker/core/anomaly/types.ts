@@ -12,6 +12,13 @@ export interface Judgement {
   score: number;
   /** Whether the sample is above ("up") or below ("down") what was expected; null when it is as expected. */
   direction: AnomalyDirection | null;
+  /**
+   * The value the model judged: the sample's value, or for a counter (a series that only
+   * ever grows, bar resets) its rate per second since the previous sample.
+   */
+  observed: number;
+  /** Whether the series is judged as a counter (observed, expected and the band are rates per second). */
+  counter: boolean;
   /** The value the model expected at this instant, before seeing the sample; null while it knows nothing. */
   expected: number | null;
   /** The normal band at this instant (values inside it would score low); null while learning. */
