@@ -38,7 +38,7 @@ export interface Page {
 
 export interface ReplayResult {
   pages: Page[];
-  /** Alerts opened (fired) per rule id. */
+  /** Alerts opened (fired) in [from, to) per rule id. */
   alertsByRule: Map<number, number>;
 }
 
@@ -158,9 +158,10 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
     const entry = states.get(fp);
     if (!entry) return;
     for (const e of events) {
+      if (e.at < from || e.at >= to) continue;
       if (e.type === "fired") result.alertsByRule.set(rule.id, (result.alertsByRule.get(rule.id) ?? 0) + 1);
       const pages = e.type === "fired" || (e.type === "reopened" && e.resolveNoticeSent);
-      if (!pages || e.at < from || e.at >= to) continue;
+      if (!pages) continue;
       result.pages.push({
         ruleId: rule.id,
         ruleName: rule.ruleName,

@@ -65,6 +65,15 @@ export function quantile(sorted: readonly number[], q: number): number | null {
 
 const affects = (i: LabelledIncident, service: string) => i.services.includes(service);
 
+/** The incident a page is about: one affecting its service, active when it went out or ended at most `graceMs` before. */
+export function incidentOf(
+  page: Pick<Page, "service" | "at">,
+  incidents: readonly LabelledIncident[],
+  graceMs = DEFAULT_GRACE_MS,
+): LabelledIncident | null {
+  return incidents.find((i) => affects(i, page.service) && i.start <= page.at && page.at < i.end + graceMs) ?? null;
+}
+
 export function scoreQuality(input: {
   pages: readonly Page[];
   incidents: readonly LabelledIncident[];
@@ -77,8 +86,7 @@ export function scoreQuality(input: {
   const { from, to } = input;
   const critical = input.pages.filter((p) => p.severity === "critical" && p.at >= from && p.at < to);
   const pages: ScoredPage[] = critical.map((p) => {
-    const incident =
-      input.incidents.find((i) => affects(i, p.service) && i.start <= p.at && p.at < i.end + grace) ?? null;
+    const incident = incidentOf(p, input.incidents, grace);
     const benign = incident
       ? []
       : (input.benign ?? []).filter((b) => b.services.includes(p.service) && b.start - grace <= p.at && p.at < b.end + grace && b.kind !== "weekend");
