@@ -68,9 +68,19 @@ const met = (ok) => (ok ? "met" : "MISSED");
 
 async function main() {
   const scenario = buildScenario({ monitors });
-  const rules = [...DEMO_RULES.map((body, i) => seededRule(i + 1, body)), ...ANOMALY_RULES, ...(PROPOSED ? PROPOSED_RULES : [])];
+  const rules = [
+    ...DEMO_RULES.map((body, i) => seededRule(i + 1, body)),
+    ...ANOMALY_RULES,
+    ...(PROPOSED ? PROPOSED_RULES : []),
+  ];
   const { pages, alertsByRule } = replayRules(rules, scenario.series, scenario.from, scenario.to);
-  const score = scoreQuality({ pages, incidents: scenario.incidents, benign: scenario.benign, from: scenario.from, to: scenario.to });
+  const score = scoreQuality({
+    pages,
+    incidents: scenario.incidents,
+    benign: scenario.benign,
+    from: scenario.from,
+    to: scenario.to,
+  });
 
   const samples = scenario.series.reduce((n, s) => n + s.ts.length, 0);
   console.log(
@@ -108,7 +118,8 @@ async function main() {
     (i) => i <= 1,
   );
   const benignKinds = new Map();
-  for (const b of scenario.benign) if (b.start >= scenario.from) benignKinds.set(b.kind, (benignKinds.get(b.kind) ?? 0) + 1);
+  for (const b of scenario.benign)
+    if (b.start >= scenario.from) benignKinds.set(b.kind, (benignKinds.get(b.kind) ?? 0) + 1);
   console.log(`Non-incidents: ${[...benignKinds].map(([k, n]) => `${k} ×${n}`).join(", ")}`);
 
   const { delays } = score;

@@ -10,7 +10,14 @@
  * (`createDetector`, every sample scored in order, as the series store does), passed as
  * `SeriesWindow.anomaly`.
  */
-import { type FingerprintState, initialState, type LifecycleConfig, nextDeadline, observe, tick } from "../alerts/lifecycle";
+import {
+  type FingerprintState,
+  initialState,
+  type LifecycleConfig,
+  nextDeadline,
+  observe,
+  tick,
+} from "../alerts/lifecycle";
 import { createDetector, SENSITIVITY_THRESHOLDS, type Sensitivity } from "../anomaly";
 import type { HistorySeries } from "../demo-history";
 import {
@@ -86,7 +93,15 @@ function evaluateDetector(rule: Rule, p: DetectorParams, w: SeriesWindow): Finge
   const a = w.anomaly;
   const base = { fingerprint, service: w.service, labels: w.labels };
   if (!newest || !a || a.ts !== newest.ts) {
-    return { ...base, state: "no_data", breached: false, cleared: false, value: null, observedAt: null, reason: "no judgement" };
+    return {
+      ...base,
+      state: "no_data",
+      breached: false,
+      cleared: false,
+      value: null,
+      observedAt: null,
+      reason: "no judgement",
+    };
   }
   const threshold = SENSITIVITY_THRESHOLDS[p.sensitivity ?? "medium"];
   const directed = p.direction === "both" || a.direction === p.direction;
@@ -121,7 +136,13 @@ function windowAt(s: HistorySeries, i: number, lookbackMs: number, withAnomaly: 
   const first = lookbackMs > 0 ? lowerBound(s.ts, t - lookbackMs) : i;
   const samples: Sample[] = [];
   for (let k = first; k <= i; k++) {
-    samples.push({ metric: s.metric, service: s.service, labels: s.labels, ts: s.ts[k] as number, value: s.values[k] as number });
+    samples.push({
+      metric: s.metric,
+      service: s.service,
+      labels: s.labels,
+      ts: s.ts[k] as number,
+      value: s.values[k] as number,
+    });
   }
   const w: SeriesWindow = { service: s.service, labels: s.labels, samples };
   if (withAnomaly) {
@@ -207,15 +228,14 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
   };
 
   // Every sample of the rule's series in arrival order (ties: series order, as one push lands).
-  const arrivals: [number, number][] = [];
+  const arrivals: [ts: number, series: number, index: number][] = [];
   mine.forEach((s, k) => {
-    for (let i = 0; i < s.ts.length; i++) arrivals.push([k, i]);
+    for (let i = 0; i < s.ts.length; i++) arrivals.push([s.ts[i] as number, k, i]);
   });
-  arrivals.sort((a, b) => (mine[a[0]] as HistorySeries).ts[a[1]]! - (mine[b[0]] as HistorySeries).ts[b[1]]! || a[0] - b[0]);
+  arrivals.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 
-  for (const [k, i] of arrivals) {
+  for (const [t, k, i] of arrivals) {
     const s = mine[k] as HistorySeries;
-    const t = s.ts[i] as number;
     if (t >= to) break;
     tickUntil(t);
     if (bySeries) {
@@ -239,7 +259,12 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
 }
 
 /** Replays every rule over the series; pages in [from, to), oldest first. */
-export function replayRules(rules: readonly Rule[], series: readonly HistorySeries[], from: number, to: number): ReplayResult {
+export function replayRules(
+  rules: readonly Rule[],
+  series: readonly HistorySeries[],
+  from: number,
+  to: number,
+): ReplayResult {
   const result: ReplayResult = { pages: [], alertsByRule: new Map() };
   for (const rule of rules) replayOne(rule, series, from, to, result);
   result.pages.sort((a, b) => a.at - b.at || a.ruleId - b.ruleId);

@@ -151,7 +151,9 @@ interface Event {
   start: number;
   end: number;
   effect: Effect;
-  label: { incident: Omit<LabelledIncident, "start" | "end" | "source"> } | { benign: Omit<BenignEvent, "start" | "end"> };
+  label:
+    | { incident: Omit<LabelledIncident, "start" | "end" | "source"> }
+    | { benign: Omit<BenignEvent, "start" | "end"> };
 }
 
 const rampAt = (r: Ramp | undefined, start: number, t: number) =>
@@ -176,6 +178,9 @@ function clearOfSchedule(start: number, minutes: number): number {
   return s;
 }
 
+/** The effect of a full shop incident of `kind` over the event's window. */
+const shopIncident = (kind: IncidentKind) => (start: number, end: number) => ({ shop: [{ kind, start, end }] });
+
 /** The scenario's events over the month starting at `from`, oldest first. */
 function scenarioEvents(from: number, days: number): Event[] {
   const events: Event[] = [];
@@ -193,7 +198,6 @@ function scenarioEvents(from: number, days: number): Event[] {
     const id = `${label.kind}@d${day + 1}`;
     events.push({ start, end, effect: effect(start, end), label: { incident: { id, ...label } } });
   };
-  const shopIncident = (kind: IncidentKind) => (start: number, end: number) => ({ shop: [{ kind, start, end }] });
 
   // Outages at 3 a.m., when a tenth of the peak's traffic gives little to measure.
   for (const [day, kind, mm] of [
@@ -257,7 +261,7 @@ function scenarioEvents(from: number, days: number): Event[] {
       hh,
       mm,
       50,
-      (start, end) => ({
+      (_start, end) => ({
         poolLeak: { peak: 1, rampMs: 40 * MINUTE },
         shop: [{ kind: "database", start: end - 10 * MINUTE, end }],
       }),
@@ -467,7 +471,10 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
     const paymentFactor = weekend * product((e) => e.effect.payments ?? 1);
     const failShare = sum((e) => rampAt(e.effect.paymentFailure, e.start, t));
     const errorShare = sum((e) => rampAt(e.effect.httpError, e.start, t));
-    const leak = Math.min(1, sum((e) => rampAt(e.effect.poolLeak, e.start, t)));
+    const leak = Math.min(
+      1,
+      sum((e) => rampAt(e.effect.poolLeak, e.start, t)),
+    );
 
     // This minute's increments, as the shop counts them, then the overlay.
     const c = state.counters;
@@ -535,7 +542,8 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
             };
         const verdict = evaluateHttp(target.config.expect, outcome);
         for (const s of probeSamples(target.monitor, { verdict, outcome, ts: run })) {
-          if (s.metric === "probe_up" || s.metric === "probe_latency_ms") out.add(s.metric, s.service, s.labels, s.ts, s.value);
+          if (s.metric === "probe_up" || s.metric === "probe_latency_ms")
+            out.add(s.metric, s.service, s.labels, s.ts, s.value);
         }
       }
     }
@@ -552,7 +560,10 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
   const derived: { metric: string; service: string; ts: number; value: number }[] = [];
   for (let t = seriesFrom; t < to; t += MINUTE) {
     const windows = new Map(
-      [...inputs].map(([key, s]) => [key, [{ labels: s.labels, points: pointsBetween(s, t - DERIVED_LOOKBACK_MS, t - MINUTE) }]]),
+      [...inputs].map(([key, s]) => [
+        key,
+        [{ labels: s.labels, points: pointsBetween(s, t - DERIVED_LOOKBACK_MS, t - MINUTE) }],
+      ]),
     );
     for (const s of computeDerived(windows, t)) derived.push(s);
   }

@@ -89,14 +89,18 @@ export function scoreQuality(input: {
     const incident = incidentOf(p, input.incidents, grace);
     const benign = incident
       ? []
-      : (input.benign ?? []).filter((b) => b.services.includes(p.service) && b.start - grace <= p.at && p.at < b.end + grace && b.kind !== "weekend");
+      : (input.benign ?? []).filter(
+          (b) =>
+            b.services.includes(p.service) && b.start - grace <= p.at && p.at < b.end + grace && b.kind !== "weekend",
+        );
     return { ...p, incident, benign };
   });
   const truePositives = pages.filter((p) => p.incident).length;
   const falsePositives = pages.length - truePositives;
 
   const outcome = (i: LabelledIncident): IncidentOutcome => {
-    const firstPage = pages.find((p) => p.incident && affects(i, p.service) && i.start <= p.at && p.at < i.end + grace) ?? null;
+    const firstPage =
+      pages.find((p) => p.incident && affects(i, p.service) && i.start <= p.at && p.at < i.end + grace) ?? null;
     return { incident: i, firstPage, delayMs: firstPage ? firstPage.at - i.start : null };
   };
   const scored = input.incidents.filter((i) => i.start >= from && i.start < to);
@@ -123,7 +127,9 @@ export function scoreQuality(input: {
       medianDelayMs: quantile(kindDelays, 0.5),
     };
   });
-  byKind.sort((a, b) => (a.deserves === b.deserves ? a.kind.localeCompare(b.kind) : a.deserves === "critical" ? -1 : 1));
+  byKind.sort((a, b) =>
+    a.deserves === b.deserves ? a.kind.localeCompare(b.kind) : a.deserves === "critical" ? -1 : 1,
+  );
 
   const caught = criticalOutcomes.filter((o) => o.firstPage).length;
   const weeks = (to - from) / WEEK;

@@ -21,7 +21,8 @@ const find = (s: Scenario, metric: string, service: string) =>
   s.series.find((x) => x.metric === metric && x.service === service) as HistorySeries;
 
 /** Values of a series with from <= ts < to. */
-const between = (x: HistorySeries, from: number, to: number) => x.values.filter((_, i) => x.ts[i]! >= from && x.ts[i]! < to);
+const between = (x: HistorySeries, from: number, to: number) =>
+  x.values.filter((_, i) => x.ts[i]! >= from && x.ts[i]! < to);
 const max = (xs: number[]) => Math.max(...xs);
 const min = (xs: number[]) => Math.min(...xs);
 
@@ -49,7 +50,10 @@ function visible(s: Scenario, i: LabelledIncident): boolean {
     case "db-pool-leak": {
       const pool = find(s, "db_pool_in_use", "database");
       const before = max(between(pool, i.start - 10 * MINUTE, i.start));
-      return max(between(pool, i.start + 25 * MINUTE, i.start + 30 * MINUTE)) > before && max(win("db_pool_in_use", "database")) === 20;
+      return (
+        max(between(pool, i.start + 25 * MINUTE, i.start + 30 * MINUTE)) > before &&
+        max(win("db_pool_in_use", "database")) === 20
+      );
     }
     case "api-latency-creep":
       return max(win("api_response_p95_ms", "api")) > 2000 && min(win("probe_up", "api")) === 1;
@@ -91,10 +95,19 @@ describe("the quality scenario", () => {
 
   it("has every kind of hard incident and non-incident", () => {
     const kinds = new Set(month.incidents.map((i) => i.kind));
-    for (const k of ["ecpay-creep", "ecpay-partial", "checkout-partial", "db-pool-leak", "api-latency-creep", "redis-3am"]) {
+    for (const k of [
+      "ecpay-creep",
+      "ecpay-partial",
+      "checkout-partial",
+      "db-pool-leak",
+      "api-latency-creep",
+      "redis-3am",
+    ]) {
       expect(kinds).toContain(k);
     }
-    expect(new Set(month.benign.map((b) => b.kind))).toEqual(new Set(["deploy", "payment-dip", "health-flap", "weekend"]));
+    expect(new Set(month.benign.map((b) => b.kind))).toEqual(
+      new Set(["deploy", "payment-dip", "health-flap", "weekend"]),
+    );
   });
 
   it("shows each incident in its metrics", () => {

@@ -7,7 +7,12 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const T0 = Date.UTC(2026, 2, 1, 16);
 
-const incident = (id: string, startMin: number, minutes: number, over: Partial<LabelledIncident> = {}): LabelledIncident => ({
+const incident = (
+  id: string,
+  startMin: number,
+  minutes: number,
+  over: Partial<LabelledIncident> = {},
+): LabelledIncident => ({
   id,
   kind: "ecpay",
   title: id,
@@ -102,7 +107,12 @@ describe("scoreQuality", () => {
   it("summarises incidents by kind with caught counts and median delay", () => {
     const s = score(
       [page(11), page(101), page(203, { service: "api" })],
-      [incident("a", 10, 10), incident("b", 100, 10), incident("c", 200, 10, { kind: "api", services: ["api"] }), incident("d", 300, 5)],
+      [
+        incident("a", 10, 10),
+        incident("b", 100, 10),
+        incident("c", 200, 10, { kind: "api", services: ["api"] }),
+        incident("d", 300, 5),
+      ],
     );
     expect(s.byKind).toEqual([
       { kind: "api", deserves: "critical", count: 1, caught: 1, medianDelayMs: 3 * MINUTE },
