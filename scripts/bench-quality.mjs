@@ -121,6 +121,11 @@ async function main() {
   for (const b of scenario.benign)
     if (b.start >= scenario.from) benignKinds.set(b.kind, (benignKinds.get(b.kind) ?? 0) + 1);
   console.log(`Non-incidents: ${[...benignKinds].map(([k, n]) => `${k} ×${n}`).join(", ")}`);
+  const noise = scenario.probeNoise;
+  console.log(
+    `Probe noise: ${noise.runs.toLocaleString("en-US")} health probe runs, ${noise.blips} timed out at their first location, ` +
+      `${noise.recordedDown} at every location of their confirmation policy (recorded down)`,
+  );
 
   const { delays } = score;
   console.log("\nCritical pages");

@@ -83,16 +83,19 @@ function threshold(
 }
 
 /**
- * Proposed critical rules: the health probes the demo already runs (a down endpoint held
- * longer than one probe interval, so one failed run or a flapping endpoint never pages),
+ * Proposed critical rules: the health probes the demo already runs, each held longer than its
+ * monitor's interval (ECPay 30 s, API 15 s, PostgreSQL and Redis 60 s) so that one failed run
+ * (a network blip that both confirming locations saw) or a flapping endpoint never pages: with
+ * `for_seconds` shorter than the interval the alert fires at its deadline, before the next run
+ * can clear it;
  * the database pool exhausted, and the API's error rate well above its 0.3 % for 5 minutes
  * (a deploy's 2-minute bump of 5 % errors lifts the 5-minute rate to about 2.8 % for 2–3 minutes).
  */
 export const PROPOSED_RULES: readonly Rule[] = [
   threshold(201, "ECPay health down", "probe_up", "ecpay", "<", 1, 45),
   threshold(202, "Shop API health down", "probe_up", "api", "<", 1, 60),
-  threshold(203, "PostgreSQL health down", "probe_up", "database", "<", 1, 30),
-  threshold(204, "Redis health down", "probe_up", "redis", "<", 1, 30),
+  threshold(203, "PostgreSQL health down", "probe_up", "database", "<", 1, 90),
+  threshold(204, "Redis health down", "probe_up", "redis", "<", 1, 90),
   threshold(205, "DB pool exhausted", "db_pool_in_use", "database", ">=", 20, 30),
   threshold(206, "API error rate > 2.5%", "error_rate", "api", ">", 2.5, 300),
 ];

@@ -22,6 +22,8 @@
  *   partial outage the gateway's health endpoint does not show), the checkout endpoint
  *   failing, a connection leak filling the database pool over 40 minutes until it is
  *   exhausted, API latency creeping up;
+ * - noise: the shop's own, and probes whose network path times out at one location in 50 runs
+ *   (the monitors' confirmation from a second location dismisses most, as the probe runner does);
  * - non-incidents that must not page: deploys (a 2-minute error and latency bump, the API
  *   health endpoint answering 503 for 45 s while it restarts), short dips in payments,
  *   the gateway's health endpoint flapping while payments go through, weekends with 30 %
@@ -29,6 +31,7 @@
  *
  * Pure and deterministic: the same arguments give the same series and labels.
  */
+import { decideOutage, needsConfirmation, readConfirmPolicy } from "../confirm";
 import { computeDerived, DERIVED_LOOKBACK_MS, DERIVED_METRICS, inputKey, type Point } from "../derived";
 import { demoProbeTarget, type HistorySeries } from "../demo-history";
 import {
@@ -92,6 +95,11 @@ export interface Scenario {
   incidents: LabelledIncident[];
   benign: BenignEvent[];
   series: HistorySeries[];
+  /**
+   * Probe runs, runs whose first location's network blipped (a timeout), and blips that every
+   * location of the monitor's confirmation policy saw at once (recorded as down: noise a rule must ride out).
+   */
+  probeNoise: { runs: number; blips: number; recordedDown: number };
 }
 
 /** What the shop's own incident kinds break (demo-shop.ts: HTTP errors rise during api, database and redis incidents). */
@@ -370,6 +378,9 @@ function scenarioEvents(from: number, days: number): Event[] {
 // ---------------------------------------------------------------------------------------------
 // The series.
 
+/** Chance that one location's probe of a health endpoint times out on its network path, whatever the endpoint does. */
+const NETWORK_BLIP = 0.02;
+
 /** Weekend traffic relative to a weekday's at the same hour. */
 const WEEKEND_TRAFFIC = 1.3;
 
@@ -459,8 +470,9 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
 
   const targets = (opts.monitors ?? []).flatMap((m) => {
     const target = demoProbeTarget(m);
-    return target ? [{ monitor: m, ...target }] : [];
+    return target ? [{ monitor: m, policy: readConfirmPolicy(m.kind, m.config), ...target }] : [];
   });
+  const probeNoise = { runs: 0, blips: 0, recordedDown: 0 };
 
   for (let t = seriesFrom - 10 * MINUTE; t < to; t += MINUTE) {
     const state = shopState(t, extra);
@@ -530,17 +542,51 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
             e.effect.healthDown?.service === target.service &&
             (!e.effect.healthDown.everyOther || Math.floor((run - e.start) / step) % 2 === 0),
         );
-        const overhead = 2 + Math.floor(6 * randomStream(`quality-probe-${target.monitor.id}`, run / 1000)());
-        const outcome: FetchOutcome = down
-          ? { kind: "response", status: 503, body: '{"status":"unavailable"}', truncated: false, latencyMs: overhead }
-          : {
-              kind: "response",
-              status: health.httpStatus,
-              body: JSON.stringify(health.body),
-              truncated: false,
-              latencyMs: health.delayMs + overhead,
-            };
-        const verdict = evaluateHttp(target.config.expect, outcome);
+        const draw = randomStream(`quality-probe-${target.monitor.id}`, run / 1000);
+        const overhead = () => 2 + Math.floor(6 * draw());
+        // What one location sees: the endpoint's answer, unless its network path blips (a timeout).
+        const seen = (): FetchOutcome => {
+          if (draw() < NETWORK_BLIP) {
+            return { kind: "error", reason: "timed out", timedOut: true, latencyMs: target.config.timeoutMs };
+          }
+          return down
+            ? {
+                kind: "response",
+                status: 503,
+                body: '{"status":"unavailable"}',
+                truncated: false,
+                latencyMs: overhead(),
+              }
+            : {
+                kind: "response",
+                status: health.httpStatus,
+                body: JSON.stringify(health.body),
+                truncated: false,
+                latencyMs: health.delayMs + overhead(),
+              };
+        };
+        probeNoise.runs++;
+        let outcome = seen();
+        let verdict = evaluateHttp(target.config.expect, outcome);
+        if (outcome.kind === "error") probeNoise.blips++;
+        // A failure is confirmed from the other locations of the monitor's policy, as the probe runner does.
+        if (needsConfirmation(target.policy, verdict.up)) {
+          const others = Array.from({ length: target.policy.locations - 1 }, () => {
+            const o = seen();
+            return { outcome: o, verdict: evaluateHttp(target.config.expect, o) };
+          });
+          const decision = decideOutage(
+            target.policy,
+            others.map((o) => ({ up: o.verdict.up })),
+          );
+          const upThere = others.find((o) => o.verdict.up);
+          if (!decision.outage && upThere) {
+            outcome = upThere.outcome;
+            verdict = upThere.verdict;
+          } else if (outcome.kind === "error" && others.every((o) => o.outcome.kind === "error")) {
+            probeNoise.recordedDown++;
+          }
+        }
         for (const s of probeSamples(target.monitor, { verdict, outcome, ts: run })) {
           if (s.metric === "probe_up" || s.metric === "probe_latency_ms")
             out.add(s.metric, s.service, s.labels, s.ts, s.value);
@@ -587,7 +633,7 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
   const benign = events
     .flatMap((e) => ("benign" in e.label ? [{ ...e.label.benign, start: e.start, end: e.end }] : []))
     .sort((a, b) => a.start - b.start);
-  return { from, to, seriesFrom, incidents, benign, series: out.list() };
+  return { from, to, seriesFrom, incidents, benign, series: out.list(), probeNoise };
 }
 
 /** Local (Asia/Taipei) "Mon 03-02 14:05" of an instant, for reports. */

@@ -125,6 +125,13 @@ describe("the quality scenario", () => {
     expect(up.filter((v) => v === 0).length).toBe(up.length / 2);
   });
 
+  it("has probe noise that the confirming location mostly dismisses", () => {
+    const { runs, blips, recordedDown } = month.probeNoise;
+    expect(blips / runs).toBeGreaterThan(0.01);
+    expect(recordedDown).toBeGreaterThan(0);
+    expect(recordedDown / blips).toBeLessThan(0.1);
+  });
+
   it("has 30 % more payments on a weekend day than on the weekday before at the same hour", () => {
     const payments = find(month, "payments_total", "ecpay");
     const perDay = (day: number) => {
