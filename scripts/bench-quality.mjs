@@ -14,11 +14,11 @@
 // FP/week/admin < 5, median delay ≤ 60 s), then every false positive and every miss.
 // Assumption: every critical page reaches each on-call administrator once, so FP/week/admin
 // is false-positive pages per week.
-// `--proposed` adds the proposed critical rules (worker/core/quality/rules.ts) to see what
-// they would change. Deterministic: the same output every run. Exits non-zero on errors only.
+// `--proposed` adds the proposed critical rules and probes ECPay, PostgreSQL and Redis every
+// 15 s (worker/core/quality/rules.ts), to see what they would change. Deterministic: the same output every run. Exits non-zero on errors only.
 import "./check-node.mjs";
 import { rowToRule } from "../worker/db/rules.ts";
-import { ANOMALY_RULES, PROPOSED_RULES } from "../worker/core/quality/rules.ts";
+import { ANOMALY_RULES, PROPOSED_MONITOR_INTERVALS, PROPOSED_RULES } from "../worker/core/quality/rules.ts";
 import { replayRules } from "../worker/core/quality/replay.ts";
 import { buildScenario, localTime, SCENARIO_DAYS } from "../worker/core/quality/scenario.ts";
 import { incidentOf, scoreQuality } from "../worker/core/quality/score.ts";
@@ -57,10 +57,19 @@ function seededRule(id, body) {
   });
 }
 
-/** The seeded monitors as the probe runner reads them (the API body is the stored config). */
+/**
+ * The seeded monitors as the probe runner reads them (the API body is the stored config);
+ * with `--proposed`, at the proposed intervals.
+ */
 const monitors = demoMonitors("http://localhost:8787")
   .filter((m) => m.kind === "http")
-  .map((m, i) => ({ id: i + 1, service: m.service, kind: m.kind, intervalSeconds: m.interval_seconds, config: m }));
+  .map((m, i) => ({
+    id: i + 1,
+    service: m.service,
+    kind: m.kind,
+    intervalSeconds: (PROPOSED && PROPOSED_MONITOR_INTERVALS[m.service]) || m.interval_seconds,
+    config: m,
+  }));
 
 const pct = (x) => (x === null ? "-" : `${(100 * x).toFixed(1)} %`);
 const secs = (ms) => (ms === null || ms === undefined ? "-" : `${Math.round(ms / 1000)} s`);
@@ -85,7 +94,8 @@ async function main() {
   const samples = scenario.series.reduce((n, s) => n + s.ts.length, 0);
   console.log(
     `bench:quality: ${SCENARIO_DAYS} days from ${localTime(scenario.from)} (Asia/Taipei), ${scenario.series.length} series, ` +
-      `${samples.toLocaleString("en-US")} samples; ${rules.length} rules (${PROPOSED ? "seeded + anomaly + proposed" : "seeded + anomaly"})\n`,
+      `${samples.toLocaleString("en-US")} samples; ${rules.length} rules (${PROPOSED ? "seeded + anomaly + proposed" : "seeded + anomaly"}); ` +
+      `health probes every ${monitors.map((m) => `${m.intervalSeconds} s (${m.service})`).join(", ")}\n`,
   );
 
   console.log("Rules (notifications: alerts fired, and re-opened after their resolve went out, in the scored month)");

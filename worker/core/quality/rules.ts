@@ -83,19 +83,27 @@ function threshold(
 }
 
 /**
- * Proposed critical rules: the health probes the demo already runs, each held longer than its
- * monitor's interval (ECPay 30 s, API 15 s, PostgreSQL and Redis 60 s) so that one failed run
- * (a network blip that both confirming locations saw) or a flapping endpoint never pages: with
- * `for_seconds` shorter than the interval the alert fires at its deadline, before the next run
- * can clear it;
- * the database pool exhausted, and the API's error rate well above its 0.3 % for 5 minutes
- * (a deploy's 2-minute bump of 5 % errors lifts the 5-minute rate to about 2.8 % for 2–3 minutes).
+ * Proposed monitor change: probe the ECPay, PostgreSQL and Redis health endpoints every 15 s, as
+ * the API's already is (seeded: 30, 60 and 60 s). A probe every 60 s sets the delay of a
+ * rule on it to 60–120 s however the rule is tuned: one run can be a blip, so it must wait for
+ * the next.
+ */
+export const PROPOSED_MONITOR_INTERVALS: Readonly<Record<string, number>> = { ecpay: 15, database: 15, redis: 15 };
+
+/**
+ * Proposed critical rules. The health probes, each down longer than its monitor's interval
+ * (15 s, see PROPOSED_MONITOR_INTERVALS) so that one failed run (a network blip both
+ * confirming locations saw) or a flapping endpoint never pages: with `for_seconds` shorter
+ * than the interval the alert fires at its deadline, before the next run can clear it. The
+ * API's 60 s rides out a deploy's restart (45 s of 503s). The database pool exhausted (it never
+ * reaches 20 of 20 otherwise), and the API's error rate well above its 0.3 % for 5 minutes (a
+ * deploy's 2-minute bump of 5 % errors lifts the 5-minute rate to about 2.8 % for 2–3 minutes).
  */
 export const PROPOSED_RULES: readonly Rule[] = [
-  threshold(201, "ECPay health down", "probe_up", "ecpay", "<", 1, 45),
+  threshold(201, "ECPay health down", "probe_up", "ecpay", "<", 1, 30),
   threshold(202, "Shop API health down", "probe_up", "api", "<", 1, 60),
-  threshold(203, "PostgreSQL health down", "probe_up", "database", "<", 1, 90),
-  threshold(204, "Redis health down", "probe_up", "redis", "<", 1, 90),
+  threshold(203, "PostgreSQL health down", "probe_up", "database", "<", 1, 30),
+  threshold(204, "Redis health down", "probe_up", "redis", "<", 1, 30),
   threshold(205, "DB pool exhausted", "db_pool_in_use", "database", ">=", 20, 30),
   threshold(206, "API error rate > 2.5%", "error_rate", "api", ">", 2.5, 300),
 ];

@@ -378,6 +378,14 @@ function scenarioEvents(from: number, days: number): Event[] {
 // ---------------------------------------------------------------------------------------------
 // The series.
 
+/**
+ * How long before its first whole minute an incident the shop plays truly started (1 ms – 60 s,
+ * drawn per incident): the first push that shows it is the next whole minute's, and probes meet
+ * it at a random point of their interval.
+ */
+const phaseOf = (i: { start: number }) =>
+  1 + Math.floor((MINUTE - 1) * randomStream("quality-phase", Math.floor(i.start / MINUTE))());
+
 /** Chance that one location's probe of a health endpoint times out on its network path, whatever the endpoint does. */
 const NETWORK_BLIP = 0.02;
 
@@ -474,8 +482,16 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
   });
   const probeNoise = { runs: 0, blips: 0, recordedDown: 0 };
 
+  let state = shopState(seriesFrom - 10 * MINUTE, extra);
   for (let t = seriesFrom - 10 * MINUTE; t < to; t += MINUTE) {
-    const state = shopState(t, extra);
+    const next = shopState(t + MINUTE, extra);
+    // The shop's incidents start and end on whole minutes; their true start is a random instant
+    // of the minute before (see phaseOf): from then on, probes in this minute meet the next
+    // minute's state, so they meet an incident at any point of their interval, as a real one.
+    const turning = [...incidentsBetween(t, t + 2 * MINUTE), ...extra].filter(
+      (i) => i.start === t + MINUTE || i.end === t + MINUTE,
+    );
+    const turnsAt = turning.length ? t + MINUTE - Math.min(...turning.map(phaseOf)) : Number.POSITIVE_INFINITY;
     const active = activeAt(t - MINUTE / 2);
     const weekend = isWeekendDay(dayOf(from, t - MINUTE / 2)) ? WEEKEND_TRAFFIC : 1;
     const sum = (pick: (e: Event) => number) => active.reduce((n, e) => n + pick(e), 0);
@@ -535,8 +551,8 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
     // Probes of the health endpoints, at each monitor's own slots within this minute.
     for (const target of targets) {
       const step = target.monitor.intervalSeconds * 1000;
-      const health = demoHealth(state, target.service);
       for (let run = Math.ceil(t / step) * step; run < t + MINUTE && run < to; run += step) {
+        const health = demoHealth(run >= turnsAt ? next : state, target.service);
         const down = activeAt(run).find(
           (e) =>
             e.effect.healthDown?.service === target.service &&
@@ -593,6 +609,7 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
         }
       }
     }
+    state = next;
   }
 
   // Derived metrics, as the cron computes them each minute from the samples pushed before it.
@@ -620,15 +637,18 @@ export function buildScenario(opts: ScenarioOptions = {}): Scenario {
       id: `${i.kind}@${new Date(i.start).toISOString().slice(5, 16)}`,
       kind: i.kind,
       title: SHOP_KIND_TITLES[i.kind],
-      start: i.start,
-      end: i.end,
+      start: i.start - phaseOf(i),
+      end: i.end - phaseOf(i),
       services: SHOP_KIND_SERVICES[i.kind],
       deserves: SHOP_KIND_DESERVES[i.kind],
       source: "shop schedule" as const,
     })),
-    ...events.flatMap((e) =>
-      "incident" in e.label ? [{ ...e.label.incident, start: e.start, end: e.end, source: "scenario" as const }] : [],
-    ),
+    ...events.flatMap((e) => {
+      if (!("incident" in e.label)) return [];
+      // An incident the shop itself plays from its first minute truly starts during the minute before.
+      const shift = e.effect.shop?.some((i) => i.start === e.start) ? phaseOf(e) : 0;
+      return [{ ...e.label.incident, start: e.start - shift, end: e.end - shift, source: "scenario" as const }];
+    }),
   ].sort((a, b) => a.start - b.start);
   const benign = events
     .flatMap((e) => ("benign" in e.label ? [{ ...e.label.benign, start: e.start, end: e.end }] : []))
