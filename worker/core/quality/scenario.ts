@@ -9,7 +9,9 @@
  * back with `incidentsBetween`), and the window it was injected over is recorded as the label
  * at the same time. Nobody labels alerts after the fact, so the labels cannot be tuned
  * towards what a rule happens to catch: an incident is labelled from its first injected
- * minute (a slow degradation from the minute it starts creeping) to its last.
+ * minute (a slow degradation from the minute it starts creeping) to its last. An incident the
+ * shop plays (it changes state on whole minutes) truly starts at a random instant of the minute
+ * before (phaseOf): its label starts there, and so do its health endpoint's failures.
  *
  * What goes in:
  * - the shop's scheduled incidents (demo-shop.ts: one per 3-hour slot at 90 %, 5–10 min, of
