@@ -14,11 +14,10 @@
 // FP/week/admin < 5, median delay ≤ 60 s), then every false positive and every miss.
 // Assumption: every critical page reaches each on-call administrator once, so FP/week/admin
 // is false-positive pages per week.
-// `--proposed` adds the proposed critical rules and probes ECPay, PostgreSQL and Redis every
-// 15 s (worker/core/quality/rules.ts), to see what they would change. Deterministic: the same output every run. Exits non-zero on errors only.
+// Deterministic: the same output every run. Exits non-zero on errors only.
 import "./check-node.mjs";
 import { rowToRule } from "../worker/db/rules.ts";
-import { ANOMALY_RULES, PROPOSED_MONITOR_INTERVALS, PROPOSED_RULES } from "../worker/core/quality/rules.ts";
+import { ANOMALY_RULES } from "../worker/core/quality/rules.ts";
 import { replayRules } from "../worker/core/quality/replay.ts";
 import { buildScenario, localTime, SCENARIO_DAYS } from "../worker/core/quality/scenario.ts";
 import { incidentOf, scoreQuality } from "../worker/core/quality/score.ts";
@@ -29,7 +28,6 @@ const TARGET_PRECISION = 0.98;
 const TARGET_RECALL = 0.95;
 const TARGET_FP_PER_WEEK = 5;
 const TARGET_MEDIAN_DELAY_S = 60;
-const PROPOSED = process.argv.includes("--proposed");
 
 /** A seeded rule's API body as the rule engine sees it: the API's defaults (routes/rules.ts RuleFields), then the stored row's mapping. */
 function seededRule(id, body) {
@@ -58,8 +56,7 @@ function seededRule(id, body) {
 }
 
 /**
- * The seeded monitors as the probe runner reads them (the API body is the stored config);
- * with `--proposed`, at the proposed intervals.
+ * The seeded monitors as the probe runner reads them (the API body is the stored config).
  */
 const monitors = demoMonitors("http://localhost:8787")
   .filter((m) => m.kind === "http")
@@ -67,7 +64,7 @@ const monitors = demoMonitors("http://localhost:8787")
     id: i + 1,
     service: m.service,
     kind: m.kind,
-    intervalSeconds: (PROPOSED && PROPOSED_MONITOR_INTERVALS[m.service]) || m.interval_seconds,
+    intervalSeconds: m.interval_seconds,
     config: m,
   }));
 
@@ -77,11 +74,7 @@ const met = (ok) => (ok ? "met" : "MISSED");
 
 async function main() {
   const scenario = buildScenario({ monitors });
-  const rules = [
-    ...DEMO_RULES.map((body, i) => seededRule(i + 1, body)),
-    ...ANOMALY_RULES,
-    ...(PROPOSED ? PROPOSED_RULES : []),
-  ];
+  const rules = [...DEMO_RULES.map((body, i) => seededRule(i + 1, body)), ...ANOMALY_RULES];
   const { pages, alertsByRule } = replayRules(rules, scenario.series, scenario.from, scenario.to);
   const score = scoreQuality({
     pages,
@@ -94,7 +87,7 @@ async function main() {
   const samples = scenario.series.reduce((n, s) => n + s.ts.length, 0);
   console.log(
     `bench:quality: ${SCENARIO_DAYS} days from ${localTime(scenario.from)} (Asia/Taipei), ${scenario.series.length} series, ` +
-      `${samples.toLocaleString("en-US")} samples; ${rules.length} rules (${PROPOSED ? "seeded + anomaly + proposed" : "seeded + anomaly"}); ` +
+      `${samples.toLocaleString("en-US")} samples; ${rules.length} rules (seeded + anomaly); ` +
       `health probes every ${monitors.map((m) => `${m.intervalSeconds} s (${m.service})`).join(", ")}\n`,
   );
 

@@ -32,6 +32,58 @@ export const DEMO_RULES = [
     cooldown_minutes: 15,
     max_alerts_per_hour: 4,
   },
+  // Health probes down for longer than their monitor's interval (15 s): one failed run (a
+  // network blip both confirming locations saw) or a flapping endpoint never pages, the next
+  // run clears it first. The API's 60 s rides out a deploy's restart (about 45 s of 503s).
+  ...[
+    ["ECPay health down", "ecpay", "The ECPay gateway's health endpoint fails: payments cannot go through.", 30],
+    ["Shop API health down", "api", "The shop API's health endpoint fails.", 60],
+    ["PostgreSQL health down", "database", "PostgreSQL's health check fails.", 30],
+    ["Redis health down", "redis", "Redis' health check fails: sessions, carts and task queues are affected.", 30],
+  ].map(([rule_name, service, description, for_seconds]) => ({
+    rule_name,
+    description,
+    metric_name: "probe_up",
+    service,
+    kind: "threshold",
+    comparison_operator: "<",
+    threshold_value: 1,
+    for_seconds,
+    severity: "critical",
+    notification_channels: ["email", "slack", "sms"],
+    cooldown_minutes: 15,
+    max_alerts_per_hour: 4,
+  })),
+  {
+    rule_name: "DB pool exhausted",
+    description: "Every PostgreSQL connection of the pool is in use: requests queue for one.",
+    metric_name: "db_pool_in_use",
+    service: "database",
+    kind: "threshold",
+    comparison_operator: ">=",
+    threshold_value: 20,
+    for_seconds: 30,
+    severity: "critical",
+    notification_channels: ["email", "slack", "sms"],
+    cooldown_minutes: 15,
+    max_alerts_per_hour: 4,
+  },
+  {
+    // Held 5 minutes: a deploy's 2-minute bump of 5 % errors lifts the 5-minute rate to
+    // about 2.8 % for 2–3 minutes, and must not page.
+    rule_name: "API error rate > 2.5%",
+    description: "Share of shop API requests failing over the last 5 minutes.",
+    metric_name: "error_rate",
+    service: "api",
+    kind: "threshold",
+    comparison_operator: ">",
+    threshold_value: 2.5,
+    for_seconds: 300,
+    severity: "critical",
+    notification_channels: ["email", "slack"],
+    cooldown_minutes: 15,
+    max_alerts_per_hour: 4,
+  },
 ];
 
 /**
@@ -50,10 +102,12 @@ export function demoMonitors(baseUrl) {
     expect,
   });
   return [
-    http("ECPay gateway", "ecpay", "/demo/ecpay/health", 30, { status: [200], body_contains: "ok" }),
+    // Every 15 s: a rule on a probe must wait for a second run before it pages (one run can
+    // be a blip), so the interval sets the delay of a page.
+    http("ECPay gateway", "ecpay", "/demo/ecpay/health", 15, { status: [200], body_contains: "ok" }),
     http("Shop API", "api", "/demo/api/health", 15),
-    http("PostgreSQL", "database", "/demo/database/health", 60),
-    http("Redis", "redis", "/demo/redis/health", 60),
+    http("PostgreSQL", "database", "/demo/database/health", 15),
+    http("Redis", "redis", "/demo/redis/health", 15),
     http("Email service", "email", "/demo/email/health", 60),
     {
       name: "Celery metrics",

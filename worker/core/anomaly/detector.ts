@@ -121,6 +121,9 @@ interface State extends DetectorState {
   avg: number;
   avgHi: number;
   avgLo: number;
+  /** The side (+1 above, -1 below, 0 inside) of the normal band the last sample was on, and the score held since the run began. */
+  side: number;
+  held: number;
 }
 
 const fresh = (): State => ({
@@ -144,6 +147,8 @@ const fresh = (): State => ({
   avg: 0,
   avgHi: 0,
   avgLo: 0,
+  side: 0,
+  held: 0,
 });
 
 const mod = (t: number, m: number) => ((t % m) + m) % m;
@@ -210,6 +215,7 @@ class StreamingDetector implements Detector {
     const o = this.o;
     const quiet = (observed: number): Judgement => ({
       score: 0,
+      level: 0,
       direction: null,
       observed,
       counter: s.counter === true,
@@ -246,11 +252,18 @@ class StreamingDetector implements Detector {
 
     let score = s.n > 2 ? Math.max(0, evidence) / (Math.max(0, evidence) + 2) : 0;
     if (learning) score *= s.n / o.learningSamples;
+    // The level holds the run's highest score while the values stay outside the normal band
+    // on the same side: an anomaly lasts as long as the deviation, not one sample.
+    const side = Math.abs(r) > width ? Math.sign(r) : 0;
+    s.held = side !== 0 && side === s.side ? Math.max(s.held, score) : score;
+    s.side = side;
+    const level = s.held;
     this.learn(t, value, forecasts, avg);
     const direction: AnomalyDirection | null = r > 0 ? "up" : r < 0 ? "down" : null;
     const band = learning ? null : { low: expected - width, high: expected + width };
     return {
       score,
+      level,
       direction,
       observed: value,
       counter: s.counter === true,

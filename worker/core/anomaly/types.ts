@@ -8,8 +8,14 @@ export type AnomalyDirection = "up" | "down";
 
 /** What the detector made of one sample. */
 export interface Judgement {
-  /** How anomalous the sample is, in [0, 1]; compare with SENSITIVITY_THRESHOLDS. */
+  /** How anomalous the sample is, in [0, 1]; compare with SENSITIVITY_THRESHOLDS. High at an anomaly's onset. */
   score: number;
+  /**
+   * How anomalous the series is now: the highest score since its values left the normal band,
+   * held while they stay outside it on the same side (else the sample's score). What anomaly
+   * rules and the anomalies list judge: an anomaly lasts as long as the deviation.
+   */
+  level: number;
   /** Whether the sample is above ("up") or below ("down") what was expected; null when it is as expected. */
   direction: AnomalyDirection | null;
   /**

@@ -73,7 +73,7 @@ function judged(s: HistorySeries) {
     j = { score: new Float64Array(n), direction: new Int8Array(n), expected: new Float64Array(n) };
     for (let i = 0; i < n; i++) {
       const r = detector.judge(s.ts[i] as number, s.values[i] as number);
-      j.score[i] = r.score;
+      j.score[i] = r.level;
       j.direction[i] = r.direction === "up" ? 1 : r.direction === "down" ? -1 : 0;
       j.expected[i] = r.expected ?? Number.NaN;
     }
