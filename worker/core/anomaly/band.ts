@@ -175,3 +175,33 @@ export function normalBands(
     };
   });
 }
+
+/**
+ * The past ranges to read for the bands of [from, to) at `bucketMs`: the same
+ * span on each of the previous `days` days (with the neighbourhood), and the
+ * trailing buckets before `from`; bucket-aligned, overlapping ones joined. For
+ * a day or more they make one range of BAND_LOOKBACK_MS before `from`; for an
+ * hour, eight short ones instead of a week of minutes.
+ */
+export function bandReadRanges(
+  from: number,
+  to: number,
+  bucketMs: number,
+  options: Pick<BandOptions, "days" | "trailing"> = {},
+): [number, number][] {
+  const days = options.days ?? DEFAULTS.days;
+  const trailingBuckets = options.trailing ?? DEFAULTS.trailing;
+  const margin = (Math.floor(NEIGHBOURHOOD_MS / bucketMs) + 1) * bucketMs;
+  const down = (ms: number) => Math.floor(ms / bucketMs) * bucketMs;
+  const up = (ms: number) => Math.ceil(ms / bucketMs) * bucketMs;
+  const ranges: [number, number][] = [[down(from - trailingBuckets * bucketMs), from]];
+  for (let k = 1; k <= days; k++)
+    ranges.push([down(from - k * DAY_MS - margin), Math.min(up(to - k * DAY_MS + margin), from)]);
+  const joined: [number, number][] = [];
+  for (const [a, b] of ranges.filter(([a, b]) => a < b).sort((x, y) => x[0] - y[0])) {
+    const last = joined.at(-1);
+    if (last && last[1] >= a) last[1] = Math.max(last[1], b);
+    else joined.push([a, b]);
+  }
+  return joined;
+}

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { HOUR_MS, MINUTE_MS } from "../../../../worker/core/history";
-import { DAY_MS, normalBands, quantileSorted, type ValuePoint, WEEK_MS } from "../../../../worker/core/anomaly/band";
+import {
+  bandReadRanges,
+  DAY_MS,
+  normalBands,
+  quantileSorted,
+  type ValuePoint,
+  WEEK_MS,
+} from "../../../../worker/core/anomaly/band";
 
 const T0 = Date.UTC(2026, 10, 2); // a Monday, midnight UTC
 
@@ -105,5 +112,26 @@ describe("normalBands", () => {
     );
     const bands = normalBands(history, [T0 + 7 * DAY_MS + HOUR_MS], step);
     expect(bands[0]?.expected).toBe(50);
+  });
+});
+
+describe("bandReadRanges", () => {
+  it("reads one week before a day or more, and short daily windows before an hour", () => {
+    const now = T0 + 30 * DAY_MS + 17 * MINUTE_MS;
+    const dayFrom = Math.floor((now - DAY_MS) / (5 * MINUTE_MS)) * 5 * MINUTE_MS;
+    const day = bandReadRanges(dayFrom, now, 5 * MINUTE_MS);
+    expect(day).toHaveLength(1);
+    expect(day[0]?.[1]).toBe(dayFrom);
+    expect(day[0]?.[0]).toBeLessThanOrEqual(dayFrom - 7 * DAY_MS);
+
+    const hourFrom = Math.floor((now - HOUR_MS) / MINUTE_MS) * MINUTE_MS;
+    const hour = bandReadRanges(hourFrom, now, MINUTE_MS);
+    expect(hour).toHaveLength(8);
+    const total = hour.reduce((sum, [a, b]) => sum + (b - a), 0);
+    expect(total).toBeLessThan(10 * HOUR_MS);
+    for (const [a, b] of hour) {
+      expect(a % MINUTE_MS).toBe(0);
+      expect(b).toBeLessThanOrEqual(hourFrom);
+    }
   });
 });
