@@ -206,6 +206,9 @@ const wirePoint = (p: HistoryPoint) => ({
   p99: p.p99,
 });
 
+/** The value a history point's normal range follows: its average. */
+const avgOf = (p: HistoryPoint) => ({ ts: p.ts, value: p.avg });
+
 const COUNT_METRICS = TREND_METRICS.filter((m) => !(LATENCY_METRICS as readonly string[]).includes(m));
 
 /** Services reporting a metric, by name. */
@@ -263,7 +266,6 @@ metrics.openapi(
       readHistory(historyQuery, sources),
       yes(band) ? readBandPast(historyQuery, sources) : null,
     ]);
-    const avgOf = (p: HistoryPoint) => ({ ts: p.ts, value: p.avg });
     const bands = past ? bandsOf(past.map(avgOf), points.map(avgOf), range.bucketSeconds) : null;
     return c.json(
       {

@@ -198,10 +198,10 @@ export function bandReadRanges(
   for (let k = 1; k <= days; k++)
     ranges.push([down(from - k * DAY_MS - margin), Math.min(up(to - k * DAY_MS + margin), from)]);
   const joined: [number, number][] = [];
-  for (const [a, b] of ranges.filter(([a, b]) => a < b).sort((x, y) => x[0] - y[0])) {
+  for (const [start, end] of ranges.filter(([a, b]) => a < b).sort((x, y) => x[0] - y[0])) {
     const last = joined.at(-1);
-    if (last && last[1] >= a) last[1] = Math.max(last[1], b);
-    else joined.push([a, b]);
+    if (last && last[1] >= start) last[1] = Math.max(last[1], end);
+    else joined.push([start, end]);
   }
   return joined;
 }
