@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { useEffect, useMemo } from "preact/hooks";
 import { HttpError } from "../lib/api";
 import { type HistoryField, type HistoryPeriod, historyColumns } from "../lib/history";
+import type { ChartBand } from "../lib/trends";
 import type { MetricHistory } from "../lib/types";
 import { api } from "../models/session";
 import { TimeChart, type TimeChartSeries } from "./time-chart";
@@ -12,7 +13,10 @@ const FIELDS: { field: HistoryField; label: string; color: string }[] = [
   { field: "max", label: "max", color: "--chart-3" },
 ];
 
-/** A metric's history over a period (one series, or the series with `labels`): average, p95 and max per bucket. */
+/**
+ * A metric's history over a period (one series, or the series with `labels`): average, p95 and
+ * max per bucket, with the normal range of the average behind them.
+ */
 export function MetricChart({
   metric,
   service,
@@ -31,7 +35,7 @@ export function MetricChart({
   const labelJson = labels && Object.keys(labels).length ? JSON.stringify(labels) : "";
   useEffect(() => {
     const controller = new AbortController();
-    const q = new URLSearchParams({ metric, service, period });
+    const q = new URLSearchParams({ metric, service, period, band: "1" });
     if (labelJson) q.set("labels", labelJson);
     error.value = null;
     api
@@ -44,14 +48,16 @@ export function MetricChart({
     return () => controller.abort();
   }, [metric, service, period, labelJson]);
 
-  const data = useMemo(
-    () =>
-      historyColumns(
-        history.value?.points ?? [],
-        FIELDS.map((f) => f.field),
-      ),
-    [history.value],
-  );
+  const [data, band] = useMemo(() => {
+    const points = history.value?.points ?? [];
+    const columns = historyColumns(points, [...FIELDS.map((f) => f.field), "low", "high", "expected"]);
+    const [low, high, expected] = columns.slice(1 + FIELDS.length) as (number | null)[][];
+    const withBand = points.some((p) => p.expected != null);
+    const chartBand: ChartBand | null = withBand
+      ? { low: low ?? [], high: high ?? [], expected: expected ?? [], unit: "", axis: "left" }
+      : null;
+    return [columns.slice(0, 1 + FIELDS.length) as typeof columns, chartBand] as const;
+  }, [history.value]);
   const series: TimeChartSeries[] = FIELDS.map((f) => ({ label: f.label, unit: "", color: f.color }));
   if (error.value)
     return (
@@ -59,5 +65,14 @@ export function MetricChart({
         Could not load the history: {error.value}
       </p>
     );
-  return <TimeChart title={title} series={series} data={data} emptyText="No samples in this period." />;
+  return (
+    <TimeChart
+      key={band ? "band" : "plain"}
+      title={title}
+      series={series}
+      data={data}
+      band={band}
+      emptyText="No samples in this period."
+    />
+  );
 }
