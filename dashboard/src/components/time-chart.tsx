@@ -195,8 +195,12 @@ export function TimeChart(props: TimeChartProps) {
     chartRef.current?.setData(plotData(data, band));
   }, [data, band]);
 
+  // New spans need a redraw; not on mount, where uPlot's own first draw (after its axes are laid out) shows them.
   const markerKey = markers.map((m) => `${m.from}-${m.to}-${m.expected}`).join(",");
+  const drawnMarkers = useRef(markerKey);
   useEffect(() => {
+    if (drawnMarkers.current === markerKey) return;
+    drawnMarkers.current = markerKey;
     chartRef.current?.redraw(false);
   }, [markerKey]);
 

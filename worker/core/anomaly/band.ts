@@ -12,9 +12,11 @@
  *
  * Expected is the peers' median; the band is their 10th–90th percentile,
  * widened by a tenth of its width each side, and never narrower than a small
- * floor, so a flat series still has a visible band and its first wobble is not
- * drawn as "outside the normal range". Only values strictly before t are read:
- * a spike never widens its own band. Pure.
+ * floor (the series' own bucket-to-bucket noise, and a tenth of a percent of
+ * the expected value), so a flat series still has a band and its first wobble
+ * is not drawn as "outside the normal range", while a steady 99 % success rate
+ * keeps a band narrow enough to show a two-point dip. Only values strictly
+ * before t are read: a spike never widens its own band. Pure.
  */
 import { HOUR_MS, MINUTE_MS } from "../history";
 
@@ -70,10 +72,10 @@ const DEFAULTS: Required<BandOptions> = {
 
 /** Neighbouring buckets within this distance count as the same time of day. */
 const NEIGHBOURHOOD_MS = 10 * MINUTE_MS;
-/** Smallest half-width of a band: relative to the expected value and to the series' scale. */
-const FLOOR_OF_EXPECTED = 0.02;
-const FLOOR_OF_SCALE = 0.01;
-const FLOOR_ABSOLUTE = 1e-6;
+/** Smallest half-width of a band: shares of the typical step between buckets, of the expected value, of 1. */
+const FLOOR_OF_NOISE = 0.5;
+const FLOOR_OF_EXPECTED = 0.001;
+const FLOOR_ABSOLUTE = 0.001;
 
 /** The q-quantile of sorted values, interpolated between neighbours. */
 export function quantileSorted(sorted: readonly number[], q: number): number {
@@ -84,6 +86,16 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
   const a = sorted[lo] ?? Number.NaN;
   const b = sorted[hi] ?? a;
   return a + (b - a) * (at - lo);
+}
+
+/** The median absolute change between consecutive values: the series' noise level (0 when flat). */
+export function typicalStep(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const steps = values.slice(1).map((v, i) => Math.abs(v - (values[i] ?? v)));
+  return quantileSorted(
+    steps.sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 const NULL_BAND: BandValue = { expected: null, low: null, high: null };
@@ -101,13 +113,12 @@ export function normalBands(
 ): BandValue[] {
   const o = { ...DEFAULTS, ...options };
   const byTs = new Map<number, number>();
-  let scale = 0;
   for (const p of history) {
     if (p.value === null || !Number.isFinite(p.value)) continue;
     byTs.set(p.ts, p.value);
-    scale = Math.max(scale, Math.abs(p.value));
   }
   const sortedTs = [...byTs.keys()].sort((a, b) => a - b);
+  const noise = typicalStep(sortedTs.map((ts) => byTs.get(ts) ?? 0));
   const reach = bucketMs > 0 ? Math.floor(NEIGHBOURHOOD_MS / bucketMs) : 0;
 
   /** Values at `t - k·period` (k = 1..count, with neighbours), and how many periods gave any. */
@@ -167,7 +178,7 @@ export function normalBands(
     const lowQ = quantileSorted(values, o.lowQuantile);
     const highQ = quantileSorted(values, o.highQuantile);
     const margin = (highQ - lowQ) * o.widen;
-    const floor = Math.max(FLOOR_OF_EXPECTED * Math.abs(expected), FLOOR_OF_SCALE * scale, FLOOR_ABSOLUTE);
+    const floor = Math.max(FLOOR_OF_NOISE * noise, FLOOR_OF_EXPECTED * Math.abs(expected), FLOOR_ABSOLUTE);
     return {
       expected,
       low: Math.min(lowQ - margin, expected - floor),

@@ -5,6 +5,7 @@ import {
   DAY_MS,
   normalBands,
   quantileSorted,
+  typicalStep,
   type ValuePoint,
   WEEK_MS,
 } from "../../../../worker/core/anomaly/band";
@@ -71,8 +72,8 @@ describe("normalBands", () => {
         expect(b.expected).toBe(level);
         expect(b.low ?? Infinity).toBeLessThan(level);
         expect(b.high ?? -Infinity).toBeGreaterThan(level);
-        // Narrow: a few percent of the level, or a hair around zero.
-        expect((b.high ?? 0) - (b.low ?? 0)).toBeLessThanOrEqual(Math.max(level * 0.1, 1e-5));
+        // Narrow: a fraction of a percent of the level, or a hair around zero.
+        expect((b.high ?? 0) - (b.low ?? 0)).toBeLessThanOrEqual(Math.max(level * 0.01, 0.01));
       }
     }
   });
@@ -113,6 +114,22 @@ describe("normalBands", () => {
     );
     const bands = normalBands(history, [T0 + 7 * DAY_MS + HOUR_MS], step);
     expect(bands[0]?.expected).toBe(50);
+  });
+});
+
+describe("the band's floor", () => {
+  it("keeps a steady high percentage's band narrow enough for a two-point dip to fall outside", () => {
+    const step = HOUR_MS;
+    const history = series(T0, T0 + 8 * DAY_MS, step, (ts) => 99 + (Math.floor(ts / step) % 2 ? 0.05 : -0.05));
+    const [b] = normalBands(history, [T0 + 8 * DAY_MS], step);
+    expect(b?.low ?? 0).toBeGreaterThan(97.5);
+    expect(b?.high ?? Infinity).toBeLessThan(100);
+  });
+
+  it("reads the noise as the median step between buckets", () => {
+    expect(typicalStep([1, 2, 1, 2, 10])).toBe(1);
+    expect(typicalStep([5, 5, 5])).toBe(0);
+    expect(typicalStep([3])).toBe(0);
   });
 });
 
