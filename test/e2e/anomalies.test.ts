@@ -2,7 +2,8 @@
  * Detected anomalies end to end in real headless Chromium against the product as `npm start`
  * runs it: a steady series of a demo metric (its own labels) pushed through the ingest API for
  * most of a day, the Trends page open, then a spike: the anomaly appears in the Anomalies
- * section without a reload (the socket's `anomaly` message), the Database chart shades it, an
+ * section without a reload (the socket's `anomaly` message), the Database chart and the metric's
+ * history chart shade it, an
  * administrator marks it expected with a note (the row and the Expected patterns list show the
  * note, the API lists the feedback), then undoes it; a viewer sees the row without the buttons.
  * Needs the anomaly list, socket push and feedback routes of the series store. Steps build on
@@ -124,6 +125,13 @@ describe("anomalies", () => {
     await visible(row(admin));
     await filter.selectOption("");
     await admin.screenshot({ path: "/tmp/trends-anomaly.png", fullPage: true });
+
+    // The metric's history page shades it too.
+    await admin.goto(`/metrics/${SERVICE}/${METRIC}`);
+    const history = admin.locator(".time-chart");
+    await expect.poll(async () => Number(await history.getAttribute("data-markers"))).toBeGreaterThanOrEqual(1);
+    await openTrends(admin);
+    await visible(row(admin));
   });
 
   it("is marked expected with a note by an administrator, and undone", async () => {

@@ -1,5 +1,6 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useMemo } from "preact/hooks";
+import { ANOMALIES_PATH, type AnomalyList, anomalySpans } from "../lib/anomalies";
 import { HttpError } from "../lib/api";
 import { type HistoryField, type HistoryPeriod, historyColumns } from "../lib/history";
 import type { ChartBand } from "../lib/trends";
@@ -15,7 +16,7 @@ const FIELDS: { field: HistoryField; label: string; color: string }[] = [
 
 /**
  * A metric's history over a period (one series, or the series with `labels`): average, p95 and
- * max per bucket, with the normal range of the average behind them.
+ * max per bucket, with the normal range of the average behind them and the series' anomalies shaded.
  */
 export function MetricChart({
   metric,
@@ -31,6 +32,7 @@ export function MetricChart({
   title: string;
 }) {
   const history = useSignal<MetricHistory | null>(null);
+  const anomalies = useSignal<AnomalyList["anomalies"]>([]);
   const error = useSignal<string | null>(null);
   const labelJson = labels && Object.keys(labels).length ? JSON.stringify(labels) : "";
   useEffect(() => {
@@ -45,8 +47,22 @@ export function MetricChart({
         if (err instanceof DOMException && err.name === "AbortError") return;
         error.value = err instanceof HttpError ? err.message : String(err);
       });
+    // The markers are extra: without them (an older server, a failed read) the chart stays as it is.
+    api
+      .get<AnomalyList>(`${ANOMALIES_PATH}?${new URLSearchParams({ metric, service, period })}`, controller.signal)
+      .then((list) => {
+        const wanted = labelJson ? (JSON.parse(labelJson) as Record<string, string>) : null;
+        anomalies.value = list.anomalies.filter(
+          (a) => !wanted || Object.entries(wanted).every(([k, v]) => a.labels[k] === v),
+        );
+      })
+      .catch(() => (anomalies.value = []));
     return () => controller.abort();
   }, [metric, service, period, labelJson]);
+  const markers = useMemo(
+    () => anomalySpans(anomalies.value, [{ metric, service }], Date.now()),
+    [anomalies.value, metric, service],
+  );
 
   const [data, band] = useMemo(() => {
     const points = history.value?.points ?? [];
@@ -72,6 +88,7 @@ export function MetricChart({
       series={series}
       data={data}
       band={band}
+      markers={markers}
       emptyText="No samples in this period."
     />
   );
