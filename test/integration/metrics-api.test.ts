@@ -322,6 +322,41 @@ describe("GET /metrics/history", () => {
     ]);
   });
 
+  it("answers the normal range with band=1: a daily cycle's band follows it, a spike falls outside", async () => {
+    const hour = Math.floor(Date.now() / HOUR) * HOUR;
+    const cycle = (h: number) => 200 + 100 * Math.sin((2 * Math.PI * ((h / HOUR) % 24)) / 24);
+    const spike = hour - 30 * HOUR;
+    const statements: D1PreparedStatement[] = [];
+    // 14 days of hour rows: the 7 shown days and the 7 before them that the band reads.
+    for (let h = hour - 14 * 24 * HOUR; h <= hour - 3 * HOUR; h += HOUR) {
+      const v = h === spike ? 900 : cycle(h);
+      statements.push(rollupInsert("hb_cycle_ms", "web", {}, 3600, h, [v - 1, v, v + 1]));
+    }
+    await insertAll(statements);
+
+    const plain = await history({ metric: "hb_cycle_ms", service: "web", period: "7d" });
+    expect(plain.body.points[0]).not.toHaveProperty("expected");
+
+    const res = await history({ metric: "hb_cycle_ms", service: "web", period: "7d", band: "1" });
+    expect(res.status).toBe(200);
+    const points = res.body.points as (Point & { expected: number | null; low: number | null; high: number | null })[];
+    expect(points.length).toBeGreaterThan(100);
+    const spiked = points.find((p) => Date.parse(p.ts) === spike);
+    expect(spiked?.avg).toBeGreaterThan(spiked?.high ?? Infinity);
+    for (const p of points.filter((q) => q !== spiked)) {
+      const ts = Date.parse(p.ts);
+      expect(p.expected, p.ts).not.toBeNull();
+      // The day after the spike reads it among its 7 peers: still inside, since the band is its 10th–90th percentile.
+      expect(Math.abs((p.expected ?? 0) - cycle(ts)), p.ts).toBeLessThan(1e-6);
+      expect(p.low ?? Infinity, p.ts).toBeLessThanOrEqual(p.avg);
+      expect(p.high ?? -Infinity, p.ts).toBeGreaterThanOrEqual(p.avg);
+    }
+    // The expected value follows the time of day: a peak hour expects far more than a trough hour.
+    const expectedAt = (h: number) => points.find((p) => Date.parse(p.ts) === h)?.expected ?? Number.NaN;
+    const day = Math.floor((hour - 48 * HOUR) / (24 * HOUR)) * 24 * HOUR;
+    expect(expectedAt(day + 6 * HOUR) - expectedAt(day + 18 * HOUR)).toBeGreaterThan(150);
+  });
+
   it("refuses an unknown period, a bad metric name and bad labels, naming the field", async () => {
     const cases: [Record<string, string>, string][] = [
       [{ metric: "h1_login_ms", period: "2d" }, "period"],

@@ -211,8 +211,57 @@ describe("GET /performance/trends charts", () => {
       "pool_in_use",
       "pool_size",
       "query_ms",
+      "expected",
+      "low",
+      "high",
     ]);
     expect(dbPoint?.required).not.toContain("query_ms");
-    expect(Object.keys(schemas.TrendPoint_api_response_time?.properties ?? {})).toEqual(["ts", "p50", "p95", "p99"]);
+    expect(dbPoint?.required).not.toContain("expected");
+    expect(Object.keys(schemas.TrendPoint_api_response_time?.properties ?? {})).toEqual([
+      "ts",
+      "p50",
+      "p95",
+      "p99",
+      "expected",
+      "low",
+      "high",
+    ]);
+  });
+
+  it("answers each chart's normal range with band=1, from the week before the period", async () => {
+    // A steady payment success rate: 99 every hour of the last 14 days (hour rows), 60 in one recent hour.
+    const hour = Math.floor(Date.now() / HOUR) * HOUR;
+    const dip = hour - 20 * HOUR;
+    const rows = [];
+    for (let h = hour - 14 * 24 * HOUR; h <= hour - 3 * HOUR; h += HOUR)
+      rows.push(
+        rollupInsert("payment_success_rate", "ecpay", { source: "trends-band" }, 3600, h, [h === dip ? 60 : 99]),
+      );
+    await insertAll(rows);
+
+    const plain = (await trends("7d")).body.charts.payment_success_rate;
+    expect(plain.points[0]).not.toHaveProperty("expected");
+
+    const res = await callJson<Trends & ErrorBody>("GET", `${BASE}/performance/trends?period=7d&band=1`, {
+      token: viewer.token,
+    });
+    expect(res.status).toBe(200);
+    const charts = res.body.charts as Record<string, Chart & { band_field: string }>;
+    expect(Object.fromEntries(Object.entries(charts).map(([id, c]) => [id, c.band_field]))).toEqual({
+      payment_success_rate: "value",
+      api_response_time: "p95",
+      database: "pool_utilization",
+      user_activity: "requests",
+    });
+    for (const chart of Object.values(charts))
+      for (const p of chart.points) expect(Object.keys(p)).toEqual(expect.arrayContaining(["expected", "low", "high"]));
+    const pay = res.body.charts.payment_success_rate;
+    const before = at(pay, dip - HOUR);
+    const atDip = at(pay, dip);
+    // Only this test's series reports the metric in these hours unless others wrote some too: compare loosely.
+    expect(before?.expected).not.toBeNull();
+    expect(Number(before?.low)).toBeLessThanOrEqual(Number(before?.value));
+    expect(Number(before?.high)).toBeGreaterThanOrEqual(Number(before?.value));
+    expect(Number(atDip?.value)).toBeLessThan(Number(atDip?.low));
   });
 });

@@ -32,6 +32,8 @@ export interface TrendChart {
   /** Fixed bucket size in seconds; without it, the period's (see `resolutionFor`). */
   bucketSeconds?: number;
   fields: readonly ChartField[];
+  /** The field whose normal range the chart answers with `band=1` (the one a reader watches). */
+  band: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export const TREND_CHARTS = [
     title: "Payment success rate",
     unit: "%",
     fields: [{ field: "value", metric: "payment_success_rate", service: "ecpay", aggregation: "avg" }],
+    band: "value",
   },
   {
     id: "api_response_time",
@@ -56,6 +59,7 @@ export const TREND_CHARTS = [
       service: "api",
       aggregation: q,
     })),
+    band: "p95",
   },
   {
     id: "database",
@@ -67,6 +71,7 @@ export const TREND_CHARTS = [
       { field: "pool_size", metric: "db_pool_size", service: "database", aggregation: "avg" },
       { field: "query_ms", metric: "db_query_ms", service: "database", aggregation: "avg", optional: true },
     ],
+    band: "pool_utilization",
   },
   {
     id: "user_activity",
@@ -74,6 +79,7 @@ export const TREND_CHARTS = [
     unit: "requests",
     bucketSeconds: 3600,
     fields: [{ field: "requests", metric: "http_requests_total", service: "api", aggregation: "increase" }],
+    band: "requests",
   },
 ] as const satisfies readonly TrendChart[];
 

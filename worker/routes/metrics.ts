@@ -14,6 +14,7 @@ import {
 } from "../core/history";
 import { type Sample, seriesKey } from "../core/series";
 import { CHART_AGGREGATIONS, describeField, fieldUnit, TREND_CHARTS, type TrendChart } from "../core/trends";
+import { bandsOf, readBandPast } from "../lib/history/band";
 import { loadPreferringHours } from "../lib/history/d1";
 import { type LoadedChart, loadTrendCharts } from "../lib/history/trends";
 import { readHistory } from "../lib/history/reader";
@@ -29,6 +30,25 @@ export const SERIES_LIMIT = 200;
 const query = (name: string, example?: string) => ({ param: { name, in: "query" as const }, example });
 
 const Period = z.enum(PERIODS).openapi(query("period", "24h"));
+
+const BandFlag = z
+  .enum(["0", "1", "true", "false"])
+  .optional()
+  .openapi({
+    param: { name: "band", in: "query" },
+    description:
+      "1: also answer each point's normal range (`expected`, `low`, `high`) from the same series' past: the " +
+      "median and widened 10th–90th percentiles of the same time of day on up to 7 previous days (of week, " +
+      "once 3 weeks are stored), else of the trailing buckets; null where there is too little history",
+  });
+const yes = (v: string | undefined) => v === "1" || v === "true";
+
+/** A point's normal range, present with `band=1`. */
+const BandFields = {
+  expected: z.number().nullable().optional().openapi({ description: "With band=1: the value to expect" }),
+  low: z.number().nullable().optional().openapi({ description: "With band=1: the low end of the normal range" }),
+  high: z.number().nullable().optional().openapi({ description: "With band=1: the high end of the normal range" }),
+};
 
 /** Labels as a JSON object in one query parameter: `labels={"monitor":"3"}`. */
 const LabelsJson = z
@@ -69,6 +89,7 @@ const PointOut = z
     max: z.number(),
     avg: z.number(),
     ...Quantiles,
+    ...BandFields,
   })
   .openapi("HistoryPoint");
 
@@ -185,6 +206,9 @@ const wirePoint = (p: HistoryPoint) => ({
   p99: p.p99,
 });
 
+/** The value a history point's normal range follows: its average. */
+const avgOf = (p: HistoryPoint) => ({ ts: p.ts, value: p.avg });
+
 const COUNT_METRICS = TREND_METRICS.filter((m) => !(LATENCY_METRICS as readonly string[]).includes(m));
 
 /** Services reporting a metric, by name. */
@@ -202,13 +226,15 @@ metrics.openapi(
     summary: "A metric's history in buckets: 1h by minute, 24h by 5 minutes, 7d and 30d by hour",
     description:
       "Without `labels`, every series of the metric on the service (or on every service, without `service`) " +
-      "is merged: counts, sums and extremes add up, quantiles come from merged sketches.",
+      "is merged: counts, sums and extremes add up, quantiles come from merged sketches. With `band=1`, each " +
+      "point also carries the normal range of its average (`expected`, `low`, `high`).",
     request: {
       query: z.object({
         metric: MetricName.openapi(query("metric", "api_response_ms")),
         service: ServiceName.optional().openapi(query("service", "api")),
         period: Period.default("24h"),
         labels: LabelsJson.optional(),
+        band: BandFlag,
       }),
     },
     responses: {
@@ -230,14 +256,17 @@ metrics.openapi(
     },
   }),
   async (c) => {
-    const { metric, service, period, labels } = c.req.valid("query");
+    const { metric, service, period, labels, band } = c.req.valid("query");
     const now = Date.now();
     const range = historyRange(period, now);
     const services = service === undefined ? await servicesOf(c.env, [metric]) : [service];
-    const { points, complete } = await readHistory(
-      { metric, services, labels: labels ?? null, ...range },
-      historySources(c.env, now, range.bucketSeconds),
-    );
+    const historyQuery = { metric, services, labels: labels ?? null, ...range };
+    const sources = historySources(c.env, now, range.bucketSeconds);
+    const [{ points, complete }, past] = await Promise.all([
+      readHistory(historyQuery, sources),
+      yes(band) ? readBandPast(historyQuery, sources) : null,
+    ]);
+    const bands = past ? bandsOf(past.map(avgOf), points.map(avgOf), range.bucketSeconds) : null;
     return c.json(
       {
         metric,
@@ -248,7 +277,7 @@ metrics.openapi(
         from: iso(range.from),
         to: iso(range.to),
         complete,
-        points: points.map(wirePoint),
+        points: points.map((p, i) => ({ ...wirePoint(p), ...(bands ? bands[i] : {}) })),
       },
       200,
     );
@@ -309,10 +338,17 @@ function chartSchema(chart: TrendChart) {
       fields: z
         .array(ChartFieldOut)
         .openapi({ description: "The values of each point, optional ones only when reported" }),
+      band_field: z.string().openapi({
+        description: "The field whose normal range the points carry (`expected`, `low`, `high`) with band=1",
+      }),
       points: z
         .array(
           z
-            .object({ ts: z.string().openapi({ format: "date-time", description: "Start of the bucket" }), ...values })
+            .object({
+              ts: z.string().openapi({ format: "date-time", description: "Start of the bucket" }),
+              ...values,
+              ...BandFields,
+            })
             .openapi(`TrendPoint_${chart.id}`),
         )
         .openapi({ description: "Buckets where any field has data, oldest first" }),
@@ -337,7 +373,8 @@ const wireChart = (c: LoadedChart) => ({
     aggregation: f.aggregation,
     unit: fieldUnit(c.chart, f.field),
   })),
-  points: c.points.map(({ ts, ...values }) => ({ ts: iso(ts), ...values })),
+  band_field: c.chart.band,
+  points: c.points.map(({ ts, ...values }, i) => ({ ts: iso(ts), ...values, ...(c.bands ? c.bands[i] : {}) })),
 });
 
 metrics.openapi(
@@ -352,8 +389,9 @@ metrics.openapi(
       "`charts`: series over time, one point per bucket with data: payment success rate, API response time " +
       "(p50/p95/p99 per bucket from merged sketches), database pool utilization, connections and, where " +
       "reported, query latency, and user activity (requests per hour, the increase of the cumulative " +
-      "http_requests_total, read from the D1 rollups only).",
-    request: { query: z.object({ period: Period.default("24h") }) },
+      "http_requests_total, read from the D1 rollups only). With `band=1`, each chart's points also carry the " +
+      "normal range of its `band_field` (`expected`, `low`, `high`).",
+    request: { query: z.object({ period: Period.default("24h"), band: BandFlag }) },
     responses: {
       200: jsonResponse(
         z.object({
@@ -369,7 +407,7 @@ metrics.openapi(
     },
   }),
   async (c) => {
-    const { period } = c.req.valid("query");
+    const { period, band } = c.req.valid("query");
     const now = Date.now();
     const from = now - PERIOD_MS[period];
     const services = await servicesOf(c.env, TREND_METRICS);
@@ -383,7 +421,7 @@ metrics.openapi(
         hourSketches: false,
         minuteSketches: false,
       }),
-      loadTrendCharts(c.env, period, now),
+      loadTrendCharts(c.env, period, now, { band: yes(band) }),
     ]);
     const rows = [...latency, ...others];
     const trends = serviceTrends(rows, services).map((t) => ({

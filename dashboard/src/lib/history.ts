@@ -23,7 +23,7 @@ export function periodAround(atMs: number, nowMs: number): HistoryPeriod {
   return HISTORY_PERIODS.find((p) => age <= PERIOD_MS[p] * 0.75) ?? "30d";
 }
 
-export type HistoryField = "avg" | "min" | "max" | "p50" | "p95" | "p99";
+export type HistoryField = "avg" | "min" | "max" | "p50" | "p95" | "p99" | "expected" | "low" | "high";
 
 /** Columns for uPlot: x in epoch seconds (oldest first), then one column per field. */
 export function historyColumns(points: readonly HistoryPoint[], fields: readonly HistoryField[]): uPlot.AlignedData {

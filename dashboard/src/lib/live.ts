@@ -5,6 +5,7 @@
  */
 import type { ClientMessage, ServerMessage, Topic } from "../../../worker/core/protocol/dashboard";
 import { parseAlerts, parseSamples } from "./alerts";
+import { type Anomaly, parseAnomaly } from "./anomalies";
 import { parseServices } from "./services";
 import type { Alert, LatestSample, ServiceHealth } from "./types";
 
@@ -15,7 +16,15 @@ export const PING_INTERVAL_MS = 25_000;
 
 export const RESYNC: ClientMessage = { type: "resync" };
 
-export type Frame = { kind: "pong" } | { kind: "message"; message: ServerMessage } | { kind: "invalid"; raw: string };
+/**
+ * `anomaly` frames stand outside the snapshot/delta sequence: each carries one anomaly as it
+ * starts or ends, and a missed one is caught up by the next list the page loads.
+ */
+export type Frame =
+  | { kind: "pong" }
+  | { kind: "message"; message: ServerMessage }
+  | { kind: "anomaly"; anomaly: Anomaly }
+  | { kind: "invalid"; raw: string };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 const isSeq = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
@@ -42,6 +51,10 @@ export function parseFrame(raw: string): Frame {
       kind: "message",
       message: { type: "delta", seq: data.seq, at, topic: data.topic as Topic, data: data.data },
     };
+  }
+  if (data.type === "anomaly") {
+    const anomaly = parseAnomaly(data.anomaly);
+    return anomaly ? { kind: "anomaly", anomaly } : { kind: "invalid", raw };
   }
   if (data.type === "error" && typeof data.message === "string") {
     return { kind: "message", message: { type: "error", message: data.message } };

@@ -22,6 +22,15 @@ export interface SeriesSpec {
   axis: "left" | "right";
 }
 
+/** A normal range: columns aligned with the chart's x values, on the axis of the series it follows. */
+export interface ChartBand {
+  low: readonly (number | null)[];
+  high: readonly (number | null)[];
+  expected: readonly (number | null)[];
+  unit: string;
+  axis: "left" | "right";
+}
+
 export interface ChartView {
   id: keyof PerformanceTrends["charts"];
   title: string;
@@ -31,6 +40,10 @@ export interface ChartView {
   bars: boolean;
   series: SeriesSpec[];
   data: uPlot.AlignedData;
+  /** The normal range of the chart's band field, when asked for and answered. */
+  band: ChartBand | null;
+  /** The metrics (on their services) the chart draws: anomalies of these are marked on it. */
+  inputs: { metric: string; service: string }[];
 }
 
 /** Any chart of the API, its points read by field name. */
@@ -89,10 +102,40 @@ const fieldsOf = (chart: AnyChart) => new Set(chart.fields.map((f) => f.field));
 const unitOf = (chart: AnyChart, field: string, fallback: string) =>
   chart.fields.find((f) => f.field === field)?.unit ?? fallback;
 
-/** A view of one chart with the given series (those the chart does not list are left out). */
-function view(id: ChartView["id"], chart: AnyChart, specs: SeriesSpec[], emptyText: string, bars = false): ChartView {
+const BAND_FIELDS = ["low", "high", "expected"] as const;
+
+/** True when the chart's points carry a normal range (the API was asked with band=1). */
+const hasBand = (chart: AnyChart) => typeof chart.band_field === "string" && chart.points.some((p) => "expected" in p);
+
+/**
+ * A view of one chart with the given series (those the chart does not list are left out),
+ * and its normal range when `band` and the chart carries one.
+ */
+function view(
+  id: ChartView["id"],
+  chart: AnyChart,
+  specs: SeriesSpec[],
+  emptyText: string,
+  { bars = false, band = false }: { bars?: boolean; band?: boolean } = {},
+): ChartView {
   const present = fieldsOf(chart);
   const series = specs.filter((s) => present.has(s.field)).map((s) => ({ ...s, unit: unitOf(chart, s.field, s.unit) }));
+  const withBand = band && hasBand(chart);
+  const fields = series.map((s) => s.field);
+  const aligned = alignPoints(chart.points, withBand ? [...fields, ...BAND_FIELDS] : fields, chart.resolution_seconds);
+  const data = aligned.slice(0, 1 + fields.length) as uPlot.AlignedData;
+  let chartBand: ChartBand | null = null;
+  if (withBand) {
+    const [low, high, expected] = aligned.slice(1 + fields.length) as (number | null)[][];
+    const followed = series.find((s) => s.field === chart.band_field);
+    chartBand = {
+      low: low ?? [],
+      high: high ?? [],
+      expected: expected ?? [],
+      unit: followed?.unit ?? unitOf(chart, chart.band_field ?? "", ""),
+      axis: followed?.axis ?? "left",
+    };
+  }
   return {
     id,
     title: chart.title,
@@ -100,11 +143,9 @@ function view(id: ChartView["id"], chart: AnyChart, specs: SeriesSpec[], emptyTe
     resolutionSeconds: chart.resolution_seconds,
     bars,
     series,
-    data: alignPoints(
-      chart.points,
-      series.map((s) => s.field),
-      chart.resolution_seconds,
-    ),
+    data,
+    band: chartBand,
+    inputs: chart.fields.map((f) => ({ metric: f.metric, service: f.service })),
   };
 }
 
@@ -117,8 +158,8 @@ const line = (field: string, label: string, unit: string, color: string, axis: "
   axis,
 });
 
-/** The Trends page's charts, in the order shown. */
-export function trendViews(trends: PerformanceTrends): ChartView[] {
+/** The Trends page's charts, in the order shown; with `band`, each with its normal range where answered. */
+export function trendViews(trends: PerformanceTrends, { band = false }: { band?: boolean } = {}): ChartView[] {
   const { charts } = trends;
   return [
     view(
@@ -126,6 +167,7 @@ export function trendViews(trends: PerformanceTrends): ChartView[] {
       charts.payment_success_rate,
       [line("value", "Success rate", "%", "--chart-1")],
       "No payment success rate reported in this period.",
+      { band },
     ),
     view(
       "api_response_time",
@@ -136,6 +178,7 @@ export function trendViews(trends: PerformanceTrends): ChartView[] {
         line("p99", "p99", "ms", "--chart-3"),
       ],
       "No API response times reported in this period.",
+      { band },
     ),
     view(
       "database",
@@ -145,13 +188,14 @@ export function trendViews(trends: PerformanceTrends): ChartView[] {
         line("query_ms", "Query latency", "ms", "--chart-2", "right"),
       ],
       "No database metrics reported in this period.",
+      { band },
     ),
     view(
       "user_activity",
       charts.user_activity,
       [line("requests", "Requests", "requests", "--chart-1")],
       "No requests counted in this period.",
-      true,
+      { bars: true, band },
     ),
   ];
 }

@@ -133,6 +133,10 @@ export interface HistoryPoint {
   p50: number | null;
   p95: number | null;
   p99: number | null;
+  /** With band=1: the normal range of `avg` (null where there is too little history). */
+  expected?: number | null;
+  low?: number | null;
+  high?: number | null;
 }
 
 export interface MetricHistory {
@@ -169,8 +173,10 @@ export interface TrendChart<F extends string = string, Optional extends string =
   complete: boolean;
   /** The fields present in `points` (optional ones only when the period holds data for them). */
   fields: TrendChartField[];
-  /** Buckets where any field has data, oldest first. */
-  points: (TrendPoint<F> & Partial<Record<Optional, number | null>>)[];
+  /** The field whose normal range the points carry when asked with band=1. */
+  band_field?: string;
+  /** Buckets where any field has data, oldest first; with band=1 also `expected`, `low`, `high`. */
+  points: (TrendPoint<F> & Partial<Record<Optional | "expected" | "low" | "high", number | null>>)[];
 }
 
 export interface TrendCharts {

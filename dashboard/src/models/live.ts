@@ -8,6 +8,7 @@ import ReconnectingWebSocket from "partysocket/ws";
 import { isUnauthorized } from "../lib/api";
 import { initialLiveState, type LiveState, onReconnect, parseFrame, PING, PING_INTERVAL_MS, reduce } from "../lib/live";
 import { mergeSamples } from "../lib/alerts";
+import { type Anomaly, upsertAnomalies } from "../lib/anomalies";
 import type { Alert, LatestSample, ServiceHealth } from "../lib/types";
 import { api } from "./session";
 
@@ -24,6 +25,10 @@ export const servicesLoading = signal(false);
 export const activeAlerts = signal<Alert[] | null>(null);
 /** The latest sample of every series, by series key (socket snapshots and deltas). */
 export const latestSamples = signal<ReadonlyMap<string, LatestSample>>(new Map());
+/** Anomalies the socket announced (as they started or ended) since login, newest first, by id. */
+export const liveAnomalies = signal<readonly Anomaly[]>([]);
+/** How many anomaly updates the socket kept at most (older ones are in the page's own list by then). */
+const LIVE_ANOMALIES_KEPT = 500;
 /** When (client clock, ms) the last frame of any kind came from the server; null before the first. */
 export const lastMessageAt = signal<number | null>(null);
 
@@ -56,6 +61,10 @@ function onFrame(ws: ReconnectingWebSocket, raw: unknown) {
   lastMessageAt.value = Date.now();
   if (typeof raw !== "string") return;
   const frame = parseFrame(raw);
+  if (frame.kind === "anomaly") {
+    liveAnomalies.value = upsertAnomalies(liveAnomalies.value, [frame.anomaly]).slice(0, LIVE_ANOMALIES_KEPT);
+    return;
+  }
   if (frame.kind !== "message") return; // "pong", or something this version does not understand
   const step = reduce(state, frame.message);
   state = step.state;
@@ -140,6 +149,7 @@ export function stopLive(): void {
   servicesError.value = null;
   activeAlerts.value = null;
   latestSamples.value = new Map();
+  liveAnomalies.value = [];
   lastMessageAt.value = null;
 }
 

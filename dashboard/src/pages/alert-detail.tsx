@@ -2,6 +2,7 @@ import { useSignal } from "@preact/signals";
 import { lazy, Suspense } from "preact/compat";
 import { useEffect } from "preact/hooks";
 import { AlertActions } from "../components/alert-actions";
+import { MarkAlertExpected } from "../components/anomalies";
 import { useNow, useTitle } from "../components/hooks";
 import { alertStateText, SeverityBadge, SilencedBadge } from "../components/severity";
 import { historyHref } from "../components/metric-card";
@@ -51,10 +52,19 @@ export function AlertDetailPage({ id }: { id: string }) {
   const me = session.kind === "authenticated" ? session.me : null;
   const timeZone = me?.timezone ?? "UTC";
 
+  /** The kind of the alert's rule: anomaly alerts can be marked expected. */
+  const ruleKind = useSignal<string | null>(null);
+
   async function load() {
     try {
       alert.value = await api.get<AlertDetail>(`/api/admin/monitoring/alerts/${encodeURIComponent(id)}`);
       error.value = null;
+      const ruleId = alert.value.alert_rule_id;
+      // The alert does not carry its rule's kind; a rule deleted since leaves it unknown.
+      api
+        .get<{ kind: string }>(`/api/admin/monitoring/rules/${ruleId}`)
+        .then((rule) => (ruleKind.value = rule.kind))
+        .catch(() => (ruleKind.value = null));
     } catch (err) {
       error.value = err instanceof HttpError ? err.message : String(err);
     }
@@ -162,6 +172,7 @@ export function AlertDetailPage({ id }: { id: string }) {
         </dd>
       </dl>
       {me && canAct(me.role) && <AlertActions alert={a} onDone={() => void load()} />}
+      {me && canAct(me.role) && ruleKind.value === "anomaly" && <MarkAlertExpected alertId={a.id} />}
 
       <section aria-labelledby="chart-title">
         <h2 id="chart-title">Metric around the alert</h2>

@@ -194,3 +194,40 @@ describe("formatting", () => {
     expect(TREND_PERIODS.map((p) => p.value)).toEqual(["24h", "7d", "30d"]);
   });
 });
+
+describe("trendViews with the normal range", () => {
+  const withBand = (): PerformanceTrends => {
+    const t = trends();
+    t.charts.payment_success_rate = {
+      ...t.charts.payment_success_rate,
+      band_field: "value",
+      points: [
+        { ts: iso(T0), value: 99.5, expected: 99, low: 98, high: 100 },
+        // A hole of two buckets: the band breaks there like the line.
+        { ts: iso(T0 + 900_000), value: 90, expected: 99.2, low: 98.1, high: 99.9 },
+      ],
+    };
+    return t;
+  };
+
+  it("splits the band's columns from the series', aligned with the same x and gaps", () => {
+    const [pay] = trendViews(withBand(), { band: true });
+    expect(pay?.data).toEqual([
+      [s(T0), s(T0 + 300_000), s(T0 + 900_000)],
+      [99.5, null, 90],
+    ]);
+    expect(pay?.band).toEqual({
+      low: [98, null, 98.1],
+      high: [100, null, 99.9],
+      expected: [99, null, 99.2],
+      unit: "%",
+      axis: "left",
+    });
+    expect(pay?.inputs).toEqual([{ metric: "payment_success_rate", service: "svc" }]);
+  });
+
+  it("has no band when not asked for, or when the API answered none", () => {
+    expect(trendViews(withBand())[0]?.band).toBeNull();
+    expect(trendViews(trends(), { band: true })[0]?.band).toBeNull();
+  });
+});
