@@ -71,7 +71,7 @@ export function historySeconds(rule: Rule): number {
  * A fresh detector's judgement of each sample (oldest first), as the series store would
  * have scored them: for replays and dry runs, which have no stored judgements of the past.
  */
-export function detectorJudgements(samples: readonly Sample[]): SeriesAnomaly[] {
+export function detectorJudgements(samples: readonly Pick<Sample, "ts" | "value">[]): SeriesAnomaly[] {
   const detector = createDetector();
   return samples.map((s) => {
     const j = detector.judge(s.ts, s.value);
