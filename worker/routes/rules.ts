@@ -154,7 +154,18 @@ const RuleFields = z
       .refine((xs) => new Set(xs).size === xs.length, "services must not repeat")
       .default([])
       .openapi({ description: "Services whose outage inhibits this rule's alerts" }),
-    params: z.record(z.string(), z.unknown()).default({}),
+    params: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({
+        description:
+          "The kind's parameters. threshold: aggregation, window_seconds; ratio: denominator_metric, window_seconds, " +
+          "min_denominator; absence: absent_for_seconds; heartbeat: monitor_id; anomaly: method (detector | zscore, " +
+          "default detector), sensitivity (low | medium | high: detector scores of at least " +
+          `${SENSITIVITIES.map((s) => SENSITIVITY_THRESHOLDS[s]).join(" / ")}; low: only strong anomalies), ` +
+          `direction (up | down | both), and for zscore window_seconds (default ${ZSCORE_DEFAULTS.windowSeconds}) ` +
+          `and min_samples (default ${ZSCORE_DEFAULTS.minSamples}). An anomaly rule's for_seconds is its minimum duration.`,
+      }),
     severity: z.enum(SEVERITIES),
     notification_channels: z
       .array(z.enum(CHANNELS))
