@@ -15,6 +15,7 @@ import {
   type SeriesWindow,
 } from "../../../../worker/core/rules/evaluate";
 import { type AnomalyRule, lookbackSeconds, ZSCORE_DEFAULTS } from "../../../../worker/core/rules/types";
+import { renderAlertText } from "../../../../worker/core/rules/render";
 import { paramsToWire, rowToRule, type RuleRow } from "../../../../worker/db/rules";
 import type { Sample } from "../../../../worker/core/series";
 import { makeRule } from "../../../fixtures/rules";
@@ -139,6 +140,15 @@ describe("anomaly rules, method detector", () => {
       reason: expect.stringMatching(/older than the freshness bound/),
     });
     expect(only(anomalyRule(), judged({}), now + 9 * MIN).state).toBe("firing");
+  });
+
+  it("states its condition in notifications as the sensitivity, its threshold and the direction", () => {
+    const rule = anomalyRule({ sensitivity: "high", direction: "up" }, { forSeconds: 120 });
+    const text = renderAlertText(rule, only(rule, judged({})), now);
+    expect(text.body).toContain(
+      `Condition: anomaly (high sensitivity, up): detector score ≥ ${SENSITIVITY_THRESHOLDS.high} for 120s`,
+    );
+    expect(text.body).toContain("svc: 412 (score 0.99 ≥");
   });
 
   it("says when the detector is still learning", () => {
