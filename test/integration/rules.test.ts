@@ -152,6 +152,12 @@ describe("rules CRUD", () => {
       { method: "zscore", direction: "up", window_seconds: 3600 },
       { method: "zscore", sensitivity: "medium", direction: "up", window_seconds: 3600, min_samples: 12 },
     ],
+    // Without a method, the z-score's window or samples mean the z-score (rules and configurations written before the detector).
+    [
+      "anomaly",
+      { window_seconds: 3600, min_samples: 30, direction: "both" },
+      { method: "zscore", sensitivity: "medium", direction: "both", window_seconds: 3600, min_samples: 30 },
+    ],
     [
       "anomaly",
       { sensitivity: "low", direction: "down" },

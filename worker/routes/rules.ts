@@ -44,6 +44,15 @@ import { iso, LabelSet, MetricName, Name, ServiceName, Timestamps } from "./fiel
 
 const Seconds = (max: number) => z.number().int().min(1).max(max);
 
+/**
+ * An anomaly rule's method when its params name none: the z-score when they give its window or
+ * samples (as every anomaly rule written before the detector, and its exported configuration,
+ * does), else the detector, the default for new rules.
+ */
+function impliedMethod(params: object): "detector" | "zscore" {
+  return "window_seconds" in params || "min_samples" in params ? "zscore" : "detector";
+}
+
 /** Parameters each rule kind needs, snake_case as stored and sent. */
 const ParamsByKind = {
   threshold: z
@@ -84,38 +93,41 @@ const ParamsByKind = {
         .openapi({ description: "A heartbeat monitor; null: every heartbeat monitor of the rule's service" }),
     })
     .strict(),
-  anomaly: z
-    .object({
-      method: z
-        .enum(ANOMALY_METHODS)
-        .default("detector")
-        .openapi({
-          description:
-            "detector: the series' streaming detector scores each sample (sensitivity applies; operator and threshold are not used); " +
-            "zscore: the robust z-score of the newest sample against window_seconds, compared with the threshold",
-        }),
-      sensitivity: z
-        .enum(SENSITIVITIES)
-        .default("medium")
-        .openapi({
-          description: `Method detector: the score that fires (${SENSITIVITIES.map((s) => `${s} ≥ ${SENSITIVITY_THRESHOLDS[s]}`).join(", ")}); low: only strong anomalies`,
-        }),
-      direction: z
-        .enum(ANOMALY_DIRECTIONS)
-        .default("both")
-        .openapi({ description: "Which anomalies count: above (up) or below (down) the expected value, or both" }),
-      window_seconds: Seconds(30 * 86_400)
-        .default(ZSCORE_DEFAULTS.windowSeconds)
-        .openapi({ description: "Method zscore: the trailing window the newest sample is compared with" }),
-      min_samples: z
-        .number()
-        .int()
-        .min(5)
-        .max(10_000)
-        .default(ZSCORE_DEFAULTS.minSamples)
-        .openapi({ description: "Method zscore: samples the window must hold before the newest is judged" }),
-    })
-    .strict(),
+  anomaly: z.preprocess(
+    (p) => (typeof p === "object" && p !== null && !("method" in p) ? { ...p, method: impliedMethod(p) } : p),
+    z
+      .object({
+        method: z
+          .enum(ANOMALY_METHODS)
+          .default("detector")
+          .openapi({
+            description:
+              "detector: the series' streaming detector scores each sample (sensitivity applies; operator and threshold are not used); " +
+              "zscore: the robust z-score of the newest sample against window_seconds, compared with the threshold",
+          }),
+        sensitivity: z
+          .enum(SENSITIVITIES)
+          .default("medium")
+          .openapi({
+            description: `Method detector: the score that fires (${SENSITIVITIES.map((s) => `${s} ≥ ${SENSITIVITY_THRESHOLDS[s]}`).join(", ")}); low: only strong anomalies`,
+          }),
+        direction: z
+          .enum(ANOMALY_DIRECTIONS)
+          .default("both")
+          .openapi({ description: "Which anomalies count: above (up) or below (down) the expected value, or both" }),
+        window_seconds: Seconds(30 * 86_400)
+          .default(ZSCORE_DEFAULTS.windowSeconds)
+          .openapi({ description: "Method zscore: the trailing window the newest sample is compared with" }),
+        min_samples: z
+          .number()
+          .int()
+          .min(5)
+          .max(10_000)
+          .default(ZSCORE_DEFAULTS.minSamples)
+          .openapi({ description: "Method zscore: samples the window must hold before the newest is judged" }),
+      })
+      .strict(),
+  ),
 } satisfies Record<(typeof RULE_KINDS)[number], z.ZodType>;
 
 const RuleFields = z
@@ -223,10 +235,10 @@ function refineRule(input: RuleInput, issue: (field: string, reason: string) => 
   }
 }
 
-/** An anomaly rule's method as its params give it (the default for a new rule: the detector). */
+/** An anomaly rule's method as its params give or imply it. */
 function anomalyMethod(input: RuleInput): string {
   const method = (input.params as { method?: unknown }).method;
-  return typeof method === "string" ? method : "detector";
+  return typeof method === "string" ? method : impliedMethod(input.params);
 }
 
 /**
