@@ -144,7 +144,7 @@ const RuleFields = z
       .refine(Number.isFinite, "must be a finite number")
       .optional()
       .openapi({
-        description: `Required but for anomaly rules (method zscore: default ${ZSCORE_DEFAULTS.threshold}; method detector: not used)`,
+        description: `Required except for anomaly rules (method zscore: default ${ZSCORE_DEFAULTS.threshold}; method detector: not used)`,
       }),
     for_seconds: z.number().int().min(0).max(86_400).default(0),
     resolve_for_seconds: z
