@@ -84,6 +84,34 @@ export const DEMO_RULES = [
     cooldown_minutes: 15,
     max_alerts_per_hour: 4,
   },
+  // Anomaly rules on the shop's key metrics: the series' detector judges each sample against
+  // what the series usually does at that time; no threshold to choose.
+  {
+    rule_name: "Unusual DB connections",
+    description: "Database connection pool use is unusually high: {{value}} connections in use.",
+    metric_name: "db_pool_in_use",
+    service: "database",
+    kind: "anomaly",
+    params: { method: "detector", sensitivity: "medium", direction: "up" },
+    for_seconds: 120,
+    severity: "warning",
+    notification_channels: ["email"],
+    cooldown_minutes: 15,
+    max_alerts_per_hour: 4,
+  },
+  {
+    rule_name: "Payment success rate below normal",
+    description: "ECPay payment success rate is unusually low: {{value}} %.",
+    metric_name: "payment_success_rate",
+    service: "ecpay",
+    kind: "anomaly",
+    params: { method: "detector", sensitivity: "medium", direction: "down" },
+    for_seconds: 120,
+    severity: "warning",
+    notification_channels: ["email"],
+    cooldown_minutes: 15,
+    max_alerts_per_hour: 4,
+  },
 ];
 
 /**

@@ -437,6 +437,51 @@ describe("rules", () => {
     await expect.poll(() => row.textContent()).not.toContain("Disabled");
   });
 
+  it("creates an anomaly rule through the form: detector sensitivity and direction, no threshold; the z-score's window and threshold", async () => {
+    await admin.goto("/rules/new");
+    await visible(admin.getByRole("heading", { name: "New rule", level: 1 }));
+    await admin.getByLabel("Name", { exact: true }).fill("E2E unusual DB connections");
+    await admin.getByLabel("Kind", { exact: true }).selectOption("anomaly");
+    await admin.getByLabel("Metric", { exact: true }).fill("db_pool_in_use");
+    await admin.getByLabel("Service", { exact: true }).fill("database");
+    // The detector: a sensitivity and a direction, no operator or threshold.
+    expect(await admin.getByLabel("Method", { exact: true }).inputValue()).toBe("detector");
+    const sensitivity = admin.getByLabel("Sensitivity", { exact: true });
+    await sensitivity.selectOption("low");
+    await visible(admin.getByText("Low: only strong anomalies"));
+    await admin.getByLabel("Direction", { exact: true }).selectOption("up");
+    expect(await admin.getByLabel("z-score", { exact: true }).count()).toBe(0);
+    expect(await admin.getByLabel("Operator", { exact: true }).count()).toBe(0);
+    await admin.getByLabel("Minimum duration (s)", { exact: true }).fill("120");
+    // The z-score shows its window and threshold instead, and hides the sensitivity.
+    await admin.getByLabel("Method", { exact: true }).selectOption("zscore");
+    await visible(admin.getByLabel("z-score", { exact: true }));
+    await visible(admin.getByLabel("Window (s)", { exact: true }));
+    expect(await sensitivity.count()).toBe(0);
+    await admin.getByLabel("Method", { exact: true }).selectOption("detector");
+
+    await admin.getByRole("button", { name: "Test", exact: true }).click();
+    const test = admin.getByRole("region", { name: "Test result" });
+    await visible(test);
+    await expect.poll(() => test.textContent()).toMatch(/Would (not )?fire now|No data to judge/);
+
+    await admin.getByRole("button", { name: "Save", exact: true }).click();
+    await visible(admin.getByRole("status").filter({ hasText: "E2E unusual DB connections saved." }));
+    const row = admin
+      .getByRole("row")
+      .filter({ has: admin.getByRole("rowheader", { name: "E2E unusual DB connections" }) });
+    await visible(row);
+    expect(await row.textContent()).toContain("db_pool_in_use on database anomaly (low, up) for 2 min");
+    const saved = await must<{ rules: { rule_name: string; params: Record<string, unknown>; for_seconds: number }[] }>(
+      "GET",
+      `${API}/rules?limit=500`,
+    );
+    expect(saved.rules.find((r) => r.rule_name === "E2E unusual DB connections")).toMatchObject({
+      for_seconds: 120,
+      params: { method: "detector", sensitivity: "low", direction: "up" },
+    });
+  });
+
   it("shows a rule whose breach waits out for_seconds as pending", async () => {
     await must("POST", `${API}/rules`, {
       rule_name: "E2E slow burn",

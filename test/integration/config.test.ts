@@ -276,6 +276,51 @@ describe("configuration as code", () => {
     expect(rules.body.rules.find((r) => r.rule_name === "Imported job missed")?.params.monitor_id).toBe(job?.id);
   });
 
+  it("imports anomaly rules: a detector rule without a threshold, and one exported before methods existed as a z-score rule", async () => {
+    const anomaly = {
+      service: "ecpay",
+      kind: "anomaly",
+      severity: "warning",
+      notification_channels: ["email"],
+      for_seconds: 120,
+    };
+    const doc = {
+      version: 1,
+      rules: [
+        {
+          ...anomaly,
+          rule_name: "Imported unusual payments",
+          metric_name: "payment_success_rate",
+          params: { method: "detector", sensitivity: "medium", direction: "down" },
+        },
+        {
+          ...anomaly,
+          rule_name: "Imported old z-score",
+          metric_name: "payment_failure_rate",
+          threshold_value: 4,
+          params: { window_seconds: 3600, min_samples: 30, direction: "up" },
+        },
+      ],
+    };
+    const res = await importDoc(doc);
+    expect(res.status).toBe(200);
+    expect(res.body.diff.rules?.create).toEqual(["Imported unusual payments", "Imported old z-score"]);
+    const exported = await exportDoc();
+    expect(exported.rules.find((r) => r.rule_name === "Imported unusual payments")).toMatchObject({
+      threshold_value: 0,
+      params: { method: "detector", sensitivity: "medium", direction: "down" },
+    });
+    expect(exported.rules.find((r) => r.rule_name === "Imported old z-score")?.params).toEqual({
+      method: "zscore",
+      sensitivity: "medium",
+      direction: "up",
+      window_seconds: 3600,
+      min_samples: 30,
+    });
+    // The same document again changes nothing.
+    expect((await importDoc(doc)).body.changes).toBe(false);
+  });
+
   it("schedules an imported monitor and saves service names, as the API's own writes do", async () => {
     const res = await importDoc({
       version: 1,

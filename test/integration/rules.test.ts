@@ -141,7 +141,28 @@ describe("rules CRUD", () => {
     ],
     ["absence", { absent_for_seconds: 900 }, { absent_for_seconds: 900 }],
     ["heartbeat", {}, { monitor_id: null }],
-    ["anomaly", {}, { window_seconds: 3600, min_samples: 30, direction: "both" }],
+    // A new anomaly rule uses the detector; the z-score's window and samples are stored with their defaults.
+    [
+      "anomaly",
+      {},
+      { method: "detector", sensitivity: "medium", direction: "both", window_seconds: 21_600, min_samples: 12 },
+    ],
+    [
+      "anomaly",
+      { method: "zscore", direction: "up", window_seconds: 3600 },
+      { method: "zscore", sensitivity: "medium", direction: "up", window_seconds: 3600, min_samples: 12 },
+    ],
+    // Without a method, the z-score's window or samples mean the z-score (rules and configurations written before the detector).
+    [
+      "anomaly",
+      { window_seconds: 3600, min_samples: 30, direction: "both" },
+      { method: "zscore", sensitivity: "medium", direction: "both", window_seconds: 3600, min_samples: 30 },
+    ],
+    [
+      "anomaly",
+      { sensitivity: "low", direction: "down" },
+      { method: "detector", sensitivity: "low", direction: "down", window_seconds: 21_600, min_samples: 12 },
+    ],
   ])("fills in the %s parameters %j", async (kind, params, stored) => {
     const metric = kind === "heartbeat" ? { metric_name: "heartbeat_ok" } : {};
     const res = await callJson<Rule>("POST", BASE, {
@@ -273,6 +294,33 @@ describe("rules CRUD", () => {
       /./,
     ],
     ["a heartbeat rule on another metric", { kind: "heartbeat" }, "metric_name", /heartbeat_ok/],
+    ["an unknown anomaly method", { kind: "anomaly", params: { method: "ewma" } }, "params.method", /detector/],
+    [
+      "an unknown sensitivity",
+      { kind: "anomaly", params: { sensitivity: "extreme" } },
+      "params.sensitivity",
+      /low|medium|high/,
+    ],
+    ["an unknown direction", { kind: "anomaly", params: { direction: "sideways" } }, "params.direction", /./],
+    [
+      "a z-score window of 0",
+      { kind: "anomaly", params: { method: "zscore", window_seconds: 0 } },
+      "params.window_seconds",
+      /./,
+    ],
+    [
+      "too few z-score samples",
+      { kind: "anomaly", params: { method: "zscore", min_samples: 2 } },
+      "params.min_samples",
+      /./,
+    ],
+    [
+      "a resolve value on a detector anomaly rule",
+      { kind: "anomaly", params: { method: "detector" }, resolve_threshold_value: 1 },
+      "resolve_threshold_value",
+      /method detector have no threshold/,
+    ],
+    ["a threshold rule without a threshold", { threshold_value: undefined }, "threshold_value", /required/],
     [
       "a heartbeat monitor id that is not an id",
       { ...heartbeatRule, params: { monitor_id: "3" } },
@@ -292,6 +340,35 @@ describe("rules CRUD", () => {
     expect(res.body.details).toContainEqual({ field, reason: expect.stringMatching(reason) });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_request");
+  });
+
+  it("needs no threshold for an anomaly rule: the detector does not read one, the z-score defaults to 3.5", async () => {
+    // Undefined fields are left out of the JSON body.
+    const noThreshold = { ...paymentRule, threshold_value: undefined };
+    const post = (params: Record<string, unknown>) =>
+      callJson<Rule>("POST", BASE, { token: admin.token, body: { ...noThreshold, kind: "anomaly", params } });
+    const detector = await post({ direction: "up" });
+    expect(detector.status).toBe(201);
+    expect(detector.body).toMatchObject({ threshold_value: 0, params: { method: "detector", direction: "up" } });
+    const zscore = await post({ method: "zscore" });
+    expect(zscore.status).toBe(201);
+    expect(zscore.body).toMatchObject({ threshold_value: 3.5, comparison_operator: ">" });
+  });
+
+  it("reads an anomaly rule stored before methods existed as a z-score rule", async () => {
+    const row = await env.DB.prepare(
+      `INSERT INTO alert_rules (rule_name, metric_name, kind, comparison_operator, threshold_value, params, severity, notification_channels)
+       VALUES ('old anomaly', 'm', 'anomaly', '>', 4, '{"window_seconds":3600,"min_samples":30,"direction":"up"}', 'warning', '["email"]')
+       RETURNING id`,
+    ).first<{ id: number }>();
+    const res = await callJson<Rule>("GET", `${BASE}/${row?.id}`, { token: admin.token });
+    expect(res.body.params).toEqual({
+      method: "zscore",
+      sensitivity: "medium",
+      direction: "up",
+      window_seconds: 3600,
+      min_samples: 30,
+    });
   });
 
   it("accepts a resolve value on the clear side, or equal to the threshold", async () => {

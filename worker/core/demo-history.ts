@@ -15,6 +15,7 @@ import {
   type SeriesWindow,
   worseFor,
 } from "./rules/evaluate";
+import { detectorJudgements, usesDetector } from "./rules/backtest";
 import { lookbackSeconds, type Rule } from "./rules/types";
 import { familyKey, type Labels, type Sample } from "./series";
 
@@ -243,6 +244,12 @@ export function replayRule(rule: Rule, history: readonly HistorySeries[], from: 
   const worse = worseFor(rule);
   const lookbackMs = lookbackSeconds(rule) * 1000;
   const mine = history.filter((s) => s.metric === rule.metricName);
+  // Anomaly rules of method detector: each sample as a detector judged it (the series store's, live).
+  const judged = new Map(
+    usesDetector(rule)
+      ? mine.map((s) => [s, detectorJudgements(s.ts.map((ts, i) => ({ ts, value: s.values[i] as number })))] as const)
+      : [],
+  );
   const tracks = new Map<string, Track>();
   const done: ReplayedAlert[] = [];
 
@@ -322,9 +329,11 @@ export function replayRule(rule: Rule, history: readonly HistorySeries[], from: 
       const points =
         lookbackMs > 0 ? slice(s, t - lookbackMs, t) : slice(s, s.ts[first] as number, s.ts[end - 1] as number);
       if (points.at(-1)?.ts !== newest.ts) points.push(newest);
+      const anomaly = judged.get(s)?.[end - 1];
       windows.push({
         service: s.service,
         labels: s.labels,
+        ...(anomaly && { anomaly }),
         samples: points.map((p) => ({
           metric: s.metric,
           service: s.service,

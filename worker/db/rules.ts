@@ -1,5 +1,5 @@
 /** Row ↔ core mapping for alert rules. */
-import { AGGREGATIONS, type Aggregation, type Rule } from "../core/rules/types";
+import { AGGREGATIONS, type Aggregation, type Rule, SENSITIVITIES, ZSCORE_DEFAULTS } from "../core/rules/types";
 import type { alertRules } from "./schema";
 
 export type RuleRow = typeof alertRules.$inferSelect;
@@ -64,9 +64,12 @@ export function rowToRule(row: RuleRow): Rule {
         ...base,
         kind: "anomaly",
         params: {
-          windowSeconds: num(p.window_seconds, 3600),
-          minSamples: num(p.min_samples, 30),
+          // Rules stored before the detector existed have no method: they are z-score rules.
+          method: p.method === "detector" ? "detector" : "zscore",
+          sensitivity: SENSITIVITIES.find((s) => s === p.sensitivity) ?? "medium",
           direction: p.direction === "up" || p.direction === "down" ? p.direction : "both",
+          windowSeconds: num(p.window_seconds, ZSCORE_DEFAULTS.windowSeconds),
+          minSamples: num(p.min_samples, ZSCORE_DEFAULTS.minSamples),
         },
       };
   }
@@ -89,9 +92,11 @@ export function paramsToWire(rule: Rule): Record<string, unknown> {
       return { monitor_id: rule.params.monitorId };
     case "anomaly":
       return {
+        method: rule.params.method,
+        sensitivity: rule.params.sensitivity,
+        direction: rule.params.direction,
         window_seconds: rule.params.windowSeconds,
         min_samples: rule.params.minSamples,
-        direction: rule.params.direction,
       };
   }
 }

@@ -9,12 +9,14 @@ import {
   worstEvaluation,
 } from "../core/rules/evaluate";
 import { BACKSTOP_MS, SERIES_BACKSTOP_MS } from "../core/alerts/step";
-import { backtestCost, backtestRule } from "../core/rules/backtest";
+import { backtestCost, backtestRule, detectorJudgements, usesDetector } from "../core/rules/backtest";
 import { SHARED_RECIPIENT, type NotificationJob } from "../core/alerts/jobs";
 import { previewChannel } from "../core/notify/preview";
 import { alertMessage, renderAlertText } from "../core/rules/render";
 import {
   AGGREGATIONS,
+  ANOMALY_DIRECTIONS,
+  ANOMALY_METHODS,
   CHANNELS,
   evaluatedBySeries,
   HEARTBEAT_METRIC,
@@ -23,9 +25,12 @@ import {
   RULE_KINDS,
   type Rule,
   ruleMetrics,
+  SENSITIVITIES,
   SEVERITIES,
   selectsSeries,
+  ZSCORE_DEFAULTS,
 } from "../core/rules/types";
+import { SENSITIVITY_THRESHOLDS } from "../core/anomaly";
 import { type Sample, seriesKey } from "../core/series";
 import { getDb } from "../db/client";
 import { paramsToWire, rowToRule } from "../db/rules";
@@ -38,6 +43,15 @@ import { crudRoutes, defineResource } from "./crud";
 import { iso, LabelSet, MetricName, Name, ServiceName, Timestamps } from "./fields";
 
 const Seconds = (max: number) => z.number().int().min(1).max(max);
+
+/**
+ * An anomaly rule's method when its params name none: the z-score when they give its window or
+ * samples (as every anomaly rule written before the detector, and its exported configuration,
+ * does), else the detector, the default for new rules.
+ */
+function impliedMethod(params: object): "detector" | "zscore" {
+  return "window_seconds" in params || "min_samples" in params ? "zscore" : "detector";
+}
 
 /** Parameters each rule kind needs, snake_case as stored and sent. */
 const ParamsByKind = {
@@ -79,13 +93,41 @@ const ParamsByKind = {
         .openapi({ description: "A heartbeat monitor; null: every heartbeat monitor of the rule's service" }),
     })
     .strict(),
-  anomaly: z
-    .object({
-      window_seconds: Seconds(30 * 86_400).default(3600),
-      min_samples: z.number().int().min(5).max(10_000).default(30),
-      direction: z.enum(["up", "down", "both"]).default("both"),
-    })
-    .strict(),
+  anomaly: z.preprocess(
+    (p) => (typeof p === "object" && p !== null && !("method" in p) ? { ...p, method: impliedMethod(p) } : p),
+    z
+      .object({
+        method: z
+          .enum(ANOMALY_METHODS)
+          .default("detector")
+          .openapi({
+            description:
+              "detector: the series' streaming detector scores each sample (sensitivity applies; operator and threshold are not used); " +
+              "zscore: the robust z-score of the newest sample against window_seconds, compared with the threshold",
+          }),
+        sensitivity: z
+          .enum(SENSITIVITIES)
+          .default("medium")
+          .openapi({
+            description: `Method detector: the score that fires (${SENSITIVITIES.map((s) => `${s} ≥ ${SENSITIVITY_THRESHOLDS[s]}`).join(", ")}); low: only strong anomalies`,
+          }),
+        direction: z
+          .enum(ANOMALY_DIRECTIONS)
+          .default("both")
+          .openapi({ description: "Which anomalies count: above (up) or below (down) the expected value, or both" }),
+        window_seconds: Seconds(30 * 86_400)
+          .default(ZSCORE_DEFAULTS.windowSeconds)
+          .openapi({ description: "Method zscore: the trailing window the newest sample is compared with" }),
+        min_samples: z
+          .number()
+          .int()
+          .min(5)
+          .max(10_000)
+          .default(ZSCORE_DEFAULTS.minSamples)
+          .openapi({ description: "Method zscore: samples the window must hold before the newest is judged" }),
+      })
+      .strict(),
+  ),
 } satisfies Record<(typeof RULE_KINDS)[number], z.ZodType>;
 
 const RuleFields = z
@@ -97,7 +139,13 @@ const RuleFields = z
     labels: LabelSet.default({}),
     kind: z.enum(RULE_KINDS).default("threshold"),
     comparison_operator: z.enum(OPERATORS).default(">"),
-    threshold_value: z.number().refine(Number.isFinite, "must be a finite number"),
+    threshold_value: z
+      .number()
+      .refine(Number.isFinite, "must be a finite number")
+      .optional()
+      .openapi({
+        description: `Required except for anomaly rules (method zscore: default ${ZSCORE_DEFAULTS.threshold}; method detector: not used)`,
+      }),
     for_seconds: z.number().int().min(0).max(86_400).default(0),
     resolve_for_seconds: z
       .number()
@@ -118,7 +166,18 @@ const RuleFields = z
       .refine((xs) => new Set(xs).size === xs.length, "services must not repeat")
       .default([])
       .openapi({ description: "Services whose outage inhibits this rule's alerts" }),
-    params: z.record(z.string(), z.unknown()).default({}),
+    params: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .openapi({
+        description:
+          "The kind's parameters. threshold: aggregation, window_seconds; ratio: denominator_metric, window_seconds, " +
+          "min_denominator; absence: absent_for_seconds; heartbeat: monitor_id; anomaly: method (detector | zscore, " +
+          "default detector), sensitivity (low | medium | high: detector scores of at least " +
+          `${SENSITIVITIES.map((s) => SENSITIVITY_THRESHOLDS[s]).join(" / ")}; low: only strong anomalies), ` +
+          `direction (up | down | both), and for zscore window_seconds (default ${ZSCORE_DEFAULTS.windowSeconds}) ` +
+          `and min_samples (default ${ZSCORE_DEFAULTS.minSamples}). An anomaly rule's for_seconds is its minimum duration.`,
+      }),
     severity: z.enum(SEVERITIES),
     notification_channels: z
       .array(z.enum(CHANNELS))
@@ -135,6 +194,7 @@ type RuleInput = z.output<typeof RuleFields>;
 
 const RuleOut = RuleFields.extend({
   id: z.number().int(),
+  threshold_value: z.number(),
   params: z.record(z.string(), z.unknown()),
   created_by: z.number().int().nullable(),
   pending_since: z.string().nullable().openapi({
@@ -149,14 +209,19 @@ function refineRule(input: RuleInput, issue: (field: string, reason: string) => 
   if (!parsed.success) {
     for (const d of issuesToDetails(parsed.error.issues, ["params"])) issue(d.field ?? "params", d.reason);
   }
+  if (input.threshold_value === undefined && input.kind !== "anomaly") issue("threshold_value", "required");
+  const detector = input.kind === "anomaly" && parsed.success && anomalyMethod(input) === "detector";
   if (input.kind === "heartbeat" && input.metric_name !== HEARTBEAT_METRIC) {
     issue("metric_name", `heartbeat rules watch "${HEARTBEAT_METRIC}"`);
   }
   const resolve = input.resolve_threshold_value;
-  const { comparison_operator: op, threshold_value: threshold } = input;
+  const { comparison_operator: op } = input;
+  const threshold = thresholdOf(input);
   if (resolve !== null) {
     if (input.kind === "absence" || input.kind === "heartbeat") {
       issue("resolve_threshold_value", `${input.kind} rules have no threshold to resolve across`);
+    } else if (detector) {
+      issue("resolve_threshold_value", "anomaly rules of method detector have no threshold to resolve across");
     } else if (op === "==" || op === "!=") {
       issue("resolve_threshold_value", "only allowed with >, >=, < or <= (hysteresis needs a direction)");
     } else if ((op === ">" || op === ">=") && resolve > threshold) {
@@ -168,6 +233,21 @@ function refineRule(input: RuleInput, issue: (field: string, reason: string) => 
   if (input.service !== null && input.depends_on.includes(input.service)) {
     issue("depends_on", `must not include the rule's own service (${input.service})`);
   }
+}
+
+/** An anomaly rule's method as its params give or imply it. */
+function anomalyMethod(input: RuleInput): string {
+  const method = (input.params as { method?: unknown }).method;
+  return typeof method === "string" ? method : impliedMethod(input.params);
+}
+
+/**
+ * The stored threshold: as given; for an anomaly rule without one, the z-score's default
+ * (method zscore) or 0 (method detector, which does not read it).
+ */
+function thresholdOf(input: RuleInput): number {
+  if (input.threshold_value !== undefined) return input.threshold_value;
+  return input.kind === "anomaly" && anomalyMethod(input) === "zscore" ? ZSCORE_DEFAULTS.threshold : 0;
 }
 
 /** References to other rows: the escalation policy, a heartbeat rule's monitor. */
@@ -211,7 +291,7 @@ function inputValues(input: RuleInput) {
     labels: input.labels,
     kind: input.kind,
     comparisonOperator: input.comparison_operator,
-    thresholdValue: input.threshold_value,
+    thresholdValue: thresholdOf(input),
     forSeconds: input.for_seconds,
     resolveForSeconds: input.resolve_for_seconds,
     resolveThresholdValue: input.resolve_threshold_value,
@@ -379,7 +459,16 @@ const byFingerprint = (a: { fingerprint: string }, b: { fingerprint: string }) =
 /** The dry run: the same core code the engine runs, on the same kind of snapshot, now. */
 async function dryRun(env: Env, rule: Rule, ruleId: number | null) {
   const now = Date.now();
-  const evaluations = evaluateFingerprints(rule, await readRuleInputs(env, rule, now), now);
+  const inputs = await readRuleInputs(env, rule, now);
+  // The detector's judgement of each series' newest sample, from a detector run over the
+  // stored window (a day): the live one has learned longer, so this one may still be learning.
+  if (usesDetector(rule)) {
+    inputs.series = inputs.series.map((w) => {
+      const anomaly = detectorJudgements(w.samples).at(-1);
+      return anomaly ? { ...w, anomaly } : w;
+    });
+  }
+  const evaluations = evaluateFingerprints(rule, inputs, now);
   const worst = worstEvaluation(rule, evaluations) ?? {
     state: "no_data" as const,
     value: null,

@@ -3,6 +3,7 @@
  * form's values ↔ the API's body. The form holds text as typed (numbers included), so a
  * refused save keeps exactly what the user wrote; the server validates and names fields.
  */
+import { ZSCORE_DEFAULTS } from "../../../worker/core/rules/types";
 
 export const RULE_KINDS = ["threshold", "ratio", "absence", "heartbeat", "anomaly"] as const;
 export type RuleKind = (typeof RULE_KINDS)[number];
@@ -11,6 +12,12 @@ export const AGGREGATIONS = ["last", "avg", "min", "max", "sum", "count", "rate"
 export const RULE_SEVERITIES = ["critical", "warning", "info"] as const;
 export const RULE_CHANNELS = ["email", "sms", "slack", "webhook", "pagerduty"] as const;
 export const HEARTBEAT_METRIC = "heartbeat_ok";
+/** Anomaly rules: how a sample is judged, how strong an anomaly must be, and which way. */
+export const ANOMALY_METHODS = ["detector", "zscore"] as const;
+export const SENSITIVITIES = ["low", "medium", "high"] as const;
+export const ANOMALY_DIRECTIONS = ["up", "down", "both"] as const;
+/** The z-score method's default threshold on |z|, as the API's. */
+export const ZSCORE_DEFAULT_THRESHOLD = ZSCORE_DEFAULTS.threshold;
 
 /** A rule as the API sends it. */
 export interface WireRule {
@@ -72,8 +79,13 @@ export function conditionText(
       return p.monitor_id
         ? `heartbeat monitor ${String(p.monitor_id)} late or failed`
         : `a heartbeat late or failed${r.service ? ` on ${r.service}` : ""}`;
-    case "anomaly":
-      return `${where} unusual: robust z-score ${against} (${String(p.direction ?? "both")}) over ${seconds(num("window_seconds") || 3600)}`;
+    case "anomaly": {
+      const direction = String(p.direction ?? "both");
+      // Rules stored before the detector existed are z-score rules (the API sends their method).
+      return p.method === "zscore"
+        ? `${where} unusual: robust z-score ${against} (${direction}) over ${seconds(num("window_seconds") || 21_600)}${held}`
+        : `${where} anomaly (${String(p.sensitivity ?? "medium")}, ${direction})${held}`;
+    }
   }
 }
 
@@ -105,20 +117,40 @@ export interface RuleForm {
   absent_for_seconds: string;
   monitor_id: string;
   min_samples: string;
+  method: string;
+  sensitivity: string;
   direction: string;
 }
 
-/** Which parameter fields each kind shows and sends. */
+/** Which parameter fields each kind shows and sends (an anomaly rule's depend on its method: paramFields). */
 export const PARAM_FIELDS: Record<RuleKind, readonly (keyof RuleForm)[]> = {
   threshold: ["aggregation", "window_seconds"],
   ratio: ["denominator_metric", "window_seconds", "min_denominator"],
   absence: ["absent_for_seconds"],
   heartbeat: ["monitor_id"],
-  anomaly: ["window_seconds", "min_samples", "direction"],
+  anomaly: ["method", "sensitivity", "direction", "window_seconds", "min_samples"],
 };
 
-/** Whether a kind compares against a threshold (absence and heartbeat do not). */
-export const hasThreshold = (kind: RuleKind) => kind !== "absence" && kind !== "heartbeat";
+/** The parameter fields the form shows and sends: the detector has a sensitivity, the z-score a window. */
+export function paramFields(f: Pick<RuleForm, "kind" | "method">): readonly (keyof RuleForm)[] {
+  if (f.kind !== "anomaly") return PARAM_FIELDS[f.kind];
+  return f.method === "zscore"
+    ? ["method", "direction", "window_seconds", "min_samples"]
+    : ["method", "sensitivity", "direction"];
+}
+
+/** Whether a rule compares against a threshold (absence, heartbeat and the anomaly detector do not). */
+export const hasThreshold = (kind: RuleKind, method?: string) =>
+  kind !== "absence" && kind !== "heartbeat" && !(kind === "anomaly" && method !== "zscore");
+
+/** Parameters sent as text (the others are numbers). */
+const TEXT_PARAMS = new Set<keyof RuleForm>([
+  "aggregation",
+  "direction",
+  "denominator_metric",
+  "method",
+  "sensitivity",
+]);
 
 export function emptyRuleForm(): RuleForm {
   return {
@@ -146,7 +178,9 @@ export function emptyRuleForm(): RuleForm {
     min_denominator: "10",
     absent_for_seconds: "600",
     monitor_id: "",
-    min_samples: "30",
+    min_samples: "12",
+    method: "detector",
+    sensitivity: "medium",
     direction: "both",
   };
 }
@@ -167,7 +201,8 @@ export function ruleToForm(r: WireRule): RuleForm {
       .map(([k, v]) => `${k}=${v}`)
       .join(", "),
     comparison_operator: r.comparison_operator,
-    threshold_value: str(r.threshold_value),
+    // A detector rule's stored threshold means nothing: switching it to the z-score starts blank (its default).
+    threshold_value: r.kind === "anomaly" && p.method !== "zscore" ? "" : str(r.threshold_value),
     for_seconds: str(r.for_seconds),
     resolve_for_seconds: str(r.resolve_for_seconds),
     resolve_threshold_value: str(r.resolve_threshold_value),
@@ -184,7 +219,9 @@ export function ruleToForm(r: WireRule): RuleForm {
     min_denominator: str(p.min_denominator ?? 10),
     absent_for_seconds: str(p.absent_for_seconds ?? 600),
     monitor_id: str(p.monitor_id),
-    min_samples: str(p.min_samples ?? 30),
+    min_samples: str(p.min_samples ?? 12),
+    method: str(p.method ?? "zscore"),
+    sensitivity: str(p.sensitivity ?? "medium"),
     direction: str(p.direction ?? "both"),
   };
 }
@@ -217,17 +254,27 @@ export function parseLabels(text: string): Record<string, string> {
 /** The API body for the form: the kind's own parameters only; blanks left to the server's defaults. */
 export function formToBody(f: RuleForm): Record<string, unknown> {
   const params: Record<string, unknown> = {};
-  for (const key of PARAM_FIELDS[f.kind]) {
+  for (const key of paramFields(f)) {
     const v = f[key];
     if (typeof v !== "string" || v.trim() === "") continue;
-    params[key] = key === "aggregation" || key === "direction" || key === "denominator_metric" ? v.trim() : number(v);
+    params[key] = TEXT_PARAMS.has(key) ? v.trim() : number(v);
   }
   if (f.kind === "heartbeat" && !("monitor_id" in params)) params.monitor_id = null;
-  const threshold = hasThreshold(f.kind)
-    ? number(f.threshold_value)
-    : f.threshold_value.trim() === ""
-      ? 0
-      : number(f.threshold_value);
+  const compares = hasThreshold(f.kind, f.method);
+  // An anomaly rule's detector reads no threshold (none is sent); a blank z-score threshold is its
+  // default, sent explicitly so that an update does not keep a detector rule's stored one.
+  const threshold =
+    f.kind === "anomaly"
+      ? compares
+        ? f.threshold_value.trim() === ""
+          ? ZSCORE_DEFAULT_THRESHOLD
+          : number(f.threshold_value)
+        : undefined
+      : compares
+        ? number(f.threshold_value)
+        : f.threshold_value.trim() === ""
+          ? 0
+          : number(f.threshold_value);
   return {
     rule_name: f.rule_name.trim(),
     description: f.description,
@@ -235,11 +282,11 @@ export function formToBody(f: RuleForm): Record<string, unknown> {
     metric_name: f.kind === "heartbeat" ? HEARTBEAT_METRIC : f.metric_name.trim(),
     service: orNull(f.service),
     labels: parseLabels(f.labels),
-    comparison_operator: hasThreshold(f.kind) ? f.comparison_operator : ">",
-    threshold_value: threshold,
+    comparison_operator: compares ? f.comparison_operator : ">",
+    ...(threshold !== undefined && { threshold_value: threshold }),
     for_seconds: number(f.for_seconds || "0"),
     resolve_for_seconds: number(f.resolve_for_seconds || "0"),
-    resolve_threshold_value: hasThreshold(f.kind) ? orNull(f.resolve_threshold_value, number) : null,
+    resolve_threshold_value: compares ? orNull(f.resolve_threshold_value, number) : null,
     depends_on: list(f.depends_on),
     params,
     severity: f.severity,

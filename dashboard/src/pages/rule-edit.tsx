@@ -9,19 +9,23 @@ import { canAct } from "../lib/alerts";
 import { fieldErrors, HttpError, isUnauthorized } from "../lib/api";
 import {
   AGGREGATIONS,
+  ANOMALY_DIRECTIONS,
+  ANOMALY_METHODS,
   type BacktestResult,
   emptyRuleForm,
   formToBody,
   hasThreshold,
   OPERATORS,
-  PARAM_FIELDS,
+  paramFields,
   RULE_CHANNELS,
   RULE_KINDS,
   RULE_SEVERITIES,
+  SENSITIVITIES,
   type RuleForm,
   type RuleKind,
   ruleToForm,
   type WireRule,
+  ZSCORE_DEFAULT_THRESHOLD,
 } from "../lib/rules";
 import { api, auth } from "../models/session";
 import { ActionResult, LoadError } from "../components/feedback";
@@ -40,7 +44,29 @@ const KIND_HELP: Record<RuleKind, string> = {
   ratio: "100 × metric ÷ denominator summed over a window, in percent: e.g. failed payments of all payments.",
   absence: "Fires when a series has sent nothing for a while.",
   heartbeat: "Fires when a heartbeat monitor is late or its job failed.",
-  anomaly: "Fires when the latest value is unusual against its window (robust z-score).",
+  anomaly:
+    "Fires when a series does something unusual for it: the series' anomaly detector (which learns its level, noise and daily shape) or a robust z-score over a window.",
+};
+
+/** Choices of an anomaly rule, as the form shows them. */
+const METHOD_LABELS: Record<(typeof ANOMALY_METHODS)[number], string> = {
+  detector: "Detector",
+  zscore: "Robust z-score",
+};
+const SENSITIVITY_LABELS: Record<(typeof SENSITIVITIES)[number], string> = {
+  low: "Low",
+  medium: "Medium",
+  high: "High",
+};
+const SENSITIVITY_HELP: Record<string, string> = {
+  low: "Low: only strong anomalies",
+  medium: "Medium: clear anomalies",
+  high: "High: also mild anomalies (more alerts)",
+};
+const DIRECTION_LABELS: Record<(typeof ANOMALY_DIRECTIONS)[number], string> = {
+  up: "Up (above normal)",
+  down: "Down (below normal)",
+  both: "Both",
 };
 
 /**
@@ -153,16 +179,57 @@ export function RuleEditPage() {
       ),
       opts.help,
     );
-  const select = (key: keyof RuleForm, label: string, options: readonly string[], apiName?: string) =>
-    field(apiName ?? key, label, (a) => (
-      <select {...a} value={f ? (f[key] as string) : ""} onChange={(e) => set(key, e.currentTarget.value as never)}>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    ));
+  const select = (
+    key: keyof RuleForm,
+    label: string,
+    options: readonly string[],
+    apiName?: string,
+    opts: { labels?: Record<string, string>; help?: string } = {},
+  ) =>
+    field(
+      apiName ?? key,
+      label,
+      (a) => (
+        <select {...a} value={f ? (f[key] as string) : ""} onChange={(e) => set(key, e.currentTarget.value as never)}>
+          {options.map((o) => (
+            <option key={o} value={o}>
+              {opts.labels?.[o] ?? o}
+            </option>
+          ))}
+        </select>
+      ),
+      opts.help,
+    );
+  /** One parameter field of the rule's kind (and, for an anomaly rule, of its method). */
+  const param = (key: keyof RuleForm) => {
+    if (!f) return null;
+    switch (key) {
+      case "aggregation":
+        return select("aggregation", "Aggregation", AGGREGATIONS, "params.aggregation");
+      case "method":
+        return select("method", "Method", ANOMALY_METHODS, "params.method", {
+          labels: METHOD_LABELS,
+          help:
+            f.method === "zscore"
+              ? "The newest value against the window's median and spread"
+              : "Scores every sample against what the series usually does",
+        });
+      case "sensitivity":
+        return select("sensitivity", "Sensitivity", SENSITIVITIES, "params.sensitivity", {
+          labels: SENSITIVITY_LABELS,
+          help: SENSITIVITY_HELP[f.sensitivity],
+        });
+      case "direction":
+        return f.kind === "anomaly"
+          ? select("direction", "Direction", ANOMALY_DIRECTIONS, "params.direction", { labels: DIRECTION_LABELS })
+          : select("direction", "Direction", ["both", "up", "down"], "params.direction");
+      case "denominator_metric":
+        return text("denominator_metric", "Denominator metric", { apiName: "params.denominator_metric" });
+      default:
+        return text(key, PARAM_LABELS[key] ?? key, { type: "number", apiName: `params.${key}`, help: PARAM_HELP[key] });
+    }
+  };
+  const compares = f ? hasThreshold(f.kind, f.method) : false;
 
   return (
     <>
@@ -203,40 +270,33 @@ export function RuleEditPage() {
               {text("service", "Service", { help: "Empty: every service" })}
               {text("labels", "Labels", { help: "name=value, comma separated" })}
             </div>
-            <div class="form-grid">
-              {PARAM_FIELDS[f.kind].map((key) =>
-                key === "aggregation"
-                  ? select("aggregation", "Aggregation", AGGREGATIONS, "params.aggregation")
-                  : key === "direction"
-                    ? select("direction", "Direction", ["both", "up", "down"], "params.direction")
-                    : key === "denominator_metric"
-                      ? text("denominator_metric", "Denominator metric", { apiName: "params.denominator_metric" })
-                      : text(key, PARAM_LABELS[key] ?? key, {
-                          type: "number",
-                          apiName: `params.${key}`,
-                          help: PARAM_HELP[key],
-                        }),
-              )}
-            </div>
+            <div class="form-grid">{paramFields(f).map(param)}</div>
           </fieldset>
           <fieldset disabled={!mayEdit}>
             <legend>When it fires</legend>
             <div class="form-grid">
-              {hasThreshold(f.kind) && select("comparison_operator", "Operator", OPERATORS)}
-              {hasThreshold(f.kind) &&
+              {compares && select("comparison_operator", "Operator", OPERATORS)}
+              {compares &&
                 text(
                   "threshold_value",
                   f.kind === "ratio" ? "Threshold (%)" : f.kind === "anomaly" ? "z-score" : "Threshold",
                   {
                     type: "number",
+                    help:
+                      f.kind === "anomaly"
+                        ? `On |z| in the rule's direction; empty: ${ZSCORE_DEFAULT_THRESHOLD}`
+                        : undefined,
                   },
                 )}
-              {text("for_seconds", "For (s)", { type: "number", help: "How long it must hold first" })}
+              {text("for_seconds", f.kind === "anomaly" ? "Minimum duration (s)" : "For (s)", {
+                type: "number",
+                help: f.kind === "anomaly" ? "How long the anomaly must last first" : "How long it must hold first",
+              })}
               {text("resolve_for_seconds", "Clear for (s)", {
                 type: "number",
                 help: "How long clear before resolving",
               })}
-              {hasThreshold(f.kind) &&
+              {compares &&
                 text("resolve_threshold_value", "Resolve across", {
                   type: "number",
                   help: "Hysteresis; empty: the threshold",
@@ -365,7 +425,7 @@ const PARAM_LABELS: Partial<Record<keyof RuleForm, string>> = {
 };
 
 const PARAM_HELP: Partial<Record<keyof RuleForm, string>> = {
-  window_seconds: "Empty: the kind's default",
+  window_seconds: "Empty: the kind's default (z-score: 6 h)",
   min_denominator: "Below it the ratio is not judged",
   monitor_id: "Empty: every heartbeat monitor of the service",
 };

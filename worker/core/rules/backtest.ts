@@ -19,6 +19,11 @@
  * rate limited, not sent. Escalation steps, reminders and acknowledgements are not
  * counted (they depend on people and policies, not on the data).
  *
+ * Anomaly rules of method "detector" judge each series' newest sample by the series
+ * store's detector: the replay runs a fresh detector over each series' history in order
+ * (from the day before `from`, see historySeconds), and every evaluation sees the
+ * judgement of its newest sample, as the live engine does.
+ *
  * Pure: the history and the range are passed in. The replay starts from a quiet rule at
  * `from` (nothing pending, no alert), as a new rule would.
  */
@@ -33,17 +38,46 @@ import {
   type Tracked,
   track,
 } from "../alerts/step";
+import { createDetector } from "../anomaly";
 import type { Labels, Sample } from "../series";
 import {
   evaluateFingerprints,
   FRESHNESS_SAMPLES,
   type FingerprintEvaluation,
   type KnownSeries,
+  type SeriesAnomaly,
   type SeriesWindow,
   worseFor,
 } from "./evaluate";
 import { alertMessage } from "./render";
 import { evaluatedBySeries, lookbackSeconds, type Rule } from "./types";
+
+/**
+ * History a detector learns a series from before a backtest's range: a day (it then knows
+ * the series' level and noise, though not yet its daily shape). The live detector has been
+ * learning all along, so the first hours of a replay without it would be its learning period.
+ */
+export const DETECTOR_WARMUP_SECONDS = 86_400;
+
+/** Whether a rule judges samples by the series' detector. */
+export const usesDetector = (rule: Rule) => rule.kind === "anomaly" && rule.params.method === "detector";
+
+/** How far before `from` a backtest reads history: the rule's lookback, or a detector's warm-up. */
+export function historySeconds(rule: Rule): number {
+  return usesDetector(rule) ? Math.max(lookbackSeconds(rule), DETECTOR_WARMUP_SECONDS) : lookbackSeconds(rule);
+}
+
+/**
+ * A fresh detector's judgement of each sample (oldest first), as the series store would
+ * have scored them: for replays and dry runs, which have no stored judgements of the past.
+ */
+export function detectorJudgements(samples: readonly Pick<Sample, "ts" | "value">[]): SeriesAnomaly[] {
+  const detector = createDetector();
+  return samples.map((s) => {
+    const j = detector.judge(s.ts, s.value);
+    return { ts: s.ts, score: j.score, direction: j.direction, expected: j.expected, learning: j.learning };
+  });
+}
 
 export interface BacktestInput {
   rule: Rule;
@@ -136,6 +170,8 @@ interface Prepared {
   labels: Labels;
   samples: Sample[];
   ts: number[];
+  /** A detector rule's judgement of each sample. */
+  judged?: SeriesAnomaly[];
 }
 
 /** Per fingerprint: what the replay records besides the live engine's tracked state. */
@@ -164,10 +200,12 @@ function search(ts: readonly number[], x: number, after: boolean): number {
   return lo;
 }
 
-function prepare(series: readonly SeriesWindow[]): Prepared[] {
+function prepare(series: readonly SeriesWindow[], judge = false): Prepared[] {
   return series.map((s) => {
     const samples = [...s.samples].sort((a, b) => a.ts - b.ts);
-    return { service: s.service, labels: s.labels, samples, ts: samples.map((x) => x.ts) };
+    const prepared: Prepared = { service: s.service, labels: s.labels, samples, ts: samples.map((x) => x.ts) };
+    if (judge) prepared.judged = detectorJudgements(samples);
+    return prepared;
   });
 }
 
@@ -181,7 +219,8 @@ function windowAt(s: Prepared, now: number, lookbackMs: number): SeriesWindow | 
   if (end === 0) return null;
   const start =
     lookbackMs > 0 ? Math.min(search(s.ts, now - lookbackMs, false), end - 1) : Math.max(0, end - FRESHNESS_SAMPLES);
-  return { service: s.service, labels: s.labels, samples: s.samples.slice(start, end) };
+  const anomaly = s.judged?.[end - 1];
+  return { service: s.service, labels: s.labels, samples: s.samples.slice(start, end), ...(anomaly && { anomaly }) };
 }
 
 function bandOf(state: FingerprintState): BandState | null {
@@ -227,7 +266,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
   const lookbackMs = lookbackSeconds(rule) * 1000;
   const bySeries = evaluatedBySeries(rule);
   const backstopMs = bySeries ? SERIES_BACKSTOP_MS : BACKSTOP_MS;
-  const numerators = prepare(input.series);
+  const numerators = prepare(input.series, usesDetector(rule));
   const denominators = prepare(input.denominator ?? []);
 
   /** The live engine's tracked fingerprints (forgotten when idle, as there). */

@@ -3,6 +3,7 @@
  * (fingerprint): the pure decision behind the rule engine and the
  * `rules/{id}/test` dry run. Time is passed in.
  */
+import { SENSITIVITY_THRESHOLDS } from "../anomaly";
 import { nearestRank } from "../derived";
 import { counterRate } from "../prometheus/counter";
 import { type Labels, type Sample, seriesKey } from "../series";
@@ -37,6 +38,8 @@ export interface SeriesAnomaly {
   score: number;
   direction: "up" | "down" | null;
   expected: number | null;
+  /** The detector was still learning the series (its scores damped towards 0); absent: not known. */
+  learning?: boolean;
 }
 
 /** A series seen before; `lastSeenAt` (epoch ms of its newest sample), when known, gives an absence its age. */
@@ -221,7 +224,60 @@ function judgeThreshold(rule: ThresholdRule, samples: readonly Sample[], now: nu
   return { kind: "value", value, observedAt: latest.ts, what };
 }
 
-function judgeAnomaly(rule: AnomalyRule, samples: readonly Sample[], now: number): Judgment {
+/** Rounds a score for display: two decimals. */
+const scoreText = (score: number) => (Math.round(score * 100) / 100).toFixed(2);
+
+/** "412 is above the expected 120", or the value alone while nothing is expected yet. */
+function againstExpected(value: number, a: SeriesAnomaly): string {
+  if (a.expected === null) return `${formatNumber(value)} (nothing expected yet)`;
+  const where = a.direction === "up" ? "above" : a.direction === "down" ? "below" : "at";
+  return `${formatNumber(value)} is ${where} the expected ${formatNumber(a.expected)}`;
+}
+
+/**
+ * Method "detector": the series store's judgement of the newest sample. It counts only for
+ * that very sample, while it is fresh (the freshness bound of rules on the newest sample);
+ * a judgement of an older sample, or none, is no data. Breached when the score reaches the
+ * sensitivity's threshold in the rule's direction; otherwise clear (a strong anomaly the
+ * other way is not this rule's business).
+ */
+function judgeDetector(rule: AnomalyRule, series: SeriesWindow, now: number): Judgment {
+  const { sensitivity, direction } = rule.params;
+  const newest = freshNewest(series.samples, now, "no samples yet");
+  if (typeof newest === "string") return { kind: "no_data", reason: newest };
+  const a = series.anomaly;
+  if (!a) return { kind: "no_data", reason: "the newest sample has no anomaly score yet" };
+  if (a.ts !== newest.ts) {
+    return { kind: "no_data", reason: "the anomaly score is not of the newest sample (not scored yet)" };
+  }
+  const threshold = SENSITIVITY_THRESHOLDS[sensitivity];
+  const high = a.score >= threshold;
+  const ours = a.direction !== null && (direction === "both" || a.direction === direction);
+  const breached = high && ours;
+  let reason = `score ${scoreText(a.score)} ${high ? "≥" : "<"} ${scoreText(threshold)} (${sensitivity}): ${againstExpected(newest.value, a)}`;
+  if (high && !ours) reason += ` (the rule watches ${direction})`;
+  if (a.learning) reason += "; the detector is still learning this series (scores damped)";
+  return { kind: "decided", breached, value: newest.value, observedAt: newest.ts, reason };
+}
+
+/**
+ * The robust z-score's scale: the median absolute deviation (scaled to a standard deviation
+ * for normal data); when over half the window is one value (MAD 0), the mean absolute
+ * deviation likewise scaled; on a flat window, 1 % of the level (or 1e-9 at 0). A flat
+ * series that moves by a real amount then scores a large but finite z, and one that stays
+ * put scores 0 (dividing by Number.EPSILON gave z ≈ 1e15 to rounding noise).
+ */
+export function robustScale(history: readonly number[], center: number): number {
+  const deviations = history.map((v) => Math.abs(v - center));
+  const mad = 1.4826 * median(deviations);
+  if (mad > 0) return mad;
+  const meanAbs = deviations.length ? (1.2533 * deviations.reduce((s, d) => s + d, 0)) / deviations.length : 0;
+  if (meanAbs > 0) return meanAbs;
+  return Math.max(0.01 * Math.abs(center), 1e-9);
+}
+
+/** Method "zscore": the newest sample in the window against the rest of it. */
+function judgeZScore(rule: AnomalyRule, samples: readonly Sample[], now: number): Judgment {
   const { windowSeconds, minSamples, direction } = rule.params;
   // The scored value is the newest sample inside the window: an older one is no data.
   const window = inWindow(samples, now, windowSeconds);
@@ -232,11 +288,13 @@ function judgeAnomaly(rule: AnomalyRule, samples: readonly Sample[], now: number
     return { kind: "no_data", reason: `fewer than ${minSamples} samples in the window` };
   }
   const center = median(history);
-  // Median absolute deviation scaled to a standard deviation for normal data.
-  const spread = 1.4826 * median(history.map((v) => Math.abs(v - center))) || Number.EPSILON;
-  const z = (latest.value - center) / spread;
+  const z = (latest.value - center) / robustScale(history, center);
   const directed = direction === "up" ? z : direction === "down" ? -z : Math.abs(z);
   return { kind: "value", value: Math.round(directed * 1000) / 1000, observedAt: latest.ts, what: "robust z-score" };
+}
+
+function judgeAnomaly(rule: AnomalyRule, series: SeriesWindow, now: number): Judgment {
+  return rule.params.method === "detector" ? judgeDetector(rule, series, now) : judgeZScore(rule, series.samples, now);
 }
 
 function judgeHeartbeat(samples: readonly Sample[], now: number): Judgment {
@@ -253,7 +311,14 @@ function byIdentity(series: readonly SeriesWindow[]): Map<string, SeriesWindow> 
   for (const s of series) {
     const id = seriesIdentity(s.service, s.labels);
     const seen = out.get(id);
-    out.set(id, seen ? { ...seen, samples: [...seen.samples, ...s.samples].sort((a, b) => a.ts - b.ts) } : s);
+    if (!seen) {
+      out.set(id, s);
+      continue;
+    }
+    const samples = [...seen.samples, ...s.samples].sort((a, b) => a.ts - b.ts);
+    // The newer of two judgements is the one that can be of the newest sample.
+    const anomaly = !seen.anomaly || (s.anomaly && s.anomaly.ts > seen.anomaly.ts) ? s.anomaly : seen.anomaly;
+    out.set(id, { ...seen, samples, ...(anomaly && { anomaly }) });
   }
   return out;
 }
@@ -341,7 +406,7 @@ export function evaluateFingerprints(rule: Rule, inputs: RuleInputs, now: number
     case "threshold":
       return series.map((s) => finish(rule, s.service, s.labels, judgeThreshold(rule, s.samples, now)));
     case "anomaly":
-      return series.map((s) => finish(rule, s.service, s.labels, judgeAnomaly(rule, s.samples, now)));
+      return series.map((s) => finish(rule, s.service, s.labels, judgeAnomaly(rule, s, now)));
     case "heartbeat":
       return series.map((s) => finish(rule, s.service, s.labels, judgeHeartbeat(s.samples, now)));
   }
@@ -355,6 +420,10 @@ export function evaluateFingerprints(rule: Rule, inputs: RuleInputs, now: number
 export function worseFor(rule: Rule): (a: number, b: number) => boolean {
   if (rule.kind === "absence") return (a, b) => a > b;
   if (rule.kind === "heartbeat") return (a, b) => a < b;
+  // The detector's value is the observed one: a drop is worse lower, a rise (or either) higher.
+  if (rule.kind === "anomaly" && rule.params.method === "detector") {
+    return rule.params.direction === "down" ? (a, b) => a < b : (a, b) => a > b;
+  }
   switch (rule.comparisonOperator) {
     case ">":
     case ">=":

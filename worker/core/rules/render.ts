@@ -1,4 +1,5 @@
 /** Notification text for an alert, shared by every channel and the rule dry run. */
+import { SENSITIVITY_THRESHOLDS } from "../anomaly";
 import type { Labels } from "../series";
 import { elapsedText, toIso } from "../time";
 import { type FingerprintEvaluation, formatNumber } from "./evaluate";
@@ -35,8 +36,12 @@ function describeCondition(rule: Rule): string {
       return `absence: no sample for ${rule.params.absentForSeconds}s`;
     case "heartbeat":
       return `heartbeat: ${HEARTBEAT_METRIC} is 0 (late or failed)`;
-    case "anomaly":
-      return `anomaly (robust z-score, ${rule.params.direction}) ${against}`;
+    case "anomaly": {
+      const { method, sensitivity, direction } = rule.params;
+      return method === "detector"
+        ? `anomaly (${sensitivity} sensitivity, ${direction}): detector score ≥ ${SENSITIVITY_THRESHOLDS[sensitivity]}`
+        : `anomaly (robust z-score, ${direction}) ${against}`;
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 /** Alert rule types shared by the API, the rule engine and the dashboard. */
+import type { Sensitivity } from "../anomaly/types";
 import type { ChannelName } from "../notify/channels";
 import type { Labels } from "../series";
 
@@ -9,12 +10,25 @@ export const RULE_KINDS = ["threshold", "ratio", "absence", "heartbeat", "anomal
 export const SEVERITIES = ["critical", "warning", "info"] as const;
 export const OPERATORS = [">", ">=", "<", "<=", "==", "!="] as const;
 export const AGGREGATIONS = ["last", "avg", "min", "max", "sum", "count", "rate", "p95", "p99"] as const;
+/** How an anomaly rule judges a sample: the series' streaming detector, or a robust z-score over a window. */
+export const ANOMALY_METHODS = ["detector", "zscore"] as const;
+export const SENSITIVITIES = ["low", "medium", "high"] as const satisfies readonly Sensitivity[];
+export const ANOMALY_DIRECTIONS = ["up", "down", "both"] as const;
+
+/**
+ * Defaults of the z-score method, chosen so that it can fire and rarely does on noise: six
+ * hours hold 72 samples of 5-minute data (an hour held 12, never the 30 once required),
+ * and |z| > 3.5 breaches on well under 1 % of the samples of a noisy series.
+ */
+export const ZSCORE_DEFAULTS = { windowSeconds: 21_600, minSamples: 12, threshold: 3.5 } as const;
 
 export type RuleKind = (typeof RULE_KINDS)[number];
 export type Severity = (typeof SEVERITIES)[number];
 export type Operator = (typeof OPERATORS)[number];
 export type Channel = ChannelName;
 export type Aggregation = (typeof AGGREGATIONS)[number];
+export type AnomalyMethod = (typeof ANOMALY_METHODS)[number];
+export type AnomalyRuleDirection = (typeof ANOMALY_DIRECTIONS)[number];
 
 /** The metric every heartbeat monitor reports (1 on time, 0 late or failed) and heartbeat rules watch. */
 export const HEARTBEAT_METRIC = "heartbeat_ok";
@@ -76,10 +90,22 @@ export interface HeartbeatRule extends RuleBase {
   params: { monitorId: number | null };
 }
 
-/** Robust z-score of the latest value against the window, compared with the threshold. */
+/**
+ * An unusual newest sample. Method "detector": the series store's detector scored it at or
+ * above the sensitivity's threshold (SENSITIVITY_THRESHOLDS in core/anomaly), in the rule's
+ * direction; the operator and threshold are not used. Method "zscore": the robust z-score
+ * of the newest sample against the window (in the rule's direction), compared with the threshold.
+ */
 export interface AnomalyRule extends RuleBase {
   kind: "anomaly";
-  params: { windowSeconds: number; minSamples: number; direction: "up" | "down" | "both" };
+  params: {
+    method: AnomalyMethod;
+    sensitivity: Sensitivity;
+    direction: AnomalyRuleDirection;
+    /** The z-score method's window and the samples it needs in it (unused by the detector). */
+    windowSeconds: number;
+    minSamples: number;
+  };
 }
 
 export type Rule = ThresholdRule | RatioRule | AbsenceRule | HeartbeatRule | AnomalyRule;
@@ -93,8 +119,10 @@ export function lookbackSeconds(rule: Rule): number {
   switch (rule.kind) {
     case "threshold":
     case "ratio":
-    case "anomaly":
       return rule.params.windowSeconds;
+    case "anomaly":
+      // The detector has judged the newest sample already (its model holds the past).
+      return rule.params.method === "detector" ? 0 : rule.params.windowSeconds;
     case "absence":
       return rule.params.absentForSeconds;
     case "heartbeat":

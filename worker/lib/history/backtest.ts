@@ -4,9 +4,9 @@
  * too many series or samples is refused with a reason rather than read.
  */
 import { and, eq, gte, lt } from "drizzle-orm";
-import { minuteSample } from "../../core/rules/backtest";
+import { historySeconds, minuteSample } from "../../core/rules/backtest";
 import type { SeriesWindow } from "../../core/rules/evaluate";
-import { lookbackSeconds, type Rule, ruleMetrics, selectsSeries } from "../../core/rules/types";
+import { type Rule, ruleMetrics, selectsSeries } from "../../core/rules/types";
 import { bucketStart, MINUTE_MS, parseRetention } from "../../core/rollup";
 import { type Labels, type Sample, seriesKey } from "../../core/series";
 import { getDb } from "../../db/client";
@@ -107,14 +107,15 @@ async function readMetric(
 
 /**
  * The history of a rule's metrics for a backtest of [from, now): from `from` minus the
- * rule's lookback, so the first evaluations see a full window.
+ * rule's lookback, so the first evaluations see a full window (a detector rule's: a day
+ * its detector learns the series from, see historySeconds).
  */
 export async function readBacktestHistory(env: Env, rule: Rule, from: number, now: number): Promise<BacktestHistory> {
   const retention = parseRetention(env);
   // The raw window starts on a minute, so a minute is read either raw or rolled up, never
   // both: the minute holding its edge, which pruning keeps whole (rollup.rawPruneBefore).
   const rawFrom = bucketStart(now - retention.rawMs, 60);
-  const since = from - lookbackSeconds(rule) * 1000;
+  const since = from - historySeconds(rule) * 1000;
   const budget = { points: 0 };
   // One metric after the other: the point budget is shared.
   const read: SeriesWindow[][] = [];

@@ -21,7 +21,7 @@ function rule<K extends Rule["kind"]>(kind: K, over: Partial<Extract<Rule, { kin
     ratio: { denominatorMetric: "payments_total", windowSeconds: 300, minDenominator: 10 },
     absence: { absentForSeconds: 120 },
     heartbeat: { monitorId: null },
-    anomaly: { windowSeconds: 3600, minSamples: 5, direction: "both" },
+    anomaly: { method: "zscore", sensitivity: "medium", windowSeconds: 3600, minSamples: 5, direction: "both" },
   }[kind];
   return makeRule<Extract<Rule, { kind: K }>>({
     kind,
@@ -387,7 +387,10 @@ describe("anomaly rules", () => {
   const history = [100, 102, 98, 101, 99, 100, 103, 97, 100, 101];
   const windowOf = (last: number) => series([...history, last].map((v, i) => at(200 - i * 10, v)));
   const anomaly = (direction: "up" | "down" | "both", minSamples = 5) =>
-    rule("anomaly", { thresholdValue: 4, params: { windowSeconds: 3600, minSamples, direction } });
+    rule("anomaly", {
+      thresholdValue: 4,
+      params: { method: "zscore", sensitivity: "medium", windowSeconds: 3600, minSamples, direction },
+    });
 
   it("scores the latest value with a robust z-score and respects the direction", () => {
     const spike = only(anomaly("up"), [windowOf(130)]);
@@ -401,7 +404,10 @@ describe("anomaly rules", () => {
   });
 
   it("scores only a newest sample inside the window", () => {
-    const r = rule("anomaly", { thresholdValue: 4, params: { windowSeconds: 60, minSamples: 0, direction: "both" } });
+    const r = rule("anomaly", {
+      thresholdValue: 4,
+      params: { method: "zscore", sensitivity: "medium", windowSeconds: 60, minSamples: 0, direction: "both" },
+    });
     expect(only(r, [series([at(200, 100), at(120, 500)])])).toMatchObject({
       state: "no_data",
       reason: "no sample in the last 60s",

@@ -84,7 +84,11 @@ describe("renderAlertText", () => {
     ],
     [
       "an anomaly",
-      makeRule({ kind: "anomaly", ...engineFields, params: { windowSeconds: 3600, minSamples: 30, direction: "up" } }),
+      makeRule({
+        kind: "anomaly",
+        ...engineFields,
+        params: { method: "zscore", sensitivity: "medium", windowSeconds: 3600, minSamples: 30, direction: "up" },
+      }),
       "Condition: anomaly (robust z-score, up) > 5",
     ],
   ])("describes %s", (_label, rule, condition) => {

@@ -13,7 +13,10 @@ const rules = {
   absence: makeRule({ kind: "absence", params: { absentForSeconds: 900 } }),
   heartbeat: makeRule({ kind: "heartbeat", metricName: "heartbeat_ok", params: { monitorId: 3 } }),
   anyHeartbeat: makeRule({ kind: "heartbeat", metricName: "heartbeat_ok", service: null, params: { monitorId: null } }),
-  anomaly: makeRule({ kind: "anomaly", params: { windowSeconds: 3600, minSamples: 30, direction: "both" } }),
+  anomaly: makeRule({
+    kind: "anomaly",
+    params: { method: "zscore", sensitivity: "medium", windowSeconds: 3600, minSamples: 30, direction: "both" },
+  }),
 } satisfies Record<string, Rule>;
 
 describe("rule inputs", () => {
