@@ -138,8 +138,8 @@ const fresh = (): State => ({
   dt: 0,
   fast: 0,
   slow: 0,
-  day: new Array<number>(DAY_BINS).fill(0),
-  week: new Array<number>(WEEK_BINS).fill(0),
+  day: Array.from({ length: DAY_BINS }, () => 0),
+  week: Array.from({ length: WEEK_BINS }, () => 0),
   err: [0, 0, 0],
   rec: [0, 0, 0],
   hi: 0,
@@ -367,5 +367,5 @@ export function restoreDetector(state: unknown, options: DetectorOptions = {}): 
     s.day.length === DAY_BINS &&
     Array.isArray(s.week) &&
     s.week.length === WEEK_BINS;
-  return new StreamingDetector(ok ? structuredClone(s) : fresh(), { ...DEFAULTS, ...options });
+  return new StreamingDetector(ok ? (JSON.parse(JSON.stringify(s)) as State) : fresh(), { ...DEFAULTS, ...options });
 }

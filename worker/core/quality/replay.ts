@@ -18,7 +18,7 @@ import {
   observe,
   tick,
 } from "../alerts/lifecycle";
-import { createDetector, SENSITIVITY_THRESHOLDS, type Sensitivity } from "../anomaly";
+import { createDetector } from "../anomaly";
 import type { HistorySeries } from "../demo-history";
 import {
   evaluateFingerprints,
@@ -28,7 +28,7 @@ import {
   worseFor,
 } from "../rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../rules/types";
-import { type Sample, seriesKey } from "../series";
+import type { Sample } from "../series";
 
 /** A notification of a rule's alert: a new alert firing, or one re-opened after its resolve was announced. */
 export interface Page {
@@ -49,18 +49,8 @@ export interface ReplayResult {
   alertsByRule: Map<number, number>;
 }
 
-/** The detector params an anomaly rule of method "detector" carries (the lead's rule kind). */
-interface DetectorParams {
-  method?: "detector" | "zscore";
-  sensitivity?: Sensitivity;
-  direction: "up" | "down" | "both";
-}
-
-const detectorParams = (rule: Rule): DetectorParams | null => {
-  if (rule.kind !== "anomaly") return null;
-  const p = rule.params as unknown as DetectorParams;
-  return p.method === "detector" ? p : null;
-};
+/** Whether a rule is an anomaly rule judged by the series' detector. */
+const byDetector = (rule: Rule): boolean => rule.kind === "anomaly" && rule.params.method === "detector";
 
 /** Each series' detector judgement of each of its samples, in order (computed once per series). */
 const judgements = new WeakMap<HistorySeries, { score: Float64Array; direction: Int8Array; expected: Float64Array }>();
@@ -80,43 +70,6 @@ function judged(s: HistorySeries) {
     judgements.set(s, j);
   }
   return j;
-}
-
-/**
- * An anomaly rule of method "detector", judged on the newest sample's detector judgement:
- * breached when its score reaches the sensitivity's threshold in the rule's direction.
- * Local to the replay until the rule engine judges the method itself.
- */
-function evaluateDetector(rule: Rule, p: DetectorParams, w: SeriesWindow): FingerprintEvaluation {
-  const fingerprint = seriesKey(rule.metricName, w.service, w.labels);
-  const newest = w.samples.at(-1);
-  const a = w.anomaly;
-  const base = { fingerprint, service: w.service, labels: w.labels };
-  if (!newest || !a || a.ts !== newest.ts) {
-    return {
-      ...base,
-      state: "no_data",
-      breached: false,
-      cleared: false,
-      value: null,
-      observedAt: null,
-      reason: "no judgement",
-    };
-  }
-  const threshold = SENSITIVITY_THRESHOLDS[p.sensitivity ?? "medium"];
-  const directed = p.direction === "both" || a.direction === p.direction;
-  const breached = directed && a.score >= threshold;
-  const score = Math.round(a.score * 1000) / 1000;
-  const expected = a.expected === null ? "?" : String(Math.round(a.expected * 100) / 100);
-  return {
-    ...base,
-    state: breached ? "firing" : "ok",
-    breached,
-    cleared: !breached,
-    value: score,
-    observedAt: newest.ts,
-    reason: `anomaly score ${score} (${a.direction ?? "-"}; value ${newest.value}, expected ${expected})`,
-  };
 }
 
 function lowerBound(ts: readonly number[], x: number): number {
@@ -171,7 +124,7 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
   };
   const worse = worseFor(rule);
   const lookbackMs = lookbackSeconds(rule) * 1000;
-  const detector = detectorParams(rule);
+  const detector = byDetector(rule);
   const bySeries = evaluatedBySeries(rule);
   const states = new Map<string, { state: FingerprintState; service: string; reason: string }>();
 
@@ -240,8 +193,8 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
     tickUntil(t);
     if (bySeries) {
       // The series store evaluates the series whose sample just arrived.
-      const w = windowAt(s, i, lookbackMs, detector !== null);
-      const evs = detector ? [evaluateDetector(rule, detector, w)] : evaluateFingerprints(rule, { series: [w] }, t);
+      const w = windowAt(s, i, lookbackMs, detector);
+      const evs = evaluateFingerprints(rule, { series: [w] }, t);
       for (const ev of evs) apply(ev, t);
     } else {
       // Ratio rules: the rule evaluates all its series over its buffered window.

@@ -75,7 +75,7 @@ export function detectorJudgements(samples: readonly Pick<Sample, "ts" | "value"
   const detector = createDetector();
   return samples.map((s) => {
     const j = detector.judge(s.ts, s.value);
-    return { ts: s.ts, score: j.score, direction: j.direction, expected: j.expected, learning: j.learning };
+    return { ts: s.ts, score: j.level, direction: j.direction, expected: j.expected, learning: j.learning };
   });
 }
 

@@ -35,6 +35,7 @@ export interface SeriesWindow {
 /** The series detector's judgement of one sample (see core/anomaly/types.ts). */
 export interface SeriesAnomaly {
   ts: number;
+  /** The detector's level at that sample (Judgement.level: the anomaly's score, held while it lasts). */
   score: number;
   direction: "up" | "down" | null;
   expected: number | null;
