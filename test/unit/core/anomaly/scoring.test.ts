@@ -25,7 +25,7 @@ describe("scoring a series' samples", () => {
   it("judges samples in timestamp order and skips late ones", () => {
     const scorer = fresh();
     const samples = steady(30);
-    const shuffled = samples.toReversed();
+    const shuffled = samples.map((_, i) => samples[samples.length - 1 - i]!);
     expect(scoreSamples(scorer, shuffled, []).scored).toBe(30);
     expect(scorer.lastTs).toBe(samples.at(-1)?.ts);
     // A sample older than the last judged is not scored.
