@@ -11,6 +11,7 @@
  * The state is plain JSON, stored next to the series' detector state.
  */
 import { SENSITIVITY_THRESHOLDS } from "./index";
+import type { ExpectedEpisode } from "./feedback";
 import type { AnomalyDirection } from "./types";
 
 export const LIST_THRESHOLD = SENSITIVITY_THRESHOLDS.medium;
@@ -44,15 +45,17 @@ export interface OpenEpisode extends Episode {
 
 export interface EpisodeState {
   open: OpenEpisode | null;
+  /** An episode administrators marked expected, under way (core/anomaly/feedback.ts); absent: none. */
+  expected?: ExpectedEpisode | null;
 }
 
-export const initialEpisodes = (): EpisodeState => ({ open: null });
+export const initialEpisodes = (): EpisodeState => ({ open: null, expected: null });
 
 /** A state read back from storage; anything else starts afresh. */
 export function restoreEpisodes(raw: unknown): EpisodeState {
   const s = raw as EpisodeState | null;
   if (s && typeof s === "object" && (s.open === null || (typeof s.open === "object" && "startedAt" in s.open))) {
-    return { open: s.open };
+    return { open: s.open, expected: s.expected ?? null };
   }
   return initialEpisodes();
 }

@@ -7,7 +7,15 @@
  * normal: at most MAGNITUDE_TOLERANCE times the marked magnitude) has its score damped to
  * FEEDBACK_SCORE_CAP, below every sensitivity's threshold: it opens no anomaly and breaches no
  * anomaly rule. A larger move at that time, or the other direction, still counts.
+ *
+ * The marked anomaly was a whole episode, aftermath included: a spike is often followed by
+ * a dip while the model settles back (scoring high the other way). So a matching judgement
+ * opens an "expected episode": until the scores have been quiet for the episode's quiet
+ * period (QUIET_SAMPLES and QUIET_MS, as for listed anomalies), high judgements the other
+ * way are damped too. High judgements the same way still go through the patterns (a larger
+ * move counts).
  */
+import { LIST_THRESHOLD, QUIET_MS, QUIET_SAMPLES } from "./episodes";
 import { SENSITIVITY_THRESHOLDS } from "./index";
 import type { AnomalyDirection } from "./types";
 
@@ -82,6 +90,50 @@ export function applyFeedback(
     if (matchesPattern(p, j)) return { score: FEEDBACK_SCORE_CAP, expectedBy: p.id };
   }
   return { score: j.score, expectedBy: null };
+}
+
+/** An expected episode under way (see the module comment); plain JSON, kept with the series' episodes. */
+export interface ExpectedEpisode {
+  direction: AnomalyDirection;
+  patternId: number;
+  lastHighAt: number;
+  quietCount: number;
+}
+
+/**
+ * The score after feedback, with the expected episode it leaves (null: none). A judgement
+ * matching a pattern is damped and opens (or extends) the expected episode; while one is
+ * under way, a high judgement the other way is damped as its aftermath.
+ */
+export function judgeWithFeedback(
+  episode: ExpectedEpisode | null,
+  patterns: readonly FeedbackPattern[],
+  j: JudgedSample,
+): { score: number; expectedBy: number | null; episode: ExpectedEpisode | null } {
+  const high = j.score >= LIST_THRESHOLD && j.direction !== null;
+  const matched = applyFeedback(patterns, j);
+  if (matched.expectedBy !== null) {
+    const next =
+      high && j.direction !== null
+        ? { direction: j.direction, patternId: matched.expectedBy, lastHighAt: j.ts, quietCount: 0 }
+        : episode;
+    return { ...matched, episode: next };
+  }
+  if (!episode) return { ...matched, episode: null };
+  if (high) {
+    if (j.direction !== episode.direction) {
+      return {
+        score: Math.min(j.score, FEEDBACK_SCORE_CAP),
+        expectedBy: episode.patternId,
+        episode: { ...episode, lastHighAt: j.ts, quietCount: 0 },
+      };
+    }
+    // The same way and beyond the pattern: it counts, and the expected episode is over.
+    return { ...matched, episode: null };
+  }
+  const quietCount = episode.quietCount + 1;
+  const over = quietCount >= QUIET_SAMPLES && j.ts - episode.lastHighAt >= QUIET_MS;
+  return { ...matched, episode: over ? null : { ...episode, quietCount } };
 }
 
 /** What an anomaly that is marked expected was: its window, direction and values at its peak. */

@@ -2,11 +2,11 @@
  * Scoring a series' new samples as the series store does it: the series' detector judges
  * each sample newer than the last one it judged, in timestamp order (a late sample, older
  * than that, is stored but not scored: the detector only moves forward); administrators'
- * feedback damps judgements matching an "expected" pattern; the post-feedback judgements
+ * feedback damps judgements matching an "expected" pattern (and their aftermath); the post-feedback judgements
  * drive the series' anomaly episodes. The newest judgement is what anomaly rules read.
  */
 import { type EpisodeEvent, type EpisodeState, stepEpisodes } from "./episodes";
-import { applyFeedback, type FeedbackPattern } from "./feedback";
+import { type FeedbackPattern, judgeWithFeedback } from "./feedback";
 import type { AnomalyDirection, Detector } from "./types";
 
 /** The post-feedback judgement of one sample (the shape of a rule window's `anomaly`). */
@@ -43,7 +43,12 @@ export function scoreSamples(
     if (!Number.isFinite(value)) continue;
     const j = scorer.detector.judge(ts, value);
     const judged = { ts, observed: value, score: j.score, direction: j.direction, expected: j.expected };
-    const { score } = patterns.length ? applyFeedback(patterns, judged) : { score: j.score };
+    let score = j.score;
+    if (patterns.length || scorer.episodes.expected) {
+      const after = judgeWithFeedback(scorer.episodes.expected ?? null, patterns, judged);
+      score = after.score;
+      scorer.episodes.expected = after.episode;
+    }
     scorer.lastTs = ts;
     scorer.latest = { ts, score, direction: j.direction, expected: j.expected };
     scored += 1;

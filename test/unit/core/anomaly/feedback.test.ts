@@ -5,6 +5,7 @@ import {
   FEEDBACK_SCORE_CAP,
   type FeedbackPattern,
   inTimeWindow,
+  judgeWithFeedback,
   type JudgedSample,
   magnitudeOf,
   matchesPattern,
@@ -102,5 +103,43 @@ describe("feedback matching", () => {
     expect(magnitudeOf(30, 10)).toBe(2);
     expect(magnitudeOf(5, 10)).toBe(0.5);
     expect(Number.isFinite(magnitudeOf(1, 0))).toBe(true);
+  });
+});
+
+describe("expected episodes", () => {
+  const at = NIGHT + DAY + 5 * 60_000;
+
+  it("damp the aftermath the other way until the scores have been quiet", () => {
+    const spike = judgeWithFeedback(null, [pattern], judged({ ts: at }));
+    expect(spike.score).toBe(FEEDBACK_SCORE_CAP);
+    expect(spike.episode).toMatchObject({ direction: "up", patternId: 7, lastHighAt: at });
+    // The model settling back: high scores downwards, damped as part of the marked episode.
+    const dip = judgeWithFeedback(
+      spike.episode,
+      [pattern],
+      judged({ ts: at + 60_000, direction: "down", observed: 60 }),
+    );
+    expect(dip).toMatchObject({ score: FEEDBACK_SCORE_CAP, expectedBy: 7 });
+    let episode = dip.episode;
+    for (let i = 2; i < 7; i++) {
+      episode = judgeWithFeedback(episode, [pattern], judged({ ts: at + i * 60_000, score: 0.1 })).episode;
+    }
+    expect(episode).toBeNull();
+    // Over: the next dip counts.
+    expect(judgeWithFeedback(episode, [pattern], judged({ ts: at + 8 * 60_000, direction: "down" })).score).toBe(0.99);
+  });
+
+  it("let a larger move the same way count", () => {
+    const spike = judgeWithFeedback(null, [pattern], judged({ ts: at }));
+    const larger = judgeWithFeedback(spike.episode, [pattern], judged({ ts: at + 60_000, observed: 500 }));
+    expect(larger).toEqual({ score: 0.99, expectedBy: null, episode: null });
+  });
+
+  it("do not start without a match", () => {
+    expect(judgeWithFeedback(null, [pattern], judged({ direction: "down", observed: 1 }))).toEqual({
+      score: 0.99,
+      expectedBy: null,
+      episode: null,
+    });
   });
 });
