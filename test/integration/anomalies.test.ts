@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { MetricSeries } from "../../durable-objects/metric-series";
 import { restoreDetector } from "../../worker/core/anomaly";
 import type { AnomalyWire, FeedbackWire } from "../../worker/core/anomaly/wire";
+import type { AnomalyMessage } from "../../worker/core/protocol/dashboard";
 import { mulberry32 } from "../../worker/core/random";
 import { type Sample, seriesKey } from "../../worker/core/series";
 import { familyStub } from "../../worker/lib/series";
@@ -67,8 +68,27 @@ describe("anomalies from the series store", () => {
     const s = series("anomaly_spike_total");
     const base = minute(Date.now()) - 6 * HOUR;
     await s.steady(base, base + 4 * HOUR);
+    // The dashboard socket hears the start and the end.
+    const res = await env.DASHBOARD_HUB.getByName("main").fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+    const ws = res.webSocket;
+    if (!ws) throw new Error("no socket");
+    const heard: AnomalyMessage[] = [];
+    ws.addEventListener("message", (e) => {
+      const m = JSON.parse(String(e.data)) as AnomalyMessage;
+      if (m.type === "anomaly" && m.anomaly.metric === s.metric) heard.push(m);
+    });
+    ws.accept();
     const spikeAt = base + 4 * HOUR;
     await s.spike(spikeAt);
+    // The newest judgement, kept for anomaly rules: the spike's, high and upwards.
+    await runInDurableObject(s.family, (instance: MetricSeries) => {
+      const inside = instance as unknown as { ids: Map<string, number>; latestJudgement(id: number): unknown };
+      expect(inside.latestJudgement(inside.ids.get(s.key) as number)).toMatchObject({
+        ts: spikeAt,
+        direction: "up",
+        score: expect.any(Number),
+      });
+    });
     const [open] = await vi.waitFor(async () => {
       const list = await listed(s.metric);
       expect(list).toHaveLength(1);
@@ -88,6 +108,9 @@ describe("anomalies from the series store", () => {
     expect(ended?.id).toBe(open?.id);
     expect(Date.parse(ended?.ended_at ?? "")).toBeGreaterThan(spikeAt);
     expect(ended?.summary).toMatch(/resolved$/);
+    await vi.waitFor(() => expect(heard.map((m) => m.anomaly.ended_at === null)).toEqual([true, false]));
+    expect(heard[0]?.anomaly.id).toBe(open?.id);
+    ws.close();
   });
 
   it("a detector survives the object being rebuilt: its state round-trips and scores alike", async () => {
