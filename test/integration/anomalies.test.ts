@@ -270,6 +270,15 @@ describe("anomalies from the series store", () => {
     expect((await callJson("POST", path, { token: admin.token, body: { note: "again" } })).status).toBe(409);
   });
 
+  it("documents the routes in the OpenAPI document", async () => {
+    const doc = await callJson<{ paths: Record<string, Record<string, unknown>> }>("GET", "/api/openapi.json");
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths["/api/admin/monitoring/performance/anomalies"] ?? {})).toEqual(["get"]);
+    expect(doc.body.paths["/api/admin/monitoring/performance/anomalies/{id}/feedback"]?.post).toBeDefined();
+    expect(doc.body.paths["/api/admin/monitoring/alerts/{id}/expected"]?.post).toBeDefined();
+    expect(doc.body.paths["/api/admin/monitoring/anomaly-feedback/{id}"]?.delete).toBeDefined();
+  });
+
   it("validates the list's query", async () => {
     const res = await callJson<ErrorBody>("GET", "/api/admin/monitoring/performance/anomalies?period=2h", {
       token: viewer.token,
