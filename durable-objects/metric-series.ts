@@ -63,7 +63,13 @@ import {
 } from "../worker/core/rollup";
 import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
 import { createDetector, restoreDetector } from "../worker/core/anomaly";
-import { initialEpisodes, restoreEpisodes, type Episode, type EpisodeEvent } from "../worker/core/anomaly/episodes";
+import {
+  currentEpisode,
+  initialEpisodes,
+  restoreEpisodes,
+  type Episode,
+  type EpisodeEvent,
+} from "../worker/core/anomaly/episodes";
 import type { FeedbackPattern } from "../worker/core/anomaly/feedback";
 import { type LatestJudgement, scoreSamples, type SeriesScorer } from "../worker/core/anomaly/scoring";
 import { type AnomalyWrite, familyFeedback, upsertAnomalies } from "../worker/db/anomalies";
@@ -519,7 +525,6 @@ export class MetricSeries extends DurableObject<Env> {
    */
   private score(added: readonly Sample[], patterns: Map<string, FeedbackPattern[]>, announce: boolean): number {
     if (!added.length) return 0;
-    const sql = this.ctx.storage.sql;
     const bySeries = new Map<number, { key: string; samples: Sample[] }>();
     for (const s of added) {
       const key = seriesKey(s.metric, s.service, s.labels);
@@ -533,23 +538,61 @@ export class MetricSeries extends DurableObject<Env> {
     let events = 0;
     for (const [id, { key, samples }] of bySeries) {
       const scorer = this.scorers.get(id);
-      if (!scorer) continue;
-      const result = scoreSamples(scorer, samples, patterns.get(key) ?? []);
-      if (!result.scored) continue;
-      sql.exec(
-        `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, last_ts = excluded.last_ts,
-           episodes = excluded.episodes, latest = excluded.latest`,
-        id,
-        JSON.stringify(scorer.detector.toJSON()),
-        scorer.lastTs,
-        JSON.stringify(scorer.episodes),
-        scorer.latest === null ? null : JSON.stringify(scorer.latest),
-      );
-      for (const event of result.events) this.queueAnomalyWrite(id, event, announce);
-      events += result.events.length;
+      if (scorer) events += this.scoreSeries(id, scorer, samples, patterns.get(key) ?? [], announce);
     }
     return events;
+  }
+
+  /** Scores one series' samples with `scorer` and writes its row and episode events (in the caller's transaction). */
+  private scoreSeries(
+    id: number,
+    scorer: SeriesScorer,
+    samples: readonly { ts: number; value: number }[],
+    patterns: readonly FeedbackPattern[],
+    announce: boolean,
+  ): number {
+    const result = scoreSamples(scorer, samples, patterns);
+    if (!result.scored) return 0;
+    this.ctx.storage.sql.exec(
+      `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, last_ts = excluded.last_ts,
+           episodes = excluded.episodes, latest = excluded.latest`,
+      id,
+      JSON.stringify(scorer.detector.toJSON()),
+      scorer.lastTs,
+      JSON.stringify(scorer.episodes),
+      scorer.latest === null ? null : JSON.stringify(scorer.latest),
+    );
+    for (const event of result.events) this.queueAnomalyWrite(id, event, announce);
+    return result.events.length;
+  }
+
+  /**
+   * Replays every raw sample a series holds through a fresh detector (after an import: the
+   * imported past is older than samples stored live meanwhile, which a running detector would
+   * skip as late). Its anomalies are rewritten (upserts: the same ones change nothing); an
+   * episode the old detector had open and the replay does not reproduce is closed.
+   */
+  private rescore(id: number, patterns: readonly FeedbackPattern[]): void {
+    this.loadScorers([id]);
+    const old = this.scorers.get(id);
+    const scorer: SeriesScorer = {
+      detector: createDetector(),
+      episodes: initialEpisodes(),
+      lastTs: null,
+      latest: null,
+    };
+    this.scorers.set(id, scorer);
+    const samples = this.ctx.storage.sql
+      .exec<{ ts: number; value: number }>("SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts", id)
+      .toArray();
+    this.scoreSeries(id, scorer, samples, patterns, false);
+    const open = old?.episodes.open;
+    const stale = old ? currentEpisode(old.episodes) : null;
+    if (open && stale && scorer.episodes.open?.startedAt !== stale.startedAt) {
+      const endedAt = open.quietSince ?? old?.lastTs ?? open.lastHighAt;
+      this.queueAnomalyWrite(id, { kind: "end", episode: { ...stale, endedAt } }, false);
+    }
   }
 
   private queueAnomalyWrite(seriesId: number, event: EpisodeEvent, announce: boolean): void {
@@ -773,7 +816,8 @@ export class MetricSeries extends DurableObject<Env> {
       if (plan.raw.length) {
         const stored = this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
         // The detector learns the imported past; its anomalies are listed, not announced.
-        if (patterns) this.score(stored.added, patterns, false);
+        if (patterns && stored.added.length)
+          this.rescore(seriesId, patterns.get(this.identities.get(seriesId)?.seriesKey ?? "") ?? []);
       }
       return seriesId;
     });

@@ -270,6 +270,27 @@ describe("anomalies from the series store", () => {
     expect((await callJson("POST", path, { token: admin.token, body: { note: "again" } })).status).toBe(409);
   });
 
+  it("an imported past is scored even when live samples came first (the detector replays the raw window)", async () => {
+    const s = series("anomaly_imported_total");
+    const now = minute(Date.now());
+    await s.family.record([{ metric: s.metric, service: SERVICE, labels: { pool: "main" }, ts: now, value: LEVEL }]);
+    const random = mulberry32(9);
+    const ts: number[] = [];
+    const values: number[] = [];
+    for (let t = now - 6 * HOUR; t < now; t += MIN) {
+      ts.push(t);
+      values.push(t === now - 2 * HOUR ? 50 * LEVEL : LEVEL + (random() - 0.5) * 4);
+    }
+    await s.family.importHistory(s.metric, SERVICE, { pool: "main" }, ts, values);
+    const list = await vi.waitFor(async () => {
+      const l = await listed(s.metric);
+      expect(l).toHaveLength(1);
+      return l;
+    });
+    expect(list[0]).toMatchObject({ direction: "up", started_at: new Date(now - 2 * HOUR).toISOString() });
+    expect(list[0]?.ended_at).not.toBeNull();
+  });
+
   it("documents the routes in the OpenAPI document", async () => {
     const doc = await callJson<{ paths: Record<string, Record<string, unknown>> }>("GET", "/api/openapi.json");
     expect(doc.status).toBe(200);
