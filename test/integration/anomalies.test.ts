@@ -224,12 +224,12 @@ describe("anomalies from the series store", () => {
       expect(list).toHaveLength(1);
       return list;
     });
-    const rule = async (kind: string) =>
+    const rule = async (kind: string, metric = s.metric) =>
       (await env.DB.prepare(
         `INSERT INTO alert_rules (rule_name, metric_name, service, kind, threshold_value, params, severity,
            notification_channels, is_active) VALUES (?, ?, ?, ?, 3, '{"direction":"up"}', 'warning', '[]', 0) RETURNING id`,
       )
-        .bind(`${kind} rule`, s.metric, SERVICE, kind)
+        .bind(`${kind} rule`, metric, SERVICE, kind)
         .first<{ id: number }>())!.id;
     const alert = async (ruleId: number) =>
       (await env.DB.prepare(
@@ -268,6 +268,24 @@ describe("anomalies from the series store", () => {
       weekday: new Date(spikeAt).getUTCDay(),
     });
     expect((await callJson("POST", path, { token: admin.token, body: { note: "again" } })).status).toBe(409);
+    // An alert without a recorded anomaly around it: the pattern comes from what the detector expects then.
+    const quiet = series("anomaly_alerted_quiet_total");
+    await quiet.steady(base, base + 4 * HOUR);
+    const ruleId = await rule("anomaly", quiet.metric);
+    const alertId = (await env.DB.prepare(
+      `INSERT INTO alert_history (alert_rule_id, service, fingerprint, labels, metric_value, peak_value,
+         alert_severity, observed_at, triggered_at) VALUES (?, ?, ?, '{"pool":"main"}', ?, ?, 'warning', ?, ?) RETURNING id`,
+    )
+      .bind(ruleId, SERVICE, quiet.key, 3 * LEVEL, 3 * LEVEL, base + 4 * HOUR - MIN, base + 4 * HOUR - MIN)
+      .first<{ id: number }>())!.id;
+    const fromDetector = await callJson<{ feedback: FeedbackWire }>(
+      "POST",
+      `/api/admin/monitoring/alerts/${alertId}/expected`,
+      { token: admin.token, body: { note: "Expected load" } },
+    );
+    expect(fromDetector.status).toBe(201);
+    expect(fromDetector.body.feedback).toMatchObject({ series_key: quiet.key, direction: "up", anomaly_id: null });
+    expect(fromDetector.body.feedback.magnitude).toBeGreaterThan(1);
   });
 
   it("an imported past is scored even when live samples came first (the detector replays the raw window)", async () => {
