@@ -551,7 +551,16 @@ export class MetricSeries extends DurableObject<Env> {
     patterns: readonly FeedbackPattern[],
     announce: boolean,
   ): number {
-    const result = scoreSamples(scorer, samples, patterns);
+    let result: ReturnType<typeof scoreSamples>;
+    try {
+      result = scoreSamples(scorer, samples, patterns);
+    } catch (err) {
+      // Scoring never fails a write: the samples are stored unjudged, and the series' scorer is
+      // read back from its last stored row (the one in memory may be half-way through the call).
+      console.error(`series ${this.name()}: scoring failed`, err);
+      this.scorers.delete(id);
+      return 0;
+    }
     if (!result.scored) return 0;
     this.ctx.storage.sql.exec(
       `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
