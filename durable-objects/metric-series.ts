@@ -624,6 +624,22 @@ export class MetricSeries extends DurableObject<Env> {
     return this.scorers.get(id)?.detector.expectationAt(ts)?.expected ?? null;
   }
 
+  /**
+   * The newest post-feedback judgement of every series of the family that has one, by series
+   * key: what `evaluateRule` gives anomaly rules as `SeriesWindow.anomaly`, for callers that
+   * build windows themselves (a rule's dry run). Empty when detection is off.
+   */
+  latestJudgements(): Record<string, LatestJudgement> {
+    if (!this.detection) return {};
+    this.loadScorers([...this.identities.keys()]);
+    const out: Record<string, LatestJudgement> = {};
+    for (const [id, identity] of this.identities) {
+      const latest = this.scorers.get(id)?.latest;
+      if (latest) out[identity.seriesKey] = latest;
+    }
+    return out;
+  }
+
   /** The newest post-feedback judgement of a series (for anomaly rules), or null before its first. */
   private latestJudgement(id: number): LatestJudgement | null {
     this.loadScorers([id]);

@@ -109,6 +109,7 @@ describe("anomalies from the series store", () => {
     expect(Date.parse(ended?.ended_at ?? "")).toBeGreaterThan(spikeAt);
     expect(ended?.summary).toMatch(/resolved$/);
     await vi.waitFor(() => expect(heard.map((m) => m.anomaly.ended_at === null)).toEqual([true, false]));
+    expect((await s.family.latestJudgements())[s.key]?.ts).toBe(spikeAt + 29 * MIN);
     expect(heard[0]?.anomaly.id).toBe(open?.id);
     ws.close();
   });
