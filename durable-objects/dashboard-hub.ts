@@ -6,6 +6,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import {
+  type AnomalyMessage,
+  type AnomalyWire,
   INCREMENTAL_TOPICS,
   PING,
   PONG,
@@ -81,6 +83,22 @@ export class DashboardHub extends DurableObject<Env> {
     }
     await written;
     return seq;
+  }
+
+  /**
+   * Sends an anomaly that started or ended to every socket: an event without a seq (it is
+   * not part of any topic's state, so a snapshot never carries it).
+   */
+  announceAnomaly(anomaly: AnomalyWire): void {
+    const message: AnomalyMessage = { type: "anomaly", at: new Date().toISOString(), anomaly };
+    const text = JSON.stringify(message);
+    for (const ws of this.ctx.getWebSockets("dashboard")) {
+      try {
+        ws.send(text);
+      } catch {
+        // A socket closing concurrently; its close handler cleans up.
+      }
+    }
   }
 
   /**

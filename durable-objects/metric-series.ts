@@ -13,6 +13,17 @@
  * A series holds one raw sample per instant (a unique index on `samples (series_id, ts)`):
  * a sample at an instant already held is a duplicate, counted and otherwise ignored, so a
  * retried batch changes nothing (core/duplicates.ts decides; the first value stays).
+ *
+ * Anomaly detection (on unless ANOMALY_DETECTION is "off"): every new sample is judged by
+ * its series' detector, in timestamp order, in the transaction that stores it (a late
+ * sample, older than the detector's last, is stored but not judged). Each series' detector
+ * state, anomaly episode and newest judgement live in the `detectors` table (loaded on first
+ * use, then kept in memory), so a detector survives eviction and restart. Administrators'
+ * "expected" feedback damps matching judgements (read from D1, cached FEEDBACK_TTL_MS,
+ * cleared by `feedbackChanged`). Episodes that start, grow or end are queued in
+ * `anomaly_writes` and upserted into D1 `anomalies` after the call (the alarm retries a
+ * failure); starts and ends are announced on the dashboard socket. Anomaly rules read the
+ * newest judgement (SeriesWindow.anomaly). The decisions are in core/anomaly/.
  */
 import { DurableObject } from "cloudflare:workers";
 import { planDataPoints } from "../worker/core/analytics";
@@ -51,6 +62,18 @@ import {
   withinRawWindow,
 } from "../worker/core/rollup";
 import { and, eq, isNull, or, sql as sqlExpr } from "drizzle-orm";
+import { createDetector, restoreDetector } from "../worker/core/anomaly";
+import {
+  currentEpisode,
+  initialEpisodes,
+  restoreEpisodes,
+  type Episode,
+  type EpisodeEvent,
+} from "../worker/core/anomaly/episodes";
+import type { FeedbackPattern } from "../worker/core/anomaly/feedback";
+import { type LatestJudgement, scoreSamples, type SeriesScorer } from "../worker/core/anomaly/scoring";
+import { type AnomalyWrite, familyFeedback, upsertAnomalies } from "../worker/db/anomalies";
+import { announceAnomalies } from "../worker/lib/anomalies";
 import {
   evaluateFingerprints,
   FRESHNESS_FLOOR_SECONDS,
@@ -83,6 +106,12 @@ const MAX_IMPORT_FLUSHES = 200;
 const INDEX_CHUNK = 1_000;
 /** How long the list of rules reading this family is trusted; rule writes also clear it. */
 const RULES_TTL_MS = 60_000;
+/** How long the family's "expected" feedback is trusted; feedback writes also clear it. */
+const FEEDBACK_TTL_MS = 60_000;
+/** Detector rows per lookup (one bound parameter each). */
+const DETECTORS_PER_LOOKUP = 99;
+/** Anomaly rows per D1 batch. */
+const ANOMALY_WRITES_PER_BATCH = 50;
 
 const UPSERT_PREFIX = `INSERT INTO system_metrics (${ROW_COLUMNS.join(", ")}) VALUES `;
 const UPSERT_SUFFIX = ` ON CONFLICT (series_key, resolution_seconds, bucket_start) DO UPDATE SET ${ROW_COLUMNS.filter(
@@ -171,10 +200,20 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly sent = new Map<number, Map<string, { breached: boolean; cleared: boolean; at: number }>>();
   /** Stored samples not yet known to have reached the rules: bumped by each record, so a tell clears only its own. */
   private untoldSeq = 0;
+  /** Anomaly detection is on (ANOMALY_DETECTION is not "off"). */
+  private readonly detection: boolean;
+  /** Per series row id, its detector, anomaly episode and newest judgement, loaded on first use. */
+  private readonly scorers = new Map<number, SeriesScorer>();
+  /** The family's "expected" feedback by series key, and when it was read. */
+  private feedback: { bySeries: Map<string, FeedbackPattern[]>; at: number } | null = null;
+  private feedbackRefreshing = false;
+  /** Anomaly writes to D1 run one at a time, in order. */
+  private anomalyFlush: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.retention = parseRetention(env);
+    this.detection = env.ANOMALY_DETECTION?.trim().toLowerCase() !== "off";
     const sql = ctx.storage.sql;
     sql.exec(`
       CREATE TABLE IF NOT EXISTS family (id INTEGER PRIMARY KEY CHECK (id = 1), metric TEXT NOT NULL, service TEXT NOT NULL);
@@ -192,6 +231,11 @@ export class MetricSeries extends DurableObject<Env> {
         series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
         flushed_rev INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (series_id, bucket_start));
       CREATE INDEX IF NOT EXISTS hours_pending ON hours (bucket_start) WHERE rev > flushed_rev;
+      CREATE TABLE IF NOT EXISTS detectors (
+        series_id INTEGER PRIMARY KEY, state TEXT NOT NULL, last_ts INTEGER, episodes TEXT NOT NULL, latest TEXT);
+      CREATE TABLE IF NOT EXISTS anomaly_writes (
+        series_id INTEGER NOT NULL, started_at INTEGER NOT NULL, episode TEXT NOT NULL,
+        announce INTEGER NOT NULL, rev INTEGER NOT NULL, PRIMARY KEY (series_id, started_at));
     `);
     const repeats = ctx.storage.transactionSync(() => migrateUniqueSamples(sql));
     if (repeats > 0) {
@@ -218,16 +262,19 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
     if (!fresh.length) return { held: 0, ...NO_DUPLICATES };
+    const patterns = this.detection ? await this.feedbackPatterns(now) : null;
     // Stored together with a mark that the rules have not heard of them yet, cleared once they
     // have: a crash before the tell (it runs after the caller's answer) leaves the mark for the
     // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
-    const { earliest, latest, added, duplicates, conflicts } = this.ctx.storage.transactionSync(() => {
+    // Scored in the same transaction: the detectors' state moves with the samples it has seen.
+    const { earliest, latest, added, duplicates, conflicts, anomalyEvents } = this.ctx.storage.transactionSync(() => {
       const stored = this.store(fresh);
       if (stored.added.length) {
         this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
       }
-      return stored;
+      return { ...stored, anomalyEvents: patterns ? this.score(stored.added, patterns, true) : 0 };
     });
+    if (anomalyEvents) this.ctx.waitUntil(this.writeAnomaliesSoon());
     const result = { held: fresh.length, duplicates, conflicts };
     if (!added.length) return result;
     // Nothing was left to prune at the last prune: these samples expire some day.
@@ -394,10 +441,270 @@ export class MetricSeries extends DurableObject<Env> {
             : [];
       if (samples.at(-1)?.ts === newest.ts) samples[samples.length - 1] = newest;
       else samples.push(newest);
-      windows.push({ service: identity.service, labels: identity.labels, samples });
+      const window: SeriesWindow = { service: identity.service, labels: identity.labels, samples };
+      if (rule.kind === "anomaly" && this.detection && id !== undefined) {
+        const judged = this.latestJudgement(id);
+        if (judged) window.anomaly = judged;
+      }
+      windows.push(window);
     }
     countEvaluation(this.env, rule.kind);
     return evaluateFingerprints(rule, { series: windows }, now);
+  }
+
+  /** Forgets the family's "expected" feedback (one was written or deleted); the next record reads it again. */
+  feedbackChanged(): void {
+    this.feedback = null;
+  }
+
+  /**
+   * The family's feedback patterns by series key. Read from D1 when unknown (awaited); when
+   * only older than FEEDBACK_TTL_MS, the held ones serve while a re-read runs. A failed read
+   * keeps what was held (none at first: judgements are then undamped).
+   */
+  private async feedbackPatterns(now: number): Promise<Map<string, FeedbackPattern[]>> {
+    const family = this.family;
+    const held = this.feedback;
+    if (held && now - held.at < FEEDBACK_TTL_MS) return held.bySeries;
+    const read = async () => {
+      try {
+        const bySeries = family ? await familyFeedback(this.env.DB, family.metric, family.service) : new Map();
+        this.feedback = { bySeries, at: Date.now() };
+      } catch (err) {
+        console.error(`series ${this.name()}: reading anomaly feedback failed`, err);
+        if (this.feedback) this.feedback.at = Date.now();
+      }
+    };
+    if (!held || !family) {
+      await read();
+      return this.feedback?.bySeries ?? new Map();
+    }
+    if (!this.feedbackRefreshing) {
+      this.feedbackRefreshing = true;
+      this.ctx.waitUntil(read().finally(() => (this.feedbackRefreshing = false)));
+    }
+    return held.bySeries;
+  }
+
+  /** Scorers of these series, loaded from SQLite (or new) where not in memory yet: one lookup per chunk. */
+  private loadScorers(ids: readonly number[]): void {
+    const missing = ids.filter((id) => !this.scorers.has(id));
+    for (let i = 0; i < missing.length; i += DETECTORS_PER_LOOKUP) {
+      const chunk = missing.slice(i, i + DETECTORS_PER_LOOKUP);
+      const rows = this.ctx.storage.sql.exec<{
+        series_id: number;
+        state: string;
+        last_ts: number | null;
+        episodes: string;
+        latest: string | null;
+      }>(
+        `SELECT series_id, state, last_ts, episodes, latest FROM detectors WHERE series_id IN (${chunk.map(() => "?").join(", ")})`,
+        ...chunk,
+      );
+      for (const r of rows) {
+        this.scorers.set(r.series_id, {
+          detector: restoreDetector(JSON.parse(r.state)),
+          episodes: restoreEpisodes(JSON.parse(r.episodes)),
+          lastTs: r.last_ts,
+          latest: r.latest === null ? null : (JSON.parse(r.latest) as LatestJudgement),
+        });
+      }
+      for (const id of chunk) {
+        if (!this.scorers.has(id)) {
+          this.scorers.set(id, { detector: createDetector(), episodes: initialEpisodes(), lastTs: null, latest: null });
+        }
+      }
+    }
+  }
+
+  /**
+   * Scores new samples with their series' detectors (core/anomaly/scoring.ts) and writes
+   * each touched series' detector back, and the anomaly episodes that started, grew or ended
+   * to the `anomaly_writes` outbox for D1 (`announce`: starts and ends go to the dashboard).
+   * Runs inside the caller's transaction. Returns the number of episode events.
+   */
+  private score(added: readonly Sample[], patterns: Map<string, FeedbackPattern[]>, announce: boolean): number {
+    if (!added.length) return 0;
+    const bySeries = new Map<number, { key: string; samples: Sample[] }>();
+    for (const s of added) {
+      const key = seriesKey(s.metric, s.service, s.labels);
+      const id = this.ids.get(key);
+      if (id === undefined) continue;
+      const entry = bySeries.get(id);
+      if (entry) entry.samples.push(s);
+      else bySeries.set(id, { key, samples: [s] });
+    }
+    this.loadScorers([...bySeries.keys()]);
+    let events = 0;
+    for (const [id, { key, samples }] of bySeries) {
+      const scorer = this.scorers.get(id);
+      if (scorer) events += this.scoreSeries(id, scorer, samples, patterns.get(key) ?? [], announce);
+    }
+    return events;
+  }
+
+  /** Scores one series' samples with `scorer` and writes its row and episode events (in the caller's transaction). */
+  private scoreSeries(
+    id: number,
+    scorer: SeriesScorer,
+    samples: readonly { ts: number; value: number }[],
+    patterns: readonly FeedbackPattern[],
+    announce: boolean,
+  ): number {
+    let result: ReturnType<typeof scoreSamples>;
+    try {
+      result = scoreSamples(scorer, samples, patterns);
+    } catch (err) {
+      // Scoring never fails a write: the samples are stored unjudged, and the series' scorer is
+      // read back from its last stored row (the one in memory may be half-way through the call).
+      console.error(`series ${this.name()}: scoring failed`, err);
+      this.scorers.delete(id);
+      return 0;
+    }
+    if (!result.scored) return 0;
+    this.ctx.storage.sql.exec(
+      `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, last_ts = excluded.last_ts,
+           episodes = excluded.episodes, latest = excluded.latest`,
+      id,
+      JSON.stringify(scorer.detector.toJSON()),
+      scorer.lastTs,
+      JSON.stringify(scorer.episodes),
+      scorer.latest === null ? null : JSON.stringify(scorer.latest),
+    );
+    for (const event of result.events) this.queueAnomalyWrite(id, event, announce);
+    return result.events.length;
+  }
+
+  /**
+   * Replays every raw sample a series holds through a fresh detector (after an import: the
+   * imported past is older than samples stored live meanwhile, which a running detector would
+   * skip as late). Its anomalies are rewritten (upserts: the same ones change nothing); an
+   * episode the old detector had open and the replay does not reproduce is closed.
+   */
+  private rescore(id: number, patterns: readonly FeedbackPattern[]): void {
+    this.loadScorers([id]);
+    const old = this.scorers.get(id);
+    const scorer: SeriesScorer = {
+      detector: createDetector(),
+      episodes: initialEpisodes(),
+      lastTs: null,
+      latest: null,
+    };
+    this.scorers.set(id, scorer);
+    const samples = this.ctx.storage.sql
+      .exec<{ ts: number; value: number }>("SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts", id)
+      .toArray();
+    this.scoreSeries(id, scorer, samples, patterns, false);
+    const open = old?.episodes.open;
+    const stale = old ? currentEpisode(old.episodes) : null;
+    if (open && stale && scorer.episodes.open?.startedAt !== stale.startedAt) {
+      const endedAt = open.quietSince ?? old?.lastTs ?? open.lastHighAt;
+      this.queueAnomalyWrite(id, { kind: "end", episode: { ...stale, endedAt } }, false);
+    }
+  }
+
+  private queueAnomalyWrite(seriesId: number, event: EpisodeEvent, announce: boolean): void {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO anomaly_writes (series_id, started_at, episode, announce, rev) VALUES (?, ?, ?, ?, 1)
+       ON CONFLICT (series_id, started_at) DO UPDATE SET episode = excluded.episode,
+         announce = max(announce, excluded.announce), rev = rev + 1`,
+      seriesId,
+      event.episode.startedAt,
+      JSON.stringify(event.episode),
+      announce && event.kind !== "update" ? 1 : 0,
+    );
+  }
+
+  /** What a series' detector expects at an instant as it stands now (null: unknown series, detection off, or still learning). */
+  expectationAt(key: string, ts: number): number | null {
+    const id = this.ids.get(key);
+    if (id === undefined || !this.detection) return null;
+    this.loadScorers([id]);
+    return this.scorers.get(id)?.detector.expectationAt(ts)?.expected ?? null;
+  }
+
+  /**
+   * The newest post-feedback judgement of every series of the family that has one, by series
+   * key: what `evaluateRule` gives anomaly rules as `SeriesWindow.anomaly`, for callers that
+   * build windows themselves (a rule's dry run). Empty when detection is off.
+   */
+  latestJudgements(): Record<string, LatestJudgement> {
+    if (!this.detection) return {};
+    this.loadScorers([...this.identities.keys()]);
+    const out: Record<string, LatestJudgement> = {};
+    for (const [id, identity] of this.identities) {
+      const latest = this.scorers.get(id)?.latest;
+      if (latest) out[identity.seriesKey] = latest;
+    }
+    return out;
+  }
+
+  /** The newest post-feedback judgement of a series (for anomaly rules), or null before its first. */
+  private latestJudgement(id: number): LatestJudgement | null {
+    this.loadScorers([id]);
+    return this.scorers.get(id)?.latest ?? null;
+  }
+
+  /** Writes the queued anomaly episodes to D1, after any write already running; false when one failed (retried soon). */
+  private writeAnomaliesSoon(): Promise<boolean> {
+    const run = this.anomalyFlush.then(() => this.writeAnomalies());
+    this.anomalyFlush = run.catch(() => undefined);
+    return run.then((ok) => {
+      if (!ok) this.retellSoon();
+      return ok;
+    });
+  }
+
+  private hasAnomalyWrites(): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM anomaly_writes LIMIT 1").toArray().length > 0;
+  }
+
+  /**
+   * Upserts the queued episodes into D1 `anomalies`, clears those not changed meanwhile,
+   * and announces starts and ends on the dashboard socket. False when D1 failed (they stay queued).
+   */
+  private async writeAnomalies(): Promise<boolean> {
+    const sql = this.ctx.storage.sql;
+    for (;;) {
+      const queued = sql
+        .exec<{ series_id: number; started_at: number; episode: string; announce: number; rev: number }>(
+          "SELECT series_id, started_at, episode, announce, rev FROM anomaly_writes ORDER BY started_at LIMIT ?",
+          ANOMALY_WRITES_PER_BATCH,
+        )
+        .toArray();
+      if (!queued.length) return true;
+      const writes: AnomalyWrite[] = [];
+      for (const q of queued) {
+        const identity = this.identities.get(q.series_id);
+        if (!identity) continue;
+        writes.push({ ...identity, episode: JSON.parse(q.episode) as Episode });
+      }
+      let written;
+      try {
+        written = await upsertAnomalies(this.env.DB, writes);
+      } catch (err) {
+        console.error(`series ${this.name()}: writing anomalies failed`, err);
+        return false;
+      }
+      this.ctx.storage.transactionSync(() => {
+        for (const q of queued) {
+          sql.exec(
+            "DELETE FROM anomaly_writes WHERE series_id = ? AND started_at = ? AND rev = ?",
+            q.series_id,
+            q.started_at,
+            q.rev,
+          );
+        }
+      });
+      const announced = new Set(
+        queued.filter((q) => q.announce).map((q) => `${this.identities.get(q.series_id)?.seriesKey}|${q.started_at}`),
+      );
+      await announceAnomalies(
+        this.env,
+        written.filter((r) => announced.has(`${r.series_key}|${r.started_at}`)),
+      );
+    }
   }
 
   /** Forgets which rules read this family (a rule was written); the next record looks them up again. */
@@ -508,6 +815,7 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     const plan = planHistoryImport(ts, values, now, this.retention);
     const sql = this.ctx.storage.sql;
+    const patterns = this.detection ? await this.feedbackPatterns(now) : null;
     const id = this.ctx.storage.transactionSync(() => {
       const seriesId = this.idFor({ metric, service, labels, ts: 0, value: 0 });
       const [first, last] = [plan.raw[0], plan.raw.at(-1)];
@@ -530,7 +838,12 @@ export class MetricSeries extends DurableObject<Env> {
           r.sketch,
         );
       }
-      if (plan.raw.length) this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
+      if (plan.raw.length) {
+        const stored = this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
+        // The detector learns the imported past; its anomalies are listed, not announced.
+        if (patterns && stored.added.length)
+          this.rescore(seriesId, patterns.get(this.identities.get(seriesId)?.seriesKey ?? "") ?? []);
+      }
       return seriesId;
     });
     if (this.pruneAt === null) this.pruneAt = undefined;
@@ -552,7 +865,8 @@ export class MetricSeries extends DurableObject<Env> {
       this.markFlushed(pending);
       rows += pending.length;
     }
-    await this.rearm(Date.now(), false, false);
+    const anomaliesFailed = this.hasAnomalyWrites() && !(await this.writeAnomaliesSoon());
+    await this.rearm(Date.now(), false, false, anomaliesFailed);
     return { raw: plan.raw.length, rows };
   }
 
@@ -575,6 +889,7 @@ export class MetricSeries extends DurableObject<Env> {
     this.alarmAt = undefined;
     const indexFailed = !(await this.pushLatest());
     const retellFailed = this.untold() && !(await this.retell(Date.now()));
+    const anomaliesFailed = this.hasAnomalyWrites() && !(await this.writeAnomaliesSoon());
     const now = Date.now();
     let flushFailed = false;
     const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
@@ -589,7 +904,7 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     if (this.pruneAt === undefined || (this.pruneAt !== null && this.pruneAt <= now)) this.prune(now);
-    await this.rearm(Date.now(), flushFailed, indexFailed, retellFailed);
+    await this.rearm(Date.now(), flushFailed, indexFailed, retellFailed || anomaliesFailed);
   }
 
   private remember(id: number, key: string, labels: Labels): SeriesIdentity {

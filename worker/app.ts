@@ -13,6 +13,7 @@ import { dashboard } from "./routes/dashboard";
 import { deliveries } from "./routes/deliveries";
 import { demo } from "./demo/routes";
 import { alerts } from "./routes/alerts";
+import { anomalies } from "./routes/anomalies";
 import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
 import { heartbeat } from "./routes/heartbeat";
@@ -98,6 +99,7 @@ for (const resource of [
   dashboard,
   rules,
   alerts,
+  anomalies,
   deliveries,
   monitors,
   keys,

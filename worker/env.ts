@@ -69,6 +69,11 @@ interface Secrets {
    * 5000; tests set 0 so that every count goes at once).
    */
   SELF_METRICS_FLUSH_MS?: string;
+  /**
+   * Anomaly detection: every stored sample is scored by its series' detector (the anomalies
+   * list, anomaly rules with method "detector"). "off" turns it off; on by default.
+   */
+  ANOMALY_DETECTION?: string;
 }
 
 declare global {

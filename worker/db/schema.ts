@@ -392,3 +392,73 @@ export const demoBackfill = sqliteTable("demo_backfill", {
   alerts: integer("alerts"),
   durationMs: integer("duration_ms"),
 });
+
+export const ANOMALY_DIRECTIONS = ["up", "down"] as const;
+
+/**
+ * Anomaly episodes of every series with detection on, written by its series store when one
+ * starts, when its peak grows (throttled) and when it ends (`ended_at`, null while ongoing).
+ * One row per series and start (the store's writes are upserts on that pair, so a retried
+ * write changes nothing).
+ */
+export const anomalies = sqliteTable(
+  "anomalies",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    seriesKey: text("series_key").notNull(),
+    metric: text("metric").notNull(),
+    service: text("service").notNull(),
+    labels: json<Record<string, string>>("labels").notNull().default({}),
+    startedAt: integer("started_at").notNull(),
+    endedAt: integer("ended_at"),
+    peakScore: real("peak_score").notNull(),
+    peakAt: integer("peak_at").notNull(),
+    direction: text("direction", { enum: ANOMALY_DIRECTIONS }).notNull(),
+    /** The value at the peak, and what the detector expected there (null while it knew nothing). */
+    observed: real("observed").notNull(),
+    expected: real("expected"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("anomalies_series_start_idx").on(t.seriesKey, t.startedAt),
+    // The list: newest first, optionally of one metric or service.
+    index("anomalies_started_idx").on(t.startedAt),
+    index("anomalies_metric_idx").on(t.metric, t.service, t.startedAt),
+  ],
+);
+
+/**
+ * "Expected" feedback: an administrator marked an anomaly or an anomaly alert as expected.
+ * The series' store damps later judgements that match the pattern (core/anomaly/feedback.ts):
+ * same direction, within the UTC minute-of-day window ± 30 min, on `weekday` when set
+ * (null: every day), magnitude at most 1.5× this one. Deleting a row undoes it.
+ */
+export const anomalyFeedback = sqliteTable(
+  "anomaly_feedback",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    seriesKey: text("series_key").notNull(),
+    metric: text("metric").notNull(),
+    service: text("service").notNull(),
+    labels: json<Record<string, string>>("labels").notNull().default({}),
+    direction: text("direction", { enum: ANOMALY_DIRECTIONS }).notNull(),
+    minuteOfDayFrom: integer("minute_of_day_from").notNull(),
+    minuteOfDayTo: integer("minute_of_day_to").notNull(),
+    weekday: integer("weekday"),
+    /** |observed − expected| / |expected| at the marked peak; null: any magnitude. */
+    magnitude: real("magnitude"),
+    note: text("note").notNull().default(""),
+    createdBy: integer("created_by").references(() => adminUsers.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    /** What was marked: an anomaly of the list, or an alert of an anomaly rule (no foreign key: history outlives it). */
+    anomalyId: integer("anomaly_id"),
+    alertId: integer("alert_id"),
+  },
+  (t) => [
+    index("anomaly_feedback_family_idx").on(t.metric, t.service),
+    // One mark per anomaly and per alert (409 otherwise).
+    uniqueIndex("anomaly_feedback_anomaly_idx").on(t.anomalyId),
+    uniqueIndex("anomaly_feedback_alert_idx").on(t.alertId),
+  ],
+);

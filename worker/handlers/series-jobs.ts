@@ -39,12 +39,18 @@ const deleteOlder = (env: Env, resolutionSeconds: number, before: number) =>
 
 /**
  * Deletes minute rollups older than RETENTION_MINUTE_DAYS and hour rollups older than
- * RETENTION_HOUR_DAYS from D1: two bounded statements in one batch per run.
+ * RETENTION_HOUR_DAYS from D1, and anomalies that ended before the hour rollups they mark
+ * (unless marked expected: the mark keeps pointing at them): bounded statements in one batch per run.
  */
 export async function runRetention(env: Env, now: number): Promise<void> {
   const { minuteMs, hourMs } = parseRetention(env);
   await env.DB.batch([
     deleteOlder(env, MINUTE_MS / 1000, now - minuteMs),
     deleteOlder(env, HOUR_MS / 1000, now - hourMs),
+    env.DB.prepare(
+      `DELETE FROM anomalies WHERE id IN (
+         SELECT id FROM anomalies WHERE started_at < ? AND ended_at IS NOT NULL AND ended_at < ?
+           AND id NOT IN (SELECT anomaly_id FROM anomaly_feedback WHERE anomaly_id IS NOT NULL) LIMIT ?)`,
+    ).bind(now - hourMs, now - hourMs, RETENTION_BATCH),
   ]);
 }

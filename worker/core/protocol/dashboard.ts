@@ -1,7 +1,9 @@
 /**
  * Wire protocol of the dashboard WebSocket (`/ws`). The server sends a
  * `snapshot` first, then `delta`s with a strictly increasing `seq`; a client
- * that sees a gap sends `resync` and receives a new snapshot.
+ * that sees a gap sends `resync` and receives a new snapshot. An `anomaly` message
+ * announces an anomaly that started or ended: an event, not topic state, so it carries
+ * no seq (a client that missed one reads the anomalies list).
  */
 
 export const TOPICS = ["services", "metrics", "alerts"] as const;
@@ -18,6 +20,39 @@ export type ServerMessage =
   | { type: "snapshot"; seq: number; at: string; state: Partial<Record<Topic, unknown>> }
   | { type: "delta"; seq: number; at: string; topic: Topic; data: unknown }
   | { type: "error"; message: string };
+
+/**
+ * An anomaly that started or ended, as `GET performance/anomalies` lists it (the series
+ * stores send it through the hub). Not in ServerMessage yet: the dashboard's reducer
+ * switches exhaustively over that union and takes it up with its anomaly section.
+ */
+export interface AnomalyMessage {
+  type: "anomaly";
+  at: string;
+  anomaly: AnomalyWire;
+}
+
+/** An anomaly as the API and the socket show it (snake_case, ISO times). */
+export interface AnomalyWire {
+  id: number;
+  series_key: string;
+  metric: string;
+  service: string;
+  labels: Record<string, string>;
+  started_at: string;
+  /** null: ongoing. */
+  ended_at: string | null;
+  peak_score: number;
+  peak_at: string;
+  direction: "up" | "down";
+  /** The value at the peak, and the value expected there (null when the detector knew nothing yet). */
+  observed: number;
+  expected: number | null;
+  /** e.g. "db_pool_in_use 3.1× its usual level at 14:30 (ongoing)". */
+  summary: string;
+  /** The "expected" mark an administrator put on it, if any. */
+  feedback: { id: number; note: string; created_by: number | null; created_at: string } | null;
+}
 
 export type ClientMessage = { type: "resync" } | { type: "subscribe"; topics: Topic[] };
 
