@@ -42,8 +42,10 @@ export function scoreSamples(
     if (scorer.lastTs !== null && ts <= scorer.lastTs) continue;
     if (!Number.isFinite(value)) continue;
     const j = scorer.detector.judge(ts, value);
-    const judged = { ts, observed: value, score: j.score, direction: j.direction, expected: j.expected };
-    let score = j.score;
+    // Episodes and rules judge the detector's level (the anomaly's score, held while it lasts);
+    // a counter's observed and expected values are rates.
+    const judged = { ts, observed: j.observed, score: j.level, direction: j.direction, expected: j.expected };
+    let score = j.level;
     if (patterns.length || scorer.episodes.expected) {
       const after = judgeWithFeedback(scorer.episodes.expected ?? null, patterns, judged);
       score = after.score;

@@ -15,8 +15,10 @@ import {
 const T0 = Date.UTC(2026, 10, 26, 14, 30);
 const MIN = 60_000;
 
+/** A score a share k (0..1) of the way from the list threshold to 1 (the thresholds are the detector's to tune). */
+const above = (k: number) => LIST_THRESHOLD + (1 - LIST_THRESHOLD) * k;
 const low = (ts: number): ScoredSample => ({ ts, observed: 10, score: 0.1, direction: "up", expected: 10 });
-const high = (ts: number, score = 0.95, observed = 50): ScoredSample => ({
+const high = (ts: number, score = above(0.5), observed = 50): ScoredSample => ({
   ts,
   observed,
   score,
@@ -46,19 +48,19 @@ describe("anomaly episodes", () => {
 
   it("tracks the peak: score, time, direction, observed and expected there", () => {
     const state = initialEpisodes();
-    run([high(T0, 0.85, 30), high(T0 + MIN, 0.99, 80), high(T0 + 2 * MIN, 0.9, 60)], state);
-    expect(state.open).toMatchObject({ peakScore: 0.99, peakAt: T0 + MIN, observed: 80, expected: 10 });
+    run([high(T0, above(0.1), 30), high(T0 + MIN, above(0.9), 80), high(T0 + 2 * MIN, above(0.3), 60)], state);
+    expect(state.open).toMatchObject({ peakScore: above(0.9), peakAt: T0 + MIN, observed: 80, expected: 10 });
   });
 
   it("writes a growing peak at most every PEAK_WRITE_MS", () => {
     const events = run([
-      high(T0, 0.85),
-      high(T0 + 10_000, 0.9),
-      high(T0 + PEAK_WRITE_MS, 0.95),
-      high(T0 + PEAK_WRITE_MS + 10_000, 0.97),
+      high(T0, above(0.1)),
+      high(T0 + 10_000, above(0.2)),
+      high(T0 + PEAK_WRITE_MS, above(0.5)),
+      high(T0 + PEAK_WRITE_MS + 10_000, above(0.7)),
     ]);
     expect(events.map((e) => e.kind)).toEqual(["start", "update"]);
-    expect(events[1]?.episode.peakScore).toBe(0.95);
+    expect(events[1]?.episode.peakScore).toBe(above(0.5));
   });
 
   it("ends after QUIET_SAMPLES quiet samples AND QUIET_MS, at the first quiet sample", () => {
@@ -85,7 +87,7 @@ describe("anomaly episodes", () => {
   it("a high sample during the quiet period keeps the same episode", () => {
     const state = initialEpisodes();
     const events = run(
-      [high(T0), low(T0 + MIN), low(T0 + 2 * MIN), high(T0 + 3 * MIN, 0.85), low(T0 + 4 * MIN)],
+      [high(T0), low(T0 + MIN), low(T0 + 2 * MIN), high(T0 + 3 * MIN, above(0.1)), low(T0 + 4 * MIN)],
       state,
     );
     expect(events.map((e) => e.kind)).toEqual(["start"]);
