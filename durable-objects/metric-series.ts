@@ -582,7 +582,11 @@ export class MetricSeries extends DurableObject<Env> {
    * skip as late). Its anomalies are rewritten (upserts: the same ones change nothing); an
    * episode the old detector had open and the replay does not reproduce is closed.
    */
-  private rescore(id: number, patterns: readonly FeedbackPattern[]): void {
+  private rescore(
+    id: number,
+    patterns: readonly FeedbackPattern[],
+    past?: { ts: readonly number[]; values: readonly number[] },
+  ): void {
     this.loadScorers([id]);
     const old = this.scorers.get(id);
     const scorer: SeriesScorer = {
@@ -595,6 +599,14 @@ export class MetricSeries extends DurableObject<Env> {
     const samples = this.ctx.storage.sql
       .exec<{ ts: number; value: number }>("SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts", id)
       .toArray();
+    // An imported past older than the raw window teaches the detector the series' usual days
+    // and weeks first (judged, not listed: only the raw window's anomalies are).
+    const first = samples[0]?.ts ?? Number.POSITIVE_INFINITY;
+    if (past) {
+      for (let i = 0; i < past.ts.length && (past.ts[i] as number) < first; i++) {
+        scorer.detector.judge(past.ts[i] as number, past.values[i] as number);
+      }
+    }
     this.scoreSeries(id, scorer, samples, patterns, false);
     const open = old?.episodes.open;
     const stale = old ? currentEpisode(old.episodes) : null;
@@ -842,7 +854,7 @@ export class MetricSeries extends DurableObject<Env> {
         const stored = this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
         // The detector learns the imported past; its anomalies are listed, not announced.
         if (patterns && stored.added.length)
-          this.rescore(seriesId, patterns.get(this.identities.get(seriesId)?.seriesKey ?? "") ?? []);
+          this.rescore(seriesId, patterns.get(this.identities.get(seriesId)?.seriesKey ?? "") ?? [], { ts, values });
       }
       return seriesId;
     });

@@ -9,6 +9,7 @@ import {
   worstEvaluation,
 } from "../core/rules/evaluate";
 import { BACKSTOP_MS, SERIES_BACKSTOP_MS } from "../core/alerts/step";
+import type { LatestJudgement } from "../core/anomaly/scoring";
 import { backtestCost, backtestRule, detectorJudgements, usesDetector } from "../core/rules/backtest";
 import { SHARED_RECIPIENT, type NotificationJob } from "../core/alerts/jobs";
 import { previewChannel } from "../core/notify/preview";
@@ -460,13 +461,24 @@ const byFingerprint = (a: { fingerprint: string }, b: { fingerprint: string }) =
 async function dryRun(env: Env, rule: Rule, ruleId: number | null) {
   const now = Date.now();
   const inputs = await readRuleInputs(env, rule, now);
-  // The detector's judgement of each series' newest sample, from a detector run over the
-  // stored window (a day): the live one has learned longer, so this one may still be learning.
+  // The judgement of each series' newest sample by the series' own detector, as the engine
+  // reads it; for a series it has not judged (detection off), a detector run over the stored
+  // window (a day), which may still be learning.
   if (usesDetector(rule)) {
-    inputs.series = inputs.series.map((w) => {
-      const anomaly = detectorJudgements(w.samples).at(-1);
-      return anomaly ? { ...w, anomaly } : w;
-    });
+    const live = new Map<string, Promise<Record<string, LatestJudgement>>>();
+    const judged = (service: string) => {
+      let p = live.get(service);
+      if (!p) live.set(service, (p = familyStub(env, rule.metricName, service).latestJudgements()));
+      return p;
+    };
+    inputs.series = await Promise.all(
+      inputs.series.map(async (w) => {
+        const newest = w.samples.at(-1);
+        const own = (await judged(w.service))[seriesKey(rule.metricName, w.service, w.labels)];
+        const anomaly = own && newest && own.ts === newest.ts ? own : detectorJudgements(w.samples).at(-1);
+        return anomaly ? { ...w, anomaly } : w;
+      }),
+    );
   }
   const evaluations = evaluateFingerprints(rule, inputs, now);
   const worst = worstEvaluation(rule, evaluations) ?? {
