@@ -18,6 +18,7 @@ import {
 import { detectorJudgements, usesDetector } from "./rules/backtest";
 import { lookbackSeconds, type Rule } from "./rules/types";
 import { familyKey, type Labels, type Sample } from "./series";
+import { searchSorted } from "./sorted";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -49,23 +50,10 @@ export interface HistorySeries {
   values: number[];
 }
 
-/** Index of the first timestamp of a sorted list with ts > x (`after`) or ts >= x. */
-function search(ts: readonly number[], x: number, after: boolean): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const t = ts[mid] as number;
-    if (after ? t <= x : t < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** Points of a series with from <= ts <= to. */
 function slice(s: HistorySeries, from: number, to: number): Point[] {
   const points: Point[] = [];
-  for (let i = search(s.ts, from, false), end = search(s.ts, to, true); i < end; i++) {
+  for (let i = searchSorted(s.ts, from, false), end = searchSorted(s.ts, to, true); i < end; i++) {
     points.push({ ts: s.ts[i] as number, value: s.values[i] as number });
   }
   return points;
@@ -322,7 +310,7 @@ export function replayRule(rule: Rule, history: readonly HistorySeries[], from: 
     for (const s of mine) {
       // As the series store evaluates: the lookback window (else the few newest samples that
       // give the freshness bound), and always the newest sample.
-      const end = search(s.ts, t, true);
+      const end = searchSorted(s.ts, t, true);
       if (end === 0) continue;
       const newest = { ts: s.ts[end - 1] as number, value: s.values[end - 1] as number };
       const first = Math.max(0, end - FRESHNESS_SAMPLES);

@@ -29,6 +29,7 @@ import {
 } from "../rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../rules/types";
 import type { Sample } from "../series";
+import { searchSorted } from "../sorted";
 
 /** A notification of a rule's alert: a new alert firing, or one re-opened after its resolve was announced. */
 export interface Page {
@@ -72,21 +73,10 @@ function judged(s: HistorySeries) {
   return j;
 }
 
-function lowerBound(ts: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((ts[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The window a rule is evaluated on when sample `i` of `s` arrives: its lookback, or the newest sample. */
 function windowAt(s: HistorySeries, i: number, lookbackMs: number, withAnomaly: boolean): SeriesWindow {
   const t = s.ts[i] as number;
-  const first = lookbackMs > 0 ? lowerBound(s.ts, t - lookbackMs) : i;
+  const first = lookbackMs > 0 ? searchSorted(s.ts, t - lookbackMs) : i;
   const samples: Sample[] = [];
   for (let k = first; k <= i; k++) {
     samples.push({
@@ -201,7 +191,7 @@ function replayOne(rule: Rule, series: readonly HistorySeries[], from: number, t
       const windows = (metric: string) =>
         mine.flatMap((m) => {
           if (m.metric !== metric) return [];
-          const end = lowerBound(m.ts, t + 1);
+          const end = searchSorted(m.ts, t + 1);
           return end ? [windowAt(m, end - 1, lookbackMs, false)] : [];
         });
       const denominator = rule.kind === "ratio" ? windows(rule.params.denominatorMetric) : [];

@@ -49,6 +49,7 @@ import {
 } from "../demo-shop";
 import { evaluateHttp, type FetchOutcome, type ProbeMonitor, probeSamples } from "../probe";
 import type { Labels } from "../series";
+import { searchSorted } from "../sorted";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -423,22 +424,11 @@ class Collector {
   }
 }
 
-function lowerBound(ts: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((ts[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** Points of a series with from <= ts <= to. */
 function pointsBetween(s: HistorySeries | undefined, from: number, to: number): Point[] {
   if (!s) return [];
   const points: Point[] = [];
-  for (let i = lowerBound(s.ts, from); i < s.ts.length && (s.ts[i] as number) <= to; i++) {
+  for (let i = searchSorted(s.ts, from); i < s.ts.length && (s.ts[i] as number) <= to; i++) {
     points.push({ ts: s.ts[i] as number, value: s.values[i] as number });
   }
   return points;

@@ -51,6 +51,7 @@ import {
 } from "./evaluate";
 import { alertMessage } from "./render";
 import { evaluatedBySeries, lookbackSeconds, type Rule } from "./types";
+import { searchSorted } from "../sorted";
 
 /**
  * History a detector learns a series from before a backtest's range: a day (it then knows
@@ -187,19 +188,6 @@ interface Replayed {
   firingNotified: boolean;
 }
 
-/** Index of the first element of sorted `ts` with ts > x (`after`) or ts >= x. */
-function search(ts: readonly number[], x: number, after: boolean): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    const t = ts[mid] as number;
-    if (after ? t <= x : t < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 function prepare(series: readonly SeriesWindow[], judge = false): Prepared[] {
   return series.map((s) => {
     const samples = [...s.samples].sort((a, b) => a.ts - b.ts);
@@ -215,10 +203,12 @@ function prepare(series: readonly SeriesWindow[], judge = false): Prepared[] {
  * sample, the few newest, which give its freshness bound. Null before the series' first sample.
  */
 function windowAt(s: Prepared, now: number, lookbackMs: number): SeriesWindow | null {
-  const end = search(s.ts, now, true);
+  const end = searchSorted(s.ts, now, true);
   if (end === 0) return null;
   const start =
-    lookbackMs > 0 ? Math.min(search(s.ts, now - lookbackMs, false), end - 1) : Math.max(0, end - FRESHNESS_SAMPLES);
+    lookbackMs > 0
+      ? Math.min(searchSorted(s.ts, now - lookbackMs, false), end - 1)
+      : Math.max(0, end - FRESHNESS_SAMPLES);
   const anomaly = s.judged?.[end - 1];
   return { service: s.service, labels: s.labels, samples: s.samples.slice(start, end), ...(anomaly && { anomaly }) };
 }
@@ -437,7 +427,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
     const others: number[] = [];
     if (rule.kind === "absence") {
       for (const s of numerators) {
-        const newest = s.ts[search(s.ts, now, true) - 1];
+        const newest = s.ts[searchSorted(s.ts, now, true) - 1];
         if (newest !== undefined) others.push(newest + rule.params.absentForSeconds * 1000);
       }
     }
@@ -448,7 +438,7 @@ export function backtestRule(input: BacktestInput): BacktestResult {
   // Sample arrivals in [from, to), grouped by time: [time, series with a sample then].
   const arrivals = new Map<number, Set<Prepared>>();
   for (const s of [...numerators, ...denominators]) {
-    for (let i = search(s.ts, from, false); i < s.ts.length && (s.ts[i] as number) < to; i++) {
+    for (let i = searchSorted(s.ts, from, false); i < s.ts.length && (s.ts[i] as number) < to; i++) {
       const at = s.ts[i] as number;
       let set = arrivals.get(at);
       if (!set) arrivals.set(at, (set = new Set()));
