@@ -75,6 +75,8 @@ export interface DetectorOptions {
   ratchet?: number;
   /** Samples after which range breakouts count fully (they ramp up from 0). */
   matureSamples?: number;
+  /** Half-life, in samples, of an anomaly's held evidence while its deviation persists. */
+  holdHalfLife?: number;
 }
 
 type Options = Required<DetectorOptions>;
@@ -93,6 +95,7 @@ const DEFAULTS: Options = {
   sustainedWeight: 160,
   ratchet: 2,
   matureSamples: 720,
+  holdHalfLife: 30,
 };
 
 /** The forecasts, in the order of their arrays in the state. */
@@ -126,7 +129,7 @@ interface State extends DetectorState {
   avg: number;
   avgHi: number;
   avgLo: number;
-  /** The side (+1 above, -1 below, 0 inside) of the normal band the last sample was on, and the score held since the run began. */
+  /** The side (+1 above, -1 below, 0 inside) of the normal band the last sample was on, and the evidence held since the run began. */
   side: number;
   held: number;
 }
@@ -257,14 +260,16 @@ class StreamingDetector implements Detector {
 
     // Evidence beyond an unremarkable sample's, squashed: 0 for a usual sample, 1/2 for one unit.
     const excess = Math.max(0, evidence - BASE);
-    let score = s.n > 2 ? excess / (excess + 1) : 0;
-    if (learning) score *= s.n / o.learningSamples;
-    // The level holds the run's highest score while the values stay outside the normal band
-    // on the same side: an anomaly lasts as long as the deviation, not one sample.
+    const ramp = s.n <= 2 ? 0 : learning ? s.n / o.learningSamples : 1;
+    const score = ramp * (excess / (excess + 1));
+    // The level holds the run's strongest evidence while the values stay outside the normal
+    // band on the same side, fading with holdHalfLife: an anomaly lasts as long as the
+    // deviation, not one sample, and a shift that persists becomes the new normal.
     const side = Math.abs(r) > width ? Math.sign(r) : 0;
-    s.held = side !== 0 && side === s.side ? Math.max(s.held, score) : score;
+    const fading = s.held * 0.5 ** (1 / o.holdHalfLife);
+    s.held = side !== 0 && side === s.side ? Math.max(excess, fading) : excess;
     s.side = side;
-    const level = s.held;
+    const level = ramp * (s.held / (s.held + 1));
     this.learn(t, value, forecasts, avg);
     const direction: AnomalyDirection | null = r > 0 ? "up" : r < 0 ? "down" : null;
     const band = learning ? null : { low: expected - width, high: expected + width };

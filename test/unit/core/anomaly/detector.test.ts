@@ -109,6 +109,23 @@ describe("streaming anomaly detector", () => {
     expect(settled.filter((j) => j.score >= MEDIUM).length).toBe(0);
   });
 
+  it("holds an anomaly's level while the deviation lasts, and lets a lasting shift become normal", () => {
+    const d = createDetector();
+    const rnd = noise(11);
+    feed(d, T0, MINUTE, 3000, () => 100 + 4 * rnd());
+    const shifted = feed(d, T0 + 3000 * MINUTE, MINUTE, 300, () => 300 + 4 * rnd());
+    const onset = shifted.findIndex((j) => j.score >= MEDIUM);
+    expect(onset).toBeGreaterThanOrEqual(0);
+    expect(onset).toBeLessThan(3);
+    // Samples' own scores drop back at once (a move is news once), the level stays up for the
+    // next minutes…
+    const next = shifted.slice(onset + 1, onset + 11);
+    expect(next.some((j) => j.score < MEDIUM)).toBe(true);
+    expect(next.every((j) => j.level >= MEDIUM && j.direction === "up")).toBe(true);
+    // …then fades: hours later the new level is normal.
+    expect(shifted.slice(120).every((j) => j.level < MEDIUM)).toBe(true);
+  });
+
   it("takes missing samples and irregular intervals in its stride; old samples are ignored", () => {
     const d = createDetector();
     const rnd = noise(6);
