@@ -1,7 +1,15 @@
 /**
  * Prometheus text format 0.0.4 and OpenMetrics 1.0 parser: a hand-rolled scanner, linear in
  * the input (no regular expressions); a malformed line is reported by number and yields nothing.
+ *
+ * The two formats are held to different standards. 0.0.4 is read the way Prometheus itself
+ * reads it: blanks anywhere between tokens, unknown escapes kept literally, a bare `# HELP`,
+ * labels without commas between them and a trailing comma (`{,}`). OpenMetrics is checked
+ * against its specification (the OpenMetrics parser test suite passes): single spaces,
+ * no stray comments or blank lines, `# EOF` required, and the family rules that
+ * openmetrics-rules.ts checks.
  */
+import { OpenMetricsRules } from "./openmetrics-rules";
 
 export type MetricType =
   | "counter"
@@ -34,13 +42,21 @@ export interface ParseOptions {
   allow?: ReadonlySet<string> | null;
   /** Samples kept before parsing stops with an error; default DEFAULT_MAX_SAMPLES. */
   maxSamples?: number;
+  /** The format, when the Content-Type said it; absent: detectFormat decides. */
+  format?: ParseResult["format"];
+}
+
+/** The format a Content-Type names: OpenMetrics for application/openmetrics-text, else none. */
+export function formatOfContentType(contentType: string | null | undefined): ParseResult["format"] | undefined {
+  return contentType?.trim().toLowerCase().startsWith("application/openmetrics-text") ? "openmetrics" : undefined;
 }
 
 export const DEFAULT_MAX_SAMPLES = 50_000;
 /** Errors listed one by one; further ones are summed up in one closing entry, so garbage stays cheap. */
 export const MAX_LISTED_ERRORS = 100;
 
-const DECLARED_TYPES: ReadonlyMap<string, MetricType> = new Map<string, MetricType>([
+/** The types OpenMetrics declares. */
+const OPENMETRICS_TYPES: ReadonlyMap<string, MetricType> = new Map<string, MetricType>([
   ["counter", "counter"],
   ["gauge", "gauge"],
   ["histogram", "histogram"],
@@ -49,11 +65,16 @@ const DECLARED_TYPES: ReadonlyMap<string, MetricType> = new Map<string, MetricTy
   ["info", "info"],
   ["stateset", "stateset"],
   ["unknown", "unknown"],
+]);
+/** 0.0.4 adds `untyped`; `gauge_histogram` is how some clients spell the gauge histogram. */
+const PROMETHEUS_TYPES: ReadonlyMap<string, MetricType> = new Map<string, MetricType>([
+  ...OPENMETRICS_TYPES,
   ["untyped", "unknown"],
+  ["gauge_histogram", "gaugehistogram"],
 ]);
 
 /** Sample-name suffixes that belong to a family of each type (OpenMetrics §MetricFamily). */
-const FAMILY_SUFFIXES: Record<MetricType, readonly string[]> = {
+export const FAMILY_SUFFIXES: Record<MetricType, readonly string[]> = {
   counter: ["_total", "_created"],
   histogram: ["_bucket", "_sum", "_count", "_created"],
   gaugehistogram: ["_bucket", "_gsum", "_gcount"],
@@ -63,7 +84,7 @@ const FAMILY_SUFFIXES: Record<MetricType, readonly string[]> = {
   stateset: [],
   unknown: [],
 };
-const ALL_SUFFIXES = ["_bucket", "_sum", "_count", "_created", "_total", "_gsum", "_gcount", "_info"];
+export const ALL_SUFFIXES = ["_bucket", "_sum", "_count", "_created", "_total", "_gsum", "_gcount", "_info"];
 
 const TAB = 9;
 const CR = 13;
@@ -108,7 +129,11 @@ function show(text: string): string {
 class Cursor {
   pos = 0;
   end = 0;
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** OpenMetrics: tokens are separated by exactly one space. */
+    readonly strict: boolean,
+  ) {}
 
   reset(start: number, end: number): void {
     this.pos = start;
@@ -131,6 +156,22 @@ class Cursor {
     return this.pos > start;
   }
 
+  /**
+   * A separator between tokens: any run of blanks in 0.0.4; exactly one space in OpenMetrics,
+   * where anything else leaves the cursor on the offending blank (false).
+   */
+  separator(): boolean {
+    if (!this.strict) return this.skipBlanks();
+    if (this.peek() !== SPACE) return false;
+    this.pos++;
+    return !isBlank(this.peek());
+  }
+
+  /** Blanks inside a label set: allowed in 0.0.4, none in OpenMetrics. */
+  labelBlanks(): void {
+    if (!this.strict) this.skipBlanks();
+  }
+
   /** A name whose first character has class `first` and the others class `rest`; null if none. */
   name(first: number, rest: number): string | null {
     const { text, end } = this;
@@ -149,7 +190,10 @@ class Cursor {
     return this.text.slice(start, this.pos);
   }
 
-  /** A label value after its opening quote, through the closing quote, unescaped. */
+  /**
+   * A label value after its opening quote, through the closing quote, unescaped: `\\`, `\"` and
+   * `\n` are decoded; any other backslash is kept literally, as both formats' parsers do.
+   */
   quoted(): string | Invalid {
     const { text, end } = this;
     let out = "";
@@ -164,11 +208,12 @@ class Cursor {
       if (c === BACKSLASH) {
         if (this.pos + 1 >= end) break;
         const next = text.charCodeAt(this.pos + 1);
-        let decoded: string;
-        if (next === BACKSLASH) decoded = "\\";
-        else if (next === QUOTE) decoded = '"';
-        else if (next === LOWER_N) decoded = "\n";
-        else return invalid(`invalid escape sequence ${show(text.slice(this.pos, this.pos + 2))} in label value`);
+        const decoded = next === BACKSLASH ? "\\" : next === QUOTE ? '"' : next === LOWER_N ? "\n" : null;
+        if (decoded === null) {
+          // Unknown escape: both characters stay as written.
+          this.pos += 2;
+          continue;
+        }
         out += text.slice(start, this.pos) + decoded;
         this.pos += 2;
         start = this.pos;
@@ -199,7 +244,7 @@ function forEachLine(text: string, visit: (start: number, end: number, line: num
  * A number as both formats write it: decimal with optional sign, fraction and exponent,
  * or (case-insensitive) Inf, Infinity with optional sign, NaN. Null when it is not one.
  */
-function parseNumber(token: string, specials: boolean): number | null {
+export function parseNumber(token: string, specials: boolean): number | null {
   const length = token.length;
   let i = 0;
   const first = token.charCodeAt(0);
@@ -231,26 +276,35 @@ function parseNumber(token: string, specials: boolean): number | null {
   return i === length ? Number(token) : null;
 }
 
-/** 0.0.4: integer milliseconds; OpenMetrics: decimal seconds. Returned as epoch ms. */
+/** A timestamp as written: 0.0.4 integer milliseconds, OpenMetrics decimal seconds. */
 function parseTimestamp(token: string, openMetrics: boolean): number | Invalid {
-  let ms: number | null = null;
-  if (openMetrics) {
-    const seconds = parseNumber(token, false);
-    if (seconds !== null) ms = Math.round(seconds * 1000);
-  } else {
+  let written: number | null = null;
+  if (openMetrics) written = parseNumber(token, false);
+  else {
     let i = token.charCodeAt(0) === 43 || token.charCodeAt(0) === 45 ? 1 : 0;
     const digitsFrom = i;
     while (i < token.length && isDigit(token.charCodeAt(i))) i++;
-    if (i === token.length && i > digitsFrom) ms = Number(token);
+    if (i === token.length && i > digitsFrom) written = Number(token);
   }
-  if (ms === null) return invalid(`invalid timestamp ${show(token)}`);
-  return Number.isFinite(ms) ? ms : invalid(`timestamp ${show(token)} out of range`);
+  if (written === null) return invalid(`invalid timestamp ${show(token)}`);
+  const ms = openMetrics ? Math.round(written * 1000) : written;
+  return Number.isFinite(ms) ? written : invalid(`timestamp ${show(token)} out of range`);
 }
+
+/** OpenMetrics caps an exemplar's label set at 128 characters (names and values, in code points). */
+const MAX_EXEMPLAR_LABEL_CHARS = 128;
 
 /** `{name="value",…}` after its opening brace, through the closing brace, into `into`. */
 function parseLabels(cur: Cursor, into: Record<string, string>): Invalid | null {
-  for (;;) {
+  cur.labelBlanks();
+  // 0.0.4 takes a lone comma for an empty set, as Prometheus does.
+  if (!cur.strict && cur.peek() === COMMA) {
+    cur.pos++;
     cur.skipBlanks();
+    if (cur.peek() !== RBRACE) return invalid(`invalid label name at ${show(",")}`);
+  }
+  for (;;) {
+    cur.labelBlanks();
     const c = cur.peek();
     if (c === RBRACE) {
       cur.pos++;
@@ -259,42 +313,64 @@ function parseLabels(cur: Cursor, into: Record<string, string>): Invalid | null 
     if (c === -1) return invalid("unterminated label set");
     const name = cur.name(LABEL_START, LABEL_CHAR);
     if (name === null) return invalid(`invalid label name at ${show(String.fromCharCode(c))}`);
-    cur.skipBlanks();
+    cur.labelBlanks();
     if (cur.peek() !== EQUALS) return invalid(cur.done ? "unterminated label set" : `expected = after label ${name}`);
     cur.pos++;
-    cur.skipBlanks();
+    cur.labelBlanks();
     if (cur.peek() !== QUOTE) return invalid(`expected " to open the value of label ${name}`);
     cur.pos++;
     const value = cur.quoted();
     if (typeof value !== "string") return value;
     if (name in into) return invalid(`duplicate label ${name}`);
     into[name] = value;
-    cur.skipBlanks();
+    cur.labelBlanks();
     const separator = cur.peek();
-    if (separator === COMMA) cur.pos++;
-    else if (separator === RBRACE) {
+    if (separator === COMMA) {
+      cur.pos++;
+      // OpenMetrics has no trailing comma.
+      if (cur.strict && cur.peek() === RBRACE) return invalid(`trailing comma after label ${name}`);
+    } else if (separator === RBRACE) {
       cur.pos++;
       return null;
+    } else if (!cur.strict && is(separator, LABEL_START)) {
+      // 0.0.4 as Prometheus reads it: the comma between two labels may be missing.
+      continue;
     } else return invalid(separator === -1 ? "unterminated label set" : `expected , or } after label ${name}`);
   }
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff) n++; // a low surrogate completes the pair already counted
+  }
+  return n;
 }
 
 /** ` # {labels} value [timestamp]` after the sample, from the `#`: checked, then discarded. */
 function skipExemplar(cur: Cursor, openMetrics: boolean): Invalid | null {
   cur.pos++;
-  if (!cur.skipBlanks() || cur.peek() !== LBRACE) return invalid("unexpected text after the value");
+  if (!cur.separator() || cur.peek() !== LBRACE) return invalid("unexpected text after the value");
   cur.pos++;
-  const labels = parseLabels(cur, Object.create(null) as Record<string, string>);
-  if (labels) return invalid(`exemplar: ${labels.reason}`);
-  if (!cur.skipBlanks() || cur.done) return invalid("exemplar: missing value");
+  const labels = Object.create(null) as Record<string, string>;
+  const error = parseLabels(cur, labels);
+  if (error) return invalid(`exemplar: ${error.reason}`);
+  if (cur.strict) {
+    let chars = 0;
+    for (const name in labels) chars += name.length + codePoints(labels[name] ?? "");
+    if (chars > MAX_EXEMPLAR_LABEL_CHARS)
+      return invalid(`exemplar: labels longer than ${MAX_EXEMPLAR_LABEL_CHARS} characters`);
+  }
+  if (!cur.separator() || cur.done) return invalid("exemplar: missing value");
   const token = cur.token();
   if (parseNumber(token, true) === null) return invalid(`exemplar: invalid value ${show(token)}`);
-  cur.skipBlanks();
-  if (!cur.done) {
-    const timestamp = parseTimestamp(cur.token(), openMetrics);
-    if (typeof timestamp !== "number") return invalid(`exemplar: ${timestamp.reason}`);
-    cur.skipBlanks();
-  }
+  if (cur.done) return null;
+  if (!cur.separator()) return invalid("unexpected text after the exemplar");
+  if (cur.done) return cur.strict ? invalid("trailing blank after the exemplar") : null;
+  const timestamp = parseTimestamp(cur.token(), openMetrics);
+  if (typeof timestamp !== "number") return invalid(`exemplar: ${timestamp.reason}`);
+  if (!cur.strict) cur.skipBlanks();
   return cur.done ? null : invalid("unexpected text after the exemplar");
 }
 
@@ -302,7 +378,9 @@ interface ScannedSample {
   name: string;
   labels: Record<string, string>;
   value: number;
-  timestampMs: number | null;
+  /** The timestamp as written: 0.0.4 milliseconds, OpenMetrics seconds. */
+  timestamp: number | null;
+  exemplar: boolean;
 }
 
 /** `name[{labels}] value [timestamp] [# exemplar]`, from the first non-blank character. */
@@ -311,68 +389,103 @@ function parseSample(cur: Cursor, openMetrics: boolean): ScannedSample | Invalid
   if (name === null) return invalid(`invalid metric name at ${show(String.fromCharCode(cur.peek()))}`);
   // Null prototype: a label named __proto__ or constructor is a plain key here.
   const labels = Object.create(null) as Record<string, string>;
-  const blank = cur.skipBlanks();
-  if (cur.peek() === LBRACE) {
-    cur.pos++;
-    const error = parseLabels(cur, labels);
-    if (error) return error;
-    cur.skipBlanks();
-  } else if (!blank && !cur.done) {
-    return invalid(`invalid character ${show(String.fromCharCode(cur.peek()))} in metric name ${name}`);
+  if (cur.strict) {
+    const braced = cur.peek() === LBRACE;
+    if (braced) {
+      cur.pos++;
+      const error = parseLabels(cur, labels);
+      if (error) return error;
+    }
+    if (cur.done) return invalid("missing value");
+    const at = cur.peek();
+    if (!cur.separator()) {
+      if (isBlank(at)) return invalid("expected one space before the value");
+      if (braced) return invalid("expected a space after the labels");
+      return invalid(`invalid character ${show(String.fromCharCode(at))} in metric name ${name}`);
+    }
+  } else {
+    const blank = cur.skipBlanks();
+    if (cur.peek() === LBRACE) {
+      cur.pos++;
+      const error = parseLabels(cur, labels);
+      if (error) return error;
+      cur.skipBlanks();
+    } else if (!blank && !cur.done) {
+      return invalid(`invalid character ${show(String.fromCharCode(cur.peek()))} in metric name ${name}`);
+    }
   }
   if (cur.done) return invalid("missing value");
   const valueToken = cur.token();
   const value = parseNumber(valueToken, true);
   if (value === null) return invalid(`invalid value ${show(valueToken)}`);
-  let timestampMs: number | null = null;
-  cur.skipBlanks();
-  if (!cur.done && cur.peek() !== HASH) {
-    const timestamp = parseTimestamp(cur.token(), openMetrics);
-    if (typeof timestamp !== "number") return timestamp;
-    timestampMs = timestamp;
-    cur.skipBlanks();
+  let timestamp: number | null = null;
+  if (cur.done) return { name, labels, value, timestamp, exemplar: false };
+  if (!cur.separator()) return invalid("expected one space after the value");
+  if (cur.done)
+    return cur.strict ? invalid("trailing blank after the value") : { name, labels, value, timestamp, exemplar: false };
+  if (cur.peek() !== HASH) {
+    const written = parseTimestamp(cur.token(), openMetrics);
+    if (typeof written !== "number") return written;
+    timestamp = written;
+    if (!cur.done) {
+      if (!cur.separator()) return invalid("expected one space after the timestamp");
+      if (cur.done)
+        return cur.strict
+          ? invalid("trailing blank after the timestamp")
+          : { name, labels, value, timestamp, exemplar: false };
+    }
   }
-  if (!cur.done) {
-    if (cur.peek() !== HASH) return invalid("unexpected text after the timestamp");
-    const error = skipExemplar(cur, openMetrics);
-    if (error) return error;
-  }
-  return { name, labels, value, timestampMs };
+  if (cur.done) return { name, labels, value, timestamp, exemplar: false };
+  if (cur.peek() !== HASH) return invalid("unexpected text after the timestamp");
+  const error = skipExemplar(cur, openMetrics);
+  return error ?? { name, labels, value, timestamp, exemplar: true };
 }
 
 type Directive =
   | { kind: "comment" }
-  | { kind: "eof" }
-  | { kind: "help" | "unit"; name: string }
+  | { kind: "help"; name: string }
+  | { kind: "unit"; name: string; unit: string }
   | { kind: "type"; name: string; type: MetricType }
   | Invalid;
 
 const COMMENT: Directive = { kind: "comment" };
 
-/** A line starting with `#` (after blanks): HELP, TYPE, UNIT, EOF or a plain comment. */
+/** Whether text[start, end) is the line `# EOF`, exactly as OpenMetrics writes it. */
+const isEof = (text: string, start: number, end: number) => end - start === 5 && text.startsWith("# EOF", start);
+
+/**
+ * A line starting with `#` (after blanks): HELP, TYPE, UNIT, EOF or a plain comment.
+ * OpenMetrics has no plain comments, and writes its directives with single spaces.
+ */
 function parseDirective(cur: Cursor): Directive {
+  const strict = cur.strict;
+  const other = (reason: string): Directive => (strict ? invalid(reason) : COMMENT);
   cur.pos++;
-  if (!cur.skipBlanks()) return COMMENT;
+  if (!cur.separator()) return other("a comment is not allowed in OpenMetrics");
   const word = cur.token();
-  if (word === "EOF") {
-    cur.skipBlanks();
-    return cur.done ? { kind: "eof" } : COMMENT;
-  }
-  if (word !== "HELP" && word !== "TYPE" && word !== "UNIT") return COMMENT;
-  cur.skipBlanks();
+  // The end marker is exactly `# EOF` (isEof); anything else spelled with EOF is not it.
+  if (word === "EOF") return other("malformed # EOF");
+  if (word !== "HELP" && word !== "TYPE" && word !== "UNIT") return other(`unknown directive # ${show(word)}`);
+  // 0.0.4: `# HELP` or `# TYPE` alone is a comment, as Prometheus reads it.
+  if (!cur.separator()) return cur.done && !strict ? COMMENT : invalid(`invalid metric name in # ${word}`);
   const name = cur.name(METRIC_START, METRIC_CHAR);
   if (name === null || (!cur.done && !isBlank(cur.peek()))) return invalid(`invalid metric name in # ${word}`);
-  cur.skipBlanks();
+  if (strict) {
+    // The name is always followed by one space and the rest (a HELP text or unit may be empty).
+    if (cur.peek() !== SPACE) return invalid(`expected a space after # ${word} ${name}`);
+    cur.pos++;
+  } else cur.skipBlanks();
+  // The docstring is free text; 0.0.4 lets it be absent.
   if (word === "HELP") return { kind: "help", name };
   if (word === "UNIT") {
-    cur.name(METRIC_CHAR, METRIC_CHAR);
-    cur.skipBlanks();
-    return cur.done ? { kind: "unit", name } : invalid(`invalid unit in # UNIT ${name}`);
+    const unit = cur.name(METRIC_CHAR, METRIC_CHAR) ?? "";
+    if (!strict) cur.skipBlanks();
+    return cur.done ? { kind: "unit", name, unit } : invalid(`invalid unit in # UNIT ${name}`);
   }
   const typeWord = cur.token();
-  const type = DECLARED_TYPES.get(typeWord);
+  const type = (strict ? OPENMETRICS_TYPES : PROMETHEUS_TYPES).get(typeWord);
   if (type === undefined) return invalid(`unknown metric type ${show(typeWord)} in # TYPE ${name}`);
-  cur.skipBlanks();
+  if (!strict) cur.skipBlanks();
   return cur.done ? { kind: "type", name, type } : invalid(`unexpected text after # TYPE ${name} ${typeWord}`);
 }
 
@@ -381,20 +494,23 @@ function parseDirective(cur: Cursor): Directive {
  * `_total` suffix has samples named `<family>_total` (OpenMetrics naming); else 0.0.4.
  */
 export function detectFormat(text: string): ParseResult["format"] {
-  const cur = new Cursor(text);
+  const cur = new Cursor(text, false);
   const counterTotals = new Set<string>();
   let eof = false;
   forEachLine(text, (start, end) => {
+    if (isEof(text, start, end)) {
+      eof = true;
+      return false;
+    }
     cur.reset(start, end);
     cur.skipBlanks();
     if (cur.peek() !== HASH) return true;
     const directive = parseDirective(cur);
     if ("kind" in directive) {
-      if (directive.kind === "eof") eof = true;
-      else if (directive.kind === "type" && directive.type === "counter" && !directive.name.endsWith("_total"))
+      if (directive.kind === "type" && directive.type === "counter" && !directive.name.endsWith("_total"))
         counterTotals.add(`${directive.name}_total`);
     }
-    return !eof;
+    return true;
   });
   if (eof) return "openmetrics";
   if (counterTotals.size === 0) return "prometheus";
@@ -409,32 +525,36 @@ export function detectFormat(text: string): ParseResult["format"] {
   return totals ? "openmetrics" : "prometheus";
 }
 
-interface Family {
+export interface Family {
   name: string;
   type: MetricType;
+  /** The suffix the sample name adds to the family name ("" for none). */
+  suffix: string;
 }
 
 /** The declared family a sample name belongs to: itself, or its name without a suffix its type allows. */
 function resolveFamily(name: string, types: ReadonlyMap<string, MetricType>): Family {
   const exact = types.get(name);
-  if (exact !== undefined) return { name, type: exact };
+  if (exact !== undefined) return { name, type: exact, suffix: "" };
   for (const suffix of ALL_SUFFIXES) {
     if (!name.endsWith(suffix)) continue;
     const base = name.slice(0, -suffix.length);
     const type = types.get(base);
-    if (type !== undefined && FAMILY_SUFFIXES[type].includes(suffix)) return { name: base, type };
+    if (type !== undefined && FAMILY_SUFFIXES[type].includes(suffix)) return { name: base, type, suffix };
   }
-  return { name, type: "unknown" };
+  return { name, type: "unknown", suffix: "" };
 }
 
 /**
  * Parses a scrape body. Every malformed line yields one error and no sample; parsing goes
  * on with the next line, except after `# EOF` (one error, then stop) and past maxSamples.
+ * OpenMetrics family rules broken across lines (a histogram whose count is not its +Inf
+ * bucket, say) are reported on the family's last line, its samples kept.
  */
 export function parseExposition(text: string, options: ParseOptions = {}): ParseResult {
   const allow = options.allow ?? null;
   const maxSamples = options.maxSamples ?? DEFAULT_MAX_SAMPLES;
-  const format = detectFormat(text);
+  const format = options.format ?? detectFormat(text);
   const openMetrics = format === "openmetrics";
   const samples: ExpositionSample[] = [];
   const errors: ParseResult["errors"] = [];
@@ -446,28 +566,43 @@ export function parseExposition(text: string, options: ParseOptions = {}): Parse
   };
   const types = new Map<string, MetricType>();
   const families = new Map<string, Family>();
-  const cur = new Cursor(text);
+  const rules = openMetrics ? new OpenMetricsRules(fail) : null;
+  const cur = new Cursor(text, openMetrics);
   let afterEof = false;
+  let lastLine = 0;
+  let stopped = false;
 
   forEachLine(text, (start, end, line) => {
+    lastLine = line;
     cur.reset(start, end);
-    cur.skipBlanks();
-    if (cur.done) return true;
+    if (!openMetrics || afterEof) cur.skipBlanks();
+    if (cur.done) {
+      // Blank lines after # EOF are the body's trailing newlines; before it OpenMetrics has none.
+      if (openMetrics && !afterEof) fail(line, "blank line");
+      return true;
+    }
     if (afterEof) {
       fail(line, "content after # EOF");
       return false;
     }
+    if (isEof(text, start, end)) {
+      afterEof = true;
+      return true;
+    }
+    if (openMetrics && isBlank(cur.peek())) {
+      fail(line, "line starts with a blank");
+      return true;
+    }
     if (cur.peek() === HASH) {
       const directive = parseDirective(cur);
       if (!("kind" in directive)) fail(line, directive.reason);
-      else if (directive.kind === "eof") afterEof = true;
       else if (directive.kind === "type") {
         if (types.has(directive.name)) fail(line, `second # TYPE for ${directive.name}`);
-        else {
+        else if (!rules || rules.metadata(line, directive, types)) {
           types.set(directive.name, directive.type);
           families.clear();
         }
-      }
+      } else if (directive.kind !== "comment") rules?.metadata(line, directive, types);
       return true;
     }
     const scanned = parseSample(cur, openMetrics);
@@ -480,21 +615,36 @@ export function parseExposition(text: string, options: ParseOptions = {}): Parse
       family = resolveFamily(scanned.name, types);
       families.set(scanned.name, family);
     }
+    if (rules) {
+      const problem = rules.sample(line, scanned, family);
+      if (problem !== null) {
+        fail(line, problem);
+        return true;
+      }
+    }
     if (allow && !allow.has(family.name) && !allow.has(scanned.name)) return true;
     if (samples.length >= maxSamples) {
       errors.push({ line, reason: `more than ${maxSamples} samples: the rest of the exposition is ignored` });
+      stopped = true;
       return false;
     }
     samples.push({
       name: scanned.name,
       labels: scanned.labels,
       value: scanned.value,
-      timestampMs: scanned.timestampMs,
+      timestampMs:
+        scanned.timestamp === null || !openMetrics ? scanned.timestamp : Math.round(scanned.timestamp * 1000),
       type: family.type,
     });
     return true;
   });
 
+  if (rules && !stopped) {
+    rules.finish();
+    if (!afterEof) fail(lastLine + 1, "missing # EOF at the end of an OpenMetrics exposition");
+  }
+  // Family rules are checked when the family ends, after its later lines: back in line order.
+  if (rules) errors.sort((a, b) => a.line - b.line);
   if (unlisted > 0) errors.push({ line: firstUnlisted, reason: `${unlisted} more malformed lines not listed` });
   return { samples, errors, format };
 }

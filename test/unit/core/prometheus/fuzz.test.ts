@@ -7,10 +7,14 @@ const rng = mulberry32;
 
 // An independent reference for a valid sample line, written from the grammar with regular
 // expressions (fine here: inputs are short). The parser must never yield a sample it rejects.
+// 0.0.4 as Prometheus reads it: blanks between tokens, commas between labels optional, a
+// trailing comma, `{,}`. OpenMetrics: single spaces, no blanks in label sets, no stray commas.
 const B = "[ \\t]";
 const NAME = "[a-zA-Z_:][a-zA-Z0-9_:]*";
-const LABEL = `[a-zA-Z_][a-zA-Z0-9_]*${B}*=${B}*"(?:[^"\\\\]|\\\\[\\\\"n])*"`;
-const LABELS = `\\{${B}*(?:${LABEL}(?:${B}*,${B}*${LABEL})*(?:${B}*,)?${B}*)?\\}`;
+const LABEL = `[a-zA-Z_][a-zA-Z0-9_]*${B}*=${B}*"(?:[^"\\\\]|\\\\.)*"`;
+const LABELS = `\\{${B}*(?:,${B}*|${LABEL}(?:${B}*,?${B}*${LABEL})*(?:${B}*,)?${B}*)?\\}`;
+const OM_LABEL = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\]|\\\\.)*"`;
+const OM_LABELS = `\\{(?:${OM_LABEL}(?:,${OM_LABEL})*)?\\}`;
 const DECIMAL = "[+-]?(?:[0-9]+(?:\\.[0-9]*)?|\\.[0-9]+)(?:[eE][+-]?[0-9]+)?";
 const VALUE = `(?:${DECIMAL}|[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)|[nN][aA][nN])`;
 function sampleLine(timestamp: string): RegExp {
@@ -19,8 +23,11 @@ function sampleLine(timestamp: string): RegExp {
     `^${B}*(${NAME})(?:${B}*(${LABELS})${B}*|${B}+)(${VALUE})(?:${B}+(${timestamp}))?(?:${exemplar})?${B}*$`,
   );
 }
-const REFERENCE = { prometheus: sampleLine("[+-]?[0-9]+"), openmetrics: sampleLine(DECIMAL) };
-const EOF_LINE = /^[ \t]*#[ \t]+EOF[ \t]*$/;
+const OM_SAMPLE = new RegExp(
+  `^(${NAME})(${OM_LABELS})? (${VALUE})(?: (${DECIMAL}))?(?: # ${OM_LABELS} ${VALUE}(?: ${DECIMAL})?)?$`,
+);
+const REFERENCE = { prometheus: sampleLine("[+-]?[0-9]+"), openmetrics: OM_SAMPLE };
+const EOF_LINE = /^# EOF$/;
 
 interface Expected {
   name: string;
@@ -35,7 +42,9 @@ function reference(line: string, format: ParseResult["format"]): Expected | null
   const [, name = "", labelText = "", valueText = "", tsText] = m;
   const labels: Record<string, string> = {};
   for (const [, key = "", raw = ""] of labelText.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"/g))
-    labels[key] = raw.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    labels[key] = raw.replace(/\\(.)/g, (escape, c: string) =>
+      c === "n" ? "\n" : c === "\\" || c === '"' ? c : escape,
+    );
   const lower = valueText.toLowerCase();
   const value =
     lower === "nan"
@@ -87,10 +96,13 @@ function check(text: string): ParseResult {
   const listed = result.errors.length <= MAX_LISTED_ERRORS;
   const isSampleLine = (l: string) => /[^ \t]/.test(l) && !/^[ \t]*#/.test(l);
   const sampleLineNumbers = new Set(before.flatMap((l, i) => (isSampleLine(l) ? [i + 1] : [])));
-  const sampleErrors = result.errors.filter((e) => sampleLineNumbers.has(e.line)).length;
-  expect(listed ? result.samples.length + sampleErrors : sampleLineNumbers.size, JSON.stringify(text)).toBe(
-    sampleLineNumbers.size,
-  );
+  const sampleErrors = new Set(result.errors.filter((e) => sampleLineNumbers.has(e.line)).map((e) => e.line)).size;
+  // OpenMetrics reports a histogram's whole-family rules on a line that also yielded its sample,
+  // so there a sample line may count twice; 0.0.4 lines yield exactly one of the two.
+  const accounted = result.samples.length + sampleErrors;
+  const exact = result.format === "prometheus" ? accounted : Math.min(accounted, sampleLineNumbers.size);
+  expect(listed ? exact : sampleLineNumbers.size, JSON.stringify(text)).toBe(sampleLineNumbers.size);
+  expect(result.samples.length, JSON.stringify(text)).toBeLessThanOrEqual(sampleLineNumbers.size);
   const afterEof = eof < 0 ? -1 : lines.findIndex((l, i) => i > eof && /[^ \t]/.test(l));
   const late = listed && eof >= 0 ? result.errors.filter((e) => e.line > eof + 1) : [];
   expect(late, JSON.stringify(text)).toEqual(

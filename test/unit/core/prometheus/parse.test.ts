@@ -232,10 +232,44 @@ describe("parseExposition: the 0.0.4 text format", () => {
     expect(result.samples[0]?.labels).toEqual({ a: "x\\y", b: 'say "hi"', c: "line1\nline2", d: "\\n" });
   });
 
-  it("refuses other escape sequences", () => {
-    const result = parseExposition(String.raw`m{a="tab\there"} 1`);
-    expect(result.samples).toEqual([]);
-    expect(result.errors).toEqual([{ line: 1, reason: String.raw`invalid escape sequence "\\t" in label value` }]);
+  it("keeps other escape sequences literally, as Prometheus does", () => {
+    const result = parseExposition(String.raw`m{a="tab\there",b="b\\a\z",c="\foo",d="x\\",e="\f"} 1`);
+    expect(result.errors).toEqual([]);
+    expect(result.samples[0]?.labels).toEqual({ a: "tab\\there", b: "b\\a\\z", c: "\\foo", d: "x\\", e: "\\f" });
+  });
+
+  it("reads a bare # HELP or # TYPE as a comment and a # HELP without text as help", () => {
+    const result = parseExposition("# HELP\n# TYPE\n# HELP m\n# HELP   m   \n# TYPE m gauge\nm 1");
+    expect(result.errors).toEqual([]);
+    expect(result.samples.map((s) => [s.name, s.type])).toEqual([["m", "gauge"]]);
+  });
+
+  it("takes gauge_histogram, untyped and the OpenMetrics types", () => {
+    const types = ["gauge_histogram", "gaugehistogram", "untyped", "unknown", "info", "stateset", "summary"];
+    const text = types.map((t, i) => `# TYPE m${i} ${t}\nm${i} 1`).join("\n");
+    const result = parseExposition(text);
+    expect(result.errors).toEqual([]);
+    expect(result.samples.map((s) => s.type)).toEqual([
+      "gaugehistogram",
+      "gaugehistogram",
+      "unknown",
+      "unknown",
+      "info",
+      "stateset",
+      "summary",
+    ]);
+  });
+
+  it("takes labels without a comma between them, a trailing comma, and {,}", () => {
+    const result = parseExposition('a{x="1" y="2"} 1\nb{x="1"y="2",} 2\nc{,} 3\nd{ , } 4\ne{x="1",} 5');
+    expect(result.errors).toEqual([]);
+    expect(result.samples.map((s) => [s.name, s.labels])).toEqual([
+      ["a", { x: "1", y: "2" }],
+      ["b", { x: "1", y: "2" }],
+      ["c", {}],
+      ["d", {}],
+      ["e", { x: "1" }],
+    ]);
   });
 
   it("reads NaN, ±Inf in every spelling, and scientific notation", () => {
@@ -335,9 +369,11 @@ describe("parseExposition: the 0.0.4 text format", () => {
     ['m{1a="x"} 1', 'invalid label name at "1"'],
     ['m{a-b="x"} 1', "expected = after label a"],
     ['m{a:b="x"} 1', "expected = after label a"],
-    ["m{,} 1", 'invalid label name at ","'],
+    ["m{,,} 1", 'invalid label name at ","'],
+    ['m{,a="1"} 1', 'invalid label name at ","'],
+    ['m{a="1",,b="2"} 1', 'invalid label name at ","'],
     ["m{a=x} 1", 'expected " to open the value of label a'],
-    ['m{a="x" b="y"} 1', "expected , or } after label a"],
+    ['m{a="x" 1} 1', "expected , or } after label a"],
     ["# TYPE 1bad counter", "invalid metric name in # TYPE"],
     ["# HELP bad-name text", "invalid metric name in # HELP"],
     ["# TYPE m histogramm", 'unknown metric type "histogramm" in # TYPE m'],
@@ -473,6 +509,7 @@ describe("parseExposition: OpenMetrics", () => {
       [
         "# TYPE h histogram",
         'h_bucket{le="1"} 2 # {trace_id="abc"} 0.5 1700000000.001',
+        // A point at another time: a histogram of its own, which has no other bucket.
         'h_bucket{le="+Inf"} 3 1700000001 # {} 7',
         'h_bucket{le="2"} 3 # trace_id="abc" 0.5',
         'h_bucket{le="3"} 3 # {trace_id="abc"}',
@@ -487,6 +524,7 @@ describe("parseExposition: OpenMetrics", () => {
       ["+Inf", 3, 1_700_000_001_000],
     ]);
     expect(result.errors.map((e) => [e.line, e.reason])).toEqual([
+      [2, "h: no +Inf bucket"],
       [4, "unexpected text after the value"],
       [5, "exemplar: missing value"],
       [6, 'exemplar: invalid value "x"'],
