@@ -177,15 +177,45 @@ describe("Prometheus scrape", () => {
       "probe_status_code",
       "probe_up",
       "queue_depth",
+      "scrape_parse_errors",
     ]);
   });
 
-  it("is down with the first malformed line, keeping the valid samples", async () => {
+  it("stays up with a bad line: the good samples stored, scrape_parse_errors 1, the line named", async () => {
+    // From now: the scrapes of the tests before store the same series.
+    const since = Date.now();
+    const monitor = scrapeMonitor("/metrics?malformed=one");
+    await runMonitor(env, monitor);
+    const labels = { monitor: String(monitor.id) };
+    expect(await readSeries(env, "probe_up", "celery", labels, since)).toMatchObject([{ value: 1 }]);
+    expect(await readSeries(env, "scrape_parse_errors", "celery", labels, since)).toMatchObject([{ value: 1 }]);
+    expect((await seriesStub(env, "probe_up", "celery", labels).latest())?.message).toBe(
+      "1 malformed line: line 8: expected , or } after label queue",
+    );
+    expect(await readSeries(env, "queue_depth", "celery", { queue: "celery" }, since)).toMatchObject([{ value: 42 }]);
+    expect(await readSeries(env, "process_open_fds", "celery", {}, since)).toMatchObject([{ value: 17 }]);
+    const requests = await readSeries(env, "http_requests_total", "celery", { method: "GET", code: "200" }, since);
+    expect(requests).toMatchObject([{ value: 1027 }]);
+  });
+
+  it("names every malformed line, and counts 0 on a clean scrape", async () => {
     const samples = await probeMonitor(scrapeMonitor("/metrics?malformed=1"));
     const up = metric(samples, "probe_up");
-    expect(up?.value).toBe(0);
-    expect(up?.message).toMatch(/^2 malformed lines \(first: line 11: .+\)$/);
+    expect(up?.value).toBe(1);
+    expect(up?.message).toBe(
+      '2 malformed lines: line 11: invalid value "line"; line 12: expected , or } after label queue',
+    );
+    expect(metric(samples, "scrape_parse_errors")?.value).toBe(2);
     expect(metric(samples, "queue_depth")?.value).toBe(42);
+    const clean = await probeMonitor(scrapeMonitor("/metrics"));
+    expect([metric(clean, "probe_up")?.message, metric(clean, "scrape_parse_errors")?.value]).toEqual([undefined, 0]);
+  });
+
+  it("is down when the body has not one valid sample", async () => {
+    const samples = await probeMonitor(scrapeMonitor("/keyword"));
+    const up = metric(samples, "probe_up");
+    expect(up?.value).toBe(0);
+    expect(up?.message).toMatch(/^no sample parsed: 1 malformed line: line 1: /);
   });
 
   it("is down when the exporter fails", async () => {

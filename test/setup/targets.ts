@@ -75,7 +75,14 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
       return send(
         res,
         200,
-        q.get("malformed") ? `${METRICS_TEXT}this line is not a sample\nqueue_depth{queue="x" 1\n` : METRICS_TEXT,
+        q.get("malformed") === "one"
+          ? METRICS_TEXT.replace(
+              'queue_depth{queue="celery"} 42',
+              'queue_depth{queue="celery"} 42\nqueue_depth{queue="x" 1',
+            )
+          : q.get("malformed")
+            ? `${METRICS_TEXT}this line is not a sample\nqueue_depth{queue="x" 1\n`
+            : METRICS_TEXT,
         { "content-type": "text/plain; version=0.0.4" },
       );
     case "/count": {

@@ -149,7 +149,7 @@ export type FetchOutcome =
 
 export interface Verdict {
   up: boolean;
-  /** Why the target is down; null when up. */
+  /** Why the target is down; when up, null, or what went partly wrong (a scrape's malformed lines). */
   message: string | null;
 }
 
@@ -342,16 +342,46 @@ export function probeSamples(monitor: { id: number; service: string }, result: P
   return samples;
 }
 
-/** Parse errors of a scrape as one reason: "12 malformed lines (first: line 3: …)". */
-export function describeParseErrors(errors: readonly { line: number; reason: string }[]): string | null {
-  const first = errors[0];
-  if (!first) return null;
+/** Malformed lines a scrape's parse names at most, one by one, in the monitor's message. */
+export const MAX_DESCRIBED_PARSE_ERRORS = 5;
+
+/** How many lines a parse refused, the ones it summed up in a closing entry included. */
+export function countParseErrors(errors: readonly { line: number; reason: string }[]): number {
   let count = 0;
   for (const e of errors) {
     const more = /^(\d+) more malformed lines not listed$/.exec(e.reason);
     count += more ? Number(more[1]) : 1;
   }
-  return `${count} malformed line${count === 1 ? "" : "s"} (first: line ${first.line}: ${first.reason})`;
+  return count;
+}
+
+/**
+ * Parse errors of a scrape as one message naming the lines:
+ * "2 malformed lines: line 11: invalid value "x"; line 12: unterminated label set".
+ */
+export function describeParseErrors(errors: readonly { line: number; reason: string }[]): string | null {
+  if (errors.length === 0) return null;
+  const count = countParseErrors(errors);
+  const listed = errors
+    .filter((e) => !/^\d+ more malformed lines not listed$/.test(e.reason))
+    .slice(0, MAX_DESCRIBED_PARSE_ERRORS);
+  const rest = count - listed.length;
+  const lines = listed.map((e) => `line ${e.line}: ${e.reason}`).join("; ");
+  return `${count} malformed line${count === 1 ? "" : "s"}: ${lines}${rest > 0 ? `; ${rest} more` : ""}`;
+}
+
+/**
+ * A scrape's verdict once its body is parsed. Malformed lines do not make a target down: its
+ * good samples are stored and the message names the bad lines (scrape_parse_errors counts
+ * them). A body with errors and not one sample (an HTML page served with 200, say) is down.
+ */
+export function scrapeVerdict(
+  response: Verdict,
+  parsed: { samples: number; errors: readonly { line: number; reason: string }[] },
+): Verdict {
+  const problem = describeParseErrors(parsed.errors);
+  if (!response.up || problem === null) return response;
+  return parsed.samples === 0 ? down(`no sample parsed: ${problem}`) : { up: true, message: problem };
 }
 
 /** Whether a scrape answered well enough to parse: any 2xx. */

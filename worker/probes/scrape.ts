@@ -1,16 +1,18 @@
 /**
  * Prometheus scrapes: GET the exposition, parse it (allowlist applied), and return the
- * exporter's samples unchanged plus the scrape's own probe_up / probe_latency_ms.
+ * exporter's samples unchanged plus the scrape's own probe_up / probe_latency_ms and
+ * scrape_parse_errors (malformed lines: their samples are left out, the others kept).
  */
 import { parseExposition } from "../core/prometheus/parse";
 import { expositionToSamples } from "../core/prometheus/to-samples";
 import {
-  describeParseErrors,
+  countParseErrors,
   evaluateScrapeResponse,
   MAX_SCRAPE_BYTES,
   probeSamples,
   type ProbeResult,
   type ScrapeConfig,
+  scrapeVerdict,
 } from "../core/probe";
 import type { Sample } from "../core/series";
 import { fetchTarget } from "./http";
@@ -19,9 +21,14 @@ export interface ScrapeRun {
   result: ProbeResult;
   /** The exporter's samples: its metric names and labels, the monitor's service. */
   samples: Sample[];
+  /** Lines of the exposition refused as malformed; null when no body was parsed. */
+  parseErrors: number | null;
 }
 
-/** Scrapes once. Never throws; a failed fetch or parse is probe_up 0 with the reason. */
+/**
+ * Scrapes once. Never throws; a failed fetch, or a body with not one valid sample, is
+ * probe_up 0 with the reason; malformed lines among good ones leave it up, named in its message.
+ */
 export async function scrape(monitor: { id: number; service: string }, config: ScrapeConfig): Promise<ScrapeRun> {
   const ts = Date.now();
   const outcome = await fetchTarget(
@@ -30,22 +37,31 @@ export async function scrape(monitor: { id: number; service: string }, config: S
   );
   const verdict = evaluateScrapeResponse(outcome);
   if (outcome.kind === "error" || (!verdict.up && !outcome.truncated)) {
-    return { result: { ts, outcome, verdict }, samples: [] };
+    return { result: { ts, outcome, verdict }, samples: [], parseErrors: null };
   }
   // A truncated body ends mid-line: parse up to its last complete line.
   const text = outcome.truncated ? outcome.body.slice(0, outcome.body.lastIndexOf("\n") + 1) : outcome.body;
   const parsed = parseExposition(text, { allow: config.allowlist ? new Set(config.allowlist) : null });
   const { samples } = expositionToSamples(parsed, { service: monitor.service, now: ts });
-  const parseProblem = describeParseErrors(parsed.errors);
   const result: ProbeResult = {
     ts,
     outcome,
-    verdict: verdict.up && parseProblem ? { up: false, message: parseProblem } : verdict,
+    verdict: scrapeVerdict(verdict, { samples: parsed.samples.length, errors: parsed.errors }),
   };
-  return { result, samples };
+  return { result, samples, parseErrors: countParseErrors(parsed.errors) };
 }
 
 /** Every sample of a scrape run: the exporter's and the scrape's own. */
 export function scrapeSamples(monitor: { id: number; service: string }, run: ScrapeRun): Sample[] {
-  return [...run.samples, ...probeSamples(monitor, run.result)];
+  const own = probeSamples(monitor, run.result);
+  if (run.parseErrors !== null) {
+    own.push({
+      metric: "scrape_parse_errors",
+      service: monitor.service,
+      labels: { monitor: String(monitor.id) },
+      value: run.parseErrors,
+      ts: run.result.ts,
+    });
+  }
+  return [...run.samples, ...own];
 }

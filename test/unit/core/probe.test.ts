@@ -3,6 +3,7 @@ import {
   cloudflareErrorReason,
   defaultTimeoutMs,
   describeFetchFailure,
+  countParseErrors,
   describeParseErrors,
   evaluateHttp,
   evaluateScrapeResponse,
@@ -15,6 +16,7 @@ import {
   probeSamples,
   readHttpConfig,
   readScrapeConfig,
+  scrapeVerdict,
 } from "../../../worker/core/probe";
 
 const expect200: HttpExpect = { status: [200], bodyContains: null, bodyNotContains: null, jsonPath: null };
@@ -278,10 +280,10 @@ describe("readScrapeConfig", () => {
 });
 
 describe("scrapes", () => {
-  it("sums parse errors into one reason", () => {
+  it("names the malformed lines in one message, the first five one by one", () => {
     expect(describeParseErrors([])).toBeNull();
     expect(describeParseErrors([{ line: 3, reason: "expected a value" }])).toBe(
-      "1 malformed line (first: line 3: expected a value)",
+      "1 malformed line: line 3: expected a value",
     );
     expect(
       describeParseErrors([
@@ -289,7 +291,36 @@ describe("scrapes", () => {
         { line: 9, reason: "bad label" },
         { line: 400, reason: "10 more malformed lines not listed" },
       ]),
-    ).toBe("12 malformed lines (first: line 3: expected a value)");
+    ).toBe("12 malformed lines: line 3: expected a value; line 9: bad label; 10 more");
+    const seven = Array.from({ length: 7 }, (_, i) => ({ line: i + 1, reason: "x" }));
+    expect(describeParseErrors(seven)).toBe(
+      "7 malformed lines: line 1: x; line 2: x; line 3: x; line 4: x; line 5: x; 2 more",
+    );
+    expect(countParseErrors(seven)).toBe(7);
+    expect(
+      countParseErrors([
+        { line: 1, reason: "x" },
+        { line: 9, reason: "99 more malformed lines not listed" },
+      ]),
+    ).toBe(100);
+  });
+
+  it("stays up with malformed lines among good samples, down with none good", () => {
+    const errors = [{ line: 4, reason: "missing value" }];
+    const up = { up: true, message: null };
+    expect(scrapeVerdict(up, { samples: 10, errors: [] })).toEqual(up);
+    expect(scrapeVerdict(up, { samples: 10, errors })).toEqual({
+      up: true,
+      message: "1 malformed line: line 4: missing value",
+    });
+    expect(scrapeVerdict(up, { samples: 0, errors })).toEqual({
+      up: false,
+      message: "no sample parsed: 1 malformed line: line 4: missing value",
+    });
+    // An empty exposition is not an error; a failed response keeps its own reason.
+    expect(scrapeVerdict(up, { samples: 0, errors: [] })).toEqual(up);
+    const truncated = { up: false, message: "exposition over 5 bytes" };
+    expect(scrapeVerdict(truncated, { samples: 3, errors })).toEqual(truncated);
   });
 
   it("wants a complete 2xx answer", () => {
