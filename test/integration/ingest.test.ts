@@ -405,7 +405,7 @@ celery_worker_up{hostname="celery@worker-1"} 1.0
 
 describe("POST /api/ingest/prometheus", () => {
   const pushText = (service: string | null, text: string, contentType = "text/plain; version=0.0.4") =>
-    callJson<ErrorBody & { accepted?: number; dropped?: number }>(
+    callJson<ErrorBody & { accepted?: number; dropped?: number; refused_count?: number; refused?: unknown[] }>(
       "POST",
       `/api/ingest/prometheus${service === null ? "" : `?service=${encodeURIComponent(service)}`}`,
       { token: ingestKey, body: text, headers: { "content-type": contentType } },
@@ -458,6 +458,8 @@ describe("POST /api/ingest/prometheus", () => {
       conflicts: 0,
       dropped: 0,
       dropped_details: [],
+      refused_count: 0,
+      refused: [],
     });
     const retry = await pushText("redis", text);
     expect(retry.status).toBe(202);
@@ -476,12 +478,63 @@ describe("POST /api/ingest/prometheus", () => {
     ]);
   });
 
-  it("refuses the whole body for a malformed line, listing line numbers, and stores nothing", async () => {
+  it("stores the good lines and names the refused ones with their line numbers and reasons", async () => {
     const metric = freshMetric("pg_up");
-    const res = await pushText("postgres", `${metric} 1\n# TYPE x gauge\n${metric}{broken 1\n${metric} one\n`);
+    const res = await pushText(
+      "postgres",
+      `${metric} 1\n# TYPE x gauge\n${metric}{broken 1\n${metric} one\n${metric}{db="b"} 2\n`,
+    );
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      accepted: 2,
+      refused_count: 2,
+      refused: [
+        { line: 3, reason: "expected = after label broken" },
+        { line: 4, reason: 'invalid value "one"' },
+      ],
+    });
+    expect((await stored(metric, "postgres")).map((s) => s.value)).toEqual([1]);
+    expect((await stored(metric, "postgres", { db: "b" })).map((s) => s.value)).toEqual([2]);
+  });
+
+  it("takes what Prometheus takes: unknown escapes, a bare # HELP, gauge_histogram, labels without commas", async () => {
+    const metric = freshMetric("leniency");
+    const text = [
+      "# HELP",
+      `# HELP ${metric}`,
+      `# TYPE ${metric} gauge_histogram`,
+      String.raw`${metric}_bucket{path="C:\z\f",le="+Inf"} 3`,
+      `${metric}_gsum{a="1" b="2"} 4`,
+      `${metric}_gcount{,} 3`,
+    ].join("\n");
+    const res = await pushText("api", text);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 3, refused_count: 0 });
+    const bucket = await stored(`${metric}_bucket`, "api", { path: String.raw`C:\z\f`, le: "+Inf" });
+    expect(bucket.map((s) => s.value)).toEqual([3]);
+  });
+
+  it("checks an OpenMetrics body against OpenMetrics: a line breaking its rules is refused, the rest stored", async () => {
+    const metric = freshMetric("jobs");
+    const text = `# TYPE ${metric} counter\n${metric}_total -1\n${metric}_created 1700000000\n# EOF\n`;
+    const res = await pushText("api", text, "application/openmetrics-text; version=1.0.0");
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({
+      accepted: 1,
+      refused: [{ line: 2, reason: `${metric}_total: a counter is never negative or NaN` }],
+    });
+    // 0.0.4 text (no # EOF, the counter named with its _total) has no such rule.
+    const old = `${metric}_old_total`;
+    const res004 = await pushText("api", `# TYPE ${old} counter\n${old} -1\n`);
+    expect(res004.body).toMatchObject({ accepted: 1, refused_count: 0 });
+  });
+
+  it("refuses a body whose every sample line is malformed (400, with line numbers), storing nothing", async () => {
+    const metric = freshMetric("pg_down");
+    const res = await pushText("postgres", `# TYPE x gauge\n${metric}{broken 1\n${metric} one\n`);
     expect(res.status).toBe(400);
     const details = res.body.details as unknown as { line: number; reason: string }[];
-    expect(details.map((d) => d.line)).toEqual([3, 4]);
+    expect(details.map((d) => d.line)).toEqual([2, 3]);
     expect(details.every((d) => d.reason.length > 0)).toBe(true);
     expect(await stored(metric, "postgres")).toEqual([]);
   });

@@ -3,7 +3,10 @@
  * outcome means (up or down, and why), and the samples a run produces.
  */
 import { parseJsonPath, selectJsonPath } from "./json-path";
+import { countParseErrors, isSummedUp } from "./prometheus/parse";
 import type { Sample } from "./series";
+
+export { countParseErrors };
 
 /** A probe's timeout when none is set and its interval leaves room for it. */
 export const DEFAULT_TIMEOUT_MS = 5000;
@@ -345,16 +348,6 @@ export function probeSamples(monitor: { id: number; service: string }, result: P
 /** Malformed lines a scrape's parse names at most, one by one, in the monitor's message. */
 export const MAX_DESCRIBED_PARSE_ERRORS = 5;
 
-/** How many lines a parse refused, the ones it summed up in a closing entry included. */
-export function countParseErrors(errors: readonly { line: number; reason: string }[]): number {
-  let count = 0;
-  for (const e of errors) {
-    const more = /^(\d+) more malformed lines not listed$/.exec(e.reason);
-    count += more ? Number(more[1]) : 1;
-  }
-  return count;
-}
-
 /**
  * Parse errors of a scrape as one message naming the lines:
  * "2 malformed lines: line 11: invalid value "x"; line 12: unterminated label set".
@@ -362,9 +355,7 @@ export function countParseErrors(errors: readonly { line: number; reason: string
 export function describeParseErrors(errors: readonly { line: number; reason: string }[]): string | null {
   if (errors.length === 0) return null;
   const count = countParseErrors(errors);
-  const listed = errors
-    .filter((e) => !/^\d+ more malformed lines not listed$/.test(e.reason))
-    .slice(0, MAX_DESCRIBED_PARSE_ERRORS);
+  const listed = errors.filter((e) => !isSummedUp(e)).slice(0, MAX_DESCRIBED_PARSE_ERRORS);
   const rest = count - listed.length;
   const lines = listed.map((e) => `line ${e.line}: ${e.reason}`).join("; ");
   return `${count} malformed line${count === 1 ? "" : "s"}: ${lines}${rest > 0 ? `; ${rest} more` : ""}`;

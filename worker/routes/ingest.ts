@@ -18,7 +18,7 @@ import {
 } from "../core/ingest";
 import { type DuplicateCounts, NO_DUPLICATES } from "../core/duplicates";
 import { createBucket, giveBack, resize, take, type TokenBucket } from "../core/rate-limit";
-import { parseExposition } from "../core/prometheus/parse";
+import { countParseErrors, formatOfContentType, MAX_LISTED_ERRORS, parseExposition } from "../core/prometheus/parse";
 import { expositionToSamples } from "../core/prometheus/to-samples";
 import { parseRetention } from "../core/rollup";
 import type { Sample } from "../core/series";
@@ -297,6 +297,13 @@ const PrometheusAccepted = z
     dropped_details: z
       .array(z.object({ name: z.string(), reason: z.string() }))
       .openapi({ description: `Why, for the first ${MAX_LISTED_DROPS} dropped samples` }),
+    refused_count: z
+      .number()
+      .int()
+      .openapi({ description: "Malformed lines refused (their samples not stored); the other lines are stored" }),
+    refused: z.array(z.object({ line: z.number().int(), reason: z.string() })).openapi({
+      description: `The refused lines (1-based) and why, the first ${MAX_LISTED_ERRORS}; an entry after them sums up the rest`,
+    }),
   })
   .openapi("PrometheusAccepted");
 
@@ -312,7 +319,7 @@ ingest.openapi(
     tags: ["collection"],
     summary: "Push a Prometheus or OpenMetrics text exposition for one service",
     description:
-      "Same limits as POST /ingest, and idempotent per (series, ts) alike. Any malformed line refuses the whole body (400, with line numbers); samples with non-finite values are dropped and counted.",
+      "Same limits as POST /ingest, and idempotent per (series, ts) alike. `application/openmetrics-text` is checked as OpenMetrics 1.0 (# EOF required, its family rules); `text/plain` is read as Prometheus reads the 0.0.4 text format. Malformed lines are refused one by one: the other samples are stored and the answer (202) lists the refused lines with their numbers and reasons; only a body whose every sample line is malformed is refused whole (400, with the line numbers). Samples with non-finite values are dropped and counted.",
     security,
     middleware: [requireIngestKey("ingest")] as const,
     request: {
@@ -329,14 +336,20 @@ ingest.openapi(
         },
       },
     },
-    responses: { 202: jsonResponse(PrometheusAccepted, "Every kept sample is stored"), ...ingestErrors },
+    responses: {
+      202: jsonResponse(PrometheusAccepted, "Every kept sample is stored; malformed lines are listed in `refused`"),
+      ...ingestErrors,
+    },
   }),
   async (c) => {
     requireMediaType(c, EXPOSITION_TYPES);
     const { service } = c.req.valid("query");
     const text = await readBodyText(c.req.raw);
     // One over the limit tells "too many" (413) apart from a body that fits.
-    const parsed = parseExposition(text, { maxSamples: MAX_BATCH_SAMPLES + 1 });
+    const parsed = parseExposition(text, {
+      maxSamples: MAX_BATCH_SAMPLES + 1,
+      format: formatOfContentType(c.req.header("content-type")),
+    });
     if (parsed.samples.length > MAX_BATCH_SAMPLES) {
       // Parsing stops one over the limit: counted as that many.
       countRefused(c.env, "too_large", parsed.samples.length);
@@ -345,12 +358,13 @@ ingest.openapi(
         `The exposition has more than ${MAX_BATCH_SAMPLES} samples; the limit is ${MAX_BATCH_SAMPLES} per request.`,
       );
     }
-    if (parsed.errors.length > 0) {
-      // Each malformed line is taken for a sample: the body's samples are all refused.
-      countRefused(c.env, "invalid", parsed.samples.length + parsed.errors.length);
+    // Each malformed line is taken for one refused sample; the good lines are stored.
+    const refusedCount = countParseErrors(parsed.errors);
+    countRefused(c.env, "invalid", refusedCount);
+    if (refusedCount > 0 && parsed.samples.length === 0) {
       throw badRequest(
         parsed.errors.map(({ line, reason }): ErrorDetail & { line: number } => ({ line, reason })),
-        "The exposition has malformed lines; nothing was stored.",
+        "Every sample line of the exposition is malformed; nothing was stored.",
       );
     }
     const now = Date.now();
@@ -375,6 +389,8 @@ ingest.openapi(
         ...repeated,
         dropped: dropped.length,
         dropped_details: dropped.slice(0, MAX_LISTED_DROPS),
+        refused_count: refusedCount,
+        refused: parsed.errors,
       },
       202,
     );

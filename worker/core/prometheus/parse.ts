@@ -55,6 +55,21 @@ export const DEFAULT_MAX_SAMPLES = 50_000;
 /** Errors listed one by one; further ones are summed up in one closing entry, so garbage stays cheap. */
 export const MAX_LISTED_ERRORS = 100;
 
+const SUMMED_UP = /^(\d+) more malformed lines not listed$/;
+
+/** Whether an error is the closing entry that sums up the errors past MAX_LISTED_ERRORS. */
+export const isSummedUp = (error: { reason: string }): boolean => SUMMED_UP.test(error.reason);
+
+/** How many lines a parse refused, the ones its closing entry sums up included. */
+export function countParseErrors(errors: readonly { line: number; reason: string }[]): number {
+  let count = 0;
+  for (const e of errors) {
+    const more = SUMMED_UP.exec(e.reason);
+    count += more ? Number(more[1]) : 1;
+  }
+  return count;
+}
+
 /** The types OpenMetrics declares. */
 const OPENMETRICS_TYPES: ReadonlyMap<string, MetricType> = new Map<string, MetricType>([
   ["counter", "counter"],
