@@ -20,6 +20,8 @@ export interface CheckedSample {
   /** As written (seconds); null when absent. */
   timestamp: number | null;
   exemplar: boolean;
+  /** The series as written, `name{labels}`: the same series written the same way each time. */
+  series: string;
 }
 
 /** One histogram's or summary's points at one timestamp: its label set without le/quantile. */
@@ -53,10 +55,15 @@ const SUFFIXED: ReadonlySet<MetricType> = new Set(["counter", "histogram", "gaug
 
 const badCount = (v: number) => Number.isNaN(v) || v < 0;
 
+/** A label set but one label as a key, names sorted; each value's length keeps keys apart. */
 function labelKey(labels: Record<string, string>, without: string): string {
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
   let key = "";
-  for (const name of Object.keys(labels).sort()) {
-    if (name !== without) key += `${name}=${JSON.stringify(labels[name])},`;
+  for (const name of names) {
+    if (name === without) continue;
+    const value = labels[name] ?? "";
+    key += `${name}=${value.length}:${value}`;
   }
   return key;
 }
@@ -118,8 +125,7 @@ export class OpenMetricsRules {
     const problem = valueProblem(s, family) ?? (s.exemplar ? exemplarProblem(family) : null);
     if (problem !== null) return problem;
 
-    const seriesKey = `${s.name}{${labelKey(s.labels, "")}}`;
-    const previous = state.series.get(seriesKey);
+    const previous = state.series.get(s.series);
     if (previous !== undefined) {
       if ((previous === null) !== (s.timestamp === null)) return `${s.name} mixes points with and without timestamps`;
       if (previous !== null && s.timestamp !== null && s.timestamp < previous)
@@ -158,7 +164,7 @@ export class OpenMetricsRules {
       else if (suffix === "_sum" || suffix === "_gsum") group.sum = s.value;
       group.lastLine = line;
     }
-    state.series.set(seriesKey, s.timestamp);
+    state.series.set(s.series, s.timestamp);
     state.samples++;
     return null;
   }

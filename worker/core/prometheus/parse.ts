@@ -396,14 +396,18 @@ interface ScannedSample {
   /** The timestamp as written: 0.0.4 milliseconds, OpenMetrics seconds. */
   timestamp: number | null;
   exemplar: boolean;
+  /** OpenMetrics: the series as written, `name{labels}` (its label sets have no blanks). */
+  series: string;
 }
 
 /** `name[{labels}] value [timestamp] [# exemplar]`, from the first non-blank character. */
 function parseSample(cur: Cursor, openMetrics: boolean): ScannedSample | Invalid {
+  const from = cur.pos;
   const name = cur.name(METRIC_START, METRIC_CHAR);
   if (name === null) return invalid(`invalid metric name at ${show(String.fromCharCode(cur.peek()))}`);
   // Null prototype: a label named __proto__ or constructor is a plain key here.
   const labels = Object.create(null) as Record<string, string>;
+  let series = "";
   if (cur.strict) {
     const braced = cur.peek() === LBRACE;
     if (braced) {
@@ -411,6 +415,7 @@ function parseSample(cur: Cursor, openMetrics: boolean): ScannedSample | Invalid
       const error = parseLabels(cur, labels);
       if (error) return error;
     }
+    series = cur.text.slice(from, cur.pos);
     if (cur.done) return invalid("missing value");
     const at = cur.peek();
     if (!cur.separator()) {
@@ -434,10 +439,12 @@ function parseSample(cur: Cursor, openMetrics: boolean): ScannedSample | Invalid
   const value = parseNumber(valueToken, true);
   if (value === null) return invalid(`invalid value ${show(valueToken)}`);
   let timestamp: number | null = null;
-  if (cur.done) return { name, labels, value, timestamp, exemplar: false };
+  if (cur.done) return { name, labels, value, timestamp, exemplar: false, series };
   if (!cur.separator()) return invalid("expected one space after the value");
   if (cur.done)
-    return cur.strict ? invalid("trailing blank after the value") : { name, labels, value, timestamp, exemplar: false };
+    return cur.strict
+      ? invalid("trailing blank after the value")
+      : { name, labels, value, timestamp, exemplar: false, series };
   if (cur.peek() !== HASH) {
     const written = parseTimestamp(cur.token(), openMetrics);
     if (typeof written !== "number") return written;
@@ -447,13 +454,13 @@ function parseSample(cur: Cursor, openMetrics: boolean): ScannedSample | Invalid
       if (cur.done)
         return cur.strict
           ? invalid("trailing blank after the timestamp")
-          : { name, labels, value, timestamp, exemplar: false };
+          : { name, labels, value, timestamp, exemplar: false, series };
     }
   }
-  if (cur.done) return { name, labels, value, timestamp, exemplar: false };
+  if (cur.done) return { name, labels, value, timestamp, exemplar: false, series };
   if (cur.peek() !== HASH) return invalid("unexpected text after the timestamp");
   const error = skipExemplar(cur, openMetrics);
-  return error ?? { name, labels, value, timestamp, exemplar: true };
+  return error ?? { name, labels, value, timestamp, exemplar: true, series };
 }
 
 type Directive =
