@@ -368,11 +368,18 @@ export function describeParseErrors(errors: readonly { line: number; reason: str
  */
 export function scrapeVerdict(
   response: Verdict,
-  parsed: { samples: number; errors: readonly { line: number; reason: string }[] },
+  parsed: {
+    samples: number;
+    errors: readonly { line: number; reason: string }[];
+    /** An allowlist applied: good lines may have been left out, so none kept proves nothing. */
+    filtered: boolean;
+  },
 ): Verdict {
   const problem = describeParseErrors(parsed.errors);
   if (!response.up || problem === null) return response;
-  return parsed.samples === 0 ? down(`no sample parsed: ${problem}`) : { up: true, message: problem };
+  return parsed.samples === 0 && !parsed.filtered
+    ? down(`no sample parsed: ${problem}`)
+    : { up: true, message: problem };
 }
 
 /** Whether a scrape answered well enough to parse: any 2xx. */

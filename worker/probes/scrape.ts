@@ -46,7 +46,11 @@ export async function scrape(monitor: { id: number; service: string }, config: S
   const result: ProbeResult = {
     ts,
     outcome,
-    verdict: scrapeVerdict(verdict, { samples: parsed.samples.length, errors: parsed.errors }),
+    verdict: scrapeVerdict(verdict, {
+      samples: parsed.samples.length,
+      errors: parsed.errors,
+      filtered: config.allowlist !== null,
+    }),
   };
   return { result, samples, parseErrors: countParseErrors(parsed.errors) };
 }

@@ -308,19 +308,21 @@ describe("scrapes", () => {
   it("stays up with malformed lines among good samples, down with none good", () => {
     const errors = [{ line: 4, reason: "missing value" }];
     const up = { up: true, message: null };
-    expect(scrapeVerdict(up, { samples: 10, errors: [] })).toEqual(up);
-    expect(scrapeVerdict(up, { samples: 10, errors })).toEqual({
+    expect(scrapeVerdict(up, { samples: 10, errors: [], filtered: false })).toEqual(up);
+    expect(scrapeVerdict(up, { samples: 10, errors, filtered: false })).toEqual({
       up: true,
       message: "1 malformed line: line 4: missing value",
     });
-    expect(scrapeVerdict(up, { samples: 0, errors })).toEqual({
+    expect(scrapeVerdict(up, { samples: 0, errors, filtered: false })).toEqual({
       up: false,
       message: "no sample parsed: 1 malformed line: line 4: missing value",
     });
+    // An allowlist may have left the good lines out.
+    expect(scrapeVerdict(up, { samples: 0, errors, filtered: true }).up).toBe(true);
     // An empty exposition is not an error; a failed response keeps its own reason.
-    expect(scrapeVerdict(up, { samples: 0, errors: [] })).toEqual(up);
+    expect(scrapeVerdict(up, { samples: 0, errors: [], filtered: false })).toEqual(up);
     const truncated = { up: false, message: "exposition over 5 bytes" };
-    expect(scrapeVerdict(truncated, { samples: 3, errors })).toEqual(truncated);
+    expect(scrapeVerdict(truncated, { samples: 3, errors, filtered: false })).toEqual(truncated);
   });
 
   it("wants a complete 2xx answer", () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   type ExpositionSample,
+  countParseErrors,
+  formatOfContentType,
   MAX_LISTED_ERRORS,
   type ParseResult,
   parseExposition,
@@ -546,6 +548,22 @@ describe("parseExposition: OpenMetrics", () => {
 });
 
 describe("parseExposition options", () => {
+  it("format: the Content-Type's, else detected; OpenMetrics is held to its rules", () => {
+    expect(formatOfContentType("application/openmetrics-text; version=1.0.0; charset=utf-8")).toBe("openmetrics");
+    expect(formatOfContentType(" Application/OpenMetrics-Text")).toBe("openmetrics");
+    expect(formatOfContentType("text/plain; version=0.0.4")).toBeUndefined();
+    expect(formatOfContentType(null)).toBeUndefined();
+    const text = 'a{x="1" y="2"} 1\nb 2';
+    expect(parseExposition(text).errors).toEqual([]);
+    const strict = parseExposition(text, { format: "openmetrics" });
+    expect(strict.samples.map((s) => s.name)).toEqual(["b"]);
+    expect(strict.errors).toEqual([
+      { line: 1, reason: "expected , or } after label x" },
+      { line: 3, reason: "missing # EOF at the end of an OpenMetrics exposition" },
+    ]);
+    expect(countParseErrors(strict.errors)).toBe(2);
+  });
+
   const text = fixture("python-client.prom");
 
   it("allow keeps samples whose family or sample name is listed", () => {
