@@ -13,6 +13,7 @@ import {
   type ScrapeConfig,
 } from "../core/probe";
 import type { Sample } from "../core/series";
+import type { TargetPolicy } from "../core/net/target";
 import { fetchTarget } from "./http";
 
 export interface ScrapeRun {
@@ -22,11 +23,16 @@ export interface ScrapeRun {
 }
 
 /** Scrapes once. Never throws; a failed fetch or parse is probe_up 0 with the reason. */
-export async function scrape(monitor: { id: number; service: string }, config: ScrapeConfig): Promise<ScrapeRun> {
+export async function scrape(
+  monitor: { id: number; service: string },
+  config: ScrapeConfig,
+  targets: TargetPolicy,
+): Promise<ScrapeRun> {
   const ts = Date.now();
   const outcome = await fetchTarget(
     { ...config, headers: { accept: "text/plain;version=0.0.4;q=0.9, */*;q=0.1", ...config.headers } },
     MAX_SCRAPE_BYTES,
+    targets,
   );
   const verdict = evaluateScrapeResponse(outcome);
   if (outcome.kind === "error" || (!verdict.up && !outcome.truncated)) {

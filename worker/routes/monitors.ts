@@ -8,7 +8,10 @@ import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
 import { crudRoutes, defineResource } from "./crud";
 import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
+import { badRequest } from "../lib/errors";
 import { randomUrlSafe } from "../lib/secrets";
+import { targetPolicyOf } from "../lib/targets";
+import { checkTarget } from "../core/net/target";
 import { syncMonitorSchedule } from "../handlers/probes";
 import { defaultTimeoutMs } from "../core/probe";
 import {
@@ -234,6 +237,12 @@ export const monitorResource = defineResource({
       const error = confirmPolicyError(locations, input.confirm_quorum ?? null);
       if (error) issue(...error);
     }
+  },
+  // The URL's target needs the deployment's settings and the request's origin: checked here, not in `refine`.
+  check: async (input, { env, origin }) => {
+    if (input.url == null) return;
+    const target = checkTarget(input.url, targetPolicyOf(env, origin));
+    if (!target.ok) throw badRequest([{ field: "url", reason: `refused: ${target.reason}` }], "Invalid monitor.");
   },
   toInput: rowToInput,
   toValues: (input, { existing }) => ({
