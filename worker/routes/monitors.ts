@@ -75,7 +75,10 @@ const MonitorFields = z
     kind: z.enum(MONITOR_KINDS),
     interval_seconds: z.number().int().min(1).max(3600).default(60),
     is_active: z.boolean().default(true),
-    url: HttpUrl.nullish().openapi({ description: "http, prometheus (required): the URL to probe or scrape" }),
+    url: HttpUrl.nullish().openapi({
+      description:
+        "http, prometheus (required): the URL to probe or scrape. Refused (400) when it points at a loopback, private, link-local, carrier-grade NAT, multicast or metadata address or name, or at the product itself, unless ALLOW_PRIVATE_TARGETS lists it; redirects are checked the same way at each hop",
+    }),
     method: z.enum(METHODS).nullish().openapi({ description: "http: default GET" }),
     headers: HeaderSet.nullish().openapi({ description: "http, prometheus: request headers, default {}" }),
     body: RequestBody.nullish().openapi({ description: "http: request body, not with GET or HEAD" }),
