@@ -146,9 +146,9 @@ async function tcpReachable(url: URL, waitMs: number): Promise<boolean | null> {
 }
 
 /**
- * Runs an HTTP probe: the request (its targets checked against `targets`), then what its outcome means. With `readCert`, the
- * server's certificate is read on a connection of its own alongside the request, so it
- * adds nothing to the latency.
+ * Runs an HTTP probe: the request (each target checked against `targets`), then what its
+ * outcome means. With `readCert`, the server's certificate is read on a connection of its
+ * own alongside the request, so it adds nothing to the latency.
  */
 export async function probeHttp(
   config: HttpProbeConfig,
