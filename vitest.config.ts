@@ -42,6 +42,9 @@ export default defineConfig({
                 WEBHOOK_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/webhook`,
                 DEADMAN_URL: `http://127.0.0.1:${inject<number>("sinkPort")}/sink/deadman`,
                 WEBHOOK_SECRET: "webhook-secret",
+                // The probe tests' local targets listen on 127.0.0.1: allowed as an operator allows a
+                // private network; every other private target stays refused (test/integration/targets.test.ts).
+                ALLOW_PRIVATE_TARGETS: "127.0.0.1",
                 // Self-metrics counts go to the Sentinel at once, so /metrics shows them as soon as the flush lands.
                 SELF_METRICS_FLUSH_MS: "0",
               },

@@ -116,7 +116,7 @@ export class ProbeRunner extends DurableObject<Env> {
 
   /** Probes a monitor once from this runner's location and answers what it saw, recording nothing. */
   async confirm(monitor: ProbeMonitor): Promise<ConfirmAnswer> {
-    return confirmProbe(monitor);
+    return confirmProbe(this.env, monitor);
   }
 
   /** One monitor's run; a seam the tests replace to make a probe throw. */

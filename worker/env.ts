@@ -22,6 +22,12 @@ interface Secrets {
   DEADMAN_URL?: string;
   /** Where the dashboard is (https://monitor.example.com): notifications link to it absolutely; else by path. */
   DASHBOARD_URL?: string;
+  /**
+   * Private targets monitors may probe (core/net/target.ts): networks, addresses and host
+   * names, comma-separated ("10.0.0.0/8, 192.168.1.0/24, localhost, *.corp.internal").
+   * Without it, loopback, private, link-local, metadata and similar targets are refused.
+   */
+  ALLOW_PRIVATE_TARGETS?: string;
   /** Signing secret of the Slack app: enables /slack/commands and /slack/interactions. */
   SLACK_SIGNING_SECRET?: string;
   /**

@@ -1,5 +1,5 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { DEMO_RULES, demoMonitors, seedDemo } from "../../scripts/lib/seed.mjs";
 import { type Incident, incidentsBetween, shopCounters } from "../../worker/core/demo-shop";
@@ -20,8 +20,12 @@ function quietMinute(from: number): number {
   }
 }
 
-/** Sends requests straight into the real Worker (seedDemo's fetch). */
-const intoWorker = (url: string, init?: RequestInit) => exports.default.fetch(new Request(url, init));
+/**
+ * Sends requests straight into the real Worker in demo mode (seedDemo's fetch): the seeded
+ * monitors probe the product's own /demo/* targets, which only demo mode allows.
+ */
+const intoWorker = async (url: string, init?: RequestInit) =>
+  worker.fetch(new Request(url, init), demoEnv, createExecutionContext());
 
 const get = (path: string, e: Env = demoEnv) => demo.request(path, {}, e);
 

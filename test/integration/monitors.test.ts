@@ -156,7 +156,7 @@ describe("monitors", () => {
       name: "Shop metrics",
       service: "shop",
       kind: "prometheus",
-      url: "http://10.0.0.5:9090/metrics",
+      url: "http://shop.example.com:9090/metrics",
       metrics_allowlist: ["http_requests_total", "process_cpu_seconds_total"],
     });
     expect(res.status).toBe(201);

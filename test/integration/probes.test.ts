@@ -16,7 +16,7 @@ const metric = (samples: Sample[], name: string) => samples.find((s) => s.metric
 
 /** Runs an HTTP probe against the target server and returns probe_up, its message and the status code. */
 async function probe(path: string, config: Record<string, unknown> = {}, url?: string) {
-  const samples = await probeMonitor(http(path, config, url));
+  const samples = await probeMonitor(env, http(path, config, url));
   const up = metric(samples, "probe_up");
   return {
     up: up?.value,
@@ -171,7 +171,7 @@ describe("Prometheus scrape", () => {
   });
 
   it("keeps only the allowlisted metrics", async () => {
-    const samples = await probeMonitor(scrapeMonitor("/metrics", { metrics_allowlist: ["queue_depth"] }));
+    const samples = await probeMonitor(env, scrapeMonitor("/metrics", { metrics_allowlist: ["queue_depth"] }));
     expect(samples.map((s) => s.metric).sort()).toEqual([
       "probe_latency_ms",
       "probe_status_code",
@@ -199,7 +199,7 @@ describe("Prometheus scrape", () => {
   });
 
   it("names every malformed line, and counts 0 on a clean scrape", async () => {
-    const samples = await probeMonitor(scrapeMonitor("/metrics?malformed=1"));
+    const samples = await probeMonitor(env, scrapeMonitor("/metrics?malformed=1"));
     const up = metric(samples, "probe_up");
     expect(up?.value).toBe(1);
     expect(up?.message).toBe(
@@ -207,25 +207,25 @@ describe("Prometheus scrape", () => {
     );
     expect(metric(samples, "scrape_parse_errors")?.value).toBe(2);
     expect(metric(samples, "queue_depth")?.value).toBe(42);
-    const clean = await probeMonitor(scrapeMonitor("/metrics"));
+    const clean = await probeMonitor(env, scrapeMonitor("/metrics"));
     expect([metric(clean, "probe_up")?.message, metric(clean, "scrape_parse_errors")?.value]).toEqual([undefined, 0]);
   });
 
   it("is down when the body has not one valid sample", async () => {
-    const samples = await probeMonitor(scrapeMonitor("/keyword"));
+    const samples = await probeMonitor(env, scrapeMonitor("/keyword"));
     const up = metric(samples, "probe_up");
     expect(up?.value).toBe(0);
     expect(up?.message).toMatch(/^no sample parsed: 1 malformed line: line 1: /);
   });
 
   it("is down when the exporter fails", async () => {
-    const samples = await probeMonitor(scrapeMonitor("/down"));
+    const samples = await probeMonitor(env, scrapeMonitor("/down"));
     expect(samples.map((s) => [s.metric, s.value, s.message])).toEqual([
       ["probe_up", 0, "status 503 (expected 2xx)"],
       ["probe_latency_ms", expect.any(Number), undefined],
       ["probe_status_code", 503, undefined],
     ]);
-    const refused = await probeMonitor({
+    const refused = await probeMonitor(env, {
       ...scrapeMonitor(""),
       config: { url: `http://127.0.0.1:${inject("closedPort")}/metrics` },
     });

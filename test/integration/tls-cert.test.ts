@@ -90,22 +90,22 @@ describe("HTTP monitor on https", () => {
   it("reads the certificate on a first run and on the first slot of an hour only", async () => {
     const m = monitor("rsa12", 30);
     const hour = 3_600_000 * 500_000;
-    const first = await probeMonitor(m, { at: hour + 30_000, intervalMs: 30_000, first: true });
+    const first = await probeMonitor(env, m, { at: hour + 30_000, intervalMs: 30_000, first: true });
     expect(Math.abs((days(first) ?? 0) - 30)).toBeLessThanOrEqual(1);
-    expect(days(await probeMonitor(m, { at: hour + 30_000, intervalMs: 30_000, first: false }))).toBeUndefined();
-    expect(days(await probeMonitor(m, { at: hour, intervalMs: 30_000, first: false }))).toBeDefined();
+    expect(days(await probeMonitor(env, m, { at: hour + 30_000, intervalMs: 30_000, first: false }))).toBeUndefined();
+    expect(days(await probeMonitor(env, m, { at: hour, intervalMs: 30_000, first: false }))).toBeDefined();
   });
 
   it("records no sample and leaves probe_up alone when the certificate cannot be read", async () => {
     const m = { ...monitor("rsa13"), config: { url: `https://127.0.0.1:${inject("closedPort")}/`, timeout_ms: 2000 } };
-    const samples = await probeMonitor(m);
+    const samples = await probeMonitor(env, m);
     expect(days(samples)).toBeUndefined();
     expect(samples.find((s) => s.metric === "probe_up")).toMatchObject({ value: 0, message: "connection refused" });
   });
 
   it("reads no certificate for plain http", async () => {
     const m = { ...monitor("rsa13"), config: { url: `http://127.0.0.1:${inject("targetsPort")}/up` } };
-    const samples = await probeMonitor(m);
+    const samples = await probeMonitor(env, m);
     expect(samples.find((s) => s.metric === "probe_up")).toMatchObject({ value: 1 });
     expect(days(samples)).toBeUndefined();
   });

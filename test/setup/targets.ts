@@ -71,6 +71,9 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
       return send(res, 200, '{"status": "ok", "checks": {', { "content-type": "application/json" });
     case "/redirect":
       return send(res, 302, "", { location: "/up" });
+    case "/goto":
+      // A redirect anywhere: `to` is the Location, `code` the status (default 302).
+      return send(res, Number(q.get("code") ?? 302), "", { location: q.get("to") ?? "/up" });
     case "/metrics":
       return send(
         res,

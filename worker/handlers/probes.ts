@@ -46,18 +46,21 @@ import {
 } from "../db/monitors";
 import type { monitors } from "../db/schema";
 import { recordSamples } from "../lib/series";
+import { targetPolicyOf } from "../lib/targets";
 import { probeHttp } from "../probes/http";
 import { scrape, scrapeSamples } from "../probes/scrape";
 
 /**
  * The samples of one run of a monitor; empty when its stored config cannot be probed.
  * `slot` (absent for a one-off run) decides whether an https monitor's certificate is read.
+ * Its target and each redirect's are checked against the deployment's safe-target policy.
  */
-export async function probeMonitor(monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<Sample[]> {
+export async function probeMonitor(env: Env, monitor: ProbeMonitor, slot: RunSlot | null = null): Promise<Sample[]> {
+  const targets = targetPolicyOf(env);
   if (monitor.kind === "http") {
     const config = readHttpConfig(monitor.config, monitor.intervalSeconds);
     if (!config.ok) return skipped(monitor, config.error);
-    const result = await probeHttp(config.config, certCheckDue(config.config.url, slot));
+    const result = await probeHttp(config.config, targets, certCheckDue(config.config.url, slot));
     if (result.cert && "error" in result.cert) {
       console.warn(`monitor ${monitor.id}: certificate not read: ${result.cert.error}`);
     }
@@ -65,7 +68,7 @@ export async function probeMonitor(monitor: ProbeMonitor, slot: RunSlot | null =
   }
   const config = readScrapeConfig(monitor.config, monitor.intervalSeconds);
   if (!config.ok) return skipped(monitor, config.error);
-  return scrapeSamples(monitor, await scrape(monitor, config.config));
+  return scrapeSamples(monitor, await scrape(monitor, config.config, targets));
 }
 
 function skipped(monitor: ProbeMonitor, why: string): Sample[] {
@@ -87,7 +90,7 @@ export async function runMonitor(
   slot: RunSlot | null = null,
   ask: AskLocation = askRunners(env),
 ): Promise<void> {
-  const samples = await confirmFailure(monitor, await probeMonitor(monitor, slot), ask);
+  const samples = await confirmFailure(monitor, await probeMonitor(env, monitor, slot), ask);
   if (samples.length > 0) {
     await recordSamples(env, samples, Date.now(), monitor.kind === "prometheus" ? "scrape" : "probe");
   }
@@ -107,10 +110,10 @@ export type AskLocation = (hint: ConfirmHint, monitor: ProbeMonitor) => Promise<
  * One probe of an http monitor from wherever this runs, for another location's
  * confirmation: no certificate read (the first location's run reads it) and nothing recorded.
  */
-export async function confirmProbe(monitor: ProbeMonitor): Promise<ConfirmAnswer> {
+export async function confirmProbe(env: Env, monitor: ProbeMonitor): Promise<ConfirmAnswer> {
   const config = readHttpConfig(monitor.config, monitor.intervalSeconds);
   if (!config.ok) throw new Error(`monitor ${monitor.id} not probed: ${config.error}`);
-  const result = await probeHttp(config.config, false);
+  const result = await probeHttp(config.config, targetPolicyOf(env), false);
   return { up: result.verdict.up, message: result.verdict.message, samples: probeSamples(monitor, result) };
 }
 

@@ -13,6 +13,8 @@ import {
   type ProbeResult,
   type RequestSettings,
 } from "../core/probe";
+import { type Hop, MAX_REDIRECTS, nextHop } from "../core/net/redirect";
+import { checkTarget, type TargetPolicy } from "../core/net/target";
 import { readServerCertificate } from "./tls-cert";
 
 const USER_AGENT = "EdgeMonitor/1.0 (+probe)";
@@ -22,36 +24,63 @@ const MIN_TCP_CHECK_MS = 250;
 /**
  * Sends the request and reads the answer. Never throws: a failure is an outcome with
  * its reason ("timeout after 5000 ms", "connection refused", "DNS lookup failed", …).
+ * The target must pass `targets` (core/net/target.ts) before anything is sent; redirects
+ * are followed here, not by fetch(), so that each hop's target passes it too.
  */
-export async function fetchTarget(req: RequestSettings, maxBytes: number): Promise<FetchOutcome> {
+export async function fetchTarget(
+  req: RequestSettings,
+  maxBytes: number,
+  targets: TargetPolicy,
+): Promise<FetchOutcome> {
   const started = Date.now();
+  const failed = (reason: string): FetchOutcome => ({
+    kind: "error",
+    reason,
+    timedOut: false,
+    latencyMs: Date.now() - started,
+  });
+  const first = checkTarget(req.url, targets);
+  if (!first.ok) return failed(`target refused: ${first.reason}`);
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, req.timeoutMs);
+  const headers = { ...req.headers };
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === "user-agent")) headers["user-agent"] = USER_AGENT;
+  let hop: Hop = { url: req.url, method: req.method, headers, body: req.body };
   try {
-    const headers = new Headers(req.headers);
-    if (!headers.has("user-agent")) headers.set("user-agent", USER_AGENT);
-    const res = await fetch(req.url, {
-      method: req.method,
-      headers,
-      body: req.body ?? undefined,
-      redirect: req.followRedirects ? "follow" : "manual",
-      cache: "no-store",
-      signal: controller.signal,
-    });
-    const { text, truncated } = await readText(res, maxBytes);
-    return { kind: "response", status: res.status, body: text, truncated, latencyMs: Date.now() - started };
+    for (let redirects = 0; ; redirects++) {
+      const res = await fetch(hop.url, {
+        method: hop.method,
+        headers: hop.headers,
+        body: hop.body ?? undefined,
+        redirect: "manual",
+        cache: "no-store",
+        signal: controller.signal,
+      });
+      const next = req.followRedirects ? nextHop(hop, res.status, res.headers.get("location")) : null;
+      if (next) {
+        await res.body?.cancel().catch(() => undefined);
+        if (!next.ok) return failed(next.reason);
+        if (redirects >= MAX_REDIRECTS) return failed(`more than ${MAX_REDIRECTS} redirects`);
+        const check = checkTarget(next.hop.url, targets);
+        if (!check.ok) return failed(`redirect to ${next.hop.url} refused: ${check.reason}`);
+        hop = next.hop;
+        continue;
+      }
+      const { text, truncated } = await readText(res, maxBytes);
+      return { kind: "response", status: res.status, body: text, truncated, latencyMs: Date.now() - started };
+    }
   } catch (err) {
     const latencyMs = Date.now() - started;
     const { name, message } = err instanceof Error ? err : { name: "", message: String(err) };
     let url: URL | null = null;
     try {
-      url = new URL(req.url);
+      url = new URL(hop.url);
     } catch {
-      return { kind: "error", reason: `invalid URL: ${req.url}`, timedOut: false, latencyMs };
+      return { kind: "error", reason: `invalid URL: ${hop.url}`, timedOut: false, latencyMs };
     }
     const vague = !timedOut && /network connection lost|internal error/i.test(message);
     const reason = describeFetchFailure({
@@ -117,13 +146,19 @@ async function tcpReachable(url: URL, waitMs: number): Promise<boolean | null> {
 }
 
 /**
- * Runs an HTTP probe: the request, then what its outcome means. With `readCert`, the
- * server's certificate is read on a connection of its own alongside the request, so it
- * adds nothing to the latency.
+ * Runs an HTTP probe: the request (each target checked against `targets`), then what its
+ * outcome means. With `readCert`, the server's certificate is read on a connection of its
+ * own alongside the request, so it adds nothing to the latency.
  */
-export async function probeHttp(config: HttpProbeConfig, readCert = false): Promise<ProbeResult> {
+export async function probeHttp(
+  config: HttpProbeConfig,
+  targets: TargetPolicy,
+  readCert = false,
+): Promise<ProbeResult> {
   const ts = Date.now();
-  const request = fetchTarget(config, MAX_BODY_BYTES);
+  const request = fetchTarget(config, MAX_BODY_BYTES, targets);
+  // A refused target gets no certificate check either: that would connect to it.
+  readCert &&= checkTarget(config.url, targets).ok;
   // A tick later: an invocation holds six connections at once, and the requests of all
   // monitors due together should get theirs before any certificate check.
   const cert = readCert

@@ -15,6 +15,7 @@ import {
   scrapeVerdict,
 } from "../core/probe";
 import type { Sample } from "../core/series";
+import type { TargetPolicy } from "../core/net/target";
 import { fetchTarget } from "./http";
 
 export interface ScrapeRun {
@@ -29,11 +30,16 @@ export interface ScrapeRun {
  * Scrapes once. Never throws; a failed fetch, or a body with not one valid sample, is
  * probe_up 0 with the reason; malformed lines among good ones leave it up, named in its message.
  */
-export async function scrape(monitor: { id: number; service: string }, config: ScrapeConfig): Promise<ScrapeRun> {
+export async function scrape(
+  monitor: { id: number; service: string },
+  config: ScrapeConfig,
+  targets: TargetPolicy,
+): Promise<ScrapeRun> {
   const ts = Date.now();
   const outcome = await fetchTarget(
     { ...config, headers: { accept: "text/plain;version=0.0.4;q=0.9, */*;q=0.1", ...config.headers } },
     MAX_SCRAPE_BYTES,
+    targets,
   );
   const verdict = evaluateScrapeResponse(outcome);
   if (outcome.kind === "error" || (!verdict.up && !outcome.truncated)) {

@@ -241,6 +241,8 @@ async function prepare<T extends Table, F extends z.ZodObject, O extends z.ZodOb
     env: Env;
     actor: Actor;
     now: number;
+    /** Origin of the import request, for checks that refuse the product's own (monitor URLs). */
+    origin: string;
     check: boolean;
     toDoc: (wire: Item) => Item;
   },
@@ -260,7 +262,7 @@ async function prepare<T extends Table, F extends z.ZodObject, O extends z.ZodOb
   const probe = await r.toValues(parsed.data, { env: opts.env, actor: opts.actor, now: opts.now });
   const key = itemKey(section, { ...opts.toDoc(r.toInput(draftRow(probe.values, 0)) as Item), key: opts.explicitKey });
   const existing = opts.existingByKey.get(key);
-  const ctx = { env: opts.env, actor: opts.actor, now: opts.now, existing };
+  const ctx = { env: opts.env, actor: opts.actor, now: opts.now, existing, origin: opts.origin };
   if (opts.check && r.check) {
     try {
       await r.check(parsed.data, ctx);
@@ -287,7 +289,14 @@ interface Plan {
   touched: { rules: number[]; monitors: number[] };
 }
 
-async function planImport(env: Env, actor: Actor, body: unknown, prune: boolean, now: number): Promise<Plan> {
+async function planImport(
+  env: Env,
+  actor: Actor,
+  body: unknown,
+  prune: boolean,
+  now: number,
+  origin: string,
+): Promise<Plan> {
   const parsedDoc = Document.safeParse(body);
   if (!parsedDoc.success) throw badRequest(issuesToDetails(parsedDoc.error.issues), "Invalid configuration.");
   const doc = parsedDoc.data;
@@ -295,7 +304,7 @@ async function planImport(env: Env, actor: Actor, body: unknown, prune: boolean,
   const issues: ErrorDetail[] = [];
   const notes: string[] = [];
   const addIssues = (xs: DocIssue[]) => issues.push(...xs);
-  const common = { env, actor, now };
+  const common = { env, actor, now, origin };
 
   // Policies and monitors first: rules reference them, by name and by key.
   const policies: Prepared<typeof escalationPolicies>[] = [];
@@ -607,7 +616,7 @@ config.openapi(
     const dryRun = yes(dryRunParam);
     const prune = yes(pruneParam);
     const now = Date.now();
-    const plan = await planImport(c.env, c.get("actor"), await c.req.json(), prune, now);
+    const plan = await planImport(c.env, c.get("actor"), await c.req.json(), prune, now, new URL(c.req.url).origin);
     const changes = !diffIsEmpty(plan.diff);
     if (!dryRun && plan.statements.length) {
       const [first, ...rest] = plan.statements;

@@ -33,6 +33,8 @@ export interface WriteContext<T extends Table> {
   now: number;
   /** The stored row, on update. */
   existing?: Row<T>;
+  /** Origin of the request (scheme://host), when the write comes from one. */
+  origin?: string;
 }
 
 export interface OutputContext {
@@ -177,7 +179,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   });
   app.openapi(createRouteDef, async (c) => {
     const now = Date.now();
-    const ctx = { env: c.env, actor: c.get("actor"), now };
+    const ctx = { env: c.env, actor: c.get("actor"), now, origin: new URL(c.req.url).origin };
     const input = validate(await c.req.json());
     await r.check?.(input, ctx);
     const { values, reveal } = await r.toValues(input, ctx);
@@ -222,7 +224,7 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const { id } = c.req.valid("param");
     const existing = await load(c.env, id);
     const now = Date.now();
-    const ctx = { env: c.env, actor: c.get("actor"), now, existing };
+    const ctx = { env: c.env, actor: c.get("actor"), now, existing, origin: new URL(c.req.url).origin };
     const body = (await c.req.json()) as Record<string, unknown>;
     const input = validate({ ...r.toInput(existing), ...(writable(body) as object) });
     await r.check?.(input, ctx);

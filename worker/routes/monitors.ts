@@ -8,7 +8,10 @@ import { MONITOR_KINDS, monitors as monitorTable } from "../db/schema";
 import { crudRoutes, defineResource } from "./crud";
 import { MetricName, Name, ServiceName, Timestamps, TimeZone } from "./fields";
 import { cronError } from "../core/cron";
+import { badRequest } from "../lib/errors";
 import { randomUrlSafe } from "../lib/secrets";
+import { targetPolicyOf } from "../lib/targets";
+import { checkTarget } from "../core/net/target";
 import { syncMonitorSchedule } from "../handlers/probes";
 import { defaultTimeoutMs } from "../core/probe";
 import {
@@ -72,7 +75,10 @@ const MonitorFields = z
     kind: z.enum(MONITOR_KINDS),
     interval_seconds: z.number().int().min(1).max(3600).default(60),
     is_active: z.boolean().default(true),
-    url: HttpUrl.nullish().openapi({ description: "http, prometheus (required): the URL to probe or scrape" }),
+    url: HttpUrl.nullish().openapi({
+      description:
+        "http, prometheus (required): the URL to probe or scrape. Refused (400) when it points at a loopback, private, link-local, carrier-grade NAT, multicast or metadata address or name, or at the product itself, unless ALLOW_PRIVATE_TARGETS lists it; redirects are checked the same way at each hop",
+    }),
     method: z.enum(METHODS).nullish().openapi({ description: "http: default GET" }),
     headers: HeaderSet.nullish().openapi({ description: "http, prometheus: request headers, default {}" }),
     body: RequestBody.nullish().openapi({ description: "http: request body, not with GET or HEAD" }),
@@ -234,6 +240,12 @@ export const monitorResource = defineResource({
       const error = confirmPolicyError(locations, input.confirm_quorum ?? null);
       if (error) issue(...error);
     }
+  },
+  // The URL's target needs the deployment's settings and the request's origin: checked here, not in `refine`.
+  check: async (input, { env, origin }) => {
+    if (input.url == null) return;
+    const target = checkTarget(input.url, targetPolicyOf(env, origin));
+    if (!target.ok) throw badRequest([{ field: "url", reason: `refused: ${target.reason}` }], "Invalid monitor.");
   },
   toInput: rowToInput,
   toValues: (input, { existing }) => ({
