@@ -7,6 +7,7 @@ import { bodyLimit } from "hono/body-limit";
 import { checkSelf } from "./lib/self-health";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
+import { checkRequestOrigin } from "./middleware/origin";
 import { createApi, jsonResponse } from "./routes/api";
 import { CONFIG_BODY_LIMIT, config } from "./routes/config";
 import { dashboard } from "./routes/dashboard";
@@ -67,6 +68,11 @@ app.openapi(
 const tooLarge = () => {
   throw new ApiError(413, `The body is larger than ${ADMIN_BODY_LIMIT} bytes.`);
 };
+// A forged request riding on the session cookie stops here, before authentication (core/origin.ts).
+app.use("/api/auth/*", checkRequestOrigin);
+app.use("/api/admin/*", checkRequestOrigin);
+app.use("/ws", checkRequestOrigin);
+
 app.use("/api/auth/*", bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 app.route("/api/auth", session);
 

@@ -174,7 +174,11 @@ describe("the dashboard on Pages (wrangler pages dev) in front of the local Work
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ role: "owner" });
 
-    expect(await firstSocketMessage({ cookie })).toMatchObject({ type: "snapshot" });
+    // A browser sends the page's Origin with the upgrade; the Worker sees the Pages origin as its own.
+    expect(await firstSocketMessage({ cookie, origin: pagesUrl })).toMatchObject({ type: "snapshot" });
+    expect(await firstSocketMessage({ cookie, origin: "https://evil.example" })).toEqual({
+      failed: "the upgrade was refused",
+    });
     expect(await firstSocketMessage({})).toEqual({ failed: "the upgrade was refused" });
   });
 });
