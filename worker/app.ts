@@ -4,6 +4,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { API_HEADERS } from "./core/security-headers";
 import { checkSelf } from "./lib/self-health";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
@@ -37,6 +38,17 @@ import { users } from "./routes/users";
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
 export const app = createApi();
+
+// The Worker's own answers carry the security headers (core/security-headers.ts); the dashboard's
+// files get theirs from the build's _headers file. A 101 keeps its socket untouched.
+app.use("*", async (c, next) => {
+  await next();
+  if (c.res.status === 101) return;
+  const res = new Response(c.res.body, c.res); // headers of a fetched response are immutable
+  for (const [name, value] of Object.entries(API_HEADERS)) if (!res.headers.has(name)) res.headers.set(name, value);
+  c.res = undefined;
+  c.res = res;
+});
 
 app.onError((err) => toErrorResponse(err));
 app.notFound((c) => toErrorResponse(new ApiError(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
