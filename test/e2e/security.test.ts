@@ -131,10 +131,10 @@ describe("the dashboard under its Content-Security-Policy", () => {
     await page.locator('[data-connection="connected"]').waitFor();
     const ran = await page.evaluate(async () => {
       const script = document.createElement("script");
-      script.textContent = "window.__injected = true";
+      script.textContent = "window.injectedScriptRan = true";
       document.body.appendChild(script);
       await new Promise((r) => setTimeout(r, 100));
-      return (window as unknown as { __injected?: boolean }).__injected === true;
+      return (window as unknown as { injectedScriptRan?: boolean }).injectedScriptRan === true;
     });
     expect(ran).toBe(false);
     expect(await violations()).toEqual([expect.stringMatching(/^script-src-elem blocked inline/)]);
