@@ -2,12 +2,15 @@
  * The dashboard: Vite + Preact, served by the Worker as static assets from
  * dist/client (wrangler.toml [assets], SPA fallback). Built by `npm start` with
  * `vite build --config dashboard/vite.config.ts` from the repository root.
- * `vite` (dev) proxies the API and the socket to `wrangler dev` on :8787.
+ * `vite` (dev) proxies the API and the socket to `wrangler dev` on :8787; put its origin
+ * (http://localhost:5173) in ALLOWED_ORIGINS (.dev.vars) so that the dashboard's writes
+ * and socket pass the Origin check (core/origin.ts) whichever origin the Worker sees.
  */
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { preact } from "@preact/preset-vite";
 import { defineConfig, type Plugin } from "vite";
+import { headersFile } from "../worker/core/security-headers";
 
 /** The most JavaScript (gzip) the browser may need before the first page shows; charts load with their page. */
 const INITIAL_JS_LIMIT_BYTES = 100 * 1024;
@@ -52,6 +55,20 @@ function bundleSize(): Plugin {
   };
 }
 
+/**
+ * Writes `_headers` next to the build: the security headers (worker/core/security-headers.ts)
+ * that Workers static assets and Pages add to every dashboard file they serve.
+ */
+function securityHeaders(): Plugin {
+  return {
+    name: "edge-monitor:security-headers",
+    apply: "build",
+    generateBundle() {
+      this.emitFile({ type: "asset", fileName: "_headers", source: headersFile() });
+    },
+  };
+}
+
 const root = fileURLToPath(new URL(".", import.meta.url));
 const worker = process.env.WORKER_URL ?? "http://127.0.0.1:8787";
 
@@ -59,7 +76,7 @@ export default defineConfig({
   root,
   base: "/",
   publicDir: false,
-  plugins: [preact(), bundleSize()],
+  plugins: [preact(), bundleSize(), securityHeaders()],
   build: {
     outDir: fileURLToPath(new URL("../dist/client", import.meta.url)),
     emptyOutDir: true,

@@ -4,9 +4,11 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { API_HEADERS } from "./core/security-headers";
 import { checkSelf } from "./lib/self-health";
 import { ApiError, toErrorResponse } from "./lib/errors";
 import { authenticate, authorizeByMethod, requireRole, resolveActor } from "./middleware/auth";
+import { checkRequestOrigin } from "./middleware/origin";
 import { createApi, jsonResponse } from "./routes/api";
 import { CONFIG_BODY_LIMIT, config } from "./routes/config";
 import { dashboard } from "./routes/dashboard";
@@ -36,6 +38,17 @@ import { users } from "./routes/users";
 export const ADMIN_BODY_LIMIT = 64 * 1024;
 
 export const app = createApi();
+
+// The Worker's own answers carry the security headers (core/security-headers.ts); the dashboard's
+// files get theirs from the build's _headers file. A 101 keeps its socket untouched.
+app.use("*", async (c, next) => {
+  await next();
+  if (c.res.status === 101) return;
+  const res = new Response(c.res.body, c.res); // headers of a fetched response are immutable
+  for (const [name, value] of Object.entries(API_HEADERS)) if (!res.headers.has(name)) res.headers.set(name, value);
+  c.res = undefined;
+  c.res = res;
+});
 
 app.onError((err) => toErrorResponse(err));
 app.notFound((c) => toErrorResponse(new ApiError(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`)));
@@ -67,6 +80,11 @@ app.openapi(
 const tooLarge = () => {
   throw new ApiError(413, `The body is larger than ${ADMIN_BODY_LIMIT} bytes.`);
 };
+// A forged request riding on the session cookie stops here, before authentication (core/origin.ts).
+app.use("/api/auth/*", checkRequestOrigin);
+app.use("/api/admin/*", checkRequestOrigin);
+app.use("/ws", checkRequestOrigin);
+
 app.use("/api/auth/*", bodyLimit({ maxSize: ADMIN_BODY_LIMIT, onError: tooLarge }));
 app.route("/api/auth", session);
 

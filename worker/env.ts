@@ -28,6 +28,12 @@ interface Secrets {
    * Without it, loopback, private, link-local, metadata and similar targets are refused.
    */
   ALLOW_PRIVATE_TARGETS?: string;
+  /**
+   * Origins besides the product's own (and DASHBOARD_URL's) whose pages may use the session
+   * cookie to change state or open the socket, separated by commas (core/origin.ts), e.g. a
+   * Pages deployment under another hostname: "https://monitor.pages.dev".
+   */
+  ALLOWED_ORIGINS?: string;
   /** Signing secret of the Slack app: enables /slack/commands and /slack/interactions. */
   SLACK_SIGNING_SECRET?: string;
   /**

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { DASHBOARD_CSP } from "../../worker/core/security-headers";
 import { exited, freePort, killGroup } from "./server";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -118,6 +119,9 @@ describe("the dashboard on Pages (wrangler pages dev) in front of the local Work
         script: expect.stringMatching(/^\/assets\/.+\.js$/),
       });
       expect(html).toContain('<div id="app"></div>');
+      // Pages applies the build's _headers file as the Worker's assets do (core/security-headers.ts).
+      expect(res.headers.get("content-security-policy")).toBe(DASHBOARD_CSP);
+      expect(res.headers.get("x-frame-options")).toBe("DENY");
       const asset = await fetch(`${pagesUrl}${script}`);
       expect({ script, status: asset.status, type: asset.headers.get("content-type") }).toMatchObject({
         script,
@@ -174,7 +178,11 @@ describe("the dashboard on Pages (wrangler pages dev) in front of the local Work
     expect(me.status).toBe(200);
     expect(await me.json()).toMatchObject({ role: "owner" });
 
-    expect(await firstSocketMessage({ cookie })).toMatchObject({ type: "snapshot" });
+    // A browser sends the page's Origin with the upgrade; the Worker sees the Pages origin as its own.
+    expect(await firstSocketMessage({ cookie, origin: pagesUrl })).toMatchObject({ type: "snapshot" });
+    expect(await firstSocketMessage({ cookie, origin: "https://evil.example" })).toEqual({
+      failed: "the upgrade was refused",
+    });
     expect(await firstSocketMessage({})).toEqual({ failed: "the upgrade was refused" });
   });
 });

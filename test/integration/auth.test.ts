@@ -122,7 +122,9 @@ describe("dashboard session", () => {
     const me = await callJson("GET", "/api/admin/me", { headers: { cookie: session } });
     expect(me).toMatchObject({ status: 200, body: { email: admin.email, role: "admin" } });
 
-    const logout = await call("DELETE", "/api/auth/session", { headers: { cookie: session } });
+    const logout = await call("DELETE", "/api/auth/session", {
+      headers: { cookie: session, origin: "http://localhost" },
+    });
     expect(logout.status).toBe(204);
     expect((await call("GET", "/api/admin/me", { headers: { cookie: session } })).status).toBe(401);
   });

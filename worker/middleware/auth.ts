@@ -38,6 +38,14 @@ async function verifyAccessJwt(jwt: string, teamDomain: string, audience: string
   }
 }
 
+/** The bearer token and the session cookie a request presents, as authentication reads them. */
+export function presentedSecrets(headers: Headers): { bearer?: string; cookie?: string } {
+  return {
+    bearer: headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1],
+    cookie: parseCookies(headers.get("cookie") ?? "", SESSION_COOKIE)[SESSION_COOKIE],
+  };
+}
+
 /** Resolves the caller of a request to an admin, or null. Shared by the API and `/ws`. */
 export async function resolveActor(
   req: Request,
@@ -46,8 +54,7 @@ export async function resolveActor(
   waitUntil: (p: Promise<unknown>) => void,
 ): Promise<Actor | null> {
   const db = getDb(env.DB);
-  const bearer = req.headers.get("authorization")?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  const cookie = parseCookies(req.headers.get("cookie") ?? "", SESSION_COOKIE)[SESSION_COOKIE];
+  const { bearer, cookie } = presentedSecrets(req.headers);
   for (const [via, secret] of [
     ["token", bearer],
     ["session", cookie],
