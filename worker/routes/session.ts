@@ -8,6 +8,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { findAdminBySecretHash, touchToken } from "../db/auth";
 import { getDb } from "../db/client";
 import { apiTokens } from "../db/schema";
+import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
 import { ApiError } from "../lib/errors";
 import { hashSecret, newSecret, secretPrefix } from "../lib/secrets";
 import { SESSION_COOKIE } from "../middleware/auth";
@@ -40,13 +41,19 @@ session.openapi(
       200: jsonResponse(z.object({ admin: Me, expires_at: z.string() }), "Logged in"),
       400: jsonResponse(ErrorSchema, "No token sent"),
       401: jsonResponse(ErrorSchema, "Unknown or revoked token"),
+      429: jsonResponse(ErrorSchema, "Too many failed attempts from this address or with this token; see Retry-After"),
     },
   }),
   async (c) => {
     const now = Date.now();
     const db = getDb(c.env.DB);
-    const admin = await findAdminBySecretHash(db, "token", await hashSecret(c.req.valid("json").token), now);
-    if (!admin) throw new ApiError(401, "That token is unknown, expired or revoked.");
+    const token = c.req.valid("json").token;
+    // A locked-out client is refused before its token is looked at, so it learns nothing.
+    const guard = guardFor(c.env, c.req.raw, "login", token);
+    await admit(c.env, guard, now);
+    const admin = await findAdminBySecretHash(db, "token", await hashSecret(token), now);
+    if (!admin) return refuse(c.env, guard, new ApiError(401, "That token is unknown, expired or revoked."), now);
+    succeeded(c.env, guard, (p) => c.executionCtx.waitUntil(p));
     // Logging in is a use of the token: its last use would otherwise stay at its last API call.
     await touchToken(db, admin.tokenId, now);
     const secret = newSecret("session");
