@@ -171,6 +171,19 @@ describe("brute-force limits", () => {
     expect(await recordOf(subject)).toMatchObject({ lockouts: 2 });
   });
 
+  it("never counts an expired or revoked token: a forgotten script does not lock its address out", async () => {
+    const old = await createAdmin("viewer");
+    await env.DB.prepare("UPDATE api_tokens SET revoked_at = ? WHERE prefix = ?")
+      .bind(Date.now(), secretPrefix(old.token))
+      .run();
+    const ip = address();
+    for (let i = 0; i < DEFAULT_GUARD_LIMITS.perAddress + 2; i++) {
+      expect((await (i % 2 ? me(old.token, ip) : login(old.token, ip))).status, `try ${i + 1}`).toBe(401);
+    }
+    expect((await me(admin.token, ip)).status).toBe(200);
+    expect(await recordOf(subjectKey("admin", "addr", ip))).toBeNull();
+  });
+
   it("locks out unknown ingest keys apart from the admin realm, and counts failures and lockouts in /metrics", async () => {
     const failuresBefore = await counter("edge_monitor_auth_failures_total", "ingest");
     const lockoutsBefore = await counter("edge_monitor_auth_lockouts_total", "ingest");

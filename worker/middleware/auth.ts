@@ -7,7 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { parse as parseCookies } from "hono/utils/cookie";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { requiredRoleForMethod, type Role, roleAllows } from "../core/roles";
-import { type AdminIdentity, findAdminByEmail, findAdminBySecretHash, touchToken } from "../db/auth";
+import { type AdminIdentity, findAdminByEmail, findAdminBySecretHash, touchToken, wasIssued } from "../db/auth";
 import { getDb } from "../db/client";
 import type { AppEnv } from "../env";
 import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
@@ -62,9 +62,14 @@ export async function resolveActor(
     if (!secret) continue;
     const guard = via === "token" ? guardFor(env, req, "token", secret) : null;
     if (guard) await admit(env, guard, now);
-    const row = await findAdminBySecretHash(db, via, await hashSecret(secret), now);
-    // A presented but unknown credential never falls through to another.
-    if (!row) return guard ? refuse(env, guard, unauthorized(), now) : null;
+    const hash = await hashSecret(secret);
+    const row = await findAdminBySecretHash(db, via, hash, now);
+    if (!row) {
+      // A presented but unknown credential never falls through to another. An expired or
+      // revoked token (a forgotten script) is no guess: refused, not counted.
+      if (!guard || (await wasIssued(db, via, hash))) return null;
+      return refuse(env, guard, unauthorized(), now);
+    }
     if (guard) succeeded(env, guard, waitUntil);
     const { tokenId, lastUsedAt, ...identity } = row;
     if (lastUsedAt === null || now - lastUsedAt > TOUCH_EVERY_MS) waitUntil(touchToken(db, tokenId, now));

@@ -5,7 +5,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { findAdminBySecretHash, touchToken } from "../db/auth";
+import { findAdminBySecretHash, touchToken, wasIssued } from "../db/auth";
 import { getDb } from "../db/client";
 import { apiTokens } from "../db/schema";
 import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
@@ -51,8 +51,14 @@ session.openapi(
     // A locked-out client is refused before its token is looked at, so it learns nothing.
     const guard = guardFor(c.env, c.req.raw, "login", token);
     await admit(c.env, guard, now);
-    const admin = await findAdminBySecretHash(db, "token", await hashSecret(token), now);
-    if (!admin) return refuse(c.env, guard, new ApiError(401, "That token is unknown, expired or revoked."), now);
+    const hash = await hashSecret(token);
+    const admin = await findAdminBySecretHash(db, "token", hash, now);
+    if (!admin) {
+      const error = new ApiError(401, "That token is unknown, expired or revoked.");
+      // An expired or revoked token is no guess: refused, not counted.
+      if (await wasIssued(db, "token", hash)) throw error;
+      return refuse(c.env, guard, error, now);
+    }
     succeeded(c.env, guard, (p) => c.executionCtx.waitUntil(p));
     // Logging in is a use of the token: its last use would otherwise stay at its last API call.
     await touchToken(db, admin.tokenId, now);
