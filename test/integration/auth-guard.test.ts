@@ -10,7 +10,7 @@
 import { env, exports } from "cloudflare:workers";
 import { runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { DEFAULT_GUARD_LIMITS, subjectKey } from "../../worker/core/auth-guard";
+import { clientNetwork, DEFAULT_GUARD_LIMITS, subjectKey } from "../../worker/core/auth-guard";
 import { parseExposition } from "../../worker/core/prometheus/parse";
 import { forgetGuardCache, guardStub } from "../../worker/lib/auth-guard";
 import { forgetLeases } from "../../worker/lib/key-limit";
@@ -25,8 +25,10 @@ let ingestKey: string;
 let n = 0;
 const run = Math.floor(Math.random() * 0xffff).toString(16);
 
-/** A client address no other test uses. */
-const address = () => `2001:db8:${run}::${(++n).toString(16)}`;
+/** A client address in a /64 no other test uses (failures count per /64). */
+const address = () => `2001:db8:${run}:${(++n).toString(16)}::1`;
+/** The subject an address's failures are counted under. */
+const addrSubject = (realm: string, ip: string) => subjectKey(realm, "addr", clientNetwork(ip));
 /** A wrong token: under `prefix` when given (an attack on a known token's account), else its own. */
 const wrongToken = (prefix = `emt_${run}${(++n).toString(36)}`.slice(0, 10)) =>
   `${prefix}${"x".repeat(10)}${++n}`.padEnd(47, "y");
@@ -110,12 +112,12 @@ describe("brute-force limits", () => {
     expect((await me(admin.token, ip)).status).toBe(429);
     // Another address is not affected.
     expect((await login(admin.token, address())).status).toBe(200);
-    expect(await recordOf(subjectKey("admin", "addr", ip))).toMatchObject({ lockouts: 1 });
+    expect(await recordOf(addrSubject("admin", ip))).toMatchObject({ lockouts: 1 });
   });
 
   it("holds the lockout for an isolate that never saw the failures, and after the object restarts", async () => {
     const ip = address();
-    const subject = subjectKey("admin", "addr", ip);
+    const subject = addrSubject("admin", ip);
     // Failures counted by some other isolate: straight into the object.
     const stub = guardStub(env, subject);
     for (let i = 0; i < DEFAULT_GUARD_LIMITS.perAddress; i++) {
@@ -157,7 +159,7 @@ describe("brute-force limits", () => {
 
   it("after a lockout, the next failure locks again for twice as long", async () => {
     const ip = address();
-    const subject = subjectKey("admin", "addr", ip);
+    const subject = addrSubject("admin", ip);
     for (let i = 0; i < DEFAULT_GUARD_LIMITS.perAddress; i++) await login(wrongToken(), ip);
     await runInDurableObject(guardStub(env, subject), (_o, state) => {
       state.storage.sql.exec("UPDATE failures SET locked_until = ? WHERE subject = ?", Date.now() - 1, subject);
@@ -181,7 +183,16 @@ describe("brute-force limits", () => {
       expect((await (i % 2 ? me(old.token, ip) : login(old.token, ip))).status, `try ${i + 1}`).toBe(401);
     }
     expect((await me(admin.token, ip)).status).toBe(200);
-    expect(await recordOf(subjectKey("admin", "addr", ip))).toBeNull();
+    expect(await recordOf(addrSubject("admin", ip))).toBeNull();
+  });
+
+  it("counts an IPv6 client by its /64: a fresh address in it is still locked out", async () => {
+    const net = `2001:db8:${run}:ffff`;
+    for (let i = 0; i < DEFAULT_GUARD_LIMITS.perAddress; i++) {
+      expect((await login(wrongToken(), `${net}::${i + 1}`)).status).toBe(401);
+    }
+    expect((await login(admin.token, `${net}:1:2:3:4`)).status).toBe(429);
+    expect((await login(admin.token, `2001:db8:${run}:fffe::1`)).status).toBe(200);
   });
 
   it("locks out unknown ingest keys apart from the admin realm, and counts failures and lockouts in /metrics", async () => {

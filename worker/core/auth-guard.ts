@@ -53,6 +53,26 @@ export function subjectKey(realm: string, what: "addr" | "acct", value: string):
   return `${realm}:${what}:${value}`;
 }
 
+/**
+ * The address failures are counted under: an IPv4 address as is, an IPv6 one by its /64
+ * (one client usually holds a whole /64 and could otherwise take a fresh address per try).
+ *
+ * @example clientNetwork("2001:db8:1:2:aaaa::1") // "2001:db8:1:2::/64"
+ */
+export function clientNetwork(address: string): string {
+  const ip = address.trim().toLowerCase();
+  if (!ip.includes(":") || ip.includes(".")) return ip; // IPv4, or IPv4-mapped: kept whole
+  const [head = "", tail] = ip.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups =
+    tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g: string) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
+}
+
 /** Whether a subject key names an account (its record is cleared by a success). */
 export const isAccount = (subject: string) => subject.split(":")[1] === "acct";
 

@@ -16,6 +16,7 @@
  */
 import type { AuthGuard } from "../../durable-objects/auth-guard";
 import {
+  clientNetwork,
   type GuardKind,
   type GuardLimits,
   guardLimits,
@@ -65,13 +66,16 @@ export interface Guarded {
 /** The client address Cloudflare saw, or UNKNOWN_ADDRESS. */
 export const clientAddress = (req: Request) => req.headers.get("cf-connecting-ip")?.trim() || UNKNOWN_ADDRESS;
 
-/** The subjects a credential presented to `kind` is counted against: the client address and the secret's prefix. */
+/** The subjects a credential presented to `kind` is counted against: the client address (an IPv6 one by its /64) and the secret's prefix. */
 export function guardFor(env: Env, req: Request, kind: GuardKind, secret: string): Guarded {
   const realm = REALM_OF[kind];
   return {
     kind,
     limits: guardLimits(env),
-    subjects: [subjectKey(realm, "addr", clientAddress(req)), subjectKey(realm, "acct", secretPrefix(secret))],
+    subjects: [
+      subjectKey(realm, "addr", clientNetwork(clientAddress(req))),
+      subjectKey(realm, "acct", secretPrefix(secret)),
+    ],
     known: [],
   };
 }

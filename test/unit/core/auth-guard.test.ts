@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  clientNetwork,
   DEFAULT_GUARD_LIMITS as L,
   type FailureRecord,
   forgetAt,
@@ -110,6 +111,16 @@ describe("brute-force guard decisions", () => {
     expect(retryAfterSeconds(29_001)).toBe(30);
     expect(retryAfterSeconds(1)).toBe(1);
     expect(retryAfterSeconds(0)).toBe(1);
+  });
+
+  it("counts an IPv4 address whole and an IPv6 one by its /64, in any spelling", () => {
+    expect(clientNetwork("203.0.113.9")).toBe("203.0.113.9");
+    expect(clientNetwork("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
+    expect(clientNetwork("2001:0DB8:0001:0002::1")).toBe("2001:db8:1:2::/64");
+    expect(clientNetwork("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(clientNetwork("::1")).toBe("0:0:0:0::/64");
+    expect(clientNetwork("::ffff:203.0.113.9")).toBe("::ffff:203.0.113.9");
+    expect(clientNetwork("unknown")).toBe("unknown");
   });
 
   it("reads the settings: off, and the two allowances (bad values keep the defaults)", () => {
