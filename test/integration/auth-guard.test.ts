@@ -134,6 +134,20 @@ describe("brute-force limits", () => {
     expect(await recordOf(subject)).toMatchObject({ lockouts: 1 });
   });
 
+  it("lets a client seen clean pass without a round trip; a lockout counted elsewhere stops it at its next failure", async () => {
+    const ip = address();
+    const subject = addrSubject("admin", ip);
+    forgetGuardCache();
+    expect((await me(admin.token, ip)).status).toBe(200); // checked once, then known clean here
+    const stub = guardStub(env, subject);
+    for (let i = 0; i < DEFAULT_GUARD_LIMITS.perAddress; i++) await stub.fail([subject], DEFAULT_GUARD_LIMITS);
+    // Within CLEAN_TTL_MS this isolate does not ask: the good token passes (the documented window)…
+    expect((await me(admin.token, ip)).status).toBe(200);
+    // …but a failure is always counted in the object, which answers "locked", and the isolate remembers.
+    expect((await login(wrongToken(), ip)).status).toBe(429);
+    expect((await me(admin.token, ip)).status).toBe(429);
+  });
+
   it("locks an account (a token's prefix) after 5 failures from many addresses; a success after the lockout clears it", async () => {
     const victim = await createAdmin("viewer");
     const prefix = secretPrefix(victim.token);
