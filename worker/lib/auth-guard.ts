@@ -36,8 +36,9 @@ const MAX_CACHED = 10_000;
 /** Failure records are spread over this many named instances by subject. */
 const SHARDS = 4;
 /**
- * Where a request carries no CF-Connecting-IP (never behind Cloudflare's edge: `wrangler
- * dev`, tests): every such request counts as this one address.
+ * Where a request carries no CF-Connecting-IP (never behind Cloudflare's edge, nor under
+ * `wrangler dev`, which sets the local client's; a test's direct calls): every such request
+ * counts as this one address.
  */
 export const UNKNOWN_ADDRESS = "unknown";
 
