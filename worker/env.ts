@@ -86,6 +86,13 @@ interface Secrets {
    * list, anomaly rules with method "detector"). "off" turns it off; on by default.
    */
   ANOMALY_DETECTION?: string;
+  /**
+   * Brute-force limits (core/auth-guard.ts): "off" stops lockouts (failures are still
+   * counted); the two allowances per 10 minutes (defaults 10 per address, 5 per account).
+   */
+  AUTH_LOCKOUT?: string;
+  AUTH_FAILURES_PER_ADDRESS?: string;
+  AUTH_FAILURES_PER_ACCOUNT?: string;
 }
 
 declare global {

@@ -4,6 +4,7 @@ import { handleQueue } from "./handlers/queue";
 import { handleScheduled } from "./handlers/scheduled";
 
 export { AlertRule } from "../durable-objects/alert-rule";
+export { AuthGuard } from "../durable-objects/auth-guard";
 export { DashboardHub } from "../durable-objects/dashboard-hub";
 export { MetricSeries } from "../durable-objects/metric-series";
 export { ProbeRunner } from "../durable-objects/probe-runner";

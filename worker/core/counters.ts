@@ -4,6 +4,7 @@
  * sums go to the Sentinel (which keeps the totals `GET /metrics` reports) at most once per
  * flush interval, so no request waits on a round trip for them. Pure: the clock is passed in.
  */
+import { GUARD_KINDS } from "./auth-guard";
 import { RULE_KINDS } from "./rules/types";
 import { publishAt } from "./throttle";
 
@@ -36,6 +37,10 @@ export const COUNTERS = {
   samples_accepted: { label: "source", values: SAMPLE_SOURCES },
   samples_refused: { label: "reason", values: REFUSAL_REASONS },
   rule_evaluations: { label: "kind", values: RULE_KINDS },
+  /** Credentials refused (unknown, expired or revoked), by where they were presented. */
+  auth_failures: { label: "kind", values: GUARD_KINDS },
+  /** Lockouts begun by the brute-force guard (core/auth-guard.ts), by where the failure that began one came. */
+  auth_lockouts: { label: "kind", values: GUARD_KINDS },
 } as const;
 export type CounterName = keyof typeof COUNTERS;
 

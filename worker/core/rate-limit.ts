@@ -63,3 +63,40 @@ export function resize(bucket: TokenBucket, perMinute: number, now: number): Tok
     tokens: Math.min(perMinute, current.tokens),
   };
 }
+
+// ---------------------------------------------------------------- leases
+
+/**
+ * A key's bucket lives in one place (the key's AuthGuard object) so its limit holds across
+ * isolates; asking it per request would cost a round trip each. So an isolate reserves a
+ * lease, a slice of the key's allowance, and spends it locally until it runs out or
+ * `LEASE_MS` passes; leftovers go back with the next reservation.
+ */
+export const LEASE_MS = 1_000;
+
+/** What an isolate asks for when it needs `n`: at least about one second of the key's refill. */
+export function leaseSize(n: number, perMinute: number): number {
+  return Math.max(n, Math.ceil(perMinute / 60));
+}
+
+export interface Reservation {
+  bucket: TokenBucket;
+  /** Tokens handed out: 0 when refused, else between `need` and `want`. */
+  granted: number;
+  retryAfterSeconds: number;
+}
+
+/**
+ * Takes `need` tokens, or none (with the wait, as `take`); when taken, also hands out
+ * whatever more is there, up to `want` in all.
+ */
+export function reserve(bucket: TokenBucket, need: number, want: number, now: number): Reservation {
+  const result = take(bucket, need, now);
+  if (!result.ok) return { bucket: result.bucket, granted: 0, retryAfterSeconds: result.retryAfterSeconds };
+  const extra = Math.max(0, Math.min(Math.floor(result.bucket.tokens), want - need));
+  return {
+    bucket: { ...result.bucket, tokens: result.bucket.tokens - extra },
+    granted: need + extra,
+    retryAfterSeconds: 0,
+  };
+}

@@ -91,6 +91,10 @@ const COUNTER_HELP: Record<CounterName, string> = {
     "Samples not stored, by reason; a refused request counts all of its samples. Counts reach this within the flush interval (5 s); an isolate that dies loses at most that much.",
   rule_evaluations:
     "Evaluations of alert rules by kind: by the series store (threshold, heartbeat, anomaly; one per family read) or by the rule itself (ratio, absence).",
+  auth_failures:
+    "Credentials refused as unknown, expired or revoked, by where they were presented (login, bearer token, ingest key); requests refused while locked out are not counted.",
+  auth_lockouts:
+    "Lockouts begun by the brute-force guard (a client address or account over its allowance of failures), by where the failure that began one was presented.",
 };
 
 /** Seconds are rounded to milliseconds: the source rows hold epoch milliseconds. */

@@ -38,6 +38,20 @@ export async function findAdminBySecretHash(db: Db, kind: "token" | "session", h
   return row ?? null;
 }
 
+/**
+ * Whether a token of `kind` with this hash was ever issued (revoked or expired ones too): such
+ * a token is no guess, so the brute-force guard does not count it (lib/auth-guard.ts). Asked
+ * only after a failed lookup.
+ */
+export async function wasIssued(db: Db, kind: "token" | "session", hash: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: apiTokens.id })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.tokenHash, hash), eq(apiTokens.kind, kind)))
+    .limit(1);
+  return row !== undefined;
+}
+
 export async function touchToken(db: Db, tokenId: number, now: number) {
   await db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, tokenId));
 }

@@ -7,6 +7,7 @@
  * (at most one interval's worth) are lost; a failed flush keeps them for the next.
  */
 import { waitUntil } from "cloudflare:workers";
+import type { GuardKind } from "../core/auth-guard";
 import {
   type CounterName,
   type CountDelta,
@@ -51,6 +52,8 @@ async function flushAfter(env: Env, t: Tally, delayMs: number): Promise<void> {
 export const countAccepted = (env: Env, source: SampleSource, n: number) => count(env, "samples_accepted", source, n);
 export const countRefused = (env: Env, reason: RefusalReason, n: number) => count(env, "samples_refused", reason, n);
 export const countEvaluation = (env: Env, kind: RuleKind) => count(env, "rule_evaluations", kind, 1);
+export const countAuthFailure = (env: Env, kind: GuardKind) => count(env, "auth_failures", kind, 1);
+export const countLockout = (env: Env, kind: GuardKind, n: number) => count(env, "auth_lockouts", kind, n);
 
 /**
  * The totals of every counter, for `GET /metrics`: this isolate's pending counts go with the

@@ -7,9 +7,10 @@ import { createMiddleware } from "hono/factory";
 import { parse as parseCookies } from "hono/utils/cookie";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { requiredRoleForMethod, type Role, roleAllows } from "../core/roles";
-import { type AdminIdentity, findAdminByEmail, findAdminBySecretHash, touchToken } from "../db/auth";
+import { type AdminIdentity, findAdminByEmail, findAdminBySecretHash, touchToken, wasIssued } from "../db/auth";
 import { getDb } from "../db/client";
 import type { AppEnv } from "../env";
+import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
 import { ApiError } from "../lib/errors";
 import { hashSecret } from "../lib/secrets";
 
@@ -46,7 +47,13 @@ export function presentedSecrets(headers: Headers): { bearer?: string; cookie?: 
   };
 }
 
-/** Resolves the caller of a request to an admin, or null. Shared by the API and `/ws`. */
+/**
+ * Resolves the caller of a request to an admin, or null. Shared by the API and `/ws`.
+ * Bearer tokens go through the brute-force guard (lib/auth-guard.ts): a locked-out client
+ * gets a 429 before its token is looked up. Session cookies do not: they are minted only
+ * by a login (which is guarded), and an expired one is what every returning browser sends,
+ * so counting them would lock the dashboard's own reconnecting socket out.
+ */
 export async function resolveActor(
   req: Request,
   env: Env,
@@ -60,8 +67,17 @@ export async function resolveActor(
     ["session", cookie],
   ] as const) {
     if (!secret) continue;
-    const row = await findAdminBySecretHash(db, via, await hashSecret(secret), now);
-    if (!row) return null; // a presented but unknown credential never falls through to another
+    const guard = via === "token" ? guardFor(env, req, "token", secret) : null;
+    if (guard) await admit(env, guard, now);
+    const hash = await hashSecret(secret);
+    const row = await findAdminBySecretHash(db, via, hash, now);
+    if (!row) {
+      // A presented but unknown credential never falls through to another. An expired or
+      // revoked token (a forgotten script) is no guess: refused, not counted.
+      if (!guard || (await wasIssued(db, via, hash))) return null;
+      return refuse(env, guard, unauthorized(), now);
+    }
+    if (guard) succeeded(env, guard, waitUntil);
     const { tokenId, lastUsedAt, ...identity } = row;
     if (lastUsedAt === null || now - lastUsedAt > TOUCH_EVERY_MS) waitUntil(touchToken(db, tokenId, now));
     return { ...identity, via };
@@ -75,14 +91,15 @@ export async function resolveActor(
   return null;
 }
 
-/** Requires an authenticated admin and sets `actor`; 401 otherwise. */
+const unauthorized = () =>
+  new ApiError(401, "Authentication required: send a bearer token or log in.", {
+    headers: { "WWW-Authenticate": 'Bearer realm="admin"' },
+  });
+
+/** Requires an authenticated admin and sets `actor`; 401 otherwise (429 while locked out). */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const actor = await resolveActor(c.req.raw, c.env, Date.now(), (p) => c.executionCtx.waitUntil(p));
-  if (!actor) {
-    throw new ApiError(401, "Authentication required: send a bearer token or log in.", {
-      headers: { "WWW-Authenticate": 'Bearer realm="admin"' },
-    });
-  }
+  if (!actor) throw unauthorized();
   c.set("actor", actor);
   await next();
 });

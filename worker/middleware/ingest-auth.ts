@@ -5,6 +5,7 @@
 import { createMiddleware } from "hono/factory";
 import { getDb } from "../db/client";
 import { findIngestKeyByHash, type IngestKey, type IngestScope, touchIngestKey } from "../db/ingest-keys";
+import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
 import { ApiError } from "../lib/errors";
 import { hashSecret } from "../lib/secrets";
 
@@ -68,15 +69,24 @@ export async function resolveIngestKey(
 const unauthorized = (message: string) =>
   new ApiError(401, message, { headers: { "WWW-Authenticate": 'Bearer realm="ingest"' } });
 
-/** Requires a live key of `scope` and sets `ingestKey`: 401 without a known live key, 403 for another scope. */
+/**
+ * Requires a live key of `scope` and sets `ingestKey`: 401 without a known live key, 403 for
+ * another scope, 429 while the client address or the key's prefix is locked out (checked
+ * before the key is: lib/auth-guard.ts). An unknown key counts as a failure; a revoked one
+ * does not (it is no guess: its holder had it, and a forgotten pusher must not lock its
+ * address out for the keys that still work).
+ */
 export const requireIngestKey = (scope: IngestScope) =>
   createMiddleware<IngestAuthEnv>(async (c, next) => {
     const header = c.req.header("authorization");
     const secret = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!secret) throw unauthorized(`Send an ${scope} key as "Authorization: Bearer <key>".`);
+    const now = Date.now();
+    const guard = guardFor(c.env, c.req.raw, "ingest", secret);
+    await admit(c.env, guard, now);
     let key: IngestKey | null;
     try {
-      key = await resolveIngestKey(c.env, secret, Date.now(), (p) => c.executionCtx.waitUntil(p));
+      key = await resolveIngestKey(c.env, secret, now, (p) => c.executionCtx.waitUntil(p));
     } catch (err) {
       console.error("ingest key lookup failed", err);
       throw new ApiError(503, "Keys cannot be checked right now; retry shortly.", {
@@ -85,8 +95,9 @@ export const requireIngestKey = (scope: IngestScope) =>
         cause: err,
       });
     }
-    if (!key) throw unauthorized("Unknown key.");
+    if (!key) return refuse(c.env, guard, unauthorized("Unknown key."), now);
     if (key.revokedAt !== null) throw unauthorized("This key has been revoked.");
+    succeeded(c.env, guard, (p) => c.executionCtx.waitUntil(p));
     if (key.scope !== scope) {
       throw new ApiError(403, `This is a ${key.scope} key; this endpoint needs an ${scope} key.`);
     }

@@ -17,7 +17,6 @@ import {
   validateSamples,
 } from "../core/ingest";
 import { type DuplicateCounts, NO_DUPLICATES } from "../core/duplicates";
-import { createBucket, giveBack, resize, take, type TokenBucket } from "../core/rate-limit";
 import { countParseErrors, formatOfContentType, MAX_LISTED_ERRORS, parseExposition } from "../core/prometheus/parse";
 import { expositionToSamples } from "../core/prometheus/to-samples";
 import { parseRetention } from "../core/rollup";
@@ -25,6 +24,7 @@ import type { Sample } from "../core/series";
 import type { IngestKey } from "../db/ingest-keys";
 import { ApiError, badRequest, type ErrorDetail } from "../lib/errors";
 import { countRefused } from "../lib/counters";
+import { chargeKey, refundKey } from "../lib/key-limit";
 import { recordSamples } from "../lib/series";
 import { requireIngestKey } from "../middleware/ingest-auth";
 import { createApi, ErrorSchema, jsonResponse } from "./api";
@@ -89,22 +89,10 @@ function requireMediaType(c: Context, accepted: readonly string[]) {
 
 // ---------------------------------------------------------------- rate limit and storing
 
-// Buckets live in this isolate only: a key spread over several isolates (or
-// Cloudflare locations) gets the limit in each of them. Fine for now; a per-key
-// Durable Object would make it global at the cost of a round trip per request.
-const buckets = new Map<number, TokenBucket>();
-
-/** Takes `n` samples from the key's per-minute allowance: 429 (or 413 for a batch that can never fit). */
-function charge(key: IngestKey, n: number, now: number): void {
+/** Takes `n` samples from the key's per-minute allowance (global: lib/key-limit.ts): 429, or 413 for a batch that can never fit. */
+async function charge(env: Env, key: IngestKey, n: number, now: number): Promise<void> {
   const limit = key.rateLimitPerMinute ?? DEFAULT_SAMPLES_PER_MINUTE;
-  const existing = buckets.get(key.id);
-  const bucket = !existing
-    ? createBucket(limit, now)
-    : existing.capacity === limit
-      ? existing
-      : resize(existing, limit, now);
-  const result = take(bucket, n, now);
-  buckets.set(key.id, result.bucket);
+  const result = await chargeKey(env, key.id, limit, n, now);
   if (result.ok) return;
   if (!Number.isFinite(result.retryAfterSeconds)) {
     throw new ApiError(413, `This key may push ${limit} samples per minute; send at most that many per request.`);
@@ -114,11 +102,6 @@ function charge(key: IngestKey, n: number, now: number): void {
   });
 }
 
-function refund(key: IngestKey, n: number) {
-  const bucket = buckets.get(key.id);
-  if (bucket) buckets.set(key.id, giveBack(bucket, n));
-}
-
 /**
  * Charges the key, then stores: resolves only once every sample is stored (or was held
  * already: a retried batch changes nothing), with the duplicates; 503 otherwise.
@@ -126,7 +109,7 @@ function refund(key: IngestKey, n: number) {
 async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<DuplicateCounts> {
   if (samples.length === 0) return { ...NO_DUPLICATES };
   try {
-    charge(key, samples.length, now);
+    await charge(env, key, samples.length, now);
   } catch (err) {
     countRefused(env, err instanceof ApiError && err.status === 429 ? "rate_limited" : "too_large", samples.length);
     throw err;
@@ -134,7 +117,7 @@ async function store(env: Env, key: IngestKey, samples: Sample[], now: number): 
   try {
     return await recordSamples(env, samples, now, "push");
   } catch (err) {
-    refund(key, samples.length);
+    refundKey(key.id, samples.length);
     console.error("ingest: storing samples failed", err);
     throw new ApiError(503, "Storing the samples failed; the batch was not accepted. Retry it shortly.", {
       code: "unavailable",

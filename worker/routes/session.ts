@@ -5,9 +5,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { findAdminBySecretHash, touchToken } from "../db/auth";
+import { findAdminBySecretHash, touchToken, wasIssued } from "../db/auth";
 import { getDb } from "../db/client";
 import { apiTokens } from "../db/schema";
+import { admit, guardFor, refuse, succeeded } from "../lib/auth-guard";
 import { ApiError } from "../lib/errors";
 import { hashSecret, newSecret, secretPrefix } from "../lib/secrets";
 import { SESSION_COOKIE } from "../middleware/auth";
@@ -40,13 +41,25 @@ session.openapi(
       200: jsonResponse(z.object({ admin: Me, expires_at: z.string() }), "Logged in"),
       400: jsonResponse(ErrorSchema, "No token sent"),
       401: jsonResponse(ErrorSchema, "Unknown or revoked token"),
+      429: jsonResponse(ErrorSchema, "Too many failed attempts from this address or with this token; see Retry-After"),
     },
   }),
   async (c) => {
     const now = Date.now();
     const db = getDb(c.env.DB);
-    const admin = await findAdminBySecretHash(db, "token", await hashSecret(c.req.valid("json").token), now);
-    if (!admin) throw new ApiError(401, "That token is unknown, expired or revoked.");
+    const token = c.req.valid("json").token;
+    // A locked-out client is refused before its token is looked at, so it learns nothing.
+    const guard = guardFor(c.env, c.req.raw, "login", token);
+    await admit(c.env, guard, now);
+    const hash = await hashSecret(token);
+    const admin = await findAdminBySecretHash(db, "token", hash, now);
+    if (!admin) {
+      const error = new ApiError(401, "That token is unknown, expired or revoked.");
+      // An expired or revoked token is no guess: refused, not counted.
+      if (await wasIssued(db, "token", hash)) throw error;
+      return refuse(c.env, guard, error, now);
+    }
+    succeeded(c.env, guard, (p) => c.executionCtx.waitUntil(p));
     // Logging in is a use of the token: its last use would otherwise stay at its last API call.
     await touchToken(db, admin.tokenId, now);
     const secret = newSecret("session");

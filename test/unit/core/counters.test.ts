@@ -9,6 +9,7 @@ import {
   Tally,
 } from "../../../worker/core/counters";
 import { RULE_KINDS } from "../../../worker/core/rules/types";
+import { GUARD_KINDS } from "../../../worker/core/auth-guard";
 
 const T = 1_800_000_000_000;
 
@@ -89,7 +90,9 @@ describe("counterSeries", () => {
       { counter: "samples_refused", label: "rate_limited", n: 7 },
       { counter: "rule_evaluations", label: "ratio", n: 2 },
     ]);
-    expect(series).toHaveLength(SAMPLE_SOURCES.length + REFUSAL_REASONS.length + RULE_KINDS.length);
+    expect(series).toHaveLength(
+      SAMPLE_SOURCES.length + REFUSAL_REASONS.length + RULE_KINDS.length + 2 * GUARD_KINDS.length,
+    );
     expect(series.find((s) => s.counter === "samples_refused" && s.label === "rate_limited")?.n).toBe(7);
     expect(series.find((s) => s.counter === "rule_evaluations" && s.label === "ratio")?.n).toBe(2);
     expect(series.find((s) => s.counter === "samples_accepted" && s.label === "push")?.n).toBe(0);

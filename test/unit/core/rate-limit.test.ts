@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createBucket, giveBack, resize, take } from "../../../worker/core/rate-limit";
+import { createBucket, giveBack, leaseSize, reserve, resize, take } from "../../../worker/core/rate-limit";
 
 const T0 = 1_800_000_000_000;
 
@@ -64,5 +64,30 @@ describe("token bucket", () => {
     expect(higher).toMatchObject({ capacity: 1000, tokens: 50 });
     expect(take(higher, 66, T0 + 1_000).ok).toBe(true);
     expect(take(higher, 67, T0 + 1_000).ok).toBe(false);
+  });
+});
+
+describe("leases", () => {
+  it("asks for about one second of the refill, or the batch when larger", () => {
+    expect(leaseSize(1, 60_000)).toBe(1000);
+    expect(leaseSize(5000, 60_000)).toBe(5000);
+    expect(leaseSize(1, 10)).toBe(1);
+  });
+
+  it("hands out what is needed and whatever more is there, up to the lease", () => {
+    const full = createBucket(600, T0); // 600 tokens
+    const r = reserve(full, 5, 10, T0);
+    expect(r.granted).toBe(10);
+    expect(r.bucket.tokens).toBe(590);
+    const low = reserve(take(full, 594, T0).bucket, 5, 10, T0); // 6 left
+    expect(low.granted).toBe(6);
+    expect(low.bucket.tokens).toBe(0);
+  });
+
+  it("refuses without taking anything, with the wait, or Infinity for more than the capacity", () => {
+    const empty = take(createBucket(60, T0), 60, T0).bucket;
+    const r = reserve(empty, 3, 10, T0);
+    expect(r).toEqual({ bucket: empty, granted: 0, retryAfterSeconds: 3 });
+    expect(reserve(createBucket(60, T0), 61, 61, T0).retryAfterSeconds).toBe(Number.POSITIVE_INFINITY);
   });
 });

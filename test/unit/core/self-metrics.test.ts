@@ -58,6 +58,8 @@ describe("renderSelfMetrics", () => {
       ["edge_monitor_samples_accepted_total", "counter"],
       ["edge_monitor_samples_refused_total", "counter"],
       ["edge_monitor_rule_evaluations_total", "counter"],
+      ["edge_monitor_auth_failures_total", "counter"],
+      ["edge_monitor_auth_lockouts_total", "counter"],
       ["edge_monitor_build_info", "gauge"],
     ]);
     expect(text.match(/^# HELP /gm)).toHaveLength(types.length);
