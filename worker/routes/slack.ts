@@ -14,6 +14,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type Role, roleAllows } from "../core/roles";
 import { HELP_TEXT, parseCommand, type SlackCommand } from "../core/slack/commands";
+import * as escape from "../core/notify/escape";
 import { SLACK_BASE } from "../core/notify/slack";
 import {
   alertMessageUpdate,
@@ -135,7 +136,7 @@ async function silenceRule(env: Env, admin: SlackAdmin, ruleId: number, duration
     createdBy: admin.id,
     comment: `Silenced for ${label} via Slack`,
   });
-  return `Rule "${rule.rule_name}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
+  return `Rule "${escape.slack(escape.oneLine(rule.rule_name))}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
 }
 
 async function status(env: Env): Promise<string> {

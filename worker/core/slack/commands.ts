@@ -4,6 +4,8 @@
  * that says what was expected.
  */
 
+import * as escape from "../notify/escape";
+
 /** Longest silence a chat command may create; longer windows belong in the dashboard. */
 export const MAX_SILENCE_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -71,11 +73,12 @@ export function parseCommand(text: string): SlackCommand {
       }
       const duration = rest[1] ?? "";
       const durationMs = parseDuration(duration);
-      if (durationMs === null) return error(`"${duration}" is not a duration: use e.g. 30m, 1h, 2h30m or 1d.`);
+      if (durationMs === null)
+        return error(`"${escape.slack(duration)}" is not a duration: use e.g. 30m, 1h, 2h30m or 1d.`);
       if (durationMs > MAX_SILENCE_MS) return error("A silence from Slack lasts at most 7 days (7d).");
       return { kind: "silence", ruleId, durationMs, duration: duration.toLowerCase() };
     }
     default:
-      return error(`Unknown command "${verb}". Try:\n${HELP_TEXT}`);
+      return error(`Unknown command "${escape.slack(verb ?? "")}". Try:\n${HELP_TEXT}`);
   }
 }
