@@ -131,6 +131,10 @@ async function setUpAdmins(base, token) {
     const { token: theirs } = await api(base, token, "POST", `${ADMIN_API}/users/${user.id}/tokens`, {
       name: `bench storm ${RUN}`,
     });
+    // Only an owner types a Slack member id in (an admin links theirs from Slack).
+    await api(base, token, "PUT", `${ADMIN_API}/users/${user.id}/slack`, {
+      slack_member_id: preferencesFor(email, i).slack_member_id,
+    });
     await api(base, theirs, "PUT", `${MONITORING}/preferences`, preferencesFor(email, i));
     emails.push(email);
   }

@@ -186,7 +186,7 @@ describe("notification delivery", () => {
   });
 
   it("marks a 400 failed, without the secret it echoed, and falls back to the admin's next channel", async () => {
-    const admin = await adminWith({ slack: "U123", email: "oncall@example.com" });
+    const admin = await adminWith({ slack: "U124", email: "oncall@example.com" });
     const { job, token } = await jobFor(admin, "slack");
     await setMode("slack", { status: 400, body: "invalid_token for hook-secret-xyz", match: token });
     expect((await consume(job, "notifications", VIA_WEBHOOK)).explicitAcks).toEqual(["m1"]);
@@ -201,7 +201,7 @@ describe("notification delivery", () => {
   });
 
   it("records a dead letter as dead and delivers it on the next channel", async () => {
-    const admin = await adminWith({ slack: "U123", phone: "+886912345678" });
+    const admin = await adminWith({ slack: "U125", phone: "+886912345678" });
     const { job, token } = await jobFor(admin, "sms", { severity: "critical" });
     expect((await consume(job, "notifications-dlq")).explicitAcks).toEqual(["m1"]);
     expect(await rowOf(job.idempotencyKey)).toMatchObject({ status: "dead", last_error: "retries exhausted" });

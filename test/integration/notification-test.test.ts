@@ -18,6 +18,12 @@ async function adminWith(
   prefs: { email?: string; phone?: string; slack?: string },
 ): Promise<TestAdmin> {
   const admin = await createAdmin(role);
+  // A Slack member id is linked with proof (/monitor link), not typed in: stored as linked.
+  if (prefs.slack) {
+    await env.DB.prepare("INSERT INTO admin_notification_preferences (admin_id, slack_member_id) VALUES (?, ?)")
+      .bind(admin.id, prefs.slack)
+      .run();
+  }
   const res = await callJson("PUT", "/api/admin/monitoring/preferences", {
     token: admin.token,
     body: {

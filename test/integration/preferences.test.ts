@@ -48,7 +48,8 @@ describe("notification preferences", () => {
   });
 
   it("merges a partial update over the defaults, stores it and keeps unsent fields on the next update", async () => {
-    const admin = await createAdmin("admin");
+    // An owner: the one role that may type a Slack member id in (others link theirs, see below).
+    const admin = await createAdmin("owner");
     const first = await callJson<Prefs>("PUT", PATH, {
       token: admin.token,
       body: {
@@ -197,5 +198,118 @@ describe("notification preferences", () => {
   it("requires authentication", async () => {
     expect((await call("GET", PATH)).status).toBe(401);
     expect((await call("PUT", PATH, { body: { sms_enabled: false } })).status).toBe(401);
+  });
+
+  describe("the Slack member id is an identity", () => {
+    const member = (tag: string) => `U${tag}${Date.now().toString(36).toUpperCase()}`;
+    const linkTo = (adminId: number, memberId: string) =>
+      env.DB.prepare("INSERT INTO admin_notification_preferences (admin_id, slack_member_id) VALUES (?, ?)")
+        .bind(adminId, memberId)
+        .run();
+
+    it("refuses a viewer or admin typing one in (403 link_required), and keeps nothing", async () => {
+      for (const role of ["viewer", "admin"] as const) {
+        const who = await createAdmin(role);
+        const res = await callJson<ErrorBody>("PUT", PATH, {
+          token: who.token,
+          body: { slack_member_id: member("SELF"), slack_enabled: true },
+        });
+        expect(res.status).toBe(403);
+        expect(res.body.error).toBe("link_required");
+        expect(res.body.details[0]?.field).toBe("slack_member_id");
+        expect((await callJson<Prefs>("GET", PATH, { token: who.token })).body.slack_member_id).toBeNull();
+      }
+    });
+
+    it("refuses a viewer claiming the owner's member id; the owner stays linked", async () => {
+      const owner = await createAdmin("owner");
+      const id = member("OWNER");
+      await linkTo(owner.id, id);
+      const viewer = await createAdmin("viewer");
+      const res = await callJson<ErrorBody>("PUT", PATH, { token: viewer.token, body: { slack_member_id: id } });
+      expect(res.status).toBe(403);
+      const row = await env.DB.prepare("SELECT admin_id FROM admin_notification_preferences WHERE slack_member_id = ?")
+        .bind(id)
+        .all<{ admin_id: number }>();
+      expect(row.results).toEqual([{ admin_id: owner.id }]);
+    });
+
+    it("refuses another admin's member id with 409, even for an owner", async () => {
+      const holder = await createAdmin("admin");
+      const id = member("HELD");
+      await linkTo(holder.id, id);
+      const owner = await createAdmin("owner");
+      const res = await callJson<ErrorBody>("PUT", PATH, { token: owner.token, body: { slack_member_id: id } });
+      expect(res.status).toBe(409);
+      expect(res.body.details).toContainEqual({ field: "slack_member_id", reason: "linked to another admin" });
+      // And by the owner for someone else.
+      const other = await createAdmin("viewer");
+      const put = await callJson<ErrorBody>("PUT", `/api/admin/users/${other.id}/slack`, {
+        token: owner.token,
+        body: { slack_member_id: id },
+      });
+      expect(put.status).toBe(409);
+    });
+
+    it("lets an owner set their own and any admin's member id directly", async () => {
+      const owner = await createAdmin("owner");
+      const mine = member("MINE");
+      expect((await callJson<Prefs>("PUT", PATH, { token: owner.token, body: { slack_member_id: mine } })).status).toBe(
+        200,
+      );
+      const viewer = await createAdmin("viewer");
+      const theirs = member("THEIRS");
+      const res = await callJson<{ admin_id: number; slack_member_id: string | null }>(
+        "PUT",
+        `/api/admin/users/${viewer.id}/slack`,
+        { token: owner.token, body: { slack_member_id: theirs } },
+      );
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ admin_id: viewer.id, slack_member_id: theirs });
+      expect((await callJson<Prefs>("GET", PATH, { token: viewer.token })).body.slack_member_id).toBe(theirs);
+      // Only owners reach that route.
+      const admin = await createAdmin("admin");
+      const refused = await call("PUT", `/api/admin/users/${viewer.id}/slack`, {
+        token: admin.token,
+        body: { slack_member_id: member("X") },
+      });
+      expect(refused.status).toBe(403);
+    });
+
+    it("lets anyone keep or clear their linked id, and saves the rest", async () => {
+      const viewer = await createAdmin("viewer");
+      const id = member("KEEP");
+      await linkTo(viewer.id, id);
+      const kept = await callJson<Prefs>("PUT", PATH, {
+        token: viewer.token,
+        body: { slack_member_id: id, slack_enabled: true, email_enabled: false },
+      });
+      expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+      expect(kept.body).toMatchObject({ slack_member_id: id, slack_enabled: true });
+      const cleared = await callJson<Prefs>("PUT", PATH, {
+        token: viewer.token,
+        body: { slack_member_id: null, slack_enabled: false },
+      });
+      expect(cleared.status).toBe(200);
+      expect(cleared.body.slack_member_id).toBeNull();
+    });
+
+    it("issues a one-time link code for any role, stored only hashed", async () => {
+      const viewer = await createAdmin("viewer");
+      const res = await callJson<{ code: string; command: string; expires_at: string }>("POST", `${PATH}/slack-link`, {
+        token: viewer.token,
+      });
+      expect(res.status).toBe(201);
+      expect(res.body.code).toMatch(/^[A-Z2-9]{5}-[A-Z2-9]{5}$/);
+      expect(res.body.command).toBe(`/monitor link ${res.body.code}`);
+      const ttl = Date.parse(res.body.expires_at) - Date.now();
+      expect(ttl).toBeGreaterThan(9 * 60_000);
+      expect(ttl).toBeLessThanOrEqual(10 * 60_000);
+      const row = await env.DB.prepare("SELECT code_hash FROM slack_link_codes WHERE admin_id = ?")
+        .bind(viewer.id)
+        .first<{ code_hash: string }>();
+      expect(row?.code_hash).toMatch(/^[0-9a-f]{64}$/);
+      expect(row?.code_hash).not.toContain(res.body.code.replace("-", ""));
+    });
   });
 });

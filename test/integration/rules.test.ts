@@ -523,7 +523,7 @@ describe("rule dry run", () => {
     expect(previews.map((p) => p.channel)).toEqual(["email", "slack"]);
     expect(previews[0]?.content).toMatch(/^Subject: \[CRITICAL\] FIRING: Payment Failure Rate > 5% on ecpay \(#0\)\n/);
     const slack = JSON.parse(previews[1]?.content ?? "{}") as { text: string; blocks: unknown[] };
-    expect(slack.text).toContain("Payment Failure Rate > 5% on ecpay");
+    expect(slack.text).toContain("Payment Failure Rate &gt; 5% on ecpay");
     expect(slack.blocks.length).toBeGreaterThan(1);
     expect(res.body.series).toEqual([
       {

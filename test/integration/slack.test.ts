@@ -600,3 +600,66 @@ describe("answering within Slack's three seconds", () => {
     expect(await alertRow(alertId)).toMatchObject({ status: "acknowledged" });
   });
 });
+
+describe("/monitor link", () => {
+  const newCode = async (who: TestAdmin) => {
+    const res = await callJson<{ code: string }>("POST", `${BASE}/preferences/slack-link`, { token: who.token });
+    expect(res.status).toBe(201);
+    return res.body.code;
+  };
+  const memberOf = async (adminId: number) =>
+    (
+      await env.DB.prepare("SELECT slack_member_id FROM admin_notification_preferences WHERE admin_id = ?")
+        .bind(adminId)
+        .first<{ slack_member_id: string | null }>()
+    )?.slack_member_id ?? null;
+
+  it("links the Slack account that sends the code, which then acts as that admin", async () => {
+    const viewer2 = await createAdmin("viewer");
+    const member = `ULINK${Date.now().toString(36).toUpperCase()}`;
+    expect((await command(member, "status")).body.text).toContain("not linked");
+    const code = await newCode(viewer2);
+    const res = await command(member, `link ${code.toLowerCase()}`);
+    expect(res).toEqual({
+      status: 200,
+      body: { response_type: "ephemeral", text: "This Slack account is now linked to your Edge Monitor admin." },
+    });
+    expect(await memberOf(viewer2.id)).toBe(member);
+    // Linked now: a viewer may read the status.
+    expect((await command(member, "status")).body.text).not.toContain("not linked");
+    // The code worked once.
+    expect((await command(`${member}2`, `link ${code}`)).body.text).toContain("wrong, used or expired");
+    expect(await memberOf(viewer2.id)).toBe(member);
+  });
+
+  it("refuses a wrong, malformed or expired code and links nothing", async () => {
+    const who = await createAdmin("admin");
+    const member = `UEXP${Date.now().toString(36).toUpperCase()}`;
+    const code = await newCode(who);
+    const wrong = code.startsWith("A") ? `B${code.slice(1)}` : `A${code.slice(1)}`;
+    expect((await command(member, `link ${wrong}`)).body.text).toContain("wrong, used or expired");
+    expect((await command(member, "link 123")).body.text).toContain("Usage: `/monitor link <code>`");
+    await env.DB.prepare("UPDATE slack_link_codes SET expires_at = ? WHERE admin_id = ?")
+      .bind(Date.now() - 1, who.id)
+      .run();
+    expect((await command(member, `link ${code}`)).body.text).toContain("wrong, used or expired");
+    expect(await memberOf(who.id)).toBeNull();
+  });
+
+  it("refuses linking an account another admin already holds", async () => {
+    const who = await createAdmin("admin");
+    const res = await command(ADMIN_MEMBER, `link ${await newCode(who)}`);
+    expect(res.body.text).toContain("already linked to another Edge Monitor admin");
+    expect(await memberOf(who.id)).toBeNull();
+    // The holder is untouched and still acts as before.
+    expect((await command(ADMIN_MEMBER, "status")).body.text).not.toContain("not linked");
+  });
+
+  it("needs a signed request like every command", async () => {
+    const who = await createAdmin("admin");
+    const code = await newCode(who);
+    const res = await command(`UFORGED${Date.now().toString(36).toUpperCase()}`, `link ${code}`, { secret: "wrong" });
+    expect(res.status).toBe(401);
+    expect(await memberOf(who.id)).toBeNull();
+  });
+});

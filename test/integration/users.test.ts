@@ -271,3 +271,62 @@ describe("an admin's tokens, for the owner", () => {
     expect((await call("GET", `/api/admin/users/999999/tokens`, { token: owner.token })).status).toBe(404);
   });
 });
+
+describe("the last owner, under concurrent writes", () => {
+  it("keeps one owner when two owners demote each other at the same moment", async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await createAdmin("owner");
+      const b = await createAdmin("owner");
+      await onlyOwner(a.id);
+      await env.DB.prepare("UPDATE admin_users SET role = 'owner' WHERE id = ?").bind(b.id).run();
+      // Each demotes the other, both requests in flight together.
+      const [ab, ba] = await Promise.all([
+        callJson<ErrorBody>("PUT", `/api/admin/users/${b.id}`, { token: a.token, body: { role: "admin" } }),
+        callJson<ErrorBody>("PUT", `/api/admin/users/${a.id}`, { token: b.token, body: { role: "admin" } }),
+      ]);
+      const statuses = [ab.status, ba.status].sort();
+      // One passes; the other is refused, by the write itself, or (when it arrives after the
+      // first has committed) by the role check as its caller is no longer an owner.
+      expect(statuses[0]).toBe(200);
+      expect([403, 409]).toContain(statuses[1]);
+      const owners = await env.DB.prepare("SELECT count(*) AS n FROM admin_users WHERE role = 'owner'").first<{
+        n: number;
+      }>();
+      expect(owners?.n).toBe(1);
+    }
+  });
+
+  it("lets only one of two owners stepping down at once go: the other's write finds no other owner (409)", async () => {
+    const a = await createAdmin("owner");
+    const b = await createAdmin("owner");
+    await onlyOwner(a.id);
+    await env.DB.prepare("UPDATE admin_users SET role = 'owner' WHERE id = ?").bind(b.id).run();
+    // Both demotions authorized while both are owners, then run concurrently: one write must fail.
+    const [x, y] = await Promise.all([
+      callJson<ErrorBody>("PUT", `/api/admin/users/${a.id}`, { token: a.token, body: { role: "viewer" } }),
+      callJson<ErrorBody>("PUT", `/api/admin/users/${b.id}`, { token: b.token, body: { role: "viewer" } }),
+    ]);
+    const refused = [x, y].filter((r) => r.status !== 200);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.status).toBe(409);
+    expect(refused[0]?.body.message).toContain("last owner");
+    const owners = await env.DB.prepare("SELECT id FROM admin_users WHERE role = 'owner'").all<{ id: number }>();
+    expect(owners.results).toHaveLength(1);
+  });
+
+  it("refuses deleting an owner when the delete finds no other owner", async () => {
+    const a = await createAdmin("owner");
+    const b = await createAdmin("owner");
+    await onlyOwner(a.id);
+    await env.DB.prepare("UPDATE admin_users SET role = 'owner' WHERE id = ?").bind(b.id).run();
+    const [x, y] = await Promise.all([
+      call("DELETE", `/api/admin/users/${b.id}`, { token: a.token }),
+      call("DELETE", `/api/admin/users/${a.id}`, { token: b.token }),
+    ]);
+    const statuses = [x.status, y.status].sort();
+    expect(statuses[0]).toBe(204);
+    expect([401, 403, 404, 409]).toContain(statuses[1]);
+    const owners = await env.DB.prepare("SELECT id FROM admin_users WHERE role = 'owner'").all<{ id: number }>();
+    expect(owners.results).toHaveLength(1);
+  });
+});

@@ -233,25 +233,43 @@ export const alertEvents = sqliteTable(
   (t) => [index("alert_events_alert_idx").on(t.alertId, t.at)],
 );
 
-export const adminNotificationPreferences = sqliteTable("admin_notification_preferences", {
+export const adminNotificationPreferences = sqliteTable(
+  "admin_notification_preferences",
+  {
+    adminId: integer("admin_id")
+      .primaryKey()
+      .references(() => adminUsers.id, { onDelete: "cascade" }),
+    email: text("email"),
+    /** E.164, e.g. +886912345678. */
+    phone: text("phone"),
+    slackMemberId: text("slack_member_id"),
+    emailEnabled: integer("email_enabled", { mode: "boolean" }).notNull().default(true),
+    smsEnabled: integer("sms_enabled", { mode: "boolean" }).notNull().default(false),
+    slackEnabled: integer("slack_enabled", { mode: "boolean" }).notNull().default(false),
+    /** Severities this admin is notified of. */
+    severities: json<string[]>("severities").notNull().default(["critical", "warning"]),
+    /** "HH:MM" local to `timezone`; both null means no quiet hours. */
+    quietHoursStart: text("quiet_hours_start"),
+    quietHoursEnd: text("quiet_hours_end"),
+    timezone: text("timezone").notNull().default("UTC"),
+    criticalBypassesQuietHours: integer("critical_bypasses_quiet_hours", { mode: "boolean" }).notNull().default(true),
+    updatedAt: updatedAt(),
+  },
+  // A Slack member id is one admin's: the signed Slack commands act as whoever holds it.
+  (t) => [uniqueIndex("admin_notification_preferences_slack_member_uq").on(t.slackMemberId)],
+);
+
+/**
+ * One-time codes an admin redeems with `/monitor link <code>` from their Slack account,
+ * proving the member id is theirs; only the SHA-256 of the code is stored, one per admin.
+ */
+export const slackLinkCodes = sqliteTable("slack_link_codes", {
   adminId: integer("admin_id")
     .primaryKey()
     .references(() => adminUsers.id, { onDelete: "cascade" }),
-  email: text("email"),
-  /** E.164, e.g. +886912345678. */
-  phone: text("phone"),
-  slackMemberId: text("slack_member_id"),
-  emailEnabled: integer("email_enabled", { mode: "boolean" }).notNull().default(true),
-  smsEnabled: integer("sms_enabled", { mode: "boolean" }).notNull().default(false),
-  slackEnabled: integer("slack_enabled", { mode: "boolean" }).notNull().default(false),
-  /** Severities this admin is notified of. */
-  severities: json<string[]>("severities").notNull().default(["critical", "warning"]),
-  /** "HH:MM" local to `timezone`; both null means no quiet hours. */
-  quietHoursStart: text("quiet_hours_start"),
-  quietHoursEnd: text("quiet_hours_end"),
-  timezone: text("timezone").notNull().default("UTC"),
-  criticalBypassesQuietHours: integer("critical_bypasses_quiet_hours", { mode: "boolean" }).notNull().default(true),
-  updatedAt: updatedAt(),
+  codeHash: text("code_hash").notNull().unique(),
+  expiresAt: integer("expires_at").notNull(),
+  createdAt: createdAt(),
 });
 
 /** Alertmanager-style silences: every matcher must match an alert's labels. */

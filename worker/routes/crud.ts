@@ -7,12 +7,12 @@
  * and the result is validated as a whole, so cross-field rules still hold.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { asc, eq, gt, type InferInsertModel, type InferSelectModel } from "drizzle-orm";
+import { and, asc, eq, gt, type InferInsertModel, type InferSelectModel, type SQL } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { toIso } from "../core/time";
 import type { Actor } from "../middleware/auth";
 import { getDb } from "../db/client";
-import { asConflict, badRequest, notFound } from "../lib/errors";
+import { type ApiError, asConflict, badRequest, notFound } from "../lib/errors";
 import {
   commonErrors,
   conflictError,
@@ -75,6 +75,15 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
   check?: (input: z.output<F>, ctx: WriteContext<T>) => Promise<void>;
   /** Refuses a delete with an ApiError (e.g. the last owner). */
   beforeDelete?: (row: Row<T>, ctx: WriteContext<T>) => Promise<void>;
+  /**
+   * A condition the row must meet at the moment of the write, part of the UPDATE's or
+   * DELETE's own WHERE (values null on delete), so a check across rows cannot be raced
+   * by a concurrent write the way a check-then-write can; `refused` when it does not hold.
+   */
+  writeGuard?: {
+    where: (id: number, values: InferInsertModel<T> | null) => SQL | undefined;
+    refused: () => ApiError;
+  };
 }
 
 const MAX_PAGE = 1000;
@@ -233,9 +242,10 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const [row] = (await getDb(c.env.DB)
       .update(table)
       .set(stamped)
-      .where(eq(table.id, id))
+      .where(and(eq(table.id, id), r.writeGuard?.where(id, values)))
       .returning()
       .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
+    if (!row) throw r.writeGuard?.refused() ?? notFound(`${r.noun} ${id}`);
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
     return c.json(render(updated, outputContext(c.env, c.req.url, now)) as never, 200);
@@ -253,7 +263,11 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const { id } = c.req.valid("param");
     const existing = await load(c.env, id);
     await r.beforeDelete?.(existing, { env: c.env, actor: c.get("actor"), now: Date.now(), existing });
-    await getDb(c.env.DB).delete(table).where(eq(table.id, id));
+    const deleted = await getDb(c.env.DB)
+      .delete(table)
+      .where(and(eq(table.id, id), r.writeGuard?.where(id, null)))
+      .returning({ id: table.id });
+    if (!deleted.length) throw r.writeGuard?.refused() ?? notFound(`${r.noun} ${id}`);
     await r.afterWrite?.(c.env, id, null);
     return c.body(null, 204);
   });

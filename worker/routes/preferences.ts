@@ -1,6 +1,11 @@
 /**
  * The caller's own notification preferences: read (defaults until first saved)
  * and a partial update merged over the current values and validated whole.
+ *
+ * The Slack member id is an identity (signed Slack commands act as whoever holds it), so
+ * it is not simply typed in: an admin links their own with a one-time code redeemed by
+ * `/monitor link <code>` from that Slack account (POST /preferences/slack-link), may
+ * clear it, and only an owner sets one directly. A member id is one admin's (409).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { toIso } from "../core/time";
@@ -12,7 +17,8 @@ import {
   savePreferences,
   type StoredPreferences,
 } from "../db/preferences";
-import { badRequest, type ErrorDetail } from "../lib/errors";
+import { issueLinkCode, slackMemberHolder } from "../db/slack-link";
+import { ApiError, asConflict, badRequest, conflict, type ErrorDetail } from "../lib/errors";
 import { commonErrors, createApi, issuesToDetails, jsonBody, jsonResponse } from "./api";
 import { Email, TimeZone } from "./fields";
 
@@ -111,6 +117,28 @@ const fromWire = (p: PreferencesInput): NotificationPreferences => ({
   criticalBypassesQuietHours: p.critical_bypasses_quiet_hours,
 });
 
+/** A non-owner typing a Slack member id: it must be proven with a link code instead. */
+const linkRequired = () =>
+  new ApiError(403, "Link your Slack account with a code instead of typing its member id.", {
+    code: "link_required",
+    details: [
+      {
+        field: "slack_member_id",
+        reason: "create a link code (POST /preferences/slack-link) and send `/monitor link <code>` from Slack",
+      },
+    ],
+  });
+
+export const memberTaken = () =>
+  conflict("That Slack member id is linked to another admin.", [
+    { field: "slack_member_id", reason: "linked to another admin" },
+  ]);
+
+const isMemberConflict = (err: unknown) => {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) if (/slack_member_id/.test(e.message)) return true;
+  return false;
+};
+
 const render = (adminId: number, { preferences, updatedAt }: StoredPreferences) => ({
   admin_id: adminId,
   ...toWire(preferences),
@@ -148,13 +176,41 @@ preferences.openapi(
     const current = await loadPreferences(db, actor);
     const parsed = WholePreferences.safeParse({ ...toWire(current.preferences), ...c.req.valid("json") });
     if (!parsed.success) throw badRequest(toDetails(parsed.error.issues), "Invalid preferences.");
-    return c.json(
-      render(actor.adminId, await savePreferences(db, actor.adminId, fromWire(parsed.data), Date.now())),
-      200,
+    const member = parsed.data.slack_member_id;
+    if (member !== null && member !== current.preferences.slackMemberId) {
+      if (actor.role !== "owner") throw linkRequired();
+      if ((await slackMemberHolder(c.env.DB, member, actor.adminId)) !== null) throw memberTaken();
+    }
+    const saved = await savePreferences(db, actor.adminId, fromWire(parsed.data), Date.now()).catch((err: unknown) =>
+      Promise.reject(isMemberConflict(err) ? memberTaken() : asConflict(err)),
     );
+    return c.json(render(actor.adminId, saved), 200);
   },
   (result) => {
     if (!result.success) throw badRequest(toDetails(result.error.issues), "Invalid preferences.");
     return undefined;
+  },
+);
+
+const LinkCodeOut = z
+  .object({
+    code: z.string().openapi({ example: "ABCDE-FGH23" }),
+    command: z.string().openapi({ example: "/monitor link ABCDE-FGH23" }),
+    expires_at: z.string(),
+  })
+  .openapi("SlackLinkCode");
+
+preferences.openapi(
+  createRoute({
+    method: "post",
+    path: "/preferences/slack-link",
+    tags: ["preferences"],
+    summary:
+      "A one-time code (10 minutes) that links the Slack account which sends `/monitor link <code>` to the caller; any role",
+    responses: { 201: jsonResponse(LinkCodeOut, "The code, shown once"), ...commonErrors },
+  }),
+  async (c) => {
+    const { code, expiresAt } = await issueLinkCode(c.env.DB, c.get("actor").adminId, Date.now());
+    return c.json({ code, command: `/monitor link ${code}`, expires_at: toIso(expiresAt) ?? "" }, 201);
   },
 );

@@ -13,7 +13,8 @@
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type Role, roleAllows } from "../core/roles";
-import { HELP_TEXT, parseCommand, type SlackCommand } from "../core/slack/commands";
+import { HELP_TEXT, LINK_USAGE, parseCommand, type SlackCommand } from "../core/slack/commands";
+import * as escape from "../core/notify/escape";
 import { SLACK_BASE } from "../core/notify/slack";
 import {
   alertMessageUpdate,
@@ -25,6 +26,7 @@ import {
 import type { AppEnv } from "../env";
 import { alertSeries, countOpenAlerts, getAlertForMessage, openAlertRows } from "../db/alerts";
 import { insertSilence } from "../db/silences";
+import { redeemLinkCode, setSlackMember } from "../db/slack-link";
 import { actOnAlert, snapshotOf } from "../lib/alerts";
 import { ApiError } from "../lib/errors";
 import {
@@ -98,7 +100,7 @@ async function adminForSlackUser(env: Env, memberId: string): Promise<SlackAdmin
 }
 
 const UNLINKED =
-  "Your Slack account is not linked to an Edge Monitor admin. Add your Slack member id to your notification preferences in the dashboard.";
+  "Your Slack account is not linked to an Edge Monitor admin. Create a link code in your dashboard preferences and send `/monitor link <code>` from here.";
 const VIEWER_ONLY = "Viewers can only use `/monitor status` and `/monitor help`.";
 
 /** Runs an action for the admin; a refused action (unknown or resolved alert) becomes its message. */
@@ -135,7 +137,7 @@ async function silenceRule(env: Env, admin: SlackAdmin, ruleId: number, duration
     createdBy: admin.id,
     comment: `Silenced for ${label} via Slack`,
   });
-  return `Rule "${rule.rule_name}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
+  return `Rule "${escape.slack(escape.oneLine(rule.rule_name))}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
 }
 
 async function status(env: Env): Promise<string> {
@@ -149,6 +151,28 @@ async function status(env: Env): Promise<string> {
     triggeredAt: r.triggered_at,
   }));
   return statusText(count, alerts);
+}
+
+/**
+ * `/monitor link <code>`: the Slack member who sent the signed command becomes the
+ * Slack account of the admin who created the code. Works for unlinked members too (that
+ * is its point); a code works once and only before it expires.
+ */
+async function linkAccount(env: Env, memberId: string, code: string | null): Promise<string> {
+  if (code === null) return LINK_USAGE;
+  if (!memberId) return "Slack did not say who sent this command.";
+  const now = Date.now();
+  const adminId = await redeemLinkCode(env.DB, code, now);
+  if (adminId === null)
+    return "That link code is wrong, used or expired. Create a new one in your dashboard preferences.";
+  switch (await setSlackMember(env.DB, adminId, memberId, now)) {
+    case "ok":
+      return "This Slack account is now linked to your Edge Monitor admin.";
+    case "taken":
+      return "This Slack account is already linked to another Edge Monitor admin; unlink it there (or ask an owner) first.";
+    case "no_admin":
+      return "The admin this code was created for no longer exists.";
+  }
 }
 
 async function runCommand(env: Env, admin: SlackAdmin, command: SlackCommand): Promise<string> {
@@ -170,6 +194,9 @@ async function runCommand(env: Env, admin: SlackAdmin, command: SlackCommand): P
       return attempt(() => resolve(env, admin, command.alertId, command.note));
     case "silence":
       return silenceRule(env, admin, command.ruleId, command.durationMs, command.duration);
+    case "link":
+      // Answered before the admin is looked up (see the command route); never reached.
+      return "Already handled.";
   }
 }
 
@@ -259,9 +286,12 @@ export function slackRoutes({ budgetMs = ANSWER_BUDGET_MS }: SlackRouteOptions =
   app.post("/commands", async (c) => {
     const form = new URLSearchParams(await verifiedBody(c));
     return answer(c, responseUrlOf(form.get("response_url")), async () => {
+      const command = parseCommand(form.get("text") ?? "");
+      // Linking proves the account; the sender need not be linked yet.
+      if (command.kind === "link") return linkAccount(c.env, form.get("user_id") ?? "", command.code);
       const admin = await adminForSlackUser(c.env, form.get("user_id") ?? "");
       if (!admin) return UNLINKED;
-      return runCommand(c.env, admin, parseCommand(form.get("text") ?? ""));
+      return runCommand(c.env, admin, command);
     });
   });
 

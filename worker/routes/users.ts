@@ -1,14 +1,16 @@
 /**
  * Admin management (owner only, enforced in app.ts): CRUD on admins with guards
- * that keep at least one owner, and each admin's API tokens: list, issue (the secret is
- * shown once) and revoke.
+ * that keep at least one owner, each admin's API tokens: list, issue (the secret is
+ * shown once) and revoke, and setting an admin's Slack member id directly.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, count, eq, ne } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import { ROLE_RANK, type Role } from "../core/roles";
 import { type Db, getDb } from "../db/client";
 import { adminUsers } from "../db/schema";
+import { setSlackMember } from "../db/slack-link";
 import { conflict, notFound } from "../lib/errors";
+import { memberTaken } from "./preferences";
 import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "./api";
 import { crudRoutes } from "./crud";
 import { Email, TimeZone, Timestamps } from "./fields";
@@ -39,18 +41,21 @@ const UserOut = z
 
 type UserRow = typeof adminUsers.$inferSelect;
 
-/** Refuses a change that would leave no owner once admin `id` stops being one. */
-async function ensureAnotherOwner(db: Db, id: number) {
-  const [others] = await db
-    .select({ n: count() })
-    .from(adminUsers)
-    .where(and(eq(adminUsers.role, "owner"), ne(adminUsers.id, id)));
-  if (!others || others.n === 0) {
-    throw conflict("That would remove the last owner; make another admin an owner first.", [
-      { field: "role", reason: "the last owner must stay an owner" },
-    ]);
-  }
-}
+const lastOwner = () =>
+  conflict("That would remove the last owner; make another admin an owner first.", [
+    { field: "role", reason: "the last owner must stay an owner" },
+  ]);
+
+/**
+ * The write's own condition that an owner remains: the row is not an owner, or another
+ * owner exists, evaluated by the UPDATE or DELETE itself. Two owners demoting each other
+ * at once are two statements D1 runs one after the other; the second finds no other
+ * owner and changes nothing (409). No condition when the row stays an owner.
+ */
+const anotherOwnerRemains = (id: number, role: Role | null) =>
+  role === "owner"
+    ? undefined
+    : sql`(${adminUsers.role} != 'owner' OR EXISTS (SELECT 1 FROM admin_users other WHERE other.role = 'owner' AND other.id != ${id}))`;
 
 const rowToInput = (row: UserRow) => ({ email: row.email, name: row.name, role: row.role, timezone: row.timezone });
 
@@ -62,18 +67,21 @@ export const users = crudRoutes({
   output: UserOut,
   async check(input, { env, existing }) {
     const db = getDb(env.DB);
-    const sameEmail = eq(adminUsers.email, input.email);
+    // Case-insensitive: an address is one mailbox however it is spelt.
+    const sameEmail = sql`lower(${adminUsers.email}) = lower(${input.email})`;
     const [taken] = await db
       .select({ id: adminUsers.id })
       .from(adminUsers)
       .where(existing ? and(sameEmail, ne(adminUsers.id, existing.id)) : sameEmail)
       .limit(1);
     if (taken) throw conflict("Another admin already has that email.", [{ field: "email", reason: "already in use" }]);
-    if (existing?.role === "owner" && input.role !== "owner") await ensureAnotherOwner(db, existing.id);
   },
-  async beforeDelete(row, { env, actor }) {
+  async beforeDelete(row, { actor }) {
     if (row.id === actor.adminId) throw conflict("You cannot delete yourself; another owner can.");
-    if (row.role === "owner") await ensureAnotherOwner(getDb(env.DB), row.id);
+  },
+  writeGuard: {
+    where: (id, values) => anotherOwnerRemains(id, values ? (values.role ?? null) : null),
+    refused: lastOwner,
   },
   toInput: rowToInput,
   toValues: (input) => ({
@@ -144,5 +152,38 @@ users.openapi(
     if (!(await revokeApiToken(getDb(c.env.DB), id, tokenId, Date.now())))
       throw notFound(`Token ${tokenId} of user ${id}`);
     return c.body(null, 204);
+  },
+);
+
+const SlackMember = z
+  .object({
+    slack_member_id: z
+      .string()
+      .regex(/^[UW][A-Z0-9]{2,20}$/, "must be a Slack member id such as U024BE7LH")
+      .nullable(),
+  })
+  .strict()
+  .openapi("SlackMemberInput");
+
+users.openapi(
+  createRoute({
+    method: "put",
+    path: "/users/{id}/slack",
+    tags: ["users"],
+    summary: "Set (or clear with null) an admin's Slack member id directly; 409 when another admin holds it",
+    request: { params: IdParams, ...jsonBody(SlackMember) },
+    responses: {
+      200: jsonResponse(z.object({ admin_id: z.number().int(), slack_member_id: z.string().nullable() }), "Set"),
+      ...commonErrors,
+      ...notFoundError,
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    const { slack_member_id: member } = c.req.valid("json");
+    const result = await setSlackMember(c.env.DB, id, member, Date.now());
+    if (result === "no_admin") throw notFound(`User ${id}`);
+    if (result === "taken") throw memberTaken();
+    return c.json({ admin_id: id, slack_member_id: member }, 200);
   },
 );

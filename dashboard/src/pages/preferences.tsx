@@ -8,6 +8,7 @@ import { ActionResult, LoadError } from "../components/feedback";
 
 const PREFERENCES = "/api/admin/monitoring/preferences";
 const TEST = "/api/admin/monitoring/notifications/test";
+const SLACK_LINK = "/api/admin/monitoring/preferences/slack-link";
 const SEVERITIES = ["critical", "warning", "info"] as const;
 
 /** The preferences as the API sends and takes them. */
@@ -90,6 +91,7 @@ export function PreferencesPage() {
   const status = useSignal<{ ok: boolean; text: string } | null>(null);
   const busy = useSignal<"save" | "test" | null>(null);
   const tests = useSignal<TestResult[] | null>(null);
+  const linkCode = useSignal<{ command: string; expires_at: string } | null>(null);
 
   async function load() {
     loadError.value = null;
@@ -125,6 +127,23 @@ export function PreferencesPage() {
       status.value = { ok: false, text: `Not saved: ${message}` };
     } finally {
       busy.value = null;
+    }
+  }
+
+  /**
+   * A one-time code to send from Slack: the member id is stored once Slack says who sent
+   * it (typing one in is for owners only; anyone else's would not be theirs to claim).
+   */
+  async function linkSlack() {
+    status.value = null;
+    try {
+      linkCode.value = await api.request<{ command: string; expires_at: string }>(SLACK_LINK, {
+        method: "POST",
+        body: {},
+      });
+    } catch (err) {
+      const message = err instanceof HttpError ? err.message : String(err);
+      status.value = { ok: false, text: `No link code: ${message}` };
     }
   }
 
@@ -191,6 +210,17 @@ export function PreferencesPage() {
                 </label>
               </div>
             ))}
+            <div class="buttons">
+              <button type="button" disabled={busy.value !== null} onClick={() => void linkSlack()}>
+                Link Slack account
+              </button>
+            </div>
+            {linkCode.value && (
+              <p class="muted help" role="status">
+                In Slack, send <code>{linkCode.value.command}</code> before{" "}
+                {new Date(linkCode.value.expires_at).toLocaleTimeString()}, then reload this page.
+              </p>
+            )}
           </fieldset>
           <fieldset>
             <legend>Severities</legend>

@@ -5,6 +5,7 @@
 import type { NotificationJob } from "../alerts/jobs";
 import { classifyHttp, jsonField, redact } from "./classify";
 import { base64, base64Bytes, fnv1a64, utf8Bytes } from "./encoding";
+import * as escape from "./escape";
 import { details, oneLine, title } from "./text";
 import { type Channel, type Classification, type Recipient, RenderError } from "./types";
 
@@ -17,23 +18,25 @@ export interface EmailContent {
   html: string;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+const escapeHtml = escape.html;
 
-/** Subject, text and HTML of a job's email; the HTML escapes all alert text. */
+/**
+ * Subject, text and HTML of a job's email: the subject is one line without controls (no
+ * header can be added through it), the HTML escapes all alert text, the text drops controls.
+ */
 export function emailContent(job: NotificationJob): EmailContent {
   const subject = oneLine(title(job));
   if (job.notice) {
     const { lines } = job.notice;
     return {
       subject,
-      text: lines.join("\n"),
+      text: escape.plainLines(lines.join("\n")),
       html:
         `<h2>${escapeHtml(subject)}</h2>\n<ul>\n` + lines.map((l) => `<li>${escapeHtml(l)}</li>\n`).join("") + "</ul>",
     };
   }
   const rows = details(job);
-  const text = [job.alert.message, "", ...rows.map(([k, v]) => `${k}: ${v}`)].join("\n");
+  const text = escape.plainLines([job.alert.message, "", ...rows.map(([k, v]) => `${k}: ${v}`)].join("\n"));
   const html =
     `<h2>${escapeHtml(subject)}</h2>\n<p>${escapeHtml(job.alert.message)}</p>\n<table>\n` +
     rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>\n`).join("") +

@@ -48,13 +48,15 @@ export function pagerDutyEvent(job: NotificationJob, config: PagerDutyConfig) {
     dedup_key: dedupKey(job),
   };
   if (action === "trigger") {
+    // Sender text goes only into text fields (JSON-encoded by the caller), never into
+    // `links`, `images` or `client_url`, which PagerDuty shows as clickable.
     event.payload = {
       // PagerDuty truncates summaries at 1024 characters.
       summary: `${oneLine(title(job))}: ${oneLine(a.message)}`.slice(0, 1024),
-      source: a.service ?? "edge-monitor",
+      source: a.service ? oneLine(a.service) : "edge-monitor",
       severity: pagerDutySeverity(a.severity),
       timestamp: toIso(a.observedAt),
-      component: a.ruleName,
+      component: oneLine(a.ruleName),
       custom_details: {
         alert_id: a.id,
         rule_id: a.ruleId,

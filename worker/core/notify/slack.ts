@@ -6,6 +6,7 @@
 import type { NotificationJob } from "../alerts/jobs";
 import { toIso } from "../time";
 import { classifyHttp, parseJson, redact, retryAfterSeconds } from "./classify";
+import * as escape from "./escape";
 import { oneLine, serviceDetail, title, valueText } from "./text";
 import { type Channel, type Classification, type OutboundRequest, RenderError } from "./types";
 
@@ -14,8 +15,15 @@ export const SLACK_BASE = "https://slack.com";
 /** The button action ids the interactivity handler reads; each button's value is the alert id. */
 export const SLACK_ACTIONS = { ack: "ack", resolve: "resolve", silence: "silence_1h" } as const;
 
-/** Slack's mrkdwn treats &, < and > as markup. */
-const mrkdwn = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/**
+ * Escaped text cut to `max` characters (a section holds 3,000) without leaving half an
+ * entity ("&am") at the end.
+ */
+const clip = (text: string, max: number) =>
+  text.length <= max ? text : text.slice(0, max - 1).replace(/&[a-z]*$/, "") + "…";
+
+/** A mrkdwn object for user text: escaped, verbatim, at most one section's 3,000 characters. */
+const userText = (text: string) => escape.slackMrkdwn(clip(escape.slack(text), 3000));
 
 type Block = Record<string, unknown>;
 
@@ -33,16 +41,17 @@ function button(text: string, actionId: string, value: string, style?: "primary"
 export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
   if (job.notice) {
     return [
-      { type: "header", text: { type: "plain_text", text: oneLine(job.notice.title).slice(0, 150) } },
-      // A section holds at most 3,000 characters.
-      { type: "section", text: { type: "mrkdwn", text: mrkdwn(job.notice.lines.join("\n")).slice(0, 3000) } },
+      { type: "header", text: { type: "plain_text", text: escape.slackPlain(job.notice.title).slice(0, 150) } },
+      // The lines name rules and services: user text throughout.
+      { type: "section", text: userText(job.notice.lines.join("\n")) },
     ];
   }
   const a = job.alert;
   const blocks: Block[] = [
     // Header text is plain and limited to 150 characters.
-    { type: "header", text: { type: "plain_text", text: oneLine(title(job)).slice(0, 150) } },
-    { type: "section", text: { type: "mrkdwn", text: mrkdwn(a.message) } },
+    // plain_text is never parsed for mentions or links.
+    { type: "header", text: { type: "plain_text", text: escape.slackPlain(title(job)).slice(0, 150) } },
+    { type: "section", text: userText(a.message) },
     {
       type: "section",
       fields: [
@@ -50,7 +59,8 @@ export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
         ["Service", serviceDetail(a)],
         ["Value", valueText(a.value)],
         ["Since", toIso(a.triggeredAt) ?? ""],
-      ].map(([k, v]) => ({ type: "mrkdwn", text: `*${k}*\n${mrkdwn(v ?? "")}` })),
+        // The label is the product's (bold); the value may be the sender's, escaped.
+      ].map(([k, v]) => escape.slackMrkdwn(`*${k}*\n${clip(escape.slack(v ?? ""), 1900)}`)),
     },
   ];
   const state: string[] = [];
@@ -58,7 +68,7 @@ export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
     state.push(`Acknowledged${a.acknowledgedBy ? ` by ${a.acknowledgedBy}` : ""} at ${toIso(a.acknowledgedAt)}`);
   }
   if (a.resolvedAt !== null) state.push(`Resolved at ${toIso(a.resolvedAt)}`);
-  if (state.length) blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: mrkdwn(state.join(" · ")) }] });
+  if (state.length) blocks.push({ type: "context", elements: [userText(state.join(" · "))] });
   if (buttons) {
     const id = String(a.id);
     const acked = job.event === "acknowledged" || a.acknowledgedAt !== null;
@@ -75,9 +85,17 @@ export function slackBlocks(job: NotificationJob, buttons: boolean): Block[] {
   return blocks;
 }
 
-/** The notification fallback text (shown in push notifications and by clients without blocks). */
+/**
+ * The notification fallback text (shown in push notifications and by clients without
+ * blocks): Slack parses it as mrkdwn, so every part is escaped like block text.
+ */
 const fallback = (job: NotificationJob) =>
-  job.notice ? oneLine(job.notice.title) : `${oneLine(title(job))}: ${oneLine(job.alert.message)}`;
+  clip(
+    job.notice
+      ? escape.slack(oneLine(job.notice.title))
+      : `${escape.slack(oneLine(title(job)))}: ${escape.slack(oneLine(job.alert.message))}`,
+    3000,
+  );
 
 /** Buttons while the alert still needs handling; a resolved alert has nothing left to press. */
 const wantsButtons = (job: NotificationJob) =>

@@ -6,6 +6,7 @@
 import type { NotificationJob } from "../alerts/jobs";
 import { classifyHttp, jsonField } from "./classify";
 import { base64, formEncode } from "./encoding";
+import * as escape from "./escape";
 import { STATE, serviceText, severityWord, valueText } from "./text";
 import { type Channel, RenderError } from "./types";
 
@@ -57,7 +58,8 @@ function cut(head: string, text: string): string {
   return head + chars.slice(0, lo).join("").trimEnd() + ELLIPSIS;
 }
 
-const flat = (s: string) => s.replace(/\s+/g, " ").trim();
+/** One line, controls (bell, escape sequences, bidi overrides) dropped: sender text reaches a phone as it reads. */
+const flat = (s: string) => escape.sms(s).replace(/\s+/g, " ").trim();
 
 /**
  * "CRITICAL FIRING #12 api: High latency 812 - p95 above 500 ms". When too long the

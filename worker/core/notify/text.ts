@@ -76,12 +76,5 @@ export function fingerprint(alert: AlertSnapshot): string {
   return fnv1a64(`rule:${alert.ruleId}|service:${alert.service ?? ""}|${labelText(alert.labels)}`);
 }
 
-/** Removes CR and LF (and other controls) so text cannot break out of a header line. */
-export function oneLine(text: string): string {
-  let out = "";
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    out += c < 0x20 || c === 0x7f ? " " : ch;
-  }
-  return out.replace(/ {2,}/g, " ").trim();
-}
+/** One line without controls: a header, subject or SMS cannot be broken out of. */
+export { oneLine } from "./escape";

@@ -1,8 +1,11 @@
 /**
  * The `/monitor` slash command's text: `ack <alert_id>`, `resolve <alert_id> [note…]`,
- * `silence <rule_id> <duration>`, `status` and `help`. Anything else is an error
+ * `silence <rule_id> <duration>`, `status`, `link <code>` and `help`. Anything else is an error
  * that says what was expected.
  */
+
+import * as escape from "../notify/escape";
+import { normalizeLinkCode } from "./link";
 
 /** Longest silence a chat command may create; longer windows belong in the dashboard. */
 export const MAX_SILENCE_MS = 7 * 24 * 60 * 60 * 1000;
@@ -12,6 +15,11 @@ export type SlackCommand =
   | { kind: "resolve"; alertId: number; note: string | null }
   | { kind: "silence"; ruleId: number; durationMs: number; duration: string }
   | { kind: "status" }
+  /**
+   * Links the sending Slack account to the admin who created the code (normalized); null
+   * for a malformed code, answered with the usage even to an unlinked sender.
+   */
+  | { kind: "link"; code: string | null }
   | { kind: "help" }
   | { kind: "error"; message: string };
 
@@ -20,6 +28,7 @@ export const HELP_TEXT = [
   "`/monitor resolve <alert_id> [note]`: resolve an alert, with an optional note",
   "`/monitor silence <rule_id> <duration>`: silence a rule's alerts, e.g. 30m, 1h, 2h30m, 1d (at most 7d)",
   "`/monitor status`: firing and acknowledged alerts",
+  "`/monitor link <code>`: link this Slack account to your admin (the code comes from your dashboard preferences)",
   "`/monitor help`: this list",
 ].join("\n");
 
@@ -44,6 +53,8 @@ function positiveId(text: string | undefined): number | null {
 
 const error = (message: string): SlackCommand => ({ kind: "error", message });
 
+export const LINK_USAGE = "Usage: `/monitor link <code>` with the code from your dashboard preferences.";
+
 export function parseCommand(text: string): SlackCommand {
   const words = text.trim().split(/\s+/).filter(Boolean);
   const [verb, ...rest] = words;
@@ -64,6 +75,8 @@ export function parseCommand(text: string): SlackCommand {
       const note = rest.slice(1).join(" ");
       return { kind: "resolve", alertId, note: note || null };
     }
+    case "link":
+      return { kind: "link", code: normalizeLinkCode(rest.join("")) };
     case "silence": {
       const ruleId = positiveId(rest[0]);
       if (ruleId === null || rest.length !== 2) {
@@ -71,11 +84,12 @@ export function parseCommand(text: string): SlackCommand {
       }
       const duration = rest[1] ?? "";
       const durationMs = parseDuration(duration);
-      if (durationMs === null) return error(`"${duration}" is not a duration: use e.g. 30m, 1h, 2h30m or 1d.`);
+      if (durationMs === null)
+        return error(`"${escape.slack(duration)}" is not a duration: use e.g. 30m, 1h, 2h30m or 1d.`);
       if (durationMs > MAX_SILENCE_MS) return error("A silence from Slack lasts at most 7 days (7d).");
       return { kind: "silence", ruleId, durationMs, duration: duration.toLowerCase() };
     }
     default:
-      return error(`Unknown command "${verb}". Try:\n${HELP_TEXT}`);
+      return error(`Unknown command "${escape.slack(verb ?? "")}". Try:\n${HELP_TEXT}`);
   }
 }

@@ -1,5 +1,6 @@
 /** Texts and messages the Slack integration answers with (Slack mrkdwn). */
 import type { AlertSnapshot, NotificationJob } from "../alerts/jobs";
+import * as escape from "../notify/escape";
 import { slackMessage } from "../notify/slack";
 import { toIso } from "../time";
 
@@ -22,7 +23,7 @@ export function statusText(total: number, alerts: readonly OpenAlert[]): string 
     .slice(0, STATUS_LIMIT)
     .map(
       (a) =>
-        `• #${a.id} ${a.ruleName ?? "(deleted rule)"} · ${a.service ?? "no service"} · ${a.status} since ${toIso(a.triggeredAt)}`,
+        `• #${a.id} ${escape.slack(escape.oneLine(a.ruleName ?? "(deleted rule)"))} · ${escape.slack(escape.oneLine(a.service ?? "no service"))} · ${a.status} since ${toIso(a.triggeredAt)}`,
     );
   const more = total > lines.length ? [`…and ${total - lines.length} more.`] : [];
   return [`${total} open alert${total === 1 ? "" : "s"}:`, ...lines, ...more].join("\n");

@@ -7,14 +7,14 @@ const BOT = { baseUrl: "http://sink/slack", botToken: "xoxb-SECRET" };
 const HOOK = { webhookUrl: "https://hooks.slack.com/services/T000/B000/HOOKSECRET" };
 
 const header = (text: string) => ({ type: "header", text: { type: "plain_text", text } });
-const message = { type: "section", text: { type: "mrkdwn", text: "p95 latency 812.5 ms &gt; 500 ms" } };
+const message = { type: "section", text: { type: "mrkdwn", text: "p95 latency 812.5 ms &gt; 500 ms", verbatim: true } };
 const fields = (value: string) => ({
   type: "section",
   fields: [
-    { type: "mrkdwn", text: "*Severity*\ncritical" },
-    { type: "mrkdwn", text: "*Service*\napi" },
-    { type: "mrkdwn", text: `*Value*\n${value}` },
-    { type: "mrkdwn", text: "*Since*\n2026-11-26T10:00:00.000Z" },
+    { type: "mrkdwn", text: "*Severity*\ncritical", verbatim: true },
+    { type: "mrkdwn", text: "*Service*\napi", verbatim: true },
+    { type: "mrkdwn", text: `*Value*\n${value}`, verbatim: true },
+    { type: "mrkdwn", text: "*Since*\n2026-11-26T10:00:00.000Z", verbatim: true },
   ],
 });
 const button = (text: string, action_id: string, style?: string) => ({
@@ -24,11 +24,11 @@ const button = (text: string, action_id: string, style?: string) => ({
   value: "12",
   ...(style ? { style } : {}),
 });
-const context = (text: string) => ({ type: "context", elements: [{ type: "mrkdwn", text }] });
+const context = (text: string) => ({ type: "context", elements: [{ type: "mrkdwn", text, verbatim: true }] });
 
 const GOLDEN = {
   firing: {
-    text: "[CRITICAL] FIRING: High latency on api (#12): p95 latency 812.5 ms > 500 ms",
+    text: "[CRITICAL] FIRING: High latency on api (#12): p95 latency 812.5 ms &gt; 500 ms",
     blocks: [
       header("[CRITICAL] FIRING: High latency on api (#12)"),
       message,
@@ -45,7 +45,7 @@ const GOLDEN = {
     ],
   },
   acknowledged: {
-    text: "[CRITICAL] ACKNOWLEDGED: High latency on api (#12): p95 latency 812.5 ms > 500 ms",
+    text: "[CRITICAL] ACKNOWLEDGED: High latency on api (#12): p95 latency 812.5 ms &gt; 500 ms",
     blocks: [
       header("[CRITICAL] ACKNOWLEDGED: High latency on api (#12)"),
       message,
@@ -59,7 +59,7 @@ const GOLDEN = {
     ],
   },
   resolved: {
-    text: "[CRITICAL] RESOLVED: High latency on api (#12): p95 latency 812.5 ms > 500 ms",
+    text: "[CRITICAL] RESOLVED: High latency on api (#12): p95 latency 812.5 ms &gt; 500 ms",
     blocks: [
       header("[CRITICAL] RESOLVED: High latency on api (#12)"),
       message,

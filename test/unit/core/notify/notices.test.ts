@@ -245,6 +245,7 @@ describe("slack", () => {
           "2026-11-26T10:00:00.000Z FIRING [warning] &lt;script&gt;alert(1)&lt;/script&gt; (api), value 812.5",
           "2026-11-26T10:00:00.000Z RESOLVED [critical] High latency (api), value 120",
         ].join("\n"),
+        verbatim: true,
       },
     },
   ];
@@ -262,7 +263,7 @@ describe("slack", () => {
       text: "Test notification",
       blocks: [
         { type: "header", text: { type: "plain_text", text: "Test notification" } },
-        { type: "section", text: { type: "mrkdwn", text: "Sent by Ada to check this channel." } },
+        { type: "section", text: { type: "mrkdwn", text: "Sent by Ada to check this channel.", verbatim: true } },
       ],
     });
   });

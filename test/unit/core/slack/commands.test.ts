@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseCommand, parseDuration, type SlackCommand } from "../../../../worker/core/slack/commands";
 import { statusText } from "../../../../worker/core/slack/messages";
+import { linkCode, normalizeLinkCode } from "../../../../worker/core/slack/link";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -90,5 +91,30 @@ describe("statusText", () => {
 
   it("names a deleted rule and a missing service", () => {
     expect(statusText(1, [{ ...alert(5), ruleName: null, service: null }])).toContain("#5 (deleted rule) · no service");
+  });
+});
+
+describe("link", () => {
+  it.each([
+    ["link ABCDE-FGH23", "ABCDEFGH23"],
+    ["link abcde fgh23", "ABCDEFGH23"],
+    ["LINK abcdefgh23", "ABCDEFGH23"],
+  ])("%j carries the normalized code", (text, code) => {
+    expect(parseCommand(text)).toEqual({ kind: "link", code });
+  });
+
+  it.each(["link", "link 123", "link ABCDE-FGH2", "link ABCDE-FGH230", "link ABCDE-FGHI0"])(
+    "%j carries no code (answered with the usage)",
+    (text) => {
+      expect(parseCommand(text)).toEqual({ kind: "link", code: null });
+    },
+  );
+});
+
+describe("linkCode", () => {
+  it("makes ten unambiguous characters in two groups, which normalize back", () => {
+    const code = linkCode(new Uint8Array([0, 1, 2, 3, 4, 30, 31, 62, 255, 128]));
+    expect(code).toMatch(/^[A-HJKMNP-Z2-9]{5}-[A-HJKMNP-Z2-9]{5}$/);
+    expect(normalizeLinkCode(code)).toBe(code.replace("-", ""));
   });
 });

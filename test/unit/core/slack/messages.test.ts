@@ -35,7 +35,7 @@ describe("alertMessageUpdate", () => {
   it("shows an acknowledged alert with who acknowledged it, and no Acknowledge button", () => {
     const m = alertMessageUpdate(alert, "acknowledged");
     expect(m.replace_original).toBe(true);
-    expect(m.text).toBe("[CRITICAL] ACKNOWLEDGED: High latency on api (#12): p95 latency 812 ms > 500 ms");
+    expect(m.text).toBe("[CRITICAL] ACKNOWLEDGED: High latency on api (#12): p95 latency 812 ms &gt; 500 ms");
     expect(stateLine(m)).toBe("Acknowledged by Ada at 2026-01-02T03:05:05.000Z");
     expect(buttons(m)).toEqual(["resolve", "silence_1h"]);
   });
