@@ -12,6 +12,7 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { toIso } from "../core/time";
 import type { Actor } from "../middleware/auth";
 import { getDb } from "../db/client";
+import { auditActorOf, insertedId, withAudit } from "../lib/audit";
 import { asConflict, badRequest, notFound } from "../lib/errors";
 import {
   commonErrors,
@@ -73,6 +74,8 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
   check?: (input: z.output<F>, ctx: WriteContext<T>) => Promise<void>;
   /** Refuses a delete with an ApiError (e.g. the last owner). */
   beforeDelete?: (row: Row<T>, ctx: WriteContext<T>) => Promise<void>;
+  /** The audit trail's target type ("rule" → "rule.create"); by default the noun in snake case. */
+  auditType?: string;
 }
 
 const MAX_PAGE = 1000;
@@ -115,6 +118,9 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   const tags = [r.collection];
   const { writable, safeParse } = resourceValidator(r);
   const table = r.table as Table;
+  // Every write is recorded in the audit trail with the writable fields (`toInput`) before and
+  // after: what an administrator set, never a derived secret (a key's hash lives in `values`).
+  const auditType = r.auditType ?? r.noun.toLowerCase().replace(/\s+/g, "_");
 
   const render = (row: Row<T>, ctx: OutputContext): unknown => {
     if (r.toOutput) return r.toOutput(row, ctx);
@@ -181,11 +187,14 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const input = validate(await c.req.json());
     await r.check?.(input, ctx);
     const { values, reveal } = await r.toValues(input, ctx);
-    const [row] = (await getDb(c.env.DB)
-      .insert(table)
-      .values(values)
-      .returning()
-      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
+    const db = getDb(c.env.DB);
+    const [row] = (await withAudit(
+      db,
+      db.insert(table).values(values).returning(),
+      auditActorOf(ctx.actor),
+      { action: `${auditType}.create`, targetType: auditType, targetId: insertedId(), after: input },
+      now,
+    ).catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
@@ -228,12 +237,14 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     await r.check?.(input, ctx);
     const { values } = await r.toValues(input, ctx);
     const stamped = "updatedAt" in table ? { ...values, updatedAt: now } : values;
-    const [row] = (await getDb(c.env.DB)
-      .update(table)
-      .set(stamped)
-      .where(eq(table.id, id))
-      .returning()
-      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
+    const db = getDb(c.env.DB);
+    const [row] = (await withAudit(
+      db,
+      db.update(table).set(stamped).where(eq(table.id, id)).returning(),
+      auditActorOf(ctx.actor),
+      { action: `${auditType}.update`, targetType: auditType, targetId: id, before: r.toInput(existing), after: input },
+      now,
+    ).catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
     return c.json(render(updated, outputContext(c.env, c.req.url, now)) as never, 200);
@@ -250,8 +261,17 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
     const existing = await load(c.env, id);
-    await r.beforeDelete?.(existing, { env: c.env, actor: c.get("actor"), now: Date.now(), existing });
-    await getDb(c.env.DB).delete(table).where(eq(table.id, id));
+    const now = Date.now();
+    const actor = c.get("actor");
+    await r.beforeDelete?.(existing, { env: c.env, actor, now, existing });
+    const db = getDb(c.env.DB);
+    await withAudit(
+      db,
+      db.delete(table).where(eq(table.id, id)),
+      auditActorOf(actor),
+      { action: `${auditType}.delete`, targetType: auditType, targetId: id, before: r.toInput(existing) },
+      now,
+    );
     await r.afterWrite?.(c.env, id, null);
     return c.body(null, 204);
   });

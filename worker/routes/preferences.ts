@@ -2,6 +2,7 @@
  * The caller's own notification preferences: read (defaults until first saved)
  * and a partial update merged over the current values and validated whole.
  */
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { toIso } from "../core/time";
 import { SEVERITIES } from "../core/rules/types";
@@ -148,10 +149,21 @@ preferences.openapi(
     const current = await loadPreferences(db, actor);
     const parsed = WholePreferences.safeParse({ ...toWire(current.preferences), ...c.req.valid("json") });
     if (!parsed.success) throw badRequest(toDetails(parsed.error.issues), "Invalid preferences.");
-    return c.json(
-      render(actor.adminId, await savePreferences(db, actor.adminId, fromWire(parsed.data), Date.now())),
-      200,
+    const now = Date.now();
+    const saved = await savePreferences(db, actor.adminId, fromWire(parsed.data), now);
+    await recordAudit(
+      c.env.DB,
+      auditActorOf(actor),
+      {
+        action: "preferences.update",
+        targetType: "preferences",
+        targetId: actor.adminId,
+        before: toWire(current.preferences),
+        after: parsed.data,
+      },
+      now,
     );
+    return c.json(render(actor.adminId, saved), 200);
   },
   (result) => {
     if (!result.success) throw badRequest(toDetails(result.error.issues), "Invalid preferences.");

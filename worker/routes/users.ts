@@ -3,6 +3,7 @@
  * that keep at least one owner, and each admin's API tokens: list, issue (the secret is
  * shown once) and revoke.
  */
+import { auditActorOf } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, count, eq, ne } from "drizzle-orm";
 import { ROLE_RANK, type Role } from "../core/roles";
@@ -13,7 +14,7 @@ import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from ".
 import { crudRoutes } from "./crud";
 import { Email, TimeZone, Timestamps } from "./fields";
 import { revokeApiToken } from "../db/tokens";
-import { CreatedToken, issueToken, NewToken, Token, tokensOf } from "./tokens";
+import { CreatedToken, issueToken, NewToken, recordTokenAudit, Token, tokensOf } from "./tokens";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
 
@@ -94,7 +95,9 @@ users.openapi(
     const { id } = c.req.valid("param");
     const db = getDb(c.env.DB);
     await mustExist(db, id);
-    return c.json(await issueToken(db, id, c.req.valid("json")), 201);
+    const created = await issueToken(db, id, c.req.valid("json"));
+    await recordTokenAudit(c.env.DB, auditActorOf(c.get("actor")), id, "token.create", created.id, created);
+    return c.json(created, 201);
   },
 );
 
@@ -143,6 +146,7 @@ users.openapi(
     const { id, tokenId } = c.req.valid("param");
     if (!(await revokeApiToken(getDb(c.env.DB), id, tokenId, Date.now())))
       throw notFound(`Token ${tokenId} of user ${id}`);
+    await recordTokenAudit(c.env.DB, auditActorOf(c.get("actor")), id, "token.revoke", tokenId, null);
     return c.body(null, 204);
   },
 );
