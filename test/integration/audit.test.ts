@@ -6,6 +6,9 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { getDb } from "../../worker/db/client";
+import { ingestKeys } from "../../worker/db/schema";
+import { withAudit } from "../../worker/lib/audit";
 import { recordSamples } from "../../worker/lib/series";
 import { call, callJson, createAdmin, type ErrorBody, sha256Hex, type TestAdmin } from "./helpers";
 
@@ -271,6 +274,60 @@ describe("audit trail", () => {
       },
     );
     expect(backwards.status).toBe(400);
+  });
+
+  it("sums up a configuration import in one entry, via config-import", async () => {
+    const body = ruleBody(fresh("imported"));
+    const created = await callJson<{ id: number }>("POST", `${BASE}/rules`, { token: admin.token, body });
+    const doc = (await callJson<{ rules: Record<string, unknown>[] }>("GET", `${BASE}/config`, { token: admin.token }))
+      .body;
+    const rule = doc.rules.find((r) => r.rule_name === body.rule_name);
+    if (!rule) throw new Error("the export lacks the rule");
+    rule.threshold_value = 42;
+    const res = await callJson("POST", `${BASE}/config/import`, { token: admin.token, body: doc });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const [entry] = (await list("action=config.import&via=config-import&limit=1")).body.entries;
+    expect(entry).toMatchObject({
+      actor_admin_id: admin.id,
+      actor: admin.email,
+      target_type: "config",
+      note: "api import",
+    });
+    const diff = entry?.after?.diff as Record<string, { update: { key: string; changes: unknown[] }[] }>;
+    expect(diff.rules?.update).toContainEqual({
+      key: body.rule_name,
+      changes: [{ field: "threshold_value", from: 10, to: 42 }],
+    });
+    expect(diff).not.toHaveProperty("monitors");
+    expect(created.status).toBe(201);
+  });
+
+  it("keeps the change when the audit write fails, and logs it", async () => {
+    const db = getDb(env.DB);
+    const name = fresh("kept");
+    let batches = 0;
+    // A database whose first batch (change + entry) fails as a broken audit insert would.
+    const flaky = {
+      insert: db.insert.bind(db),
+      batch: (items: Parameters<typeof db.batch>[0]) => {
+        batches++;
+        return batches === 1 ? Promise.reject(new Error("no such table: audit_log")) : db.batch(items);
+      },
+    } as unknown as typeof db;
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const rows = await withAudit(
+      flaky,
+      db
+        .insert(ingestKeys)
+        .values({ name, scope: "ingest", keyHash: fresh("hash"), prefix: "p" })
+        .returning(),
+      { adminId: admin.id, label: admin.email, via: "api" },
+      { action: "key.create", targetType: "key" },
+    );
+    expect(rows[0]?.name).toBe(name);
+    expect(batches).toBe(2);
+    expect(error).toHaveBeenCalledWith("audit: could not record", "key.create", expect.any(Error));
+    error.mockRestore();
   });
 
   it("refuses viewers", async () => {

@@ -8,11 +8,18 @@
 export const REDACTED = "[redacted]";
 
 /**
+ * Secrets recognised by their shape wherever they appear, whatever the field (a note, a
+ * message): the product's own tokens, session ids and ingest keys (emt_/ems_/emk_ and 43
+ * base64url characters), and Slack tokens (xoxb-…). A plain "key" field is not a secret by
+ * name: the configuration diff names objects by `key`; an ingest key is caught by its shape.
+ */
+const SECRET_SHAPES = /\bem[tsk]_[\w-]{20,}|\bxox[abeprs]-[\w-]+/g;
+
+/**
  * Field names (lower-case, "-" read as "_") whose values are secrets wherever they appear:
  * credentials, their hashes, request headers that carry them, one-time codes.
  */
 const SECRET_NAMES = new Set([
-  "key",
   "token",
   "secret",
   "password",
@@ -90,7 +97,9 @@ const safeDecode = (s: string) => {
 export function redact(value: unknown, field = ""): unknown {
   if (value === null || value === undefined) return value;
   if (field && isSecretField(field)) return REDACTED;
-  if (typeof value === "string") return redactUrl(value, /webhook|hook_url/i.test(field));
+  if (typeof value === "string") {
+    return redactUrl(value.replace(SECRET_SHAPES, REDACTED), /webhook|hook_url/i.test(field));
+  }
   if (Array.isArray(value)) return value.map((v) => redact(v, ""));
   if (typeof value === "object") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));

@@ -3,7 +3,6 @@ import { changedFields, isSecretField, narrowToChanges, REDACTED, redact, redact
 
 describe("isSecretField", () => {
   it.each([
-    "key",
     "token",
     "secret",
     "password",
@@ -21,10 +20,18 @@ describe("isSecretField", () => {
     "bot_token",
   ])("%s is a secret", (name) => expect(isSecretField(name)).toBe(true));
 
-  it.each(["name", "scope", "prefix", "series_key", "rule_name", "email", "url", "slack_member_id", "threshold"])(
-    "%s is not",
-    (name) => expect(isSecretField(name)).toBe(false),
-  );
+  it.each([
+    "key",
+    "name",
+    "scope",
+    "prefix",
+    "series_key",
+    "rule_name",
+    "email",
+    "url",
+    "slack_member_id",
+    "threshold",
+  ])("%s is not", (name) => expect(isSecretField(name)).toBe(false));
 });
 
 describe("redactUrl", () => {
@@ -49,7 +56,9 @@ describe("redact", () => {
   it("redacts secret fields at any depth and keeps null as null", () => {
     const out = redact({
       name: "shop",
-      key: "em_ingest_abcdef",
+      key: "emk_3q2Vx8yZ0aBcDeFgHiJkLmNoPqRsTuVwXyZ012345678",
+      note: "rotated emt_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcdefg and xoxb-123-456-abc",
+      diff: { update: [{ key: "Queue depth", changes: [] }] },
       key_hash: "3f…",
       token: null,
       headers: { Authorization: "Bearer s3cret", Accept: "text/plain" },
@@ -59,13 +68,15 @@ describe("redact", () => {
     expect(out).toEqual({
       name: "shop",
       key: REDACTED,
+      note: `rotated ${REDACTED} and ${REDACTED}`,
+      diff: { update: [{ key: "Queue depth", changes: [] }] },
       key_hash: REDACTED,
       token: null,
       headers: { Authorization: REDACTED, Accept: "text/plain" },
       channels: [{ webhook_url: `https://hooks.example.com/${REDACTED}`, kind: "slack" }],
       url: `https://u:${REDACTED}@example.com/?api_key=${REDACTED}&q=2`,
     });
-    expect(JSON.stringify(out)).not.toMatch(/em_ingest_abcdef|s3cret|xyz/);
+    expect(JSON.stringify(out)).not.toMatch(/emk_|emt_|xoxb|s3cret|xyz/);
   });
   it("passes scalars and arrays through", () => {
     expect(redact(3)).toBe(3);
