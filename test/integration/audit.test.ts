@@ -149,6 +149,14 @@ describe("audit trail", () => {
       changes: ["status"],
     });
 
+    // A silence from Slack too.
+    expect((await slackCommand(MEMBER, `silence ${rule.body.id} 30m`)).text).toMatch(/silenced for 30m/);
+    const [silenced] = (await list("action=silence.create&via=slack&limit=1")).body.entries;
+    expect(silenced).toMatchObject({ actor: `slack:${MEMBER}`, actor_admin_id: admin.id, target_type: "silence" });
+    expect(silenced?.after?.matchers).toEqual([
+      { name: "rule_id", value: String(rule.body.id), is_regex: false, is_equal: true },
+    ]);
+
     // Resolving from the API is recorded too, via api.
     const resolved = await callJson("POST", `${BASE}/alerts/${alert.id}/resolve`, {
       token: admin.token,
