@@ -135,14 +135,3 @@ export function changedFields(before: unknown, after: unknown, prefix = ""): str
   }
   return out.sort();
 }
-
-/** Only the changed fields of each side (for a summarising entry over many objects). */
-export function narrowToChanges(
-  before: Record<string, unknown> | null,
-  after: Record<string, unknown> | null,
-): { before: Record<string, unknown> | null; after: Record<string, unknown> | null } {
-  if (!before || !after) return { before, after };
-  const top = new Set(changedFields(before, after).map((p) => p.split(".")[0] ?? p));
-  const pick = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => top.has(k)));
-  return { before: pick(before), after: pick(after) };
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changedFields, isSecretField, narrowToChanges, REDACTED, redact, redactUrl } from "../../../worker/core/audit";
+import { changedFields, isSecretField, REDACTED, redact, redactUrl } from "../../../worker/core/audit";
 
 describe("isSecretField", () => {
   it.each([
@@ -100,15 +100,5 @@ describe("changedFields", () => {
   });
   it("is empty when nothing changed", () => {
     expect(changedFields({ a: [1, 2], b: { c: null } }, { a: [1, 2], b: { c: null } })).toEqual([]);
-  });
-});
-
-describe("narrowToChanges", () => {
-  it("keeps only the changed top-level fields of both sides", () => {
-    expect(narrowToChanges({ a: 1, b: { c: 1, d: 2 } }, { a: 1, b: { c: 2, d: 2 } })).toEqual({
-      before: { b: { c: 1, d: 2 } },
-      after: { b: { c: 2, d: 2 } },
-    });
-    expect(narrowToChanges(null, { a: 1 })).toEqual({ before: null, after: { a: 1 } });
   });
 });
