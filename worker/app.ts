@@ -16,6 +16,7 @@ import { deliveries } from "./routes/deliveries";
 import { demo } from "./demo/routes";
 import { alerts } from "./routes/alerts";
 import { anomalies } from "./routes/anomalies";
+import { audit } from "./routes/audit";
 import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
 import { heartbeat } from "./routes/heartbeat";
@@ -124,6 +125,7 @@ for (const resource of [
   escalationPolicies,
   silences,
   config,
+  audit,
 ]) {
   admin.route("/monitoring", resource);
 }

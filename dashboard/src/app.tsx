@@ -5,6 +5,7 @@ import { startLive, stopLive } from "./models/live";
 import { auth, checkSession } from "./models/session";
 import { AlertDetailPage } from "./pages/alert-detail";
 import { AlertsPage } from "./pages/alerts";
+import { AuditPage } from "./pages/audit";
 import { DeliveriesPage } from "./pages/deliveries";
 import { LoginPage } from "./pages/login";
 import { NotFoundPage } from "./pages/placeholder";
@@ -98,6 +99,7 @@ function Shell() {
             <Route path="/preferences" component={PreferencesPage} />
             <Route path="/services" component={ServicesPage} />
             <Route path="/people" component={PeoplePage} />
+            <Route path="/audit" component={AuditPage} />
             <Route path="/api-reference" component={ApiReferencePage} />
             <Route path="/config" component={ConfigPage} />
             <Route default component={NotFoundPage} />

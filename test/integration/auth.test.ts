@@ -17,6 +17,8 @@ const SELF_SERVICE = new Set([
   "DELETE /api/admin/tokens/{id}",
 ]);
 const OWNER_ONLY = (path: string) => path.startsWith("/api/admin/users");
+/** Reads that need the admin role: the audit trail (it shows other admins' preferences and tokens). */
+const ADMIN_READS = (path: string) => path.startsWith("/api/admin/monitoring/audit");
 
 let routes: Route[];
 let viewer: TestAdmin;
@@ -77,6 +79,7 @@ describe("admin API auth matrix", () => {
         "POST /api/admin/users/{id}/tokens",
         "GET /api/admin/tokens",
         "GET /api/admin/me",
+        "GET /api/admin/monitoring/audit",
       ]),
     );
   });
@@ -104,7 +107,8 @@ describe("admin API auth matrix", () => {
   });
 
   it("lets a viewer read but answers 403 to a viewer's writes", async () => {
-    const forbidden = (r: Route) => OWNER_ONLY(r.path) || (r.method !== "GET" && !SELF_SERVICE.has(routeKey(r)));
+    const forbidden = (r: Route) =>
+      OWNER_ONLY(r.path) || ADMIN_READS(r.path) || (r.method !== "GET" && !SELF_SERVICE.has(routeKey(r)));
     expect(await violations(viewer.token, forbidden)).toEqual([]);
   });
 

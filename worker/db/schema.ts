@@ -480,3 +480,36 @@ export const anomalyFeedback = sqliteTable(
     uniqueIndex("anomaly_feedback_alert_idx").on(t.alertId),
   ],
 );
+
+export const AUDIT_VIA = ["api", "dashboard", "slack", "config-import", "system"] as const;
+
+/**
+ * The audit trail: who changed which configuration or acted on which alert, when, from where,
+ * and the object before → after (secrets redacted by core/audit.ts before they get here).
+ * Append-only; newest first by (at, id) for the list.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    /** Null for the system, or a Slack user linked to no admin. */
+    actorAdminId: integer("actor_admin_id"),
+    /** The admin's email, or "slack:U123", or "system": readable after the admin is deleted. */
+    actorLabel: text("actor_label").notNull(),
+    via: text("via", { enum: AUDIT_VIA }).notNull(),
+    /** "<target type>.<verb>", e.g. "rule.update", "alert.acknowledge". */
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id"),
+    before: json<Record<string, unknown>>("before"),
+    after: json<Record<string, unknown>>("after"),
+    note: text("note"),
+  },
+  (t) => [
+    index("audit_log_at_idx").on(t.at, t.id),
+    index("audit_log_target_idx").on(t.targetType, t.targetId, t.at),
+    index("audit_log_actor_idx").on(t.actorAdminId, t.at),
+    index("audit_log_action_idx").on(t.action, t.at),
+  ],
+);

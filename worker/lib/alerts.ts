@@ -62,7 +62,7 @@ export async function actOnAlert(
   by: string,
   note?: string,
   force = false,
-): Promise<void> {
+): Promise<{ before: AlertRow["status"] }> {
   const row = await getAlert(env, alertId);
   if (!row) throw notFound(`Alert ${alertId}`);
   if (row.status === "resolved") throw new ApiError(409, `Alert ${alertId} is already resolved.`);
@@ -77,9 +77,9 @@ export async function actOnAlert(
     }
     done = outcome.ok;
   }
-  if (done) return;
   // The rule's object no longer tracks this alert (the rule was reset): record the action on the row.
-  await recordActionOnRow(env, alertId, action, by, note ?? null, Date.now());
+  if (!done) await recordActionOnRow(env, alertId, action, by, note ?? null, Date.now());
+  return { before: row.status };
 }
 
 export function snapshotOf(row: AlertRow, ruleName: string, acknowledgedBy: string | null = null): AlertSnapshot {

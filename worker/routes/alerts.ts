@@ -10,6 +10,7 @@ import { ALERT_STATUSES } from "../db/schema";
 import { alertHistoryPage, alertTimeline, getAlertWithRule } from "../db/alerts";
 import { alertDeliveries } from "../db/deliveries";
 import { ApiError, notFound } from "../lib/errors";
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { actOnAlert, activeAlerts, silenceAlert, toAlertsWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
 import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
@@ -241,9 +242,19 @@ async function act(
   note?: string,
   force = false,
 ) {
-  await actOnAlert(c.env, id, action, `admin:${c.get("actor").adminId}`, note, force);
+  const actor = c.get("actor");
+  const { before } = await actOnAlert(c.env, id, action, `admin:${actor.adminId}`, note, force);
   const [wire] = await toAlertsWire(c.env, [await alertWithRule(c.env, id)], Date.now());
-  return wire as z.infer<typeof AlertOut>;
+  const after = wire as z.infer<typeof AlertOut>;
+  await recordAudit(c.env.DB, auditActorOf(actor), {
+    action: `alert.${action}`,
+    targetType: "alert",
+    targetId: id,
+    before: { status: before },
+    after: { status: after.status, ...(force ? { forced: true } : {}) },
+    note,
+  });
+  return after;
 }
 
 for (const action of ["acknowledge", "resolve"] as const) {
@@ -322,8 +333,20 @@ alerts.openapi(
     const { duration_minutes, note } = c.req.valid("json");
     const actor = c.get("actor");
     const comment = note ? note : `Silenced for ${duration_minutes} min from alert ${id}`;
-    const made = await silenceAlert(c.env, id, actor.adminId, Date.now(), duration_minutes * 60_000, comment);
+    const now = Date.now();
+    const made = await silenceAlert(c.env, id, actor.adminId, now, duration_minutes * 60_000, comment);
     if (!made) throw notFound(`Alert ${id}`);
+    await recordAudit(
+      c.env.DB,
+      auditActorOf(actor),
+      {
+        action: "alert.silence",
+        targetType: "alert",
+        targetId: id,
+        after: { silence_id: made.id, ends_at: iso(made.endsAt), matchers: made.matchers, comment },
+      },
+      now,
+    );
     return c.json({ silence_id: made.id, ends_at: iso(made.endsAt), matchers: made.matchers }, 201);
   },
 );

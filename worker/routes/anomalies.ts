@@ -19,6 +19,7 @@ import {
 } from "../db/anomalies";
 import { getAlertWithRule } from "../db/alerts";
 import { listAnomalies, markExpected, unmarkExpected } from "../lib/anomalies";
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { ApiError, conflict, notFound } from "../lib/errors";
 import { familyStub } from "../lib/series";
 import { commonErrors, conflictError, createApi, IdParams, jsonBody, jsonResponse, notFoundError } from "./api";
@@ -180,6 +181,13 @@ anomalies.openapi(
       },
       Date.now(),
     );
+    await recordAudit(c.env.DB, auditActorOf(c.get("actor")), {
+      action: "anomaly.expected",
+      targetType: "anomaly",
+      targetId: id,
+      after: feedback,
+      note,
+    });
     return c.json({ feedback }, 201);
   },
 );
@@ -265,6 +273,13 @@ anomalies.openapi(
       },
       Date.now(),
     );
+    await recordAudit(c.env.DB, auditActorOf(c.get("actor")), {
+      action: "alert.expected",
+      targetType: "alert",
+      targetId: id,
+      after: feedback,
+      note,
+    });
     return c.json({ feedback }, 201);
   },
 );
@@ -307,6 +322,11 @@ anomalies.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     if (!(await unmarkExpected(c.env, id))) throw notFound(`Feedback ${id}`);
+    await recordAudit(c.env.DB, auditActorOf(c.get("actor")), {
+      action: "anomaly_feedback.delete",
+      targetType: "anomaly_feedback",
+      targetId: id,
+    });
     return c.body(null, 204);
   },
 );

@@ -14,6 +14,7 @@
  * Reading (export) is for every role, like the objects it contains; importing is for
  * admins and owners (POST, the method rule).
  */
+import { auditActorOf, batchWithAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { asc, eq, gt } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -572,6 +573,14 @@ async function runSideEffects(env: Env, touched: Plan["touched"]) {
   }
 }
 
+/** The diff without its unchanged lists: what an import did, for the audit trail. */
+const appliedChanges = (diff: ConfigDiff) =>
+  Object.fromEntries(
+    Object.entries(diff)
+      .map(([section, d]) => [section, { create: d.create, update: d.update, delete: d.delete }] as const)
+      .filter(([, d]) => d.create.length || d.update.length || d.delete.length),
+  );
+
 // ------------------------------------------------------------------ routes
 
 export const config = createApi();
@@ -619,9 +628,21 @@ config.openapi(
     const plan = await planImport(c.env, c.get("actor"), await c.req.json(), prune, now, new URL(c.req.url).origin);
     const changes = !diffIsEmpty(plan.diff);
     if (!dryRun && plan.statements.length) {
-      const [first, ...rest] = plan.statements;
-      await getDb(c.env.DB)
-        .batch([first as BatchItem<"sqlite">, ...rest])
+      const actor = c.get("actor");
+      // One entry sums up the import: every applied create, update (field by field, before → after)
+      // and delete, in the same transaction as the changes.
+      await batchWithAudit(
+        getDb(c.env.DB),
+        plan.statements as BatchItem<"sqlite">[],
+        { adminId: actor.adminId, label: actor.email, via: "config-import" },
+        {
+          action: "config.import",
+          targetType: "config",
+          after: { prune, diff: appliedChanges(redactDiff(plan.diff)) },
+          note: `${auditActorOf(actor).via} import`,
+        },
+        now,
+      )
         // A concurrent write took an id or a unique name: the transaction left everything as it was.
         .catch((err: unknown) => Promise.reject(asConflict(err)));
       await runSideEffects(c.env, plan.touched);

@@ -12,6 +12,7 @@ import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { toIso } from "../core/time";
 import type { Actor } from "../middleware/auth";
 import { getDb } from "../db/client";
+import { auditActorOf, insertedId, recordAudit, withAudit } from "../lib/audit";
 import { type ApiError, asConflict, badRequest, notFound } from "../lib/errors";
 import {
   commonErrors,
@@ -84,6 +85,8 @@ export interface CrudResource<T extends Table, F extends z.ZodObject, O extends 
     where: (id: number, values: InferInsertModel<T> | null) => SQL | undefined;
     refused: () => ApiError;
   };
+  /** The audit trail's target type ("rule" → "rule.create"); by default the noun in snake case. */
+  auditType?: string;
 }
 
 const MAX_PAGE = 1000;
@@ -126,6 +129,9 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   const tags = [r.collection];
   const { writable, safeParse } = resourceValidator(r);
   const table = r.table as Table;
+  // Every write is recorded in the audit trail with the writable fields (`toInput`) before and
+  // after: what an administrator set, never a derived secret (a key's hash lives in `values`).
+  const auditType = r.auditType ?? r.noun.toLowerCase().replace(/\s+/g, "_");
 
   const render = (row: Row<T>, ctx: OutputContext): unknown => {
     if (r.toOutput) return r.toOutput(row, ctx);
@@ -192,11 +198,14 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const input = validate(await c.req.json());
     await r.check?.(input, ctx);
     const { values, reveal } = await r.toValues(input, ctx);
-    const [row] = (await getDb(c.env.DB)
-      .insert(table)
-      .values(values)
-      .returning()
-      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
+    const db = getDb(c.env.DB);
+    const [row] = (await withAudit(
+      db,
+      db.insert(table).values(values).returning(),
+      auditActorOf(ctx.actor),
+      { action: `${auditType}.create`, targetType: auditType, targetId: insertedId(), after: input },
+      now,
+    ).catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     const created = row as Row<T>;
     const id = (created as { id: number }).id;
     await r.afterWrite?.(c.env, id, created);
@@ -239,13 +248,18 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     await r.check?.(input, ctx);
     const { values } = await r.toValues(input, ctx);
     const stamped = "updatedAt" in table ? { ...values, updatedAt: now } : values;
-    const [row] = (await getDb(c.env.DB)
-      .update(table)
-      .set(stamped)
-      .where(and(eq(table.id, id), r.writeGuard?.where(id, values)))
-      .returning()
-      .catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
+    const db = getDb(c.env.DB);
+    const who = auditActorOf(ctx.actor);
+    const entry = { action: `${auditType}.update`, targetType: auditType, targetId: id, before: r.toInput(existing), after: input };
+    const update = db.update(table).set(stamped);
+    // A guarded write may be refused by its own condition, and an entry batched with it would
+    // then record a change that did not happen: it is recorded once the write is known.
+    const [row] = (await (r.writeGuard
+      ? update.where(and(eq(table.id, id), r.writeGuard.where(id, values))).returning()
+      : withAudit(db, update.where(eq(table.id, id)).returning(), who, entry, now)
+    ).catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     if (!row) throw r.writeGuard?.refused() ?? notFound(`${r.noun} ${id}`);
+    if (r.writeGuard) await recordAudit(c.env.DB, who, entry, now);
     const updated = row as Row<T>;
     await r.afterWrite?.(c.env, id, updated);
     return c.json(render(updated, outputContext(c.env, c.req.url, now)) as never, 200);
@@ -262,12 +276,22 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
   app.openapi(deleteRoute, async (c) => {
     const { id } = c.req.valid("param");
     const existing = await load(c.env, id);
-    await r.beforeDelete?.(existing, { env: c.env, actor: c.get("actor"), now: Date.now(), existing });
-    const deleted = await getDb(c.env.DB)
-      .delete(table)
-      .where(and(eq(table.id, id), r.writeGuard?.where(id, null)))
-      .returning({ id: table.id });
-    if (!deleted.length) throw r.writeGuard?.refused() ?? notFound(`${r.noun} ${id}`);
+    const now = Date.now();
+    const actor = c.get("actor");
+    await r.beforeDelete?.(existing, { env: c.env, actor, now, existing });
+    const db = getDb(c.env.DB);
+    const who = auditActorOf(actor);
+    const entry = { action: `${auditType}.delete`, targetType: auditType, targetId: id, before: r.toInput(existing) };
+    if (r.writeGuard) {
+      const deleted = await db
+        .delete(table)
+        .where(and(eq(table.id, id), r.writeGuard.where(id, null)))
+        .returning({ id: table.id });
+      if (!deleted.length) throw r.writeGuard.refused();
+      await recordAudit(c.env.DB, who, entry, now);
+    } else {
+      await withAudit(db, db.delete(table).where(eq(table.id, id)), who, entry, now);
+    }
     await r.afterWrite?.(c.env, id, null);
     return c.body(null, 204);
   });

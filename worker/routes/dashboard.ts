@@ -3,6 +3,7 @@
  * names. Every role reads them; admins and owners change them, a partial update
  * merged over the current values and validated whole.
  */
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   type DashboardSettings,
@@ -150,6 +151,19 @@ dashboard.openapi(
     const merged = fromWire(parsed.data);
     const issues = settingsIssues(merged);
     if (issues.length) throw invalid(issues);
-    return c.json(render(await saveDashboardSettings(db, merged, c.get("actor").adminId, Date.now())), 200);
+    const now = Date.now();
+    const saved = await saveDashboardSettings(db, merged, c.get("actor").adminId, now);
+    await recordAudit(
+      c.env.DB,
+      auditActorOf(c.get("actor")),
+      {
+        action: "dashboard_settings.update",
+        targetType: "dashboard_settings",
+        before: toWire(current.settings),
+        after: parsed.data,
+      },
+      now,
+    );
+    return c.json(render(saved), 200);
   },
 );

@@ -7,6 +7,7 @@
  * `/monitor link <code>` from that Slack account (POST /preferences/slack-link), may
  * clear it, and only an owner sets one directly. A member id is one admin's (409).
  */
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { toIso } from "../core/time";
 import { SEVERITIES } from "../core/rules/types";
@@ -181,8 +182,21 @@ preferences.openapi(
       if (actor.role !== "owner") throw linkRequired();
       if ((await slackMemberHolder(c.env.DB, member, actor.adminId)) !== null) throw memberTaken();
     }
-    const saved = await savePreferences(db, actor.adminId, fromWire(parsed.data), Date.now()).catch((err: unknown) =>
+    const now = Date.now();
+    const saved = await savePreferences(db, actor.adminId, fromWire(parsed.data), now).catch((err: unknown) =>
       Promise.reject(isMemberConflict(err) ? memberTaken() : asConflict(err)),
+    );
+    await recordAudit(
+      c.env.DB,
+      auditActorOf(actor),
+      {
+        action: "preferences.update",
+        targetType: "preferences",
+        targetId: actor.adminId,
+        before: toWire(current.preferences),
+        after: parsed.data,
+      },
+      now,
     );
     return c.json(render(actor.adminId, saved), 200);
   },

@@ -2,6 +2,7 @@
  * Silences: label matchers and a time window during which matching alerts
  * stay quiet. The author is the caller; status is derived from the clock.
  */
+import { auditActorOf, withAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { activeAt } from "../core/alerts/silence";
@@ -214,11 +215,23 @@ silences.openapi(
     if (!row) throw notFound(`Silence ${id}`);
     const now = Date.now();
     if (row.endsAt <= now) return c.json(toOutput(row, now) as z.infer<typeof SilenceOut>, 200);
-    const [expired] = await db
-      .update(silenceTable)
-      .set({ endsAt: now, startsAt: Math.min(row.startsAt, now), updatedAt: now })
-      .where(eq(silenceTable.id, id))
-      .returning();
+    const [expired] = await withAudit(
+      db,
+      db
+        .update(silenceTable)
+        .set({ endsAt: now, startsAt: Math.min(row.startsAt, now), updatedAt: now })
+        .where(eq(silenceTable.id, id))
+        .returning(),
+      auditActorOf(c.get("actor")),
+      {
+        action: "silence.expire",
+        targetType: "silence",
+        targetId: id,
+        before: { starts_at: iso(row.startsAt), ends_at: iso(row.endsAt) },
+        after: { starts_at: iso(Math.min(row.startsAt, now)), ends_at: iso(now) },
+      },
+      now,
+    );
     await publishAlerts(c.env);
     return c.json(toOutput(expired ?? row, now) as z.infer<typeof SilenceOut>, 200);
   },

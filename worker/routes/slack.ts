@@ -28,6 +28,7 @@ import { alertSeries, countOpenAlerts, getAlertForMessage, openAlertRows } from 
 import { insertSilence } from "../db/silences";
 import { redeemLinkCode, setSlackMember } from "../db/slack-link";
 import { actOnAlert, snapshotOf } from "../lib/alerts";
+import { type AuditActor, recordAudit } from "../lib/audit";
 import { ApiError } from "../lib/errors";
 import {
   ANSWER_BUDGET_MS,
@@ -69,6 +70,8 @@ async function verifiedBody(c: Context<AppEnv>): Promise<string> {
 interface SlackAdmin {
   id: number;
   role: Role;
+  /** The Slack member id that acts: the audit trail names it ("slack:U123"). */
+  memberId: string;
 }
 
 /** The one row of `rows`; null for none, or more than one (ambiguous). */
@@ -80,13 +83,18 @@ const single = <T>(rows: T[]): T | null => (rows.length === 1 ? (rows[0] ?? null
  * finds exactly one admin.
  */
 async function adminForSlackUser(env: Env, memberId: string): Promise<SlackAdmin | null> {
+  const found = await lookupSlackUser(env, memberId);
+  return found && { ...found, memberId };
+}
+
+async function lookupSlackUser(env: Env, memberId: string): Promise<Omit<SlackAdmin, "memberId"> | null> {
   if (!memberId) return null;
   const linked = await env.DB.prepare(
     `SELECT u.id, u.role FROM admin_notification_preferences p JOIN admin_users u ON u.id = p.admin_id
      WHERE p.slack_member_id = ? ORDER BY u.id LIMIT 2`,
   )
     .bind(memberId)
-    .all<SlackAdmin>();
+    .all<Omit<SlackAdmin, "memberId">>();
   // Two admins claiming one member id stay ambiguous: their email does not decide.
   if (linked.results.length || !env.SLACK_BOT_TOKEN) return single(linked.results);
   const email = await slackMemberEmail(env.SLACK_API_BASE_URL ?? SLACK_BASE, env.SLACK_BOT_TOKEN, memberId);
@@ -95,7 +103,7 @@ async function adminForSlackUser(env: Env, memberId: string): Promise<SlackAdmin
     "SELECT id, role FROM admin_users WHERE lower(email) = lower(?) ORDER BY id LIMIT 2",
   )
     .bind(email)
-    .all<SlackAdmin>();
+    .all<Omit<SlackAdmin, "memberId">>();
   return single(byEmail.results);
 }
 
@@ -113,13 +121,41 @@ async function attempt(action: () => Promise<string>): Promise<string> {
   }
 }
 
+/** The Slack user as the audit trail's actor. */
+const slackActor = (admin: SlackAdmin): AuditActor => ({
+  adminId: admin.id,
+  label: `slack:${admin.memberId}`,
+  via: "slack",
+});
+
 const acknowledge = async (env: Env, admin: SlackAdmin, alertId: number) => {
-  await actOnAlert(env, alertId, "acknowledge", `admin:${admin.id}`, "via Slack");
+  const { before } = await actOnAlert(env, alertId, "acknowledge", `admin:${admin.id}`, "via Slack");
+  await recordAudit(env.DB, slackActor(admin), {
+    action: "alert.acknowledge",
+    targetType: "alert",
+    targetId: alertId,
+    before: { status: before },
+    after: { status: "acknowledged" },
+  });
   return `Alert #${alertId} acknowledged.`;
 };
 
 const resolve = async (env: Env, admin: SlackAdmin, alertId: number, note: string | null) => {
-  await actOnAlert(env, alertId, "resolve", `admin:${admin.id}`, note ? `${note} (via Slack)` : "via Slack");
+  const { before } = await actOnAlert(
+    env,
+    alertId,
+    "resolve",
+    `admin:${admin.id}`,
+    note ? `${note} (via Slack)` : "via Slack",
+  );
+  await recordAudit(env.DB, slackActor(admin), {
+    action: "alert.resolve",
+    targetType: "alert",
+    targetId: alertId,
+    before: { status: before },
+    after: { status: "resolved" },
+    note,
+  });
   return `Alert #${alertId} resolved.`;
 };
 
@@ -130,13 +166,20 @@ async function silenceRule(env: Env, admin: SlackAdmin, ruleId: number, duration
     .first<{ rule_name: string }>();
   if (!rule) return `Rule ${ruleId} not found.`;
   const now = Date.now();
-  const id = await insertSilence(env, {
+  const silence = {
     matchers: [{ name: "rule_id", value: String(ruleId), is_regex: false, is_equal: true }],
     startsAt: now,
     endsAt: now + durationMs,
     createdBy: admin.id,
     comment: `Silenced for ${label} via Slack`,
-  });
+  };
+  const id = await insertSilence(env, silence);
+  await recordAudit(
+    env.DB,
+    slackActor(admin),
+    { action: "silence.create", targetType: "silence", targetId: id ?? null, after: silence },
+    now,
+  );
   return `Rule "${escape.slack(escape.oneLine(rule.rule_name))}" (${ruleId}) silenced for ${label} (silence ${id ?? "?"}, until ${new Date(now + durationMs).toISOString()}).`;
 }
 
@@ -165,7 +208,15 @@ async function linkAccount(env: Env, memberId: string, code: string | null): Pro
   const adminId = await redeemLinkCode(env.DB, code, now);
   if (adminId === null)
     return "That link code is wrong, used or expired. Create a new one in your dashboard preferences.";
-  switch (await setSlackMember(env.DB, adminId, memberId, now)) {
+  const outcome = await setSlackMember(env.DB, adminId, memberId, now);
+  if (outcome === "ok")
+    await recordAudit(
+      env.DB,
+      { adminId, label: `slack:${memberId}`, via: "slack" },
+      { action: "slack_identity.link", targetType: "admin", targetId: adminId, after: { slack_member_id: memberId } },
+      now,
+    );
+  switch (outcome) {
     case "ok":
       return "This Slack account is now linked to your Edge Monitor admin.";
     case "taken":

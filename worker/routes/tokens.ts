@@ -2,6 +2,7 @@
  * The caller's own API tokens: list, create (the secret is shown once) and
  * revoke. `users.ts` issues tokens for other admins through `issueToken`.
  */
+import { type AuditActor, auditActorOf, recordAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { toIso } from "../core/time";
 import { type Db, getDb } from "../db/client";
@@ -78,6 +79,32 @@ export async function tokensOf(db: Db, adminId: number): Promise<z.output<typeof
   }));
 }
 
+/**
+ * A token's issue or revocation in the audit trail: whose token, its name and prefix; never
+ * the secret (dropped here, and redacted by name should it slip through).
+ */
+export function recordTokenAudit(
+  d1: D1Database,
+  who: AuditActor,
+  ownerId: number,
+  action: "token.create" | "token.revoke",
+  tokenId: number,
+  created: { name: string; prefix: string; expires_at: string | null } | null,
+) {
+  const after = created && {
+    admin_id: ownerId,
+    name: created.name,
+    prefix: created.prefix,
+    expires_at: created.expires_at,
+  };
+  return recordAudit(d1, who, {
+    action,
+    targetType: "token",
+    targetId: tokenId,
+    after: after ?? { admin_id: ownerId, revoked: true },
+  });
+}
+
 export const tokens = createApi();
 
 tokens.openapi(
@@ -103,7 +130,12 @@ tokens.openapi(
     request: jsonBody(NewToken),
     responses: { 201: jsonResponse(CreatedToken, "The new token with its secret"), ...commonErrors },
   }),
-  async (c) => c.json(await issueToken(getDb(c.env.DB), c.get("actor").adminId, c.req.valid("json")), 201),
+  async (c) => {
+    const actor = c.get("actor");
+    const created = await issueToken(getDb(c.env.DB), actor.adminId, c.req.valid("json"));
+    await recordTokenAudit(c.env.DB, auditActorOf(actor), actor.adminId, "token.create", created.id, created);
+    return c.json(created, 201);
+  },
 );
 
 tokens.openapi(
@@ -117,7 +149,9 @@ tokens.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    if (!(await revokeApiToken(getDb(c.env.DB), c.get("actor").adminId, id, Date.now()))) throw notFound(`Token ${id}`);
+    const actor = c.get("actor");
+    if (!(await revokeApiToken(getDb(c.env.DB), actor.adminId, id, Date.now()))) throw notFound(`Token ${id}`);
+    await recordTokenAudit(c.env.DB, auditActorOf(actor), actor.adminId, "token.revoke", id, null);
     return c.body(null, 204);
   },
 );

@@ -3,6 +3,7 @@
  * that keep at least one owner, each admin's API tokens: list, issue (the secret is
  * shown once) and revoke, and setting an admin's Slack member id directly.
  */
+import { auditActorOf, recordAudit } from "../lib/audit";
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { ROLE_RANK, type Role } from "../core/roles";
@@ -15,7 +16,7 @@ import { commonErrors, IdParams, jsonBody, jsonResponse, notFoundError } from ".
 import { crudRoutes } from "./crud";
 import { Email, TimeZone, Timestamps } from "./fields";
 import { revokeApiToken } from "../db/tokens";
-import { CreatedToken, issueToken, NewToken, Token, tokensOf } from "./tokens";
+import { CreatedToken, issueToken, NewToken, recordTokenAudit, Token, tokensOf } from "./tokens";
 
 const ROLES = Object.keys(ROLE_RANK) as [Role, ...Role[]];
 
@@ -102,7 +103,9 @@ users.openapi(
     const { id } = c.req.valid("param");
     const db = getDb(c.env.DB);
     await mustExist(db, id);
-    return c.json(await issueToken(db, id, c.req.valid("json")), 201);
+    const created = await issueToken(db, id, c.req.valid("json"));
+    await recordTokenAudit(c.env.DB, auditActorOf(c.get("actor")), id, "token.create", created.id, created);
+    return c.json(created, 201);
   },
 );
 
@@ -151,6 +154,7 @@ users.openapi(
     const { id, tokenId } = c.req.valid("param");
     if (!(await revokeApiToken(getDb(c.env.DB), id, tokenId, Date.now())))
       throw notFound(`Token ${tokenId} of user ${id}`);
+    await recordTokenAudit(c.env.DB, auditActorOf(c.get("actor")), id, "token.revoke", tokenId, null);
     return c.body(null, 204);
   },
 );
@@ -181,9 +185,16 @@ users.openapi(
   async (c) => {
     const { id } = c.req.valid("param");
     const { slack_member_id: member } = c.req.valid("json");
-    const result = await setSlackMember(c.env.DB, id, member, Date.now());
+    const now = Date.now();
+    const result = await setSlackMember(c.env.DB, id, member, now);
     if (result === "no_admin") throw notFound(`User ${id}`);
     if (result === "taken") throw memberTaken();
+    await recordAudit(
+      c.env.DB,
+      auditActorOf(c.get("actor")),
+      { action: "slack_identity.set", targetType: "admin", targetId: id, after: { slack_member_id: member } },
+      now,
+    );
     return c.json({ admin_id: id, slack_member_id: member }, 200);
   },
 );

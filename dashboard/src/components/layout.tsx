@@ -16,6 +16,7 @@ const NAV = [
   { href: "/services", label: "Services" },
   { href: "/config", label: "Configuration" },
   { href: "/preferences", label: "Preferences" },
+  { href: "/audit", label: "Audit", admin: true },
   { href: "/people", label: "People", owner: true },
   { href: "/api-reference", label: "API" },
 ] as const;
@@ -34,7 +35,9 @@ export function Layout({ me, children }: { me: Me; children: ComponentChildren }
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.filter((item) => !("owner" in item) || me.role === "owner").map((item) => (
+            {NAV.filter(
+              (item) => (!("owner" in item) || me.role === "owner") && (!("admin" in item) || me.role !== "viewer"),
+            ).map((item) => (
               <li key={item.href}>
                 <a
                   href={item.href}

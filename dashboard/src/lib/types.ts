@@ -260,3 +260,26 @@ export interface DeliveryPage {
   deliveries: Delivery[];
   next_cursor: string | null;
 }
+
+/** One row of `GET /api/admin/monitoring/audit`: a configuration change or alert action. */
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor_admin_id: number | null;
+  /** The admin's email, "slack:<member id>" or "system". */
+  actor: string;
+  via: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  /** Dotted paths of the fields that differ. */
+  changes: string[];
+  note: string | null;
+}
+
+export interface AuditPage {
+  entries: AuditEntry[];
+  next_cursor: string | null;
+}
