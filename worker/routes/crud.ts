@@ -250,13 +250,20 @@ export function crudRoutes<T extends Table, F extends z.ZodObject, O extends z.Z
     const stamped = "updatedAt" in table ? { ...values, updatedAt: now } : values;
     const db = getDb(c.env.DB);
     const who = auditActorOf(ctx.actor);
-    const entry = { action: `${auditType}.update`, targetType: auditType, targetId: id, before: r.toInput(existing), after: input };
+    const entry = {
+      action: `${auditType}.update`,
+      targetType: auditType,
+      targetId: id,
+      before: r.toInput(existing),
+      after: input,
+    };
     const update = db.update(table).set(stamped);
     // A guarded write may be refused by its own condition, and an entry batched with it would
     // then record a change that did not happen: it is recorded once the write is known.
-    const [row] = (await (r.writeGuard
-      ? update.where(and(eq(table.id, id), r.writeGuard.where(id, values))).returning()
-      : withAudit(db, update.where(eq(table.id, id)).returning(), who, entry, now)
+    const [row] = (await (
+      r.writeGuard
+        ? update.where(and(eq(table.id, id), r.writeGuard.where(id, values))).returning()
+        : withAudit(db, update.where(eq(table.id, id)).returning(), who, entry, now)
     ).catch((err: unknown) => Promise.reject(asConflict(err)))) as Row<T>[];
     if (!row) throw r.writeGuard?.refused() ?? notFound(`${r.noun} ${id}`);
     if (r.writeGuard) await recordAudit(c.env.DB, who, entry, now);
