@@ -74,11 +74,13 @@ describe("monitors", () => {
     await visible(admin.getByRole("heading", { name: "New monitor", level: 1 }));
     await field(admin, "name").fill("E2E self check");
     await field(admin, "service").fill("e2e-monitors");
-    await field(admin, "url").fill(`${baseUrl}/healthz`);
+    // The demo's email service: always healthy, and a target the product may probe in demo mode
+    // (its own origin is refused otherwise).
+    await field(admin, "url").fill(`${baseUrl}/demo/email/health`);
     await field(admin, "interval_seconds").fill("5");
     await field(admin, "timeout_ms").fill("5000");
-    await field(admin, "json_path").fill("$.ok");
-    await field(admin, "json_equals").fill("true");
+    await field(admin, "json_path").fill("$.status");
+    await field(admin, "json_equals").fill("ok");
     await admin.getByRole("button", { name: "Create monitor" }).click();
 
     // The server's reason beside the timeout, everything typed still there, nothing saved.
@@ -89,7 +91,7 @@ describe("monitors", () => {
     expect(await timeout.getAttribute("aria-describedby")).toBe("timeout_ms-error");
     expect(await timeout.inputValue()).toBe("5000");
     expect(await field(admin, "name").inputValue()).toBe("E2E self check");
-    expect(await field(admin, "json_path").inputValue()).toBe("$.ok");
+    expect(await field(admin, "json_path").inputValue()).toBe("$.status");
     expect(await admin.getByRole("alert").textContent()).toContain("Not saved");
     expect(await monitorsNamed("E2E self check")).toEqual([]);
 
@@ -109,14 +111,14 @@ describe("monitors", () => {
     expect(saved).toMatchObject({
       interval_seconds: 5,
       timeout_ms: 2000,
-      expect: { json_path: { path: "$.ok", equals: true } },
+      expect: { json_path: { path: "$.status", equals: "ok" } },
     });
   });
 
   it("edits the monitor: a keyword the answer lacks turns it down with the reason", async () => {
     await admin.getByRole("button", { name: "Edit E2E self check" }).click();
     await visible(admin.getByRole("heading", { name: "Edit E2E self check", level: 1 }));
-    expect(await field(admin, "url").inputValue()).toBe(`${baseUrl}/healthz`);
+    expect(await field(admin, "url").inputValue()).toBe(`${baseUrl}/demo/email/health`);
     await field(admin, "keyword_present").fill("e2e-word-never-in-healthz");
     await admin.getByRole("button", { name: "Save", exact: true }).click();
     await visible(row(admin, "E2E self check"));

@@ -12,6 +12,7 @@ type Route = { method: string; path: string };
 /** Routes every role may use on its own behalf (they act on the caller, not on shared configuration). */
 const SELF_SERVICE = new Set([
   "PUT /api/admin/monitoring/preferences",
+  "POST /api/admin/monitoring/preferences/slack-link",
   "POST /api/admin/monitoring/notifications/test",
   "POST /api/admin/tokens",
   "DELETE /api/admin/tokens/{id}",
@@ -69,6 +70,7 @@ describe("admin API auth matrix", () => {
         "POST /api/admin/monitoring/silences",
         "GET /api/admin/monitoring/preferences",
         "PUT /api/admin/monitoring/preferences",
+  "POST /api/admin/monitoring/preferences/slack-link",
         "GET /api/admin/monitoring/health/services",
         "GET /api/admin/monitoring/dashboard",
         "PUT /api/admin/monitoring/dashboard",

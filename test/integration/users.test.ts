@@ -312,6 +312,14 @@ describe("the last owner, under concurrent writes", () => {
     expect(refused[0]?.body.message).toContain("last owner");
     const owners = await env.DB.prepare("SELECT id FROM admin_users WHERE role = 'owner'").all<{ id: number }>();
     expect(owners.results).toHaveLength(1);
+    // The audit trail records the demotion that happened, and not the one its write refused.
+    const audited = await env.DB.prepare(
+      "SELECT target_id FROM audit_log WHERE action = 'user.update' AND target_id IN (?, ?)",
+    )
+      .bind(String(a.id), String(b.id))
+      .all<{ target_id: string }>();
+    const demoted = x.status === 200 ? a.id : b.id;
+    expect(audited.results).toEqual([{ target_id: String(demoted) }]);
   });
 
   it("refuses deleting an owner when the delete finds no other owner", async () => {
