@@ -70,7 +70,7 @@ describe("admin API auth matrix", () => {
         "POST /api/admin/monitoring/silences",
         "GET /api/admin/monitoring/preferences",
         "PUT /api/admin/monitoring/preferences",
-  "POST /api/admin/monitoring/preferences/slack-link",
+        "POST /api/admin/monitoring/preferences/slack-link",
         "GET /api/admin/monitoring/health/services",
         "GET /api/admin/monitoring/dashboard",
         "PUT /api/admin/monitoring/dashboard",
