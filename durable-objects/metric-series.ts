@@ -17,8 +17,10 @@
  * Anomaly detection (on unless ANOMALY_DETECTION is "off"): every new sample is judged by
  * its series' detector, in timestamp order, in the transaction that stores it (a late
  * sample, older than the detector's last, is stored but not judged). Each series' detector
- * state, anomaly episode and newest judgement live in the `detectors` table (loaded on first
- * use, then kept in memory), so a detector survives eviction and restart. Administrators'
+ * state, anomaly episode and newest judgement are kept in memory and checkpointed to the
+ * `detectors` table by the alarm (a few KB per series, once a minute rather than on every
+ * write); after eviction or restart a detector is its checkpoint with the raw samples stored
+ * since replayed through it, so it survives both. Administrators'
  * "expected" feedback damps matching judgements (read from D1, cached FEEDBACK_TTL_MS,
  * cleared by `feedbackChanged`). Episodes that start, grow or end are queued in
  * `anomaly_writes` and upserted into D1 `anomalies` after the call (the alarm retries a
@@ -94,8 +96,6 @@ import { seriesIndex } from "../worker/lib/series";
 const RETELL_RETRY_MS = 15_000;
 /** Buckets written per alarm; a larger backlog drains on the following alarms. */
 const MAX_ROWS_PER_FLUSH = 700;
-/** Raw rows per INSERT statement (three bound parameters each, at most 100). */
-const RAW_ROWS_PER_INSERT = 33;
 /** Instants per lookup of the values already held (one more bound parameter for the series). */
 const TS_PER_LOOKUP = 99;
 /** The index that makes a raw sample unique per series and instant (ingest is idempotent). */
@@ -204,6 +204,8 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly detection: boolean;
   /** Per series row id, its detector, anomaly episode and newest judgement, loaded on first use. */
   private readonly scorers = new Map<number, SeriesScorer>();
+  /** Series whose scorer moved since its row in `detectors` was written (checkpointScorers). */
+  private readonly uncheckpointed = new Set<number>();
   /** The family's "expected" feedback by series key, and when it was read. */
   private feedback: { bySeries: Map<string, FeedbackPattern[]>; at: number } | null = null;
   private feedbackRefreshing = false;
@@ -266,13 +268,14 @@ export class MetricSeries extends DurableObject<Env> {
     // Stored together with a mark that the rules have not heard of them yet, cleared once they
     // have: a crash before the tell (it runs after the caller's answer) leaves the mark for the
     // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
-    // Scored in the same transaction: the detectors' state moves with the samples it has seen.
+    // Scored in the same transaction: the anomaly episodes they start, grow or end are queued
+    // with them (the detectors' own state is checkpointed by the alarm, see checkpointScorers).
     const { earliest, latest, added, duplicates, conflicts, anomalyEvents } = this.ctx.storage.transactionSync(() => {
       const stored = this.store(fresh);
       if (stored.added.length) {
         this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
       }
-      return { ...stored, anomalyEvents: patterns ? this.score(stored.added, patterns, true) : 0 };
+      return { ...stored, anomalyEvents: patterns ? this.score(stored.added, stored.addedIds, patterns, true) : 0 };
     });
     if (anomalyEvents) this.ctx.waitUntil(this.writeAnomaliesSoon());
     const result = { held: fresh.length, duplicates, conflicts };
@@ -486,7 +489,12 @@ export class MetricSeries extends DurableObject<Env> {
     return held.bySeries;
   }
 
-  /** Scorers of these series, loaded from SQLite (or new) where not in memory yet: one lookup per chunk. */
+  /**
+   * Scorers of these series where not in memory yet: one lookup per chunk of their last
+   * checkpoint (or new), then the raw samples stored since it replayed through them, so a
+   * scorer stands where it stood before eviction or restart. The replay's episode events are
+   * not queued again: they were queued with the samples that made them.
+   */
   private loadScorers(ids: readonly number[]): void {
     const missing = ids.filter((id) => !this.scorers.has(id));
     for (let i = 0; i < missing.length; i += DETECTORS_PER_LOOKUP) {
@@ -510,10 +518,60 @@ export class MetricSeries extends DurableObject<Env> {
         });
       }
       for (const id of chunk) {
-        if (!this.scorers.has(id)) {
-          this.scorers.set(id, { detector: createDetector(), episodes: initialEpisodes(), lastTs: null, latest: null });
+        let scorer = this.scorers.get(id);
+        if (!scorer) {
+          scorer = { detector: createDetector(), episodes: initialEpisodes(), lastTs: null, latest: null };
+          this.scorers.set(id, scorer);
         }
+        this.replaySinceCheckpoint(id, scorer);
       }
+    }
+  }
+
+  /** Judges the raw samples a series stored after its scorer's checkpoint (see loadScorers). */
+  private replaySinceCheckpoint(id: number, scorer: SeriesScorer): void {
+    const samples = this.ctx.storage.sql
+      .exec<{ ts: number; value: number }>(
+        "SELECT ts, value FROM samples WHERE series_id = ? AND ts > ? ORDER BY ts",
+        id,
+        scorer.lastTs ?? Number.MIN_SAFE_INTEGER,
+      )
+      .toArray();
+    if (!samples.length) return;
+    const key = this.identities.get(id)?.seriesKey;
+    const patterns = (key === undefined ? undefined : this.feedback?.bySeries.get(key)) ?? [];
+    try {
+      scoreSamples(scorer, samples, patterns);
+    } catch (err) {
+      // Never stuck on a sample it cannot judge: it goes on from the newest one.
+      console.error(`series ${this.name()}: replaying series ${id} since its checkpoint failed`, err);
+      scorer.lastTs = samples.at(-1)?.ts ?? scorer.lastTs;
+    }
+    this.uncheckpointed.add(id);
+  }
+
+  /**
+   * Writes the scorers changed since their last checkpoint to the `detectors` table (a few
+   * KB each). Run by the alarm, which comes at least at each minute's close while samples
+   * arrive, instead of on every record: a scorer lost with the instance is rebuilt from its
+   * checkpoint and the raw samples since (loadScorers).
+   */
+  private checkpointScorers(ids: Iterable<number> = this.uncheckpointed): void {
+    const sql = this.ctx.storage.sql;
+    for (const id of [...ids]) {
+      const scorer = this.scorers.get(id);
+      this.uncheckpointed.delete(id);
+      if (!scorer) continue;
+      sql.exec(
+        `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, last_ts = excluded.last_ts,
+             episodes = excluded.episodes, latest = excluded.latest`,
+        id,
+        JSON.stringify(scorer.detector.toJSON()),
+        scorer.lastTs,
+        JSON.stringify(scorer.episodes),
+        scorer.latest === null ? null : JSON.stringify(scorer.latest),
+      );
     }
   }
 
@@ -523,22 +581,27 @@ export class MetricSeries extends DurableObject<Env> {
    * to the `anomaly_writes` outbox for D1 (`announce`: starts and ends go to the dashboard).
    * Runs inside the caller's transaction. Returns the number of episode events.
    */
-  private score(added: readonly Sample[], patterns: Map<string, FeedbackPattern[]>, announce: boolean): number {
+  private score(
+    added: readonly Sample[],
+    ids: readonly number[],
+    patterns: Map<string, FeedbackPattern[]>,
+    announce: boolean,
+  ): number {
     if (!added.length) return 0;
-    const bySeries = new Map<number, { key: string; samples: Sample[] }>();
-    for (const s of added) {
-      const key = seriesKey(s.metric, s.service, s.labels);
-      const id = this.ids.get(key);
-      if (id === undefined) continue;
-      const entry = bySeries.get(id);
-      if (entry) entry.samples.push(s);
-      else bySeries.set(id, { key, samples: [s] });
-    }
+    const bySeries = new Map<number, Sample[]>();
+    added.forEach((s, i) => {
+      const id = ids[i] as number;
+      const list = bySeries.get(id);
+      if (list) list.push(s);
+      else bySeries.set(id, [s]);
+    });
     this.loadScorers([...bySeries.keys()]);
     let events = 0;
-    for (const [id, { key, samples }] of bySeries) {
+    for (const [id, samples] of bySeries) {
       const scorer = this.scorers.get(id);
-      if (scorer) events += this.scoreSeries(id, scorer, samples, patterns.get(key) ?? [], announce);
+      const key = this.identities.get(id)?.seriesKey;
+      const mine = (key === undefined ? undefined : patterns.get(key)) ?? [];
+      if (scorer) events += this.scoreSeries(id, scorer, samples, mine, announce);
     }
     return events;
   }
@@ -556,22 +619,13 @@ export class MetricSeries extends DurableObject<Env> {
       result = scoreSamples(scorer, samples, patterns);
     } catch (err) {
       // Scoring never fails a write: the samples are stored unjudged, and the series' scorer is
-      // read back from its last stored row (the one in memory may be half-way through the call).
+      // rebuilt from its checkpoint (the one in memory may be half-way through the call).
       console.error(`series ${this.name()}: scoring failed`, err);
       this.scorers.delete(id);
       return 0;
     }
     if (!result.scored) return 0;
-    this.ctx.storage.sql.exec(
-      `INSERT INTO detectors (series_id, state, last_ts, episodes, latest) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (series_id) DO UPDATE SET state = excluded.state, last_ts = excluded.last_ts,
-           episodes = excluded.episodes, latest = excluded.latest`,
-      id,
-      JSON.stringify(scorer.detector.toJSON()),
-      scorer.lastTs,
-      JSON.stringify(scorer.episodes),
-      scorer.latest === null ? null : JSON.stringify(scorer.latest),
-    );
+    this.uncheckpointed.add(id);
     for (const event of result.events) this.queueAnomalyWrite(id, event, announce);
     return result.events.length;
   }
@@ -608,6 +662,7 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     this.scoreSeries(id, scorer, samples, patterns, false);
+    this.checkpointScorers([id]);
     const open = old?.episodes.open;
     const stale = old ? currentEpisode(old.episodes) : null;
     if (open && stale && scorer.episodes.open?.startedAt !== stale.startedAt) {
@@ -904,7 +959,10 @@ export class MetricSeries extends DurableObject<Env> {
     const anomaliesFailed = this.hasAnomalyWrites() && !(await this.writeAnomaliesSoon());
     const now = Date.now();
     let flushFailed = false;
-    const pending = this.ctx.storage.transactionSync(() => this.rollUpClosed(now));
+    const pending = this.ctx.storage.transactionSync(() => {
+      this.checkpointScorers();
+      return this.rollUpClosed(now);
+    });
     if (pending.length) {
       try {
         await this.writeRows(pending);
@@ -973,66 +1031,62 @@ export class MetricSeries extends DurableObject<Env> {
    */
   private store(
     samples: Sample[],
-  ): { earliest: number; latest: Map<string, Sample>; added: Sample[] } & DuplicateCounts {
+  ): { earliest: number; latest: Map<string, Sample>; added: Sample[]; addedIds: number[] } & DuplicateCounts {
     const sql = this.ctx.storage.sql;
     const rows = samples.map((s) => ({ id: this.idFor(s), ts: s.ts, value: s.value, sample: s }));
     type Row = (typeof rows)[number];
+    // Scorers not in memory catch up on what their series stored before this call (loadScorers).
+    if (this.detection) this.loadScorers([...new Set(rows.map((r) => r.id))]);
     const once = firstPerInstant(rows, (r) => r.id);
     const inserted = new Set<string>();
-    for (let i = 0; i < once.kept.length; i += RAW_ROWS_PER_INSERT) {
-      const chunk = once.kept.slice(i, i + RAW_ROWS_PER_INSERT);
-      const cursor = sql.exec<{ series_id: number; ts: number }>(
-        `INSERT INTO samples (series_id, ts, value) VALUES ${"(?, ?, ?), ".repeat(chunk.length - 1)}(?, ?, ?)
-         ON CONFLICT DO NOTHING RETURNING series_id, ts`,
-        ...chunk.flatMap((r) => [r.id, r.ts, r.value]),
-      );
-      for (const row of cursor) inserted.add(instantKey(row.series_id, row.ts));
+    // One statement for the whole call, its rows bound as one JSON array.
+    for (const row of sql.exec<{ series_id: number; ts: number }>(
+      `INSERT INTO samples (series_id, ts, value)
+       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
+       ON CONFLICT DO NOTHING RETURNING series_id, ts`,
+      JSON.stringify(once.kept.map((r) => [r.id, r.ts, r.value])),
+    )) {
+      inserted.add(instantKey(row.series_id, row.ts));
     }
     const keyOf = (r: Row) => instantKey(r.id, r.ts);
     const held = this.heldValues(once.kept.filter((r) => !inserted.has(keyOf(r))));
     const settled = settleAgainstStored(once.kept, keyOf, inserted, held);
-    const bySeries = new Map<number, Sample[]>();
-    for (const { id, sample } of settled.added) {
-      const list = bySeries.get(id);
-      if (list) list.push(sample);
-      else bySeries.set(id, [sample]);
-    }
+    // Per series its newest new sample, and the minutes its new samples touched.
+    const newest = new Map<number, Sample>();
+    const minutes = new Set<string>();
     let earliest = Number.POSITIVE_INFINITY;
+    for (const { id, sample } of settled.added) {
+      const current = newest.get(id);
+      if (!current || sample.ts >= current.ts) newest.set(id, sample);
+      const minute = bucketStart(sample.ts, 60);
+      minutes.add(`${id},${minute}`);
+      earliest = Math.min(earliest, minute);
+    }
     const latest = new Map<string, Sample>();
-    for (const [id, list] of bySeries) {
-      let newest = list[0] as Sample;
-      const minutes = new Set<number>();
-      for (const s of list) {
-        if (s.ts >= newest.ts) newest = s;
-        minutes.add(bucketStart(s.ts, 60));
+    if (newest.size) {
+      for (const { id } of sql.exec<{ id: number }>(
+        `UPDATE series SET latest_ts = n.value ->> 1, latest_value = n.value ->> 2, latest_message = n.value ->> 3
+         FROM json_each(?) AS n
+         WHERE series.id = n.value ->> 0 AND (series.latest_ts IS NULL OR series.latest_ts <= n.value ->> 1)
+         RETURNING series.id AS id`,
+        JSON.stringify([...newest].map(([id, s]) => [id, s.ts, s.value, s.message ?? null])),
+      )) {
+        const identity = this.identities.get(id);
+        const sample = newest.get(id);
+        if (identity && sample) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
       }
-      const updated = sql
-        .exec(
-          `UPDATE series SET latest_ts = ?, latest_value = ?, latest_message = ?
-           WHERE id = ? AND (latest_ts IS NULL OR latest_ts <= ?) RETURNING id`,
-          newest.ts,
-          newest.value,
-          newest.message ?? null,
-          id,
-          newest.ts,
-        )
-        .toArray().length;
-      const identity = this.identities.get(id);
-      if (updated && identity) latest.set(identity.seriesKey, { ...newest, labels: identity.labels });
-      for (const minute of minutes) {
-        earliest = Math.min(earliest, minute);
-        sql.exec(
-          `INSERT INTO minutes (series_id, bucket_start, rev) VALUES (?, ?, 1)
-           ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
-          id,
-          minute,
-        );
-      }
+      sql.exec(
+        `INSERT INTO minutes (series_id, bucket_start, rev)
+         SELECT value ->> 0, value ->> 1, 1 FROM json_each(?) WHERE true
+         ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
+        `[${[...minutes].map((m) => `[${m}]`).join(",")}]`,
+      );
     }
     return {
       earliest,
       latest,
       added: settled.added.map((r) => r.sample),
+      addedIds: settled.added.map((r) => r.id),
       duplicates: once.duplicates + settled.duplicates,
       conflicts: once.conflicts + settled.conflicts,
     };

@@ -72,12 +72,15 @@ export class SamplesRefusedError extends Error {
  * Calls of `record` for a batch: samples grouped by metric family, a family's group split
  * so that no call carries more than AE_MAX_POINTS series (one Analytics Engine point each).
  */
-export function planRecordCalls(samples: readonly Sample[]): { family: string; samples: Sample[] }[] {
+export function planRecordCalls(
+  samples: readonly Sample[],
+  keyOf: (s: Sample) => string = (s) => seriesKey(s.metric, s.service, s.labels),
+): { family: string; samples: Sample[] }[] {
   const calls: { family: string; samples: Sample[]; series: Set<string> }[] = [];
   const open = new Map<string, (typeof calls)[number]>();
   for (const s of samples) {
     const family = familyKey(s.metric, s.service);
-    const key = seriesKey(s.metric, s.service, s.labels);
+    const key = keyOf(s);
     let call = open.get(family);
     if (call && !call.series.has(key) && call.series.size >= AE_MAX_POINTS) call = undefined;
     if (!call) {
@@ -112,8 +115,15 @@ export async function recordSamples(
   source: SampleSource,
 ): Promise<DuplicateCounts> {
   // Repeats within the batch are settled here, in batch order: a family's call may be split.
-  const once = firstPerInstant(samples, (s) => seriesKey(s.metric, s.service, s.labels));
-  const calls = planRecordCalls(once.kept);
+  // Each sample's series key, worked out once for both steps.
+  const keys = new Map<Sample, string>();
+  const keyOf = (s: Sample) => {
+    let key = keys.get(s);
+    if (key === undefined) keys.set(s, (key = seriesKey(s.metric, s.service, s.labels)));
+    return key;
+  };
+  const once = firstPerInstant(samples, keyOf);
+  const calls = planRecordCalls(once.kept, keyOf);
   const results = await Promise.allSettled(
     calls.map((call) => env.METRIC_SERIES.getByName(call.family).record(call.samples)),
   );
