@@ -558,7 +558,8 @@ export class MetricSeries extends DurableObject<Env> {
    */
   private checkpointScorers(ids: Iterable<number> = this.uncheckpointed): void {
     const sql = this.ctx.storage.sql;
-    for (const id of [...ids]) {
+    // Deleting the element being visited does not disturb a Set's iteration.
+    for (const id of ids) {
       const scorer = this.scorers.get(id);
       this.uncheckpointed.delete(id);
       if (!scorer) continue;
@@ -1069,7 +1070,7 @@ export class MetricSeries extends DurableObject<Env> {
          FROM json_each(?) AS n
          WHERE series.id = n.value ->> 0 AND (series.latest_ts IS NULL OR series.latest_ts <= n.value ->> 1)
          RETURNING series.id AS id`,
-        JSON.stringify([...newest].map(([id, s]) => [id, s.ts, s.value, s.message ?? null])),
+        JSON.stringify([...newest].map(([seriesId, s]) => [seriesId, s.ts, s.value, s.message ?? null])),
       )) {
         const identity = this.identities.get(id);
         const sample = newest.get(id);

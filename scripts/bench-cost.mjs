@@ -61,6 +61,7 @@ function workerdUsage(pgid) {
   return { cpu, rss };
 }
 
+const avg = (list) => list.reduce((a, b) => a + b, 0) / list.length;
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
 /**
@@ -209,7 +210,6 @@ async function main() {
       const long = await paced(pgid, MEMORY_SECONDS, (s) => secondOfSamples("mem", 1000, epoch, s).map(ingest));
       console.log(`  ${long.rssSeen.map((r) => fmt(r)).join(" ")} MB (${statusLine(long)})`);
       const third = Math.max(1, Math.floor(long.rssSeen.length / 3));
-      const avg = (list) => list.reduce((a, b) => a + b, 0) / list.length;
       const middle = avg(long.rssSeen.slice(third, 2 * third));
       const last = avg(long.rssSeen.slice(-third));
       const growth = last - middle;
