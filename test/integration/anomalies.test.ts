@@ -5,7 +5,7 @@
  * same time of day the next day, and deleting it undoes that. The tests use clear cases (a
  * flat-ish noisy series for hours, then a value 50× its level), not the detector's exact scores.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { MetricSeries } from "../../durable-objects/metric-series";
@@ -140,6 +140,42 @@ describe("anomalies from the series store", () => {
         const t = base + 2 * HOUR + i * MIN;
         expect(db.judge(t, v)).toEqual(da.judge(t, v));
       }
+    });
+  });
+
+  it("checkpoints detectors on the alarm, not on each record; a rebuilt object catches up from the checkpoint", async () => {
+    const s = series("anomaly_checkpoint_total");
+    const base = minute(Date.now()) - 3 * HOUR;
+    const checkpoint = () =>
+      runInDurableObject(s.family, (_instance: MetricSeries, state) =>
+        state.storage.sql.exec<{ last_ts: number | null }>("SELECT last_ts FROM detectors").toArray(),
+      );
+    await s.steady(base, base + HOUR);
+    // Recording writes no detector state: that is the alarm's.
+    expect(await checkpoint()).toEqual([]);
+    expect(await runDurableObjectAlarm(s.family)).toBe(true);
+    expect(await checkpoint()).toEqual([{ last_ts: base + HOUR - MIN }]);
+    // An hour more after the checkpoint, then the object is rebuilt over the same storage.
+    await s.steady(base + HOUR, base + 2 * HOUR);
+    expect(await checkpoint()).toEqual([{ last_ts: base + HOUR - MIN }]);
+    await runInDurableObject(s.family, async (instance: MetricSeries, state) => {
+      type Inside = {
+        ids: Map<string, number>;
+        scorers: Map<
+          number,
+          { detector: { toJSON(): unknown }; lastTs: number | null; latest: unknown; episodes: unknown }
+        >;
+        loadScorers(ids: number[]): void;
+      };
+      const live = instance as unknown as Inside;
+      const id = live.ids.get(s.key) as number;
+      const rebuilt = new MetricSeries(state, env) as unknown as Inside;
+      rebuilt.loadScorers([id]);
+      const [a, b] = [live.scorers.get(id), rebuilt.scorers.get(id)];
+      expect(b?.lastTs).toBe(base + 2 * HOUR - MIN);
+      expect(b?.detector.toJSON()).toEqual(a?.detector.toJSON());
+      expect(b?.latest).toEqual(a?.latest);
+      expect(b?.episodes).toEqual(a?.episodes);
     });
   });
 
