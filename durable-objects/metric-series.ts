@@ -271,7 +271,7 @@ export class MetricSeries extends DurableObject<Env> {
     // Scored in the same transaction: the anomaly episodes they start, grow or end are queued
     // with them (the detectors' own state is checkpointed by the alarm, see checkpointScorers).
     const { earliest, latest, added, duplicates, conflicts, anomalyEvents } = this.ctx.storage.transactionSync(() => {
-      const stored = this.store(fresh);
+      const stored = this.store(fresh, now);
       if (stored.added.length) {
         this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
       }
@@ -1032,6 +1032,7 @@ export class MetricSeries extends DurableObject<Env> {
    */
   private store(
     samples: Sample[],
+    now = Date.now(),
   ): { earliest: number; latest: Map<string, Sample>; added: Sample[]; addedIds: number[] } & DuplicateCounts {
     const sql = this.ctx.storage.sql;
     const rows = samples.map((s) => ({ id: this.idFor(s), ts: s.ts, value: s.value, sample: s }));
@@ -1076,11 +1077,16 @@ export class MetricSeries extends DurableObject<Env> {
         const sample = newest.get(id);
         if (identity && sample) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
       }
+      // A minute still open is pending already (only closed minutes are rolled up and marked
+      // flushed), so only its first sample writes its row. A closed minute's late sample bumps
+      // the rev, which keeps the minute pending past a roll-up running meanwhile.
       sql.exec(
         `INSERT INTO minutes (series_id, bucket_start, rev)
          SELECT value ->> 0, value ->> 1, 1 FROM json_each(?) WHERE true
-         ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
+         ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1
+         WHERE minutes.rev <= minutes.flushed_rev OR minutes.bucket_start + ${MINUTE_MS} <= ?`,
         `[${[...minutes].map((m) => `[${m}]`).join(",")}]`,
+        now,
       );
     }
     return {
@@ -1144,17 +1150,14 @@ export class MetricSeries extends DurableObject<Env> {
       return false;
     }
     // Values stored meanwhile are newer than what was sent and stay unsent.
-    this.ctx.storage.transactionSync(() => {
-      for (const row of rows) {
-        // An update running concurrently may have sent a newer value already.
-        sql.exec(
-          "UPDATE series SET indexed_ts = ? WHERE id = ? AND (indexed_ts IS NULL OR indexed_ts < ?)",
-          row.latest_ts,
-          row.id,
-          row.latest_ts,
-        );
-      }
-    });
+    // One statement for all; an update running concurrently may have sent a newer value already.
+    if (rows.length) {
+      sql.exec(
+        `UPDATE series SET indexed_ts = n.value ->> 1 FROM json_each(?) AS n
+         WHERE series.id = n.value ->> 0 AND (series.indexed_ts IS NULL OR series.indexed_ts < n.value ->> 1)`,
+        JSON.stringify(rows.map((row) => [row.id, row.latest_ts])),
+      );
+    }
     return true;
   }
 

@@ -72,34 +72,40 @@ export class SeriesIndex extends DurableObject<Env> {
   async update(latest: Sample[]): Promise<void> {
     const now = Date.now();
     const sql = this.ctx.storage.sql;
+    // One upsert and one pending mark for the whole update, the rows bound as JSON arrays.
     const changed = this.ctx.storage.transactionSync(() => {
       const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
-      let n = 0;
-      for (const s of latest) {
-        const key = seriesKey(s.metric, s.service, s.labels);
-        const updated = sql
-          .exec(
-            `INSERT INTO latest (${COLUMNS}, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
-               message = excluded.message, updated_at = excluded.updated_at
-             WHERE excluded.ts > latest.ts
-             RETURNING series_key`,
-            key,
-            s.metric,
-            s.service,
-            JSON.stringify(s.labels),
-            s.value,
-            s.ts,
-            s.message ?? null,
-            now,
-          )
-          .toArray().length;
-        if (updated) {
-          sql.exec("INSERT OR REPLACE INTO pending (series_key, seq) VALUES (?, ?)", key, seq);
-          n += 1;
-        }
+      const rows = latest.map((s) => [
+        seriesKey(s.metric, s.service, s.labels),
+        s.metric,
+        s.service,
+        JSON.stringify(s.labels),
+        s.value,
+        s.ts,
+        s.message ?? null,
+      ]);
+      const keys = sql
+        .exec<{ series_key: string }>(
+          `INSERT INTO latest (${COLUMNS}, updated_at)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?
+           FROM json_each(?) WHERE true
+           ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
+             message = excluded.message, updated_at = excluded.updated_at
+           WHERE excluded.ts > latest.ts
+           RETURNING series_key`,
+          now,
+          JSON.stringify(rows),
+        )
+        .toArray()
+        .map((r) => r.series_key);
+      if (keys.length) {
+        sql.exec(
+          "INSERT OR REPLACE INTO pending (series_key, seq) SELECT value, ? FROM json_each(?)",
+          seq,
+          JSON.stringify(keys),
+        );
       }
-      return n;
+      return keys.length;
     });
     if (changed === 0) return;
     if (this.armed === undefined) {

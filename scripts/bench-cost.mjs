@@ -26,7 +26,6 @@ const MEMORY_SECONDS = Number(process.env.BENCH_COST_MEMORY_SECONDS ?? 180);
 const SUSTAIN_SECONDS = Number(process.env.BENCH_COST_SUSTAIN_SECONDS ?? 60);
 const SUSTAIN_RATE = 10_000;
 const SUSTAIN_SERIES = 1_000;
-const SUSTAIN_CLIENTS = 8;
 const MAX_BATCH = 1_000;
 const SERIES_PER_FAMILY = 100;
 /** Prometheus 2.42 + Alertmanager 0.25 scraping 1,000 series every second on this machine (issue figures). */
@@ -100,8 +99,10 @@ async function paced(pgid, seconds, requestsFor) {
   const after = workerdUsage(pgid);
   const elapsed = (performance.now() - started) / 1000;
   await Promise.all(inflight);
+  // Until the last answer: requests that queue up behind a product that cannot keep up end late.
+  const drained = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { cpuSeconds: after.cpu - before.cpu, elapsed, rss: after.rss, rssSeen, latencies, statuses, accepted };
+  return { cpuSeconds: after.cpu - before.cpu, elapsed, drained, rss: after.rss, rssSeen, latencies, statuses, accepted };
 }
 
 /** The batches (at most MAX_BATCH samples each) of `series` series at second `s` of the run. */
@@ -223,7 +224,7 @@ async function main() {
     if (SUSTAIN_SECONDS > 0) {
       console.log(
         `\nsustained: ${fmt(SUSTAIN_RATE)} samples/s over ${fmt(SUSTAIN_SERIES)} series for ${SUSTAIN_SECONDS} s ` +
-          `(${SUSTAIN_RATE / MAX_BATCH} batches of ${fmt(MAX_BATCH)} per second, one sample per series each, ${SUSTAIN_CLIENTS} clients at most in flight):`,
+          `(${SUSTAIN_RATE / MAX_BATCH} batches of ${fmt(MAX_BATCH)} per second, one sample per series each, sent on time whatever is still out):`,
       );
       const epoch = Date.now() - 60_000;
       let batchNo = 0;
@@ -234,10 +235,11 @@ async function main() {
       };
       const perSecond = SUSTAIN_RATE / MAX_BATCH;
       const r = await paced(pgid, SUSTAIN_SECONDS, () => Array.from({ length: perSecond }, () => ingest(nextBatch())));
-      const rate = r.accepted / r.elapsed;
+      // Samples over the time until the last answer: a backlog that grows shows as a lower rate.
+      const rate = r.accepted / r.drained;
       const stored = await storedSamples(base, token, "sustain", SUSTAIN_SERIES / SERIES_PER_FAMILY);
       console.log(
-        `  accepted ${fmt(r.accepted)} (${fmt(rate)} samples/s), CPU ${((100 * r.cpuSeconds) / r.elapsed).toFixed(0)} % of a core, ` +
+        `  accepted ${fmt(r.accepted)} in ${r.drained.toFixed(1)} s (${fmt(rate)} samples/s), CPU ${((100 * r.cpuSeconds) / r.elapsed).toFixed(0)} % of a core, ` +
           `p50 ${ms(r, 50)} ms, p99 ${ms(r, 99)} ms (${statusLine(r)}); stored ${fmt(stored)}`,
       );
       if (rate < SUSTAIN_RATE * 0.99) failures.push(`sustained ${fmt(rate)} samples/s, short of ${fmt(SUSTAIN_RATE)}`);
