@@ -18,6 +18,27 @@ export const LIST_LIMIT = 10_000;
  * dashboard within a second even while others keep the index busy.
  */
 export const PUBLISH_INTERVAL_MS = 500;
+/**
+ * Objects from before the published-seq watermark kept their unpublished changes in a
+ * `pending` table (a row written and deleted per change): those marks move onto the rows.
+ */
+export function migratePendingMarks(sql: SqlStorage): void {
+  const columns = (table: string) =>
+    sql
+      .exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)
+      .toArray()
+      .map((c) => c.name);
+  if (!columns("latest").includes("seq")) sql.exec("ALTER TABLE latest ADD COLUMN seq INTEGER NOT NULL DEFAULT 0");
+  if (!columns("state").includes("published_seq")) {
+    sql.exec("ALTER TABLE state ADD COLUMN published_seq INTEGER NOT NULL DEFAULT 0");
+  }
+  if (!columns("pending").length) return;
+  sql.exec(`UPDATE latest SET seq = p.seq FROM pending AS p WHERE latest.series_key = p.series_key`);
+  // Published up to just before the oldest unpublished change; with none, up to the last change.
+  sql.exec("UPDATE state SET published_seq = coalesce((SELECT min(seq) - 1 FROM pending), state.seq) WHERE id = 1");
+  sql.exec("DROP TABLE pending");
+}
+
 /** Keys per `IN (…)` query (at most 100 bound parameters). */
 const KEYS_PER_QUERY = 100;
 
@@ -57,22 +78,27 @@ export class SeriesIndex extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(`
+    const sql = ctx.storage.sql;
+    sql.exec(`
       CREATE TABLE IF NOT EXISTS latest (
         series_key TEXT PRIMARY KEY, metric TEXT NOT NULL, service TEXT NOT NULL, labels TEXT NOT NULL,
-        value REAL NOT NULL, ts INTEGER NOT NULL, message TEXT, updated_at INTEGER NOT NULL);
+        value REAL NOT NULL, ts INTEGER NOT NULL, message TEXT, updated_at INTEGER NOT NULL,
+        seq INTEGER NOT NULL DEFAULT 0);
       CREATE INDEX IF NOT EXISTS latest_metric_service ON latest (metric, service);
-      CREATE TABLE IF NOT EXISTS pending (series_key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, published_at INTEGER);
+      CREATE TABLE IF NOT EXISTS state (
+        id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, published_at INTEGER,
+        published_seq INTEGER NOT NULL DEFAULT 0);
       INSERT OR IGNORE INTO state (id, seq, published_at) VALUES (1, 0, NULL);
     `);
+    ctx.storage.transactionSync(() => migratePendingMarks(sql));
   }
 
   /** Upserts the latest sample of each series; a sample replaces the held one only when newer. */
   async update(latest: Sample[]): Promise<void> {
     const now = Date.now();
     const sql = this.ctx.storage.sql;
-    // One upsert and one pending mark for the whole update, the rows bound as JSON arrays.
+    // One upsert for the whole update, the rows bound as one JSON array. A changed row carries
+    // the update's seq: rows with a seq above the last published one are the next delta.
     const changed = this.ctx.storage.transactionSync(() => {
       const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
       const rows = latest.map((s) => [
@@ -86,25 +112,19 @@ export class SeriesIndex extends DurableObject<Env> {
       ]);
       const keys = sql
         .exec<{ series_key: string }>(
-          `INSERT INTO latest (${COLUMNS}, updated_at)
-           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?
+          `INSERT INTO latest (${COLUMNS}, updated_at, seq)
+           SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?, ?
            FROM json_each(?) WHERE true
            ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
-             message = excluded.message, updated_at = excluded.updated_at
+             message = excluded.message, updated_at = excluded.updated_at, seq = excluded.seq
            WHERE excluded.ts > latest.ts
            RETURNING series_key`,
           now,
+          seq,
           JSON.stringify(rows),
         )
         .toArray()
         .map((r) => r.series_key);
-      if (keys.length) {
-        sql.exec(
-          "INSERT OR REPLACE INTO pending (series_key, seq) SELECT value, ? FROM json_each(?)",
-          seq,
-          JSON.stringify(keys),
-        );
-      }
       return keys.length;
     });
     if (changed === 0) return;
@@ -159,7 +179,6 @@ export class SeriesIndex extends DurableObject<Env> {
       for (const part of chunks(keys, KEYS_PER_QUERY)) {
         const marks = part.map(() => "?").join(", ");
         sql.exec(`DELETE FROM latest WHERE series_key IN (${marks})`, ...part);
-        sql.exec(`DELETE FROM pending WHERE series_key IN (${marks})`, ...part);
       }
     });
   }
@@ -178,16 +197,12 @@ export class SeriesIndex extends DurableObject<Env> {
   /** Sends pending changes as one delta; returns whether another publish is scheduled. */
   private async publishPending(): Promise<boolean> {
     const sql = this.ctx.storage.sql;
+    const { seq: upTo, published_seq: published } = sql
+      .exec<{ seq: number; published_seq: number }>("SELECT seq, published_seq FROM state")
+      .one();
     const rows = sql
-      .exec<Row & { seq: number }>(
-        `SELECT ${COLUMNS.split(", ")
-          .map((c) => `l.${c}`)
-          .join(
-            ", ",
-          )}, p.seq FROM pending p JOIN latest l USING (series_key) ORDER BY l.metric, l.service, l.series_key`,
-      )
+      .exec<Row>(`SELECT ${COLUMNS} FROM latest WHERE seq > ? ORDER BY metric, service, series_key`, published)
       .toArray();
-    const upTo = sql.exec<{ seq: number }>("SELECT seq FROM state").one().seq;
     if (rows.length) {
       try {
         const hub = this.env.DASHBOARD_HUB.getByName("main");
@@ -208,11 +223,10 @@ export class SeriesIndex extends DurableObject<Env> {
       }
     }
     const now = Date.now();
-    sql.exec("DELETE FROM pending WHERE seq <= ?", upTo);
-    sql.exec("UPDATE state SET published_at = ? WHERE id = 1", now);
+    sql.exec("UPDATE state SET published_at = ?, published_seq = ? WHERE id = 1", now, upTo);
     // Changes made while publishing carry a newer seq and go out in the next delta.
-    const left = sql.exec<{ n: number }>("SELECT count(*) AS n FROM pending").one().n;
+    const left = sql.exec("SELECT 1 FROM latest WHERE seq > ? LIMIT 1", upTo).toArray().length > 0;
     if (left) await this.ctx.storage.setAlarm(now + PUBLISH_INTERVAL_MS);
-    return left > 0;
+    return left;
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * The SeriesIndex's publish marks: a change carries its update's seq and the rows above the
+ * last published seq are the next delta (one row write per change). An object from before
+ * kept its marks in a `pending` table; they move onto the rows, unpublished changes intact.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { migratePendingMarks, type SeriesIndex } from "../../durable-objects/series-index";
+
+describe("SeriesIndex publish marks", () => {
+  it("moves an older object's pending marks onto its rows: published up to before the oldest", async () => {
+    const stub = env.SERIES_INDEX.getByName(`migrate-${Date.now()}`);
+    const after = await runInDurableObject(stub, (_index: SeriesIndex, state) => {
+      const sql = state.storage.sql;
+      // The schema as it was.
+      sql.exec(`
+        DROP TABLE latest; DROP TABLE state;
+        CREATE TABLE latest (
+          series_key TEXT PRIMARY KEY, metric TEXT NOT NULL, service TEXT NOT NULL, labels TEXT NOT NULL,
+          value REAL NOT NULL, ts INTEGER NOT NULL, message TEXT, updated_at INTEGER NOT NULL);
+        CREATE TABLE pending (series_key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+        CREATE TABLE state (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, published_at INTEGER);
+        INSERT INTO state (id, seq, published_at) VALUES (1, 9, 0);
+        INSERT INTO latest VALUES ('a', 'm', 's', '{}', 1, 1, NULL, 0), ('b', 'm', 's', '{}', 2, 1, NULL, 0),
+          ('c', 'm', 's', '{}', 3, 1, NULL, 0);
+        INSERT INTO pending VALUES ('b', 7), ('c', 9);
+      `);
+      migratePendingMarks(sql);
+      return {
+        rows: sql.exec("SELECT series_key, seq FROM latest ORDER BY series_key").toArray(),
+        state: sql.exec("SELECT seq, published_seq FROM state").one(),
+        pending: sql.exec("SELECT name FROM sqlite_master WHERE name = 'pending'").toArray(),
+        unpublished: sql
+          .exec("SELECT series_key FROM latest WHERE seq > (SELECT published_seq FROM state) ORDER BY series_key")
+          .toArray(),
+      };
+    });
+    expect(after.rows).toEqual([
+      { series_key: "a", seq: 0 },
+      { series_key: "b", seq: 7 },
+      { series_key: "c", seq: 9 },
+    ]);
+    expect(after.state).toEqual({ seq: 9, published_seq: 6 });
+    expect(after.pending).toEqual([]);
+    expect(after.unpublished).toEqual([{ series_key: "b" }, { series_key: "c" }]);
+  });
+
+  it("writes one row per change and publishes each change once", async () => {
+    const stub = env.SERIES_INDEX.getByName(`marks-${Date.now()}`);
+    const now = Date.now();
+    const sample = (series: string, ts: number) => ({
+      metric: "index_marks",
+      service: "svc",
+      labels: { series },
+      value: ts,
+      ts,
+    });
+    await stub.update([sample("a", now), sample("b", now)]);
+    // An older sample changes nothing and marks nothing.
+    await stub.update([sample("a", now - 1000)]);
+    const marks = await runInDurableObject(stub, (_index: SeriesIndex, state) =>
+      state.storage.sql.exec("SELECT seq FROM latest ORDER BY series_key").toArray(),
+    );
+    expect(marks).toEqual([{ seq: 1 }, { seq: 1 }]);
+    const published = await runInDurableObject(stub, async (index: SeriesIndex, state) => {
+      await index.alarm();
+      return state.storage.sql.exec("SELECT seq, published_seq FROM state").one();
+    });
+    expect(published).toEqual({ seq: 2, published_seq: 2 });
+    await stub.update([sample("b", now + 1000)]);
+    const next = await runInDurableObject(stub, (_index: SeriesIndex, state) =>
+      state.storage.sql.exec("SELECT series_key FROM latest WHERE seq > (SELECT published_seq FROM state)").toArray(),
+    );
+    expect(next).toEqual([{ series_key: 'index_marks|svc|series="b"' }]);
+  });
+});
