@@ -102,7 +102,16 @@ async function paced(pgid, seconds, requestsFor) {
   // Until the last answer: requests that queue up behind a product that cannot keep up end late.
   const drained = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { cpuSeconds: after.cpu - before.cpu, elapsed, drained, rss: after.rss, rssSeen, latencies, statuses, accepted };
+  return {
+    cpuSeconds: after.cpu - before.cpu,
+    elapsed,
+    drained,
+    rss: after.rss,
+    rssSeen,
+    latencies,
+    statuses,
+    accepted,
+  };
 }
 
 /** The batches (at most MAX_BATCH samples each) of `series` series at second `s` of the run. */
