@@ -192,6 +192,10 @@ export class MetricSeries extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** When this instance last started an index update; undefined before its first (it goes at once). */
   private indexedAt: number | undefined;
+  /** Series whose latest value changed since it was last sent to the SeriesIndex. */
+  private readonly unindexed = new Set<number>();
+  /** Whether this instance has sent every series' latest value once (its first push does). */
+  private indexedAll = false;
   /** When raw samples or held minutes next expire; undefined until the first prune of this instance. */
   private pruneAt: number | null | undefined;
   /** The active rules reading this family, and when they were looked up. */
@@ -222,7 +226,9 @@ export class MetricSeries extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS untold (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS series (
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, labels TEXT NOT NULL,
-        latest_ts INTEGER, latest_value REAL, latest_message TEXT, indexed_ts INTEGER);
+        latest_ts INTEGER, latest_value REAL, latest_message TEXT,
+        -- no longer written (what the index has seen is kept in memory, see pushLatest)
+        indexed_ts INTEGER);
       CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
       CREATE TABLE IF NOT EXISTS minutes (
         series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
@@ -1075,6 +1081,7 @@ export class MetricSeries extends DurableObject<Env> {
       )) {
         const identity = this.identities.get(id);
         const sample = newest.get(id);
+        this.unindexed.add(id);
         if (identity && sample) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
       }
       // A minute still open is pending already (only closed minutes are rolled up and marked
@@ -1126,15 +1133,27 @@ export class MetricSeries extends DurableObject<Env> {
   /**
    * Sends the latest values the SeriesIndex has not seen; false when that failed (they
    * stay unsent and go with the alarm's retry). The index is a view, so a failure is logged.
+   * What was sent is kept in memory, not written per series: an instance's first push sends
+   * every series (the index keeps only what is newer than it holds), later ones the series
+   * whose latest changed since.
    */
   private async pushLatest(): Promise<boolean> {
     const sql = this.ctx.storage.sql;
-    const rows = sql
-      .exec<LatestRow>(
-        `SELECT id, latest_ts, latest_value, latest_message FROM series
-         WHERE latest_ts IS NOT NULL AND (indexed_ts IS NULL OR latest_ts > indexed_ts)`,
-      )
-      .toArray();
+    const changed = this.indexedAll ? [...this.unindexed] : null;
+    if (changed?.length === 0) return true;
+    const rows = (
+      changed === null
+        ? sql.exec<LatestRow>(
+            "SELECT id, latest_ts, latest_value, latest_message FROM series WHERE latest_ts IS NOT NULL",
+          )
+        : sql.exec<LatestRow>(
+            `SELECT id, latest_ts, latest_value, latest_message FROM series
+             WHERE id IN (SELECT value FROM json_each(?)) AND latest_ts IS NOT NULL`,
+            JSON.stringify(changed),
+          )
+    ).toArray();
+    // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
+    for (const row of rows) this.unindexed.delete(row.id);
     const samples: Sample[] = [];
     for (const row of rows) {
       const identity = this.identities.get(row.id);
@@ -1147,17 +1166,10 @@ export class MetricSeries extends DurableObject<Env> {
       }
     } catch (err) {
       console.error(`series ${this.name()}: index update failed`, err);
+      for (const row of rows) this.unindexed.add(row.id);
       return false;
     }
-    // Values stored meanwhile are newer than what was sent and stay unsent.
-    // One statement for all; an update running concurrently may have sent a newer value already.
-    if (rows.length) {
-      sql.exec(
-        `UPDATE series SET indexed_ts = n.value ->> 1 FROM json_each(?) AS n
-         WHERE series.id = n.value ->> 0 AND (series.indexed_ts IS NULL OR series.indexed_ts < n.value ->> 1)`,
-        JSON.stringify(rows.map((row) => [row.id, row.latest_ts])),
-      );
-    }
+    if (changed === null) this.indexedAll = true;
     return true;
   }
 
@@ -1292,12 +1304,7 @@ export class MetricSeries extends DurableObject<Env> {
     const value = (query: string) => sql.exec<{ v: number | null }>(query).one().v;
     const pendingMinute = value("SELECT min(bucket_start) AS v FROM minutes WHERE rev > flushed_rev");
     const pendingHour = value("SELECT min(bucket_start) AS v FROM hours WHERE rev > flushed_rev");
-    const unindexed =
-      sql
-        .exec(
-          "SELECT 1 FROM series WHERE latest_ts IS NOT NULL AND (indexed_ts IS NULL OR latest_ts > indexed_ts) LIMIT 1",
-        )
-        .toArray().length > 0;
+    const unindexed = this.unindexed.size > 0 || (!this.indexedAll && this.ids.size > 0);
     const wake = nextWakeAt({
       now,
       pendingMinutes: pendingMinute === null ? [] : [pendingMinute],

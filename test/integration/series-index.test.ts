@@ -5,8 +5,11 @@
  */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { MetricSeries } from "../../durable-objects/metric-series";
 import { migratePendingMarks, type SeriesIndex } from "../../durable-objects/series-index";
+import { seriesKey } from "../../worker/core/series";
+import { familyStub, seriesIndex } from "../../worker/lib/series";
 
 describe("SeriesIndex publish marks", () => {
   it("moves an older object's pending marks onto its rows: published up to before the oldest", async () => {
@@ -73,5 +76,26 @@ describe("SeriesIndex publish marks", () => {
       state.storage.sql.exec("SELECT series_key FROM latest WHERE seq > (SELECT published_seq FROM state)").toArray(),
     );
     expect(next).toEqual([{ series_key: 'index_marks|svc|series="b"' }]);
+  });
+});
+
+describe("a family's pushes to the index", () => {
+  it("writes no per-series mark, and a rebuilt object sends every series once", async () => {
+    const metric = `index_push_${Date.now()}`;
+    const family = familyStub(env, metric, "svc");
+    const now = Date.now();
+    const names = ["a", "b", "c"];
+    await family.record(names.map((series, i) => ({ metric, service: "svc", labels: { series }, value: i, ts: now })));
+    const keys = names.map((series) => seriesKey(metric, "svc", { series }));
+    await vi.waitFor(async () => expect((await seriesIndex(env).get(keys)).every((s) => s !== null)).toBe(true));
+    // The index forgets them; a rebuilt family object (a restart) sends them all again at its first push.
+    await seriesIndex(env).remove(keys);
+    const marks = await runInDurableObject(family, async (_live: MetricSeries, state) => {
+      const rebuilt = new MetricSeries(state, env) as unknown as { pushLatest(): Promise<boolean> };
+      expect(await rebuilt.pushLatest()).toBe(true);
+      return state.storage.sql.exec("SELECT indexed_ts FROM series").toArray();
+    });
+    expect(marks).toEqual([{ indexed_ts: null }, { indexed_ts: null }, { indexed_ts: null }]);
+    expect((await seriesIndex(env).get(keys)).map((s) => s?.value)).toEqual([0, 1, 2]);
   });
 });
