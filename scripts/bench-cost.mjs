@@ -31,6 +31,7 @@ const SERIES_PER_FAMILY = 100;
 /** Prometheus 2.42 + Alertmanager 0.25 scraping 1,000 series every second on this machine (issue figures). */
 const PROMETHEUS = { cpuPct: 1.2, rssMb: 90 };
 const TARGET_US_PER_SAMPLE = 35;
+const MIN_LEVEL_FOR_PER_SAMPLE = 100;
 const TICKS_PER_S = 100; // USER_HZ on Linux
 
 const RUN = Date.now().toString(36);
@@ -185,7 +186,9 @@ async function main() {
       const samples = measured.accepted;
       const floorPct = (100 * floor.cpuSeconds) / floor.elapsed;
       const pct = (100 * measured.cpuSeconds) / measured.elapsed;
-      const usPerSample = samples ? ((measured.cpuSeconds - floor.cpuSeconds) * 1e6) / samples : NaN;
+      // One sample a second costs less than the floor's own noise (the demo's probes and cron).
+      const usPerSample =
+        samples && level >= MIN_LEVEL_FOR_PER_SAMPLE ? ((measured.cpuSeconds - floor.cpuSeconds) * 1e6) / samples : NaN;
       results.set(level, { pct, floorPct, usPerSample, rss: measured.rss });
       const target = level === 1000 ? `≤ ${TARGET_US_PER_SAMPLE}` : "";
       const verdict = level === 1000 ? (usPerSample <= TARGET_US_PER_SAMPLE ? "MET" : "MISSED") : "";
@@ -197,7 +200,7 @@ async function main() {
         fmt(measured.rss),
         ms(measured, 50),
         ms(measured, 99),
-        usPerSample.toFixed(1),
+        Number.isNaN(usPerSample) ? "– (noise)" : usPerSample.toFixed(1),
         target ? `${target} ${verdict}` : "",
       ]);
       if (samples < level * SECONDS * 0.99) failures.push(`${level} series: only ${samples} samples accepted`);
