@@ -192,6 +192,8 @@ export class MetricSeries extends DurableObject<Env> {
   private alarmAt: number | null | undefined;
   /** When this instance last started an index update; undefined before its first (it goes at once). */
   private indexedAt: number | undefined;
+  /** Per open minute, the series ("id,minute") whose minute row this instance has marked pending. */
+  private readonly openMinutes = new Map<number, Set<string>>();
   /** Series whose latest value changed since it was last sent to the SeriesIndex. */
   private readonly unindexed = new Set<number>();
   /** Whether this instance has sent every series' latest value once (its first push does). */
@@ -276,13 +278,15 @@ export class MetricSeries extends DurableObject<Env> {
     // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
     // Scored in the same transaction: the anomaly episodes they start, grow or end are queued
     // with them (the detectors' own state is checkpointed by the alarm, see checkpointScorers).
-    const { earliest, latest, added, duplicates, conflicts, anomalyEvents } = this.ctx.storage.transactionSync(() => {
-      const stored = this.store(fresh, now);
-      if (stored.added.length) {
-        this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
-      }
-      return { ...stored, anomalyEvents: patterns ? this.score(stored.added, stored.addedIds, patterns, true) : 0 };
-    });
+    const { earliest, latest, added, duplicates, conflicts, anomalyEvents, minuteMarks } =
+      this.ctx.storage.transactionSync(() => {
+        const stored = this.store(fresh, now);
+        if (stored.added.length) {
+          this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
+        }
+        return { ...stored, anomalyEvents: patterns ? this.score(stored.added, stored.addedIds, patterns, true) : 0 };
+      });
+    this.noteOpenMinutes(minuteMarks, now);
     if (anomalyEvents) this.ctx.waitUntil(this.writeAnomaliesSoon());
     const result = { held: fresh.length, duplicates, conflicts };
     if (!added.length) return result;
@@ -1031,6 +1035,30 @@ export class MetricSeries extends DurableObject<Env> {
   }
 
   /**
+   * Whether a series' minute ("id,minute") is open at `now` and its row already known to be
+   * pending (written by this instance), so a sample in it needs no write. Closed minutes
+   * are forgotten as they close.
+   */
+  private openMinuteMarked(mark: string, now: number): boolean {
+    for (const start of this.openMinutes.keys()) {
+      if (start + MINUTE_MS <= now) this.openMinutes.delete(start);
+    }
+    const minute = Number(mark.slice(mark.indexOf(",") + 1));
+    return minute + MINUTE_MS > now && this.openMinutes.get(minute)?.has(mark) === true;
+  }
+
+  /** Notes minute rows written pending (once their transaction committed: a rolled-back one is not there). */
+  private noteOpenMinutes(marks: readonly string[], now: number): void {
+    for (const mark of marks) {
+      const minute = Number(mark.slice(mark.indexOf(",") + 1));
+      if (minute + MINUTE_MS <= now) continue;
+      let marked = this.openMinutes.get(minute);
+      if (!marked) this.openMinutes.set(minute, (marked = new Set()));
+      marked.add(mark);
+    }
+  }
+
+  /**
    * Inserts the raw rows of instants not held yet (the first sample of each), updates
    * latest values and marks the minutes touched, from the new samples only; returns the
    * earliest minute touched, the new latest sample of each series whose latest changed,
@@ -1039,7 +1067,13 @@ export class MetricSeries extends DurableObject<Env> {
   private store(
     samples: Sample[],
     now = Date.now(),
-  ): { earliest: number; latest: Map<string, Sample>; added: Sample[]; addedIds: number[] } & DuplicateCounts {
+  ): {
+    earliest: number;
+    latest: Map<string, Sample>;
+    added: Sample[];
+    addedIds: number[];
+    minuteMarks: string[];
+  } & DuplicateCounts {
     const sql = this.ctx.storage.sql;
     const rows = samples.map((s) => ({ id: this.idFor(s), ts: s.ts, value: s.value, sample: s }));
     type Row = (typeof rows)[number];
@@ -1071,6 +1105,7 @@ export class MetricSeries extends DurableObject<Env> {
       earliest = Math.min(earliest, minute);
     }
     const latest = new Map<string, Sample>();
+    let minuteMarks: string[] = [];
     if (newest.size) {
       for (const { id } of sql.exec<{ id: number }>(
         `UPDATE series SET latest_ts = n.value ->> 1, latest_value = n.value ->> 2, latest_message = n.value ->> 3
@@ -1085,22 +1120,25 @@ export class MetricSeries extends DurableObject<Env> {
         if (identity && sample) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
       }
       // A minute still open is pending already (only closed minutes are rolled up and marked
-      // flushed), so only its first sample writes its row. A closed minute's late sample bumps
-      // the rev, which keeps the minute pending past a roll-up running meanwhile.
-      sql.exec(
-        `INSERT INTO minutes (series_id, bucket_start, rev)
-         SELECT value ->> 0, value ->> 1, 1 FROM json_each(?) WHERE true
-         ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1
-         WHERE minutes.rev <= minutes.flushed_rev OR minutes.bucket_start + ${MINUTE_MS} <= ?`,
-        `[${[...minutes].map((m) => `[${m}]`).join(",")}]`,
-        now,
-      );
+      // flushed), so only its first sample this instance sees writes its row; a closed
+      // minute's late sample bumps the rev, which keeps it pending past a roll-up meanwhile.
+      const marks = [...minutes].filter((m) => !this.openMinuteMarked(m, now));
+      minuteMarks = marks;
+      if (marks.length) {
+        sql.exec(
+          `INSERT INTO minutes (series_id, bucket_start, rev)
+           SELECT value ->> 0, value ->> 1, 1 FROM json_each(?) WHERE true
+           ON CONFLICT (series_id, bucket_start) DO UPDATE SET rev = minutes.rev + 1`,
+          `[${marks.map((m) => `[${m}]`).join(",")}]`,
+        );
+      }
     }
     return {
       earliest,
       latest,
       added: settled.added.map((r) => r.sample),
       addedIds: settled.added.map((r) => r.id),
+      minuteMarks,
       duplicates: once.duplicates + settled.duplicates,
       conflicts: once.conflicts + settled.conflicts,
     };
