@@ -13,7 +13,17 @@ import { ApiError, notFound } from "../lib/errors";
 import { auditActorOf, recordAudit } from "../lib/audit";
 import { actOnAlert, activeAlerts, silenceAlert, toAlertsWire } from "../lib/alerts";
 import type { Actor } from "../middleware/auth";
-import { commonErrors, createApi, IdParams, Instant, jsonBody, jsonResponse, notFoundError } from "./api";
+import {
+  commonErrors,
+  createApi,
+  IdParams,
+  Instant,
+  jsonBody,
+  jsonResponse,
+  notFoundError,
+  pageCursor,
+  TimeIdCursor,
+} from "./api";
 import { iso, ServiceName } from "./fields";
 
 export const alerts = createApi();
@@ -114,15 +124,6 @@ alerts.openapi(
   async (c) => c.json({ alerts: (await activeAlerts(c.env)) as z.infer<typeof AlertOut>[], next_cursor: null }, 200),
 );
 
-/** Cursor of a history page: the last alert's triggered_at and id. */
-const Cursor = z
-  .string()
-  .regex(/^\d+\.\d+$/, "must be the next_cursor of a previous page")
-  .transform((v) => {
-    const [at, id] = v.split(".").map(Number);
-    return { at: at ?? 0, id: id ?? 0 };
-  });
-
 alerts.openapi(
   createRoute({
     method: "get",
@@ -138,7 +139,7 @@ alerts.openapi(
         from: Instant.optional().openapi({ ...query("from"), description: "triggered at or after" }),
         to: Instant.optional().openapi({ ...query("to"), description: "triggered before" }),
         limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(query("limit")),
-        cursor: Cursor.optional().openapi({ ...query("cursor"), type: "string" }),
+        cursor: TimeIdCursor.optional().openapi({ ...query("cursor"), type: "string" }),
       }),
     },
     responses: { 200: jsonResponse(AlertList, "A page of alerts"), ...commonErrors },
@@ -167,7 +168,7 @@ alerts.openapi(
     return c.json(
       {
         alerts: (await toAlertsWire(c.env, page, Date.now())) as z.infer<typeof AlertOut>[],
-        next_cursor: rows.length > q.limit && last ? `${last.triggered_at}.${last.id}` : null,
+        next_cursor: pageCursor(rows.length > q.limit, last && { at: last.triggered_at, id: last.id }),
       },
       200,
     );

@@ -61,6 +61,28 @@ export const commonErrors = {
 export const notFoundError = { 404: errorResponse("No such object") } as const;
 export const conflictError = { 409: errorResponse("Conflicts with existing data") } as const;
 
+/** A query parameter's OpenAPI entry, with its description when one is given. */
+export const queryParam = (name: string, description?: string) => ({
+  param: { name, in: "query" as const },
+  ...(description ? { description } : {}),
+});
+
+/**
+ * The cursor of a page of a list ordered newest first by (time, id): the previous page's
+ * `next_cursor`, "<epoch ms>.<id>" of its last row (`pageCursor` makes it).
+ */
+export const TimeIdCursor = z
+  .string()
+  .regex(/^\d+\.\d+$/, "must be the next_cursor of a previous page")
+  .transform((v) => {
+    const [at, id] = v.split(".").map(Number);
+    return { at: at ?? 0, id: id ?? 0 };
+  });
+
+/** A page's `next_cursor`: the last row's time and id when more rows follow, else null. */
+export const pageCursor = (more: boolean, last: { at: number; id: number } | undefined): string | null =>
+  more && last ? `${last.at}.${last.id}` : null;
+
 export const IdParams = z.object({
   id: z.coerce
     .number()

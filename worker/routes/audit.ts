@@ -12,7 +12,7 @@ import { getDb } from "../db/client";
 import { AUDIT_VIA, auditLog } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import { requireRole } from "../middleware/auth";
-import { commonErrors, createApi, Instant, jsonResponse } from "./api";
+import { commonErrors, createApi, Instant, jsonResponse, pageCursor, queryParam, TimeIdCursor } from "./api";
 import { iso } from "./fields";
 
 export const audit = createApi();
@@ -45,20 +45,6 @@ const AuditEntryOut = z
 const AuditList = z
   .object({ entries: z.array(AuditEntryOut), next_cursor: z.string().nullable() })
   .openapi("AuditList");
-
-const query = (name: string, description?: string) => ({
-  param: { name, in: "query" as const },
-  ...(description ? { description } : {}),
-});
-
-/** Cursor of a page: the last entry's at and id. */
-const Cursor = z
-  .string()
-  .regex(/^\d+\.\d+$/, "must be the next_cursor of a previous page")
-  .transform((v) => {
-    const [at, id] = v.split(".").map(Number);
-    return { at: at ?? 0, id: id ?? 0 };
-  });
 
 const Word = z
   .string()
@@ -96,16 +82,18 @@ audit.openapi(
     request: {
       query: z.object({
         actor: Word.optional().openapi(
-          query("actor", 'An admin id, or an actor label: an email or "slack:<member id>"'),
+          queryParam("actor", 'An admin id, or an actor label: an email or "slack:<member id>"'),
         ),
-        action: Word.optional().openapi(query("action", 'Exact ("rule.update"), or every verb of a type ("rule.*")')),
-        target_type: Word.optional().openapi(query("target_type", "rule, monitor, key, silence, alert, …")),
-        target_id: Word.optional().openapi(query("target_id")),
-        via: z.enum(AUDIT_VIA).optional().openapi(query("via")),
-        from: Instant.optional().openapi({ ...query("from"), description: "at or after" }),
-        to: Instant.optional().openapi({ ...query("to"), description: "before" }),
-        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(query("limit")),
-        cursor: Cursor.optional().openapi({ ...query("cursor"), type: "string" }),
+        action: Word.optional().openapi(
+          queryParam("action", 'Exact ("rule.update"), or every verb of a type ("rule.*")'),
+        ),
+        target_type: Word.optional().openapi(queryParam("target_type", "rule, monitor, key, silence, alert, …")),
+        target_id: Word.optional().openapi(queryParam("target_id")),
+        via: z.enum(AUDIT_VIA).optional().openapi(queryParam("via")),
+        from: Instant.optional().openapi({ ...queryParam("from"), description: "at or after" }),
+        to: Instant.optional().openapi({ ...queryParam("to"), description: "before" }),
+        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(queryParam("limit")),
+        cursor: TimeIdCursor.optional().openapi({ ...queryParam("cursor"), type: "string" }),
       }),
     },
     responses: { 200: jsonResponse(AuditList, "A page of the audit trail"), ...commonErrors },
@@ -152,7 +140,7 @@ audit.openapi(
     return c.json(
       {
         entries: page.map(toWire),
-        next_cursor: rows.length > q.limit && last ? `${last.at}.${last.id}` : null,
+        next_cursor: pageCursor(rows.length > q.limit, last),
       },
       200,
     );

@@ -10,7 +10,7 @@ import { CHANNELS } from "../core/rules/types";
 import { deliveryLog, type DeliveryLogRow } from "../db/deliveries";
 import { DELIVERY_STATUSES } from "../db/schema";
 import { ApiError } from "../lib/errors";
-import { commonErrors, createApi, Instant, jsonResponse } from "./api";
+import { commonErrors, createApi, Instant, jsonResponse, pageCursor, queryParam, TimeIdCursor } from "./api";
 import { iso } from "./fields";
 
 export const deliveries = createApi();
@@ -55,20 +55,6 @@ const DeliveryList = z
   .object({ deliveries: z.array(DeliveryOut), next_cursor: z.string().nullable() })
   .openapi("DeliveryList");
 
-const query = (name: string, description?: string) => ({
-  param: { name, in: "query" as const },
-  ...(description ? { description } : {}),
-});
-
-/** Cursor of a page: the last row's enqueued_at and id. */
-const Cursor = z
-  .string()
-  .regex(/^\d+\.\d+$/, "must be the next_cursor of a previous page")
-  .transform((v) => {
-    const [at, id] = v.split(".").map(Number);
-    return { enqueuedAt: at ?? 0, id: id ?? 0 };
-  });
-
 const Recipient = z.string().regex(/^(admin:\d+|shared:[a-z]+)$/, 'must be "admin:<id>" or "shared:<channel>"');
 
 function toWire(r: DeliveryLogRow): z.infer<typeof DeliveryOut> {
@@ -103,22 +89,22 @@ deliveries.openapi(
     summary: "The delivery log: every notification job, newest first, with filters and cursor paging",
     request: {
       query: z.object({
-        alert_id: z.coerce.number().int().positive().optional().openapi(query("alert_id")),
-        rule_id: z.coerce.number().int().positive().optional().openapi(query("rule_id")),
-        channel: z.enum(CHANNELS).optional().openapi(query("channel")),
-        status: z.enum(DELIVERY_STATUSES).optional().openapi(query("status")),
-        event: z.string().max(40).optional().openapi(query("event")),
-        recipient: Recipient.optional().openapi(query("recipient", '"admin:<id>" or "shared:<channel>"')),
+        alert_id: z.coerce.number().int().positive().optional().openapi(queryParam("alert_id")),
+        rule_id: z.coerce.number().int().positive().optional().openapi(queryParam("rule_id")),
+        channel: z.enum(CHANNELS).optional().openapi(queryParam("channel")),
+        status: z.enum(DELIVERY_STATUSES).optional().openapi(queryParam("status")),
+        event: z.string().max(40).optional().openapi(queryParam("event")),
+        recipient: Recipient.optional().openapi(queryParam("recipient", '"admin:<id>" or "shared:<channel>"')),
         admin_id: z.coerce
           .number()
           .int()
           .positive()
           .optional()
-          .openapi(query("admin_id", "Same as recipient=admin:<id>")),
-        since: Instant.optional().openapi({ ...query("since"), description: "enqueued at or after" }),
-        until: Instant.optional().openapi({ ...query("until"), description: "enqueued before" }),
-        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(query("limit")),
-        cursor: Cursor.optional().openapi({ ...query("cursor"), type: "string" }),
+          .openapi(queryParam("admin_id", "Same as recipient=admin:<id>")),
+        since: Instant.optional().openapi({ ...queryParam("since"), description: "enqueued at or after" }),
+        until: Instant.optional().openapi({ ...queryParam("until"), description: "enqueued before" }),
+        limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100).openapi(queryParam("limit")),
+        cursor: TimeIdCursor.optional().openapi({ ...queryParam("cursor"), type: "string" }),
       }),
     },
     responses: { 200: jsonResponse(DeliveryList, "A page of the delivery log"), ...commonErrors },
@@ -148,7 +134,7 @@ deliveries.openapi(
         recipient: q.recipient ?? byAdmin,
         since: q.since,
         until: q.until,
-        after: q.cursor,
+        after: q.cursor && { enqueuedAt: q.cursor.at, id: q.cursor.id },
       },
       q.limit + 1,
     );
@@ -157,7 +143,7 @@ deliveries.openapi(
     return c.json(
       {
         deliveries: page.map(toWire),
-        next_cursor: rows.length > q.limit && last ? `${last.enqueued_at}.${last.id}` : null,
+        next_cursor: pageCursor(rows.length > q.limit, last && { at: last.enqueued_at, id: last.id }),
       },
       200,
     );
