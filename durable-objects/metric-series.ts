@@ -52,6 +52,7 @@ import {
   flushOffset,
   heldMinuteMs,
   INDEX_DELAY_MS,
+  checkpointAt,
   isClosed,
   loadRollup,
   mergeRollups,
@@ -212,6 +213,8 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly scorers = new Map<number, SeriesScorer>();
   /** Series whose scorer moved since its row in `detectors` was written (checkpointScorers). */
   private readonly uncheckpointed = new Set<number>();
+  /** When the alarm last checkpointed them (undefined: not yet in this instance). */
+  private checkpointedAt: number | undefined;
   /** The family's "expected" feedback by series key, and when it was read. */
   private feedback: { bySeries: Map<string, FeedbackPattern[]>; at: number } | null = null;
   private feedbackRefreshing = false;
@@ -562,9 +565,9 @@ export class MetricSeries extends DurableObject<Env> {
 
   /**
    * Writes the scorers changed since their last checkpoint to the `detectors` table (a few
-   * KB each). Run by the alarm, which comes at least at each minute's close while samples
-   * arrive, instead of on every record: a scorer lost with the instance is rebuilt from its
-   * checkpoint and the raw samples since (loadScorers).
+   * KB each). Run by the alarm, at most once per CHECKPOINT_INTERVAL_MS (a busy family's alarm
+   * comes every second for the index) and not on every record: a scorer lost with the
+   * instance is rebuilt from its checkpoint and the raw samples since (loadScorers).
    */
   private checkpointScorers(ids: Iterable<number> = this.uncheckpointed): void {
     const sql = this.ctx.storage.sql;
@@ -971,7 +974,10 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     let flushFailed = false;
     const pending = this.ctx.storage.transactionSync(() => {
-      this.checkpointScorers();
+      if (this.uncheckpointed.size && checkpointAt(now, this.checkpointedAt) <= now) {
+        this.checkpointScorers();
+        this.checkpointedAt = now;
+      }
       return this.rollUpClosed(now);
     });
     if (pending.length) {
@@ -1354,6 +1360,8 @@ export class MetricSeries extends DurableObject<Env> {
       offsetMs: this.offsetMs(),
       unindexed: unindexed && (indexFailed ? "failed" : true),
       indexedAt: this.indexedAt,
+      uncheckpointed: this.uncheckpointed.size > 0,
+      checkpointedAt: this.checkpointedAt,
     });
     const retell = retellFailed ? now + RETELL_RETRY_MS : null;
     const at = [wake, this.pruneAt ?? null, retell].filter((t): t is number => t !== null);

@@ -179,6 +179,36 @@ describe("anomalies from the series store", () => {
     });
   });
 
+  it("checkpoints at most once a minute however often the alarm comes, and wakes for the next one", async () => {
+    const s = series("anomaly_checkpoint_interval_total");
+    const base = minute(Date.now()) - 3 * HOUR;
+    const lastTs = () =>
+      runInDurableObject(s.family, (_instance: MetricSeries, state) =>
+        state.storage.sql.exec<{ last_ts: number | null }>("SELECT last_ts FROM detectors").toArray(),
+      );
+    await s.steady(base, base + HOUR);
+    expect(await runDurableObjectAlarm(s.family)).toBe(true);
+    expect(await lastTs()).toEqual([{ last_ts: base + HOUR - MIN }]);
+    const checkpointedAt = await runInDurableObject(
+      s.family,
+      (instance: MetricSeries) => (instance as unknown as { checkpointedAt: number }).checkpointedAt,
+    );
+    // More samples, and the alarm again at once (a busy family's comes every second): no write.
+    await s.steady(base + HOUR, base + 2 * HOUR);
+    expect(await runDurableObjectAlarm(s.family)).toBe(true);
+    expect(await lastTs()).toEqual([{ last_ts: base + HOUR - MIN }]);
+    // The next wake-up comes by the time the next checkpoint is due, even with nothing else pending.
+    const alarm = await runInDurableObject(s.family, (_instance: MetricSeries, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm as number).toBeLessThanOrEqual(checkpointedAt + 60_000);
+    // A minute later, the alarm writes what changed meanwhile.
+    await runInDurableObject(s.family, (instance: MetricSeries) => {
+      (instance as unknown as { checkpointedAt: number }).checkpointedAt = checkpointedAt - 60_000;
+    });
+    expect(await runDurableObjectAlarm(s.family)).toBe(true);
+    expect(await lastTs()).toEqual([{ last_ts: base + 2 * HOUR - MIN }]);
+  });
+
   it("feedback: the same spike at the same time of day the next day opens no anomaly; deleting it undoes that", async () => {
     const s = series("anomaly_nightly_total");
     // Day one's spike 20 h ago; day two's 24 h later (the raw window takes samples up to now and after).

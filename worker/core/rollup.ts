@@ -236,6 +236,13 @@ export const PRUNE_SLACK_MS = HOUR_MS;
 export const INDEX_DELAY_MS = 1_000;
 /** Wait after a failed index update. */
 export const INDEX_RETRY_MS = 1_000;
+/**
+ * Anomaly detectors changed since their last checkpoint are written at most once per this
+ * interval (each is a few KB): a busy family's alarm, which comes every INDEX_DELAY_MS,
+ * checkpoints on one wake-up a minute, and a detector lost with its object replays the
+ * raw samples since its checkpoint (at most this long of them, far inside the raw window).
+ */
+export const CHECKPOINT_INTERVAL_MS = 60_000;
 
 export interface WakeInput {
   now: number;
@@ -255,6 +262,15 @@ export interface WakeInput {
   unindexed?: boolean | "failed";
   /** When the last index update started (null or undefined: none, or not known). */
   indexedAt?: number | null;
+  /** Detector states changed since their last checkpoint. */
+  uncheckpointed?: boolean;
+  /** When detectors were last checkpointed (null or undefined: not by this instance). */
+  checkpointedAt?: number | null;
+}
+
+/** When detectors changed since their last checkpoint (at `checkpointedAt`) are next due to be written. */
+export function checkpointAt(now: number, checkpointedAt: number | null | undefined): number {
+  return publishAt(now, checkpointedAt, CHECKPOINT_INTERVAL_MS);
 }
 
 /** A series' fixed flush offset in [0, FLUSH_SPREAD_MS), from a hash of its key. */
@@ -266,8 +282,8 @@ export function flushOffset(seriesKey: string): number {
  * When a series store must next wake up (epoch ms), or null when nothing is due:
  * FLUSH_DELAY_MS plus the series' offset after the earliest pending bucket closes (not
  * before that long after `now`, which batches late samples), when latest values are due
- * at the SeriesIndex (INDEX_DELAY_MS, leading edge), or when raw samples or minutes
- * expire. Times follow bucket boundaries, so a busy series wakes at the same
+ * at the SeriesIndex (INDEX_DELAY_MS, leading edge), when changed detectors are due a
+ * checkpoint (CHECKPOINT_INTERVAL_MS), or when raw samples or minutes expire. Times follow bucket boundaries, so a busy series wakes at the same
  * offset every minute and never drifts.
  */
 export function nextWakeAt(input: WakeInput): number | null {
@@ -280,6 +296,7 @@ export function nextWakeAt(input: WakeInput): number | null {
   }
   if (input.unindexed === "failed") due.push(now + INDEX_RETRY_MS);
   else if (input.unindexed) due.push(publishAt(now, input.indexedAt, INDEX_DELAY_MS));
+  if (input.uncheckpointed) due.push(checkpointAt(now, input.checkpointedAt));
   if (input.oldestRaw !== null) due.push(Math.max(input.oldestRaw + retention.rawMs + PRUNE_SLACK_MS, now));
   if (input.oldestFlushedMinute !== null) {
     due.push(Math.max(input.oldestFlushedMinute + heldMinuteMs(retention) + PRUNE_SLACK_MS, now));

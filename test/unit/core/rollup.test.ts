@@ -3,6 +3,8 @@ import {
   FLUSH_DELAY_MS,
   FLUSH_SPREAD_MS,
   HOUR_MS,
+  CHECKPOINT_INTERVAL_MS,
+  checkpointAt,
   INDEX_DELAY_MS,
   INDEX_RETRY_MS,
   MINUTE_MS,
@@ -269,5 +271,26 @@ describe("quantiles inside the values seen", () => {
     expect(quantileWithin(sketch, 0.99, 100, 100)).toBe(100);
     expect(quantileWithin(sketch, 0.5, 100, 100)).toBe(100);
     expect(quantileWithin(emptySketch(), 0.5, 0, 1)).toBeNull();
+  });
+});
+
+describe("the detector checkpoint wake-up", () => {
+  const base = { pendingMinutes: [], pendingHours: [], oldestRaw: null, oldestFlushedMinute: null, retention };
+
+  it("wakes when changed detectors are a checkpoint interval past the last checkpoint, at once when never", () => {
+    const now = T0 + 10_000;
+    expect(nextWakeAt({ ...base, now, uncheckpointed: true, checkpointedAt: now - 1_000 })).toBe(
+      now - 1_000 + CHECKPOINT_INTERVAL_MS,
+    );
+    expect(nextWakeAt({ ...base, now, uncheckpointed: true, checkpointedAt: undefined })).toBe(now);
+    expect(nextWakeAt({ ...base, now, uncheckpointed: true, checkpointedAt: now - 5 * CHECKPOINT_INTERVAL_MS })).toBe(
+      now,
+    );
+    expect(nextWakeAt({ ...base, now, uncheckpointed: false, checkpointedAt: now - 1_000 })).toBeNull();
+    // The index's wake-up every second comes first; the checkpoint does not delay it.
+    expect(
+      nextWakeAt({ ...base, now, unindexed: true, indexedAt: now, uncheckpointed: true, checkpointedAt: now }),
+    ).toBe(now + INDEX_DELAY_MS);
+    expect(checkpointAt(now, now - 1_000)).toBe(now - 1_000 + CHECKPOINT_INTERVAL_MS);
   });
 });
