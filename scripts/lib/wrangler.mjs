@@ -8,9 +8,13 @@ export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname)
 const WRANGLER = path.join(path.dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 
 // No telemetry or update checks, and no download of request.cf sample data (the app does not
-// use it), so starting needs no network.
+// use it), so starting needs no network. No local trace collector either (X_LOCAL_OBSERVABILITY):
+// wrangler dev would otherwise stream a trace of every request, RPC and alarm to a collector
+// inside workerd for its local explorer, which cost a sixth of workerd's CPU under ingest
+// (bench:cost); the product's logs still print. X_LOCAL_OBSERVABILITY=true brings it back.
 const env = () => ({
   ...process.env,
+  X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
   WRANGLER_SEND_METRICS: "false",
   NO_UPDATE_NOTIFIER: "1",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
