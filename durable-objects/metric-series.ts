@@ -4,9 +4,9 @@
  * raw window, the latest sample and the minute and hour rollups. A batch touching many
  * label sets of a metric is one call and one transaction, not one per series.
  *
- * Changed latest values go to the SeriesIndex at once when the family's last update is
- * INDEX_DELAY_MS old, else on an alarm (coalesced: one update per INDEX_DELAY_MS however
- * busy the family is). The alarm also rolls closed minutes up from the raw
+ * Changed latest values go to the SeriesIndex from the write when the family's last update
+ * is INDEX_DELAY_MS old (give or take INDEX_EARLY_MS), else on an alarm (coalesced: one
+ * update per INDEX_DELAY_MS however busy the family is). The alarm also rolls closed minutes up from the raw
  * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
  * Every new sample also goes to Analytics Engine.
  *
@@ -51,8 +51,9 @@ import {
   emptyRollup,
   flushOffset,
   heldMinuteMs,
-  INDEX_DELAY_MS,
+  INDEX_RETRY_MS,
   checkpointAt,
+  indexFromWrite,
   isClosed,
   loadRollup,
   mergeRollups,
@@ -86,7 +87,6 @@ import {
 } from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
 import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
-import { publishAt } from "../worker/core/throttle";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
@@ -295,9 +295,11 @@ export class MetricSeries extends DurableObject<Env> {
     if (!added.length) return result;
     // Nothing was left to prune at the last prune: these samples expire some day.
     if (this.pruneAt === null) this.pruneAt = undefined;
-    // A quiet family's new latest values go to the index at once, without holding up the
-    // caller; a busy family's go on the alarm, once per INDEX_DELAY_MS (it also retries).
-    if (publishAt(now, this.indexedAt, INDEX_DELAY_MS) <= now) this.ctx.waitUntil(this.pushLatest());
+    // New latest values go to the index from this write, without holding up the caller, when
+    // the last update is (about) INDEX_DELAY_MS old; else on the alarm at the interval's end,
+    // which also retries a failed update. A family written every second needs no alarm for it.
+    const indexNow = indexFromWrite(now, this.indexedAt);
+    if (indexNow) this.ctx.waitUntil(this.pushLatestOrRetry());
     const wake = nextWakeAt({
       now,
       pendingMinutes: [earliest],
@@ -306,7 +308,7 @@ export class MetricSeries extends DurableObject<Env> {
       oldestFlushedMinute: null,
       retention: this.retention,
       offsetMs: this.offsetMs(),
-      unindexed: true,
+      unindexed: !indexNow,
       indexedAt: this.indexedAt,
     });
     if (this.alarmAt === undefined) {
@@ -386,7 +388,11 @@ export class MetricSeries extends DurableObject<Env> {
 
   /** Brings the alarm forward to the retell's retry. */
   private retellSoon(): void {
-    const at = Date.now() + RETELL_RETRY_MS;
+    this.wakeBy(Date.now() + RETELL_RETRY_MS);
+  }
+
+  /** Brings the alarm forward to `at` (when it is later, or not known). */
+  private wakeBy(at: number): void {
     if (this.alarmAt === null || this.alarmAt === undefined || at < this.alarmAt) {
       this.alarmAt = at;
       this.ctx.waitUntil(this.ctx.storage.setAlarm(at));
@@ -1172,6 +1178,11 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     return values;
+  }
+
+  /** pushLatest from a write: a failed update is retried by the alarm, brought forward for it. */
+  private async pushLatestOrRetry(): Promise<void> {
+    if (!(await this.pushLatest())) this.wakeBy(Date.now() + INDEX_RETRY_MS);
   }
 
   /**

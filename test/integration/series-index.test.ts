@@ -99,3 +99,37 @@ describe("a family's pushes to the index", () => {
     expect((await seriesIndex(env).get(keys)).map((s) => s?.value)).toEqual([0, 1, 2]);
   });
 });
+
+describe("a family written about once a second", () => {
+  const MINUTE = 60_000;
+
+  it("sends its latest values from the write and arms no alarm for them; a write early in the interval leaves them to the alarm", async () => {
+    const metric = `index_inline_${Date.now()}`;
+    const family = familyStub(env, metric, "svc");
+    const key = seriesKey(metric, "svc", { series: "a" });
+    const setIndexedAt = (at: number) =>
+      runInDurableObject(family, (live: MetricSeries) => {
+        (live as unknown as { indexedAt: number }).indexedAt = at;
+      });
+    const alarm = () => runInDurableObject(family, (_live: MetricSeries, state) => state.storage.getAlarm());
+    const write = (value: number) =>
+      family.record([{ metric, service: "svc", labels: { series: "a" }, value, ts: Date.now() }]);
+    await write(1);
+    await vi.waitFor(async () => expect((await seriesIndex(env).get([key]))[0]?.value).toBe(1));
+
+    // The last update started 950 ms ago (a collector's next batch, a little early): sent now.
+    await setIndexedAt(Date.now() - 950);
+    await write(2);
+    // The only wake-up is the minute's roll-up, not one at the interval's end for the index.
+    expect((await alarm()) as number).toBeGreaterThan(Date.now() + 2_000);
+    await vi.waitFor(async () => expect((await seriesIndex(env).get([key]))[0]?.value).toBe(2));
+
+    // 500 ms in: the alarm sends it at the interval's end.
+    const at = Date.now() - 500;
+    await setIndexedAt(at);
+    await write(3);
+    expect(await alarm()).toBe(at + 1_000);
+    expect((await seriesIndex(env).get([key]))[0]?.value).toBe(2);
+    expect((await alarm()) as number).toBeLessThan(Date.now() + MINUTE);
+  });
+});

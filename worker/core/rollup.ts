@@ -237,6 +237,18 @@ export const INDEX_DELAY_MS = 1_000;
 /** Wait after a failed index update. */
 export const INDEX_RETRY_MS = 1_000;
 /**
+ * A write this close to the end of the interval sends its latest values itself rather than
+ * arm an alarm for them: a family written about every INDEX_DELAY_MS (a collector's batch a
+ * second, give or take its jitter) updates the index from its writes and needs no alarm
+ * (a wake-up, and a storage commit, per second) for it.
+ */
+export const INDEX_EARLY_MS = 100;
+
+/** Whether a write at `now` sends the family's latest values to the SeriesIndex itself (the last update started at `indexedAt`). */
+export function indexFromWrite(now: number, indexedAt: number | null | undefined): boolean {
+  return publishAt(now, indexedAt, INDEX_DELAY_MS) <= now + INDEX_EARLY_MS;
+}
+/**
  * Anomaly detectors changed since their last checkpoint are written at most once per this
  * interval (each is a few KB): a busy family's alarm, which comes every INDEX_DELAY_MS,
  * checkpoints on one wake-up a minute, and a detector lost with its object replays the

@@ -6,6 +6,8 @@ import {
   CHECKPOINT_INTERVAL_MS,
   checkpointAt,
   INDEX_DELAY_MS,
+  INDEX_EARLY_MS,
+  indexFromWrite,
   INDEX_RETRY_MS,
   MINUTE_MS,
   PRUNE_SLACK_MS,
@@ -292,5 +294,17 @@ describe("the detector checkpoint wake-up", () => {
       nextWakeAt({ ...base, now, unindexed: true, indexedAt: now, uncheckpointed: true, checkpointedAt: now }),
     ).toBe(now + INDEX_DELAY_MS);
     expect(checkpointAt(now, now - 1_000)).toBe(now - 1_000 + CHECKPOINT_INTERVAL_MS);
+  });
+});
+
+describe("indexFromWrite", () => {
+  it("sends from a write once the last update is an interval old, or nearly (INDEX_EARLY_MS)", () => {
+    const now = T0 + 10_000;
+    expect(indexFromWrite(now, undefined)).toBe(true);
+    expect(indexFromWrite(now, null)).toBe(true);
+    expect(indexFromWrite(now, now - INDEX_DELAY_MS)).toBe(true);
+    expect(indexFromWrite(now, now - INDEX_DELAY_MS + INDEX_EARLY_MS)).toBe(true);
+    expect(indexFromWrite(now, now - INDEX_DELAY_MS + INDEX_EARLY_MS + 1)).toBe(false);
+    expect(indexFromWrite(now, now - 10)).toBe(false);
   });
 });
