@@ -1196,28 +1196,27 @@ export class MetricSeries extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     const changed = this.indexedAll ? [...this.unindexed] : null;
     if (changed?.length === 0) return true;
+    const family = this.family;
+    if (!family) return true;
+    // Each series' index row (`IndexRow`) as JSON text, made by SQLite from the stored row.
+    const select = `SELECT id, json_array(key, ?, ?, labels, latest_value, latest_ts, latest_message) AS row FROM series`;
     const rows = (
       changed === null
-        ? sql.exec<LatestRow>(
-            "SELECT id, latest_ts, latest_value, latest_message FROM series WHERE latest_ts IS NOT NULL",
-          )
-        : sql.exec<LatestRow>(
-            `SELECT id, latest_ts, latest_value, latest_message FROM series
-             WHERE id IN (SELECT value FROM json_each(?)) AND latest_ts IS NOT NULL`,
+        ? sql.exec<{ id: number; row: string }>(`${select} WHERE latest_ts IS NOT NULL`, family.metric, family.service)
+        : sql.exec<{ id: number; row: string }>(
+            `${select} WHERE id IN (SELECT value FROM json_each(?)) AND latest_ts IS NOT NULL`,
+            family.metric,
+            family.service,
             JSON.stringify(changed),
           )
     ).toArray();
     // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
     for (const row of rows) this.unindexed.delete(row.id);
-    const samples: Sample[] = [];
-    for (const row of rows) {
-      const identity = this.identities.get(row.id);
-      if (identity) samples.push(this.latestSample(identity, row));
-    }
-    if (samples.length) this.indexedAt = Date.now();
+    if (rows.length) this.indexedAt = Date.now();
     try {
-      for (let i = 0; i < samples.length; i += INDEX_CHUNK) {
-        await seriesIndex(this.env).update(samples.slice(i, i + INDEX_CHUNK));
+      for (let i = 0; i < rows.length; i += INDEX_CHUNK) {
+        const chunk = rows.slice(i, i + INDEX_CHUNK);
+        await seriesIndex(this.env).updateRows(`[${chunk.map((r) => r.row).join(",")}]`);
       }
     } catch (err) {
       console.error(`series ${this.name()}: index update failed`, err);

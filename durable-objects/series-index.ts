@@ -54,6 +54,17 @@ interface Row extends Record<string, SqlStorageValue> {
 
 const COLUMNS = "series_key, metric, service, labels, value, ts, message";
 
+/** A series' latest sample as `updateRows` takes it: its columns in COLUMNS order, labels as JSON text. */
+export type IndexRow = [
+  seriesKey: string,
+  metric: string,
+  service: string,
+  labels: string,
+  value: number,
+  ts: number,
+  message: string | null,
+];
+
 function toSample(r: Row): Sample {
   const s: Sample = {
     metric: r.metric,
@@ -95,37 +106,43 @@ export class SeriesIndex extends DurableObject<Env> {
 
   /** Upserts the latest sample of each series; a sample replaces the held one only when newer. */
   async update(latest: Sample[]): Promise<void> {
+    const rows: IndexRow[] = latest.map((s) => [
+      seriesKey(s.metric, s.service, s.labels),
+      s.metric,
+      s.service,
+      JSON.stringify(s.labels),
+      s.value,
+      s.ts,
+      s.message ?? null,
+    ]);
+    await this.updateRows(JSON.stringify(rows));
+  }
+
+  /**
+   * `update` with the rows already made: a JSON array of `IndexRow`s (a series store makes
+   * them in SQLite from its own rows, so neither side builds a sample per series).
+   */
+  async updateRows(rows: string): Promise<void> {
     const now = Date.now();
     const sql = this.ctx.storage.sql;
     // One upsert for the whole update, the rows bound as one JSON array. A changed row carries
     // the update's seq: rows with a seq above the last published one are the next delta.
     const changed = this.ctx.storage.transactionSync(() => {
       const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
-      const rows = latest.map((s) => [
-        seriesKey(s.metric, s.service, s.labels),
-        s.metric,
-        s.service,
-        JSON.stringify(s.labels),
-        s.value,
-        s.ts,
-        s.message ?? null,
-      ]);
-      const keys = sql
-        .exec<{ series_key: string }>(
+      return sql
+        .exec(
           `INSERT INTO latest (${COLUMNS}, updated_at, seq)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?, ?
            FROM json_each(?) WHERE true
            ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
              message = excluded.message, updated_at = excluded.updated_at, seq = excluded.seq
            WHERE excluded.ts > latest.ts
-           RETURNING series_key`,
+           RETURNING 1`,
           now,
           seq,
-          JSON.stringify(rows),
+          rows,
         )
-        .toArray()
-        .map((r) => r.series_key);
-      return keys.length;
+        .toArray().length;
     });
     if (changed === 0) return;
     if (this.armed === undefined) {

@@ -85,9 +85,16 @@ describe("a family's pushes to the index", () => {
     const family = familyStub(env, metric, "svc");
     const now = Date.now();
     const names = ["a", "b", "c"];
-    await family.record(names.map((series, i) => ({ metric, service: "svc", labels: { series }, value: i, ts: now })));
+    // Values that need all 17 digits, and a message, arrive exactly as stored.
+    const values = [0.1 + 0.2, 1 / 3, 2 ** 60 + 0.5];
+    await family.record(
+      names.map((series, i) => ({ metric, service: "svc", labels: { series }, value: values[i] as number, ts: now })),
+    );
     const keys = names.map((series) => seriesKey(metric, "svc", { series }));
     await vi.waitFor(async () => expect((await seriesIndex(env).get(keys)).every((s) => s !== null)).toBe(true));
+    expect((await seriesIndex(env).get(keys)).map((s) => [s?.value, s?.labels])).toEqual(
+      names.map((series, i) => [values[i], { series }]),
+    );
     // The index forgets them; a rebuilt family object (a restart) sends them all again at its first push.
     await seriesIndex(env).remove(keys);
     const marks = await runInDurableObject(family, async (_live: MetricSeries, state) => {
@@ -96,7 +103,7 @@ describe("a family's pushes to the index", () => {
       return state.storage.sql.exec("SELECT indexed_ts FROM series").toArray();
     });
     expect(marks).toEqual([{ indexed_ts: null }, { indexed_ts: null }, { indexed_ts: null }]);
-    expect((await seriesIndex(env).get(keys)).map((s) => s?.value)).toEqual([0, 1, 2]);
+    expect((await seriesIndex(env).get(keys)).map((s) => s?.value)).toEqual(values);
   });
 });
 
