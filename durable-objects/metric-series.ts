@@ -144,7 +144,7 @@ export function migrateUniqueSamples(sql: SqlStorage): number {
   const done = sql
     .exec("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", UNIQUE_SAMPLES_INDEX)
     .toArray().length;
-  if (done || keyedSamples(sql)) return 0;
+  if (done) return 0;
   const repeats = "rowid NOT IN (SELECT min(rowid) FROM samples GROUP BY series_id, ts)";
   const removed = sql.exec<{ n: number }>(`SELECT count(*) AS n FROM samples WHERE ${repeats}`).one().n;
   if (removed > 0) {
@@ -160,24 +160,6 @@ export function migrateUniqueSamples(sql: SqlStorage): number {
   sql.exec("DROP INDEX IF EXISTS samples_series_ts");
   return removed;
 }
-
-/** Whether the samples table is keyed by (series, instant) itself (objects created since), so unique already. */
-function keyedSamples(sql: SqlStorage): boolean {
-  const table = sql
-    .exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'samples'")
-    .toArray();
-  return /WITHOUT ROWID/i.test(table[0]?.sql ?? "");
-}
-
-/**
- * Every raw sample: those of closed minutes in `samples` (by series), the newest in `recent`
- * (by instant) until the alarm moves them (settleRecent). SQLite applies a query's conditions
- * to each part, with its own key.
- */
-const RAW = "(SELECT series_id, ts, value FROM samples UNION ALL SELECT series_id, ts, value FROM recent)";
-
-/** The earlier of two instants that may be unknown (null). */
-const earliestOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
 /** Raw samples held for one series. */
 export interface SeriesStats {
@@ -252,10 +234,7 @@ export class MetricSeries extends DurableObject<Env> {
         latest_ts INTEGER, latest_value REAL, latest_message TEXT,
         -- no longer written (what the index has seen is kept in memory, see pushLatest)
         indexed_ts INTEGER);
-      CREATE TABLE IF NOT EXISTS samples (
-        series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS recent (
-        ts INTEGER NOT NULL, series_id INTEGER NOT NULL, value REAL NOT NULL, PRIMARY KEY (ts, series_id)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
       CREATE TABLE IF NOT EXISTS minutes (
         series_id INTEGER NOT NULL, bucket_start INTEGER NOT NULL, rev INTEGER NOT NULL,
         flushed_rev INTEGER NOT NULL DEFAULT 0, count INTEGER, sum REAL, min REAL, max REAL, sketch TEXT,
@@ -572,7 +551,7 @@ export class MetricSeries extends DurableObject<Env> {
   private replaySinceCheckpoint(id: number, scorer: SeriesScorer): void {
     const samples = this.ctx.storage.sql
       .exec<{ ts: number; value: number }>(
-        `SELECT ts, value FROM ${RAW} WHERE series_id = ? AND ts > ? ORDER BY ts`,
+        "SELECT ts, value FROM samples WHERE series_id = ? AND ts > ? ORDER BY ts",
         id,
         scorer.lastTs ?? Number.MIN_SAFE_INTEGER,
       )
@@ -692,7 +671,7 @@ export class MetricSeries extends DurableObject<Env> {
     };
     this.scorers.set(id, scorer);
     const samples = this.ctx.storage.sql
-      .exec<{ ts: number; value: number }>(`SELECT ts, value FROM ${RAW} WHERE series_id = ? ORDER BY ts`, id)
+      .exec<{ ts: number; value: number }>("SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts", id)
       .toArray();
     // An imported past older than the raw window teaches the detector the series' usual days
     // and weeks first (judged, not listed: only the raw window's anomalies are).
@@ -865,7 +844,7 @@ export class MetricSeries extends DurableObject<Env> {
     if (id === undefined || !identity) return [];
     return this.ctx.storage.sql
       .exec<{ ts: number; value: number }>(
-        `SELECT ts, value FROM ${RAW} WHERE series_id = ? AND ts >= ? ORDER BY ts`,
+        "SELECT ts, value FROM samples WHERE series_id = ? AND ts >= ? ORDER BY ts",
         id,
         since,
       )
@@ -880,7 +859,7 @@ export class MetricSeries extends DurableObject<Env> {
     if (id === undefined || !identity) return [];
     return this.ctx.storage.sql
       .exec<{ ts: number; value: number }>(
-        `SELECT ts, value FROM (SELECT ts, value FROM ${RAW} WHERE series_id = ? ORDER BY ts DESC LIMIT ?) ORDER BY ts`,
+        "SELECT ts, value FROM (SELECT ts, value FROM samples WHERE series_id = ? ORDER BY ts DESC LIMIT ?) ORDER BY ts",
         id,
         n,
       )
@@ -925,8 +904,6 @@ export class MetricSeries extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     const patterns = this.detection ? await this.feedbackPatterns(now) : null;
     const id = this.ctx.storage.transactionSync(() => {
-      // The raw rows it replaces are all in `samples`.
-      this.settleRecent(Number.MAX_SAFE_INTEGER);
       const seriesId = this.idFor({ metric, service, labels, ts: 0, value: 0 });
       const [first, last] = [plan.raw[0], plan.raw.at(-1)];
       if (first && last) {
@@ -987,7 +964,7 @@ export class MetricSeries extends DurableObject<Env> {
       if (id === undefined) return { count: 0, oldest: null, newest: null };
       return this.ctx.storage.sql
         .exec<{ count: number; oldest: number | null; newest: number | null }>(
-          `SELECT count(*) AS count, min(ts) AS oldest, max(ts) AS newest FROM ${RAW} WHERE series_id = ?`,
+          "SELECT count(*) AS count, min(ts) AS oldest, max(ts) AS newest FROM samples WHERE series_id = ?",
           id,
         )
         .one();
@@ -1003,7 +980,6 @@ export class MetricSeries extends DurableObject<Env> {
     const now = Date.now();
     let flushFailed = false;
     const pending = this.ctx.storage.transactionSync(() => {
-      this.settleRecent(bucketStart(now, 60));
       if (this.uncheckpointed.size && checkpointAt(now, this.checkpointedAt) <= now) {
         this.checkpointScorers();
         this.checkpointedAt = now;
@@ -1117,13 +1093,10 @@ export class MetricSeries extends DurableObject<Env> {
     if (this.detection) this.loadScorers([...new Set(rows.map((r) => r.id))]);
     const once = firstPerInstant(rows, (r) => r.id);
     const inserted = new Set<string>();
-    // One statement for the whole call, its rows bound as one JSON array. New samples go to
-    // `recent`, keyed by instant: a call's rows land together at its end, so a commit writes a
-    // few pages rather than one per series (settleRecent moves them by series once a minute).
+    // One statement for the whole call, its rows bound as one JSON array.
     for (const row of sql.exec<{ series_id: number; ts: number }>(
-      `INSERT INTO recent (series_id, ts, value)
-       SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2 FROM json_each(?) AS j
-       WHERE NOT EXISTS (SELECT 1 FROM samples WHERE series_id = j.value ->> 0 AND ts = j.value ->> 1)
+      `INSERT INTO samples (series_id, ts, value)
+       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
        ON CONFLICT DO NOTHING RETURNING series_id, ts`,
       JSON.stringify(once.kept.map((r) => [r.id, r.ts, r.value])),
     )) {
@@ -1183,19 +1156,6 @@ export class MetricSeries extends DurableObject<Env> {
     };
   }
 
-  /**
-   * Moves the raw samples before `before` from `recent` to `samples` (by the alarm, for the
-   * minutes that closed: one write per sample a minute, not a page per series per call).
-   */
-  private settleRecent(before: number): void {
-    const sql = this.ctx.storage.sql;
-    sql.exec(
-      "INSERT INTO samples (series_id, ts, value) SELECT series_id, ts, value FROM recent WHERE ts < ? ON CONFLICT DO NOTHING",
-      before,
-    );
-    sql.exec("DELETE FROM recent WHERE ts < ?", before);
-  }
-
   /** The values already held at these instants, by `instantKey`: one lookup per series and chunk. */
   private heldValues(instants: readonly { id: number; ts: number }[]): Map<string, number> {
     const values = new Map<string, number>();
@@ -1209,7 +1169,7 @@ export class MetricSeries extends DurableObject<Env> {
       for (let i = 0; i < list.length; i += TS_PER_LOOKUP) {
         const chunk = list.slice(i, i + TS_PER_LOOKUP);
         for (const row of this.ctx.storage.sql.exec<{ ts: number; value: number }>(
-          `SELECT ts, value FROM ${RAW} WHERE series_id = ? AND ts IN (${chunk.map(() => "?").join(", ")})`,
+          `SELECT ts, value FROM samples WHERE series_id = ? AND ts IN (${chunk.map(() => "?").join(", ")})`,
           id,
           ...chunk,
         )) {
@@ -1284,7 +1244,7 @@ export class MetricSeries extends DurableObject<Env> {
       .map((m): PendingBucket => {
         const rollup = emptyRollup();
         for (const r of sql.exec<{ value: number }>(
-          `SELECT value FROM ${RAW} WHERE series_id = ? AND ts >= ? AND ts < ?`,
+          "SELECT value FROM samples WHERE series_id = ? AND ts >= ? AND ts < ?",
           m.series_id,
           m.bucket_start,
           m.bucket_start + MINUTE_MS,
@@ -1378,7 +1338,6 @@ export class MetricSeries extends DurableObject<Env> {
         "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?",
         rawPruneBefore(now, this.retention, pendingMinute),
       );
-      sql.exec("DELETE FROM recent WHERE ts < ?", rawPruneBefore(now, this.retention, pendingMinute));
       sql.exec("DELETE FROM minutes WHERE bucket_start < ? AND rev = flushed_rev", held);
       // No sample older than the raw window is accepted, so these hours can no longer change.
       sql.exec("DELETE FROM hours WHERE bucket_start < ? AND rev = flushed_rev", held);
@@ -1388,10 +1347,7 @@ export class MetricSeries extends DurableObject<Env> {
       pendingMinutes: [],
       pendingHours: [],
       // The oldest raw sample by series, each an index lookup.
-      oldestRaw: earliestOf(
-        value("SELECT min((SELECT min(ts) FROM samples WHERE series_id = series.id)) AS v FROM series"),
-        value("SELECT min(ts) AS v FROM recent"),
-      ),
+      oldestRaw: value("SELECT min((SELECT min(ts) FROM samples WHERE series_id = series.id)) AS v FROM series"),
       oldestFlushedMinute: value("SELECT min(bucket_start) AS v FROM minutes WHERE rev = flushed_rev"),
       retention: this.retention,
     });

@@ -237,19 +237,11 @@ describe("raw samples unique per series and instant", () => {
         .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'samples'")
         .toArray()
         .map((r) => r.name);
-    // The store as it was before: raw samples in a rowid table with a plain index, repeats
-    // stored and rolled up (objects created since key the table by series and instant).
+    // The store as it was before: a plain index, repeats stored and rolled up.
     await runInDurableObject(f.family, (_instance, state) => {
       const sql = state.storage.sql;
-      expect(indexes(sql)).toEqual([]);
-      expect(migrateUniqueSamples(sql)).toBe(0);
-      sql.exec(
-        `CREATE TABLE old_samples AS
-         SELECT series_id, ts, value FROM samples UNION ALL SELECT series_id, ts, value FROM recent`,
-      );
-      sql.exec("DELETE FROM recent");
-      sql.exec("DROP TABLE samples");
-      sql.exec("ALTER TABLE old_samples RENAME TO samples");
+      expect(indexes(sql)).toEqual(["samples_series_ts_unique"]);
+      sql.exec("DROP INDEX samples_series_ts_unique");
       sql.exec("CREATE INDEX samples_series_ts ON samples (series_id, ts)");
       const id = sql.exec<{ id: number }>("SELECT id FROM series WHERE key = ?", f.key).one().id;
       sql.exec(
@@ -277,42 +269,6 @@ describe("raw samples unique per series and instant", () => {
     await runDurableObjectAlarm(f.family);
     expect((await rows(f.key, 60)).map((r) => [r.count, r.sum])).toEqual([[2, 3]]);
     expect(await f.record([f.at(7, minute + 1000)])).toEqual({ held: 1, duplicates: 1, conflicts: 1 });
-  });
-});
-
-describe("raw samples by instant, then by series", () => {
-  it("keeps a call's new samples in recent until their minute closes, then the alarm moves them; reads see both", async () => {
-    const f = series("recent_wait_ms");
-    const now = Date.now();
-    const closed = bucketStart(now, 60) - 2 * MINUTE_MS;
-    const open = [f.at(3, now - 500)];
-    const earlier = [f.at(1, closed + 1000), f.at(2, closed + 2000)];
-    await f.record([...earlier, ...open]);
-    const where = () =>
-      runInDurableObject(f.family, (_instance, state) => {
-        const sql = state.storage.sql;
-        const ts = (table: string) =>
-          sql
-            .exec<{ ts: number }>(`SELECT ts FROM ${table} ORDER BY ts`)
-            .toArray()
-            .map((r) => r.ts);
-        return { samples: ts("samples"), recent: ts("recent") };
-      });
-    expect(await where()).toEqual({ samples: [], recent: [closed + 1000, closed + 2000, now - 500] });
-    expect(await f.since(0)).toEqual([...earlier, ...open]);
-    // The alarm moves the closed minutes; the open one stays until it closes.
-    await runDurableObjectAlarm(f.family);
-    expect(await where()).toEqual({ samples: [closed + 1000, closed + 2000], recent: [now - 500] });
-    expect(await f.since(0)).toEqual([...earlier, ...open]);
-    expect(await f.family.stats([f.key])).toEqual([{ count: 3, oldest: closed + 1000, newest: now - 500 }]);
-    expect((await rows(f.key, 60)).map((r) => [r.count, r.sum])).toEqual([[2, 3]]);
-    // A moved sample repeated is a duplicate (with another value, a conflict), as is one still in recent.
-    expect(await f.record([f.at(9, closed + 1000), f.at(3, now - 500)])).toEqual({
-      held: 2,
-      duplicates: 2,
-      conflicts: 1,
-    });
-    expect(await f.since(0)).toEqual([...earlier, ...open]);
   });
 });
 
