@@ -6,8 +6,9 @@
  *
  * Changed latest values go to the SeriesIndex from the write when the family's last update
  * is INDEX_DELAY_MS old (give or take INDEX_EARLY_MS), else on an alarm (coalesced: one
- * update per INDEX_DELAY_MS however busy the family is). The alarm also rolls closed minutes up from the raw
- * samples and merges minutes into hours, writes them to D1 `system_metrics`, and prunes.
+ * update per INDEX_DELAY_MS however busy the family is). The alarm also rolls closed
+ * minutes up from the raw samples and merges minutes into hours, writes them to D1
+ * `system_metrics`, and prunes.
  * Every new sample also goes to Analytics Engine.
  *
  * A series holds one raw sample per instant (a unique index on `samples (series_id, ts)`):
@@ -571,8 +572,8 @@ export class MetricSeries extends DurableObject<Env> {
 
   /**
    * Writes the scorers changed since their last checkpoint to the `detectors` table (a few
-   * KB each). Run by the alarm, at most once per CHECKPOINT_INTERVAL_MS (a busy family's alarm
-   * comes every second for the index) and not on every record: a scorer lost with the
+   * KB each). Run by the alarm, at most once per CHECKPOINT_INTERVAL_MS (the alarm may come
+   * every second, for the index) and not on every record: a scorer lost with the
    * instance is rebuilt from its checkpoint and the raw samples since (loadScorers).
    */
   private checkpointScorers(ids: Iterable<number> = this.uncheckpointed): void {
