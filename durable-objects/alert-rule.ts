@@ -77,7 +77,7 @@ import {
   type Rule,
   selectsSeries,
 } from "../worker/core/rules/types";
-import { type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { type Labels, SAMPLE_ROW_COLUMNS, type Sample, sampleRow } from "../worker/core/series";
 import {
   type AlertChanges,
   type AlertRow,
@@ -631,16 +631,7 @@ export class AlertRule extends DurableObject<Env> {
   private buffer(samples: readonly Sample[]): void {
     const sql = this.ctx.storage.sql;
     for (const s of samples) {
-      sql.exec(
-        `INSERT OR REPLACE INTO buffer (series_key, metric, service, labels, ts, value, message) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        seriesKey(s.metric, s.service, s.labels),
-        s.metric,
-        s.service,
-        JSON.stringify(s.labels),
-        s.ts,
-        s.value,
-        s.message ?? null,
-      );
+      sql.exec(`INSERT OR REPLACE INTO buffer (${SAMPLE_ROW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, ...sampleRow(s));
     }
   }
 

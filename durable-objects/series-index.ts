@@ -5,7 +5,7 @@
  * old, else when that interval ends (an alarm throttles them).
  */
 import { DurableObject } from "cloudflare:workers";
-import { type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { type Labels, SAMPLE_ROW_COLUMNS, type Sample, sampleRow } from "../worker/core/series";
 import { publishAt } from "../worker/core/throttle";
 import { HEALTH_METRICS, readMonitorHealth, toServiceHealthWire } from "../worker/lib/health";
 import { toSampleWire } from "../worker/lib/series";
@@ -52,18 +52,7 @@ interface Row extends Record<string, SqlStorageValue> {
   message: string | null;
 }
 
-const COLUMNS = "series_key, metric, service, labels, value, ts, message";
-
-/** A series' latest sample as `updateRows` takes it: its columns in COLUMNS order, labels as JSON text. */
-export type IndexRow = [
-  seriesKey: string,
-  metric: string,
-  service: string,
-  labels: string,
-  value: number,
-  ts: number,
-  message: string | null,
-];
+const COLUMNS = SAMPLE_ROW_COLUMNS;
 
 function toSample(r: Row): Sample {
   const s: Sample = {
@@ -106,20 +95,11 @@ export class SeriesIndex extends DurableObject<Env> {
 
   /** Upserts the latest sample of each series; a sample replaces the held one only when newer. */
   async update(latest: Sample[]): Promise<void> {
-    const rows: IndexRow[] = latest.map((s) => [
-      seriesKey(s.metric, s.service, s.labels),
-      s.metric,
-      s.service,
-      JSON.stringify(s.labels),
-      s.value,
-      s.ts,
-      s.message ?? null,
-    ]);
-    await this.updateRows(JSON.stringify(rows));
+    await this.updateRows(JSON.stringify(latest.map(sampleRow)));
   }
 
   /**
-   * `update` with the rows already made: a JSON array of `IndexRow`s (a series store makes
+   * `update` with the rows already made: a JSON array of `SampleRow`s (a series store makes
    * them in SQLite from its own rows, so neither side builds a sample per series).
    */
   async updateRows(rows: string): Promise<void> {

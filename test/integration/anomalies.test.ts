@@ -51,6 +51,13 @@ function series(metric: string) {
   };
 }
 
+/** The newest instant each checkpointed detector of a family had judged (its `detectors` rows). */
+function checkpoints(family: ReturnType<typeof familyStub>) {
+  return runInDurableObject(family, (_instance: MetricSeries, state) =>
+    state.storage.sql.exec<{ last_ts: number | null }>("SELECT last_ts FROM detectors").toArray(),
+  );
+}
+
 async function listed(metric: string): Promise<AnomalyWire[]> {
   const res = await callJson<{ anomalies: AnomalyWire[] }>(
     "GET",
@@ -146,10 +153,7 @@ describe("anomalies from the series store", () => {
   it("checkpoints detectors on the alarm, not on each record; a rebuilt object catches up from the checkpoint", async () => {
     const s = series("anomaly_checkpoint_total");
     const base = minute(Date.now()) - 3 * HOUR;
-    const checkpoint = () =>
-      runInDurableObject(s.family, (_instance: MetricSeries, state) =>
-        state.storage.sql.exec<{ last_ts: number | null }>("SELECT last_ts FROM detectors").toArray(),
-      );
+    const checkpoint = () => checkpoints(s.family);
     await s.steady(base, base + HOUR);
     // Recording writes no detector state: that is the alarm's.
     expect(await checkpoint()).toEqual([]);
@@ -182,10 +186,7 @@ describe("anomalies from the series store", () => {
   it("checkpoints at most once a minute however often the alarm comes, and wakes for the next one", async () => {
     const s = series("anomaly_checkpoint_interval_total");
     const base = minute(Date.now()) - 3 * HOUR;
-    const lastTs = () =>
-      runInDurableObject(s.family, (_instance: MetricSeries, state) =>
-        state.storage.sql.exec<{ last_ts: number | null }>("SELECT last_ts FROM detectors").toArray(),
-      );
+    const lastTs = () => checkpoints(s.family);
     await s.steady(base, base + HOUR);
     expect(await runDurableObjectAlarm(s.family)).toBe(true);
     expect(await lastTs()).toEqual([{ last_ts: base + HOUR - MIN }]);

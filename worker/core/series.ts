@@ -26,6 +26,32 @@ export function seriesKey(metric: string, service: string, labels: Labels = {}):
   return `${metric}|${service}|${parts.join(",")}`;
 }
 
+/** A sample as a table row of its series: key, metric, service, labels (JSON), value, ts and message (or null). */
+export type SampleRow = [
+  seriesKey: string,
+  metric: string,
+  service: string,
+  labels: string,
+  value: number,
+  ts: number,
+  message: string | null,
+];
+
+/** The columns, in order, `sampleRow` fills. */
+export const SAMPLE_ROW_COLUMNS = "series_key, metric, service, labels, value, ts, message";
+
+export function sampleRow(s: Sample): SampleRow {
+  return [
+    seriesKey(s.metric, s.service, s.labels),
+    s.metric,
+    s.service,
+    JSON.stringify(s.labels),
+    s.value,
+    s.ts,
+    s.message ?? null,
+  ];
+}
+
 /**
  * Name of a metric family: one metric on one service, with all of its label sets.
  * The series store keeps one Durable Object per family.
