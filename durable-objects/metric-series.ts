@@ -1199,7 +1199,8 @@ export class MetricSeries extends DurableObject<Env> {
     if (changed?.length === 0) return true;
     const family = this.family;
     if (!family) return true;
-    // Each series' index row (`IndexRow`) as JSON text, made by SQLite from the stored row.
+    // Each series' index row (a `SampleRow`, in SAMPLE_ROW_COLUMNS order) as JSON text, made by
+    // SQLite from the stored row.
     const select = `SELECT id, json_array(key, ?, ?, labels, latest_value, latest_ts, latest_message) AS row FROM series`;
     const rows = (
       changed === null

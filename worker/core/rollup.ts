@@ -248,10 +248,11 @@ export const INDEX_EARLY_MS = 100;
 export function indexFromWrite(now: number, indexedAt: number | null | undefined): boolean {
   return publishAt(now, indexedAt, INDEX_DELAY_MS) <= now + INDEX_EARLY_MS;
 }
+
 /**
  * Anomaly detectors changed since their last checkpoint are written at most once per this
- * interval (each is a few KB): a busy family's alarm, which comes every INDEX_DELAY_MS,
- * checkpoints on one wake-up a minute, and a detector lost with its object replays the
+ * interval (each is a few KB): a family's alarm, which may come every INDEX_DELAY_MS for
+ * the index, checkpoints on one wake-up a minute, and a detector lost with its object replays the
  * raw samples since its checkpoint (at most this long of them, far inside the raw window).
  */
 export const CHECKPOINT_INTERVAL_MS = 60_000;
@@ -295,8 +296,8 @@ export function flushOffset(seriesKey: string): number {
  * FLUSH_DELAY_MS plus the series' offset after the earliest pending bucket closes (not
  * before that long after `now`, which batches late samples), when latest values are due
  * at the SeriesIndex (INDEX_DELAY_MS, leading edge), when changed detectors are due a
- * checkpoint (CHECKPOINT_INTERVAL_MS), or when raw samples or minutes expire. Times follow bucket boundaries, so a busy series wakes at the same
- * offset every minute and never drifts.
+ * checkpoint (CHECKPOINT_INTERVAL_MS), or when raw samples or minutes expire. Times follow
+ * bucket boundaries, so a busy series wakes at the same offset every minute and never drifts.
  */
 export function nextWakeAt(input: WakeInput): number | null {
   const { now, retention } = input;
