@@ -996,15 +996,10 @@ export class MetricSeries extends DurableObject<Env> {
   /** Updates the SeriesIndex, writes closed buckets to D1, prunes expired rows, and sets the next wake-up. */
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
-    // What callers sent is sent again, should their update have been lost. That alone is no
-    // interval's update: it leaves the time of the last (indexedAt) to the writes, or the
-    // next write would find the interval just begun, and wait for an alarm of its own.
-    const repairOnly = this.indexedAll && this.unindexed.size === 0;
+    // What callers sent is sent again, should their update have been lost.
     for (const id of this.handedOff) this.unindexed.add(id);
     this.handedOff.clear();
-    const indexedAt = this.indexedAt;
     const indexFailed = !(await this.pushLatest());
-    if (repairOnly) this.indexedAt = indexedAt;
     const retellFailed = this.untold() && !(await this.retell(Date.now()));
     const anomaliesFailed = this.hasAnomalyWrites() && !(await this.writeAnomaliesSoon());
     const now = Date.now();
