@@ -6,8 +6,7 @@
  *
  * Changed latest values go to the SeriesIndex from the write when the family's last update
  * is INDEX_DELAY_MS old (give or take INDEX_EARLY_MS), else on an alarm (coalesced: one
- * update per INDEX_DELAY_MS however busy the family is). From the write, a caller may take
- * them (`indexedByCaller`: recordSamples sends a whole batch's in one update). The alarm also rolls closed
+ * update per INDEX_DELAY_MS however busy the family is). The alarm also rolls closed
  * minutes up from the raw samples and merges minutes into hours, writes them to D1
  * `system_metrics`, and prunes.
  * Every new sample also goes to Analytics Engine.
@@ -88,7 +87,7 @@ import {
   type SeriesWindow,
 } from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
-import { familyKey, type Labels, type Sample, type SampleRow, sampleRow, seriesKey } from "../worker/core/series";
+import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
@@ -134,21 +133,6 @@ const BULK_CHARS = 500_000;
 export interface RecordResult extends DuplicateCounts {
   /** Samples the store holds after the call (new ones and duplicates); the others were too old. */
   held: number;
-  /**
-   * With `indexedByCaller`: the latest values this call changed, as SeriesIndex rows, for
-   * the caller to send (one update for a batch's families rather than one per family).
-   */
-  indexRows?: SampleRow[];
-}
-
-export interface RecordOptions {
-  /**
-   * The caller sends `indexRows` (the values the family would have sent from this write) to
-   * the SeriesIndex itself, with those of the other families of its batch, in one update.
-   * The family sends those series again on its next alarm (a rollup's at the latest, when
-   * their minute closes), in case the caller's update was lost, and arms none for them.
-   */
-  indexedByCaller?: boolean;
 }
 
 /**
@@ -214,8 +198,6 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly openMinutes = new Map<number, Set<string>>();
   /** Series whose latest value changed since it was last sent to the SeriesIndex. */
   private readonly unindexed = new Set<number>();
-  /** Series whose changed latest value a caller sent (indexedByCaller): sent again by the next alarm. */
-  private readonly handedOff = new Set<number>();
   /** Whether this instance has sent every series' latest value once (its first push does). */
   private indexedAll = false;
   /** When raw samples or held minutes next expire; undefined until the first prune of this instance. */
@@ -290,11 +272,10 @@ export class MetricSeries extends DurableObject<Env> {
    * duplicate (core/duplicates.ts). New samples mark their minutes for the next rollup,
    * go to Analytics Engine and to the rules reading this family; duplicates go nowhere.
    */
-  async record(samples: Sample[], options: RecordOptions = {}): Promise<RecordResult> {
+  async record(samples: Sample[]): Promise<RecordResult> {
     const now = Date.now();
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
-    const byCaller = options.indexedByCaller === true;
-    if (!fresh.length) return byCaller ? { held: 0, ...NO_DUPLICATES, indexRows: [] } : { held: 0, ...NO_DUPLICATES };
+    if (!fresh.length) return { held: 0, ...NO_DUPLICATES };
     const patterns = this.detection ? await this.feedbackPatterns(now) : null;
     // Stored together with a mark that the rules have not heard of them yet, cleared once they
     // have: a crash before the tell (it runs after the caller's answer) leaves the mark for the
@@ -311,17 +292,15 @@ export class MetricSeries extends DurableObject<Env> {
       });
     this.noteOpenMinutes(minuteMarks, now);
     if (anomalyEvents) this.ctx.waitUntil(this.writeAnomaliesSoon());
-    // New latest values go to the index from this write when the last update is (about)
-    // INDEX_DELAY_MS old: sent by the caller (indexedByCaller), or else by the family without
-    // holding up the caller. Otherwise on the alarm at the interval's end, which also retries
-    // a failed update. A family written every second needs no alarm for it.
-    const indexNow = indexFromWrite(now, this.indexedAt);
-    const result: RecordResult = { held: fresh.length, duplicates, conflicts };
-    if (byCaller) result.indexRows = indexNow ? this.handOff(latest) : [];
+    const result = { held: fresh.length, duplicates, conflicts };
     if (!added.length) return result;
     // Nothing was left to prune at the last prune: these samples expire some day.
     if (this.pruneAt === null) this.pruneAt = undefined;
-    if (indexNow && !byCaller) this.ctx.waitUntil(this.pushLatestOrRetry());
+    // New latest values go to the index from this write, without holding up the caller, when
+    // the last update is (about) INDEX_DELAY_MS old; else on the alarm at the interval's end,
+    // which also retries a failed update. A family written every second needs no alarm for it.
+    const indexNow = indexFromWrite(now, this.indexedAt);
+    if (indexNow) this.ctx.waitUntil(this.pushLatestOrRetry());
     const wake = nextWakeAt({
       now,
       pendingMinutes: [earliest],
@@ -996,9 +975,6 @@ export class MetricSeries extends DurableObject<Env> {
   /** Updates the SeriesIndex, writes closed buckets to D1, prunes expired rows, and sets the next wake-up. */
   override async alarm(): Promise<void> {
     this.alarmAt = undefined;
-    // What callers sent is sent again, should their update have been lost.
-    for (const id of this.handedOff) this.unindexed.add(id);
-    this.handedOff.clear();
     const indexFailed = !(await this.pushLatest());
     const retellFailed = this.untold() && !(await this.retell(Date.now()));
     const anomaliesFailed = this.hasAnomalyWrites() && !(await this.writeAnomaliesSoon());
@@ -1203,23 +1179,6 @@ export class MetricSeries extends DurableObject<Env> {
       }
     }
     return values;
-  }
-
-  /**
-   * The changed latest values of a write as index rows for its caller to send: the family
-   * sends them again only on its next alarm (handedOff), should the caller's update be lost.
-   */
-  private handOff(latest: ReadonlyMap<string, Sample>): SampleRow[] {
-    if (latest.size) this.indexedAt = Date.now();
-    const rows: SampleRow[] = [];
-    for (const [key, sample] of latest) {
-      const id = this.ids.get(key);
-      if (id === undefined) continue;
-      this.unindexed.delete(id);
-      this.handedOff.add(id);
-      rows.push(sampleRow(sample, key));
-    }
-    return rows;
   }
 
   /** pushLatest from a write: a failed update is retried by the alarm, brought forward for it. */

@@ -95,7 +95,7 @@ export class SeriesIndex extends DurableObject<Env> {
 
   /** Upserts the latest sample of each series; a sample replaces the held one only when newer. */
   async update(latest: Sample[]): Promise<void> {
-    await this.updateRows(JSON.stringify(latest.map((s) => sampleRow(s))));
+    await this.updateRows(JSON.stringify(latest.map(sampleRow)));
   }
 
   /**

@@ -529,47 +529,6 @@ describe("recordSamples", () => {
     // 20 writes, far fewer index updates (one per INDEX_DELAY_MS at most).
     expect((await seq()) - before).toBeLessThanOrEqual(5);
   });
-
-  it("sends the latest values of a batch's families to the index in one update", async () => {
-    const index = env.SERIES_INDEX.getByName("main");
-    const seq = () =>
-      runInDurableObject(
-        index,
-        (_i, state) => state.storage.sql.exec<{ seq: number }>("SELECT seq FROM state").one().seq,
-      );
-    const before = await seq();
-    const t = Date.now() - 5000;
-    const batch = Array.from({ length: 30 }, (_, i) => ({
-      metric: `one_update_${i % 6}`,
-      service: "api",
-      labels: { n: String(i) },
-      value: i,
-      ts: t,
-    }));
-    await recordSamples(env, batch, t, "push");
-    // Six families, one update, and every value is there once recordSamples resolved.
-    expect((await seq()) - before).toBe(1);
-    const held = await index.get(batch.map((x) => seriesKey(x.metric, x.service, x.labels)));
-    expect(held.map((x) => x?.value)).toEqual(batch.map((x) => x.value));
-  });
-
-  it("sends values its caller took again on its next alarm, should the caller's update be lost", async () => {
-    const index = env.SERIES_INDEX.getByName("main");
-    const s = series("handed_off", { n: "1" });
-    const t = Date.now() - 5000;
-    // The family has sent its series once (as an instance's first update, all of them).
-    await s.record([s.at(1, t - 1000)]);
-    await vi.waitUntil(async () => (await index.get([s.key]))[0]?.value === 1, { timeout: 3000, interval: 20 });
-    await new Promise((r) => setTimeout(r, INDEX_DELAY_MS));
-    const result = await s.family.record([{ ...s.at(42, t), message: "status 503" }], { indexedByCaller: true });
-    // The caller got the row to send, and the family did not send it itself.
-    expect(result.indexRows).toEqual([[s.key, "handed_off", "api", '{"n":"1"}', 42, t, "status 503"]]);
-    await new Promise((r) => setTimeout(r, 50));
-    expect((await index.get([s.key]))[0]?.value).toBe(1);
-    // The caller never sends it: the family's alarm does.
-    await runDurableObjectAlarm(s.family);
-    expect((await index.get([s.key]))[0]).toMatchObject({ value: 42, ts: t, message: "status 503" });
-  });
 });
 
 describe("runRetention", () => {

@@ -40,9 +40,16 @@ export type SampleRow = [
 /** The columns, in order, `sampleRow` fills. */
 export const SAMPLE_ROW_COLUMNS = "series_key, metric, service, labels, value, ts, message";
 
-/** `key` when the caller has the sample's series key already. */
-export function sampleRow(s: Sample, key = seriesKey(s.metric, s.service, s.labels)): SampleRow {
-  return [key, s.metric, s.service, JSON.stringify(s.labels), s.value, s.ts, s.message ?? null];
+export function sampleRow(s: Sample): SampleRow {
+  return [
+    seriesKey(s.metric, s.service, s.labels),
+    s.metric,
+    s.service,
+    JSON.stringify(s.labels),
+    s.value,
+    s.ts,
+    s.message ?? null,
+  ];
 }
 
 /**

@@ -3,7 +3,7 @@ import { AE_MAX_POINTS } from "../core/analytics";
 import type { SampleSource } from "../core/counters";
 import { addCounts, type DuplicateCounts, firstPerInstant } from "../core/duplicates";
 import { parseRetention } from "../core/rollup";
-import { familyKey, type Labels, type Sample, type SampleRow, seriesKey } from "../core/series";
+import { familyKey, type Labels, type Sample, seriesKey } from "../core/series";
 import { toIso } from "../core/time";
 import { countAccepted, countRefused } from "./counters";
 
@@ -68,20 +68,6 @@ export class SamplesRefusedError extends Error {
   }
 }
 
-/** Rows per SeriesIndex update. */
-const INDEX_ROWS_PER_CALL = 1_000;
-
-/** Sends latest values to the SeriesIndex; a failure is logged (the families send them again). */
-async function updateIndex(env: Env, rows: readonly SampleRow[]): Promise<void> {
-  try {
-    for (let i = 0; i < rows.length; i += INDEX_ROWS_PER_CALL) {
-      await seriesIndex(env).updateRows(JSON.stringify(rows.slice(i, i + INDEX_ROWS_PER_CALL)));
-    }
-  } catch (err) {
-    console.error("series index update failed; the families send these values again", err);
-  }
-}
-
 /**
  * Calls of `record` for a batch: samples grouped by metric family, a family's group split
  * so that no call carries more than AE_MAX_POINTS series (one Analytics Engine point each).
@@ -112,9 +98,8 @@ export function planRecordCalls(
  * Stores samples (any mix of series): one `record` per metric family, concurrently.
  * Resolves once every sample is stored; rejects if any family failed or refused a sample
  * (callers answer 5xx, and validate timestamps against `rawWindowMs` first so that a
- * refusal cannot happen). The new latest values of all the families go to the SeriesIndex
- * in one update once they are stored (`defer` takes that work off the caller's answer when
- * given); should it fail, each family sends them again on its next alarm.
+ * refusal cannot happen). Each family sends its new latest values to the SeriesIndex
+ * within INDEX_DELAY_MS.
  *
  * Idempotent per series and instant: a sample at an instant its series already holds, or
  * repeated in the batch, is not stored again (the first value stays); resolves with how
@@ -128,7 +113,6 @@ export async function recordSamples(
   samples: readonly Sample[],
   _now: number,
   source: SampleSource,
-  options: { defer?: (work: Promise<unknown>) => void } = {},
 ): Promise<DuplicateCounts> {
   // Repeats within the batch are settled here, in batch order: a family's call may be split.
   // Each sample's series key, worked out once for both steps.
@@ -141,17 +125,8 @@ export async function recordSamples(
   const once = firstPerInstant(samples, keyOf);
   const calls = planRecordCalls(once.kept, keyOf);
   const results = await Promise.allSettled(
-    calls.map((call) => env.METRIC_SERIES.getByName(call.family).record(call.samples, { indexedByCaller: true })),
+    calls.map((call) => env.METRIC_SERIES.getByName(call.family).record(call.samples)),
   );
-  // (RPC's result type widens the tuples.)
-  const indexRows = results.flatMap((r) =>
-    r.status === "fulfilled" ? ((r.value.indexRows ?? []) as SampleRow[]) : [],
-  );
-  if (indexRows.length) {
-    const indexed = updateIndex(env, indexRows);
-    if (options.defer) options.defer(indexed);
-    else await indexed;
-  }
   let failure: unknown = null;
   let counts: DuplicateCounts = { duplicates: once.duplicates, conflicts: once.conflicts };
   let stored = 0;

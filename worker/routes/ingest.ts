@@ -106,8 +106,7 @@ async function charge(env: Env, key: IngestKey, n: number, now: number): Promise
  * Charges the key, then stores: resolves only once every sample is stored (or was held
  * already: a retried batch changes nothing), with the duplicates; 503 otherwise.
  */
-async function store(c: Context, key: IngestKey, samples: Sample[], now: number): Promise<DuplicateCounts> {
-  const env = c.env as Env;
+async function store(env: Env, key: IngestKey, samples: Sample[], now: number): Promise<DuplicateCounts> {
   if (samples.length === 0) return { ...NO_DUPLICATES };
   try {
     await charge(env, key, samples.length, now);
@@ -116,8 +115,7 @@ async function store(c: Context, key: IngestKey, samples: Sample[], now: number)
     throw err;
   }
   try {
-    // The index update goes on after the answer: the samples are stored by then.
-    return await recordSamples(env, samples, now, "push", { defer: (work) => c.executionCtx.waitUntil(work) });
+    return await recordSamples(env, samples, now, "push");
   } catch (err) {
     refundKey(key.id, samples.length);
     console.error("ingest: storing samples failed", err);
@@ -254,7 +252,7 @@ ingest.post("/ingest", requireIngestKey("ingest"), async (c) => {
     countRefused(c.env, result.outOfRange === result.invalid ? "timestamp" : "invalid", count);
     throw problemsToError(result.problems, result.invalid, count);
   }
-  const repeated = await store(c, c.get("ingestKey"), result.samples, now);
+  const repeated = await store(c.env, c.get("ingestKey"), result.samples, now);
   return c.json({ accepted: result.samples.length, ...repeated }, 202);
 });
 
@@ -367,7 +365,7 @@ ingest.openapi(
       countRefused(c.env, "timestamp", samples.length);
       throw badRequest(late, "Some samples have timestamps outside the accepted range; nothing was stored.");
     }
-    const repeated = await store(c, c.get("ingestKey"), samples, now);
+    const repeated = await store(c.env, c.get("ingestKey"), samples, now);
     return c.json(
       {
         accepted: samples.length,
