@@ -38,6 +38,8 @@ export class DashboardHub extends DurableObject<Env> {
   private alertsDirty = false;
   /** The last seq published, as stored (loaded before any event is delivered). */
   private seq = 0;
+  /** Sockets being opened (their snapshot is being read): they listen already. */
+  private opening = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -55,11 +57,24 @@ export class DashboardHub extends DurableObject<Env> {
     }
     // Snapshot first, then join the broadcast at once: the snapshot is as new as the last
     // delta (else a delta published meanwhile shows up as a seq gap and the client resyncs).
-    const snapshot = JSON.stringify(await this.snapshot());
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, ["dashboard"]);
-    server.send(snapshot);
-    return new Response(null, { status: 101, webSocket: client });
+    this.opening++;
+    try {
+      const snapshot = JSON.stringify(await this.snapshot());
+      const { 0: client, 1: server } = new WebSocketPair();
+      this.ctx.acceptWebSocket(server, ["dashboard"]);
+      server.send(snapshot);
+      return new Response(null, { status: 101, webSocket: client });
+    } finally {
+      this.opening--;
+    }
+  }
+
+  /**
+   * Whether a socket listens, or is being opened: a publisher may skip an incremental
+   * topic's delta while none does (a new socket's snapshot reads that topic's source).
+   */
+  listening(): boolean {
+    return this.opening > 0 || this.ctx.getWebSockets("dashboard").length > 0;
   }
 
   /**

@@ -191,33 +191,56 @@ export class SeriesIndex extends DurableObject<Env> {
     }
   }
 
-  /** Sends pending changes as one delta; returns whether another publish is scheduled. */
+  /**
+   * Sends pending changes as one delta; returns whether another publish is scheduled. While
+   * no dashboard listens the metrics delta is skipped (a socket's snapshot reads this index),
+   * and only the services topic, which the hub keeps for snapshots, goes out.
+   */
   private async publishPending(): Promise<boolean> {
     const sql = this.ctx.storage.sql;
+    // Read before asking the hub: what is skipped is older than any socket that opens meanwhile.
     const { seq: upTo, published_seq: published } = sql
       .exec<{ seq: number; published_seq: number }>("SELECT seq, published_seq FROM state")
       .one();
-    const rows = sql
-      .exec<Row>(`SELECT ${COLUMNS} FROM latest WHERE seq > ? ORDER BY metric, service, series_key`, published)
-      .toArray();
-    if (rows.length) {
-      try {
-        const hub = this.env.DASHBOARD_HUB.getByName("main");
+    try {
+      const hub = this.env.DASHBOARD_HUB.getByName("main");
+      const listening = await hub.listening();
+      const rows = listening
+        ? sql
+            .exec<Row>(
+              `SELECT ${COLUMNS} FROM latest WHERE seq > ? AND seq <= ? ORDER BY metric, service, series_key`,
+              published,
+              upTo,
+            )
+            .toArray()
+        : [];
+      if (rows.length) {
         await hub.publish(
           "metrics",
           rows.map((r) => toSampleWire(toSample(r))),
         );
-        // A new probe or heartbeat reading can change a service's health: show it now, not at the next cron.
-        if (rows.some((r) => HEALTH_METRICS.has(r.metric))) {
-          const services = await readMonitorHealth(this.env, Date.now(), (keys) => this.get(keys));
-          await hub.publish("services", services.map(toServiceHealthWire));
-        }
-      } catch (err) {
-        // Still pending: the next alarm publishes them.
-        console.error("metrics delta publish failed", err);
-        await this.ctx.storage.setAlarm(Date.now() + PUBLISH_INTERVAL_MS);
-        return true;
       }
+      // A new probe or heartbeat reading can change a service's health: show it now, not at the next cron.
+      const health = [...HEALTH_METRICS];
+      const healthChanged = listening
+        ? rows.some((r) => HEALTH_METRICS.has(r.metric))
+        : sql
+            .exec(
+              `SELECT 1 FROM latest WHERE seq > ? AND seq <= ? AND metric IN (${health.map(() => "?").join(", ")}) LIMIT 1`,
+              published,
+              upTo,
+              ...health,
+            )
+            .toArray().length > 0;
+      if (healthChanged) {
+        const services = await readMonitorHealth(this.env, Date.now(), (keys) => this.get(keys));
+        await hub.publish("services", services.map(toServiceHealthWire));
+      }
+    } catch (err) {
+      // Still pending: the next alarm publishes them.
+      console.error("metrics delta publish failed", err);
+      await this.ctx.storage.setAlarm(Date.now() + PUBLISH_INTERVAL_MS);
+      return true;
     }
     const now = Date.now();
     sql.exec("UPDATE state SET published_at = ?, published_seq = ? WHERE id = 1", now, upTo);

@@ -77,6 +77,51 @@ describe("SeriesIndex publish marks", () => {
     );
     expect(next).toEqual([{ series_key: 'index_marks|svc|series="b"' }]);
   });
+
+  it("skips the metrics delta while no dashboard listens; a socket opened afterwards has the change in its snapshot", async () => {
+    const hub = env.DASHBOARD_HUB.getByName("main");
+    const stub = env.SERIES_INDEX.getByName(`listening-${Date.now()}`);
+    const hubSeq = () => runInDurableObject(hub, async (_h, state) => (await state.storage.get<number>("seq")) ?? 0);
+    const now = Date.now();
+    const sample = { metric: "index_listening", service: "svc", labels: {}, value: 7, ts: now };
+    expect(await hub.listening()).toBe(false);
+    const before = await hubSeq();
+    await stub.update([sample]);
+    await runInDurableObject(stub, (index: SeriesIndex) => index.alarm());
+    // Published (marked) without a delta.
+    expect(await hubSeq()).toBe(before);
+    expect(
+      await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT published_seq FROM state").one()),
+    ).toEqual({ published_seq: 1 });
+    // The main index is what snapshots read (this test's index publishes to the same hub).
+    await seriesIndex(env).update([sample]);
+    // A socket being opened listens already (its snapshot is read before it is accepted).
+    const opening = hub.fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
+    expect(await hub.listening()).toBe(true);
+    const ws = (await opening).webSocket;
+    if (!ws) throw new Error("no socket");
+    type Wire = { metric: string; value: number };
+    const messages: { type: string; topic?: string; data?: Wire[]; state?: { metrics?: Wire[] } }[] = [];
+    ws.addEventListener("message", (e) => messages.push(JSON.parse(e.data as string)));
+    ws.accept();
+    try {
+      await vi.waitUntil(() => messages.length > 0, { timeout: 2000 });
+      expect(messages[0]?.type).toBe("snapshot");
+      const shown = messages[0]?.state?.metrics?.filter((m) => m.metric === "index_listening");
+      expect(shown?.map((m) => m.value)).toEqual([7]);
+      // With a listener, the next change goes out as a delta.
+      await stub.update([{ ...sample, value: 8, ts: now + 1 }]);
+      await runInDurableObject(stub, (index: SeriesIndex) => index.alarm());
+      const published = () =>
+        messages
+          .flatMap((m) => (m.topic === "metrics" ? (m.data ?? []) : []))
+          .filter((d) => d.metric === "index_listening");
+      await vi.waitUntil(() => published().some((d) => d.value === 8), { timeout: 2000 });
+      expect(await hubSeq()).toBeGreaterThan(before);
+    } finally {
+      ws.close(1000, "done");
+    }
+  });
 });
 
 describe("a family's pushes to the index", () => {
