@@ -277,6 +277,10 @@ export class MetricSeries extends DurableObject<Env> {
     const fresh = samples.filter((s) => withinRawWindow(s.ts, now, this.retention));
     if (!fresh.length) return { held: 0, ...NO_DUPLICATES };
     const patterns = this.detection ? await this.feedbackPatterns(now) : null;
+    // Looked up (mostly cached) before the write: with no rule reading this family there is
+    // nobody to tell, so no untold mark to write and clear again (a commit of its own). A
+    // family's first write (its name not stored yet) marks, and looks them up after.
+    const rules = this.family ? await this.rulesReadingThis(now) : null;
     // Stored together with a mark that the rules have not heard of them yet, cleared once they
     // have: a crash before the tell (it runs after the caller's answer) leaves the mark for the
     // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
@@ -285,7 +289,7 @@ export class MetricSeries extends DurableObject<Env> {
     const { earliest, latest, added, duplicates, conflicts, anomalyEvents, minuteMarks } =
       this.ctx.storage.transactionSync(() => {
         const stored = this.store(fresh, now);
-        if (stored.added.length) {
+        if (stored.added.length && rules?.length !== 0) {
           this.ctx.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", now);
         }
         return { ...stored, anomalyEvents: patterns ? this.score(stored.added, stored.addedIds, patterns, true) : 0 };
@@ -326,7 +330,7 @@ export class MetricSeries extends DurableObject<Env> {
       // The samples are stored; the long-range copy is best effort.
       console.error("analytics engine write failed", err);
     }
-    await this.tellRules(added, latest, now);
+    await this.tellRules(added, latest, now, rules ?? (await this.rulesReadingThis(now)));
     return result;
   }
 
@@ -338,9 +342,13 @@ export class MetricSeries extends DurableObject<Env> {
    * clear condition is sent when it changes). Ratio and absence
    * rules get the samples. A rule that misses a push repairs itself from this store.
    */
-  private async tellRules(samples: Sample[], latest: ReadonlyMap<string, Sample>, now: number): Promise<void> {
+  private async tellRules(
+    samples: Sample[],
+    latest: ReadonlyMap<string, Sample>,
+    now: number,
+    rules: readonly Rule[],
+  ): Promise<void> {
     const seq = ++this.untoldSeq;
-    const rules = await this.rulesReadingThis(now);
     if (!rules.length) {
       this.toldUpTo(seq);
       return;
@@ -380,7 +388,8 @@ export class MetricSeries extends DurableObject<Env> {
 
   /** The rules have heard of every sample up to record `seq`: the mark goes, unless a later record set it. */
   private toldUpTo(seq: number): void {
-    if (seq === this.untoldSeq) this.ctx.storage.sql.exec("DELETE FROM untold");
+    // Read first: a mark is written only where a rule reads the family, and a delete is a write.
+    if (seq === this.untoldSeq && this.untold()) this.ctx.storage.sql.exec("DELETE FROM untold");
   }
 
   private untold(): boolean {

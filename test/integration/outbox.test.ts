@@ -174,6 +174,38 @@ describe("after a crash", () => {
     expect(await alertsOf(ruleId)).toEqual([{ id: orphan?.id, status: "firing" }]);
   });
 
+  it("marks stored samples untold only where a rule reads them: with none, there is nobody to tell", async () => {
+    const quiet = fresh("quiet_depth");
+    const watched = fresh("watched_depth");
+    await createRule(watched);
+    // Each family has stored a sample before (a family's first write marks them anyway).
+    for (const metric of [quiet, watched]) {
+      await familyStub(env, metric, "shop").record([
+        { metric, service: "shop", labels: {}, value: 0, ts: Date.now() - 1 },
+      ]);
+    }
+    /** The writes to the untold mark that one record() ran in the family's own call. */
+    const markStatements = (metric: string) =>
+      runInDurableObject(familyStub(env, metric, "shop"), async (instance, state) => {
+        const sql = state.storage.sql;
+        const exec = sql.exec.bind(sql);
+        const seen: string[] = [];
+        sql.exec = ((query: string, ...bindings: unknown[]) => {
+          if (query.includes("untold") && !/^\s*SELECT/i.test(query))
+            seen.push(query.trim().split(/\s+/).slice(0, 2).join(" "));
+          return exec(query, ...bindings);
+        }) as typeof sql.exec;
+        try {
+          await instance.record([{ metric, service: "shop", labels: {}, value: 1, ts: Date.now() }]);
+        } finally {
+          sql.exec = exec;
+        }
+        return seen;
+      });
+    expect(await markStatements(quiet)).toEqual([]);
+    expect(await markStatements(watched)).toContain("INSERT OR");
+  });
+
   it("samples stored but not yet told to their rules reach them on the family's alarm", async () => {
     const metric = fresh("payments_failed");
     const ruleId = await createRule(metric);
