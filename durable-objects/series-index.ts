@@ -191,6 +191,21 @@ export class SeriesIndex extends DurableObject<Env> {
     }
   }
 
+  /** Whether a health metric (HEALTH_METRICS) changed with a seq in (`after`, `upTo`]. */
+  private healthChanged(after: number, upTo: number): boolean {
+    const metrics = [...HEALTH_METRICS];
+    return (
+      this.ctx.storage.sql
+        .exec(
+          `SELECT 1 FROM latest WHERE seq > ? AND seq <= ? AND metric IN (${metrics.map(() => "?").join(", ")}) LIMIT 1`,
+          after,
+          upTo,
+          ...metrics,
+        )
+        .toArray().length > 0
+    );
+  }
+
   /**
    * Sends pending changes as one delta; returns whether another publish is scheduled. While
    * no dashboard listens the metrics delta is skipped (a socket's snapshot reads this index),
@@ -221,17 +236,9 @@ export class SeriesIndex extends DurableObject<Env> {
         );
       }
       // A new probe or heartbeat reading can change a service's health: show it now, not at the next cron.
-      const health = [...HEALTH_METRICS];
       const healthChanged = listening
         ? rows.some((r) => HEALTH_METRICS.has(r.metric))
-        : sql
-            .exec(
-              `SELECT 1 FROM latest WHERE seq > ? AND seq <= ? AND metric IN (${health.map(() => "?").join(", ")}) LIMIT 1`,
-              published,
-              upTo,
-              ...health,
-            )
-            .toArray().length > 0;
+        : this.healthChanged(published, upTo);
       if (healthChanged) {
         const services = await readMonitorHealth(this.env, Date.now(), (keys) => this.get(keys));
         await hub.publish("services", services.map(toServiceHealthWire));

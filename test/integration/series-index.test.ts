@@ -93,6 +93,12 @@ describe("SeriesIndex publish marks", () => {
     expect(
       await runInDurableObject(stub, (_i, state) => state.storage.sql.exec("SELECT published_seq FROM state").one()),
     ).toEqual({ published_seq: 1 });
+    // A health reading still publishes the services topic (the hub keeps it for snapshots).
+    await stub.update([{ metric: "probe_up", service: "svc-listening", labels: { monitor: "0" }, value: 1, ts: now }]);
+    await runInDurableObject(stub, (index: SeriesIndex) => index.alarm());
+    expect(await hubSeq()).toBe(before + 1);
+    const topics = await runInDurableObject(hub, async (_h, state) => [...(await state.storage.list()).keys()]);
+    expect(topics).toContain("topic:services");
     // The main index is what snapshots read (this test's index publishes to the same hub).
     await seriesIndex(env).update([sample]);
     // A socket being opened listens already (its snapshot is read before it is accepted).
