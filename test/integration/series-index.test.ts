@@ -7,6 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { MetricSeries } from "../../durable-objects/metric-series";
+import type { DashboardHub } from "../../durable-objects/dashboard-hub";
 import { migratePendingMarks, type SeriesIndex } from "../../durable-objects/series-index";
 import { seriesKey } from "../../worker/core/series";
 import { familyStub, seriesIndex } from "../../worker/lib/series";
@@ -101,10 +102,18 @@ describe("SeriesIndex publish marks", () => {
     expect(topics).toContain("topic:services");
     // The main index is what snapshots read (this test's index publishes to the same hub).
     await seriesIndex(env).update([sample]);
-    // A socket being opened listens already (its snapshot is read before it is accepted).
-    const opening = hub.fetch("http://hub/ws", { headers: { upgrade: "websocket" } });
-    expect(await hub.listening()).toBe(true);
-    const ws = (await opening).webSocket;
+    // A socket being opened listens already (its snapshot is read before it is accepted):
+    // asked while the hub's fetch waits for the snapshot.
+    const whileOpening = await runInDurableObject(hub, async (instance: DashboardHub) => {
+      const opened = instance.fetch(new Request("http://hub/ws", { headers: { upgrade: "websocket" } }));
+      const listening = instance.listening();
+      const socket = (await opened).webSocket;
+      socket?.accept();
+      socket?.close(1000, "done");
+      return listening;
+    });
+    expect(whileOpening).toBe(true);
+    const ws = (await hub.fetch("http://hub/ws", { headers: { upgrade: "websocket" } })).webSocket;
     if (!ws) throw new Error("no socket");
     type Wire = { metric: string; value: number };
     const messages: { type: string; topic?: string; data?: Wire[]; state?: { metrics?: Wire[] } }[] = [];
