@@ -117,16 +117,32 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
   }
 }
 
+/**
+ * A port nothing listens on, so connecting to it is refused: bound, then released. Taken
+ * below Linux's ephemeral range (32768 up), which every server of the tests binds in (port
+ * 0): a released ephemeral port could be handed to the next one (it was, the TLS targets').
+ */
+async function unusedPortBelowEphemeral(): Promise<number> {
+  const first = 20_000 + Math.floor(Math.random() * 10_000);
+  for (let port = first; port < first + 100; port++) {
+    const probe = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      probe.once("error", () => resolve(false));
+      probe.listen(port, "127.0.0.1", () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    return port;
+  }
+  throw new Error(`no free port in ${first}–${first + 99}`);
+}
+
 export default async function setup(project: TestProject) {
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  // Bind then release a port, so connecting to it is refused.
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
-  const closedPort = (closed.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const closedPort = await unusedPortBelowEphemeral();
 
   project.provide("targetsPort", (server.address() as AddressInfo).port);
   project.provide("closedPort", closedPort);
