@@ -21,6 +21,7 @@ import { escalationPolicies } from "./routes/escalation-policies";
 import { health } from "./routes/health";
 import { heartbeat } from "./routes/heartbeat";
 import { ingest } from "./routes/ingest";
+import { integration } from "./routes/integration";
 import { keys } from "./routes/keys";
 import { me } from "./routes/me";
 import { metrics } from "./routes/metrics";
@@ -131,9 +132,11 @@ for (const resource of [
 }
 app.route("/api/admin", admin);
 
-// Collection: push ingest (scoped ingest keys) and heartbeat pings (the URL's key).
+// Collection: push ingest (scoped ingest keys), heartbeat pings (the URL's key) and the
+// heartbeat monitors an integration key keeps.
 app.route("/api", ingest);
 app.route("/api", heartbeat);
+app.route("/api", integration);
 
 // The product's own metrics for an outside checker: an ingest key, like the collection endpoints.
 app.route("/", selfMetrics);

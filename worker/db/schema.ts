@@ -50,9 +50,14 @@ export const apiTokens = sqliteTable(
   (t) => [index("api_tokens_admin_idx").on(t.adminId)],
 );
 
-export const INGEST_SCOPES = ["ingest", "heartbeat"] as const;
+/**
+ * What a key may do: "ingest" pushes samples; "integration" (the Python package's) pushes
+ * samples and creates, updates and pings the heartbeat monitors it owns; "heartbeat" keys
+ * are kept for keys made before (a heartbeat's URL is its own credential).
+ */
+export const INGEST_SCOPES = ["ingest", "heartbeat", "integration"] as const;
 
-/** Scoped keys for push ingest and heartbeats; hashed like admin tokens. */
+/** Scoped keys for push ingest and integrations; hashed like admin tokens. */
 export const ingestKeys = sqliteTable("ingest_keys", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
@@ -86,10 +91,18 @@ export const monitors = sqliteTable(
     nextDueAt: integer("next_due_at"),
     leaseUntil: integer("lease_until"),
     lastRunAt: integer("last_run_at"),
+    /** The integration key that created the monitor and keeps it up to date (null: made by an admin). */
+    ownerKeyId: integer("owner_key_id").references(() => ingestKeys.id, { onDelete: "set null" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index("monitors_service_idx").on(t.service)],
+  (t) => [
+    index("monitors_service_idx").on(t.service),
+    // An integration's monitors by name: two processes starting at once create one monitor.
+    uniqueIndex("monitors_owner_name_unique")
+      .on(t.ownerKeyId, t.name)
+      .where(sql`owner_key_id IS NOT NULL`),
+  ],
 );
 
 export const escalationPolicies = sqliteTable("escalation_policies", {
@@ -481,7 +494,7 @@ export const anomalyFeedback = sqliteTable(
   ],
 );
 
-export const AUDIT_VIA = ["api", "dashboard", "slack", "config-import", "system"] as const;
+export const AUDIT_VIA = ["api", "dashboard", "slack", "config-import", "integration", "system"] as const;
 
 /**
  * The audit trail: who changed which configuration or acted on which alert, when, from where,

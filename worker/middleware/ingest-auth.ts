@@ -70,17 +70,18 @@ const unauthorized = (message: string) =>
   new ApiError(401, message, { headers: { "WWW-Authenticate": 'Bearer realm="ingest"' } });
 
 /**
- * Requires a live key of `scope` and sets `ingestKey`: 401 without a known live key, 403 for
- * another scope, 429 while the client address or the key's prefix is locked out (checked
+ * Requires a live key of one of `scopes` and sets `ingestKey`: 401 without a known live key,
+ * 403 for another scope, 429 while the client address or the key's prefix is locked out (checked
  * before the key is: lib/auth-guard.ts). An unknown key counts as a failure; a revoked one
  * does not (it is no guess: its holder had it, and a forgotten pusher must not lock its
  * address out for the keys that still work).
  */
-export const requireIngestKey = (scope: IngestScope) =>
+export const requireIngestKey = (...scopes: [IngestScope, ...IngestScope[]]) =>
   createMiddleware<IngestAuthEnv>(async (c, next) => {
     const header = c.req.header("authorization");
     const secret = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    if (!secret) throw unauthorized(`Send an ${scope} key as "Authorization: Bearer <key>".`);
+    const wanted = scopes.join(" or ");
+    if (!secret) throw unauthorized(`Send an ${wanted} key as "Authorization: Bearer <key>".`);
     const now = Date.now();
     const guard = guardFor(c.env, c.req.raw, "ingest", secret);
     await admit(c.env, guard, now);
@@ -98,8 +99,8 @@ export const requireIngestKey = (scope: IngestScope) =>
     if (!key) return refuse(c.env, guard, unauthorized("Unknown key."), now);
     if (key.revokedAt !== null) throw unauthorized("This key has been revoked.");
     succeeded(c.env, guard, (p) => c.executionCtx.waitUntil(p));
-    if (key.scope !== scope) {
-      throw new ApiError(403, `This is a ${key.scope} key; this endpoint needs an ${scope} key.`);
+    if (!scopes.includes(key.scope)) {
+      throw new ApiError(403, `This is a ${key.scope} key; this endpoint needs an ${wanted} key.`);
     }
     c.set("ingestKey", key);
     await next();

@@ -146,7 +146,8 @@ const security = [{ ingestKey: [] }];
 ingest.openAPIRegistry.registerComponent("securitySchemes", "ingestKey", {
   type: "http",
   scheme: "bearer",
-  description: 'A key with scope "ingest", created with POST /api/admin/monitoring/keys (shown once).',
+  description:
+    'A key with scope "ingest" or "integration", created with POST /api/admin/monitoring/keys (shown once).',
 });
 
 const errors = (codes: Record<number, string>) =>
@@ -157,7 +158,7 @@ const errors = (codes: Record<number, string>) =>
 const ingestErrors = errors({
   400: "Malformed JSON or invalid samples: every failing index, field and reason (nothing stored)",
   401: "No, unknown or revoked key",
-  403: "The key is not an ingest key",
+  403: "The key is neither an ingest nor an integration key",
   413: `More than ${MAX_BATCH_SAMPLES} samples or ${MAX_BODY_BYTES} bytes`,
   415: "Unsupported Content-Type or Content-Encoding",
   429: "The key's samples-per-minute limit is exhausted; see Retry-After",
@@ -226,7 +227,7 @@ ingest.openAPIRegistry.registerPath(
   }),
 );
 
-ingest.post("/ingest", requireIngestKey("ingest"), async (c) => {
+ingest.post("/ingest", requireIngestKey("ingest", "integration"), async (c) => {
   requireMediaType(c, ["application/json"]);
   const text = await readBodyText(c.req.raw);
   let body: unknown;
@@ -304,7 +305,7 @@ ingest.openapi(
     description:
       "Same limits as POST /ingest, and idempotent per (series, ts) alike. `application/openmetrics-text` is checked as OpenMetrics 1.0 (# EOF required, its family rules); `text/plain` is read as Prometheus reads the 0.0.4 text format. Malformed lines are refused one by one: the other samples are stored and the answer (202) lists the refused lines with their numbers and reasons; only a body whose every sample line is malformed is refused whole (400, with the line numbers). Samples with non-finite values are dropped and counted.",
     security,
-    middleware: [requireIngestKey("ingest")] as const,
+    middleware: [requireIngestKey("ingest", "integration")] as const,
     request: {
       query: PrometheusQuery,
       body: {

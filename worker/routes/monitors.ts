@@ -130,7 +130,7 @@ const MonitorFields = z
   })
   .openapi("MonitorInput");
 
-type MonitorInput = z.output<typeof MonitorFields>;
+export type MonitorInput = z.output<typeof MonitorFields>;
 
 const CONFIG_KEYS = [
   "url",
@@ -248,17 +248,7 @@ export const monitorResource = defineResource({
     if (!target.ok) throw badRequest([{ field: "url", reason: `refused: ${target.reason}` }], "Invalid monitor.");
   },
   toInput: rowToInput,
-  toValues: (input, { existing }) => ({
-    values: {
-      name: input.name,
-      service: input.service,
-      kind: input.kind,
-      config: configOf(input),
-      intervalSeconds: input.interval_seconds,
-      isActive: input.is_active,
-      heartbeatSlug: input.kind === "heartbeat" ? (existing?.heartbeatSlug ?? newHeartbeatSlug()) : null,
-    },
-  }),
+  toValues: (input, { existing }) => ({ values: monitorValues(input, existing) }),
   extraOutput: (row, { origin }) => ({
     ...(row.kind === "heartbeat" ? {} : { timeout_ms: effectiveTimeout(row) }),
     ...(row.kind === "http" ? effectiveConfirmation(row) : {}),
@@ -270,7 +260,21 @@ export const monitorResource = defineResource({
 
 export const monitors = crudRoutes(monitorResource);
 
-function rowToInput(row: MonitorRow) {
+/** A validated monitor → its columns (an existing heartbeat keeps its URL). */
+export function monitorValues(input: MonitorInput, existing?: MonitorRow) {
+  return {
+    name: input.name,
+    service: input.service,
+    kind: input.kind,
+    config: configOf(input),
+    intervalSeconds: input.interval_seconds,
+    isActive: input.is_active,
+    heartbeatSlug: input.kind === "heartbeat" ? (existing?.heartbeatSlug ?? newHeartbeatSlug()) : null,
+  };
+}
+
+/** The writable fields of a stored monitor. */
+export function rowToInput(row: MonitorRow) {
   return {
     name: row.name,
     service: row.service,

@@ -29,7 +29,7 @@ export const NO_AUDIT_FILTERS: AuditFilters = {
 const KEYS = Object.keys(NO_AUDIT_FILTERS) as (keyof AuditFilters)[];
 
 /** Where a change came from (the server's list). */
-export const AUDIT_VIAS = ["api", "dashboard", "slack", "config-import", "system"] as const;
+export const AUDIT_VIAS = ["api", "dashboard", "slack", "config-import", "integration", "system"] as const;
 
 /** What the trail records, for the target filter. */
 export const AUDIT_TARGETS = [

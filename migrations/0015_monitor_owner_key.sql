@@ -1,0 +1,2 @@
+ALTER TABLE `monitors` ADD `owner_key_id` integer REFERENCES ingest_keys(id) ON DELETE set null;--> statement-breakpoint
+CREATE UNIQUE INDEX `monitors_owner_name_unique` ON `monitors` (`owner_key_id`,`name`) WHERE owner_key_id IS NOT NULL;
