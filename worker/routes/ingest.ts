@@ -146,8 +146,7 @@ const security = [{ ingestKey: [] }];
 ingest.openAPIRegistry.registerComponent("securitySchemes", "ingestKey", {
   type: "http",
   scheme: "bearer",
-  description:
-    'A key with scope "ingest" or "integration", created with POST /api/admin/monitoring/keys (shown once).',
+  description: 'A key with scope "ingest" or "integration", created with POST /api/admin/monitoring/keys (shown once).',
 });
 
 const errors = (codes: Record<number, string>) =>
