@@ -9,6 +9,7 @@ import { activeAlerts } from "../models/live";
 import { api, auth } from "../models/session";
 import { type DryRun, DryRunResult } from "../components/rule-results";
 import { ActionResult, LoadError } from "../components/feedback";
+import { RULE_TEMPLATES, type RuleTemplate } from "../../../worker/core/rules/templates";
 
 const RULES = "/api/admin/monitoring/rules";
 const PENDING_REFRESH_MS = 15_000;
@@ -39,6 +40,7 @@ export function RulesPage() {
   const tested = useSignal<{ rule: WireRule; run: DryRun } | null>(null);
   const confirming = useSignal<number | null>(null);
   const busy = useSignal<number | null>(null);
+  const adding = useSignal<string | null>(null);
   const { query } = useRoute();
   const session = auth.value;
   const mayEdit = session.kind === "authenticated" && canAct(session.me.role);
@@ -77,6 +79,26 @@ export function RulesPage() {
       result.value = { ok: false, text: `${rule.rule_name}: ${err instanceof HttpError ? err.message : String(err)}` };
     } finally {
       busy.value = null;
+    }
+  }
+
+  async function add(template: RuleTemplate) {
+    adding.value = template.body.rule_name;
+    result.value = null;
+    try {
+      await api.request(RULES, { method: "POST", body: template.body });
+      result.value = {
+        ok: true,
+        text: `${template.body.rule_name} added. Edit it to change its threshold or channels.`,
+      };
+      await load();
+    } catch (err) {
+      result.value = {
+        ok: false,
+        text: `${template.body.rule_name}: ${err instanceof HttpError ? err.message : String(err)}`,
+      };
+    } finally {
+      adding.value = null;
     }
   }
 
@@ -186,6 +208,35 @@ export function RulesPage() {
             </tbody>
           </table>
         </div>
+      )}
+      {mayEdit && list !== null && (
+        <section class="panel" aria-labelledby="ready-made-rules">
+          <h2 id="ready-made-rules">Ready-made rules</h2>
+          <p class="muted">
+            For what the Python integration reports: Celery tasks, beat entries, workers and queues, and the web
+            application's endpoints.
+          </p>
+          <ul class="template-list">
+            {RULE_TEMPLATES.map((t) => {
+              const added = list.some((r) => r.rule_name === t.body.rule_name);
+              return (
+                <li key={t.body.rule_name}>
+                  <div>
+                    <strong>{t.body.rule_name}</strong> <span class="muted">{t.summary}</span>
+                  </div>
+                  <button
+                    type="button"
+                    disabled={added || adding.value !== null}
+                    aria-label={added ? `${t.body.rule_name} added` : `Add ${t.body.rule_name}`}
+                    onClick={() => void add(t)}
+                  >
+                    {added ? "Added" : "Add"}
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+        </section>
       )}
       {tested.value && (
         <section class="panel" aria-label={`Test of ${tested.value.rule.rule_name}`}>
