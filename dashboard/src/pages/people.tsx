@@ -312,7 +312,7 @@ function Keys() {
   const err = errors.value;
   return (
     <section aria-labelledby="keys-heading">
-      <h2 id="keys-heading">Ingest and heartbeat keys</h2>
+      <h2 id="keys-heading">Ingest, integration and heartbeat keys</h2>
       <ActionResult result={outcome.value} />
       {secret.value && <ShownOnce label="New key" secret={secret.value} />}
       {keys.value && keys.value.length > 0 && (
