@@ -6,8 +6,9 @@
  * this key made, and answers with its ping URL. Every worker process of an application calls
  * it when it starts, so an unchanged schedule writes nothing; two processes starting together
  * make one monitor (a unique index on the owner and the name). A monitor of that name made by
- * an admin or by another key is not taken over (409). What an admin changes besides the
- * schedule (paused, renamed, deleted) stays so, except that a deleted one comes back.
+ * an admin or by another key is not taken over (409). The name is what the integration knows
+ * it by: a monitor an admin paused stays paused, and one deleted or renamed is made again
+ * under its name at the integration's next start.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
