@@ -11,8 +11,7 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, MutableMapping, Optional
 
-from .client import Client, get_client
-from .metrics import http_request, path_route
+from .metrics import RequestRecorder, http_request, path_route
 
 __all__ = ["EdgeMonitorASGIMiddleware", "asgi_route"]
 
@@ -63,28 +62,12 @@ def _find_endpoint(routes: Any, endpoint: Any, prefix: str, depth: int, seen: li
     return None
 
 
-class EdgeMonitorASGIMiddleware:
+class EdgeMonitorASGIMiddleware(RequestRecorder):
     """Wraps an ASGI 3 application and records every HTTP request it serves.
 
-    ``client`` (or ``url`` and ``key``, or the ``EDGE_MONITOR_URL``/``EDGE_MONITOR_KEY``
-    environment variables) says where to report; without any, requests pass through.
-    ``route_for(scope)`` may return the route label.
+    Takes ``(app, client=None, *, url=None, key=None, service="api", route_for=None)``:
+    see ``RequestRecorder``.
     """
-
-    def __init__(
-        self,
-        app: Callable,
-        client: Optional[Client] = None,
-        *,
-        url: Optional[str] = None,
-        key: Optional[str] = None,
-        service: str = "api",
-        route_for: Optional[Callable[[Scope], Optional[str]]] = None,
-    ):
-        self.app = app
-        self.client = client if client is not None else get_client(url, key)
-        self.service = service
-        self.route_for = route_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http" or self.client is None:

@@ -288,17 +288,8 @@ class Client:
         """Records ``value`` for the series now (or at ``ts``, epoch milliseconds)."""
         self._record(metric, value, service, labels, ts, None)
 
-    def observe(
-        self,
-        metric: str,
-        value: float,
-        *,
-        service: Optional[str] = None,
-        labels: Optional[Mapping[str, Any]] = None,
-        ts: Union[int, float, datetime.datetime, None] = None,
-    ) -> None:
-        """Records one per-event value (a duration, a size); the same as ``gauge``."""
-        self._record(metric, value, service, labels, ts, None)
+    #: Records one per-event value (a duration, a size): the same as ``gauge``.
+    observe = gauge
 
     def increment(
         self,

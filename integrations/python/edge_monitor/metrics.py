@@ -12,7 +12,7 @@ import re
 import time
 from typing import Any, Iterator, Mapping, Optional
 
-from .client import Client, clean_label_value
+from .client import Client, clean_label_value, get_client
 
 __all__ = [
     "payment",
@@ -133,6 +133,30 @@ def http_request(
     client.observe("api_response_ms", float(duration_ms), service=service, labels=full)
     client.increment("http_requests_total", 1, service=service, labels=full)
     client.increment("http_errors_total", 1 if klass == "5xx" else 0, service=service, labels=base)
+
+
+class RequestRecorder:
+    """What the WSGI and ASGI middlewares share: the wrapped app, where to report, the route hook.
+
+    ``client`` (or ``url`` and ``key``, or the ``EDGE_MONITOR_URL``/``EDGE_MONITOR_KEY``
+    environment variables) says where to report; without any, requests pass through
+    untouched. ``route_for`` (given the WSGI environ or the ASGI scope) may return the route label.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        client: Optional[Client] = None,
+        *,
+        url: Optional[str] = None,
+        key: Optional[str] = None,
+        service: str = "api",
+        route_for: Optional[Any] = None,
+    ):
+        self.app = app
+        self.client = client if client is not None else get_client(url, key)
+        self.service = service
+        self.route_for = route_for
 
 
 @contextlib.contextmanager

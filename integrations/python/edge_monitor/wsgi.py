@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Iterable, Optional
 
 from .client import Client, get_client
-from .metrics import http_request, path_route
+from .metrics import RequestRecorder, http_request, path_route
 
 __all__ = [
     "EdgeMonitorMiddleware",
@@ -43,28 +43,12 @@ def _route_from_environ(environ: dict, route_for: Optional[Callable[[dict], Opti
     return route
 
 
-class EdgeMonitorMiddleware:
+class EdgeMonitorMiddleware(RequestRecorder):
     """Wraps a WSGI application and records every request it serves.
 
-    ``client`` (or ``url`` and ``key``, or the ``EDGE_MONITOR_URL``/``EDGE_MONITOR_KEY``
-    environment variables) says where to report; without any, requests pass through
-    untouched. ``route_for(environ)`` may return the route label.
+    Takes ``(app, client=None, *, url=None, key=None, service="api", route_for=None)``:
+    see ``RequestRecorder``.
     """
-
-    def __init__(
-        self,
-        app: Callable,
-        client: Optional[Client] = None,
-        *,
-        url: Optional[str] = None,
-        key: Optional[str] = None,
-        service: str = "api",
-        route_for: Optional[Callable[[dict], Optional[str]]] = None,
-    ):
-        self.app = app
-        self.client = client if client is not None else get_client(url, key)
-        self.service = service
-        self.route_for = route_for
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if self.client is None:
