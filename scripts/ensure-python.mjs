@@ -1,22 +1,12 @@
-// Makes sure what the Python integration's end-to-end test runs is installed: Debian's
-// /usr/bin/python3 with Celery, redis-py, Flask and Django, and redis-server. Instant when
-// they are; otherwise installs Debian's packages with apt-get (root only). The Python
-// package itself needs none of them (integrations/python has no dependencies).
-import { spawnSync } from "node:child_process";
-import { ensureDebianPackages, isExecutable } from "./lib/apt.mjs";
-
-export const PYTHON = "/usr/bin/python3";
-export const REDIS_SERVER = "/usr/bin/redis-server";
-const MODULES = ["celery", "redis", "flask", "django"];
-
-const present = () =>
-  isExecutable(REDIS_SERVER) &&
-  isExecutable(PYTHON) &&
-  spawnSync(PYTHON, ["-c", `import ${MODULES.join(", ")}`], { stdio: "ignore" }).status === 0;
+// Makes sure what the Python integration's end-to-end test runs is installed (scripts/lib/python.mjs).
+// Instant when it is; otherwise installs Debian's packages with apt-get (root only). The
+// Python package itself needs none of them (integrations/python has no dependencies).
+import { ensureDebianPackages } from "./lib/apt.mjs";
+import { DEBIAN_PACKAGES, PYTHON, PYTHON_MODULES, pythonStackProblem, REDIS_SERVER } from "./lib/python.mjs";
 
 ensureDebianPackages({
   tool: "ensure-python",
-  what: `${PYTHON} with ${MODULES.join(", ")}, and ${REDIS_SERVER}`,
-  packages: ["python3", "python3-celery", "python3-redis", "python3-flask", "python3-django", "redis-server"],
-  present,
+  what: `${PYTHON} with ${PYTHON_MODULES.join(", ")}, and ${REDIS_SERVER}`,
+  packages: DEBIAN_PACKAGES,
+  present: () => pythonStackProblem() === null,
 });

@@ -16,11 +16,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { PYTHON, pythonStackProblem, REDIS_SERVER } from "../../scripts/lib/python.mjs";
 import { apiClient } from "./client";
 import { exited, freePort, killGroup } from "./server";
 
-const PYTHON = "/usr/bin/python3";
-const REDIS_SERVER = "/usr/bin/redis-server";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const FIXTURES = path.join(import.meta.dirname, "python");
 const CELERY_SERVICE = "e2e-celery";
@@ -36,16 +35,6 @@ let key = "";
 let redis: ChildProcess | undefined;
 let worker: ChildProcess | undefined;
 const workerLog: string[] = [];
-
-/** Whether Debian's Python stack is here; the reason when not. */
-function missingPrerequisite(): string | null {
-  const probe = spawnSync(PYTHON, ["-c", "import celery, redis, flask"], { encoding: "utf8" });
-  if (probe.error || probe.status !== 0) {
-    return `${PYTHON} cannot import celery, redis and flask (${probe.error?.message ?? probe.stderr.trim().split("\n").at(-1)})`;
-  }
-  if (spawnSync(REDIS_SERVER, ["--version"]).status !== 0) return `${REDIS_SERVER} is missing`;
-  return null;
-}
 
 const pythonEnv = (extra: Record<string, string>) => ({
   ...process.env,
@@ -119,11 +108,11 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
 }
 
 beforeAll(async () => {
-  const missing = missingPrerequisite();
+  const missing = pythonStackProblem();
   if (missing) {
     throw new Error(
       `The Python integration's end-to-end test needs Debian's Python stack: ${missing}. ` +
-        "Run `node scripts/ensure-python.mjs` as root (npm test does) or apt-get install python3-celery python3-redis python3-flask redis-server.",
+        "Run `node scripts/ensure-python.mjs` as root (npm test does) or apt-get install python3-celery python3-redis python3-flask python3-django redis-server.",
     );
   }
   workDir = mkdtempSync(path.join(tmpdir(), "edge-monitor-python-"));

@@ -46,12 +46,8 @@ describe("integration keys", () => {
 
   it("create a heartbeat monitor they own, update its schedule, and answer unchanged without a write", async () => {
     const key = await newKey("integration", "shop-celery");
-    const created = await put(key, "beat: nightly-report", {
-      service: "celery",
-      cron: "30 3 * * *",
-      timezone: "Asia/Taipei",
-      grace_seconds: 60,
-    });
+    const nightly = { service: "celery", cron: "30 3 * * *", timezone: "Asia/Taipei", grace_seconds: 60 };
+    const created = await put(key, "beat: nightly-report", nightly);
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       name: "beat: nightly-report",
@@ -85,12 +81,7 @@ describe("integration keys", () => {
     expect(await audits()).toEqual([{ action: "monitor.create", via: "integration", actor_label: "key:shop-celery" }]);
 
     // Every worker process says the same when it starts: nothing is written.
-    const again = await put(key, "beat: nightly-report", {
-      service: "celery",
-      cron: "30 3 * * *",
-      timezone: "Asia/Taipei",
-      grace_seconds: 60,
-    });
+    const again = await put(key, "beat: nightly-report", nightly);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(created.body);
     expect(await audits()).toHaveLength(1);

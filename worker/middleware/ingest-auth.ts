@@ -76,11 +76,11 @@ const unauthorized = (message: string) =>
  * does not (it is no guess: its holder had it, and a forgotten pusher must not lock its
  * address out for the keys that still work).
  */
-export const requireIngestKey = (...scopes: [IngestScope, ...IngestScope[]]) =>
-  createMiddleware<IngestAuthEnv>(async (c, next) => {
+export const requireIngestKey = (...scopes: [IngestScope, ...IngestScope[]]) => {
+  const wanted = scopes.join(" or ");
+  return createMiddleware<IngestAuthEnv>(async (c, next) => {
     const header = c.req.header("authorization");
     const secret = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
-    const wanted = scopes.join(" or ");
     if (!secret) throw unauthorized(`Send an ${wanted} key as "Authorization: Bearer <key>".`);
     const now = Date.now();
     const guard = guardFor(c.env, c.req.raw, "ingest", secret);
@@ -105,3 +105,4 @@ export const requireIngestKey = (...scopes: [IngestScope, ...IngestScope[]]) =>
     c.set("ingestKey", key);
     await next();
   });
+};

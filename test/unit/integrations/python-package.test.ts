@@ -5,8 +5,8 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { PYTHON } from "../../../scripts/lib/python.mjs";
 
-const PYTHON = "/usr/bin/python3";
 const PACKAGE = path.resolve(import.meta.dirname, "../../../integrations/python");
 /** Fewer would mean discovery lost some of them. */
 const AT_LEAST = 40;
