@@ -369,7 +369,7 @@ function Keys() {
                 onChange={(e) => (draft.value = { ...draft.value, scope: e.currentTarget.value })}
               >
                 <option value="ingest">ingest (push samples)</option>
-                <option value="integration">integration (Python package: samples and its heartbeats)</option>
+                <option value="integration">integration (Python package)</option>
                 <option value="heartbeat">heartbeat</option>
               </select>
             </Field>

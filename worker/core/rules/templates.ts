@@ -27,7 +27,7 @@ export interface RuleTemplate {
 
 export const RULE_TEMPLATES: readonly RuleTemplate[] = [
   {
-    summary: "A Celery task failed in the last 5 minutes (one alert per task).",
+    summary: "A Celery task failed in the last 5 minutes (an alert per task and worker process).",
     body: {
       rule_name: "Celery task failing",
       description: "A Celery task raised an exception; the alert's labels name the task.",
