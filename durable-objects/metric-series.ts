@@ -177,11 +177,42 @@ interface PendingBucket {
   rollup: Rollup;
 }
 
-interface LatestRow extends Record<string, SqlStorageValue> {
+/**
+ * A series' newest sample. Its value and instant are in the raw samples (stored by the same
+ * transaction), so a write does not also update the series row: the row's `latest_*` is
+ * written only for a newest sample with a message (raw samples have no message column), and
+ * from the raw samples before a prune deletes them. A series' newest sample is the newer of
+ * its row's and its newest raw sample (the row's on a tie: it has the message).
+ */
+interface LatestValue {
+  ts: number;
+  value: number;
+  message: string | null;
+}
+
+interface SeriesRow extends Record<string, SqlStorageValue> {
   id: number;
-  latest_ts: number;
-  latest_value: number;
+  key: string;
+  labels: string;
+  latest_ts: number | null;
+  latest_value: number | null;
   latest_message: string | null;
+  raw_ts: number | null;
+  raw_value: number | null;
+}
+
+/** Each series with its newest sample as `LatestValue` tells, one index lookup for its raw part. */
+const SERIES_WITH_LATEST = `SELECT id, key, labels, latest_ts, latest_value, latest_message, raw.ts AS raw_ts, raw.value AS raw_value
+  FROM series LEFT JOIN samples AS raw ON raw.series_id = series.id
+    AND raw.ts = (SELECT max(ts) FROM samples WHERE series_id = series.id)`;
+
+function latestOf(row: SeriesRow): LatestValue | null {
+  const stored =
+    row.latest_ts === null || row.latest_value === null
+      ? null
+      : { ts: row.latest_ts, value: row.latest_value, message: row.latest_message };
+  if (row.raw_ts === null || row.raw_value === null || (stored && stored.ts >= row.raw_ts)) return stored;
+  return { ts: row.raw_ts, value: row.raw_value, message: null };
 }
 
 export class MetricSeries extends DurableObject<Env> {
@@ -190,6 +221,15 @@ export class MetricSeries extends DurableObject<Env> {
   /** Series key → row id, and back to the identity. */
   private readonly ids = new Map<string, number>();
   private readonly identities = new Map<number, SeriesIdentity>();
+  /** Per series row id, its labels as stored (JSON text), for the SeriesIndex rows. */
+  private readonly labelsText = new Map<number, string>();
+  /** Per series row id, the start of its SeriesIndex row (all but the latest value), made once. */
+  private readonly indexRowPrefix = new Map<number, string>();
+  /**
+   * Per series row id, its newest sample (loaded with the series, then kept by each committed
+   * write): see `LatestValue` for where it is stored.
+   */
+  private readonly latestValues = new Map<number, LatestValue>();
   /** The alarm as last set by this instance; undefined until read (saves a storage call per record). */
   private alarmAt: number | null | undefined;
   /** When this instance last started an index update; undefined before its first (it goes at once). */
@@ -232,6 +272,7 @@ export class MetricSeries extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS untold (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS series (
         id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, labels TEXT NOT NULL,
+        -- the newest sample where the raw samples do not tell it (LatestValue)
         latest_ts INTEGER, latest_value REAL, latest_message TEXT,
         -- no longer written (what the index has seen is kept in memory, see pushLatest)
         indexed_ts INTEGER);
@@ -260,8 +301,10 @@ export class MetricSeries extends DurableObject<Env> {
     }
     this.family =
       sql.exec<{ metric: string; service: string }>("SELECT metric, service FROM family").toArray()[0] ?? null;
-    for (const row of sql.exec<{ id: number; key: string; labels: string }>("SELECT id, key, labels FROM series")) {
-      this.remember(row.id, row.key, JSON.parse(row.labels) as Labels);
+    for (const row of sql.exec<SeriesRow>(SERIES_WITH_LATEST)) {
+      this.remember(row.id, row.key, row.labels);
+      const latest = latestOf(row);
+      if (latest) this.latestValues.set(row.id, latest);
     }
   }
 
@@ -286,7 +329,7 @@ export class MetricSeries extends DurableObject<Env> {
     // alarm, which tells the rules again (retell), so a breach answered 202 still reaches them.
     // Scored in the same transaction: the anomaly episodes they start, grow or end are queued
     // with them (the detectors' own state is checkpointed by the alarm, see checkpointScorers).
-    const { earliest, latest, added, duplicates, conflicts, anomalyEvents, minuteMarks } =
+    const { earliest, latest, newLatest, added, duplicates, conflicts, anomalyEvents, minuteMarks } =
       this.ctx.storage.transactionSync(() => {
         const stored = this.store(fresh, now);
         if (stored.added.length && rules?.length !== 0) {
@@ -294,6 +337,7 @@ export class MetricSeries extends DurableObject<Env> {
         }
         return { ...stored, anomalyEvents: patterns ? this.score(stored.added, stored.addedIds, patterns, true) : 0 };
       });
+    this.keepLatest(newLatest);
     this.noteOpenMinutes(minuteMarks, now);
     if (anomalyEvents) this.ctx.waitUntil(this.writeAnomaliesSoon());
     const result = { held: fresh.length, duplicates, conflicts };
@@ -886,11 +930,9 @@ export class MetricSeries extends DurableObject<Env> {
   latest(key: string): Sample | null {
     const id = this.ids.get(key);
     const identity = id === undefined ? undefined : this.identities.get(id);
-    if (id === undefined || !identity) return null;
-    const row = this.ctx.storage.sql
-      .exec<LatestRow>("SELECT id, latest_ts, latest_value, latest_message FROM series WHERE id = ?", id)
-      .toArray()[0];
-    return row ? this.latestSample(identity, row) : null;
+    const latest = id === undefined ? undefined : this.latestValues.get(id);
+    if (!identity || !latest) return null;
+    return this.latestSample(identity, latest);
   }
 
   /**
@@ -913,6 +955,7 @@ export class MetricSeries extends DurableObject<Env> {
     const plan = planHistoryImport(ts, values, now, this.retention);
     const sql = this.ctx.storage.sql;
     const patterns = this.detection ? await this.feedbackPatterns(now) : null;
+    let newLatest: [number, LatestValue][] = [];
     const id = this.ctx.storage.transactionSync(() => {
       const seriesId = this.idFor({ metric, service, labels, ts: 0, value: 0 });
       const [first, last] = [plan.raw[0], plan.raw.at(-1)];
@@ -937,12 +980,25 @@ export class MetricSeries extends DurableObject<Env> {
       }
       if (plan.raw.length) {
         const stored = this.store(plan.raw.map((p) => ({ metric, service, labels, ts: p.ts, value: p.value })));
+        newLatest = stored.newLatest;
         // The detector learns the imported past; its anomalies are listed, not announced.
         if (patterns && stored.added.length)
           this.rescore(seriesId, patterns.get(this.identities.get(seriesId)?.seriesKey ?? "") ?? [], { ts, values });
       }
+      // The series' newest sample may be among the raw samples replaced: its row keeps it.
+      const held = newLatest.find(([changed]) => changed === seriesId)?.[1] ?? this.latestValues.get(seriesId);
+      if (held) {
+        sql.exec(
+          "UPDATE series SET latest_ts = ?, latest_value = ?, latest_message = ? WHERE id = ?",
+          held.ts,
+          held.value,
+          held.message,
+          seriesId,
+        );
+      }
       return seriesId;
     });
+    this.keepLatest(newLatest);
     if (this.pruneAt === null) this.pruneAt = undefined;
     let rows = 0;
     const identity = this.identities.get(id);
@@ -1010,10 +1066,16 @@ export class MetricSeries extends DurableObject<Env> {
     await this.rearm(Date.now(), flushFailed, indexFailed, retellFailed || anomaliesFailed);
   }
 
-  private remember(id: number, key: string, labels: Labels): SeriesIdentity {
+  private remember(
+    id: number,
+    key: string,
+    labelsText: string,
+    labels = JSON.parse(labelsText) as Labels,
+  ): SeriesIdentity {
     const identity = { seriesKey: key, metric: this.family?.metric ?? "", service: this.family?.service ?? "", labels };
     this.ids.set(key, id);
     this.identities.set(id, identity);
+    this.labelsText.set(id, labelsText);
     return identity;
   }
 
@@ -1029,9 +1091,9 @@ export class MetricSeries extends DurableObject<Env> {
     return { metric: id.metric, service: id.service, labels: id.labels, ts, value };
   }
 
-  private latestSample(id: SeriesIdentity, row: LatestRow): Sample {
-    const sample = this.sample(id, row.latest_ts, row.latest_value);
-    if (row.latest_message !== null) sample.message = row.latest_message;
+  private latestSample(id: SeriesIdentity, latest: LatestValue): Sample {
+    const sample = this.sample(id, latest.ts, latest.value);
+    if (latest.message !== null) sample.message = latest.message;
     return sample;
   }
 
@@ -1045,14 +1107,11 @@ export class MetricSeries extends DurableObject<Env> {
     const key = seriesKey(s.metric, s.service, s.labels);
     const known = this.ids.get(key);
     if (known !== undefined) return known;
+    const labelsText = JSON.stringify(s.labels);
     const id = sql
-      .exec<{ id: number }>(
-        "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
-        key,
-        JSON.stringify(s.labels),
-      )
+      .exec<{ id: number }>("INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id", key, labelsText)
       .one().id;
-    this.remember(id, key, s.labels);
+    this.remember(id, key, labelsText, s.labels);
     return id;
   }
 
@@ -1081,8 +1140,8 @@ export class MetricSeries extends DurableObject<Env> {
   }
 
   /**
-   * Inserts the raw rows of instants not held yet (the first sample of each), updates
-   * latest values and marks the minutes touched, from the new samples only; returns the
+   * Inserts the raw rows of instants not held yet (the first sample of each), finds the new
+   * latest values (kept by the caller once committed) and marks the minutes touched, from the new samples only; returns the
    * earliest minute touched, the new latest sample of each series whose latest changed,
    * the new samples, and what the others repeated.
    */
@@ -1092,6 +1151,8 @@ export class MetricSeries extends DurableObject<Env> {
   ): {
     earliest: number;
     latest: Map<string, Sample>;
+    /** The new latest values, kept in memory by the caller once the transaction committed (keepLatest). */
+    newLatest: [number, LatestValue][];
     added: Sample[];
     addedIds: number[];
     minuteMarks: string[];
@@ -1102,19 +1163,29 @@ export class MetricSeries extends DurableObject<Env> {
     // Scorers not in memory catch up on what their series stored before this call (loadScorers).
     if (this.detection) this.loadScorers([...new Set(rows.map((r) => r.id))]);
     const once = firstPerInstant(rows, (r) => r.id);
-    const inserted = new Set<string>();
-    // One statement for the whole call, its rows bound as one JSON array.
-    for (const row of sql.exec<{ series_id: number; ts: number }>(
+    // One statement for the whole call, its rows bound as one JSON array. Rows get rowids above
+    // the largest before it: when fewer went in than were offered (some instants are held
+    // already), those rowids tell which did, without a row handed back per sample otherwise.
+    const before = sql.exec<{ r: number | null }>("SELECT max(rowid) AS r FROM samples").one().r ?? 0;
+    sql.exec(
       `INSERT INTO samples (series_id, ts, value)
-       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true
-       ON CONFLICT DO NOTHING RETURNING series_id, ts`,
+       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`,
       JSON.stringify(once.kept.map((r) => [r.id, r.ts, r.value])),
-    )) {
-      inserted.add(instantKey(row.series_id, row.ts));
+    );
+    const count = sql.exec<{ n: number }>("SELECT changes() AS n").one().n;
+    let settled: { added: Row[] } & DuplicateCounts = { added: once.kept, ...NO_DUPLICATES };
+    if (count < once.kept.length) {
+      const inserted = new Set<string>();
+      for (const row of sql.exec<{ series_id: number; ts: number }>(
+        "SELECT series_id, ts FROM samples WHERE rowid > ?",
+        before,
+      )) {
+        inserted.add(instantKey(row.series_id, row.ts));
+      }
+      const keyOf = (r: Row) => instantKey(r.id, r.ts);
+      const held = this.heldValues(once.kept.filter((r) => !inserted.has(keyOf(r))));
+      settled = settleAgainstStored(once.kept, keyOf, inserted, held);
     }
-    const keyOf = (r: Row) => instantKey(r.id, r.ts);
-    const held = this.heldValues(once.kept.filter((r) => !inserted.has(keyOf(r))));
-    const settled = settleAgainstStored(once.kept, keyOf, inserted, held);
     // Per series its newest new sample, and the minutes its new samples touched.
     const newest = new Map<number, Sample>();
     const minutes = new Set<string>();
@@ -1127,19 +1198,28 @@ export class MetricSeries extends DurableObject<Env> {
       earliest = Math.min(earliest, minute);
     }
     const latest = new Map<string, Sample>();
+    const newLatest: [number, LatestValue][] = [];
     let minuteMarks: string[] = [];
     if (newest.size) {
-      for (const { id } of sql.exec<{ id: number }>(
-        `UPDATE series SET latest_ts = n.value ->> 1, latest_value = n.value ->> 2, latest_message = n.value ->> 3
-         FROM json_each(?) AS n
-         WHERE series.id = n.value ->> 0 AND (series.latest_ts IS NULL OR series.latest_ts <= n.value ->> 1)
-         RETURNING series.id AS id`,
-        JSON.stringify([...newest].map(([seriesId, s]) => [seriesId, s.ts, s.value, s.message ?? null])),
-      )) {
-        const identity = this.identities.get(id);
-        const sample = newest.get(id);
+      // Newer than (or as new as) what the series holds: its new latest sample. The raw row just
+      // inserted holds it, so the series row is written only to keep a message (LatestValue).
+      const withMessage: [number, number, number, string][] = [];
+      for (const [id, sample] of newest) {
+        const held = this.latestValues.get(id);
+        if (held && held.ts > sample.ts) continue;
+        const message = sample.message ?? null;
+        newLatest.push([id, { ts: sample.ts, value: sample.value, message }]);
+        if (message !== null) withMessage.push([id, sample.ts, sample.value, message]);
         this.unindexed.add(id);
-        if (identity && sample) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
+        const identity = this.identities.get(id);
+        if (identity) latest.set(identity.seriesKey, { ...sample, labels: identity.labels });
+      }
+      if (withMessage.length) {
+        sql.exec(
+          `UPDATE series SET latest_ts = n.value ->> 1, latest_value = n.value ->> 2, latest_message = n.value ->> 3
+           FROM json_each(?) AS n WHERE series.id = n.value ->> 0`,
+          JSON.stringify(withMessage),
+        );
       }
       // A minute still open is pending already (only closed minutes are rolled up and marked
       // flushed), so only its first sample this instance sees writes its row; a closed
@@ -1158,6 +1238,7 @@ export class MetricSeries extends DurableObject<Env> {
     return {
       earliest,
       latest,
+      newLatest,
       added: settled.added.map((r) => r.sample),
       addedIds: settled.added.map((r) => r.id),
       minuteMarks,
@@ -1190,6 +1271,11 @@ export class MetricSeries extends DurableObject<Env> {
     return values;
   }
 
+  /** Keeps the new latest values of a committed write. */
+  private keepLatest(changes: readonly [number, LatestValue][]): void {
+    for (const [id, latest] of changes) this.latestValues.set(id, latest);
+  }
+
   /** pushLatest from a write: a failed update is retried by the alarm, brought forward for it. */
   private async pushLatestOrRetry(): Promise<void> {
     if (!(await this.pushLatest())) this.wakeBy(Date.now() + INDEX_RETRY_MS);
@@ -1203,24 +1289,29 @@ export class MetricSeries extends DurableObject<Env> {
    * whose latest changed since.
    */
   private async pushLatest(): Promise<boolean> {
-    const sql = this.ctx.storage.sql;
-    const changed = this.indexedAll ? [...this.unindexed] : null;
-    if (changed?.length === 0) return true;
+    const changed = this.indexedAll ? [...this.unindexed] : [...this.latestValues.keys()];
+    if (changed.length === 0) {
+      this.indexedAll = true;
+      return true;
+    }
     const family = this.family;
     if (!family) return true;
-    // Each series' index row (a `SampleRow`, in SAMPLE_ROW_COLUMNS order) as JSON text, made by
-    // SQLite from the stored row.
-    const select = `SELECT id, json_array(key, ?, ?, labels, latest_value, latest_ts, latest_message) AS row FROM series`;
-    const rows = (
-      changed === null
-        ? sql.exec<{ id: number; row: string }>(`${select} WHERE latest_ts IS NOT NULL`, family.metric, family.service)
-        : sql.exec<{ id: number; row: string }>(
-            `${select} WHERE id IN (SELECT value FROM json_each(?)) AND latest_ts IS NOT NULL`,
-            family.metric,
-            family.service,
-            JSON.stringify(changed),
-          )
-    ).toArray();
+    // Each series' index row: a `SampleRow` (SAMPLE_ROW_COLUMNS order) as JSON text.
+    const rows: { id: number; row: string }[] = [];
+    for (const id of changed) {
+      const latest = this.latestValues.get(id);
+      if (!latest) continue;
+      let prefix = this.indexRowPrefix.get(id);
+      if (prefix === undefined) {
+        const key = this.identities.get(id)?.seriesKey ?? "";
+        prefix = JSON.stringify([key, family.metric, family.service, this.labelsText.get(id) ?? "{}"]).slice(0, -1);
+        this.indexRowPrefix.set(id, prefix);
+      }
+      rows.push({
+        id,
+        row: `${prefix},${JSON.stringify(latest.value)},${latest.ts},${JSON.stringify(latest.message)}]`,
+      });
+    }
     // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
     for (const row of rows) this.unindexed.delete(row.id);
     if (rows.length) this.indexedAt = Date.now();
@@ -1234,7 +1325,7 @@ export class MetricSeries extends DurableObject<Env> {
       for (const row of rows) this.unindexed.add(row.id);
       return false;
     }
-    if (changed === null) this.indexedAll = true;
+    this.indexedAll = true;
     return true;
   }
 
@@ -1345,10 +1436,16 @@ export class MetricSeries extends DurableObject<Env> {
     const held = now - heldMinuteMs(this.retention);
     this.ctx.storage.transactionSync(() => {
       const pendingMinute = value("SELECT min(bucket_start) AS v FROM minutes WHERE rev > flushed_rev");
+      const before = rawPruneBefore(now, this.retention, pendingMinute);
+      // A series whose newest sample is about to go keeps it in its row (LatestValue).
       sql.exec(
-        "DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?",
-        rawPruneBefore(now, this.retention, pendingMinute),
+        `UPDATE series SET latest_ts = raw.ts, latest_value = raw.value, latest_message = NULL
+         FROM samples AS raw
+         WHERE raw.series_id = series.id AND raw.ts = (SELECT max(ts) FROM samples WHERE series_id = series.id)
+           AND raw.ts < ? AND (series.latest_ts IS NULL OR series.latest_ts < raw.ts)`,
+        before,
       );
+      sql.exec("DELETE FROM samples WHERE series_id IN (SELECT id FROM series) AND ts < ?", before);
       sql.exec("DELETE FROM minutes WHERE bucket_start < ? AND rev = flushed_rev", held);
       // No sample older than the raw window is accepted, so these hours can no longer change.
       sql.exec("DELETE FROM hours WHERE bucket_start < ? AND rev = flushed_rev", held);

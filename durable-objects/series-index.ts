@@ -109,20 +109,17 @@ export class SeriesIndex extends DurableObject<Env> {
     // the update's seq: rows with a seq above the last published one are the next delta.
     const changed = this.ctx.storage.transactionSync(() => {
       const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
-      return sql
-        .exec(
-          `INSERT INTO latest (${COLUMNS}, updated_at, seq)
+      return sql.exec(
+        `INSERT INTO latest (${COLUMNS}, updated_at, seq)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?, ?
            FROM json_each(?) WHERE true
            ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
              message = excluded.message, updated_at = excluded.updated_at, seq = excluded.seq
-           WHERE excluded.ts > latest.ts
-           RETURNING 1`,
-          now,
-          seq,
-          rows,
-        )
-        .toArray().length;
+           WHERE excluded.ts > latest.ts`,
+        now,
+        seq,
+        rows,
+      ).rowsWritten;
     });
     if (changed === 0) return;
     if (this.armed === undefined) {

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AE_MAX_POINTS, type DataPoint, planDataPoints } from "../../worker/core/analytics";
-import { migrateUniqueSamples } from "../../durable-objects/metric-series";
+import { MetricSeries, migrateUniqueSamples } from "../../durable-objects/metric-series";
 import { PUBLISH_INTERVAL_MS } from "../../durable-objects/series-index";
 import { HOUR_MS, INDEX_DELAY_MS, MINUTE_MS, bucketStart } from "../../worker/core/rollup";
 import { type Sample, seriesKey } from "../../worker/core/series";
@@ -224,6 +224,59 @@ describe("MetricSeries rollups", () => {
     const now = Date.now();
     await u.record([{ ...u.at(0, now - 1000), message: "status 503" }, u.at(1, now - 5000)]);
     expect(await u.latest()).toEqual({ ...u.at(0, now - 1000), message: "status 503" });
+  });
+
+  /** The latest sample as an object rebuilt over the same storage (a restart) reads it. */
+  const latestAfterRestart = (s: ReturnType<typeof series>) =>
+    runInDurableObject(s.family, (_instance, state) => new MetricSeries(state, env).latest(s.key));
+
+  it("keeps the latest sample, with its message, across a restart", async () => {
+    const now = Date.now();
+    // A newer sample without a message replaces one with a message, late samples replace neither.
+    const u = series("probe_up", { monitor: "78" });
+    await u.record([{ ...u.at(0, now - 3000), message: "status 503" }]);
+    await u.record([u.at(1, now - 2000), u.at(0, now - 4000)]);
+    expect(await u.latest()).toEqual(u.at(1, now - 2000));
+    expect(await latestAfterRestart(u)).toEqual(u.at(1, now - 2000));
+    // The other way round: the message stays with its sample.
+    const v = series("probe_up", { monitor: "79" });
+    await v.record([v.at(1, now - 3000)]);
+    await v.record([{ ...v.at(0, now - 2000), message: "timeout" }, v.at(1, now - 5000)]);
+    expect(await latestAfterRestart(v)).toEqual({ ...v.at(0, now - 2000), message: "timeout" });
+    // A busy series: its newest raw sample is its latest.
+    const w = series("queue_depth", { queue: "busy" });
+    for (let i = 0; i < 5; i++) await w.record([w.at(i, now - 5000 + i * 1000)]);
+    expect(await latestAfterRestart(w)).toEqual(w.at(4, now - 1000));
+  });
+
+  it("keeps the latest sample of a quiet series once its raw samples are pruned, across a restart", async () => {
+    const q = series("backup_age_hours");
+    const now = Date.now();
+    await q.record([q.at(7, now - 23 * HOUR_MS), q.at(8, now - 22 * HOUR_MS)]);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 3 * HOUR_MS);
+    await runDurableObjectAlarm(q.family);
+    expect(await q.stats()).toEqual({ count: 0, oldest: null, newest: null });
+    expect(await q.latest()).toEqual(q.at(8, now - 22 * HOUR_MS));
+    expect(await latestAfterRestart(q)).toEqual(q.at(8, now - 22 * HOUR_MS));
+  });
+
+  it("keeps the latest sample when an import replaces the raw samples around or at it", async () => {
+    const h = series("import_over_latest");
+    const now = Date.now();
+    const live = h.at(5, now - 90_000);
+    await h.record([live]);
+    // The import's instants straddle the live sample without holding it: its raw row goes.
+    await h.family.importHistory(h.metric, h.service, h.labels, [now - 120_000, now - 60_000], [1, 2]);
+    expect(await h.latest()).toEqual(h.at(2, now - 60_000));
+    expect(await latestAfterRestart(h)).toEqual(h.at(2, now - 60_000));
+    // An import at the latest sample's own instant replaces it, message and all.
+    const g = series("import_at_latest");
+    await g.record([{ ...g.at(5, now - 30_000), message: "slow" }]);
+    await g.family.importHistory(g.metric, g.service, g.labels, [now - 120_000, now - 30_000], [1, 2]);
+    expect(await g.since(0)).toEqual([g.at(1, now - 120_000), g.at(2, now - 30_000)]);
+    expect(await g.latest()).toEqual(g.at(2, now - 30_000));
+    expect(await latestAfterRestart(g)).toEqual(g.at(2, now - 30_000));
   });
 });
 
