@@ -213,17 +213,17 @@ describe("after a crash", () => {
     const sample: Sample = { metric, service: "shop", labels: {}, value: 500, ts: Date.now() };
     // Stored as record() stores them, and the process dies before the rules hear of it.
     await runInDurableObject(family, async (instance, state) => {
-      const family = instance as unknown as {
+      const inside = instance as unknown as {
         store(s: Sample[]): { newLatest: unknown };
         keepLatest(changes: unknown): void;
       };
       const stored = state.storage.transactionSync(() => {
-        const stored = family.store([sample]);
+        const result = inside.store([sample]);
         state.storage.sql.exec("INSERT OR IGNORE INTO untold (id, since) VALUES (1, ?)", Date.now());
-        return stored;
+        return result;
       });
       // As record() does once the transaction committed.
-      family.keepLatest(stored.newLatest);
+      inside.keepLatest(stored.newLatest);
       // record() sets the alarm (its minute's rollup) before telling the rules.
       await state.storage.setAlarm(Date.now() + 60_000);
     });

@@ -227,8 +227,8 @@ describe("MetricSeries rollups", () => {
   });
 
   /** The latest sample as an object rebuilt over the same storage (a restart) reads it. */
-  const latestAfterRestart = (s: ReturnType<typeof series>) =>
-    runInDurableObject(s.family, (_instance, state) => new MetricSeries(state, env).latest(s.key));
+  const latestAfterRestart = (of: ReturnType<typeof series>) =>
+    runInDurableObject(of.family, (_instance, state) => new MetricSeries(state, env).latest(of.key));
 
   it("keeps the latest sample, with its message, across a restart", async () => {
     const now = Date.now();
