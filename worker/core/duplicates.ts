@@ -37,15 +37,26 @@ export function firstPerInstant<T extends Point>(
   samples: readonly T[],
   seriesOf: (s: T) => string | number,
 ): { kept: T[] } & DuplicateCounts {
-  const first = new Map<string, T>();
+  // Per series its first sample, or once it has more than one, its samples by instant: the
+  // usual batch holds one sample per series, and needs no key made per sample.
+  const bySeries = new Map<string | number, T | Map<number, T>>();
   const kept: T[] = [];
   let duplicates = 0;
   let conflicts = 0;
   for (const s of samples) {
-    const key = instantKey(seriesOf(s), s.ts);
-    const earlier = first.get(key);
+    const series = seriesOf(s);
+    const held = bySeries.get(series);
+    if (held === undefined) {
+      bySeries.set(series, s);
+      kept.push(s);
+      continue;
+    }
+    let instants: Map<number, T>;
+    if (held instanceof Map) instants = held;
+    else bySeries.set(series, (instants = new Map([[held.ts, held]])));
+    const earlier = instants.get(s.ts);
     if (earlier === undefined) {
-      first.set(key, s);
+      instants.set(s.ts, s);
       kept.push(s);
       continue;
     }
