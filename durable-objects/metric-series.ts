@@ -223,8 +223,10 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly identities = new Map<number, SeriesIdentity>();
   /** Per series row id, its labels as stored (JSON text), for the SeriesIndex rows. */
   private readonly labelsText = new Map<number, string>();
-  /** Per series row id, the start of its SeriesIndex row (all but the latest value), made once. */
-  private readonly indexRowPrefix = new Map<number, string>();
+  /** Series this instance has sent to the SeriesIndex whole: later changes go as their latest value only. */
+  private readonly inIndex = new Set<number>();
+  /** Per series row id, the start of its `LatestValueRow` (its key), made once. */
+  private readonly indexKeyPrefix = new Map<number, string>();
   /**
    * Per series row id, its newest sample (loaded with the series, then kept by each committed
    * write): see `LatestValue` for where it is stored.
@@ -1286,7 +1288,8 @@ export class MetricSeries extends DurableObject<Env> {
    * stay unsent and go with the alarm's retry). The index is a view, so a failure is logged.
    * What was sent is kept in memory, not written per series: an instance's first push sends
    * every series (the index keeps only what is newer than it holds), later ones the series
-   * whose latest changed since.
+   * whose latest changed since. A series this instance has sent whole goes as its key and
+   * latest value only (`SeriesIndex.updateRows`).
    */
   private async pushLatest(): Promise<boolean> {
     const changed = this.indexedAll ? [...this.unindexed] : [...this.latestValues.keys()];
@@ -1296,21 +1299,22 @@ export class MetricSeries extends DurableObject<Env> {
     }
     const family = this.family;
     if (!family) return true;
-    // Each series' index row: a `SampleRow` (SAMPLE_ROW_COLUMNS order) as JSON text.
-    const rows: { id: number; row: string }[] = [];
+    // Each series' index row as JSON text: a whole `SampleRow` (SAMPLE_ROW_COLUMNS order), or
+    // a `LatestValueRow` for a series the index has.
+    const rows: { id: number; row: string; whole: boolean }[] = [];
     for (const id of changed) {
       const latest = this.latestValues.get(id);
       if (!latest) continue;
-      let prefix = this.indexRowPrefix.get(id);
-      if (prefix === undefined) {
-        const key = this.identities.get(id)?.seriesKey ?? "";
-        prefix = JSON.stringify([key, family.metric, family.service, this.labelsText.get(id) ?? "{}"]).slice(0, -1);
-        this.indexRowPrefix.set(id, prefix);
+      const key = this.identities.get(id)?.seriesKey ?? "";
+      const value = `${JSON.stringify(latest.value)},${latest.ts},${JSON.stringify(latest.message)}]`;
+      if (this.inIndex.has(id)) {
+        let prefix = this.indexKeyPrefix.get(id);
+        if (prefix === undefined) this.indexKeyPrefix.set(id, (prefix = `[${JSON.stringify(key)},`));
+        rows.push({ id, row: prefix + value, whole: false });
+      } else {
+        const head = JSON.stringify([key, family.metric, family.service, this.labelsText.get(id) ?? "{}"]);
+        rows.push({ id, row: `${head.slice(0, -1)},${value}`, whole: true });
       }
-      rows.push({
-        id,
-        row: `${prefix},${JSON.stringify(latest.value)},${latest.ts},${JSON.stringify(latest.message)}]`,
-      });
     }
     // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
     for (const row of rows) this.unindexed.delete(row.id);
@@ -1318,7 +1322,9 @@ export class MetricSeries extends DurableObject<Env> {
     try {
       for (let i = 0; i < rows.length; i += INDEX_CHUNK) {
         const chunk = rows.slice(i, i + INDEX_CHUNK);
-        await seriesIndex(this.env).updateRows(`[${chunk.map((r) => r.row).join(",")}]`);
+        const json = (whole: boolean) => `[${chunk.flatMap((r) => (r.whole === whole ? [r.row] : [])).join(",")}]`;
+        await seriesIndex(this.env).updateRows(json(true), json(false));
+        for (const r of chunk) if (r.whole) this.inIndex.add(r.id);
       }
     } catch (err) {
       console.error(`series ${this.name()}: index update failed`, err);

@@ -99,27 +99,42 @@ export class SeriesIndex extends DurableObject<Env> {
   }
 
   /**
-   * `update` with the rows already made: a JSON array of `SampleRow`s (a series store makes
-   * them in SQLite from its own rows, so neither side builds a sample per series).
+   * `update` with the rows already made (a series store makes them from what it holds, so
+   * neither side builds a sample per series): `rows` a JSON array of whole `SampleRow`s;
+   * `values` one of `LatestValueRow`s, the new latest value of series the index has (a series
+   * it does not have, e.g. removed meanwhile, is left out).
    */
-  async updateRows(rows: string): Promise<void> {
+  async updateRows(rows: string, values = "[]"): Promise<void> {
     const now = Date.now();
     const sql = this.ctx.storage.sql;
-    // One upsert for the whole update, the rows bound as one JSON array. A changed row carries
-    // the update's seq: rows with a seq above the last published one are the next delta.
+    // One statement for each kind, the rows bound as one JSON array. A changed row carries the
+    // update's seq: rows with a seq above the last published one are the next delta.
     const changed = this.ctx.storage.transactionSync(() => {
       const seq = sql.exec<{ seq: number }>("UPDATE state SET seq = seq + 1 WHERE id = 1 RETURNING seq").one().seq;
-      return sql.exec(
-        `INSERT INTO latest (${COLUMNS}, updated_at, seq)
+      let written = 0;
+      if (rows !== "[]") {
+        written += sql.exec(
+          `INSERT INTO latest (${COLUMNS}, updated_at, seq)
            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?, ?
            FROM json_each(?) WHERE true
            ON CONFLICT (series_key) DO UPDATE SET value = excluded.value, ts = excluded.ts,
              message = excluded.message, updated_at = excluded.updated_at, seq = excluded.seq
            WHERE excluded.ts > latest.ts`,
-        now,
-        seq,
-        rows,
-      ).rowsWritten;
+          now,
+          seq,
+          rows,
+        ).rowsWritten;
+      }
+      if (values !== "[]") {
+        written += sql.exec(
+          `UPDATE latest SET value = n.value ->> 1, ts = n.value ->> 2, message = n.value ->> 3, updated_at = ?, seq = ?
+           FROM json_each(?) AS n WHERE latest.series_key = n.value ->> 0 AND n.value ->> 2 > latest.ts`,
+          now,
+          seq,
+          values,
+        ).rowsWritten;
+      }
+      return written;
     });
     if (changed === 0) return;
     if (this.armed === undefined) {

@@ -167,6 +167,77 @@ describe("a family's pushes to the index", () => {
   });
 });
 
+describe("SeriesIndex latest values", () => {
+  it("takes a held series' newer value as its key and value only, and adds no series from them", async () => {
+    const stub = env.SERIES_INDEX.getByName(`values-${Date.now()}`);
+    const now = Date.now();
+    const metric = "index_values";
+    const key = (series: string) => seriesKey(metric, "svc", { series });
+    await stub.update([{ metric, service: "svc", labels: { series: "a" }, value: 1, ts: now }]);
+    await stub.updateRows(
+      "[]",
+      JSON.stringify([
+        [key("a"), 2, now + 1000, "slow"],
+        [key("z"), 5, now + 1000, null],
+      ]),
+    );
+    expect(await stub.get([key("a"), key("z")])).toEqual([
+      { metric, service: "svc", labels: { series: "a" }, value: 2, ts: now + 1000, message: "slow" },
+      null,
+    ]);
+    // An older value changes nothing.
+    await stub.updateRows("[]", JSON.stringify([[key("a"), 3, now, null]]));
+    expect((await stub.get([key("a")]))[0]?.value).toBe(2);
+  });
+
+  it("a family sends a series whole once, then its key and latest value", async () => {
+    const metric = `index_slim_${Date.now()}`;
+    const family = familyStub(env, metric, "svc");
+    const now = Date.now();
+    const at = (series: string, value: number, ts: number) => ({
+      metric,
+      service: "svc",
+      labels: { series },
+      value,
+      ts,
+    });
+    const sent: [string, string][] = [];
+    await runInDurableObject(family, (live: MetricSeries) => {
+      const inside = live as unknown as { env: Env };
+      const index = inside.env.SERIES_INDEX;
+      inside.env = {
+        ...inside.env,
+        SERIES_INDEX: {
+          getByName: (name: string) => {
+            const stub = index.getByName(name);
+            return {
+              updateRows: (rows: string, values: string) => {
+                sent.push([rows, values]);
+                return stub.updateRows(rows, values);
+              },
+            };
+          },
+        } as unknown as Env["SERIES_INDEX"],
+      };
+    });
+    const pushes = async (samples: ReturnType<typeof at>[]) => {
+      await family.record(samples);
+      await runInDurableObject(family, (live: MetricSeries) =>
+        (live as unknown as { pushLatest(): Promise<boolean> }).pushLatest(),
+      );
+    };
+    await pushes([at("a", 1, now - 2000)]);
+    await pushes([at("a", 2, now - 1000), at("b", 7, now - 1000)]);
+    const parse = (json: string) => (JSON.parse(json) as unknown[][]).map((r) => r[0]);
+    const key = (series: string) => seriesKey(metric, "svc", { series });
+    expect(sent.map(([rows, values]) => [parse(rows), parse(values)])).toEqual([
+      [[key("a")], []],
+      [[key("b")], [key("a")]],
+    ]);
+    expect((await seriesIndex(env).get([key("a"), key("b")])).map((s) => s?.value)).toEqual([2, 7]);
+  });
+});
+
 describe("a family written about once a second", () => {
   const MINUTE = 60_000;
 

@@ -37,6 +37,9 @@ export type SampleRow = [
   message: string | null,
 ];
 
+/** A series' new latest value for an index that holds the series: key, value, ts and message (or null). */
+export type LatestValueRow = [seriesKey: string, value: number, ts: number, message: string | null];
+
 /** The columns, in order, `sampleRow` fills. */
 export const SAMPLE_ROW_COLUMNS = "series_key, metric, service, labels, value, ts, message";
 
