@@ -104,6 +104,19 @@ const TS_PER_LOOKUP = 99;
 const UNIQUE_SAMPLES_INDEX = "samples_series_ts_unique";
 /** Flush rounds an import runs at most (each rolls up to MAX_ROWS_PER_FLUSH buckets); the alarm takes any rest. */
 const MAX_IMPORT_FLUSHES = 200;
+/**
+ * Raw rows per INSERT statement, bound as values (3 each, within the 100 bound parameters a
+ * statement takes): cheaper for SQLite than rows decoded from one bound JSON text.
+ */
+const ROWS_PER_INSERT = 33;
+const INSERT_STATEMENTS: string[] = [];
+/** The INSERT of `n` raw rows (made once per size, as is its prepared statement). */
+function insertSamples(n: number): string {
+  return (INSERT_STATEMENTS[n] ??= `INSERT INTO samples (series_id, ts, value) VALUES ${Array.from(
+    { length: n },
+    () => "(?, ?, ?)",
+  ).join(", ")} ON CONFLICT DO NOTHING`);
+}
 /** Latest values per SeriesIndex update call. */
 const INDEX_CHUNK = 1_000;
 /** How long the list of rules reading this family is trusted; rule writes also clear it. */
@@ -1165,16 +1178,17 @@ export class MetricSeries extends DurableObject<Env> {
     // Scorers not in memory catch up on what their series stored before this call (loadScorers).
     if (this.detection) this.loadScorers([...new Set(rows.map((r) => r.id))]);
     const once = firstPerInstant(rows, (r) => r.id);
-    // One statement for the whole call, its rows bound as one JSON array. Rows get rowids above
-    // the largest before it: when fewer went in than were offered (some instants are held
+    // Inserted ROWS_PER_INSERT rows a statement, bound as values. Rows get rowids above the
+    // largest before them: when fewer went in than were offered (some instants are held
     // already), those rowids tell which did, without a row handed back per sample otherwise.
     const before = sql.exec<{ r: number | null }>("SELECT max(rowid) AS r FROM samples").one().r ?? 0;
-    sql.exec(
-      `INSERT INTO samples (series_id, ts, value)
-       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`,
-      JSON.stringify(once.kept.map((r) => [r.id, r.ts, r.value])),
-    );
-    const count = sql.exec<{ n: number }>("SELECT changes() AS n").one().n;
+    for (let i = 0; i < once.kept.length; i += ROWS_PER_INSERT) {
+      const part = once.kept.slice(i, i + ROWS_PER_INSERT);
+      const values: number[] = [];
+      for (const r of part) values.push(r.id, r.ts, r.value);
+      sql.exec(insertSamples(part.length), ...values);
+    }
+    const count = sql.exec<{ n: number }>("SELECT count(*) AS n FROM samples WHERE rowid > ?", before).one().n;
     let settled: { added: Row[] } & DuplicateCounts = { added: once.kept, ...NO_DUPLICATES };
     if (count < once.kept.length) {
       const inserted = new Set<string>();
