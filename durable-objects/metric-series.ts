@@ -87,7 +87,7 @@ import {
   type SeriesWindow,
 } from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
-import { familyKey, type Labels, type Sample, seriesKey } from "../worker/core/series";
+import { familyKey, type Labels, type LatestValueRow, type Sample, seriesKey } from "../worker/core/series";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
@@ -238,8 +238,6 @@ export class MetricSeries extends DurableObject<Env> {
   private readonly labelsText = new Map<number, string>();
   /** Series this instance has sent to the SeriesIndex whole: later changes go as their latest value only. */
   private readonly inIndex = new Set<number>();
-  /** Per series row id, the start of its `LatestValueRow` (its key), made once. */
-  private readonly indexKeyPrefix = new Map<number, string>();
   /**
    * Per series row id, its newest sample (loaded with the series, then kept by each committed
    * write): see `LatestValue` for where it is stored.
@@ -1313,21 +1311,18 @@ export class MetricSeries extends DurableObject<Env> {
     }
     const family = this.family;
     if (!family) return true;
-    // Each series' index row as JSON text: a whole `SampleRow` (SAMPLE_ROW_COLUMNS order), or
-    // a `LatestValueRow` for a series the index has.
-    const rows: { id: number; row: string; whole: boolean }[] = [];
+    // Each series whole, as a `SampleRow` in JSON text, or for a series the index has, its
+    // `LatestValueRow`.
+    const rows: { id: number; whole: string | null; value: LatestValueRow | null }[] = [];
     for (const id of changed) {
       const latest = this.latestValues.get(id);
       if (!latest) continue;
       const key = this.identities.get(id)?.seriesKey ?? "";
-      const value = `${JSON.stringify(latest.value)},${latest.ts},${JSON.stringify(latest.message)}]`;
       if (this.inIndex.has(id)) {
-        let prefix = this.indexKeyPrefix.get(id);
-        if (prefix === undefined) this.indexKeyPrefix.set(id, (prefix = `[${JSON.stringify(key)},`));
-        rows.push({ id, row: prefix + value, whole: false });
+        rows.push({ id, whole: null, value: [key, latest.value, latest.ts, latest.message] });
       } else {
-        const head = JSON.stringify([key, family.metric, family.service, this.labelsText.get(id) ?? "{}"]);
-        rows.push({ id, row: `${head.slice(0, -1)},${value}`, whole: true });
+        const row = [key, family.metric, family.service, this.labelsText.get(id) ?? "{}", latest.value, latest.ts];
+        rows.push({ id, whole: JSON.stringify([...row, latest.message]), value: null });
       }
     }
     // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
@@ -1336,9 +1331,10 @@ export class MetricSeries extends DurableObject<Env> {
     try {
       for (let i = 0; i < rows.length; i += INDEX_CHUNK) {
         const chunk = rows.slice(i, i + INDEX_CHUNK);
-        const json = (whole: boolean) => `[${chunk.flatMap((r) => (r.whole === whole ? [r.row] : [])).join(",")}]`;
-        await seriesIndex(this.env).updateRows(json(true), json(false));
-        for (const r of chunk) if (r.whole) this.inIndex.add(r.id);
+        const whole = chunk.flatMap((r) => (r.whole === null ? [] : [r.whole]));
+        const values = chunk.flatMap((r) => (r.value === null ? [] : [r.value]));
+        await seriesIndex(this.env).updateRows(`[${whole.join(",")}]`, values);
+        for (const r of chunk) if (r.whole !== null) this.inIndex.add(r.id);
       }
     } catch (err) {
       console.error(`series ${this.name()}: index update failed`, err);

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest";
 import { MetricSeries } from "../../durable-objects/metric-series";
 import type { DashboardHub } from "../../durable-objects/dashboard-hub";
 import { migratePendingMarks, type SeriesIndex } from "../../durable-objects/series-index";
-import { seriesKey } from "../../worker/core/series";
+import { type LatestValueRow, seriesKey } from "../../worker/core/series";
 import { familyStub, seriesIndex } from "../../worker/lib/series";
 
 describe("SeriesIndex publish marks", () => {
@@ -173,21 +173,26 @@ describe("SeriesIndex latest values", () => {
     const now = Date.now();
     const metric = "index_values";
     const key = (series: string) => seriesKey(metric, "svc", { series });
-    await stub.update([{ metric, service: "svc", labels: { series: "a" }, value: 1, ts: now }]);
-    await stub.updateRows(
-      "[]",
-      JSON.stringify([
-        [key("a"), 2, now + 1000, "slow"],
-        [key("z"), 5, now + 1000, null],
-      ]),
-    );
-    expect(await stub.get([key("a"), key("z")])).toEqual([
-      { metric, service: "svc", labels: { series: "a" }, value: 2, ts: now + 1000, message: "slow" },
-      null,
+    // More series than one statement takes.
+    const names = Array.from({ length: 30 }, (_, i) => `s${i}`);
+    await stub.update(names.map((series) => ({ metric, service: "svc", labels: { series }, value: 1, ts: now })));
+    await stub.updateRows("[]", [
+      ...names.map((series, i): LatestValueRow => [key(series), i, now + 1000, i === 29 ? "slow" : null]),
+      [key("z"), 5, now + 1000, null],
     ]);
+    const got = await stub.get([...names.map(key), key("z")]);
+    expect(got.map((s) => s?.value ?? null)).toEqual([...names.map((_, i) => i), null]);
+    expect(got[29]).toEqual({
+      metric,
+      service: "svc",
+      labels: { series: "s29" },
+      value: 29,
+      ts: now + 1000,
+      message: "slow",
+    });
     // An older value changes nothing.
-    await stub.updateRows("[]", JSON.stringify([[key("a"), 3, now, null]]));
-    expect((await stub.get([key("a")]))[0]?.value).toBe(2);
+    await stub.updateRows("[]", [[key("s3"), 300, now, null]]);
+    expect((await stub.get([key("s3")]))[0]?.value).toBe(3);
   });
 
   it("a family sends a series whole once, then its key and latest value", async () => {
@@ -201,7 +206,7 @@ describe("SeriesIndex latest values", () => {
       value,
       ts,
     });
-    const sent: [string, string][] = [];
+    const sent: [string, LatestValueRow[]][] = [];
     await runInDurableObject(family, (live: MetricSeries) => {
       const inside = live as unknown as { env: Env };
       const index = inside.env.SERIES_INDEX;
@@ -211,7 +216,7 @@ describe("SeriesIndex latest values", () => {
           getByName: (name: string) => {
             const stub = index.getByName(name);
             return {
-              updateRows: (rows: string, values: string) => {
+              updateRows: (rows: string, values: LatestValueRow[]) => {
                 sent.push([rows, values]);
                 return stub.updateRows(rows, values);
               },
@@ -230,7 +235,7 @@ describe("SeriesIndex latest values", () => {
     await pushes([at("a", 2, now - 1000), at("b", 7, now - 1000)]);
     const parse = (json: string) => (JSON.parse(json) as unknown[][]).map((r) => r[0]);
     const key = (series: string) => seriesKey(metric, "svc", { series });
-    expect(sent.map(([rows, values]) => [parse(rows), parse(values)])).toEqual([
+    expect(sent.map(([rows, values]) => [parse(rows), values.map((v) => v[0])])).toEqual([
       [[key("a")], []],
       [[key("b")], [key("a")]],
     ]);
