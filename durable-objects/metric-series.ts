@@ -87,7 +87,14 @@ import {
   type SeriesWindow,
 } from "../worker/core/rules/evaluate";
 import { evaluatedBySeries, lookbackSeconds, matchesRule, type Rule } from "../worker/core/rules/types";
-import { familyKey, type Labels, type LatestValueRow, type Sample, seriesKey } from "../worker/core/series";
+import {
+  familyKey,
+  type Labels,
+  type LatestValueRow,
+  type Sample,
+  type SampleRow,
+  seriesKey,
+} from "../worker/core/series";
 import { getDb } from "../worker/db/client";
 import { rowToRule } from "../worker/db/rules";
 import { alertRules } from "../worker/db/schema";
@@ -1154,9 +1161,9 @@ export class MetricSeries extends DurableObject<Env> {
 
   /**
    * Inserts the raw rows of instants not held yet (the first sample of each), finds the new
-   * latest values (kept by the caller once committed) and marks the minutes touched, from the new samples only; returns the
-   * earliest minute touched, the new latest sample of each series whose latest changed,
-   * the new samples, and what the others repeated.
+   * latest values (kept by the caller once committed) and marks the minutes touched, from the
+   * new samples only; returns the earliest minute touched, the new latest sample of each series
+   * whose latest changed, the new samples, and what the others repeated.
    */
   private store(
     samples: Sample[],
@@ -1321,8 +1328,9 @@ export class MetricSeries extends DurableObject<Env> {
       if (this.inIndex.has(id)) {
         rows.push({ id, whole: null, value: [key, latest.value, latest.ts, latest.message] });
       } else {
-        const row = [key, family.metric, family.service, this.labelsText.get(id) ?? "{}", latest.value, latest.ts];
-        rows.push({ id, whole: JSON.stringify([...row, latest.message]), value: null });
+        const labels = this.labelsText.get(id) ?? "{}";
+        const whole: SampleRow = [key, family.metric, family.service, labels, latest.value, latest.ts, latest.message];
+        rows.push({ id, whole: JSON.stringify(whole), value: null });
       }
     }
     // Marked sent before the call (a change meanwhile marks its series again), unmarked should it fail.
