@@ -241,8 +241,6 @@ export class MetricSeries extends DurableObject<Env> {
   /** Series key → row id, and back to the identity. */
   private readonly ids = new Map<string, number>();
   private readonly identities = new Map<number, SeriesIdentity>();
-  /** Per series row id, its labels as stored (JSON text), for the SeriesIndex rows. */
-  private readonly labelsText = new Map<number, string>();
   /** Series this instance has sent to the SeriesIndex whole: later changes go as their latest value only. */
   private readonly inIndex = new Set<number>();
   /**
@@ -322,7 +320,7 @@ export class MetricSeries extends DurableObject<Env> {
     this.family =
       sql.exec<{ metric: string; service: string }>("SELECT metric, service FROM family").toArray()[0] ?? null;
     for (const row of sql.exec<SeriesRow>(SERIES_WITH_LATEST)) {
-      this.remember(row.id, row.key, row.labels);
+      this.remember(row.id, row.key, JSON.parse(row.labels) as Labels);
       const latest = latestOf(row);
       if (latest) this.latestValues.set(row.id, latest);
     }
@@ -1086,16 +1084,10 @@ export class MetricSeries extends DurableObject<Env> {
     await this.rearm(Date.now(), flushFailed, indexFailed, retellFailed || anomaliesFailed);
   }
 
-  private remember(
-    id: number,
-    key: string,
-    labelsText: string,
-    labels = JSON.parse(labelsText) as Labels,
-  ): SeriesIdentity {
+  private remember(id: number, key: string, labels: Labels): SeriesIdentity {
     const identity = { seriesKey: key, metric: this.family?.metric ?? "", service: this.family?.service ?? "", labels };
     this.ids.set(key, id);
     this.identities.set(id, identity);
-    this.labelsText.set(id, labelsText);
     return identity;
   }
 
@@ -1127,11 +1119,14 @@ export class MetricSeries extends DurableObject<Env> {
     const key = seriesKey(s.metric, s.service, s.labels);
     const known = this.ids.get(key);
     if (known !== undefined) return known;
-    const labelsText = JSON.stringify(s.labels);
     const id = sql
-      .exec<{ id: number }>("INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id", key, labelsText)
+      .exec<{ id: number }>(
+        "INSERT INTO series (key, labels) VALUES (?, ?) RETURNING id",
+        key,
+        JSON.stringify(s.labels),
+      )
       .one().id;
-    this.remember(id, key, labelsText, s.labels);
+    this.remember(id, key, s.labels);
     return id;
   }
 
@@ -1324,11 +1319,13 @@ export class MetricSeries extends DurableObject<Env> {
     for (const id of changed) {
       const latest = this.latestValues.get(id);
       if (!latest) continue;
-      const key = this.identities.get(id)?.seriesKey ?? "";
+      const identity = this.identities.get(id);
+      if (!identity) continue;
+      const key = identity.seriesKey;
       if (this.inIndex.has(id)) {
         rows.push({ id, whole: null, value: [key, latest.value, latest.ts, latest.message] });
       } else {
-        const labels = this.labelsText.get(id) ?? "{}";
+        const labels = JSON.stringify(identity.labels);
         const whole: SampleRow = [key, family.metric, family.service, labels, latest.value, latest.ts, latest.message];
         rows.push({ id, whole: JSON.stringify(whole), value: null });
       }
