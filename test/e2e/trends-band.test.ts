@@ -98,6 +98,20 @@ describe("normal range", () => {
     }
     await admin.screenshot({ path: "/tmp/trends-band.png", fullPage: true });
 
+    // Toggling remounts every chart. Each must have its plot by the time the page can see it,
+    // never an empty box for a frame: the observer runs before the browser paints again.
+    await admin.evaluate(() => {
+      const bare: string[] = [];
+      (window as unknown as { bareCharts: string[] }).bareCharts = bare;
+      new MutationObserver((records) => {
+        const added = records.flatMap((r) => Array.from(r.addedNodes)).filter((n) => n instanceof Element);
+        const charts = added.flatMap((n) =>
+          n.matches(".time-chart") ? [n] : Array.from(n.querySelectorAll(".time-chart")),
+        );
+        for (const c of charts)
+          if (!c.querySelector("canvas")) bare.push(c.closest("[data-chart]")?.getAttribute("data-chart") ?? "?");
+      }).observe(document.body, { childList: true, subtree: true });
+    });
     await toggle.uncheck();
     for (const id of CHARTS) {
       const chart = admin.locator(`[data-chart="${id}"]`);
@@ -106,6 +120,7 @@ describe("normal range", () => {
     }
     await toggle.check();
     await expect.poll(() => admin.locator('.time-chart[data-band="shown"]').count()).toBe(CHARTS.length);
+    expect(await admin.evaluate(() => (window as unknown as { bareCharts: string[] }).bareCharts)).toEqual([]);
   });
 
   it("is drawn on a metric's history chart", async () => {

@@ -7,7 +7,7 @@
  * Optionally, a normal range is filled behind the lines (its expected value dashed), and
  * anomaly spans are shaded across the plot (both drawn before the series, so lines stay on top).
  */
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { MarkerSpan } from "../lib/anomalies";
@@ -167,8 +167,9 @@ export function TimeChart(props: TimeChartProps) {
   const markersRef = useRef<readonly MarkerSpan[]>(markers);
   markersRef.current = markers;
 
-  // Built once: later data goes through setData, size through the observer.
-  useEffect(() => {
+  // Built once, before the browser paints: a chart remounted (the band toggled, its series changed)
+  // never shows a frame without its plot. Later data goes through setData, size through the observer.
+  useLayoutEffect(() => {
     const el = plotRef.current;
     if (!el) return;
     const width = () => Math.max(el.clientWidth, MIN_WIDTH);
