@@ -197,14 +197,29 @@ describe("dashboard shell", () => {
     const tab = await context.newPage();
     tab.setDefaultTimeout(15_000);
     tab.on("pageerror", (err) => pageErrors.push(err.message));
-    const relays: { page: WebSocketRoute; server: WebSocketRoute; toPage: string[]; toServer: string[] }[] = [];
+    // While `holdDeltas` is set, the server's own deltas are kept back: the product keeps publishing
+    // (other tests write data), and a real delta slipped in between would take the sequence number
+    // the test injects. Snapshots still pass.
+    type Relay = { page: WebSocketRoute; toPage: string[]; toServer: string[]; holdDeltas: boolean };
+    const relays: Relay[] = [];
     await tab.routeWebSocket(/\/ws$/, (ws) => {
       const server = ws.connectToServer();
-      const relay = { page: ws, server, toPage: [] as string[], toServer: [] as string[] };
+      const relay: Relay = { page: ws, toPage: [], toServer: [], holdDeltas: false };
       ws.onMessage((m) => (relay.toServer.push(String(m)), server.send(m)));
-      server.onMessage((m) => (relay.toPage.push(String(m)), ws.send(m)));
+      server.onMessage((m) => {
+        if (relay.holdDeltas && String(m).includes('"type":"delta"')) return;
+        relay.toPage.push(String(m));
+        ws.send(m);
+      });
       relays.push(relay);
     });
+    /** The seq of the last message the page was given. */
+    const lastSeq = (relay: Relay) =>
+      relay.toPage
+        .filter((f) => f.startsWith("{"))
+        .map((f) => (JSON.parse(f) as { seq?: number }).seq)
+        .filter((n) => typeof n === "number")
+        .at(-1)!;
     const connectedIn = tab.locator('[data-connection="connected"]');
 
     await tab.goto("/status");
@@ -213,7 +228,8 @@ describe("dashboard shell", () => {
     expect(relays).toHaveLength(1);
     const relay = relays[0]!;
     await expect.poll(() => snapshots(relay.toPage).length).toBe(1);
-    const seq = snapshots(relay.toPage)[0]!.seq;
+    relay.holdDeltas = true;
+    const seq = lastSeq(relay);
 
     // A delta that skips a sequence number is not applied; the page asks for a resync and gets a new snapshot.
     relay.page.send(
