@@ -12,7 +12,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { MarkerSpan } from "../lib/anomalies";
 import { formatValue } from "../lib/format";
-import { type ChartBand, formatTick, hasValues, latestValues } from "../lib/trends";
+import { type ChartBand, formatTicks, hasValues, latestValues } from "../lib/trends";
 
 export interface TimeChartSeries {
   label: string;
@@ -108,7 +108,7 @@ function buildOptions(props: TimeChartProps, width: number, spans: () => readonl
     ticks: { stroke: grid, width: 1 },
     // Wide enough for the longest tick label ("400 ms", "1.5 s"), about 7 px a character.
     size: (_u, values) => (values?.length ? Math.max(...values.map((v) => String(v).length)) * 7 + 20 : 40),
-    values: (_u, ticks) => ticks.map((t) => formatTick(t, unitOn(side))),
+    values: (_u, ticks) => formatTicks(ticks, unitOn(side)),
   });
   const barPaths = uPlot.paths.bars?.({ size: [0.7, 40], align: 0 });
   const bandScale = band?.axis === "right" && twoAxes ? "y2" : "y";

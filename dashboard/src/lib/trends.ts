@@ -200,19 +200,43 @@ export function trendViews(trends: PerformanceTrends, { band = false }: { band?:
   ];
 }
 
-/** 1234 → "1.2k", 0.25 → "0.25". */
-function compact(v: number): string {
-  const abs = Math.abs(v);
-  if (abs >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
-  if (abs >= 1e4) return `${+(v / 1e3).toFixed(0)}k`;
-  if (abs >= 1e3) return `${+(v / 1e3).toFixed(1)}k`;
-  return `${+v.toFixed(abs >= 10 || Number.isInteger(v) ? 0 : 2)}`;
+/** Decimals that show `step` exactly (0.5 → 1, 0.25 → 2), at most 3. */
+function decimalsOf(step: number): number {
+  for (let d = 0; d < 3; d++) {
+    const scaled = step * 10 ** d;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+  }
+  return 3;
 }
 
-/** A y-axis tick: "50%", "120 ms", "1.5 s", "12k"; short enough for a 390 px wide screen. */
-export function formatTick(value: number, unit: string): string {
+/** 1234 → "1.2k", 0.25 → "0.25"; with a tick step, as many decimals as tell its ticks apart. */
+function compact(v: number, step = 0): string {
+  const abs = Math.abs(v);
+  const fixed = (div: number, d: number) => `${+(v / div).toFixed(step > 0 ? Math.max(d, decimalsOf(step / div)) : d)}`;
+  if (abs >= 1e6) return `${fixed(1e6, 1)}M`;
+  if (abs >= 1e4) return `${fixed(1e3, 0)}k`;
+  if (abs >= 1e3) return `${fixed(1e3, 1)}k`;
+  return fixed(1, abs >= 10 || Number.isInteger(v) ? 0 : 2);
+}
+
+/**
+ * A y-axis tick: "50%", "120 ms", "1.5 s", "12k"; short enough for a 390 px wide screen. With
+ * the axis' tick step, never fewer decimals than the step has, so that ticks 0.5 apart read
+ * "99.5%", "99%", not "99%" twice.
+ */
+export function formatTick(value: number, unit: string, step = 0): string {
   if (!Number.isFinite(value)) return "";
-  if (unit === "%") return `${compact(value)}%`;
-  if (unit === "ms") return Math.abs(value) >= 1000 ? `${+(value / 1000).toFixed(1)} s` : `${compact(value)} ms`;
-  return compact(value);
+  if (unit === "%") return `${compact(value, step)}%`;
+  if (unit === "ms") {
+    if (Math.abs(value) < 1000) return `${compact(value, step)} ms`;
+    const d = step > 0 ? Math.max(1, decimalsOf(step / 1000)) : 1;
+    return `${+(value / 1000).toFixed(d)} s`;
+  }
+  return compact(value, step);
+}
+
+/** The labels of an axis' ticks (evenly spaced, as the chart lays them out). */
+export function formatTicks(ticks: readonly number[], unit: string): string[] {
+  const step = ticks.length > 1 ? Math.abs(ticks[1]! - ticks[0]!) : 0;
+  return ticks.map((t) => formatTick(t, unit, step));
 }

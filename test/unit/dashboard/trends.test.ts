@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   alignPoints,
   formatTick,
+  formatTicks,
   hasValues,
   latestValues,
   TREND_PERIODS,
@@ -188,6 +189,18 @@ describe("formatting", () => {
     expect(formatTick(1500, "requests")).toBe("1.5k");
     expect(formatTick(2_500_000, "")).toBe("2.5M");
     expect(formatTick(0.25, "")).toBe("0.25");
+  });
+
+  it("gives ticks as many decimals as their step, so no two read the same", () => {
+    expect(formatTicks([97, 97.5, 98, 98.5, 99, 99.5], "%")).toEqual(["97%", "97.5%", "98%", "98.5%", "99%", "99.5%"]);
+    expect(formatTicks([0, 0.25, 0.5, 0.75], "")).toEqual(["0", "0.25", "0.5", "0.75"]);
+    expect(formatTicks([1000, 1250, 1500], "ms")).toEqual(["1 s", "1.25 s", "1.5 s"]);
+    expect(formatTicks([10_000, 10_500, 11_000], "requests")).toEqual(["10k", "10.5k", "11k"]);
+    expect(formatTicks([0, 50, 100], "ms")).toEqual(["0 ms", "50 ms", "100 ms"]);
+    expect(formatTicks([0, 100_000, 200_000], "")).toEqual(["0", "100k", "200k"]);
+    // A tick that floating point left a hair off its step still reads as the step's decimals.
+    expect(formatTicks([0.1, 0.2, 0.30000000000000004], "%")).toEqual(["0.1%", "0.2%", "0.3%"]);
+    expect(formatTicks([42], "%")).toEqual(["42%"]);
   });
 
   it("offers the three periods of the page", () => {
