@@ -556,6 +556,20 @@ describe("people and keys", () => {
     expect((await call("GET", `${baseUrl}/api/admin/users`, viewerUser.token)).status).toBe(403);
     await viewerContext.close();
   });
+
+  it("names a person who has no name by their email in the top bar", async () => {
+    const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
+      email: "e2e-nameless@example.com",
+      role: "viewer",
+    });
+    const { token } = await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, {
+      name: "e2e",
+    });
+    const context = await browser.newContext({ baseURL: baseUrl });
+    const page = await logIn(context, token);
+    expect((await page.locator(".who").textContent())?.trim()).toBe("e2e-nameless@example.com (viewer)");
+    await context.close();
+  });
 });
 
 describe("API reference", () => {

@@ -52,7 +52,7 @@ export function Layout({ me, children }: { me: Me; children: ComponentChildren }
         <div class="topbar-end">
           <ConnectionIndicator />
           <span class="who" title={me.email}>
-            {me.name} <span class="muted">({me.role})</span>
+            {me.name || me.email} <span class="muted">({me.role})</span>
           </span>
           <button type="button" onClick={() => void logOut()}>
             Log out
