@@ -38,3 +38,15 @@ export function apiClient(ownerToken: string) {
   }
   return { call, must, createUser };
 }
+
+/**
+ * Whether a demo service's status badge agrees with the demo shop now. The shop has incidents on a
+ * schedule of its own: while one has the service failing, the badge must say so ("down" or
+ * "warning"); otherwise it must say "healthy".
+ */
+export async function agreesWithDemo(baseUrl: string, service: string, shown: string | null): Promise<boolean> {
+  const state = (await (await fetch(`${baseUrl}/demo/state`)).json()) as {
+    services: Record<string, { status: string }>;
+  };
+  return state.services[service]?.status === "ok" ? shown === "healthy" : shown === "down" || shown === "warning";
+}
