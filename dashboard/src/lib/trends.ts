@@ -209,14 +209,18 @@ function decimalsOf(step: number): number {
   return 3;
 }
 
+/** `v / div` with `d` decimals, or with more when a tick step (0 for none) needs them. */
+function inUnits(v: number, div: number, d: number, step: number): string {
+  return `${+(v / div).toFixed(step > 0 ? Math.max(d, decimalsOf(step / div)) : d)}`;
+}
+
 /** 1234 → "1.2k", 0.25 → "0.25"; with a tick step, as many decimals as tell its ticks apart. */
 function compact(v: number, step = 0): string {
   const abs = Math.abs(v);
-  const fixed = (div: number, d: number) => `${+(v / div).toFixed(step > 0 ? Math.max(d, decimalsOf(step / div)) : d)}`;
-  if (abs >= 1e6) return `${fixed(1e6, 1)}M`;
-  if (abs >= 1e4) return `${fixed(1e3, 0)}k`;
-  if (abs >= 1e3) return `${fixed(1e3, 1)}k`;
-  return fixed(1, abs >= 10 || Number.isInteger(v) ? 0 : 2);
+  if (abs >= 1e6) return `${inUnits(v, 1e6, 1, step)}M`;
+  if (abs >= 1e4) return `${inUnits(v, 1e3, 0, step)}k`;
+  if (abs >= 1e3) return `${inUnits(v, 1e3, 1, step)}k`;
+  return inUnits(v, 1, abs >= 10 || Number.isInteger(v) ? 0 : 2, step);
 }
 
 /**
@@ -227,11 +231,8 @@ function compact(v: number, step = 0): string {
 export function formatTick(value: number, unit: string, step = 0): string {
   if (!Number.isFinite(value)) return "";
   if (unit === "%") return `${compact(value, step)}%`;
-  if (unit === "ms") {
-    if (Math.abs(value) < 1000) return `${compact(value, step)} ms`;
-    const d = step > 0 ? Math.max(1, decimalsOf(step / 1000)) : 1;
-    return `${+(value / 1000).toFixed(d)} s`;
-  }
+  if (unit === "ms")
+    return Math.abs(value) >= 1000 ? `${inUnits(value, 1000, 1, step)} s` : `${compact(value, step)} ms`;
   return compact(value, step);
 }
 
