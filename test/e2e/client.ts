@@ -24,11 +24,16 @@ export function apiClient(ownerToken: string) {
     if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body;
   }
-  /** An admin of `role` (its email and name carry `tag`) and an API token of theirs. */
-  async function createUser(baseUrl: string, role: "admin" | "viewer", tag = "") {
+  /** An admin of `role` (its email and, unless given, its name carry `tag`) and an API token of theirs. */
+  async function createUser(
+    baseUrl: string,
+    role: "admin" | "viewer",
+    tag = "",
+    name = `E2E ${tag ? `${tag} ` : ""}${role}`,
+  ) {
     const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
       email: `e2e-${tag ? `${tag}-` : ""}${role}@example.com`,
-      name: `E2E ${tag ? `${tag} ` : ""}${role}`,
+      name,
       role,
     });
     const { token } = await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, {

@@ -557,16 +557,10 @@ describe("people and keys", () => {
   });
 
   it("names a person who has no name by their email in the top bar", async () => {
-    const user = await must<{ id: number }>("POST", `${baseUrl}/api/admin/users`, {
-      email: "e2e-nameless@example.com",
-      role: "viewer",
-    });
-    const { token } = await must<{ token: string }>("POST", `${baseUrl}/api/admin/users/${user.id}/tokens`, {
-      name: "e2e",
-    });
+    const { token } = await createUserAt(baseUrl, "viewer", "nameless", "");
     const context = await browser.newContext({ baseURL: baseUrl });
     const page = await logIn(context, token);
-    expect((await page.locator(".who").textContent())?.trim()).toBe("e2e-nameless@example.com (viewer)");
+    expect((await page.locator(".who").textContent())?.trim()).toBe("e2e-nameless-viewer@example.com (viewer)");
     await context.close();
   });
 });

@@ -30,12 +30,12 @@ const socketFrames: string[] = [];
 let sessionCookie = "";
 
 const visible = (locator: Locator) => locator.waitFor({ state: "visible" });
+/** The JSON messages among socket text frames. */
+const messages = (frames: string[]) =>
+  frames.filter((f) => f.startsWith("{")).map((f) => JSON.parse(f) as { type: string; seq?: number });
 /** The snapshot messages among socket text frames. */
 const snapshots = (frames: string[]) =>
-  frames
-    .filter((f) => f.startsWith("{"))
-    .map((f) => JSON.parse(f) as { type: string; seq: number })
-    .filter((m) => m.type === "snapshot");
+  messages(frames).filter((m): m is { type: "snapshot"; seq: number } => m.type === "snapshot");
 /** A `services` topic payload with one made-up service. */
 const fakeServices = (status: string) => [
   {
@@ -215,10 +215,9 @@ describe("dashboard shell", () => {
     });
     /** The seq of the last message the page was given. */
     const lastSeq = (relay: Relay) =>
-      relay.toPage
-        .filter((f) => f.startsWith("{"))
-        .map((f) => (JSON.parse(f) as { seq?: number }).seq)
-        .filter((n) => typeof n === "number")
+      messages(relay.toPage)
+        .map((m) => m.seq)
+        .filter((n) => n !== undefined)
         .at(-1)!;
     const connectedIn = tab.locator('[data-connection="connected"]');
 

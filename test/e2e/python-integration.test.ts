@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { PYTHON, pythonStackProblem, REDIS_SERVER } from "../../scripts/lib/python.mjs";
+import { DEBIAN_PACKAGES, PYTHON, pythonStackProblem, REDIS_SERVER } from "../../scripts/lib/python.mjs";
 import { apiClient } from "./client";
 import { exited, freePort, killGroup } from "./server";
 
@@ -112,7 +112,7 @@ beforeAll(async () => {
   if (missing) {
     throw new Error(
       `The Python integration's end-to-end test needs Debian's Python stack: ${missing}. ` +
-        "Run `node scripts/ensure-python.mjs` as root (npm test does) or apt-get install python3-celery python3-redis python3-flask python3-django redis-server.",
+        `Run \`node scripts/ensure-python.mjs\` as root (npm test does) or apt-get install ${DEBIAN_PACKAGES.join(" ")}.`,
     );
   }
   workDir = mkdtempSync(path.join(tmpdir(), "edge-monitor-python-"));
